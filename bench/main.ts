@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { installCleanupHandlers, runCleanup } from './cleanup.js';
+import { Cluster, NODE_MAIN, PROXY_MAIN, type Durability } from './cluster.js';
+import { closeHttp } from './http-json.js';
+import { parseOptions, USAGE, type BenchOptions, type ScenarioName } from './options.js';
+import { stopAllChildren } from './processes.js';
+import { summarizeProfiles } from './profile-summary.js';
+import {
+  renderTable,
+  writeReport,
+  type Outcome,
+  type ScenarioResult,
+  type ScenarioRow,
+} from './report.js';
+import { balance } from './scenarios/balance.js';
+import { clusterOptions, type ScenarioContext } from './scenarios/context.js';
+import { latency } from './scenarios/latency.js';
+import { memory } from './scenarios/memory.js';
+import { scale } from './scenarios/scale.js';
+import { seedMode } from './scenarios/seed-mode.js';
+import { throughput } from './scenarios/throughput.js';
+
+/**
+ * `npm run bench`: starts its own clusters from `dist/`, runs the scenarios of issue 4 in
+ * one invocation (so they compare on the same machine state), prints one table and writes
+ * `bench/results/latest.json`.
+ */
+
+const TITLES: Record<ScenarioName, string> = {
+  throughput: '1. throughput',
+  latency: '2. latency, light load',
+  balance: '3. balance at 80% load',
+  seed: '4. seed mode (same load)',
+  scale: '5. scale, fake nodes',
+  memory: '6. memory',
+};
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const log = (message: string): void => {
+  process.stderr.write(`bench: ${message}\n`);
+};
+
+async function timed(fn: () => Promise<ScenarioResult>): Promise<Outcome> {
+  const start = performance.now();
+  try {
+    const result = await fn();
+    return { ok: true, result, seconds: (performance.now() - start) / 1000 };
+  } catch (err) {
+    const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    log(`scenario failed: ${error}`);
+    return { ok: false, error, seconds: (performance.now() - start) / 1000 };
+  }
+}
+
+/** Runs every selected scenario in one durability mode. */
+async function runMode(
+  opts: BenchOptions,
+  durability: Durability,
+  out: Map<ScenarioName, Record<string, Outcome>>,
+): Promise<void> {
+  const ctx: ScenarioContext = { opts, durability, log: (m) => log(`[${durability}] ${m}`) };
+  const record = (name: ScenarioName, o: Outcome): void => {
+    const byMode = out.get(name) ?? {};
+    byMode[durability] = o;
+    out.set(name, byMode);
+  };
+  const want = (name: ScenarioName): boolean => opts.only.includes(name);
+
+  // 1 and 2 share one cluster: latency first, on a fresh cluster, then throughput
+  if (want('latency') || want('throughput')) {
+    let cluster: Cluster | null = null;
+    try {
+      cluster = await Cluster.start(clusterOptions(ctx, 'main', {}));
+      const c = cluster;
+      if (want('latency')) record('latency', await timed(() => latency(ctx, c)));
+      if (want('throughput')) {
+        record(
+          'throughput',
+          await timed(async () => {
+            c.assertAlive();
+            return throughput(ctx, c);
+          }),
+        );
+      }
+    } catch (err) {
+      const failed: Outcome = { ok: false, error: (err as Error).message, seconds: 0 };
+      log(`cluster failed: ${(err as Error).message}`);
+      if (want('latency')) record('latency', failed);
+      if (want('throughput')) record('throughput', failed);
+    } finally {
+      await cluster?.stop();
+    }
+  }
+  if (want('balance')) {
+    record(
+      'balance',
+      await timed(() =>
+        import('./scenarios/context.js').then(({ withCluster }) =>
+          withCluster(clusterOptions(ctx, 'balance', { slots: opts.balanceSlots }), (c) =>
+            balance(ctx, c, { graceMs: 5000 }),
+          ),
+        ),
+      ),
+    );
+  }
+  if (want('seed')) record('seed', await timed(() => seedMode(ctx)));
+  if (want('scale')) record('scale', await timed(() => scale(ctx)));
+  if (want('memory')) record('memory', await timed(() => memory(ctx)));
+}
+
+function generatorCheck(rows: readonly ScenarioRow[]): string[] {
+  const o = rows.find((r) => r.name === 'throughput')?.byMode.fsync;
+  if (o === undefined || !o.ok) return [];
+  const get = (label: string): number =>
+    o.result.metrics.find((m) => m.label.trim().startsWith(label))?.value ?? NaN;
+  const full = get('jobs/s end to end');
+  const half = get('same,');
+  const genUs = get('CPU/job load generator');
+  const genCore = get('load generator CPU');
+  const busy = get('machine busy');
+  return [
+    `load generator check: ${genUs.toFixed(1)} µs of its own CPU per job (${genCore.toFixed(0)}% of one core, machine ${busy.toFixed(0)}% busy); ` +
+      `half the clients give ${((half / full) * 100).toFixed(0)}% of the throughput ` +
+      `(${half >= 0.9 * full ? 'flat: the cluster, not the client count, sets the rate' : 'not flat: more clients would raise it'}).`,
+  ];
+}
+
+async function main(): Promise<number> {
+  let opts: BenchOptions | null;
+  try {
+    opts = parseOptions(process.argv.slice(2), join(repoRoot, 'bench', 'results', 'latest.json'));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts === null) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  for (const main of [PROXY_MAIN, NODE_MAIN]) {
+    if (!existsSync(main)) {
+      process.stderr.write(
+        `bench: ${main} is missing: run \`npm run build\` first (npm run bench does)\n`,
+      );
+      return 2;
+    }
+  }
+  installCleanupHandlers(() => stopAllChildren());
+  const started = new Date();
+  log(
+    `${opts.quick ? 'quick' : 'full'} run: ${opts.only.join(', ')}; durability ${opts.modes.join(', ')}; ${os.cpus().length} CPUs`,
+  );
+  const outcomes = new Map<ScenarioName, Record<string, Outcome>>();
+  for (const mode of opts.modes) await runMode(opts, mode, outcomes);
+
+  const rows: ScenarioRow[] = opts.only.map((name) => ({
+    name,
+    title: TITLES[name],
+    byMode: outcomes.get(name) ?? {},
+  }));
+  const notes = [...generatorCheck(rows)];
+  for (const row of rows)
+    for (const o of Object.values(row.byMode)) if (o.ok) notes.push(...o.result.notes);
+
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  process.stdout.write(
+    `\nPetrel benchmark, ${started.toISOString()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, ${opts.nodes} nodes\n\n`,
+  );
+  process.stdout.write(`${renderTable(rows, opts.modes)}\n`);
+  if (notes.length > 0) process.stdout.write(`\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+  if (opts.profileDir !== undefined)
+    process.stdout.write(`\n${summarizeProfiles(opts.profileDir)}\n`);
+
+  writeReport(opts.out, {
+    version: 1,
+    startedAt: started.toISOString(),
+    seconds: (Date.now() - started.getTime()) / 1000,
+    machine: {
+      cpus: os.cpus().length,
+      model: cpu,
+      memoryMB: Math.round(os.totalmem() / 2 ** 20),
+      kernel: os.release(),
+      node: process.version,
+    },
+    options: opts,
+    notes,
+    scenarios: Object.fromEntries(rows.map((r) => [r.name, { title: r.title, byMode: r.byMode }])),
+  });
+  process.stdout.write(`\nwritten ${opts.out}\n`);
+  const failed = rows.some((r) => Object.values(r.byMode).some((o) => !o.ok));
+  return failed ? 1 : 0;
+}
+
+main()
+  .then((code) => {
+    closeHttp();
+    runCleanup();
+    process.exit(code);
+  })
+  .catch((err: unknown) => {
+    process.stderr.write(
+      `bench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
+    runCleanup();
+    process.exit(1);
+  });

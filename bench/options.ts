@@ -1,0 +1,151 @@
+import { parseArgs } from 'node:util';
+import type { Durability } from './cluster.js';
+
+/** Benchmark flags: sizes and durations for a full run (~3 min) or `--quick` (~30 s). */
+
+export const SCENARIOS = ['throughput', 'latency', 'balance', 'seed', 'scale', 'memory'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  readonly only: readonly ScenarioName[];
+  /** The first is the headline; others are extra columns. */
+  readonly modes: readonly Durability[];
+  readonly nodes: number;
+  readonly seed: number;
+  readonly out: string;
+  readonly profileDir: string | undefined;
+  // 1. throughput
+  readonly clients: number;
+  readonly depth: number;
+  readonly throughputSlots: number;
+  readonly warmupMs: number;
+  readonly throughputMs: number;
+  readonly checkMs: number;
+  // 2. latency
+  readonly latencyRate: number;
+  readonly latencyMs: number;
+  // 3. and 4. balance, seed mode
+  readonly balanceSlots: number;
+  readonly balanceLoad: number;
+  readonly meanSleepMs: number;
+  readonly balanceMs: number;
+  readonly seedGraceMs: number;
+  // 5. scale
+  readonly fakeNodes: number;
+  readonly fakeSlots: number;
+  readonly fakeInfoPeriodMs: number;
+  readonly scaleOrigins: number;
+  readonly scaleWindow: number;
+  readonly scaleMs: number;
+  // 6. memory
+  readonly memoryJobs: number;
+  readonly memoryMaxMs: number;
+  readonly memoryTtlMs: number;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]
+
+  --quick                 about 30 s instead of about 3 min
+  --only <names>          comma list of: ${SCENARIOS.join(', ')}
+  --durability <modes>    'relaxed' adds a relaxed column next to fsync; 'fsync,relaxed' likewise
+  --clients <n>           throughput clients (48)         --depth <n>   jobs in flight per client (16)
+  --seconds <s>           throughput window               --slots <n>   SLOTS per node for 1, 2, 6 (64)
+  --latency-rate <n>      jobs/s for the latency run (200)
+  --balance-seconds <s>   arrival window of 3 and 4       --balance-slots <n>  SLOTS for 3, 4 (4)
+  --fake-nodes <n>        scale: simulated nodes (1000)   --scale-seconds <s>
+  --memory-jobs <n>       memory: finished jobs (1000000; quick 100000)
+  --memory-ttl <ms>       RESULT_TTL for the memory run (3000)
+  --seed <n>              workload random seed (1)        --out <file>  JSON report path
+  --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
+`;
+
+function num(v: string | undefined, name: string, fallback: number, min = 0): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min)
+    throw new Error(`--${name} must be a number ≥ ${min}, got ${v}`);
+  return n;
+}
+
+/** Parses argv; throws with a message on bad flags. Returns null for --help. */
+export function parseOptions(argv: readonly string[], defaultOut: string): BenchOptions | null {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      only: { type: 'string' },
+      durability: { type: 'string' },
+      nodes: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      profile: { type: 'string' },
+      clients: { type: 'string' },
+      depth: { type: 'string' },
+      seconds: { type: 'string' },
+      slots: { type: 'string' },
+      'latency-rate': { type: 'string' },
+      'balance-seconds': { type: 'string' },
+      'balance-slots': { type: 'string' },
+      'fake-nodes': { type: 'string' },
+      'scale-seconds': { type: 'string' },
+      'memory-jobs': { type: 'string' },
+      'memory-ttl': { type: 'string' },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) return null;
+  const quick = values.quick ?? false;
+
+  const only = (values.only ?? SCENARIOS.join(','))
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const name of only) {
+    if (!(SCENARIOS as readonly string[]).includes(name)) {
+      throw new Error(`--only: unknown scenario '${name}' (known: ${SCENARIOS.join(', ')})`);
+    }
+  }
+  const modes: Durability[] = ['fsync'];
+  for (const m of (values.durability ?? '').split(',').map((s) => s.trim())) {
+    if (m === '' || m === 'fsync') continue;
+    if (m !== 'relaxed') throw new Error(`--durability: '${m}' is not fsync or relaxed`);
+    if (!modes.includes('relaxed')) modes.push('relaxed');
+  }
+  const s = (v: string | undefined, name: string, full: number, fast: number): number =>
+    num(v, name, quick ? fast : full, 0.1) * 1000;
+
+  return {
+    quick,
+    only: SCENARIOS.filter((n) => only.includes(n)),
+    modes,
+    nodes: num(values.nodes, 'nodes', 3, 1),
+    seed: num(values.seed, 'seed', 1),
+    out: values.out ?? defaultOut,
+    profileDir: values.profile,
+    clients: num(values.clients, 'clients', 48, 1),
+    depth: num(values.depth, 'depth', 16, 1),
+    throughputSlots: num(values.slots, 'slots', 64, 1),
+    warmupMs: quick ? 1000 : 2000,
+    throughputMs: s(values.seconds, 'seconds', 15, 3),
+    checkMs: quick ? 1500 : 5000,
+    latencyRate: num(values['latency-rate'], 'latency-rate', 200, 1),
+    latencyMs: quick ? 2500 : 10_000,
+    balanceSlots: num(values['balance-slots'], 'balance-slots', 4, 1),
+    balanceLoad: 0.8,
+    meanSleepMs: 50,
+    balanceMs: s(values['balance-seconds'], 'balance-seconds', 20, 3),
+    seedGraceMs: quick ? 3000 : 12_000,
+    fakeNodes: num(values['fake-nodes'], 'fake-nodes', 1000, 1),
+    fakeSlots: 4,
+    fakeInfoPeriodMs: 250,
+    scaleOrigins: 100,
+    scaleWindow: 40,
+    scaleMs: s(values['scale-seconds'], 'scale-seconds', 15, 3),
+    memoryJobs: num(values['memory-jobs'], 'memory-jobs', quick ? 100_000 : 1_000_000, 1),
+    memoryMaxMs: quick ? 10_000 : 100_000,
+    memoryTtlMs: num(values['memory-ttl'], 'memory-ttl', 3000, 1),
+  };
+}

@@ -1,0 +1,140 @@
+import type { Cluster } from '../cluster.js';
+import { idealResponseTimes } from '../ideal-schedule.js';
+import { openLoop } from '../load.js';
+import { sampleLoads } from '../load-sampler.js';
+import type { Metric, ScenarioResult } from '../report.js';
+import { mean, summarize } from '../stats.js';
+import { poissonArrivals, seededRandom, sleepJob, type PlannedJob } from '../workload.js';
+import type { ScenarioContext } from './context.js';
+
+/**
+ * 3. Balance and response time (and 4., the same on a cluster in seed mode): sleep jobs with
+ * exponential run times arriving as a Poisson stream at a share of the cluster's capacity.
+ * Every node's queued + running is sampled every 10 ms; response times are compared with
+ * the ideal schedule computed from the same arrivals and run times.
+ */
+
+/** The workload, the same for scenario 3 and 4 (same seed). */
+export function balanceWorkload(ctx: ScenarioContext): {
+  jobs: PlannedJob[];
+  rate: number;
+  slots: number;
+} {
+  const { nodes, balanceSlots, meanSleepMs, balanceLoad, balanceMs, seed } = ctx.opts;
+  const slots = nodes * balanceSlots;
+  const rate = (balanceLoad * slots * 1000) / meanSleepMs;
+  const jobs = poissonArrivals(seededRandom(seed), rate, balanceMs, sleepJob(meanSleepMs));
+  return { jobs, rate, slots };
+}
+
+export interface BalanceRunOptions {
+  /** Results not back this long after the arrivals end count as unfinished. */
+  readonly graceMs: number;
+}
+
+export async function balance(
+  ctx: ScenarioContext,
+  cluster: Cluster,
+  run: BalanceRunOptions,
+): Promise<ScenarioResult> {
+  const { jobs, rate, slots } = balanceWorkload(ctx);
+  const windowMs = ctx.opts.balanceMs;
+  ctx.log(
+    `${cluster.options.label}: ${jobs.length} sleep jobs at ${rate.toFixed(0)}/s (${slots} slots), ${windowMs / 1000} s`,
+  );
+  const [loads, res] = await Promise.all([
+    sampleLoads(cluster.proxyPort, 10, windowMs),
+    openLoop({
+      ports: cluster.clientPorts,
+      jobs,
+      deadlineMs: windowMs + run.graceMs,
+      prewarmPerPort: 32,
+      maxPerPort: 1500,
+    }),
+  ]);
+
+  const ideal = idealResponseTimes(
+    jobs.map((j, i) => ({ arrival: res.sentAt[i] ?? j.at, duration: j.durationMs })),
+    slots,
+  );
+  // unfinished jobs count with the time they had waited when the run ended: a lower bound
+  const censoredAt = windowMs + run.graceMs;
+  const response = new Float64Array(jobs.length);
+  let unfinished = 0;
+  for (let i = 0; i < jobs.length; i++) {
+    const r = res.resultMs[i] as number;
+    if (Number.isNaN(r)) {
+      unfinished++;
+      const sent = res.sentAt[i] as number;
+      response[i] = Number.isNaN(sent) ? NaN : censoredAt - sent;
+    } else response[i] = r;
+  }
+  const measured = summarize(response);
+  const idealMean = mean(ideal);
+  const balanced = loads.spreads.filter((s) => s <= 1).length;
+  const bound = unfinished > 0 ? '≥' : '';
+  const excess = (measured.mean / idealMean - 1) * 100;
+  const metrics: Metric[] = [
+    {
+      label: 'samples with max−min ≤ 1',
+      unit: '%',
+      value: loads.spreads.length > 0 ? (balanced / loads.spreads.length) * 100 : NaN,
+      target: { op: '>=', value: 99 },
+      digits: 1,
+    },
+    { label: 'mean max−min', unit: '', value: mean(loads.spreads), digits: 2 },
+    { label: 'mean response', unit: 'ms', value: measured.mean, prefix: bound, digits: 1 },
+    { label: 'ideal mean response', unit: 'ms', value: idealMean, digits: 1 },
+    {
+      label: 'response above ideal',
+      unit: '%',
+      value: excess,
+      prefix: bound,
+      target: { op: '<=', value: 5 },
+      digits: 1,
+    },
+    { label: 'response p99', unit: 'ms', value: measured.p99, prefix: bound, digits: 1 },
+    { label: `unfinished (of ${jobs.length})`, unit: '', value: unfinished, digits: 0 },
+  ];
+  const notes: string[] = [];
+  const errs = Object.entries(res.errors);
+  if (errs.length > 0)
+    notes.push(`${cluster.options.label}: errors ${errs.map(([k, v]) => `${k}×${v}`).join(', ')}`);
+  if (unfinished > 0) {
+    notes.push(
+      `${cluster.options.label}: ${unfinished} jobs had no result ${run.graceMs / 1000} s after the arrivals ended; they count with the time waited so far (lower bound)`,
+    );
+  }
+  return {
+    metrics,
+    details: {
+      rate,
+      slots,
+      jobs: jobs.length,
+      meanDurationMs: mean(jobs.map((j) => j.durationMs)),
+      response: measured,
+      ideal: summarize(ideal),
+      samples: loads.spreads.length,
+      sampleFailures: loads.failures,
+      meanSamplePeriodMs: loads.meanPeriodMs,
+      spreadHistogram: histogram(loads.spreads),
+      meanLoadPerNode: loads.nodeIds.map((id, k) => ({
+        id,
+        mean: mean(loads.loads.map((s) => s[k] ?? 0)),
+      })),
+      ticket: summarize(res.ticketMs),
+      sendLateness: res.lateness,
+      connections: res.connections,
+      sharedSends: res.sharedSends,
+      unfinished,
+      errors: res.errors,
+    },
+    notes,
+  };
+}
+
+function histogram(values: readonly number[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[String(v)] = (out[String(v)] ?? 0) + 1;
+  return out;
+}

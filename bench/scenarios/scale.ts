@@ -1,0 +1,108 @@
+import { FakeFleet } from '../fake-nodes.js';
+import { getCluster } from '../http-json.js';
+import { cpuDelta, cpuSnapshot } from '../proc-stats.js';
+import type { ScenarioResult } from '../report.js';
+import { summarize } from '../stats.js';
+import { clusterOptions, sleep, usPerJob, withCluster, type ScenarioContext } from './context.js';
+
+/**
+ * 5. Scale: one proxy, many light fake nodes in this process speaking the real cluster
+ * protocol. Some of them forward `echo` jobs in a closed loop; all of them run what they
+ * are given at once. Measures the proxy's dispatch rate and its CPU per job.
+ */
+export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { fakeNodes, fakeSlots, fakeInfoPeriodMs, scaleOrigins, scaleWindow, scaleMs, warmupMs } =
+    ctx.opts;
+  const opts = clusterOptions(ctx, 'scale', {
+    nodes: 0,
+    proxyEnv: { MAX_NUM_NODES: String(fakeNodes + 16) },
+  });
+  return withCluster(opts, async (cluster) => {
+    ctx.log(`scale: connecting ${fakeNodes} fake nodes`);
+    const joinStart = performance.now();
+    const fleet = await FakeFleet.start({
+      url: `ws://127.0.0.1:${cluster.proxyPort}/cluster`,
+      count: fakeNodes,
+      slots: fakeSlots,
+      infoPeriodMs: fakeInfoPeriodMs,
+    });
+    try {
+      const joinMs = performance.now() - joinStart;
+      const seen = (await getCluster(cluster.proxyPort, 5000)).nodes.filter(
+        (n) => n.connected,
+      ).length;
+      if (seen < fakeNodes)
+        throw new Error(`proxy shows ${seen}/${fakeNodes} fake nodes connected`);
+      const origins = Math.min(scaleOrigins, fakeNodes);
+      ctx.log(
+        `scale: ${fakeNodes} joined in ${(joinMs / 1000).toFixed(1)} s; load from ${origins} origins × ${scaleWindow}, ${scaleMs / 1000} s`,
+      );
+      const pids = { proxy: cluster.proxy.pid };
+      fleet.startLoad(origins, scaleWindow);
+      await sleep(warmupMs);
+      fleet.resetLatencies();
+      const c0 = { ...fleet.counters };
+      const a = cpuSnapshot(pids);
+      await sleep(scaleMs);
+      const b = cpuSnapshot(pids);
+      const c1 = { ...fleet.counters };
+      const latencies = fleet.stopLoad();
+      const drainEnd = performance.now() + 5000;
+      while (fleet.outstanding() > 0 && performance.now() < drainEnd) await sleep(20);
+      cluster.assertAlive();
+
+      const cpu = cpuDelta(a, b);
+      const dispatched = c1.dispatched - c0.dispatched;
+      const atOrigin = c1.resultsAtOrigin - c0.resultsAtOrigin;
+      const wallS = cpu.wallMs / 1000;
+      const lat = summarize(latencies);
+      const notes: string[] = [];
+      if (c1.closes > 0)
+        notes.push(`scale: ${c1.closes} fake-node connections were closed by the proxy`);
+      return {
+        metrics: [
+          {
+            label: `dispatch rate (${fakeNodes} nodes)`,
+            unit: '/s',
+            value: dispatched / wallS,
+            target: { op: '>=', value: 20_000 },
+            digits: 0,
+          },
+          { label: 'results at origin', unit: '/s', value: atOrigin / wallS, digits: 0 },
+          {
+            label: 'proxy CPU/job',
+            unit: 'µs',
+            value: usPerJob(cpu.byName.proxy ?? NaN, dispatched),
+            digits: 1,
+          },
+          {
+            label: 'proxy CPU',
+            unit: '% core',
+            value: (cpu.byName.proxy ?? NaN) / 10 / wallS,
+            digits: 0,
+          },
+          { label: 'fake fleet CPU', unit: '% core', value: cpu.ownMs / 10 / wallS, digits: 0 },
+          { label: 'forward→result p50', unit: 'ms', value: lat.p50 },
+          { label: 'forward→result p99', unit: 'ms', value: lat.p99 },
+          { label: 'join time', unit: 's', value: joinMs / 1000, digits: 1 },
+        ],
+        details: {
+          fakeNodes,
+          slotsPerNode: fakeSlots,
+          infoPeriodMs: fakeInfoPeriodMs,
+          origins,
+          windowPerOrigin: scaleWindow,
+          windowMs: cpu.wallMs,
+          counters: { before: c0, after: c1 },
+          cpu,
+          fleetCpuPerJobUs: usPerJob(cpu.ownMs, dispatched),
+          originLatency: lat,
+          stillOutstanding: fleet.outstanding(),
+        },
+        notes,
+      };
+    } finally {
+      fleet.close();
+    }
+  });
+}

@@ -1,0 +1,235 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from '../shared/log.js';
+import { formatErr } from '../shared/errors.js';
+
+/** A reply: one or more lines (without the final newline), and whether to close afterwards. */
+export interface Reply {
+  text: string;
+  close?: boolean;
+}
+
+/** Per-connection state a command handler may use. */
+export interface Session {
+  readonly id: number;
+  authenticated: boolean;
+  authFailures: number;
+  /** Aborted when the client goes away, so waits end with it. */
+  readonly signal: AbortSignal;
+}
+
+export type LineHandler = (line: string, session: Session) => Reply | Promise<Reply>;
+
+export interface LineServerOptions {
+  host: string;
+  port: number;
+  maxClients: number;
+  /** Longest line accepted, in bytes, newline excluded. */
+  maxLineBytes: number;
+  /** Replies a connection may have outstanding before the server stops reading from it. */
+  maxPending: number;
+  /** Bytes of unsent replies before the server stops reading (a client that does not read). */
+  maxUnsentBytes: number;
+  /** Closes connections idle this long (0: never). */
+  idleTimeoutMs: number;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  log: Logger;
+}
+
+interface Slot {
+  done: boolean;
+  reply?: Reply;
+}
+
+/**
+ * The client-facing TCP server: frames lines (partial chunks buffered, `\r\n` accepted, the
+ * buffer capped), runs each through the handler, and writes replies strictly in request
+ * order even when some handlers are asynchronous. Backpressure is TCP's own: when replies pile
+ * up (the client pipes faster than jobs commit, or does not read), the socket is paused.
+ */
+export class LineServer {
+  private readonly server: net.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private nextId = 1;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly opts: LineServerOptions,
+    private readonly handler: LineHandler,
+  ) {
+    const onSocket = (s: net.Socket) => this.accept(s);
+    this.server = opts.tls
+      ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, allowHalfOpen: true }, onSocket)
+      : net.createServer({ allowHalfOpen: true }, onSocket);
+    this.server.on('error', (err) => opts.log.error({ err }, 'client server error'));
+  }
+
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as net.AddressInfo).port);
+      });
+    });
+  }
+
+  get connections(): number {
+    return this.sockets.size;
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing || this.sockets.size >= this.opts.maxClients) {
+      socket.end(formatErr('BUSY', 'too many open connections, try again later') + '\n');
+      socket.destroySoon?.();
+      return;
+    }
+    this.sockets.add(socket);
+    socket.setNoDelay(true);
+    if (this.opts.idleTimeoutMs > 0) {
+      socket.setTimeout(this.opts.idleTimeoutMs, () => {
+        socket.end(formatErr('TIMEOUT', 'idle connection closed') + '\n');
+      });
+    }
+    const controller = new AbortController();
+    const session: Session = {
+      id: this.nextId++,
+      authenticated: false,
+      authFailures: 0,
+      signal: controller.signal,
+    };
+    const slots: Slot[] = [];
+    let buffer = '';
+    let ending = false;
+    // The client may send its last request and half-close (`nc -N`, a script's pipe): the
+    // replies still owed are written before the connection ends.
+    let clientEnded = false;
+    const maxLine = this.opts.maxLineBytes;
+
+    const writeReady = () => {
+      let text = '';
+      let close = false;
+      while (slots.length > 0 && slots[0]?.done) {
+        const slot = slots.shift() as Slot;
+        text += (slot.reply?.text ?? '') + '\n';
+        if (slot.reply?.close) {
+          close = true;
+          break;
+        }
+      }
+      if (text && !socket.destroyed) socket.write(text);
+      if (close) {
+        ending = true;
+        slots.length = 0;
+        buffer = '';
+        socket.end();
+      } else if (clientEnded && slots.length === 0 && buffer.length === 0 && !ending) {
+        ending = true;
+        socket.end();
+      }
+    };
+
+    const overloaded = () =>
+      slots.length >= this.opts.maxPending || socket.writableLength >= this.opts.maxUnsentBytes;
+
+    const processBuffer = () => {
+      while (!ending && !overloaded()) {
+        const nl = buffer.indexOf('\n');
+        if (nl < 0) break;
+        let line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        if (line.endsWith('\r')) line = line.slice(0, -1);
+        if (Buffer.byteLength(line) > maxLine) {
+          tooLarge();
+          return;
+        }
+        run(line);
+      }
+      if (ending) return;
+      if (Buffer.byteLength(buffer) > maxLine) {
+        tooLarge();
+        return;
+      }
+      if (overloaded()) socket.pause();
+      else if (socket.isPaused()) socket.resume();
+    };
+
+    const tooLarge = () => {
+      const slot: Slot = {
+        done: true,
+        reply: { text: formatErr('TOO_LARGE', `lines are limited to ${maxLine} bytes`), close: true },
+      };
+      slots.push(slot);
+      buffer = '';
+      writeReady();
+    };
+
+    const run = (line: string) => {
+      const slot: Slot = { done: false };
+      slots.push(slot);
+      let result: Reply | Promise<Reply>;
+      try {
+        result = this.handler(line, session);
+      } catch (err) {
+        result = this.internalError(err);
+      }
+      if (result instanceof Promise) {
+        result.then(
+          (reply) => settle(slot, reply),
+          (err: unknown) => settle(slot, this.internalError(err)),
+        );
+      } else {
+        slot.done = true;
+        slot.reply = result;
+      }
+    };
+
+    const settle = (slot: Slot, reply: Reply) => {
+      slot.done = true;
+      slot.reply = reply;
+      writeReady();
+      processBuffer();
+    };
+
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      if (ending) return;
+      buffer += chunk;
+      processBuffer();
+      writeReady();
+    });
+    socket.on('drain', () => processBuffer());
+    socket.on('end', () => {
+      clientEnded = true;
+      // a last line without a newline still counts, as netcat users expect
+      if (!ending && buffer.length > 0 && buffer.indexOf('\n') < 0) buffer += '\n';
+      processBuffer();
+      writeReady();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      controller.abort();
+    });
+  }
+
+  private internalError(err: unknown): Reply {
+    if (err && typeof err === 'object' && 'toLine' in err && typeof err.toLine === 'function') {
+      return { text: String(err.toLine()) };
+    }
+    this.opts.log.error({ err }, 'command failed');
+    return { text: formatErr('UNAVAILABLE', 'internal error, the request was not completed') };
+  }
+
+  /** Stops accepting connections and closes open ones. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= new Promise((resolve) => {
+      this.server.close(() => resolve());
+      for (const s of this.sockets) s.end();
+      setTimeout(() => {
+        for (const s of this.sockets) s.destroy();
+      }, 500).unref();
+    });
+    return this.closing;
+  }
+}

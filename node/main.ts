@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+import { environment, loadNodeConfig } from '../shared/config.js';
+import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
+import { createLogger } from '../shared/log.js';
+import { createNodeHttp } from './http.js';
+import { PetrelNode } from './node.js';
+
+/** `petrel-node [proxyHost] [proxyPort]` */
+async function main(): Promise<void> {
+  const cfg = loadNodeConfig(environment(), process.argv.slice(2));
+  const log = createLogger('node', cfg.LOG_LEVEL);
+  const node = new PetrelNode(cfg, log);
+  await node.start();
+  const http = cfg.HTTP_PORT > 0 ? createNodeHttp(node) : undefined;
+  if (http) {
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(cfg.HTTP_PORT, cfg.CLIENT_HOST, () => resolve());
+    });
+    log.info({ port: cfg.HTTP_PORT }, 'health and metrics on HTTP');
+  }
+  onStopSignals(
+    log,
+    async (force) => {
+      http?.close();
+      http?.closeAllConnections();
+      await node.close(force);
+    },
+    (code) => process.exit(code),
+  );
+}
+
+main().catch((err: unknown) => {
+  reportFatal(err, (text) => process.stderr.write(`petrel-node: ${text}\n`));
+  process.exit(1);
+});

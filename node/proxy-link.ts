@@ -1,0 +1,269 @@
+import WebSocket from 'ws';
+import type { Logger } from '../shared/log.js';
+import type { JobResult, JobView } from '../shared/job.js';
+import { FrameBatcher } from '../shared/batcher.js';
+import { helloProof } from '../shared/proof.js';
+import {
+  MAX_FRAME_BYTES,
+  PROTOCOL_VERSION,
+  parseFrame,
+  type Frame,
+  type FrameIn,
+  type FrameOf,
+  type WireJob,
+} from '../shared/protocol.js';
+import { WireError } from '../shared/errors.js';
+
+export interface LinkOptions {
+  url: string;
+  nodeId: string;
+  slots: number;
+  labels: string[];
+  secret: string | undefined;
+  /** Extra CA certificates (PEM) to trust for wss://. */
+  ca?: string | Buffer;
+  log: Logger;
+}
+
+export interface LinkHandlers {
+  /** What this node holds as executor, for HELLO. */
+  holds(): FrameOf<'HELLO'>['holds'];
+  welcomed(frame: FrameOf<'WELCOME'>): void;
+  frame(frame: Frame): void;
+  down(): void;
+}
+
+const BACKOFF_BASE_MS = 50;
+const BACKOFF_CAP_MS = 1000;
+const PING_EVERY_MS = 1000;
+const SILENCE_LIMIT_MS = 5000;
+
+interface Pending {
+  resolve: (views: JobView[]) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The node's connection to the proxy: joins (CHALLENGE → HELLO → WELCOME), batches outgoing
+ * frames per tick, reconnects with capped exponential backoff and jitter, and detects a
+ * silent proxy with pings.
+ */
+export class ProxyLink {
+  private ws: WebSocket | undefined;
+  private welcomed = false;
+  private closed = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private lastHeard = 0;
+  private nextReqId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly out = new FrameBatcher((frame) => this.send(frame));
+  /** Counts for metrics and tests. */
+  framesSent = 0;
+  framesReceived = 0;
+  connects = 0;
+
+  constructor(
+    private readonly opts: LinkOptions,
+    private readonly handlers: LinkHandlers,
+  ) {}
+
+  get ready(): boolean {
+    return this.welcomed;
+  }
+
+  start(): void {
+    this.connect();
+    this.pingTimer = setInterval(() => this.checkAlive(), PING_EVERY_MS);
+    this.pingTimer.unref();
+  }
+
+  private connect(): void {
+    if (this.closed) return;
+    const ws = new WebSocket(this.opts.url, {
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+      handshakeTimeout: 5000,
+      ca: this.opts.ca,
+    });
+    this.ws = ws;
+    ws.on('open', () => {
+      this.lastHeard = Date.now();
+      this.opts.log.debug({ url: this.opts.url }, 'connected to proxy, waiting for challenge');
+    });
+    ws.on('message', (data, isBinary) => {
+      this.lastHeard = Date.now();
+      if (isBinary) return this.protocolError(ws, 'binary frames are not part of the protocol');
+      const parsed = parseFrame(data.toString());
+      if (!parsed.ok) return this.protocolError(ws, parsed.reason);
+      this.framesReceived++;
+      this.receive(ws, parsed.frame);
+    });
+    ws.on('pong', () => {
+      this.lastHeard = Date.now();
+    });
+    ws.on('error', (err) => {
+      this.opts.log.debug({ err: err.message }, 'proxy connection error');
+    });
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      const was = this.welcomed;
+      this.welcomed = false;
+      for (const [id, p] of this.pending) {
+        clearTimeout(p.timer);
+        p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy'));
+        this.pending.delete(id);
+      }
+      if (was) {
+        this.opts.log.warn({ code, reason: reason.toString() }, 'lost the proxy; reconnecting');
+        this.handlers.down();
+      } else if (code === 1008 || code === 4001 || code === 4003) {
+        this.opts.log.error({ code, reason: reason.toString() }, 'the proxy refused this node');
+      }
+      this.scheduleReconnect();
+    });
+  }
+
+  private receive(ws: WebSocket, frame: Frame): void {
+    switch (frame.type) {
+      case 'CHALLENGE': {
+        const { nodeId, secret, slots, labels } = this.opts;
+        const proof = secret ? helloProof(secret, frame.nonce, nodeId) : null;
+        const hello: FrameOf<'HELLO'> = {
+          type: 'HELLO',
+          version: PROTOCOL_VERSION,
+          nodeId,
+          slots,
+          labels,
+          proof,
+          holds: this.handlers.holds(),
+        };
+        ws.send(JSON.stringify(hello));
+        return;
+      }
+      case 'WELCOME':
+        this.welcomed = true;
+        this.attempt = 0;
+        this.connects++;
+        this.opts.log.info({ url: this.opts.url }, 'joined the proxy');
+        this.handlers.welcomed(frame);
+        return;
+      case 'RES_REQ':
+        if (frame.reqId !== undefined) {
+          const p = this.pending.get(frame.reqId);
+          if (p) {
+            this.pending.delete(frame.reqId);
+            clearTimeout(p.timer);
+            p.resolve(frame.views);
+          }
+          return;
+        }
+        this.handlers.frame(frame);
+        return;
+      default:
+        if (!this.welcomed) return this.protocolError(ws, `${frame.type} before WELCOME`);
+        this.handlers.frame(frame);
+    }
+  }
+
+  private protocolError(ws: WebSocket, reason: string): void {
+    this.opts.log.error({ reason }, 'protocol error from the proxy');
+    ws.close(1008, reason.slice(0, 120));
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
+    this.attempt++;
+    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private checkAlive(): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - this.lastHeard > SILENCE_LIMIT_MS) {
+      this.opts.log.warn('the proxy went silent; reconnecting');
+      ws.terminate();
+      return;
+    }
+    ws.ping();
+  }
+
+  /** Sends one frame now, if joined. Returns whether it was sent. */
+  send(frame: FrameIn): boolean {
+    const ws = this.ws;
+    if (!this.welcomed || !ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    this.framesSent++;
+    return true;
+  }
+
+  /** Queues a forwarded job for this tick's JOB frame. */
+  forward(job: WireJob): void {
+    this.out.job(job);
+  }
+  result(result: JobResult): void {
+    this.out.result(result);
+  }
+  ackJobs(ids: readonly string[]): void {
+    for (const id of ids) this.out.ackJob(id);
+  }
+  ackResults(ids: readonly string[]): void {
+    for (const id of ids) this.out.ackResult(id);
+  }
+
+  /** Sends what this tick queued now (frames queued while not joined are dropped: the stores resend them after WELCOME). */
+  flush(): void {
+    if (!this.welcomed) this.out.clear();
+    else this.out.flush();
+  }
+
+  /** Asks the proxy about tickets (lookup) or to cancel them; resolves with client views. */
+  request(kind: 'lookup' | 'cancel', ids: string[], timeoutMs = 3000): Promise<JobView[]> {
+    return new Promise((resolve, reject) => {
+      const reqId = this.nextReqId++;
+      this.flush(); // frames queued before this request must reach the proxy first
+      const frame: FrameIn =
+        kind === 'lookup'
+          ? { type: 'REQUEST_OF_RES', ids, reqId }
+          : { type: 'CANCEL', ids, reqId };
+      if (!this.send(frame)) {
+        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now'));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.pending.delete(reqId);
+        reject(new WireError('UNAVAILABLE', 'the proxy did not answer in time'));
+      }, timeoutMs);
+      this.pending.set(reqId, { resolve, reject, timer });
+    });
+  }
+
+  /** Closes the connection for good. Safe to call twice. */
+  close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.pingTimer);
+    this.flush();
+    const ws = this.ws;
+    if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => {
+      const force = setTimeout(() => {
+        ws.terminate();
+        resolve();
+      }, 1000);
+      ws.once('close', () => {
+        clearTimeout(force);
+        resolve();
+      });
+      ws.close(1001, 'node shutting down');
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/** The node's SQLite schema: its own tickets (origin role) and the work it runs (executor role). */
+export const NODE_SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- Tickets this node issued. state: accepted (committed here, not yet acked by the proxy),
+-- forwarded (the proxy acked it), done, failed, cancelled. reported = 0 marks a terminal state
+-- decided here (local fallback run, or cancelled before forwarding) that the proxy has not yet
+-- acknowledged.
+CREATE TABLE IF NOT EXISTS tickets (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  result TEXT,
+  finished_at INTEGER,
+  reported INTEGER NOT NULL DEFAULT 1
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tickets_open ON tickets(state) WHERE state IN ('accepted', 'forwarded');
+CREATE INDEX IF NOT EXISTS tickets_unreported ON tickets(reported) WHERE reported = 0;
+CREATE INDEX IF NOT EXISTS tickets_finished ON tickets(finished_at) WHERE finished_at IS NOT NULL;
+-- Jobs given to this node to run. state: queued, running, finished (result kept until the
+-- proxy acknowledges it, then the row is deleted).
+CREATE TABLE IF NOT EXISTS work (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  started_at INTEGER,
+  result TEXT
+) WITHOUT ROWID;
+`;

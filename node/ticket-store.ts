@@ -1,0 +1,124 @@
+import type { Committer, Db } from '../shared/db.js';
+import type { JobResult, JobSpec, TerminalState } from '../shared/job.js';
+
+export type TicketState = 'accepted' | 'forwarded' | TerminalState;
+
+export interface TicketRow {
+  id: string;
+  spec: JobSpec;
+  state: TicketState;
+  submittedAt: number;
+  result: JobResult | null;
+  reported: boolean;
+}
+
+interface RawTicket {
+  id: string;
+  spec: string;
+  state: TicketState;
+  submitted_at: number;
+  result: string | null;
+  reported: number;
+}
+
+function fromRaw(r: RawTicket): TicketRow {
+  return {
+    id: r.id,
+    spec: JSON.parse(r.spec) as JobSpec,
+    state: r.state,
+    submittedAt: r.submitted_at,
+    result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
+    reported: r.reported === 1,
+  };
+}
+
+/** The tickets this node issued. Reads are immediate; writes go through the group commit. */
+export class TicketStore {
+  private readonly sql;
+
+  constructor(
+    db: Db,
+    private readonly committer: Committer,
+  ) {
+    this.sql = {
+      insert: db.prepare(
+        'INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, ?, ?)',
+      ),
+      get: db.prepare<[string], RawTicket>('SELECT * FROM tickets WHERE id = ?'),
+      forwarded: db.prepare(
+        "UPDATE tickets SET state = 'forwarded' WHERE id = ? AND state = 'accepted'",
+      ),
+      finish: db.prepare(
+        `UPDATE tickets SET state = ?, result = ?, finished_at = ?, reported = ?
+         WHERE id = ? AND state IN ('accepted', 'forwarded')`,
+      ),
+      reported: db.prepare('UPDATE tickets SET reported = 1 WHERE id = ?'),
+      open: db.prepare<[], RawTicket>(
+        "SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') ORDER BY id",
+      ),
+      unreported: db.prepare<[], RawTicket>('SELECT * FROM tickets WHERE reported = 0'),
+      recent: db.prepare<[number], { id: string; state: TicketState }>(
+        'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
+      ),
+      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tickets'),
+      expire: db.prepare(
+        'DELETE FROM tickets WHERE finished_at IS NOT NULL AND finished_at < ? AND reported = 1',
+      ),
+    };
+  }
+
+  /** Records a new ticket; `after` runs once it is on disk. */
+  insert(id: string, spec: JobSpec, submittedAt: number, after: (err?: Error) => void): void {
+    const specJson = JSON.stringify(spec);
+    this.committer.write(() => this.sql.insert.run(id, specJson, 'accepted', submittedAt), after);
+  }
+
+  get(id: string): TicketRow | undefined {
+    const raw = this.sql.get.get(id);
+    return raw && fromRaw(raw);
+  }
+
+  markForwarded(ids: readonly string[], after?: (err?: Error) => void): void {
+    this.committer.write(() => {
+      for (const id of ids) this.sql.forwarded.run(id);
+    }, after);
+  }
+
+  /** Records a terminal result; `reported` false when the proxy still has to hear of it. */
+  finish(result: JobResult, reported: boolean, after?: (err?: Error) => void): void {
+    const json = JSON.stringify(result);
+    this.committer.write(
+      () =>
+        this.sql.finish.run(result.state, json, result.finishedAt, reported ? 1 : 0, result.id),
+      after,
+    );
+  }
+
+  markReported(ids: readonly string[]): void {
+    this.committer.write(() => {
+      for (const id of ids) this.sql.reported.run(id);
+    });
+  }
+
+  /** Tickets not yet terminal, oldest first (used at start to rebuild in-memory state). */
+  open(): TicketRow[] {
+    return this.sql.open.all().map(fromRaw);
+  }
+
+  unreported(): TicketRow[] {
+    return this.sql.unreported.all().map(fromRaw);
+  }
+
+  recent(limit: number): Array<{ id: string; state: TicketState }> {
+    return this.sql.recent.all(limit);
+  }
+
+  count(): number {
+    return this.sql.count.get()?.n ?? 0;
+  }
+
+  /** Deletes finished tickets older than `before`. */
+  expire(before: number): number {
+    return this.sql.expire.run(before).changes;
+  }
+}

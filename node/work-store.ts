@@ -1,0 +1,83 @@
+import type { Committer, Db } from '../shared/db.js';
+import type { JobResult, JobSpec } from '../shared/job.js';
+
+export type WorkState = 'queued' | 'running' | 'finished';
+
+export interface WorkRow {
+  id: string;
+  spec: JobSpec;
+  origin: string;
+  submittedAt: number;
+  attempt: number;
+  state: WorkState;
+  startedAt: number | null;
+  result: JobResult | null;
+}
+
+interface RawWork {
+  id: string;
+  spec: string;
+  origin: string;
+  submitted_at: number;
+  attempt: number;
+  state: WorkState;
+  started_at: number | null;
+  result: string | null;
+}
+
+/** The jobs this node was given to run, kept until the proxy acknowledges their results. */
+export class WorkStore {
+  private readonly sql;
+
+  constructor(
+    db: Db,
+    private readonly committer: Committer,
+  ) {
+    this.sql = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO work (id, spec, origin, submitted_at, attempt, state)
+         VALUES (?, ?, ?, ?, ?, 'queued')`,
+      ),
+      started: db.prepare("UPDATE work SET state = 'running', started_at = ? WHERE id = ?"),
+      finished: db.prepare("UPDATE work SET state = 'finished', result = ? WHERE id = ?"),
+      remove: db.prepare('DELETE FROM work WHERE id = ?'),
+      all: db.prepare<[], RawWork>('SELECT * FROM work ORDER BY id'),
+    };
+  }
+
+  insert(w: Omit<WorkRow, 'state' | 'startedAt' | 'result'>, after?: (err?: Error) => void): void {
+    const spec = JSON.stringify(w.spec);
+    this.committer.write(
+      () => this.sql.insert.run(w.id, spec, w.origin, w.submittedAt, w.attempt),
+      after,
+    );
+  }
+
+  started(id: string, at: number): void {
+    this.committer.write(() => this.sql.started.run(at, id));
+  }
+
+  finished(result: JobResult, after?: (err?: Error) => void): void {
+    const json = JSON.stringify(result);
+    this.committer.write(() => this.sql.finished.run(json, result.id), after);
+  }
+
+  remove(ids: readonly string[]): void {
+    this.committer.write(() => {
+      for (const id of ids) this.sql.remove.run(id);
+    });
+  }
+
+  all(): WorkRow[] {
+    return this.sql.all.all().map((r) => ({
+      id: r.id,
+      spec: JSON.parse(r.spec) as JobSpec,
+      origin: r.origin,
+      submittedAt: r.submitted_at,
+      attempt: r.attempt,
+      state: r.state,
+      startedAt: r.started_at,
+      result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
+    }));
+  }
+}

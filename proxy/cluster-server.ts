@@ -1,0 +1,137 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { FrameBatcher } from '../shared/batcher.js';
+import type { Logger } from '../shared/log.js';
+import { MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
+import { helloProof } from '../shared/proof.js';
+import type { NodeConn, Scheduler } from './scheduler.js';
+
+export interface ClusterServerOptions {
+  secret: string | undefined;
+  maxNodes: number;
+  requestResultPeriod: number;
+  log: Logger;
+}
+
+const HELLO_DEADLINE_MS = 5000;
+
+/** Loopback peers: the only ones accepted when no CLUSTER_SECRET is set. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return (
+    address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
+  );
+}
+
+function proofMatches(secret: string, nonce: string, nodeId: string, proof: string): boolean {
+  const want = Buffer.from(helloProof(secret, nonce, nodeId), 'hex');
+  const got = Buffer.from(proof, 'hex');
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
+/**
+ * The WebSocket endpoint nodes join at `/cluster`: challenge, proof of CLUSTER_SECRET, HELLO,
+ * then validated frames to the scheduler. An invalid frame closes only its own connection.
+ */
+export class ClusterServer {
+  readonly wss: WebSocketServer;
+  /** Frames that failed validation or authentication, for metrics. */
+  rejectedFrames = 0;
+  refusedConnections = 0;
+
+  constructor(
+    server: http.Server,
+    private readonly scheduler: Scheduler,
+    private readonly opts: ClusterServerOptions,
+  ) {
+    this.wss = new WebSocketServer({
+      server,
+      path: '/cluster',
+      maxPayload: MAX_FRAME_BYTES,
+      perMessageDeflate: false,
+    });
+    this.wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress));
+  }
+
+  private refuse(ws: WebSocket, code: number, reason: string, peer: string | undefined): void {
+    this.refusedConnections++;
+    this.opts.log.warn({ peer, reason }, 'refused a node connection');
+    ws.close(code, reason);
+  }
+
+  private accept(ws: WebSocket, peer: string | undefined): void {
+    const { secret, log } = this.opts;
+    if (!secret && !isLoopback(peer)) {
+      return this.refuse(ws, 4003, 'no CLUSTER_SECRET is set: only loopback nodes may join', peer);
+    }
+    const nonce = randomBytes(32).toString('hex');
+    let nodeId: string | undefined;
+    let conn: NodeConn | undefined;
+    const deadline = setTimeout(
+      () => this.refuse(ws, 4008, 'no HELLO in time', peer),
+      HELLO_DEADLINE_MS,
+    );
+    const send = (frame: FrameIn) => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+    };
+    ws.on('message', (data, isBinary) => {
+      const parsed = isBinary
+        ? ({ ok: false, reason: 'binary frames are not part of the protocol' } as const)
+        : parseFrame(data.toString());
+      if (!parsed.ok) {
+        this.rejectedFrames++;
+        log.warn({ peer, node: nodeId, reason: parsed.reason }, 'invalid frame from a node');
+        ws.close(1008, parsed.reason);
+        return;
+      }
+      const frame = parsed.frame;
+      if (!conn) {
+        if (frame.type !== 'HELLO') {
+          this.rejectedFrames++;
+          return this.refuse(ws, 1008, `expected HELLO, got ${frame.type}`, peer);
+        }
+        clearTimeout(deadline);
+        if (secret && (!frame.proof || !proofMatches(secret, nonce, frame.nodeId, frame.proof))) {
+          return this.refuse(ws, 4001, 'wrong CLUSTER_SECRET proof', peer);
+        }
+        if (!secret && frame.proof) {
+          log.warn({ node: frame.nodeId }, 'a node sent a secret proof but the proxy has none');
+        }
+        const known = this.scheduler.nodes.get(frame.nodeId);
+        const connected = this.scheduler.connectedNodes().length;
+        if (!known?.conn && connected >= this.opts.maxNodes) {
+          return this.refuse(ws, 4029, `MAX_NUM_NODES (${this.opts.maxNodes}) reached`, peer);
+        }
+        nodeId = frame.nodeId;
+        const c: NodeConn = {
+          out: new FrameBatcher(send),
+          send,
+          close: (code, reason) => ws.close(code, reason),
+        };
+        conn = c;
+        const drop = this.scheduler.join(frame.nodeId, frame.slots, frame.holds, c);
+        send({ type: 'WELCOME', drop, requestResultPeriod: this.opts.requestResultPeriod });
+        c.out.flush();
+        return;
+      }
+      if (frame.type === 'HELLO') {
+        this.rejectedFrames++;
+        ws.close(1008, 'HELLO was already received');
+        return;
+      }
+      this.scheduler.handle(nodeId as string, frame);
+    });
+    ws.on('error', (err) => log.debug({ err: err.message, node: nodeId }, 'node socket error'));
+    ws.on('close', () => {
+      clearTimeout(deadline);
+      if (nodeId && conn) this.scheduler.leave(nodeId, conn, 'connection closed');
+    });
+    send({ type: 'CHALLENGE', nonce });
+  }
+
+  close(): Promise<void> {
+    for (const ws of this.wss.clients) ws.close(1001, 'proxy shutting down');
+    return new Promise((resolve) => this.wss.close(() => resolve()));
+  }
+}

@@ -1,0 +1,206 @@
+import type { Committer, Db } from '../shared/db.js';
+import type { JobResult, JobSpec } from '../shared/job.js';
+
+export const PROXY_SCHEMA = `
+-- Every job the proxy acknowledged. state: queued, assigned (given to node, placed = 1 once
+-- the node acked), running, done, failed, cancelled. delivered = 1 once the origin acked the
+-- final result; until then the result is pushed again after every rejoin and sweep.
+CREATE TABLE IF NOT EXISTS jobs (
+  id TEXT PRIMARY KEY,
+  spec TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  submitted_at INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  node TEXT,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  lost_runs INTEGER NOT NULL DEFAULT 0,
+  placed INTEGER NOT NULL DEFAULT 0,
+  given TEXT NOT NULL DEFAULT '',
+  started_at INTEGER,
+  result TEXT,
+  finished_at INTEGER,
+  delivered INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_live ON jobs(delivered) WHERE delivered = 0;
+CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+`;
+
+export type ProxyState = 'queued' | 'assigned' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A job as the proxy stores it. */
+export interface JobRecord {
+  id: string;
+  spec: JobSpec;
+  origin: string;
+  submittedAt: number;
+  seq: number;
+  state: ProxyState;
+  node: string | null;
+  attempt: number;
+  lostRuns: number;
+  placed: boolean;
+  /** Every node this job was ever given to: only they may report its result. */
+  given: string[];
+  startedAt: number | null;
+  result: JobResult | null;
+  delivered: boolean;
+}
+
+interface Raw {
+  id: string;
+  spec: string;
+  origin: string;
+  submitted_at: number;
+  seq: number;
+  state: ProxyState;
+  node: string | null;
+  attempt: number;
+  lost_runs: number;
+  placed: number;
+  given: string;
+  started_at: number | null;
+  result: string | null;
+  delivered: number;
+}
+
+function fromRaw(r: Raw): JobRecord {
+  return {
+    id: r.id,
+    spec: JSON.parse(r.spec) as JobSpec,
+    origin: r.origin,
+    submittedAt: r.submitted_at,
+    seq: r.seq,
+    state: r.state,
+    node: r.node,
+    attempt: r.attempt,
+    lostRuns: r.lost_runs,
+    placed: r.placed === 1,
+    given: r.given === '' ? [] : r.given.split(','),
+    startedAt: r.started_at,
+    result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
+    delivered: r.delivered === 1,
+  };
+}
+
+/** The proxy's durable job table. Writes go through the group commit; reads are direct. */
+export class JobStore {
+  private readonly sql;
+
+  constructor(
+    db: Db,
+    private readonly committer: Committer,
+  ) {
+    this.sql = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO jobs (id, spec, origin, submitted_at, seq, state, result,
+           finished_at, delivered) VALUES (@id, @spec, @origin, @submittedAt, @seq, @state,
+           @result, @finishedAt, @delivered)`,
+      ),
+      assign: db.prepare(
+        `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, placed = 0, given = ?
+         WHERE id = ?`,
+      ),
+      placed: db.prepare('UPDATE jobs SET placed = 1 WHERE id = ?'),
+      started: db.prepare("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?"),
+      requeue: db.prepare(
+        "UPDATE jobs SET state = 'queued', node = NULL, placed = 0, lost_runs = ? WHERE id = ?",
+      ),
+      finish: db.prepare(
+        `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?
+         WHERE id = ?`,
+      ),
+      delivered: db.prepare('UPDATE jobs SET delivered = 1 WHERE id = ?'),
+      get: db.prepare<[string], Raw>('SELECT * FROM jobs WHERE id = ?'),
+      live: db.prepare<[], Raw>('SELECT * FROM jobs WHERE delivered = 0 ORDER BY seq'),
+      maxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM jobs'),
+      expire: db.prepare(
+        'DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND delivered = 1',
+      ),
+      counters: db.prepare<[], { name: string; value: number }>('SELECT * FROM counters'),
+      setCounter: db.prepare(
+        'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+      ),
+    };
+  }
+
+  insert(j: JobRecord, after?: (err?: Error) => void): void {
+    const row = {
+      id: j.id,
+      spec: JSON.stringify(j.spec),
+      origin: j.origin,
+      submittedAt: j.submittedAt,
+      seq: j.seq,
+      state: j.state,
+      result: j.result ? JSON.stringify(j.result) : null,
+      finishedAt: j.result?.finishedAt ?? null,
+      delivered: j.delivered ? 1 : 0,
+    };
+    this.committer.write(() => this.sql.insert.run(row), after);
+  }
+
+  assign(j: JobRecord, after?: (err?: Error) => void): void {
+    const { node, attempt, id } = j;
+    const given = j.given.join(',');
+    this.committer.write(() => this.sql.assign.run(node, attempt, given, id), after);
+  }
+
+  placed(id: string): void {
+    this.committer.write(() => this.sql.placed.run(id));
+  }
+
+  started(id: string, at: number): void {
+    this.committer.write(() => this.sql.started.run(at, id));
+  }
+
+  requeue(j: JobRecord): void {
+    const { lostRuns, id } = j;
+    this.committer.write(() => this.sql.requeue.run(lostRuns, id));
+  }
+
+  finish(j: JobRecord, after?: (err?: Error) => void): void {
+    const r = j.result as JobResult;
+    const json = JSON.stringify(r);
+    const { state, node, id } = j;
+    const delivered = j.delivered ? 1 : 0;
+    this.committer.write(
+      () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, id),
+      after,
+    );
+  }
+
+  delivered(ids: readonly string[]): void {
+    this.committer.write(() => {
+      for (const id of ids) this.sql.delivered.run(id);
+    });
+  }
+
+  get(id: string): JobRecord | undefined {
+    const raw = this.sql.get.get(id);
+    return raw && fromRaw(raw);
+  }
+
+  /** Jobs not finished, or finished but not yet delivered to their origin. */
+  live(): JobRecord[] {
+    return this.sql.live.all().map(fromRaw);
+  }
+
+  maxSeq(): number {
+    return this.sql.maxSeq.get()?.m ?? 0;
+  }
+
+  expire(before: number): number {
+    return this.sql.expire.run(before).changes;
+  }
+
+  counters(): Record<string, number> {
+    return Object.fromEntries(this.sql.counters.all().map((r) => [r.name, r.value]));
+  }
+
+  saveCounters(values: Record<string, number>): void {
+    this.committer.write(() => {
+      for (const [k, v] of Object.entries(values)) this.sql.setCounter.run(k, v);
+    });
+  }
+}

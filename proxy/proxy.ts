@@ -1,0 +1,128 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ProxyConfig } from '../shared/config.js';
+import { Committer, openDatabase, type Db } from '../shared/db.js';
+import type { Logger } from '../shared/log.js';
+import { ClusterServer } from './cluster-server.js';
+import { createProxyHttp } from './http.js';
+import { JobStore, PROXY_SCHEMA } from './job-store.js';
+import { createPolicy } from './policies.js';
+import { Scheduler } from './scheduler.js';
+
+/** The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. */
+export class PetrelProxy {
+  readonly db: Db;
+  readonly committer: Committer;
+  readonly scheduler: Scheduler;
+  private readonly http: http.Server;
+  private readonly cluster: ClusterServer;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private closing: Promise<void> | undefined;
+  port = 0;
+
+  constructor(
+    readonly cfg: ProxyConfig,
+    private readonly log: Logger,
+  ) {
+    this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA);
+    this.committer = new Committer(this.db);
+    const store = new JobStore(this.db, this.committer);
+    this.scheduler = new Scheduler(store, this.committer, createPolicy(cfg.POLICY), {
+      prefetch: cfg.PREFETCH,
+      dispatchPeriod: cfg.DISPATCH_PERIOD,
+      maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
+      log,
+    });
+    this.http = createProxyHttp(this);
+    this.cluster = new ClusterServer(this.http, this.scheduler, {
+      secret: cfg.CLUSTER_SECRET,
+      maxNodes: cfg.MAX_NUM_NODES,
+      requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
+      log,
+    });
+  }
+
+  get clusterServer(): ClusterServer {
+    return this.cluster;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(this.cfg.PROXY_PORT, this.cfg.PROXY_HOST, () => {
+        this.http.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.http.address() as AddressInfo).port;
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(fn, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    const timeout = this.cfg.NODE_TIMEOUT;
+    every(Math.max(10, Math.floor(timeout / 4)), () => this.scheduler.expireSilent(timeout));
+    every(this.cfg.REQUEST_RESULT_PERIOD, () => this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD));
+    every(Math.min(this.cfg.RESULT_TTL, 60_000), () => {
+      const n = this.scheduler.expire(this.cfg.RESULT_TTL);
+      if (n > 0) this.log.info({ deleted: n }, 'expired old results');
+    });
+    if (this.cfg.DISPATCH_PERIOD > 0) {
+      every(this.cfg.DISPATCH_PERIOD, () => this.scheduler.periodicDispatch());
+    }
+    if (!this.cfg.CLUSTER_SECRET) {
+      this.log.warn('CLUSTER_SECRET is not set: only nodes on this machine (loopback) may join');
+    }
+    this.log.info(
+      { port: this.port, policy: this.cfg.POLICY, dataDir: this.cfg.DATA_DIR },
+      `proxy listening on ${this.cfg.PROXY_HOST}:${this.port} (nodes: /cluster, dashboard: /)`,
+    );
+  }
+
+  /** Stops dispatching, commits everything, closes connections. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      this.scheduler.stop();
+      await this.cluster.close();
+      await new Promise<void>((resolve) => {
+        this.http.close(() => resolve());
+        this.http.closeAllConnections();
+      });
+      this.committer.flush();
+      this.db.close();
+      this.log.info('proxy stopped');
+    })();
+    return this.closing;
+  }
+
+  /** The cluster as `/api/cluster` and the dashboard show it. */
+  snapshot() {
+    const s = this.scheduler;
+    let assigned = 0;
+    let running = 0;
+    const nodes = [...s.nodes.values()]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .map((n) => {
+        for (const j of n.jobs) (j.state === 'running' ? running++ : assigned++);
+        return {
+          id: n.id,
+          connected: Boolean(n.conn),
+          slots: n.slots,
+          queued: n.queued,
+          running: n.running,
+          free: n.free,
+          outstanding: n.outstanding,
+          done: n.done,
+          lastSeen: n.lastSeen,
+        };
+      });
+    return {
+      time: Date.now(),
+      policy: this.cfg.POLICY,
+      queue: { queued: s.queueLength, assigned, running },
+      totals: { ...s.counters },
+      nodes,
+    };
+  }
+}

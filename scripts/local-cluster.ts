@@ -1,0 +1,119 @@
+#!/usr/bin/env node
+/**
+ * `npm start`: a whole cluster on this machine, one proxy and NODES nodes (default 3) with
+ * client ports 9000, 9001, ..., data under ./data, every log line in one readable stream.
+ * Ctrl-C stops them all gracefully (a second Ctrl-C forces).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { environment } from '../shared/config.js';
+
+const env = environment();
+const here = dirname(fileURLToPath(import.meta.url));
+const nodes = Number(env.NODES ?? 3);
+if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
+  process.stderr.write('NODES must be a whole number from 1 to 64\n');
+  process.exit(1);
+}
+const proxyPort = Number(env.PROXY_PORT ?? 8080);
+const basePort = Number(env.CLIENT_PORT ?? 9000);
+const dataRoot = env.DATA_ROOT ?? './data';
+
+const COLORS = ['\x1b[35m', '\x1b[36m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[31m'];
+const RESET = '\x1b[0m';
+const useColor = process.stdout.isTTY;
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** Turns a pino JSON line into `time name level message key=value...`. */
+function pretty(name: string, color: string, line: string): string {
+  let text = line;
+  try {
+    const o = JSON.parse(line) as Record<string, unknown>;
+    const { time, level, msg, name: _n, pid: _p, hostname: _h, ...rest } = o;
+    const extra = Object.entries(rest)
+      .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+      .join(' ');
+    const t = typeof time === 'string' ? time.slice(11, 23) : '';
+    text = `${t} ${(LEVELS[level as number] ?? String(level)).padEnd(5)} ${String(msg ?? '')}${extra ? `  ${extra}` : ''}`;
+  } catch {
+    // not JSON (a crash trace): shown as it is
+  }
+  const tag = name.padEnd(10);
+  return useColor ? `${color}${tag}${RESET} ${text}` : `${tag} ${text}`;
+}
+
+const children: Array<{ name: string; proc: ChildProcess }> = [];
+
+function run(name: string, script: string, extraEnv: Record<string, string>, color: string): void {
+  const proc = spawn(process.execPath, [join(here, script)], {
+    env: { ...env, ...extraEnv },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push({ name, proc });
+  for (const stream of [proc.stdout, proc.stderr]) {
+    createInterface({ input: stream }).on('line', (l) => process.stdout.write(pretty(name, color, l) + '\n'));
+  }
+  proc.on('exit', (code, signal) => {
+    process.stdout.write(`${name} exited (${signal ?? code})\n`);
+    if (!stopping) stop(1);
+  });
+}
+
+let stopping = false;
+let exitCode = 0;
+function stop(code = 0): void {
+  exitCode = Math.max(exitCode, code);
+  if (stopping) {
+    for (const c of children) c.proc.kill('SIGKILL');
+    return;
+  }
+  stopping = true;
+  process.stdout.write('\nstopping the cluster...\n');
+  // nodes first, so they hand back their work while the proxy is still there
+  for (const c of children.slice(1)) c.proc.kill('SIGTERM');
+  const proxy = children[0];
+  Promise.all(children.slice(1).map((c) => exited(c.proc))).then(() => {
+    proxy?.proc.kill('SIGTERM');
+    return proxy ? exited(proxy.proc) : undefined;
+  }).then(() => process.exit(exitCode));
+}
+
+function exited(p: ChildProcess): Promise<void> {
+  return p.exitCode !== null || p.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => p.once('exit', () => r()));
+}
+
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+run('proxy', '../proxy/main.js', { DATA_DIR: join(dataRoot, 'proxy'), PROXY_PORT: String(proxyPort) }, COLORS[0] as string);
+for (let i = 0; i < nodes; i++) {
+  const port = basePort + i;
+  run(
+    `node-${port}`,
+    '../node/main.js',
+    {
+      NODE_ID: `node-${port}`,
+      DATA_DIR: join(dataRoot, `node-${port}`),
+      CLIENT_PORT: String(port),
+      PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
+    },
+    COLORS[(i + 1) % COLORS.length] as string,
+  );
+}
+
+process.stdout.write(
+  [
+    '',
+    `Petrel: a proxy and ${nodes} node${nodes === 1 ? '' : 's'} are starting.`,
+    `  connect:    nc localhost ${basePort}`,
+    '  try:        SUBMIT echo hello      then   WAIT <ticket>',
+    '              500                    (the seed dialect: a 500 ms sleep job)',
+    `  dashboard:  http://localhost:${proxyPort}/`,
+    '  stop:       Ctrl-C',
+    '',
+  ].join('\n') + '\n',
+);

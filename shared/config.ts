@@ -1,0 +1,144 @@
+import { availableParallelism } from 'node:os';
+import { config as loadDotenv } from 'dotenv';
+import { z } from 'zod';
+import { PetrelError } from './errors.js';
+import { NodeIdSchema } from './job.js';
+
+/**
+ * Configuration: the environment (with `.env` read by dotenv underneath it), validated once
+ * by zod, every problem reported together, then frozen. Nothing else reads `process.env`.
+ */
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ message: 'must be a number' })
+    .int('must be a whole number')
+    .min(min, `must be at least ${min}`)
+    .max(max, `must be at most ${max}`);
+const port = int(0, 65535);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s === '' ? undefined : s));
+
+const common = {
+  DATA_DIR: optionalText,
+  DURABILITY: z.enum(['fsync', 'relaxed']).default('fsync'),
+  CLUSTER_SECRET: optionalText,
+  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  RESULT_TTL: int(1).default(604_800_000),
+  TLS_CERT: optionalText,
+  TLS_KEY: optionalText,
+  /** Extra CA certificate (PEM file) to trust for the other side's TLS certificate. */
+  TLS_CA: optionalText,
+};
+
+export const ProxyConfigSchema = z.object({
+  ...common,
+  PROXY_HOST: z.string().min(1).default('0.0.0.0'),
+  PROXY_PORT: port.default(8080),
+  DISPATCH_PERIOD: int(0).default(0),
+  MAX_NUM_JOBS_DISPATCH: int(1).default(30),
+  REQUEST_RESULT_PERIOD: int(10).default(3000),
+  MAX_NUM_NODES: int(1, 100_000).default(64),
+  NODE_TIMEOUT: int(50).default(1500),
+  POLICY: z
+    .enum(['least-loaded', 'power-of-two', 'batch-sampling', 'round-robin', 'random'])
+    .default('least-loaded'),
+  PREFETCH: int(0, 10_000).default(1),
+});
+
+export const NodeConfigSchema = z.object({
+  ...common,
+  NODE_ID: NodeIdSchema.optional().or(z.literal('').transform(() => undefined)),
+  PROXY_URL: z
+    .string()
+    .regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL')
+    .default('ws://127.0.0.1:8080/cluster'),
+  CLIENT_HOST: z.string().min(1).default('0.0.0.0'),
+  CLIENT_PORT: port.default(9000),
+  HTTP_PORT: port.default(0),
+  SLOTS: int(1, 4096).default(Math.max(1, availableParallelism())),
+  INFO_PERIOD: int(10).default(250),
+  LOCAL_FALLBACK: int(0).default(5000),
+  EXEC_ALLOW: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
+  CLIENT_TOKEN: optionalText,
+  JOB_OUTPUT_LIMIT: int(0, 64 * 1024 * 1024).default(65536),
+  MAX_CLIENTS: int(1, 1_000_000).default(1024),
+  CLIENT_IDLE_TIMEOUT: int(0).default(0),
+});
+
+export type ProxyConfig = Readonly<z.infer<typeof ProxyConfigSchema> & { DATA_DIR: string }>;
+export type NodeConfig = Readonly<z.infer<typeof NodeConfigSchema> & { DATA_DIR: string }>;
+
+type Env = Record<string, string | undefined>;
+
+function validate<S extends z.ZodType>(schema: S, env: Env, who: string): z.infer<S> {
+  const parsed = schema.safeParse(env);
+  if (parsed.success) return parsed.data;
+  const lines = parsed.error.issues.map((i) => {
+    const name = i.path.join('.') || '(environment)';
+    const value = env[name];
+    const shown = name.includes('SECRET') || name.includes('TOKEN') ? '***' : JSON.stringify(value);
+    return `  ${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
+  });
+  throw new PetrelError(
+    'ERR_CONFIG_INVALID',
+    `${who}: invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+  );
+}
+
+function tlsPairProblem(cfg: { TLS_CERT?: string; TLS_KEY?: string }, who: string): void {
+  if (Boolean(cfg.TLS_CERT) !== Boolean(cfg.TLS_KEY)) {
+    throw new PetrelError(
+      'ERR_CONFIG_INVALID',
+      `${who}: invalid configuration: TLS_CERT and TLS_KEY must be set together`,
+    );
+  }
+}
+
+/** Reads `.env` (never overriding the real environment) into a copy of the environment. */
+export function environment(base: Env = process.env, dotenvPath?: string): Env {
+  const env: Env = { ...base };
+  const loaded = loadDotenv({ path: dotenvPath, processEnv: {}, quiet: true });
+  for (const [k, v] of Object.entries(loaded.parsed ?? {})) if (env[k] === undefined) env[k] = v;
+  return env;
+}
+
+/**
+ * The proxy's configuration. `petrel-proxy [port]` is the seed's way to give the port.
+ */
+export function loadProxyConfig(env: Env, argv: readonly string[] = []): ProxyConfig {
+  const merged = { ...env };
+  if (argv[0] !== undefined) merged.PROXY_PORT = argv[0];
+  const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy');
+  tlsPairProblem(cfg, 'petrel-proxy');
+  return Object.freeze({ ...cfg, DATA_DIR: cfg.DATA_DIR ?? './data/proxy' });
+}
+
+/**
+ * A node's configuration. `petrel-node [proxyHost] [proxyPort]` is the seed's way to say
+ * where the proxy is. DATA_DIR defaults to `./data/node-<NODE_ID or CLIENT_PORT>`.
+ */
+export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConfig {
+  const merged = { ...env };
+  if (argv[0] !== undefined) {
+    const host = argv[0];
+    const p = argv[1] ?? '8080';
+    merged.PROXY_URL = `ws://${host.includes(':') ? `[${host}]` : host}:${p}/cluster`;
+  }
+  const cfg = validate(NodeConfigSchema, merged, 'petrel-node');
+  tlsPairProblem(cfg, 'petrel-node');
+  const dataDir = cfg.DATA_DIR ?? `./data/node-${cfg.NODE_ID ?? cfg.CLIENT_PORT}`;
+  return Object.freeze({ ...cfg, DATA_DIR: dataDir });
+}

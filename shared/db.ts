@@ -1,0 +1,138 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { PetrelError } from './errors.js';
+
+export type Db = Database.Database;
+export type Durability = 'fsync' | 'relaxed';
+
+/**
+ * Opens (or creates) the process's SQLite file in WAL mode. `fsync` makes every commit reach
+ * the disk before it returns; `relaxed` survives a process crash but not a power cut.
+ * A file that cannot be read as a database stops the process with a message naming it:
+ * starting silently empty would break every promise the file holds.
+ */
+export function openDatabase(
+  dataDir: string,
+  fileName: string,
+  durability: Durability,
+  schema: string,
+): Db {
+  const file = resolve(join(dataDir, fileName));
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    throw new PetrelError('ERR_DB_UNREADABLE', `cannot create data directory ${resolve(dataDir)}`, {
+      cause,
+    });
+  }
+  const existed = existsSync(file);
+  let db: Db | undefined;
+  try {
+    db = new Database(file, { fileMustExist: existed });
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    const check = db.pragma('quick_check(1)', { simple: true });
+    if (check !== 'ok') throw new Error(String(check));
+    db.exec(schema);
+    return db;
+  } catch (cause) {
+    try {
+      db?.close();
+    } catch {
+      // the file is already unusable; the error below says why
+    }
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new PetrelError(
+      'ERR_DB_UNREADABLE',
+      `database file ${file} is unreadable or corrupt (${reason}). ` +
+        'Restore it from a backup, or move it aside to start this process with empty state ' +
+        '(its tickets and results would then be lost).',
+      { cause },
+    );
+  }
+}
+
+type After = (err?: Error) => void;
+
+/**
+ * Group commit: writes queued during one tick run in a single transaction, so a batch pays for
+ * one fsync, not one per job. Each write's `after` runs once its transaction committed (or
+ * failed, with the error): that is where promises are sent, never before.
+ */
+export class Committer {
+  private ops: Array<() => void> = [];
+  private afters: After[] = [];
+  private scheduled = false;
+  private readonly tx: (ops: Array<() => void>) => void;
+  /**
+   * Called at the start of each flush, before the transaction: work that adds writes of its
+   * own (the proxy's dispatcher) runs here so its writes share this tick's fsync.
+   */
+  beforeFlush: () => void = () => {};
+  /** Called after each flush, once all `after` callbacks ran (a place to flush outbound frames). */
+  onFlushed: () => void = () => {};
+  /** Numbers for metrics. */
+  commits = 0;
+  writes = 0;
+
+  constructor(db: Db) {
+    this.tx = db.transaction((ops: Array<() => void>) => {
+      for (const op of ops) op();
+    });
+  }
+
+  /** Queues `op` for this tick's transaction; `after` runs once it is committed. */
+  write(op: () => void, after?: After): void {
+    this.ops.push(op);
+    if (after) this.afters.push(after);
+    this.schedule();
+  }
+
+  /** Runs `after` once everything queued so far is committed (at once if nothing is). */
+  afterCommit(after: After): void {
+    if (this.ops.length === 0 && !this.scheduled) {
+      after();
+      return;
+    }
+    this.afters.push(after);
+    this.schedule();
+  }
+
+  /** Makes sure a flush runs this tick even with nothing queued yet (for `beforeFlush`). */
+  kick(): void {
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits everything queued now. Safe to call at any time (close calls it). */
+  flush(): void {
+    this.scheduled = false;
+    this.beforeFlush();
+    this.scheduled = false;
+    const ops = this.ops;
+    const afters = this.afters;
+    if (ops.length === 0 && afters.length === 0) return;
+    this.ops = [];
+    this.afters = [];
+    let err: Error | undefined;
+    if (ops.length > 0) {
+      try {
+        this.tx(ops);
+        this.commits++;
+        this.writes += ops.length;
+      } catch (e) {
+        err = e instanceof Error ? e : new Error(String(e));
+      }
+    }
+    for (const after of afters) after(err);
+    this.onFlushed();
+  }
+}

@@ -1,0 +1,53 @@
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
+
+/** Sends a JSON body with a status code. */
+export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  });
+  res.end(text);
+}
+
+/** A Prometheus registry with the process's default metrics under `prefix`. */
+export function createRegistry(prefix: string): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix });
+  return registry;
+}
+
+/** An HTTP(S) server that answers GET routes by exact path; anything else is 404/405. */
+export function createHttpServer(
+  routes: Record<string, Route>,
+  tls?: { cert: string; key: string },
+): http.Server {
+  const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const route = routes[path];
+    if (!route) {
+      sendJson(res, 404, { error: 'NOT_FOUND' });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED' });
+      return;
+    }
+    Promise.resolve(route(req, res)).catch(() => {
+      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL' });
+      else res.destroy();
+    });
+  };
+  const server = tls
+    ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler)
+    : http.createServer(handler);
+  server.requestTimeout = 10_000;
+  server.headersTimeout = 5_000;
+  server.keepAliveTimeout = 5_000;
+  return server;
+}

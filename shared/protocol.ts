@@ -1,0 +1,147 @@
+import { z } from 'zod';
+import { JobSpecSchema, JobViewSchema, NodeIdSchema, ResultSchema, TicketSchema } from './job.js';
+
+/**
+ * The cluster protocol between nodes and the proxy: JSON text frames over `ws`, each one of
+ * the schemas below. Every list is an array so one frame carries a whole tick's batch.
+ */
+export const PROTOCOL_VERSION = 1;
+/** The largest frame either side accepts (ws maxPayload). */
+export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** The most entries one frame's arrays may carry. */
+export const MAX_BATCH = 10_000;
+
+const Ids = z.array(TicketSchema).max(MAX_BATCH);
+
+/** A job as it crosses the wire: forwarded by its origin, or dispatched by the proxy. */
+export const WireJobSchema = z
+  .object({
+    id: TicketSchema,
+    spec: JobSpecSchema,
+    origin: NodeIdSchema,
+    submittedAt: z.number().int(),
+    /** Dispatch only: which attempt this run is (1-based). */
+    attempt: z.number().int().min(1).optional(),
+    /** Forward only: the origin already ran it itself while the proxy was away. */
+    result: ResultSchema.optional(),
+  })
+  .strict();
+export type WireJob = z.infer<typeof WireJobSchema>;
+
+/** What a node holds for the proxy when it (re)joins. */
+export const HoldingSchema = z
+  .object({ id: TicketSchema, state: z.enum(['queued', 'running', 'finished']) })
+  .strict();
+
+export const ChallengeSchema = z
+  .object({ type: z.literal('CHALLENGE'), nonce: z.string().regex(/^[0-9a-f]{32,128}$/) })
+  .strict();
+export const HelloSchema = z
+  .object({
+    type: z.literal('HELLO'),
+    version: z.literal(PROTOCOL_VERSION),
+    nodeId: NodeIdSchema,
+    slots: z.number().int().min(1).max(4096),
+    labels: z.array(z.string().max(64)).max(32).default([]),
+    /** HMAC-SHA256(CLUSTER_SECRET, nonce + ":" + nodeId), hex; null when no secret is set. */
+    proof: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .nullable(),
+    holds: z.array(HoldingSchema).max(1_000_000),
+  })
+  .strict();
+export const WelcomeSchema = z
+  .object({
+    type: z.literal('WELCOME'),
+    /** Copies the node holds that were given to someone else meanwhile: drop them. */
+    drop: Ids,
+    requestResultPeriod: z.number().int().min(1),
+  })
+  .strict();
+export const InfoSchema = z
+  .object({
+    type: z.literal('INFO'),
+    queued: z.number().int().min(0),
+    running: z.number().int().min(0),
+    free: z.number().int(),
+    /** Jobs that started since the last INFO, with their start time. */
+    started: z
+      .array(z.object({ id: TicketSchema, at: z.number().int() }).strict())
+      .max(MAX_BATCH)
+      .default([]),
+  })
+  .strict();
+export const JobFrameSchema = z
+  .object({ type: z.literal('JOB'), jobs: z.array(WireJobSchema).min(1).max(MAX_BATCH) })
+  .strict();
+export const AckSchema = z
+  .object({ type: z.literal('ACK'), jobs: Ids.default([]), results: Ids.default([]) })
+  .strict();
+export const ResultFrameSchema = z
+  .object({ type: z.literal('RESULT'), results: z.array(ResultSchema).min(1).max(MAX_BATCH) })
+  .strict();
+/**
+ * "Tell me about these jobs." From the proxy in the periodic sweep (jobs placed on that node
+ * without a result yet); from a node, with `reqId`, to look up tickets it does not hold.
+ */
+export const RequestOfResSchema = z
+  .object({
+    type: z.literal('REQUEST_OF_RES'),
+    ids: Ids,
+    reqId: z.number().int().min(0).optional(),
+  })
+  .strict();
+/**
+ * The answer to REQUEST_OF_RES: finished results (acked like RESULT), ids the sender in turn
+ * asks for, ids it has never heard of, and, for a lookup, client views.
+ */
+export const ResReqSchema = z
+  .object({
+    type: z.literal('RES_REQ'),
+    reqId: z.number().int().min(0).optional(),
+    results: z.array(ResultSchema).max(MAX_BATCH).default([]),
+    requests: Ids.default([]),
+    missing: Ids.default([]),
+    views: z.array(JobViewSchema).max(MAX_BATCH).default([]),
+  })
+  .strict();
+/** Cancel these jobs; from a node with `reqId` it is answered by RES_REQ views. */
+export const CancelSchema = z
+  .object({ type: z.literal('CANCEL'), ids: Ids, reqId: z.number().int().min(0).optional() })
+  .strict();
+
+export const FrameSchema = z.discriminatedUnion('type', [
+  ChallengeSchema,
+  HelloSchema,
+  WelcomeSchema,
+  InfoSchema,
+  JobFrameSchema,
+  AckSchema,
+  ResultFrameSchema,
+  RequestOfResSchema,
+  ResReqSchema,
+  CancelSchema,
+]);
+
+export type Frame = z.infer<typeof FrameSchema>;
+export type FrameOf<T extends Frame['type']> = Extract<Frame, { type: T }>;
+/** Frames as the sender builds them: defaulted arrays may be left out. */
+export type FrameIn = z.input<typeof FrameSchema>;
+
+export type ParsedFrame = { ok: true; frame: Frame } | { ok: false; reason: string };
+
+/** Parses and validates one text frame. The reason fits a WebSocket close reason (≤ 123 bytes). */
+export function parseFrame(data: string): ParsedFrame {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(data);
+  } catch {
+    return { ok: false, reason: 'frame is not JSON' };
+  }
+  const parsed = FrameSchema.safeParse(raw);
+  if (parsed.success) return { ok: true, frame: parsed.data };
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.join('.') || 'frame';
+  return { ok: false, reason: `invalid frame: ${where}: ${issue?.message ?? 'invalid'}`.slice(0, 120) };
+}
