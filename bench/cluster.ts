@@ -229,8 +229,9 @@ export class Cluster {
     for (const port of this.clientPorts) {
       for (;;) {
         this.assertAlive();
-        if (performance.now() > deadline)
-          throw new Error(`node on port ${port} never answered PING`);
+        if (performance.now() > deadline) {
+          throw new Error(`node on port ${port} never answered PING (${last})`);
+        }
         try {
           const c = await LineClient.connect(port, 1000);
           const reply = await c.request('PING');

@@ -106,14 +106,11 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
     });
   };
 
-  const start = performance.now();
-  let windowStart = start;
-  let windowEnd = start;
   for (const c of clients) for (let i = 0; i < opts.depth; i++) issue(c);
 
   await sleep(opts.warmupMs);
   opts.onWindowStart?.();
-  windowStart = performance.now();
+  const windowStart = performance.now();
   inWindow = true;
   const deadline = windowStart + opts.durationMs;
   // with maxJobs the run ends when every job is back; otherwise at the deadline
@@ -122,7 +119,7 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
     await sleep(Math.min(50, Math.max(1, deadline - performance.now())));
   }
   inWindow = false;
-  windowEnd = performance.now();
+  const windowEnd = performance.now();
   opts.onWindowEnd?.();
   stopping = true;
 

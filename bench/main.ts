@@ -16,7 +16,7 @@ import {
   type ScenarioRow,
 } from './report.js';
 import { balance } from './scenarios/balance.js';
-import { clusterOptions, type ScenarioContext } from './scenarios/context.js';
+import { clusterOptions, withCluster, type ScenarioContext } from './scenarios/context.js';
 import { latency } from './scenarios/latency.js';
 import { memory } from './scenarios/memory.js';
 import { scale } from './scenarios/scale.js';
@@ -95,15 +95,10 @@ async function runMode(
     }
   }
   if (want('balance')) {
+    const balanceOpts = clusterOptions(ctx, 'balance', { slots: opts.balanceSlots });
     record(
       'balance',
-      await timed(() =>
-        import('./scenarios/context.js').then(({ withCluster }) =>
-          withCluster(clusterOptions(ctx, 'balance', { slots: opts.balanceSlots }), (c) =>
-            balance(ctx, c, { graceMs: 5000 }),
-          ),
-        ),
-      ),
+      await timed(() => withCluster(balanceOpts, (c) => balance(ctx, c, { graceMs: 5000 }))),
     );
   }
   if (want('seed')) record('seed', await timed(() => seedMode(ctx)));

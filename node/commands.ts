@@ -69,7 +69,7 @@ export function parseSubmit(rest: string): JobSpec {
     candidate = { type: type?.toLowerCase(), args };
     if (type?.toLowerCase() === 'echo') {
       // echo keeps the text as typed, inner spacing included
-      const text = rest.replace(/^\S+\s?/, '');
+      const text = rest.replace(/^\S+\s+/, '');
       candidate = { type: 'echo', args: text === '' ? [] : [text] };
     }
   }

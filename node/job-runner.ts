@@ -58,7 +58,11 @@ export function execRefusal(program: string, execAllow: readonly string[]): stri
 }
 
 /** Runs one job; resolves (never rejects) when it ends. Aborting `signal` cancels it. */
-export function runJob(spec: JobSpec, opts: RunnerOptions, signal: AbortSignal): Promise<RunOutcome> {
+export function runJob(
+  spec: JobSpec,
+  opts: RunnerOptions,
+  signal: AbortSignal,
+): Promise<RunOutcome> {
   if (signal.aborted) return Promise.resolve(cancelled(''));
   try {
     switch (spec.type) {
@@ -151,7 +155,7 @@ function watchChild(
 
   const killGroup = (reason: KillReason) => {
     if (killReason === null && exit === null) killReason = reason;
-    void 0;
+    killProcessGroup(child.pid);
   };
   const onAbort = () => killGroup('cancel');
   const deadline =
@@ -180,7 +184,7 @@ function watchChild(
   child.on('exit', (code, sig) => {
     exit = { code, signal: sig };
     // The job is over: whatever it left running in its group (`cmd &`) goes with it.
-    void 0;
+    killProcessGroup(child.pid);
     grace = setTimeout(settle, DRAIN_GRACE_MS);
   });
   child.on('close', settle);
@@ -246,7 +250,7 @@ class OutputBuffer {
 
   /** The kept bytes as valid UTF-8, never longer than the limit in bytes. */
   text(): string {
-    let bytes = Buffer.concat(this.chunks, this.size);
+    let bytes: Buffer = Buffer.concat(this.chunks, this.size);
     // A character the limit cut in half is dropped, not turned into U+FFFD.
     if (this.truncated) bytes = withoutPartialTail(bytes);
     // Invalid bytes become U+FFFD (3 bytes each), which can push it over the limit again.

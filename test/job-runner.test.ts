@@ -11,7 +11,11 @@ function spec(type: 'sleep' | 'echo' | 'exec', args: string[], timeoutMs?: numbe
   return JobSpecSchema.parse({ type, args, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
 }
 
-function run(s: ReturnType<typeof spec>, o: RunnerOptions = opts, signal = new AbortController().signal) {
+function run(
+  s: ReturnType<typeof spec>,
+  o: RunnerOptions = opts,
+  signal = new AbortController().signal,
+) {
   return runJob(s, o, signal);
 }
 
@@ -121,10 +125,13 @@ t.test('the environment is scrubbed', async (t) => {
 });
 
 t.test('a big output is capped while the program runs to the end', async (t) => {
-  const out = await run(spec('exec', ['sh', '-c', "head -c 1000000 /dev/zero | tr '\\0' a; echo end >&2"]), {
-    ...opts,
-    outputLimit: 1000,
-  });
+  const out = await run(
+    spec('exec', ['sh', '-c', "head -c 1000000 /dev/zero | tr '\\0' a; echo end >&2"]),
+    {
+      ...opts,
+      outputLimit: 1000,
+    },
+  );
   t.equal(out.state, 'done', 'not blocked on a full pipe, not failed');
   t.equal(out.exitCode, 0);
   t.equal(out.output, 'a'.repeat(1000));
@@ -206,8 +213,16 @@ t.test('execRefusal', async (t) => {
   t.equal(execRefusal('//usr/bin//printf', allow), null);
 
   t.match(execRefusal('ls', allow), /not in EXEC_ALLOW/);
-  t.match(execRefusal('printf', allow), /not in EXEC_ALLOW/, 'a listed path does not list the name');
-  t.match(execRefusal('/bin/echo', allow), /not in EXEC_ALLOW/, 'a listed name does not list a path');
+  t.match(
+    execRefusal('printf', allow),
+    /not in EXEC_ALLOW/,
+    'a listed path does not list the name',
+  );
+  t.match(
+    execRefusal('/bin/echo', allow),
+    /not in EXEC_ALLOW/,
+    'a listed name does not list a path',
+  );
   t.match(execRefusal('/bin/../bin/sh', allow), /not in EXEC_ALLOW/);
   t.match(execRefusal('../bin/echo', allow), /relative path/);
   t.match(execRefusal('./echo', allow), /relative path/);

@@ -1,0 +1,178 @@
+import { existsSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Page } from 'playwright-core';
+import t from 'tap';
+import { dashboardHtml } from '../proxy/dashboard.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const DEADLINE = 15_000;
+
+interface FakeNode {
+  id: string;
+  connected: boolean;
+  slots: number;
+  queued: number;
+  running: number;
+  done: number;
+}
+
+/** What the fake `/api/cluster` serves; tests change it and watch the page follow. */
+const fake = {
+  failing: false,
+  animate: true,
+  requests: 0,
+  /** The clock the API reports; it runs 5 s per poll so the chart fills quickly. */
+  time: 1_700_000_000_000,
+  queued: 5,
+  nodes: [
+    { id: 'node-9000', connected: true, slots: 2, queued: 1, running: 2, done: 40 },
+    { id: 'node-9001', connected: true, slots: 4, queued: 0, running: 3, done: 37 },
+  ] as FakeNode[],
+};
+
+function clusterJson(): string {
+  fake.requests++;
+  fake.time += 5000;
+  if (fake.animate) {
+    fake.nodes.forEach((n, i) => {
+      n.queued = Math.round(2 + 2 * Math.sin(fake.requests / 3 + i * 2));
+      n.running = Math.min(n.slots, 1 + ((fake.requests + i) % n.slots));
+      n.done += n.running;
+    });
+    fake.queued = Math.round(4 + 3 * Math.cos(fake.requests / 4));
+  }
+  const nodes = fake.nodes.map((n) => ({
+    ...n,
+    free: Math.max(0, n.slots - n.running),
+    outstanding: n.queued + n.running,
+    lastSeen: fake.time - (n.connected ? 120 : 8000),
+  }));
+  const done = nodes.reduce((a, n) => a + n.done, 0);
+  return JSON.stringify({
+    time: fake.time,
+    policy: 'least-loaded',
+    queue: { queued: fake.queued, assigned: 3, running: 5 },
+    totals: { submitted: done + 20, done, failed: 1, cancelled: 2, lost: 0, duplicates: 0 },
+    nodes,
+  });
+}
+
+function startServer(): Promise<string> {
+  const html = dashboardHtml();
+  const server = http.createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    } else if (req.url === '/api/cluster' && fake.failing) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
+    } else if (req.url === '/api/cluster') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(clusterJson());
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    });
+  });
+}
+
+/** The text of each cell of a node's row, or null while the row is absent. */
+function rowCells(page: Page, id: string): Promise<string[] | null> {
+  return page.evaluate((id) => {
+    const row = document.querySelector(`tr[data-node="${id}"]`);
+    return row ? [...row.querySelectorAll('td')].map((td) => td.textContent ?? '') : null;
+  }, id);
+}
+
+/** Points in the chart line of a node (or of the global queue, for 'global'). */
+function linePoints(page: Page, id: string): Promise<number> {
+  return page.evaluate((id) => {
+    const sel = id === 'global' ? 'path[data-series="global"]' : `path[data-node="${id}"]`;
+    const d = document.querySelector(`#chart ${sel}`)?.getAttribute('d') ?? '';
+    return (d.match(/[ML]/g) ?? []).length;
+  }, id);
+}
+
+t.test('the dashboard shows the cluster live and survives API failures', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
+    return;
+  }
+  const url = await startServer();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  const pageErrors: string[] = [];
+  const foreign: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  page.on('request', (req) => {
+    if (!req.url().startsWith(url)) foreign.push(req.url());
+  });
+  await page.goto(url);
+
+  await page.waitForSelector('tr[data-node="node-9000"]', { timeout: DEADLINE });
+  await page.waitForSelector('tr[data-node="node-9001"]', { timeout: DEADLINE });
+  await page.waitForFunction(
+    () => (document.querySelector('#chart path[data-node="node-9001"]')?.getAttribute('d') ?? '')
+      .split('L').length > 12,
+    undefined,
+    { timeout: DEADLINE },
+  );
+  t.ok((await linePoints(page, 'node-9000')) > 12, 'node-9000 has a line with history');
+  t.ok((await linePoints(page, 'global')) > 12, 'the global queue has a line');
+  t.equal(await page.textContent('#policy'), 'least-loaded');
+  t.equal(await page.textContent('#status'), 'live');
+  await page.screenshot({ path: '/tmp/dashboard.png', fullPage: true });
+
+  fake.animate = false;
+  fake.queued = 17;
+  fake.nodes[0] = { ...fake.nodes[0]!, queued: 7, running: 2 };
+  fake.nodes[1] = { ...fake.nodes[1]!, connected: false, queued: 0, running: 0 };
+  fake.nodes.push({ id: 'node-9002', connected: true, slots: 3, queued: 2, running: 1, done: 5 });
+  await page.waitForFunction(
+    () => document.querySelector('tr[data-node="node-9002"]') !== null,
+    undefined,
+    { timeout: DEADLINE },
+  );
+  await page.waitForFunction(
+    () => document.querySelector('#chart path[data-node="node-9002"]') !== null,
+    undefined,
+    { timeout: DEADLINE },
+  );
+  const first = await rowCells(page, 'node-9000');
+  t.same(first?.slice(0, 7), ['node-9000', '● connected', '2', '7', '2', '0', String(fake.nodes[0]!.done)]);
+  t.match((await rowCells(page, 'node-9001'))?.[1], /disconnected/);
+  t.same((await rowCells(page, 'node-9002'))?.slice(2, 7), ['3', '2', '1', '2', '5']);
+  t.equal(await page.textContent('[data-card="Global queue"] .value'), '17');
+  t.equal(await page.textContent('[data-card="Nodes up"] .value'), '2 / 3');
+
+  fake.failing = true;
+  await page.waitForSelector('#banner.show', { timeout: DEADLINE });
+  t.match(await page.textContent('#banner'), /Cannot reach the proxy API \(HTTP 500/);
+  t.equal(await page.textContent('#status'), 'offline');
+  t.ok(await page.$('tr[data-node="node-9002"]'), 'the last good data stays on screen');
+
+  fake.failing = false;
+  await page.waitForSelector('#banner.show', { state: 'detached', timeout: DEADLINE });
+  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'live', undefined, {
+    timeout: DEADLINE,
+  });
+
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.waitForFunction(() => document.documentElement.scrollWidth <= 375, undefined, {
+    timeout: DEADLINE,
+  });
+  await page.screenshot({ path: '/tmp/dashboard-narrow.png', fullPage: true });
+
+  t.same(pageErrors, [], 'no script errors');
+  t.same(foreign, [], 'no request leaves the page origin');
+});

@@ -1,0 +1,205 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { loadNodeConfig, loadProxyConfig } from '../../shared/config.js';
+import { silentLogger } from '../../shared/log.js';
+import { PetrelNode } from '../../node/node.js';
+import { PetrelProxy } from '../../proxy/proxy.js';
+
+type Teardown = (fn: () => unknown) => void;
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A fresh temporary directory, removed at teardown. */
+export function tempDir(teardown: Teardown, prefix = 'petrel-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  teardown(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Polls `check` until it returns a truthy value, or fails after `ms`. */
+export async function until<T>(
+  check: () => T | Promise<T>,
+  ms = 10_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Starts an in-process proxy on port 0. */
+export async function startProxy(
+  teardown: Teardown,
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<PetrelProxy> {
+  const cfg = loadProxyConfig({
+    PROXY_HOST: '127.0.0.1',
+    PROXY_PORT: '0',
+    DATA_DIR: dataDir ?? tempDir(teardown),
+    DURABILITY: 'relaxed',
+    ...env,
+  });
+  const proxy = new PetrelProxy(cfg, silentLogger());
+  teardown(() => proxy.close());
+  await proxy.start();
+  return proxy;
+}
+
+/** Starts an in-process node on port 0, joined to `proxyPort`. */
+export async function startNode(
+  teardown: Teardown,
+  proxyPort: number,
+  env: Record<string, string> = {},
+  dataDir?: string,
+): Promise<PetrelNode> {
+  const cfg = loadNodeConfig({
+    CLIENT_HOST: '127.0.0.1',
+    CLIENT_PORT: '0',
+    PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
+    DATA_DIR: dataDir ?? tempDir(teardown),
+    DURABILITY: 'relaxed',
+    SLOTS: '2',
+    INFO_PERIOD: '50',
+    ...env,
+  });
+  const node = new PetrelNode(cfg, silentLogger());
+  teardown(() => node.close(true));
+  await node.start();
+  return node;
+}
+
+/** A proxy and `n` nodes, all joined. */
+export async function startCluster(
+  teardown: Teardown,
+  n: number,
+  opts: { proxyEnv?: Record<string, string>; nodeEnv?: Record<string, string> } = {},
+): Promise<{ proxy: PetrelProxy; nodes: PetrelNode[] }> {
+  const proxy = await startProxy(teardown, opts.proxyEnv);
+  const nodes: PetrelNode[] = [];
+  for (let i = 0; i < n; i++) {
+    nodes.push(await startNode(teardown, proxy.port, { NODE_ID: `n${i + 1}`, ...opts.nodeEnv }));
+  }
+  await until(() => proxy.scheduler.connectedNodes().length === n, 10_000, 'nodes to join');
+  return { proxy, nodes };
+}
+
+/** A line-protocol client: send lines, read reply lines in order. */
+export class LineClient {
+  private readonly lines: string[] = [];
+  private readonly wanted: Array<(line: string | null) => void> = [];
+  closed = false;
+
+  private constructor(readonly socket: net.Socket) {
+    createInterface({ input: socket, crlfDelay: Infinity }).on('line', (l) => {
+      const w = this.wanted.shift();
+      if (w) w(l);
+      else this.lines.push(l);
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      for (const w of this.wanted.splice(0)) w(null);
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, teardown?: Teardown): Promise<LineClient> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => resolve(new LineClient(s)));
+      s.once('error', reject);
+      teardown?.(() => s.destroy());
+    });
+  }
+
+  write(text: string | Buffer): void {
+    this.socket.write(text);
+  }
+
+  /** The next reply line, or null when the connection closed. */
+  next(ms = 10_000): Promise<string | null> {
+    const l = this.lines.shift();
+    if (l !== undefined) return Promise.resolve(l);
+    if (this.closed) return Promise.resolve(null);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no reply within ${ms} ms`)), ms);
+      this.wanted.push((line) => {
+        clearTimeout(timer);
+        resolve(line);
+      });
+    });
+  }
+
+  /** Sends one line and returns the first reply line. */
+  async ask(line: string, ms?: number): Promise<string> {
+    this.write(line + '\n');
+    const r = await this.next(ms);
+    if (r === null) throw new Error(`connection closed after ${JSON.stringify(line)}`);
+    return r;
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
+
+/** A real process (`dist/proxy/main.js` or `dist/node/main.js`), with its log collected. */
+export class Proc {
+  readonly output: string[] = [];
+  readonly exited: Promise<number | null>;
+  constructor(readonly child: ChildProcess) {
+    for (const s of [child.stdout, child.stderr]) {
+      if (s) createInterface({ input: s }).on('line', (l) => this.output.push(l));
+    }
+    this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
+  }
+
+  static start(which: 'proxy' | 'node', env: Record<string, string>, teardown: Teardown, args: string[] = []): Proc {
+    const child = spawn(process.execPath, [join(root, 'dist', which, 'main.js'), ...args], {
+      env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DURABILITY: 'relaxed', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const p = new Proc(child);
+    teardown(() => {
+      if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    });
+    return p;
+  }
+
+  /** Waits for a log line containing `text`; returns it. */
+  waitFor(text: string, ms = 10_000): Promise<string> {
+    return until(() => this.output.find((l) => l.includes(text)), ms, `log line "${text}"`);
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<number | null> {
+    this.child.kill(signal);
+    return this.exited;
+  }
+}
+
+/** A free TCP port on loopback (for real processes, which must be told their port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
