@@ -117,6 +117,7 @@ export class ProxyLink {
         p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy'));
         this.pending.delete(id);
       }
+      if (this.closed) return;
       if (was) {
         this.opts.log.warn({ code, reason: reason.toString() }, 'lost the proxy; reconnecting');
         this.handlers.down();

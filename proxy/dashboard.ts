@@ -34,7 +34,7 @@ h2 { font-size: 14px; margin: 0 0 8px; color: var(--muted); font-weight: 600; }
   background: var(--bad-bg); color: var(--bad); border: 1px solid color-mix(in srgb, var(--bad) 40%, transparent);
 }
 #banner.show { display: block; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(120px, 1fr)); gap: 8px; margin-bottom: 12px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(96px, 1fr)); gap: 8px; margin-bottom: 12px; }
 .card, section { background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
 .card { padding: 8px 12px; }
 .card .label { color: var(--muted); font-size: 12px; }
@@ -47,7 +47,7 @@ section { padding: 12px; margin-bottom: 12px; }
 #chart .global { stroke: var(--muted); stroke-dasharray: 5 4; }
 .legend { display: flex; flex-wrap: wrap; gap: 4px 14px; margin-top: 6px; font-size: 12px; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; vertical-align: -1px; }
-.swatch.dashed { background: repeating-linear-gradient(90deg, var(--muted) 0 4px, transparent 4px 6px); }
+.swatch.dashed { width: 16px; background: repeating-linear-gradient(90deg, var(--muted) 0 4px, transparent 4px 6px); }
 .table-wrap { overflow-x: auto; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 th, td { padding: 6px 8px; text-align: right; border-bottom: 1px solid var(--line); white-space: nowrap; }
@@ -245,7 +245,8 @@ function renderChart(c) {
     parts.push(el('svg:line', { class: 'grid', x1: m.l, x2: w - m.r, y1: y(v), y2: y(v) }));
     parts.push(el('svg:text', { x: m.l - 6, y: y(v) + 4, 'text-anchor': 'end' }, Number.isInteger(v) ? v : v.toFixed(1)));
   }
-  for (let s = 120; s >= 0; s -= 30) {
+  const labelStep = w < 480 ? 60 : 30;
+  for (let s = 120; s >= 0; s -= labelStep) {
     parts.push(el('svg:text', { x: x(c.time - s * 1000), y: h - 4, 'text-anchor': s === 120 ? 'start' : s === 0 ? 'end' : 'middle' }, s === 0 ? 'now' : '-' + s + 's'));
   }
   const globalPts = samples.map((s) => [x(s.t), y(s.global)]);

@@ -50,6 +50,9 @@ function run(name: string, script: string, extraEnv: Record<string, string>, col
   const proc = spawn(process.execPath, [join(here, script)], {
     env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops
+    // the nodes before the proxy
+    detached: true,
   });
   children.push({ name, proc });
   for (const stream of [proc.stdout, proc.stderr]) {
@@ -86,6 +89,9 @@ function exited(p: ChildProcess): Promise<void> {
     : new Promise((r) => p.once('exit', () => r()));
 }
 
+process.on('exit', () => {
+  for (const c of children) if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
+});
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 

@@ -82,21 +82,25 @@ function startServer(): Promise<string> {
   });
 }
 
-/** The text of each cell of a node's row, or null while the row is absent. */
-function rowCells(page: Page, id: string): Promise<string[] | null> {
-  return page.evaluate((id) => {
-    const row = document.querySelector(`tr[data-node="${id}"]`);
-    return row ? [...row.querySelectorAll('td')].map((td) => td.textContent ?? '') : null;
-  }, id);
+/** The text of each cell of a node's row; empty while the row is absent. */
+function rowCells(page: Page, id: string): Promise<string[]> {
+  return page.locator(`tr[data-node="${id}"] td`).allTextContents();
 }
 
-/** Points in the chart line of a node (or of the global queue, for 'global'). */
-function linePoints(page: Page, id: string): Promise<number> {
-  return page.evaluate((id) => {
-    const sel = id === 'global' ? 'path[data-series="global"]' : `path[data-node="${id}"]`;
-    const d = document.querySelector(`#chart ${sel}`)?.getAttribute('d') ?? '';
-    return (d.match(/[ML]/g) ?? []).length;
-  }, id);
+/** Points in the chart line of a node (or of the global queue, for 'global'); 0 if none. */
+async function linePoints(page: Page, id: string): Promise<number> {
+  const sel = id === 'global' ? 'path[data-series="global"]' : `path[data-node="${id}"]`;
+  const d = (await (await page.$(`#chart ${sel}`))?.getAttribute('d')) ?? '';
+  return (d.match(/[ML]/g) ?? []).length;
+}
+
+/** Polls `check` until it holds, failing after a deadline: never a fixed sleep. */
+async function eventually(what: string, check: () => Promise<boolean>): Promise<void> {
+  const end = Date.now() + DEADLINE;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 t.test('the dashboard shows the cluster live and survives API failures', async (t) => {
@@ -121,11 +125,9 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
 
   await page.waitForSelector('tr[data-node="node-9000"]', { timeout: DEADLINE });
   await page.waitForSelector('tr[data-node="node-9001"]', { timeout: DEADLINE });
-  await page.waitForFunction(
-    () => (document.querySelector('#chart path[data-node="node-9001"]')?.getAttribute('d') ?? '')
-      .split('L').length > 12,
-    undefined,
-    { timeout: DEADLINE },
+  await eventually(
+    'a chart line with history',
+    async () => (await linePoints(page, 'node-9001')) > 12,
   );
   t.ok((await linePoints(page, 'node-9000')) > 12, 'node-9000 has a line with history');
   t.ok((await linePoints(page, 'global')) > 12, 'the global queue has a line');
@@ -138,20 +140,23 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
   fake.nodes[0] = { ...fake.nodes[0]!, queued: 7, running: 2 };
   fake.nodes[1] = { ...fake.nodes[1]!, connected: false, queued: 0, running: 0 };
   fake.nodes.push({ id: 'node-9002', connected: true, slots: 3, queued: 2, running: 1, done: 5 });
-  await page.waitForFunction(
-    () => document.querySelector('tr[data-node="node-9002"]') !== null,
-    undefined,
-    { timeout: DEADLINE },
-  );
-  await page.waitForFunction(
-    () => document.querySelector('#chart path[data-node="node-9002"]') !== null,
-    undefined,
-    { timeout: DEADLINE },
+  await page.waitForSelector('tr[data-node="node-9002"]', { timeout: DEADLINE });
+  await eventually(
+    'a line for the new node',
+    async () => (await linePoints(page, 'node-9002')) > 0,
   );
   const first = await rowCells(page, 'node-9000');
-  t.same(first?.slice(0, 7), ['node-9000', '● connected', '2', '7', '2', '0', String(fake.nodes[0]!.done)]);
-  t.match((await rowCells(page, 'node-9001'))?.[1], /disconnected/);
-  t.same((await rowCells(page, 'node-9002'))?.slice(2, 7), ['3', '2', '1', '2', '5']);
+  t.same(first.slice(0, 7), [
+    'node-9000',
+    '● connected',
+    '2',
+    '7',
+    '2',
+    '0',
+    String(fake.nodes[0]!.done),
+  ]);
+  t.match((await rowCells(page, 'node-9001'))[1], /disconnected/);
+  t.same((await rowCells(page, 'node-9002')).slice(2, 7), ['3', '2', '1', '2', '5']);
   t.equal(await page.textContent('[data-card="Global queue"] .value'), '17');
   t.equal(await page.textContent('[data-card="Nodes up"] .value'), '2 / 3');
 
@@ -163,14 +168,13 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
 
   fake.failing = false;
   await page.waitForSelector('#banner.show', { state: 'detached', timeout: DEADLINE });
-  await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'live', undefined, {
-    timeout: DEADLINE,
-  });
+  await eventually('the live status', async () => (await page.textContent('#status')) === 'live');
 
   await page.setViewportSize({ width: 375, height: 800 });
-  await page.waitForFunction(() => document.documentElement.scrollWidth <= 375, undefined, {
-    timeout: DEADLINE,
-  });
+  await eventually(
+    'no horizontal scrolling on a phone',
+    async () => ((await page.evaluate('document.documentElement.scrollWidth')) as number) <= 375,
+  );
   await page.screenshot({ path: '/tmp/dashboard-narrow.png', fullPage: true });
 
   t.same(pageErrors, [], 'no script errors');

@@ -203,3 +203,51 @@ export function freePort(): Promise<number> {
     s.once('error', reject);
   });
 }
+
+/** The `port` field of the first JSON log line whose message contains `text`. */
+export async function loggedPort(p: Proc, text: string): Promise<number> {
+  const line = await p.waitFor(text);
+  const port = (JSON.parse(line) as { port?: number }).port;
+  if (!port) throw new Error(`no port in ${line}`);
+  return port;
+}
+
+/** A real proxy process on a free port, with its data in `dataDir`. */
+export async function spawnProxy(
+  teardown: Teardown,
+  dataDir: string,
+  env: Record<string, string> = {},
+  port = 0,
+): Promise<{ proc: Proc; port: number }> {
+  const proc = Proc.start(
+    'proxy',
+    { PROXY_HOST: '127.0.0.1', PROXY_PORT: String(port), DATA_DIR: dataDir, ...env },
+    teardown,
+  );
+  return { proc, port: await loggedPort(proc, 'proxy listening') };
+}
+
+/** A real node process joined to `proxyPort`; resolves once it joined. */
+export async function spawnNode(
+  teardown: Teardown,
+  proxyPort: number,
+  dataDir: string,
+  env: Record<string, string> = {},
+): Promise<{ proc: Proc; port: number }> {
+  const proc = Proc.start(
+    'node',
+    {
+      CLIENT_HOST: '127.0.0.1',
+      CLIENT_PORT: '0',
+      PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
+      DATA_DIR: dataDir,
+      SLOTS: '2',
+      INFO_PERIOD: '50',
+      ...env,
+    },
+    teardown,
+  );
+  const port = await loggedPort(proc, 'listening for clients');
+  await proc.waitFor('joined the proxy');
+  return { proc, port };
+}
