@@ -1,7 +1,13 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { formatErr, WireError } from '../shared/errors.js';
 import { parseTicket } from '../shared/ids.js';
-import { JobSpecSchema, MAX_JOB_MS, viewToClientJson, type JobSpec, type JobView } from '../shared/job.js';
+import {
+  JobSpecSchema,
+  MAX_JOB_MS,
+  viewToClientJson,
+  type JobSpec,
+  type JobView,
+} from '../shared/job.js';
 import type { Reply, Session } from './line-server.js';
 import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
 
@@ -176,7 +182,10 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
           if (msArg !== undefined) {
             ms = Number(msArg);
             if (!/^\d+$/.test(msArg) || ms > opts.maxWaitMs) {
-              return err('BAD_REQUEST', `timeoutMs must be a whole number from 0 to ${opts.maxWaitMs}`);
+              return err(
+                'BAD_REQUEST',
+                `timeoutMs must be a whole number from 0 to ${opts.maxWaitMs}`,
+              );
             }
           }
           const v = await api.wait(ticket, ms, session.signal);
@@ -191,12 +200,17 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         }
         case 'LIST': {
           const rows = api.list(opts.listLimit);
-          return { text: [`OK ${rows.length}`, ...rows.map((r) => `${r.id} ${r.state}`)].join('\n') };
+          return {
+            text: [`OK ${rows.length}`, ...rows.map((r) => `${r.id} ${r.state}`)].join('\n'),
+          };
         }
         case 'STATS':
           return ok(JSON.stringify(await api.stats()));
         default:
-          return err('UNKNOWN_COMMAND', `unknown command ${JSON.stringify(word.slice(0, 32))} (try HELP)`);
+          return err(
+            'UNKNOWN_COMMAND',
+            `unknown command ${JSON.stringify(word.slice(0, 32))} (try HELP)`,
+          );
       }
     } catch (e) {
       if (e instanceof WireError) return { text: e.toLine() };

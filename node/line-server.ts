@@ -157,7 +157,10 @@ export class LineServer {
     const tooLarge = () => {
       const slot: Slot = {
         done: true,
-        reply: { text: formatErr('TOO_LARGE', `lines are limited to ${maxLine} bytes`), close: true },
+        reply: {
+          text: formatErr('TOO_LARGE', `lines are limited to ${maxLine} bytes`),
+          close: true,
+        },
       };
       slots.push(slot);
       buffer = '';

@@ -170,11 +170,13 @@ export class PetrelNode {
   /** NODE_ID if set, else the id generated on first start and kept in the database. */
   private identity(): string {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'node_id'").get() as
-      | { value: string }
-      | undefined;
+      { value: string } | undefined;
     if (this.cfg.NODE_ID) {
       if (row && row.value !== this.cfg.NODE_ID) {
-        this.log.warn({ was: row.value, now: this.cfg.NODE_ID }, 'NODE_ID differs from the stored id');
+        this.log.warn(
+          { was: row.value, now: this.cfg.NODE_ID },
+          'NODE_ID differs from the stored id',
+        );
       }
       this.db
         .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_id', ?)")
@@ -209,7 +211,12 @@ export class PetrelNode {
     this.expireTimer.unref();
     this.armFallback();
     this.log.info(
-      { nodeId: this.nodeId, port: this.clientPort, slots: this.cfg.SLOTS, proxy: this.cfg.PROXY_URL },
+      {
+        nodeId: this.nodeId,
+        port: this.clientPort,
+        slots: this.cfg.SLOTS,
+        proxy: this.cfg.PROXY_URL,
+      },
       `node ${this.nodeId} listening for clients on ${this.cfg.CLIENT_HOST}:${this.clientPort}`,
     );
   }
@@ -303,7 +310,11 @@ export class PetrelNode {
     return remote.find((v) => v.ticket === id) ?? null;
   }
 
-  private async wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
+  private async wait(
+    id: string,
+    ms: number,
+    signal: AbortSignal,
+  ): Promise<JobView | null | 'timeout'> {
     const first = await this.view(id);
     if (!first || isTerminal(first.state)) return first;
     const deadline = Date.now() + ms;
@@ -714,7 +725,8 @@ export class PetrelNode {
     if (mine.length) this.workStore.remove(mine);
     // "missing" tells the proxy this node no longer holds them: it re-queues them
     this.committer.afterCommit(() => {
-      if (mine.length) this.link.send({ type: 'RES_REQ', results: [], requests: [], missing: mine });
+      if (mine.length)
+        this.link.send({ type: 'RES_REQ', results: [], requests: [], missing: mine });
     });
   }
 

@@ -232,9 +232,7 @@ export class ProxyLink {
       const reqId = this.nextReqId++;
       this.flush(); // frames queued before this request must reach the proxy first
       const frame: FrameIn =
-        kind === 'lookup'
-          ? { type: 'REQUEST_OF_RES', ids, reqId }
-          : { type: 'CANCEL', ids, reqId };
+        kind === 'lookup' ? { type: 'REQUEST_OF_RES', ids, reqId } : { type: 'CANCEL', ids, reqId };
       if (!this.send(frame)) {
         reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now'));
         return;

@@ -88,8 +88,7 @@ export class TicketStore {
   finish(result: JobResult, reported: boolean, after?: (err?: Error) => void): void {
     const json = JSON.stringify(result);
     this.committer.write(
-      () =>
-        this.sql.finish.run(result.state, json, result.finishedAt, reported ? 1 : 0, result.id),
+      () => this.sql.finish.run(result.state, json, result.finishedAt, reported ? 1 : 0, result.id),
       after,
     );
   }

@@ -19,9 +19,7 @@ const HELLO_DEADLINE_MS = 5000;
 /** Loopback peers: the only ones accepted when no CLUSTER_SECRET is set. */
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
-  return (
-    address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
-  );
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
 function proofMatches(secret: string, nonce: string, nodeId: string, proof: string): boolean {

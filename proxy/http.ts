@@ -21,8 +21,16 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
   gauge('live_jobs', 'Jobs not finished or not yet delivered', () => s().liveJobs);
   gauge('connected_nodes', 'Nodes joined now', () => s().connectedNodes().length);
   gauge('db_commits_total', 'SQLite group commits', () => proxy.committer.commits);
-  gauge('rejected_frames_total', 'Frames refused as invalid', () => proxy.clusterServer.rejectedFrames);
-  gauge('refused_connections_total', 'Node connections refused', () => proxy.clusterServer.refusedConnections);
+  gauge(
+    'rejected_frames_total',
+    'Frames refused as invalid',
+    () => proxy.clusterServer.rejectedFrames,
+  );
+  gauge(
+    'refused_connections_total',
+    'Node connections refused',
+    () => proxy.clusterServer.refusedConnections,
+  );
   const jobs = new Gauge({
     name: 'petrel_proxy_jobs_total',
     help: 'Jobs by outcome since the database was created',

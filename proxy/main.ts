@@ -10,7 +10,11 @@ async function main(): Promise<void> {
   const log = createLogger('proxy', cfg.LOG_LEVEL);
   const proxy = new PetrelProxy(cfg, log);
   await proxy.start();
-  onStopSignals(log, () => proxy.close(), (code) => process.exit(code));
+  onStopSignals(
+    log,
+    () => proxy.close(),
+    (code) => process.exit(code),
+  );
 }
 
 main().catch((err: unknown) => {

@@ -29,7 +29,8 @@ export interface Policy {
   pickBatch?(n: number, hasRoom: (c: Candidate) => boolean): Candidate[];
 }
 
-export type PolicyName = 'least-loaded' | 'power-of-two' | 'batch-sampling' | 'round-robin' | 'random';
+export type PolicyName =
+  'least-loaded' | 'power-of-two' | 'batch-sampling' | 'round-robin' | 'random';
 
 const load = (c: Candidate) => c.outstanding / c.slots;
 

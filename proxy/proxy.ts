@@ -62,7 +62,9 @@ export class PetrelProxy {
     };
     const timeout = this.cfg.NODE_TIMEOUT;
     every(Math.max(10, Math.floor(timeout / 4)), () => this.scheduler.expireSilent(timeout));
-    every(this.cfg.REQUEST_RESULT_PERIOD, () => this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD));
+    every(this.cfg.REQUEST_RESULT_PERIOD, () =>
+      this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD),
+    );
     every(Math.min(this.cfg.RESULT_TTL, 60_000), () => {
       const n = this.scheduler.expire(this.cfg.RESULT_TTL);
       if (n > 0) this.log.info({ deleted: n }, 'expired old results');
@@ -104,7 +106,10 @@ export class PetrelProxy {
     const nodes = [...s.nodes.values()]
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((n) => {
-        for (const j of n.jobs) (j.state === 'running' ? running++ : assigned++);
+        for (const j of n.jobs) {
+          if (j.state === 'running') running++;
+          else assigned++;
+        }
         return {
           id: n.id,
           connected: Boolean(n.conn),

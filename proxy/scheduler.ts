@@ -40,7 +40,16 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
-const COUNTER_NAMES = ['submitted', 'done', 'failed', 'cancelled', 'lost', 'duplicates', 'requeued', 'rejected'] as const;
+const COUNTER_NAMES = [
+  'submitted',
+  'done',
+  'failed',
+  'cancelled',
+  'lost',
+  'duplicates',
+  'requeued',
+  'rejected',
+] as const;
 type CounterName = (typeof COUNTER_NAMES)[number];
 
 /**
@@ -141,12 +150,7 @@ export class Scheduler {
    * A node joined (or rejoined) and says what it holds. Returns the copies it must drop: those
    * given to someone else meanwhile, or already finished elsewhere.
    */
-  join(
-    nodeId: string,
-    slots: number,
-    holds: FrameOf<'HELLO'>['holds'],
-    conn: NodeConn,
-  ): string[] {
+  join(nodeId: string, slots: number, holds: FrameOf<'HELLO'>['holds'], conn: NodeConn): string[] {
     const n = this.entry(nodeId);
     if (n.conn && n.conn !== conn) n.conn.close(4000, 'replaced by a newer connection');
     n.conn = conn;
@@ -184,7 +188,10 @@ export class Scheduler {
     for (const job of n.jobs) if (!job.placed) this.sendDispatch(job, n);
     this.pushResultsTo(nodeId);
     this.wantDispatch();
-    this.opts.log.info({ node: nodeId, slots, holds: holds.length, drop: drop.length }, 'node joined');
+    this.opts.log.info(
+      { node: nodeId, slots, holds: holds.length, drop: drop.length },
+      'node joined',
+    );
     return drop;
   }
 
@@ -384,7 +391,8 @@ export class Scheduler {
     }
     for (const id of f.requests) {
       const job = this.jobs.get(id);
-      if (job && job.origin === n.id && isTerminal(job.state) && !job.delivered) this.pushResult(job);
+      if (job && job.origin === n.id && isTerminal(job.state) && !job.delivered)
+        this.pushResult(job);
     }
     this.wantDispatch();
   }
@@ -558,17 +566,21 @@ export class Scheduler {
     if (wasRunning) job.lostRuns++;
     if (job.lostRuns >= job.spec.maxAttempts) {
       this.bump('lost');
-      this.finishJob(job, {
-        id: job.id,
-        state: 'failed',
-        exitCode: null,
-        output: '',
-        error: 'LOST',
-        node: job.node,
-        attempt: job.attempt,
-        startedAt: job.startedAt,
-        finishedAt: Date.now(),
-      }, false);
+      this.finishJob(
+        job,
+        {
+          id: job.id,
+          state: 'failed',
+          exitCode: null,
+          output: '',
+          error: 'LOST',
+          node: job.node,
+          attempt: job.attempt,
+          startedAt: job.startedAt,
+          finishedAt: Date.now(),
+        },
+        false,
+      );
       return;
     }
     job.state = 'queued';
@@ -599,7 +611,8 @@ export class Scheduler {
       n.conn.out.flush();
     }
     for (const job of this.jobs.values()) {
-      if (isTerminal(job.state) && !job.delivered && now - job.sentAt >= periodMs) this.pushResult(job);
+      if (isTerminal(job.state) && !job.delivered && now - job.sentAt >= periodMs)
+        this.pushResult(job);
     }
     for (const n of this.dirtyNodes) n.conn?.out.flush();
     this.dirtyNodes.clear();

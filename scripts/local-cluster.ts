@@ -24,7 +24,14 @@ const dataRoot = env.DATA_ROOT ?? './data';
 const COLORS = ['\x1b[35m', '\x1b[36m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[31m'];
 const RESET = '\x1b[0m';
 const useColor = process.stdout.isTTY;
-const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'fatal',
+};
 
 /** Turns a pino JSON line into `time name level message key=value...`. */
 function pretty(name: string, color: string, line: string): string {
@@ -56,7 +63,9 @@ function run(name: string, script: string, extraEnv: Record<string, string>, col
   });
   children.push({ name, proc });
   for (const stream of [proc.stdout, proc.stderr]) {
-    createInterface({ input: stream }).on('line', (l) => process.stdout.write(pretty(name, color, l) + '\n'));
+    createInterface({ input: stream }).on('line', (l) =>
+      process.stdout.write(pretty(name, color, l) + '\n'),
+    );
   }
   proc.on('exit', (code, signal) => {
     process.stdout.write(`${name} exited (${signal ?? code})\n`);
@@ -77,10 +86,12 @@ function stop(code = 0): void {
   // nodes first, so they hand back their work while the proxy is still there
   for (const c of children.slice(1)) c.proc.kill('SIGTERM');
   const proxy = children[0];
-  Promise.all(children.slice(1).map((c) => exited(c.proc))).then(() => {
-    proxy?.proc.kill('SIGTERM');
-    return proxy ? exited(proxy.proc) : undefined;
-  }).then(() => process.exit(exitCode));
+  Promise.all(children.slice(1).map((c) => exited(c.proc)))
+    .then(() => {
+      proxy?.proc.kill('SIGTERM');
+      return proxy ? exited(proxy.proc) : undefined;
+    })
+    .then(() => process.exit(exitCode));
 }
 
 function exited(p: ChildProcess): Promise<void> {
@@ -95,7 +106,12 @@ process.on('exit', () => {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
-run('proxy', '../proxy/main.js', { DATA_DIR: join(dataRoot, 'proxy'), PROXY_PORT: String(proxyPort) }, COLORS[0] as string);
+run(
+  'proxy',
+  '../proxy/main.js',
+  { DATA_DIR: join(dataRoot, 'proxy'), PROXY_PORT: String(proxyPort) },
+  COLORS[0] as string,
+);
 for (let i = 0; i < nodes; i++) {
   const port = basePort + i;
   run(

@@ -68,7 +68,11 @@ export const ResultSchema = z
     output: z.string(),
     error: z.string().nullable(),
     node: NodeIdSchema.nullable(),
-    attempt: z.number().int().min(0).max(MAX_ATTEMPTS + 1),
+    attempt: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ATTEMPTS + 1),
     startedAt: z.number().int().nullable(),
     finishedAt: z.number().int(),
   })

@@ -143,5 +143,8 @@ export function parseFrame(data: string): ParsedFrame {
   if (parsed.success) return { ok: true, frame: parsed.data };
   const issue = parsed.error.issues[0];
   const where = issue?.path.join('.') || 'frame';
-  return { ok: false, reason: `invalid frame: ${where}: ${issue?.message ?? 'invalid'}`.slice(0, 120) };
+  return {
+    ok: false,
+    reason: `invalid frame: ${where}: ${issue?.message ?? 'invalid'}`.slice(0, 120),
+  };
 }

@@ -38,7 +38,10 @@ t.test('the seed dialect works unchanged', async (t) => {
 
   c.write('getall\n');
   t.equal(await c.next(), 'Results');
-  t.match(await c.next(), new RegExp(`^${ticket} -> Executed Job\\[${ticket}\\] for 500 milliseconds`));
+  t.match(
+    await c.next(),
+    new RegExp(`^${ticket} -> Executed Job\\[${ticket}\\] for 500 milliseconds`),
+  );
   t.equal(await c.next(), '', 'getall ends with an empty line');
 
   t.equal(await c.ask('exit'), 'Come back later to check your results.');
@@ -69,14 +72,21 @@ t.test('SUBMIT, WAIT, RESULT and STATUS from any node', async (t) => {
   t.equal(await a.ask(`STATUS ${ticket}`), 'OK done');
   t.equal(await b.ask(`STATUS ${ticket}`), 'OK done', 'another node answers the same');
   t.same(JSON.parse((await b.ask(`RESULT ${ticket}`)).slice(3)), view);
-  t.same(JSON.parse((await b.ask(`WAIT ${ticket.toLowerCase()}`)).slice(3)), view, 'tickets are case-insensitive');
+  t.same(
+    JSON.parse((await b.ask(`WAIT ${ticket.toLowerCase()}`)).slice(3)),
+    view,
+    'tickets are case-insensitive',
+  );
 
   // a WAIT from another node than the origin, while the job runs
   const slow = (await a.ask('SUBMIT sleep 300')).slice(3);
   t.match(await b.ask(`STATUS ${slow}`), /^OK (queued|running)$/);
   const remote = JSON.parse((await b.ask(`WAIT ${slow} 10000`)).slice(3)) as { state: string };
   t.equal(remote.state, 'done');
-  t.equal(await b.ask(`WAIT ${(await a.ask('SUBMIT sleep 5000')).slice(3)} 50`), 'ERR TIMEOUT not finished after 50 ms');
+  t.equal(
+    await b.ask(`WAIT ${(await a.ask('SUBMIT sleep 5000')).slice(3)} 50`),
+    'ERR TIMEOUT not finished after 50 ms',
+  );
 
   const json = await a.ask('SUBMIT {"type":"echo","args":["x","y"],"priority":5}');
   const jv = JSON.parse((await a.ask(`WAIT ${json.slice(3)}`)).slice(3)) as { output: string };
@@ -116,7 +126,10 @@ t.test('CANCEL a queued job and a running one', async (t) => {
   const v = JSON.parse((await c.ask(`WAIT ${running} 5000`)).slice(3)) as { state: string };
   t.equal(v.state, 'cancelled');
   t.equal(await c.ask(`CANCEL ${running}`), 'OK cancelled', 'cancelling twice is harmless');
-  t.equal(await c.ask('CANCEL 0000000000ZZZZZZZZZZZZZZZZ'), 'ERR NOT_FOUND no such ticket: 0000000000ZZZZZZZZZZZZZZZZ');
+  t.equal(
+    await c.ask('CANCEL 0000000000ZZZZZZZZZZZZZZZZ'),
+    'ERR NOT_FOUND no such ticket: 0000000000ZZZZZZZZZZZZZZZZ',
+  );
   // the slot is free again
   const after = (await c.ask('SUBMIT echo free')).slice(3);
   t.match(await c.ask(`WAIT ${after} 10000`), /"state":"done"/);
@@ -135,7 +148,10 @@ t.test('300 sleep jobs submitted to one node run on all three', async (t) => {
   }
   const perNode = new Map<string, number>();
   for (const ticket of tickets) {
-    const v = JSON.parse((await c.ask(`WAIT ${ticket} 30000`)).slice(3)) as { node: string; state: string };
+    const v = JSON.parse((await c.ask(`WAIT ${ticket} 30000`)).slice(3)) as {
+      node: string;
+      state: string;
+    };
     t.equal(v.state, 'done');
     perNode.set(v.node, (perNode.get(v.node) ?? 0) + 1);
   }

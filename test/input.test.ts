@@ -15,12 +15,20 @@ t.test('bad input gets a clear error and disturbs nothing', async (t) => {
   t.match(await c.ask('SUBMIT sleep abc'), /^ERR BAD_REQUEST /, 'sleep with a word');
   t.match(await c.ask('SUBMIT sleep -5'), /^ERR BAD_REQUEST /, 'negative sleep');
   t.match(await c.ask('SUBMIT sleep 1e12'), /^ERR BAD_REQUEST /, 'absurd sleep');
-  t.match(await c.ask('SUBMIT sleep 99999999999'), /^ERR BAD_REQUEST .*limited/, 'sleep over the limit');
+  t.match(
+    await c.ask('SUBMIT sleep 99999999999'),
+    /^ERR BAD_REQUEST .*limited/,
+    'sleep over the limit',
+  );
   t.match(await c.ask('SUBMIT sleep'), /^ERR BAD_REQUEST /, 'sleep without ms');
   t.match(await c.ask('SUBMIT'), /^ERR BAD_REQUEST /, 'SUBMIT alone');
   t.match(await c.ask('SUBMIT teleport 5'), /^ERR BAD_REQUEST /, 'unknown job type');
   t.match(await c.ask('SUBMIT {"type":"sleep"'), /^ERR BAD_REQUEST /, 'broken JSON');
-  t.match(await c.ask('SUBMIT {"type":"sleep","args":["5"],"evil":1}'), /^ERR BAD_REQUEST /, 'unknown field');
+  t.match(
+    await c.ask('SUBMIT {"type":"sleep","args":["5"],"evil":1}'),
+    /^ERR BAD_REQUEST /,
+    'unknown field',
+  );
   t.match(await c.ask('SUBMIT {"type":"sleep","args":["5"],"maxAttempts":0}'), /^ERR BAD_REQUEST /);
   t.match(await c.ask('SUBMIT exec /bin/sh -c id'), /^ERR FORBIDDEN /, 'exec not allowed');
   t.match(await c.ask('STATUS'), /^ERR BAD_REQUEST /, 'STATUS without ticket');
@@ -70,7 +78,7 @@ t.test('echo keeps the text as typed and SUBMIT JSON validates every field', asy
   const { nodes } = await startCluster(t.teardown, 1);
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const tk = (await c.ask('submit ECHO  two  spaces ; $(id) `x`')).slice(3);
-  t.match(await c.ask(`wait ${tk}`), /"output":"two  spaces ; \$\(id\) `x`"/);
+  t.match(await c.ask(`wait ${tk}`), /"output":"two {2}spaces ; \$\(id\) `x`"/);
   t.match(
     await c.ask('SUBMIT {"type":"sleep","args":["10"],"timeoutMs":-1}'),
     /^ERR BAD_REQUEST timeoutMs/,

@@ -37,7 +37,9 @@ export async function until<T>(
       last = e;
     }
     if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+      throw new Error(
+        `timed out after ${ms} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -169,7 +171,12 @@ export class Proc {
     this.exited = new Promise((r) => child.once('exit', (code) => r(code)));
   }
 
-  static start(which: 'proxy' | 'node', env: Record<string, string>, teardown: Teardown, args: string[] = []): Proc {
+  static start(
+    which: 'proxy' | 'node',
+    env: Record<string, string>,
+    teardown: Teardown,
+    args: string[] = [],
+  ): Proc {
     const child = spawn(process.execPath, [join(root, 'dist', which, 'main.js'), ...args], {
       env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DURABILITY: 'relaxed', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
