@@ -106,23 +106,6 @@ async function runMode(
   if (want('memory')) record('memory', await timed(() => memory(ctx)));
 }
 
-function generatorCheck(rows: readonly ScenarioRow[]): string[] {
-  const o = rows.find((r) => r.name === 'throughput')?.byMode.fsync;
-  if (o === undefined || !o.ok) return [];
-  const get = (label: string): number =>
-    o.result.metrics.find((m) => m.label.trim().startsWith(label))?.value ?? NaN;
-  const full = get('jobs/s end to end');
-  const half = get('same,');
-  const genUs = get('CPU/job load generator');
-  const genCore = get('load generator CPU');
-  const busy = get('machine busy');
-  return [
-    `load generator check: ${genUs.toFixed(1)} µs of its own CPU per job (${genCore.toFixed(0)}% of one core, machine ${busy.toFixed(0)}% busy); ` +
-      `half the clients give ${((half / full) * 100).toFixed(0)}% of the throughput ` +
-      `(${half >= 0.9 * full ? 'flat: the cluster, not the client count, sets the rate' : 'not flat: more clients would raise it'}).`,
-  ];
-}
-
 async function main(): Promise<number> {
   let opts: BenchOptions | null;
   try {
@@ -156,7 +139,7 @@ async function main(): Promise<number> {
     title: TITLES[name],
     byMode: outcomes.get(name) ?? {},
   }));
-  const notes = [...generatorCheck(rows)];
+  const notes: string[] = [];
   for (const row of rows)
     for (const o of Object.values(row.byMode)) if (o.ok) notes.push(...o.result.notes);
 

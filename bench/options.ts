@@ -54,7 +54,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --latency-rate <n>      jobs/s for the latency run (200)
   --balance-seconds <s>   arrival window of 3 and 4       --balance-slots <n>  SLOTS for 3, 4 (4)
   --fake-nodes <n>        scale: simulated nodes (1000)   --scale-seconds <s>
-  --memory-jobs <n>       memory: finished jobs (1000000; quick 100000)
+  --memory-jobs <n>       memory: finished jobs (1000000; quick 50000)
   --memory-ttl <ms>       RESULT_TTL for the memory run (3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
@@ -144,8 +144,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     scaleOrigins: 100,
     scaleWindow: 40,
     scaleMs: s(values['scale-seconds'], 'scale-seconds', 15, 3),
-    memoryJobs: num(values['memory-jobs'], 'memory-jobs', quick ? 100_000 : 1_000_000, 1),
-    memoryMaxMs: quick ? 10_000 : 100_000,
+    memoryJobs: num(values['memory-jobs'], 'memory-jobs', quick ? 50_000 : 1_000_000, 1),
+    memoryMaxMs: quick ? 12_000 : 100_000,
     memoryTtlMs: num(values['memory-ttl'], 'memory-ttl', 3000, 1),
   };
 }

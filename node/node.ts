@@ -516,11 +516,15 @@ export class PetrelNode {
 
   private onDispatch(jobs: WireJob[]): void {
     const acks: string[] = [];
+    const refused: string[] = [];
     let pending = 0;
     for (const j of jobs) {
-      if (this.work.has(j.id) || this.draining) {
-        // a resent dispatch, or one that arrives while draining (handed back by the sweep)
-        if (this.work.has(j.id)) acks.push(j.id);
+      if (this.work.has(j.id)) {
+        acks.push(j.id); // a resent dispatch
+        continue;
+      }
+      if (this.draining) {
+        refused.push(j.id); // crossed our INFO saying we are stopping: hand it straight back
         continue;
       }
       const w: Work = {
@@ -546,6 +550,7 @@ export class PetrelNode {
       });
     }
     if (pending === 0 && acks.length) this.link.ackJobs(acks);
+    if (refused.length) this.link.send({ type: 'RES_REQ', missing: refused });
   }
 
   private onSweep(ids: string[]): void {
@@ -664,6 +669,7 @@ export class PetrelNode {
       queued: this.executor.queued,
       running: this.executor.running,
       free: this.executor.free,
+      draining: this.draining || undefined,
       started: started.slice(0, MAX_BATCH),
     });
   }
@@ -732,6 +738,7 @@ export class PetrelNode {
 
   private async shutdown(force: boolean): Promise<void> {
     this.draining = true;
+    this.sendInfo();
     this.log.info('stopping: no new jobs; handing back queued work');
     await this.server.close();
     const waiting = this.executor.pause();

@@ -105,7 +105,11 @@ export class ClusterServer {
         const c: NodeConn = {
           out: new FrameBatcher(send),
           send,
-          close: (code, reason) => ws.close(code, reason),
+          close: (code, reason) => {
+            ws.close(code, reason);
+            // a hung peer never answers the close handshake
+            setTimeout(() => ws.terminate(), 1000).unref();
+          },
         };
         conn = c;
         const drop = this.scheduler.join(frame.nodeId, frame.slots, frame.holds, c);

@@ -30,6 +30,8 @@ export interface NodeEntry extends Candidate {
   lastSeen: number;
   done: number;
   available: boolean;
+  /** The node is stopping: it finishes what it runs and takes nothing new. */
+  draining: boolean;
 }
 
 export interface SchedulerOptions {
@@ -99,7 +101,11 @@ export class Scheduler {
       if (job.state === 'queued') this.queue.push(job);
       else if (!isTerminal(job.state) && job.node) this.entry(job.node).jobs.add(job);
     }
-    for (const n of this.nodes.values()) n.outstanding = n.jobs.size;
+    const now = Date.now();
+    for (const n of this.nodes.values()) {
+      n.outstanding = n.jobs.size;
+      n.lastSeen = now; // the grace period for its return starts now
+    }
     this.opts.log.info(
       { queued: this.queue.size, live: this.jobs.size },
       'recovered state from the database',
@@ -121,6 +127,7 @@ export class Scheduler {
         lastSeen: 0,
         done: 0,
         available: false,
+        draining: false,
         heapIndex: -1,
         poolIndex: -1,
         lastPick: 0,
@@ -156,6 +163,7 @@ export class Scheduler {
     n.conn = conn;
     n.slots = slots;
     n.lastSeen = Date.now();
+    n.draining = false;
     const drop: string[] = [];
     const held = new Set<string>();
     for (const h of holds) {
@@ -212,6 +220,14 @@ export class Scheduler {
   expireSilent(timeoutMs: number, now = Date.now()): string[] {
     const dead: string[] = [];
     for (const n of this.nodes.values()) {
+      if (!n.conn && n.jobs.size > 0 && now - n.lastSeen > timeoutMs) {
+        // held jobs when the proxy restarted, and has not come back since
+        const jobs = [...n.jobs];
+        for (const job of jobs) this.requeue(job, job.state === 'running');
+        this.opts.log.warn({ node: n.id, requeued: jobs.length }, 'node did not return');
+        dead.push(n.id);
+        continue;
+      }
       if (n.conn && now - n.lastSeen > timeoutMs) {
         const conn = n.conn;
         this.leave(n.id, conn, `silent for ${now - n.lastSeen} ms`);
@@ -234,6 +250,10 @@ export class Scheduler {
         n.queued = frame.queued;
         n.running = frame.running;
         n.free = frame.free;
+        if (frame.draining && !n.draining) {
+          n.draining = true;
+          this.refreshAvailability(n);
+        }
         for (const s of frame.started) this.onStarted(n, s.id, s.at);
         return;
       case 'JOB':
@@ -306,7 +326,18 @@ export class Scheduler {
   private originDecided(job: Job, r: JobResult): void {
     const live = this.jobs.get(job.id);
     if (!live || isTerminal(live.state)) {
+      // both ran it (the proxy had it, but its ACK was lost while the origin fell back): the
+      // origin already answered its clients, so its result is the one every node must give
+      const rec = (live ?? job) as Job;
       if (r.state !== 'cancelled') this.bump('duplicates');
+      if (rec.result?.finishedAt !== r.finishedAt || rec.result?.node !== r.node) {
+        rec.result = r;
+        rec.state = r.state;
+        rec.node = r.node;
+        rec.delivered = true;
+        this.store.finish(rec);
+      }
+      this.jobs.delete(job.id);
       return;
     }
     this.finishJob(live, r, true);
@@ -352,7 +383,12 @@ export class Scheduler {
         continue;
       }
       if (isTerminal(job.state)) {
-        if (job.state !== 'cancelled' || r.state !== 'cancelled') this.bump('duplicates');
+        const resent = job.result?.node === n.id && job.result.attempt === r.attempt;
+        // a resend of the recorded result (its ACK was lost) is not a second run; neither is
+        // the report of a copy stopped by a client's cancel
+        if (!resent && !(job.state === 'cancelled' && r.state === 'cancelled')) {
+          this.bump('duplicates');
+        }
         this.ack(n, 'result', r.id);
         continue;
       }
@@ -479,7 +515,7 @@ export class Scheduler {
   }
 
   private refreshAvailability(n: NodeEntry): void {
-    const room = Boolean(n.conn) && n.outstanding < this.capacity(n);
+    const room = Boolean(n.conn) && !n.draining && n.outstanding < this.capacity(n);
     if (room && !n.available) this.policy.add(n);
     else if (!room && n.available) this.policy.remove(n);
     else if (room) this.policy.update(n);

@@ -65,6 +65,8 @@ export const InfoSchema = z
     queued: z.number().int().min(0),
     running: z.number().int().min(0),
     free: z.number().int(),
+    /** The node is stopping: it takes no new jobs. */
+    draining: z.boolean().optional(),
     /** Jobs that started since the last INFO, with their start time. */
     started: z
       .array(z.object({ id: TicketSchema, at: z.number().int() }).strict())

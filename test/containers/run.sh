@@ -35,7 +35,7 @@ cleanup() {
   if ((failed > 0)); then
     for c in "${containers[@]}"; do
       echo "--- last log lines of $c"
-      "$CLI" logs --tail 25 "$c" 2>&1
+      "$CLI" logs --tail 25 "$c" 2>/dev/null
     done
   fi
   for c in "${containers[@]}"; do remove "$c"; done
@@ -93,7 +93,7 @@ image_is_right() {
   entry=$("$CLI" image inspect -f '{{json .Config.Entrypoint}}' "$1")
   "$CLI" image inspect -f '{{json .Config.Healthcheck}}' "$1" | grep -q healthz &&
     [[ $user == node && $entry == "[\"node\",\"dist/$2/main.js\"]" ]] &&
-    "$CLI" run --rm --entrypoint sh "$1" -c \
+    "$CLI" run --rm --entrypoint sh "$1" -c 2>/dev/null \
       '[ ! -e node_modules/typescript ] && [ ! -e node_modules/tap ] && [ "$DATA_DIR" = /data ]'
 }
 check "proxy image: user node, exec-form entrypoint, HEALTHCHECK, production deps only" \
@@ -109,7 +109,7 @@ check "node image: user node, exec-form entrypoint, HEALTHCHECK, production deps
 run() {
   local name=$RUN-$1
   shift
-  containers+=("$name")
+  [[ " ${containers[*]} " == *" $name "* ]] || containers+=("$name")
   [[ " ${volumes[*]} " == *" $name "* ]] || {
     "$CLI" volume create "$name" >/dev/null
     volumes+=("$name")
