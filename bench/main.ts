@@ -7,6 +7,7 @@ import { Cluster, NODE_MAIN, PROXY_MAIN, type Durability } from './cluster.js';
 import { closeHttp } from './http-json.js';
 import { parseOptions, USAGE, type BenchOptions, type ScenarioName } from './options.js';
 import { stopAllChildren } from './processes.js';
+import { machineBusyOver } from './proc-stats.js';
 import { summarizeProfiles } from './profile-summary.js';
 import {
   renderTable,
@@ -127,6 +128,13 @@ async function main(): Promise<number> {
     }
   }
   installCleanupHandlers(() => stopAllChildren());
+  const idleBusy = await machineBusyOver(1000);
+  const load = os.loadavg().map((l) => l.toFixed(2));
+  if (idleBusy > 0.15) {
+    log(
+      `WARNING: the machine is ${(idleBusy * 100).toFixed(0)}% busy before the benchmark (load ${load.join(' ')}): results will be disturbed`,
+    );
+  }
   const started = new Date();
   log(
     `${opts.quick ? 'quick' : 'full'} run: ${opts.only.join(', ')}; durability ${opts.modes.join(', ')}; ${os.cpus().length} CPUs`,
@@ -147,6 +155,9 @@ async function main(): Promise<number> {
   process.stdout.write(
     `\nPetrel benchmark, ${started.toISOString()}, ${os.cpus().length} × ${cpu}, Node ${process.version}, ${opts.nodes} nodes\n\n`,
   );
+  process.stdout.write(
+    `machine ${(idleBusy * 100).toFixed(0)}% busy before the run (load average ${load.join(' ')})\n\n`,
+  );
   process.stdout.write(`${renderTable(rows, opts.modes)}\n`);
   if (notes.length > 0) process.stdout.write(`\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
   if (opts.profileDir !== undefined)
@@ -162,6 +173,8 @@ async function main(): Promise<number> {
       memoryMB: Math.round(os.totalmem() / 2 ** 20),
       kernel: os.release(),
       node: process.version,
+      busyBeforeRun: idleBusy,
+      loadAverageBeforeRun: os.loadavg(),
     },
     options: opts,
     notes,

@@ -122,3 +122,24 @@ export function cpuDelta(a: CpuSnapshot, b: CpuSnapshot): CpuDelta {
     machineBusy: total > 0 ? (b.machine.busy - a.machine.busy) / total : NaN,
   };
 }
+
+/**
+ * Share of the machine (0..1 of all cores) used by processes other than the ones measured
+ * and this one: on a shared machine this says how much a result was disturbed.
+ */
+export function foreignShare(delta: CpuDelta, cores: number): number {
+  let ours = delta.ownMs;
+  for (const ms of Object.values(delta.byName)) ours += Number.isFinite(ms) ? ms : 0;
+  const capacity = cores * delta.wallMs;
+  if (!(capacity > 0) || !Number.isFinite(delta.machineBusy)) return NaN;
+  return Math.max(0, delta.machineBusy - ours / capacity);
+}
+
+/** Machine busy share over `ms`, measured before the benchmark starts. */
+export async function machineBusyOver(ms: number): Promise<number> {
+  const a = machineTicks();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = machineTicks();
+  const total = b.total - a.total;
+  return total > 0 ? (b.busy - a.busy) / total : NaN;
+}

@@ -1,6 +1,7 @@
 import { FakeFleet } from '../fake-nodes.js';
 import { getCluster } from '../http-json.js';
-import { cpuDelta, cpuSnapshot } from '../proc-stats.js';
+import { availableParallelism } from 'node:os';
+import { cpuDelta, cpuSnapshot, foreignShare } from '../proc-stats.js';
 import type { ScenarioResult } from '../report.js';
 import { summarize } from '../stats.js';
 import { clusterOptions, sleep, usPerJob, withCluster, type ScenarioContext } from './context.js';
@@ -84,6 +85,12 @@ export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
           { label: 'fake fleet CPU', unit: '% core', value: cpu.ownMs / 10 / wallS, digits: 0 },
           { label: 'forward→result p50', unit: 'ms', value: lat.p50 },
           { label: 'forward→result p99', unit: 'ms', value: lat.p99 },
+          {
+            label: 'other processes (machine)',
+            unit: '%',
+            value: foreignShare(cpu, availableParallelism()) * 100,
+            digits: 0,
+          },
           { label: 'join time', unit: 's', value: joinMs / 1000, digits: 1 },
         ],
         details: {

@@ -1,7 +1,14 @@
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Cluster } from '../cluster.js';
 import { closedLoop, type ClosedLoopResult } from '../load.js';
-import { cpuDelta, cpuSnapshot, type CpuDelta, type CpuSnapshot } from '../proc-stats.js';
+import { availableParallelism } from 'node:os';
+import {
+  cpuDelta,
+  cpuSnapshot,
+  foreignShare,
+  type CpuDelta,
+  type CpuSnapshot,
+} from '../proc-stats.js';
 import type { ScenarioResult } from '../report.js';
 import { usPerJob, type ScenarioContext } from './context.js';
 
@@ -113,6 +120,12 @@ export async function throughput(ctx: ScenarioContext, cluster: Cluster): Promis
       { label: '  CPU/job load generator', unit: 'µs', value: genUs, digits: 1 },
       { label: '  load generator loop busy', unit: '%', value: main.elu * 100, digits: 0 },
       { label: '  machine busy', unit: '%', value: main.cpu.machineBusy * 100, digits: 0 },
+      {
+        label: '  of which other processes',
+        unit: '%',
+        value: foreignShare(main.cpu, availableParallelism()) * 100,
+        digits: 0,
+      },
       { label: '  errors', unit: '', value: errs.reduce((s, [, v]) => s + v, 0), digits: 0 },
     ],
     details: {
