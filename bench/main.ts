@@ -76,7 +76,16 @@ async function runMode(
     try {
       cluster = await Cluster.start(clusterOptions(ctx, 'main', {}));
       const c = cluster;
-      if (want('latency')) record('latency', await timed(() => latency(ctx, c)));
+      if (want('latency')) {
+        record(
+          'latency',
+          await timed(async () => {
+            const result = await latency(ctx, c);
+            c.assertAlive();
+            return result;
+          }),
+        );
+      }
       if (want('throughput')) {
         record(
           'throughput',

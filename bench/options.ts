@@ -136,8 +136,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     balanceSlots: num(values['balance-slots'], 'balance-slots', 4, 1),
     balanceLoad: 0.8,
     meanSleepMs: 50,
-    balanceMs: s(values['balance-seconds'], 'balance-seconds', 20, 3),
-    seedGraceMs: quick ? 3000 : 12_000,
+    balanceMs: s(values['balance-seconds'], 'balance-seconds', 15, 3),
+    seedGraceMs: quick ? 3000 : 10_000,
     fakeNodes: num(values['fake-nodes'], 'fake-nodes', 1000, 1),
     fakeSlots: 4,
     fakeInfoPeriodMs: 250,
@@ -145,7 +145,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     scaleWindow: 40,
     scaleMs: s(values['scale-seconds'], 'scale-seconds', 15, 3),
     memoryJobs: num(values['memory-jobs'], 'memory-jobs', quick ? 50_000 : 1_000_000, 1),
-    memoryMaxMs: quick ? 12_000 : 100_000,
+    memoryMaxMs: quick ? 12_000 : 80_000,
     memoryTtlMs: num(values['memory-ttl'], 'memory-ttl', 3000, 1),
   };
 }

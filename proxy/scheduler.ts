@@ -85,6 +85,11 @@ export class Scheduler {
     >;
     committer.beforeFlush = () => {
       if (this.dispatchWanted) this.dispatch();
+      // counters change with the jobs they count, so they are committed with them
+      if (this.countersDirty) {
+        this.countersDirty = false;
+        this.store.saveCounters(this.counters);
+      }
     };
     committer.onFlushed = () => {
       for (const n of this.dirtyNodes) n.conn?.out.flush();
@@ -149,7 +154,9 @@ export class Scheduler {
 
   private bump(name: CounterName, by = 1): void {
     this.counters[name] += by;
+    this.countersDirty = true;
   }
+  private countersDirty = false;
 
   // ---- membership ----------------------------------------------------------------------------
 
@@ -652,7 +659,6 @@ export class Scheduler {
     }
     for (const n of this.dirtyNodes) n.conn?.out.flush();
     this.dirtyNodes.clear();
-    this.store.saveCounters(this.counters);
   }
 
   /** Deletes delivered results older than the TTL. */
