@@ -89,8 +89,12 @@ export interface ChaosReport {
   readonly nodeRejoin: Spread;
   /** Proxy kill until the restarted proxy shows every node connected. */
   readonly proxyRecovery: Spread;
+  /** Proxy kill until the restarted proxy listens (the rest of its recovery is the nodes' reconnect). */
+  readonly proxyRestart: Spread;
+  /** Per ticket: submitted until finished, as its result says. */
+  readonly latency: Spread & { readonly slowest: string | null };
   readonly submitMs: number;
-  /** First submission until the last ticket was seen terminal. */
+  /** First submission until the last ticket finished (its result's finishedAt). */
   readonly runMs: number;
   /** Jobs per second over `runMs`. */
   readonly throughput: number;
@@ -325,7 +329,10 @@ class ChaosRun {
     node: [] as number[],
     rejoin: [] as number[],
     proxy: [] as number[],
+    proxyStart: [] as number[],
+    latency: [] as number[],
   };
+  private slowest: { ms: number; text: string } | undefined;
   private readonly unregister: () => void;
   private proxyPort = 0;
   private clientPorts: number[] = [];
@@ -341,6 +348,9 @@ class ChaosRun {
   /** Set when the chaos loop failed: every other loop stops too. */
   private fatal: Error | undefined;
   private lastTerminalAt = 0;
+  /** When the first submission went out, and how long submitting took. */
+  private t0 = 0;
+  private submitMs = 0;
   private counts = { done: 0, lost: 0, inconsistent: 0, wrongOutput: 0 };
 
   constructor(private readonly o: Resolved) {
@@ -578,6 +588,7 @@ class ChaosRun {
       p = this.spawnProxy();
     }
     this.proxy = p;
+    this.recovery.proxyStart.push(Date.now() - killedAt);
     const ok = await this.poll(async () => (await this.connected()) === this.o.nodes, 30_000);
     if (!ok) {
       this.problem('the nodes were not all connected within 30 s of the proxy restart');
@@ -594,25 +605,25 @@ class ChaosRun {
 
   // ---- submissions --------------------------------------------------------------------------
 
-  private async submitAll(): Promise<number> {
+  private async submitAll(): Promise<void> {
     const conns: Conn[] = [];
     for (let i = 0; i < this.o.nodes; i++) {
       for (let k = 0; k < this.o.connectionsPerNode; k++) {
         conns.push(new Conn(i, this.clientPorts[i] as number, this.live));
       }
     }
-    const t0 = Date.now();
+    this.t0 = Date.now();
     try {
       await Promise.all(
-        conns.flatMap((c) => Array.from({ length: this.o.window }, () => this.lane(c, t0))),
+        conns.flatMap((c) => Array.from({ length: this.o.window }, () => this.lane(c, this.t0))),
       );
     } finally {
       for (const c of conns) c.close();
       this.submitDone = true;
+      this.submitMs = Date.now() - this.t0;
     }
     const timeouts = conns.reduce((s, c) => s + c.timeouts, 0);
     if (timeouts > 0) this.problem(`${timeouts} submissions got no reply within 20 s (retried)`);
-    return t0;
   }
 
   /** Submits jobs one after another on `conn` until none are left; retries what went unanswered. */
@@ -677,13 +688,15 @@ class ChaosRun {
     for (let t = q.pop(); t; t = q.pop()) {
       const final = await this.waitTerminal(t, wc, until);
       if (final === null) continue;
-      this.lastTerminalAt = Math.max(this.lastTerminalAt, Date.now());
       const view = JSON.parse(final) as {
         ticket?: string;
         state?: string;
         output?: string;
         error?: string;
+        submittedAt?: string;
+        finishedAt?: string;
       };
+      this.timing(t, view.submittedAt, view.finishedAt, final);
       const job = this.jobs[t.job] as Job;
       if (view.ticket !== t.id || view.state !== 'done') {
         this.lose(t, `${view.state ?? '?'} ${view.error ?? ''}: ${final}`);
@@ -732,6 +745,18 @@ class ChaosRun {
     }
   }
 
+  /** Records how long the ticket took, from its own result's times. */
+  private timing(t: Ticket, submitted = '', finished = '', final: string): void {
+    const end = Date.parse(finished);
+    const took = end - Date.parse(submitted);
+    if (!Number.isFinite(took)) return;
+    this.lastTerminalAt = Math.max(this.lastTerminalAt, end);
+    this.recovery.latency.push(took);
+    if (!this.slowest || took > this.slowest.ms) {
+      this.slowest = { ms: took, text: `${t.id} (origin ${this.nodeId(t.origin)}): ${final}` };
+    }
+  }
+
   private lose(t: Ticket, why: string): void {
     this.counts.lost++;
     this.example(`${t.id} (origin ${this.nodeId(t.origin)}): ${why}`);
@@ -754,17 +779,16 @@ class ChaosRun {
       );
     }, 5000);
     progress.unref();
-    let t0 = Date.now();
-    let submitMs = 0;
     try {
       const chaos = this.chaosLoop();
       // the chaos loop is awaited below; its rejection must not go unhandled meanwhile
       chaos.catch((err: unknown) => {
         this.fatal = err instanceof Error ? err : new Error(String(err));
       });
-      t0 = await this.submitAll();
-      submitMs = Date.now() - t0;
-      this.say(`all ${this.o.jobs} submitted in ${submitMs} ms; waiting for the queue to drain`);
+      await this.submitAll();
+      this.say(
+        `all ${this.o.jobs} submitted in ${this.submitMs} ms; waiting for the queue to drain`,
+      );
       await chaos;
     } finally {
       this.submitDone = true;
@@ -775,8 +799,8 @@ class ChaosRun {
     );
     await this.verify();
     const totals = (await getCluster(this.proxyPort).catch(() => undefined))?.totals ?? {};
-    const runMs = Math.max(1, (this.lastTerminalAt || Date.now()) - t0);
-    return this.report(totals, submitMs, runMs);
+    const runMs = Math.max(1, (this.lastTerminalAt || Date.now()) - this.t0);
+    return this.report(totals, this.submitMs, runMs);
   }
 
   private report(totals: Record<string, number>, submitMs: number, runMs: number): ChaosReport {
@@ -801,6 +825,8 @@ class ChaosRun {
       nodeRecovery: spread(this.recovery.node),
       nodeRejoin: spread(this.recovery.rejoin),
       proxyRecovery: spread(this.recovery.proxy),
+      proxyRestart: spread(this.recovery.proxyStart),
+      latency: { ...spread(this.recovery.latency), slowest: this.slowest?.text ?? null },
       submitMs,
       runMs,
       throughput: Math.round((this.tickets.length * 1000) / runMs),
@@ -868,7 +894,10 @@ export function formatReport(r: ChaosReport): string[] {
     `node recovery (kill -> proxy released its jobs or it rejoined): median ${ms(r.nodeRecovery.medianMs)}, max ${ms(r.nodeRecovery.maxMs)} over ${r.nodeRecovery.count}`,
     `node rejoin (kill -> restarted node connected again): median ${ms(r.nodeRejoin.medianMs)}, max ${ms(r.nodeRejoin.maxMs)}`,
     `proxy recovery (kill -> restarted proxy shows every node connected): median ${ms(r.proxyRecovery.medianMs)}, max ${ms(r.proxyRecovery.maxMs)} over ${r.proxyRecovery.count}`,
-    `throughput ${r.throughput} jobs/s (first submit -> last ticket terminal: ${(r.runMs / 1000).toFixed(1)} s; submitting took ${(r.submitMs / 1000).toFixed(1)} s)`,
+    `proxy restart (kill -> new proxy listening): ${ms(r.proxyRestart.maxMs)}; the rest is the nodes reconnecting`,
+    `ticket latency (submitted -> finished, from its result): median ${ms(r.latency.medianMs)}, max ${ms(r.latency.maxMs)}`,
+    `  slowest: ${r.latency.slowest ?? '-'}`,
+    `throughput ${r.throughput} jobs/s (first submit -> last ticket finished: ${(r.runMs / 1000).toFixed(1)} s; submitting took ${(r.submitMs / 1000).toFixed(1)} s)`,
     `times are polled from /api/cluster every ${POLL_MS} ms, so they include up to one poll and one HTTP request`,
   ];
   for (const e of r.examples) lines.push(`  ticket: ${e}`);

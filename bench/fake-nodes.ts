@@ -248,6 +248,8 @@ export class FakeFleet {
     closes: 0,
   };
   readonly nodes: FakeNode[] = [];
+  /** The first few close codes and reasons the proxy gave. */
+  readonly closeReasons: string[] = [];
   loading = false;
   private latencies: Samples | null = null;
   private welcomed = 0;
@@ -319,10 +321,8 @@ export class FakeFleet {
       ws.on('close', (code, reason) => {
         if (this.closedFlag) return;
         this.counters.closes++;
-        if (this.counters.closes <= 3) {
-          process.stderr.write(
-            `bench: fake node ${id} closed by proxy: ${code} ${reason.toString()}\n`,
-          );
+        if (this.closeReasons.length < 5) {
+          this.closeReasons.push(`${id}: ${code} ${reason.toString()}`);
         }
       });
       ws.on('message', (data: WebSocket.RawData) => {

@@ -35,6 +35,8 @@ export interface ApiNode {
   readonly slots: number;
   readonly queued: number;
   readonly running: number;
+  /** Jobs the proxy has given the node and not yet seen finish (its own accounting). */
+  readonly outstanding?: number;
 }
 
 /** `/api/cluster`, loosely checked: the benchmark needs nodes with their load. */

@@ -9,6 +9,8 @@ import { getCluster } from './http-json.js';
 export interface LoadSamples {
   /** max − min of queued + running over the nodes, per sample. */
   readonly spreads: number[];
+  /** The same over the proxy's own count of jobs given to each node (`outstanding`), if shown. */
+  readonly outstandingSpreads: number[];
   /** Per sample, queued + running of each node (in the order of `nodeIds`). */
   readonly loads: number[][];
   readonly nodeIds: string[];
@@ -22,6 +24,7 @@ export async function sampleLoads(
   durationMs: number,
 ): Promise<LoadSamples> {
   const spreads: number[] = [];
+  const outstandingSpreads: number[] = [];
   const loads: number[][] = [];
   let nodeIds: string[] = [];
   let failures = 0;
@@ -37,7 +40,10 @@ export async function sampleLoads(
       if (nodeIds.length === 0) nodeIds = nodes.map((n) => n.id);
       const sample = nodes.map((n) => n.queued + n.running);
       loads.push(sample);
-      spreads.push(sample.length === 0 ? 0 : Math.max(...sample) - Math.min(...sample));
+      spreads.push(spread(sample));
+      if (nodes.every((n) => typeof n.outstanding === 'number')) {
+        outstandingSpreads.push(spread(nodes.map((n) => n.outstanding ?? 0)));
+      }
       const t = performance.now();
       if (Number.isNaN(first)) first = t;
       last = t;
@@ -51,9 +57,14 @@ export async function sampleLoads(
   }
   return {
     spreads,
+    outstandingSpreads,
     loads,
     nodeIds,
     meanPeriodMs: spreads.length > 1 ? (last - first) / (spreads.length - 1) : NaN,
     failures,
   };
+}
+
+function spread(values: readonly number[]): number {
+  return values.length === 0 ? 0 : Math.max(...values) - Math.min(...values);
 }

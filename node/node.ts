@@ -315,10 +315,9 @@ export class PetrelNode {
     ms: number,
     signal: AbortSignal,
   ): Promise<JobView | null | 'timeout'> {
-    const first = await this.view(id);
-    if (!first || isTerminal(first.state)) return first;
     const deadline = Date.now() + ms;
     if (this.open.has(id)) {
+      // this node's own ticket: its result is pushed here, no need to ask the proxy
       return new Promise((resolve) => {
         let set = this.waiters.get(id);
         if (!set) this.waiters.set(id, (set = new Set()));
@@ -336,6 +335,8 @@ export class PetrelNode {
         signal.addEventListener('abort', onAbort, { once: true });
       });
     }
+    const first = await this.view(id);
+    if (!first || isTerminal(first.state)) return first;
     // another node's ticket: poll the proxy, backing off, until it ends or time runs out
     let delay = 20;
     for (;;) {
@@ -426,7 +427,12 @@ export class PetrelNode {
   }
 
   private onWelcome(f: FrameOf<'WELCOME'>): void {
-    this.resendPeriod = f.requestResultPeriod;
+    if (this.resendPeriod !== f.requestResultPeriod) {
+      this.resendPeriod = f.requestResultPeriod;
+      clearInterval(this.resendTimer);
+      this.resendTimer = setInterval(() => this.resendStale(), Math.min(1000, this.resendPeriod));
+      this.resendTimer.unref();
+    }
     clearTimeout(this.fallbackTimer);
     if (this.fallbackActive) {
       this.fallbackActive = false;

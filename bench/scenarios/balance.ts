@@ -118,6 +118,7 @@ export async function balance(
       sampleFailures: loads.failures,
       meanSamplePeriodMs: loads.meanPeriodMs,
       spreadHistogram: histogram(loads.spreads),
+      outstandingSpreadHistogram: histogram(loads.outstandingSpreads),
       meanLoadPerNode: loads.nodeIds.map((id, k) => ({
         id,
         mean: mean(loads.loads.map((s) => s[k] ?? 0)),

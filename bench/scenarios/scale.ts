@@ -59,7 +59,9 @@ export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
       const lat = summarize(latencies);
       const notes: string[] = [];
       if (c1.closes > 0)
-        notes.push(`scale: ${c1.closes} fake-node connections were closed by the proxy`);
+        notes.push(
+          `scale: ${c1.closes} fake-node connections were closed by the proxy (${fleet.closeReasons.join('; ')})`,
+        );
       return {
         metrics: [
           {
