@@ -85,6 +85,8 @@ export interface ChaosReport {
   readonly proxyKills: number;
   /** Node kill until the proxy released its jobs (disconnected, nothing outstanding) or it rejoined. */
   readonly nodeRecovery: Spread;
+  /** Node kill until the proxy logged "node left" for it (by the proxy's own clock). */
+  readonly nodeDetect: Spread;
   /** Node kill until the restarted node is connected to the proxy again. */
   readonly nodeRejoin: Spread;
   /** Proxy kill until the restarted proxy shows every node connected. */
@@ -247,6 +249,22 @@ class Proc {
   }
 }
 
+/** When the proxy logged that `node` left (its log's own clock), from line `from` on. */
+function leftAt(proxy: Proc, from: number, node: string): number | undefined {
+  for (let i = from; i < proxy.lines.length; i++) {
+    const l = proxy.lines[i] ?? '';
+    if (!l.includes('"node left"') || !l.includes(`"node":"${node}"`)) continue;
+    try {
+      const t = (JSON.parse(l) as { time?: unknown }).time;
+      const ms = typeof t === 'number' ? t : Date.parse(String(t));
+      if (Number.isFinite(ms)) return ms;
+    } catch {
+      // not JSON: ignore the line
+    }
+  }
+  return undefined;
+}
+
 /** A client connection bound to one node; reconnects (polling) after the node restarted. */
 class Conn {
   private client: LineClient | undefined;
@@ -330,9 +348,12 @@ class ChaosRun {
     rejoin: [] as number[],
     proxy: [] as number[],
     proxyStart: [] as number[],
+    detect: [] as number[],
     latency: [] as number[],
   };
   private slowest: { ms: number; text: string } | undefined;
+  /** What the chaos did and when, written to `logs/events.log` when the directory is kept. */
+  private readonly events: string[] = [];
   private readonly unregister: () => void;
   private proxyPort = 0;
   private clientPorts: number[] = [];
@@ -394,7 +415,12 @@ class ChaosRun {
     return false;
   }
 
+  private event(text: string): void {
+    this.events.push(`${new Date().toISOString()} ${text}`);
+  }
+
   private say(line: string): void {
+    this.event(line);
     this.o.progress?.(line);
   }
 
@@ -545,27 +571,49 @@ class ChaosRun {
     if (!old) return;
     this.up[i] = false;
     const id = this.nodeId(i);
+    const logFrom = this.proxy?.lines.length ?? 0;
     const killedAt = Date.now();
+    this.event(`kill -9 ${old.name} (pid ${old.child.pid})`);
     await old.kill();
     this.nodeKills++;
     const restart = this.startNode(i);
-    let released: number | undefined;
-    let rejoined: number | undefined;
+    const m = await this.measureNode(i, killedAt, logFrom);
+    await restart.catch((err: unknown) => this.problem(`restart of ${id}: ${String(err)}`));
+    if (m.rejoined === undefined) {
+      this.problem(`${id} was not seen connected again within 30 s of its kill`);
+      return;
+    }
+    this.recovery.node.push(m.released ?? m.rejoined);
+    this.recovery.rejoin.push(m.rejoined);
+    if (m.detected !== undefined) this.recovery.detect.push(m.detected);
+  }
+
+  /** Polls `/api/cluster` (and reads the proxy's log) after node `i` was killed. */
+  private async measureNode(
+    i: number,
+    killedAt: number,
+    logFrom: number,
+  ): Promise<{ released?: number; rejoined?: number; detected?: number }> {
+    const id = this.nodeId(i);
+    const proxy = this.proxy;
+    const m: { released?: number; rejoined?: number; detected?: number } = {};
     await this.poll(async () => {
       const joined = this.nodes[i]?.logged('joined the proxy') ?? false;
       const n = (await getCluster(this.proxyPort)).nodes.find((x) => x.id === id);
       const at = Date.now() - killedAt;
-      if (n && !n.connected && n.outstanding === 0) released ??= at;
-      if (n && n.connected && joined) rejoined = at;
-      return rejoined !== undefined;
+      if (n && !n.connected && n.outstanding === 0 && m.released === undefined) {
+        m.released = at;
+        this.event(`${id}: proxy released its jobs ${at} ms after the kill`);
+      }
+      if (n && n.connected && joined) {
+        m.rejoined = at;
+        this.event(`${id}: rejoined ${at} ms after the kill`);
+      }
+      return m.rejoined !== undefined;
     }, 30_000);
-    await restart.catch((err: unknown) => this.problem(`restart of ${id}: ${String(err)}`));
-    if (rejoined === undefined) {
-      this.problem(`${id} was not seen connected again within 30 s of its kill`);
-      return;
-    }
-    this.recovery.node.push(released ?? rejoined);
-    this.recovery.rejoin.push(rejoined);
+    const left = proxy ? leftAt(proxy, logFrom, id) : undefined;
+    if (left !== undefined) m.detected = Math.max(0, left - killedAt);
+    return m;
   }
 
   /** kill -9 of the proxy, restarted at once on the same port and DATA_DIR. */
@@ -589,12 +637,14 @@ class ChaosRun {
     }
     this.proxy = p;
     this.recovery.proxyStart.push(Date.now() - killedAt);
+    this.event(`${p.name} listening ${Date.now() - killedAt} ms after the kill`);
     const ok = await this.poll(async () => (await this.connected()) === this.o.nodes, 30_000);
     if (!ok) {
       this.problem('the nodes were not all connected within 30 s of the proxy restart');
       return;
     }
     this.recovery.proxy.push(Date.now() - killedAt);
+    this.event(`every node connected ${Date.now() - killedAt} ms after the proxy kill`);
     const after = await getCluster(this.proxyPort).catch(() => undefined);
     for (const [k, v] of Object.entries(before?.totals ?? {})) {
       const now = after?.totals[k] ?? 0;
@@ -824,6 +874,7 @@ class ChaosRun {
       proxyKills: this.proxyKills,
       nodeRecovery: spread(this.recovery.node),
       nodeRejoin: spread(this.recovery.rejoin),
+      nodeDetect: spread(this.recovery.detect),
       proxyRecovery: spread(this.recovery.proxy),
       proxyRestart: spread(this.recovery.proxyStart),
       latency: { ...spread(this.recovery.latency), slowest: this.slowest?.text ?? null },
@@ -846,6 +897,7 @@ class ChaosRun {
         mkdirSync(join(this.root, 'logs'), { recursive: true });
         for (const p of this.procs)
           writeFileSync(join(this.root, 'logs', `${p.name}.log`), p.lines.join('\n') + '\n');
+        writeFileSync(join(this.root, 'logs', 'events.log'), this.events.join('\n') + '\n');
       } else {
         rmSync(this.root, { recursive: true, force: true });
       }
@@ -892,6 +944,7 @@ export function formatReport(r: ChaosReport): string[] {
     `duplicate runs ${t('duplicates')}; requeued ${t('requeued')}; proxy submitted ${t('submitted')} done ${t('done')} failed ${t('failed')} LOST ${t('lost')}`,
     `kills: ${r.nodeKills} nodes (kill -9 every ~${r.options.killEveryMs} ms, restarted at once), ${r.proxyKills} proxy`,
     `node recovery (kill -> proxy released its jobs or it rejoined): median ${ms(r.nodeRecovery.medianMs)}, max ${ms(r.nodeRecovery.maxMs)} over ${r.nodeRecovery.count}`,
+    `node loss seen (kill -> proxy logged "node left", its clock): median ${ms(r.nodeDetect.medianMs)}, max ${ms(r.nodeDetect.maxMs)} over ${r.nodeDetect.count}`,
     `node rejoin (kill -> restarted node connected again): median ${ms(r.nodeRejoin.medianMs)}, max ${ms(r.nodeRejoin.maxMs)}`,
     `proxy recovery (kill -> restarted proxy shows every node connected): median ${ms(r.proxyRecovery.medianMs)}, max ${ms(r.proxyRecovery.maxMs)} over ${r.proxyRecovery.count}`,
     `proxy restart (kill -> new proxy listening): ${ms(r.proxyRestart.maxMs)}; the rest is the nodes reconnecting`,

@@ -83,6 +83,13 @@ export async function balance(
       digits: 1,
     },
     { label: 'mean max−min', unit: '', value: mean(loads.spreads), digits: 2 },
+    // a cluster that runs nothing is perfectly balanced: this shows how busy the nodes were
+    {
+      label: 'mean queued+running per node',
+      unit: '',
+      value: mean(loads.loads.flat()),
+      digits: 2,
+    },
     { label: 'mean response', unit: 'ms', value: measured.mean, prefix: bound, digits: 1 },
     { label: 'ideal mean response', unit: 'ms', value: idealMean, digits: 1 },
     {

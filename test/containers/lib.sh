@@ -27,9 +27,9 @@ quiet() { "$@" >/dev/null 2>&1; }
 # remove <container>: gone at once, running or not.
 remove() {
   if [[ $CLI == podman ]]; then
-    podman rm -f -t 0 "$1" >/dev/null 2>&1
+    podman rm -f -v -t 0 "$1" >/dev/null 2>&1
   else
-    "$CLI" rm -f "$1" >/dev/null 2>&1
+    "$CLI" rm -f -v "$1" >/dev/null 2>&1
   fi
 }
 

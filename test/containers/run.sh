@@ -38,7 +38,9 @@ cleanup() {
       "$CLI" logs --tail 25 "$c" 2>/dev/null
     done
   fi
-  for c in "${containers[@]}"; do remove "$c"; done
+  for c in "${containers[@]}" $("$CLI" ps -a -q --filter "name=$RUN" 2>/dev/null); do
+    remove "$c"
+  done
   "$CLI" network rm -f "$NET" >/dev/null 2>&1
   for v in "${volumes[@]}"; do "$CLI" volume rm -f "$v" >/dev/null 2>&1; done
   rm -rf "$LOGS"
@@ -87,13 +89,24 @@ build() {
 must "Dockerfile.proxy builds" build Dockerfile.proxy "$PROXY_IMAGE"
 must "Dockerfile.node builds" build Dockerfile.node "$NODE_IMAGE"
 
+# once <run options, image and arguments...>: runs a container to its end, prints its output
+# and returns its exit code (read with `wait`: not every Docker API passes it to `run --rm`).
+once() {
+  local name=$RUN-once-$BASHPID-$RANDOM code
+  "$CLI" run -d --name "$name" "$@" >>"$LOGS/run.log" 2>&1 || return 125
+  code=$("$CLI" wait "$name" 2>/dev/null | tail -n 1)
+  "$CLI" logs "$name" 2>&1
+  remove "$name"
+  return "${code:-125}"
+}
+
 image_is_right() {
   local user entry
   user=$("$CLI" image inspect -f '{{.Config.User}}' "$1")
   entry=$("$CLI" image inspect -f '{{json .Config.Entrypoint}}' "$1")
   "$CLI" image inspect -f '{{json .Config.Healthcheck}}' "$1" | grep -q healthz &&
     [[ $user == node && $entry == "[\"node\",\"dist/$2/main.js\"]" ]] &&
-    "$CLI" run --rm --entrypoint sh "$1" -c 2>/dev/null \
+    once --entrypoint sh "$1" -c \
       '[ ! -e node_modules/typescript ] && [ ! -e node_modules/tap ] && [ "$DATA_DIR" = /data ]'
 }
 check "proxy image: user node, exec-form entrypoint, HEALTHCHECK, production deps only" \
@@ -193,7 +206,7 @@ remove "$RUN-node-4"
 
 bad_config() {
   local out
-  out=$("$CLI" run --rm -e DISPATCH_PERIOD=soon -e MAX_NUM_NODES=0 "$PROXY_IMAGE" 2>&1)
+  out=$(once -e DISPATCH_PERIOD=soon -e MAX_NUM_NODES=0 "$PROXY_IMAGE")
   local code=$?
   echo "  exit $code: $(grep -m1 -o 'DISPATCH_PERIOD[^,]*' <<<"$out")"
   ((code != 0)) && grep -q DISPATCH_PERIOD <<<"$out" && grep -q MAX_NUM_NODES <<<"$out"
