@@ -162,6 +162,10 @@ export interface OpenLoopResult {
   readonly sentAt: Float64Array;
   readonly ticketMs: Float64Array;
   readonly resultMs: Float64Array;
+  /** From the job's own times: submitted → started, started → finished, finished → reply. */
+  readonly startDelayMs: Float64Array;
+  readonly runMs: Float64Array;
+  readonly deliveryMs: Float64Array;
   readonly errors: ErrorCounts;
   /** How late sends were against the plan (timer granularity), ms. */
   readonly lateness: Summary;
@@ -187,6 +191,27 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const ticketMs = new Float64Array(n).fill(NaN);
   const resultMs = new Float64Array(n).fill(NaN);
   const late = new Samples(n);
+  const startDelayMs = new Float64Array(n).fill(NaN);
+  const runMs = new Float64Array(n).fill(NaN);
+  const deliveryMs = new Float64Array(n).fill(NaN);
+  // the job's own times (ms resolution, one clock on this machine) split the response
+  const phases = (json: string, i: number): void => {
+    try {
+      const v = JSON.parse(json) as {
+        submittedAt?: string;
+        startedAt?: string;
+        finishedAt?: string;
+      };
+      const submitted = Date.parse(v.submittedAt ?? '');
+      const started = Date.parse(v.startedAt ?? '');
+      const finished = Date.parse(v.finishedAt ?? '');
+      startDelayMs[i] = started - submitted;
+      runMs[i] = finished - started;
+      deliveryMs[i] = Date.now() - finished;
+    } catch {
+      // a reply without times only loses the breakdown
+    }
+  };
   const errors: ErrorCounts = {};
   const pools = opts.ports.map(() => ({ all: [] as Conn[], idle: [] as Conn[], opening: 0 }));
   let sharedSends = 0;
@@ -266,8 +291,10 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
       ticketMs[i] = t1 - t0;
       const waitFor = Math.max(1, Math.round(start + opts.deadlineMs - t1));
       conn.client.send(`WAIT ${r1.slice(3)} ${waitFor}`, (r2) => {
-        if (r2.startsWith('OK ')) resultMs[i] = performance.now() - t0;
-        else count(errors, r2);
+        if (r2.startsWith('OK ')) {
+          resultMs[i] = performance.now() - t0;
+          phases(r2.slice(3), i);
+        } else count(errors, r2);
         release(p, conn);
         done();
       });
@@ -307,6 +334,9 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     sentAt,
     ticketMs,
     resultMs,
+    startDelayMs,
+    runMs,
+    deliveryMs,
     errors,
     lateness: summarize(late.values()),
     sharedSends,

@@ -86,11 +86,6 @@ export class LineServer {
     }
     this.sockets.add(socket);
     socket.setNoDelay(true);
-    if (this.opts.idleTimeoutMs > 0) {
-      socket.setTimeout(this.opts.idleTimeoutMs, () => {
-        socket.end(formatErr('TIMEOUT', 'idle connection closed') + '\n');
-      });
-    }
     const controller = new AbortController();
     const session: Session = {
       id: this.nextId++,
@@ -104,6 +99,14 @@ export class LineServer {
     // The client may send its last request and half-close (`nc -N`, a script's pipe): the
     // replies still owed are written before the connection ends.
     let clientEnded = false;
+    if (this.opts.idleTimeoutMs > 0) {
+      socket.setTimeout(this.opts.idleTimeoutMs, () => {
+        // a client waiting for a reply (a long WAIT) is not idle
+        if (slots.length > 0) return socket.setTimeout(this.opts.idleTimeoutMs);
+        ending = true;
+        socket.end(formatErr('TIMEOUT', 'idle connection closed') + '\n');
+      });
+    }
     const maxLine = this.opts.maxLineBytes;
 
     const writeReady = () => {

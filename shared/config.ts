@@ -75,7 +75,7 @@ export const NodeConfigSchema = z.object({
   CLIENT_TOKEN: optionalText,
   JOB_OUTPUT_LIMIT: int(0, 64 * 1024 * 1024).default(65536),
   MAX_CLIENTS: int(1, 1_000_000).default(1024),
-  CLIENT_IDLE_TIMEOUT: int(0).default(0),
+  CLIENT_IDLE_TIMEOUT: int(0).default(600_000),
 });
 
 export type ProxyConfig = Readonly<z.infer<typeof ProxyConfigSchema> & { DATA_DIR: string }>;

@@ -100,6 +100,18 @@ export async function balance(
       target: { op: '<=', value: 5 },
       digits: 1,
     },
+    {
+      label: '  of which submitted→started',
+      unit: 'ms',
+      value: mean(res.startDelayMs.filter((v) => !Number.isNaN(v))),
+      digits: 1,
+    },
+    {
+      label: '  of which finished→client',
+      unit: 'ms',
+      value: mean(res.deliveryMs.filter((v) => !Number.isNaN(v))),
+      digits: 1,
+    },
     { label: 'response p99', unit: 'ms', value: measured.p99, prefix: bound, digits: 1 },
     { label: `unfinished (of ${jobs.length})`, unit: '', value: unfinished, digits: 0 },
   ];
@@ -131,6 +143,9 @@ export async function balance(
         mean: mean(loads.loads.map((s) => s[k] ?? 0)),
       })),
       ticket: summarize(res.ticketMs),
+      submittedToStarted: summarize(res.startDelayMs),
+      runOverrunMs: summarize(res.runMs.map((r, i) => r - (jobs[i]?.durationMs ?? 0))),
+      finishedToClient: summarize(res.deliveryMs),
       sendLateness: res.lateness,
       connections: res.connections,
       sharedSends: res.sharedSends,

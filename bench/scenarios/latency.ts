@@ -51,6 +51,8 @@ export async function latency(ctx: ScenarioContext, cluster: Cluster): Promise<S
       jobs: jobs.length,
       ticket,
       result,
+      submittedToStarted: summarize(run.startDelayMs),
+      finishedToClient: summarize(run.deliveryMs),
       unfinished: run.unfinished,
       errors: run.errors,
       sendLateness: run.lateness,

@@ -1,0 +1,87 @@
+import t from 'tap';
+import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
+import { PetrelError } from '../shared/errors.js';
+import { newTicket, parseTicket, ticketTime } from '../shared/ids.js';
+
+t.test('defaults follow the design', async (t) => {
+  const p = loadProxyConfig({});
+  t.match(p, {
+    PROXY_HOST: '0.0.0.0',
+    PROXY_PORT: 8080,
+    DISPATCH_PERIOD: 0,
+    MAX_NUM_JOBS_DISPATCH: 30,
+    REQUEST_RESULT_PERIOD: 3000,
+    MAX_NUM_NODES: 64,
+    NODE_TIMEOUT: 1500,
+    POLICY: 'least-loaded',
+    PREFETCH: 1,
+    DURABILITY: 'fsync',
+    RESULT_TTL: 604800000,
+    DATA_DIR: './data/proxy',
+  });
+  t.ok(Object.isFrozen(p), 'frozen');
+  const n = loadNodeConfig({});
+  t.match(n, {
+    PROXY_URL: 'ws://127.0.0.1:8080/cluster',
+    CLIENT_PORT: 9000,
+    HTTP_PORT: 0,
+    INFO_PERIOD: 250,
+    LOCAL_FALLBACK: 5000,
+    EXEC_ALLOW: [],
+    JOB_OUTPUT_LIMIT: 65536,
+    MAX_CLIENTS: 1024,
+  });
+  t.ok(n.SLOTS >= 1);
+});
+
+t.test("the seed's positional arguments", async (t) => {
+  t.equal(loadProxyConfig({}, ['8081']).PROXY_PORT, 8081);
+  t.equal(
+    loadNodeConfig({}, ['reverse-proxy', '8080']).PROXY_URL,
+    'ws://reverse-proxy:8080/cluster',
+  );
+  t.equal(loadNodeConfig({}, ['10.0.0.5']).PROXY_URL, 'ws://10.0.0.5:8080/cluster');
+  t.same(loadNodeConfig({ EXEC_ALLOW: 'echo, /bin/ls ,' }).EXEC_ALLOW, ['echo', '/bin/ls']);
+});
+
+t.test('every problem is reported together', async (t) => {
+  try {
+    loadNodeConfig({
+      SLOTS: 'many',
+      CLIENT_PORT: '70000',
+      PROXY_URL: 'http://x',
+      CLIENT_TOKEN: 's3cret',
+      INFO_PERIOD: '-1',
+    });
+    t.fail('should throw');
+  } catch (e) {
+    t.ok(e instanceof PetrelError);
+    const msg = (e as Error).message;
+    t.match(msg, /4 problems/);
+    for (const name of ['SLOTS', 'CLIENT_PORT', 'PROXY_URL', 'INFO_PERIOD']) t.match(msg, name);
+    t.notMatch(msg, 's3cret', 'secrets are never echoed');
+  }
+  t.throws(() => loadProxyConfig({ POLICY: 'fastest' }), /POLICY/);
+  t.throws(() => loadProxyConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY/);
+});
+
+t.test('tickets: 26 characters, time-ordered, unguessable', async (t) => {
+  const seen = new Set<string>();
+  let prev = '';
+  let misordered = 0;
+  let malformed = 0;
+  for (let i = 0; i < 20_000; i++) {
+    const tk = newTicket(1_700_000_000_000 + i);
+    if (parseTicket(tk) !== tk) malformed++;
+    if (tk <= prev) misordered++;
+    prev = tk;
+    seen.add(tk.slice(10));
+  }
+  t.equal(malformed, 0, 'every ticket is 26 characters of Crockford base32');
+  t.equal(misordered, 0, 'tickets sort by time');
+  t.equal(seen.size, 20_000, 'the random parts never repeat');
+  t.equal(ticketTime(newTicket(1_234_567)), 1_234_567);
+  const tk = newTicket();
+  t.equal(parseTicket(tk.toLowerCase()), tk, 'case-insensitive');
+  t.equal(parseTicket('not a ticket'), null);
+});
