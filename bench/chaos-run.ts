@@ -40,7 +40,7 @@ export interface ChaosOptions {
   readonly maxSleepMs?: number;
   readonly nodeTimeoutMs?: number;
   readonly requestResultPeriodMs?: number;
-  /** Kill the proxy once, when half of the jobs are submitted. */
+  /** Kill the proxy once, mid-run: when the proxy has finished half of the jobs. */
   readonly killProxy?: boolean;
   readonly seed?: number;
   /** Bound on the whole run. */
@@ -539,7 +539,7 @@ class ChaosRun {
         await sleep(Math.min(50, next - Date.now()));
         continue;
       }
-      if (proxyDue && (this.submitDone || this.nextJob >= this.o.jobs / 2)) {
+      if (proxyDue && (await this.halfway())) {
         await Promise.all(measuring);
         await this.killProxy();
       } else {
@@ -550,6 +550,13 @@ class ChaosRun {
       next = Date.now() + this.nextGap();
     }
     await Promise.all(measuring);
+  }
+
+  /** Half of the jobs done by the proxy's count, or nothing left to do at all. */
+  private async halfway(): Promise<boolean> {
+    const api = await getCluster(this.proxyPort).catch(() => undefined);
+    if ((api?.totals.done ?? 0) >= this.o.jobs / 2) return true;
+    return this.submitDone && (await this.drained());
   }
 
   /** Nothing left at the proxy and every node up: the chaos has nothing more to hit. */
@@ -625,7 +632,8 @@ class ChaosRun {
     const killedAt = Date.now();
     await this.proxy?.kill();
     this.proxyKills++;
-    this.say(`kill -9 proxy (${this.nextJob} of ${this.o.jobs} submitted)`);
+    const done = before?.totals.done ?? 0;
+    this.say(`kill -9 proxy (${this.tickets.length} of ${this.o.jobs} submitted, ${done} done)`);
     let p = this.spawnProxy();
     for (let attempt = 1; ; attempt++) {
       const q = p;
@@ -939,7 +947,7 @@ export function formatReport(r: ChaosReport): string[] {
   const t = (k: string): number => r.totals[k] ?? 0;
   const lines = [
     `jobs ${r.jobs} (DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
-    `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}`,
+    `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
     `lost ${r.lost} (tickets without exactly one "done" result); inconsistent between nodes ${r.inconsistent}; wrong output ${r.wrongOutput}`,
     `duplicate runs ${t('duplicates')}; requeued ${t('requeued')}; proxy submitted ${t('submitted')} done ${t('done')} failed ${t('failed')} LOST ${t('lost')}`,
     `kills: ${r.nodeKills} nodes (kill -9 every ~${r.options.killEveryMs} ms, restarted at once), ${r.proxyKills} proxy`,

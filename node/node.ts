@@ -250,19 +250,23 @@ export class PetrelNode {
     }
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);
+    const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
+    this.open.set(id, t);
+    // The job travels to the proxy while its ticket commits here: only the ticket's reply
+    // must wait for the commit. Should the commit fail, the proxy runs a job nobody holds a
+    // ticket for, and its result is acknowledged and dropped.
+    if (this.fallbackActive) this.runLocally(t);
+    else this.link.forward(this.wireJob(t));
     return new Promise((resolve, reject) => {
       this.tickets.insert(id, spec, submittedAt, (err) => {
         if (err) {
+          this.open.delete(id);
           this.log.error({ err }, 'could not commit a ticket');
           reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
           return;
         }
         this.counters.submitted++;
-        const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
-        this.open.set(id, t);
         resolve(id);
-        if (this.fallbackActive) this.runLocally(t);
-        else this.link.forward(this.wireJob(t));
       });
     });
   }
@@ -386,13 +390,20 @@ export class PetrelNode {
       return;
     }
     this.open.delete(r.id);
-    this.tickets.finish(r, reported, () => {
+    const wake = () => {
       const set = this.waiters.get(r.id);
-      if (set) {
-        const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
-        for (const w of [...set]) w(v);
+      if (!set) return;
+      const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
+      for (const w of [...set]) w(v);
+    };
+    // A result from the proxy is already durable there (it pushes it again until this node
+    // acks), so waiting clients hear it at once; one decided here is told only once committed.
+    if (reported) wake();
+    this.tickets.finish(r, reported, () => {
+      if (!reported) {
+        wake();
+        if (this.link.ready) this.link.forward(this.wireJob(o, r));
       }
-      if (!reported && this.link.ready) this.link.forward(this.wireJob(o, r));
       after?.();
     });
   }
@@ -546,14 +557,14 @@ export class PetrelNode {
       pending++;
       this.workStore.insert(w, (err) => {
         if (err) {
-          this.work.delete(j.id);
           this.log.error({ err }, 'could not commit dispatched work');
-        } else {
-          acks.push(j.id);
-          this.executor.enqueue(j.id, j.spec);
-        }
+          this.dropWork(j.id); // unacknowledged: the proxy sends it again or elsewhere
+        } else acks.push(j.id);
         if (--pending === 0 && acks.length) this.link.ackJobs(acks);
       });
+      // It may start before its row commits (a quick job then commits its result in the same
+      // transaction): only the ACK, the promise to the proxy, waits for the commit.
+      this.executor.enqueue(j.id, j.spec);
     }
     if (pending === 0 && acks.length) this.link.ackJobs(acks);
     if (refused.length) this.link.send({ type: 'RES_REQ', missing: refused });
