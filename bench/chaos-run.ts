@@ -857,6 +857,12 @@ class ChaosRun {
     );
     await this.verify();
     const totals = (await getCluster(this.proxyPort).catch(() => undefined))?.totals ?? {};
+    // orphan tickets only add to the proxy's count: fewer means counted events were forgotten
+    if ((totals.done ?? 0) < this.counts.done) {
+      this.problem(
+        `the proxy counts ${totals.done ?? 0} jobs done but ${this.counts.done} tickets are done: its counters lost increments`,
+      );
+    }
     const runMs = Math.max(1, (this.lastTerminalAt || Date.now()) - this.t0);
     return this.report(totals, this.submitMs, runMs);
   }

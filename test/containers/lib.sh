@@ -107,6 +107,17 @@ stop_within() {
   ((ms < $2 * 1000)) && [[ $code == 0 ]]
 }
 
+# signal_stops_within <container> <seconds>: after SIGTERM the process exits 0 within the limit.
+signal_stops_within() {
+  local t0 ms code
+  t0=$(now_ms)
+  "$CLI" kill -s TERM "$1" >/dev/null 2>&1
+  code=$(timeout "$2" "$CLI" wait "$1" 2>/dev/null | tail -n 1)
+  ms=$(($(now_ms) - t0))
+  printf '  %s exited %s after %d ms\n' "$1" "${code:-(still running)}" "$ms"
+  [[ $code == 0 ]]
+}
+
 # uid_is <container> <uid>: every process in the container runs as this uid.
 uid_is() {
   local uids
