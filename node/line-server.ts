@@ -50,6 +50,7 @@ interface Slot {
 export class LineServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly raw = new Set<net.Socket>();
   private nextId = 1;
   private closing: Promise<void> | undefined;
 
@@ -59,9 +60,18 @@ export class LineServer {
   ) {
     const onSocket = (s: net.Socket) => this.accept(s);
     this.server = opts.tls
-      ? tls.createServer({ cert: opts.tls.cert, key: opts.tls.key, allowHalfOpen: true }, onSocket)
+      ? tls.createServer(
+          { cert: opts.tls.cert, key: opts.tls.key, allowHalfOpen: true, handshakeTimeout: 10_000 },
+          onSocket,
+        )
       : net.createServer({ allowHalfOpen: true }, onSocket);
     this.server.on('error', (err) => opts.log.error({ err }, 'client server error'));
+    // every TCP connection, including TLS ones still in (or stuck before) their handshake
+    this.server.on('connection', (raw: net.Socket) => {
+      this.raw.add(raw);
+      raw.once('close', () => this.raw.delete(raw));
+    });
+    if (opts.tls) this.server.on('tlsClientError', (_err, s) => s.destroy());
   }
 
   listen(): Promise<number> {
@@ -234,7 +244,8 @@ export class LineServer {
       for (const s of this.sockets) s.end();
       setTimeout(() => {
         for (const s of this.sockets) s.destroy();
-      }, 500).unref();
+        for (const s of this.raw) s.destroy();
+      }, 500);
     });
     return this.closing;
   }

@@ -434,7 +434,7 @@ export class PetrelNode {
   // ---- proxy link --------------------------------------------------------------------------
 
   private holds(): FrameOf<'HELLO'>['holds'] {
-    return [...this.work.values()].map((w) => ({ id: w.id, state: w.state }));
+    return [...this.work.values()].map((w) => ({ id: w.id, state: w.state, attempt: w.attempt }));
   }
 
   private onWelcome(f: FrameOf<'WELCOME'>): void {

@@ -192,7 +192,13 @@ export class Scheduler {
         continue;
       }
       if (h.state === 'finished' && job && !isTerminal(job.state)) continue; // its result wins
-      if (h.state === 'finished' && (!job || job.state !== 'cancelled')) this.bump('duplicates');
+      if (h.state === 'finished') {
+        // A finished copy of a job already decided is a second run, unless the recorded result
+        // is this very copy (the node died before it heard the proxy's ACK).
+        const rec = job ?? this.store.get(h.id);
+        const same = rec?.result?.node === nodeId && rec.result.attempt === h.attempt;
+        if (rec && !same && rec.state !== 'cancelled') this.bump('duplicates');
+      }
       drop.push(h.id);
     }
     // jobs the proxy believes are on this node but that it no longer holds go back to the queue

@@ -30,7 +30,12 @@ export type WireJob = z.infer<typeof WireJobSchema>;
 
 /** What a node holds for the proxy when it (re)joins. */
 export const HoldingSchema = z
-  .object({ id: TicketSchema, state: z.enum(['queued', 'running', 'finished']) })
+  .object({
+    id: TicketSchema,
+    state: z.enum(['queued', 'running', 'finished']),
+    /** Which run of the job this copy is (as dispatched). */
+    attempt: z.number().int().min(1).optional(),
+  })
   .strict();
 
 export const ChallengeSchema = z

@@ -10,17 +10,38 @@ t.test('TLS on both ports: wss:// between node and proxy, TLS for clients', asyn
   const dir = tempDir(t.teardown);
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost', '-keyout', key, '-out', cert,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
   const tlsEnv = { TLS_CERT: cert, TLS_KEY: key, TLS_CA: cert };
   const proxy = await startProxy(t.teardown, tlsEnv);
   const node = await startNode(t.teardown, proxy.port, {
     ...tlsEnv,
     PROXY_URL: `wss://127.0.0.1:${proxy.port}/cluster`,
   });
-  await until(() => proxy.scheduler.connectedNodes().length === 1, 10_000, 'the node to join over wss');
+  await until(
+    () => proxy.scheduler.connectedNodes().length === 1,
+    10_000,
+    'the node to join over wss',
+  );
 
   const health = await new Promise<number>((resolve, reject) => {
     const req = tls.connect({ port: proxy.port, host: '127.0.0.1', ca: readFileSync(cert) }, () => {
@@ -46,7 +67,11 @@ t.test('TLS on both ports: wss:// between node and proxy, TLS for clients', asyn
 
   // a plain-text client gets nothing it can read from a TLS port
   const refused = await new Promise<boolean>((resolve) => {
-    const plain = tls.connect({ port: node.clientPort, host: '127.0.0.1', rejectUnauthorized: true });
+    const plain = tls.connect({
+      port: node.clientPort,
+      host: '127.0.0.1',
+      rejectUnauthorized: true,
+    });
     plain.once('error', () => resolve(true));
     plain.once('secureConnect', () => resolve(false));
   });

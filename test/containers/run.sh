@@ -143,7 +143,8 @@ check "proxy HEALTHCHECK passes" until_ok 30 healthy "$RUN-proxy"
 # node-1 the seed's way (positional proxy host and port, under --init); node-2 by PROXY_URL
 # from the image's defaults; node-3 with no NODE_ID, so it must keep a generated one.
 must "node-1 starts (seed style: image reverse-proxy 8080, --init)" \
-  run node-1 --init -e NODE_ID=node-1 -e SLOTS=2 -p 127.0.0.1::9000 "$NODE_IMAGE" reverse-proxy 8080
+  run node-1 --init -e NODE_ID=node-1 -e SLOTS=2 -p 127.0.0.1::9000 \
+  "$NODE_IMAGE" reverse-proxy 8080
 must "node-2 starts (PROXY_URL from the image)" \
   run node-2 -e NODE_ID=node-2 -e SLOTS=2 -p 127.0.0.1::9000 "$NODE_IMAGE"
 must "node-3 starts (no NODE_ID)" run node-3 -e SLOTS=2 -p 127.0.0.1::9000 "$NODE_IMAGE"
@@ -153,7 +154,9 @@ p3=$(host_port "$RUN-node-3" 9000)
 
 connected() { http "$api/api/cluster" 'json.nodes.filter((n) => n.connected).length' 2>/dev/null; }
 three_connected() { [[ $(connected) == 3 ]]; }
-node_ids() { http "$api/api/cluster" 'json.nodes.filter((n) => n.connected).map((n) => n.id).sort().join(" ")'; }
+node_ids() {
+  http "$api/api/cluster" 'json.nodes.filter((n) => n.connected).map((n) => n.id).sort().join(" ")'
+}
 must "three nodes join the proxy with CLUSTER_SECRET" until_ok 60 three_connected
 ids_before=$(node_ids)
 echo "  nodes: $ids_before"
@@ -178,7 +181,9 @@ reply=$(ask "$p1" 500)
 echo "  node-1: 500 -> $reply"
 check "seed dialect on node-1: 500 -> Ticket ID: <ticket>" is "$reply" "^Ticket ID: $ticket_re\$"
 seed_ticket=${reply#Ticket ID: }
-seed_done() { is "$(ask "$p1" "r$seed_ticket")" "^Result: Executed Job\[$seed_ticket\] for 500 milliseconds"; }
+seed_done() {
+  is "$(ask "$p1" "r$seed_ticket")" "^Result: Executed Job\[$seed_ticket\] for 500 milliseconds"
+}
 check "seed dialect: r<ticket> -> Result: Executed Job[<ticket>] for 500 milliseconds" \
   until_ok 15 seed_done
 check "the seed job's result from node-3 (WAIT)" \
@@ -217,7 +222,9 @@ check "bad DISPATCH_PERIOD and MAX_NUM_NODES: exits non-zero naming both" bad_co
 for c in proxy node-1 node-2 node-3; do
   check "$c runs as uid 1000 (node), not root" uid_is "$RUN-$c" 1000
 done
-data_owned() { "$CLI" exec "$RUN-node-3" sh -c '[ -n "$(ls /data)" ] && [ -z "$(find /data ! -user 1000)" ]'; }
+data_owned() {
+  "$CLI" exec "$RUN-node-3" sh -c '[ -n "$(ls /data)" ] && [ -z "$(find /data ! -user 1000)" ]'
+}
 check "a fresh named volume on /data is written by the node user" data_owned
 
 # ---- restarts keep tickets -----------------------------------------------------------------
@@ -252,7 +259,7 @@ check "node-2 (no --init, node is PID 1) stops within ${STOP_LIMIT}s, exit 0" \
 # would end in SIGKILL after its timeout). A second SIGTERM hands the job back and exits.
 long=$(ask "$p3" 'SUBMIT sleep 60000')
 running() { [[ $(ask "$p3" "STATUS ${long#OK }") == 'OK running' ]]; }
-draining() { "$CLI" logs "$RUN-node-3" 2>&1 | grep -q 'send the signal again'; }
+draining() { "$CLI" logs "$RUN-node-3" 2>&1 | grep -q '"signal":"SIGTERM"'; }
 still_up() { [[ $("$CLI" inspect -f '{{.State.Running}}' "$RUN-node-3") == true ]]; }
 first_term() {
   until_ok 20 running && "$CLI" kill -s TERM "$RUN-node-3" >/dev/null &&
