@@ -623,8 +623,8 @@ export class PetrelNode {
   private onStarted(id: string, at: number): void {
     const w = this.work.get(id);
     if (w) {
+      // kept in memory: after a crash the job runs again whatever its row says
       w.state = 'running';
-      this.workStore.started(id, at);
       this.startedSinceInfo.push({ id, at });
     }
     this.scheduleInfo();
@@ -762,7 +762,20 @@ export class PetrelNode {
     // tickets this node ran locally stay here, accepted, and are forwarded on the next start
     this.handBack(waiting.filter((id) => this.work.has(id)));
     if (force) this.handBack(this.executor.abortRunning());
-    await this.executor.idle();
+    // running jobs get DRAIN_TIMEOUT to finish (a container stop allows 10 s); then they are
+    // handed back to run elsewhere, as on a second signal
+    const drained = await Promise.race([
+      this.executor.idle().then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), this.cfg.DRAIN_TIMEOUT).unref()),
+    ]);
+    if (!drained) {
+      this.log.warn(
+        { running: this.executor.running },
+        'DRAIN_TIMEOUT passed: handing back running jobs',
+      );
+      this.handBack(this.executor.abortRunning());
+      await this.executor.idle();
+    }
     this.committer.flush();
     await new Promise<void>((r) => this.committer.afterCommit(() => r()));
     this.link.flush();

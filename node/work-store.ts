@@ -38,7 +38,6 @@ export class WorkStore {
         `INSERT OR IGNORE INTO work (id, spec, origin, submitted_at, attempt, state)
          VALUES (?, ?, ?, ?, ?, 'queued')`,
       ),
-      started: db.prepare("UPDATE work SET state = 'running', started_at = ? WHERE id = ?"),
       finished: db.prepare("UPDATE work SET state = 'finished', result = ? WHERE id = ?"),
       remove: db.prepare('DELETE FROM work WHERE id = ?'),
       all: db.prepare<[], RawWork>('SELECT * FROM work ORDER BY id'),
@@ -51,10 +50,6 @@ export class WorkStore {
       () => this.sql.insert.run(w.id, spec, w.origin, w.submittedAt, w.attempt),
       after,
     );
-  }
-
-  started(id: string, at: number): void {
-    this.committer.write(() => this.sql.started.run(at, id));
   }
 
   finished(result: JobResult, after?: (err?: Error) => void): void {

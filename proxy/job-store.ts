@@ -2,9 +2,10 @@ import type { Committer, Db } from '../shared/db.js';
 import type { JobResult, JobSpec } from '../shared/job.js';
 
 export const PROXY_SCHEMA = `
--- Every job the proxy acknowledged. state: queued, assigned (given to node, placed = 1 once
--- the node acked), running, done, failed, cancelled. delivered = 1 once the origin acked the
--- final result; until then the result is pushed again after every rejoin and sweep.
+-- Every job the proxy acknowledged. state: queued, assigned (given to node), done, failed,
+-- cancelled; whether the node acked it and whether it runs yet are kept in memory (a node's
+-- HELLO says both again). delivered = 1 once the origin acked the final result; until then
+-- the result is pushed again after every rejoin and sweep.
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
   spec TEXT NOT NULL,
@@ -15,7 +16,6 @@ CREATE TABLE IF NOT EXISTS jobs (
   node TEXT,
   attempt INTEGER NOT NULL DEFAULT 0,
   lost_runs INTEGER NOT NULL DEFAULT 0,
-  placed INTEGER NOT NULL DEFAULT 0,
   given TEXT NOT NULL DEFAULT '',
   started_at INTEGER,
   result TEXT,
@@ -58,7 +58,6 @@ interface Raw {
   node: string | null;
   attempt: number;
   lost_runs: number;
-  placed: number;
   given: string;
   started_at: number | null;
   result: string | null;
@@ -76,7 +75,7 @@ function fromRaw(r: Raw): JobRecord {
     node: r.node,
     attempt: r.attempt,
     lostRuns: r.lost_runs,
-    placed: r.placed === 1,
+    placed: false,
     given: r.given === '' ? [] : r.given.split(','),
     startedAt: r.started_at,
     result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
@@ -99,13 +98,11 @@ export class JobStore {
            @result, @finishedAt, @delivered)`,
       ),
       assign: db.prepare(
-        `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, placed = 0, given = ?
+        `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, given = ?
          WHERE id = ?`,
       ),
-      placed: db.prepare('UPDATE jobs SET placed = 1 WHERE id = ?'),
-      started: db.prepare("UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?"),
       requeue: db.prepare(
-        "UPDATE jobs SET state = 'queued', node = NULL, placed = 0, lost_runs = ? WHERE id = ?",
+        "UPDATE jobs SET state = 'queued', node = NULL, lost_runs = ? WHERE id = ?",
       ),
       finish: db.prepare(
         `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?
@@ -144,14 +141,6 @@ export class JobStore {
     const { node, attempt, id } = j;
     const given = j.given.join(',');
     this.committer.write(() => this.sql.assign.run(node, attempt, given, id), after);
-  }
-
-  placed(id: string): void {
-    this.committer.write(() => this.sql.placed.run(id));
-  }
-
-  started(id: string, at: number): void {
-    this.committer.write(() => this.sql.started.run(at, id));
   }
 
   requeue(j: JobRecord): void {

@@ -157,6 +157,7 @@ export class Scheduler {
     this.countersDirty = true;
   }
   private countersDirty = false;
+  private lastExpiryCheck = Date.now();
 
   // ---- membership ----------------------------------------------------------------------------
 
@@ -177,10 +178,8 @@ export class Scheduler {
       held.add(h.id);
       const job = this.jobs.get(h.id);
       if (job && !isTerminal(job.state) && job.node === nodeId) {
-        if (!job.placed) {
-          job.placed = true;
-          this.store.placed(job.id);
-        }
+        job.placed = true;
+        if (h.state === 'running') job.state = 'running';
         continue;
       }
       if (job && job.state === 'queued' && h.state !== 'finished') {
@@ -188,7 +187,6 @@ export class Scheduler {
         this.queue.remove(job);
         this.assign(job, n);
         job.placed = true;
-        this.store.placed(job.id);
         continue;
       }
       if (h.state === 'finished' && job && !isTerminal(job.state)) continue; // its result wins
@@ -232,6 +230,13 @@ export class Scheduler {
   /** Declares nodes dead after `timeoutMs` of silence; returns their ids. */
   expireSilent(timeoutMs: number, now = Date.now()): string[] {
     const dead: string[] = [];
+    // When this process itself stalled (a long commit, a burst of frames), the nodes' frames
+    // may be waiting unread in its sockets: silence is only counted while it was listening.
+    const gap = now - this.lastExpiryCheck;
+    this.lastExpiryCheck = now;
+    if (gap > timeoutMs / 2) {
+      for (const n of this.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - timeoutMs / 2);
+    }
     for (const n of this.nodes.values()) {
       if (!n.conn && n.jobs.size > 0 && now - n.lastSeen > timeoutMs) {
         // held jobs when the proxy restarted, and has not come back since
@@ -359,10 +364,9 @@ export class Scheduler {
   private onAck(n: NodeEntry, jobs: string[], results: string[]): void {
     for (const id of jobs) {
       const job = this.jobs.get(id);
-      if (job && job.node === n.id && !job.placed && !isTerminal(job.state)) {
-        job.placed = true;
-        this.store.placed(id);
-      }
+      // placement and start are kept in memory only: after a proxy restart, each node's HELLO
+      // says again what it holds and runs
+      if (job && job.node === n.id && !isTerminal(job.state)) job.placed = true;
     }
     const delivered: string[] = [];
     for (const id of results) {
@@ -381,7 +385,6 @@ export class Scheduler {
     if (job && job.node === n.id && (job.state === 'assigned' || job.state === 'queued')) {
       job.state = 'running';
       job.startedAt = at;
-      this.store.started(id, at);
     }
   }
 

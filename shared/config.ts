@@ -76,6 +76,8 @@ export const NodeConfigSchema = z.object({
   JOB_OUTPUT_LIMIT: int(0, 64 * 1024 * 1024).default(65536),
   MAX_CLIENTS: int(1, 1_000_000).default(1024),
   CLIENT_IDLE_TIMEOUT: int(0).default(600_000),
+  /** How long a stopping node lets running jobs finish before handing them back. */
+  DRAIN_TIMEOUT: int(0).default(8000),
 });
 
 export type ProxyConfig = Readonly<z.infer<typeof ProxyConfigSchema> & { DATA_DIR: string }>;
@@ -83,7 +85,9 @@ export type NodeConfig = Readonly<z.infer<typeof NodeConfigSchema> & { DATA_DIR:
 
 type Env = Record<string, string | undefined>;
 
-function validate<S extends z.ZodType>(schema: S, env: Env, who: string): z.infer<S> {
+function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infer<S> {
+  // `SLOTS=` in a .env file means "not set", as it does for most tools
+  const env = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ''));
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i) => {

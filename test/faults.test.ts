@@ -318,3 +318,27 @@ t.test('a corrupt database stops the process with a message naming the file', as
     t.match(msg, /backup/, 'says what to do');
   }
 });
+
+t.test('a stopping node hands back jobs still running after DRAIN_TIMEOUT', async (t) => {
+  const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
+  const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
+    NODE_ID: 'a',
+    SLOTS: '1',
+    DRAIN_TIMEOUT: '300',
+  });
+  const c = await LineClient.connect(a.port, t.teardown);
+  const long = (await c.ask('SUBMIT sleep 30000')).slice(3);
+  await until(async () => (await view(c, long)).state === 'running');
+  const t0 = Date.now();
+  a.proc.child.kill('SIGTERM');
+  t.equal(await a.proc.exited, 0, 'exits cleanly');
+  t.ok(Date.now() - t0 < 5000, `stopped after the drain timeout (${Date.now() - t0} ms)`);
+  await a.proc.waitFor('DRAIN_TIMEOUT passed');
+  const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
+    NODE_ID: 'b',
+    SLOTS: '1',
+  });
+  const cb = await LineClient.connect(b.port, t.teardown);
+  await until(async () => (await view(cb, long)).node === 'b', 10_000, 'the handed-back job on b');
+  t.equal(await cb.ask(`CANCEL ${long}`), 'OK cancelled');
+});

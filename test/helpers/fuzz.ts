@@ -148,11 +148,9 @@ const VERBS = [
   'WAIT',
   'wait',
   'CANCEL',
-  'LIST',
   'AUTH',
   'PING',
   'HELP',
-  'getall',
   'Submit',
   'rESULT',
 ];
@@ -298,8 +296,12 @@ export function junkLine(r: Rand, tickets: readonly string[]): { kind: LineKind;
       line = Buffer.from(r.ascii(r.int(120)));
       break;
     case 'verb': {
-      const args = Array.from({ length: r.int(5) }, () => junkArg(r, tickets));
-      line = Buffer.from([r.pick(VERBS), ...args].join(sep()));
+      // LIST and getall are rare: each reads up to 1,000 tickets (see the report on its cost)
+      const verb = r.chance(0.005) ? r.pick(['LIST', 'list', 'getall', 'GETALL']) : r.pick(VERBS);
+      // a real ticket in the hands of CANCEL would be obeyed (tickets are capabilities)
+      const verbArgs = verb.toUpperCase() === 'CANCEL' ? [] : tickets;
+      const args = Array.from({ length: r.int(5) }, () => junkArg(r, verbArgs));
+      line = Buffer.from([verb, ...args].join(sep()));
       break;
     }
     case 'seed':
@@ -565,4 +567,38 @@ export function fakeResult(id: string, node: string | null, extra: Json = {}): J
     finishedAt: now,
     ...extra,
   };
+}
+
+/**
+ * Forces a full collection in another Node process started with `--inspect=127.0.0.1:<port>`,
+ * through the inspector protocol, so its heap can be compared like this process's.
+ */
+export async function collectGarbageIn(inspectPort: number): Promise<void> {
+  const list = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as Array<{
+    webSocketDebuggerUrl: string;
+  }>;
+  const url = list[0]?.webSocketDebuggerUrl;
+  if (!url) throw new Error('no inspector target');
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  try {
+    for (let id = 1; id <= 2; id++) {
+      const done = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no answer from the inspector')), 20_000);
+        ws.on('message', (d) => {
+          if ((JSON.parse(d.toString()) as { id?: number }).id === id) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      await done;
+    }
+  } finally {
+    ws.terminate();
+  }
 }
