@@ -37,6 +37,8 @@ interface Work {
   attempt: number;
   state: WorkRow['state'];
   result: JobResult | null;
+  /** Whether its row exists (or is written by a statement already queued). */
+  stored?: boolean;
 }
 
 function viewOfResult(id: string, spec: JobSpec, submittedAt: number, r: JobResult): JobView {
@@ -197,7 +199,7 @@ export class PetrelNode {
       }
     }
     for (const w of this.workStore.all()) {
-      this.work.set(w.id, w);
+      this.work.set(w.id, { ...w, stored: true });
       // a job that was running when the process died runs again: execution is at-least-once
       if (w.state !== 'finished') this.executor.enqueue(w.id, w.spec);
     }
@@ -643,9 +645,12 @@ export class PetrelNode {
       const r = resultOf(id, this.nodeId, w.attempt, o, startedAt, finishedAt);
       w.state = 'finished';
       w.result = r;
-      this.workStore.finished(r, (err) => {
+      const send = (err?: Error) => {
         if (!err) this.link.result(r);
-      });
+      };
+      // not stored yet: the queued insert writes the result too
+      if (w.stored) this.workStore.finished(r, send);
+      else this.committer.afterCommit(send);
     }
     this.scheduleInfo();
   }

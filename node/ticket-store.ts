@@ -78,10 +78,11 @@ export class TicketStore {
     return raw && fromRaw(raw);
   }
 
-  markForwarded(ids: readonly string[], after?: (err?: Error) => void): void {
-    this.committer.write(() => {
+  /** Notes the proxy's ACK; deferred, since a crash before it commits only resends the job. */
+  markForwarded(ids: readonly string[]): void {
+    this.committer.defer(() => {
       for (const id of ids) this.sql.forwarded.run(id);
-    }, after);
+    });
   }
 
   /** Records a terminal result; `reported` false when the proxy still has to hear of it. */
@@ -94,7 +95,7 @@ export class TicketStore {
   }
 
   markReported(ids: readonly string[]): void {
-    this.committer.write(() => {
+    this.committer.defer(() => {
       for (const id of ids) this.sql.reported.run(id);
     });
   }

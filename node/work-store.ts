@@ -35,8 +35,8 @@ export class WorkStore {
   ) {
     this.sql = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO work (id, spec, origin, submitted_at, attempt, state)
-         VALUES (?, ?, ?, ?, ?, 'queued')`,
+        `INSERT OR IGNORE INTO work (id, spec, origin, submitted_at, attempt, state, result)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       finished: db.prepare("UPDATE work SET state = 'finished', result = ? WHERE id = ?"),
       remove: db.prepare('DELETE FROM work WHERE id = ?'),
@@ -44,12 +44,29 @@ export class WorkStore {
     };
   }
 
-  insert(w: Omit<WorkRow, 'state' | 'startedAt' | 'result'>, after?: (err?: Error) => void): void {
+  /**
+   * Stores newly dispatched work. The row is built when the transaction runs, so a job that
+   * already finished (a quick one, run while its row was committing) is stored with its result
+   * in one statement; `w.stored` tells later writes whether the row exists.
+   */
+  insert(
+    w: Omit<WorkRow, 'startedAt'> & { stored?: boolean },
+    after?: (err?: Error) => void,
+  ): void {
     const spec = JSON.stringify(w.spec);
-    this.committer.write(
-      () => this.sql.insert.run(w.id, spec, w.origin, w.submittedAt, w.attempt),
-      after,
-    );
+    this.committer.write(() => {
+      const done = w.state === 'finished' && w.result;
+      this.sql.insert.run(
+        w.id,
+        spec,
+        w.origin,
+        w.submittedAt,
+        w.attempt,
+        done ? 'finished' : 'queued',
+        done ? JSON.stringify(w.result) : null,
+      );
+      w.stored = true;
+    }, after);
   }
 
   finished(result: JobResult, after?: (err?: Error) => void): void {
@@ -57,8 +74,9 @@ export class WorkStore {
     this.committer.write(() => this.sql.finished.run(json, result.id), after);
   }
 
+  /** Deletes rows the proxy no longer needs; deferred (a crash only resends their results). */
   remove(ids: readonly string[]): void {
-    this.committer.write(() => {
+    this.committer.defer(() => {
       for (const id of ids) this.sql.remove.run(id);
     });
   }

@@ -93,9 +93,9 @@ export class JobStore {
   ) {
     this.sql = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO jobs (id, spec, origin, submitted_at, seq, state, result,
-           finished_at, delivered) VALUES (@id, @spec, @origin, @submittedAt, @seq, @state,
-           @result, @finishedAt, @delivered)`,
+        `INSERT OR IGNORE INTO jobs (id, spec, origin, submitted_at, seq, state, node, attempt,
+           given, result, finished_at, delivered) VALUES (@id, @spec, @origin, @submittedAt,
+           @seq, @state, @node, @attempt, @given, @result, @finishedAt, @delivered)`,
       ),
       assign: db.prepare(
         `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, given = ?
@@ -122,19 +122,30 @@ export class JobStore {
     };
   }
 
-  insert(j: JobRecord, after?: (err?: Error) => void): void {
-    const row = {
-      id: j.id,
-      spec: JSON.stringify(j.spec),
-      origin: j.origin,
-      submittedAt: j.submittedAt,
-      seq: j.seq,
-      state: j.state,
-      result: j.result ? JSON.stringify(j.result) : null,
-      finishedAt: j.result?.finishedAt ?? null,
-      delivered: j.delivered ? 1 : 0,
-    };
-    this.committer.write(() => this.sql.insert.run(row), after);
+  /**
+   * Inserts a new job. The row is built when the transaction runs, so a job dispatched in the
+   * same tick is stored already assigned, in one statement; `j.stored` tells later writes
+   * whether the row exists.
+   */
+  insert(j: JobRecord & { stored?: boolean }, after?: (err?: Error) => void): void {
+    const spec = JSON.stringify(j.spec);
+    this.committer.write(() => {
+      this.sql.insert.run({
+        id: j.id,
+        spec,
+        origin: j.origin,
+        submittedAt: j.submittedAt,
+        seq: j.seq,
+        state: j.state === 'running' ? 'assigned' : j.state,
+        node: j.node,
+        attempt: j.attempt,
+        given: j.given.join(','),
+        result: j.result ? JSON.stringify(j.result) : null,
+        finishedAt: j.result?.finishedAt ?? null,
+        delivered: j.delivered ? 1 : 0,
+      });
+      j.stored = true;
+    }, after);
   }
 
   assign(j: JobRecord, after?: (err?: Error) => void): void {
@@ -159,8 +170,9 @@ export class JobStore {
     );
   }
 
+  /** Notes the origin's ACK; deferred (a crash only pushes the result again). */
   delivered(ids: readonly string[]): void {
-    this.committer.write(() => {
+    this.committer.defer(() => {
       for (const id of ids) this.sql.delivered.run(id);
     });
   }

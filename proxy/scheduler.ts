@@ -3,6 +3,7 @@ import type { FrameBatcher } from '../shared/batcher.js';
 import { isTerminal, type JobResult, type JobView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
+import { ticketTime } from '../shared/ids.js';
 import type { Frame, FrameIn, FrameOf, WireJob } from '../shared/protocol.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import type { Candidate, Policy } from './policies.js';
@@ -15,6 +16,8 @@ export interface NodeConn {
 }
 
 interface Job extends JobRecord, HeapItem {
+  /** Whether its row exists (or is written by a statement already queued). */
+  stored?: boolean;
   /** When the current dispatch or result push was last sent, for resends. */
   sentAt: number;
 }
@@ -101,7 +104,7 @@ export class Scheduler {
   /** Rebuilds the queue and assignments from SQLite after a start or crash. */
   private recover(): void {
     for (const rec of this.store.live()) {
-      const job: Job = { ...rec, heapIndex: -1, sentAt: 0 };
+      const job: Job = { ...rec, heapIndex: -1, sentAt: 0, stored: true };
       this.jobs.set(job.id, job);
       if (job.state === 'queued') this.queue.push(job);
       else if (!isTerminal(job.state) && job.node) this.entry(job.node).jobs.add(job);
@@ -158,6 +161,7 @@ export class Scheduler {
   }
   private countersDirty = false;
   private lastExpiryCheck = Date.now();
+  private readonly startedAt = Date.now();
 
   // ---- membership ----------------------------------------------------------------------------
 
@@ -303,7 +307,12 @@ export class Scheduler {
         this.opts.log.warn({ node: n.id, origin: j.origin }, 'a node forwarded another node’s job');
         continue;
       }
-      const existing = this.jobs.get(j.id) ?? this.store.get(j.id);
+      // Only a job already delivered is in the database but not in memory, and its origin has
+      // its result, so it forwards it again only with that result, or after this proxy's
+      // restart: the common case needs no read.
+      const existing =
+        this.jobs.get(j.id) ??
+        (j.result || ticketTime(j.id) < this.startedAt ? this.store.get(j.id) : undefined);
       if (existing) {
         if (j.result) this.originDecided(existing as Job, j.result);
         this.committer.afterCommit(() => this.ack(n, 'job', j.id));
@@ -589,9 +598,12 @@ export class Scheduler {
     n.jobs.add(job);
     n.outstanding = n.jobs.size;
     this.refreshAvailability(n);
-    this.store.assign(job, (err) => {
+    const send = (err?: Error) => {
       if (!err && job.node === n.id && job.state === 'assigned') this.sendDispatch(job, n);
-    });
+    };
+    // a job that arrived this tick is not stored yet: its insert will carry the assignment
+    if (job.stored) this.store.assign(job, send);
+    else this.committer.afterCommit(send);
   }
 
   private sendDispatch(job: Job, n: NodeEntry): void {

@@ -57,6 +57,9 @@ export function openDatabase(
 
 type After = (err?: Error) => void;
 
+/** The longest a deferred write waits for a commit to ride along with. */
+const DEFER_MS = 50;
+
 /**
  * Group commit: writes queued during one tick run in a single transaction, so a batch pays for
  * one fsync, not one per job. Each write's `after` runs once its transaction committed (or
@@ -91,6 +94,21 @@ export class Committer {
     this.schedule();
   }
 
+  /**
+   * Queues a write that promises nothing to anyone (an acknowledgement noted, a row no longer
+   * needed): it rides along with the next commit instead of paying for an fsync of its own,
+   * and is committed within `DEFER_MS` at the latest. Losing it in a crash only means a frame
+   * is sent again, which every handler accepts.
+   */
+  defer(op: () => void): void {
+    this.ops.push(op);
+    this.deferTimer ??= setTimeout(() => {
+      this.deferTimer = undefined;
+      this.schedule();
+    }, DEFER_MS);
+  }
+  private deferTimer: NodeJS.Timeout | undefined;
+
   /** Runs `after` once everything queued so far is committed (at once if nothing is). */
   afterCommit(after: After): void {
     if (this.ops.length === 0 && !this.scheduled) {
@@ -115,6 +133,8 @@ export class Committer {
   /** Commits everything queued now. Safe to call at any time (close calls it). */
   flush(): void {
     this.scheduled = false;
+    clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
     this.beforeFlush();
     this.scheduled = false;
     const ops = this.ops;

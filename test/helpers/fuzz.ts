@@ -508,15 +508,18 @@ export class RawNode {
     }
   }
 
-  frame(type: string, ms = 10_000): Promise<Json> {
-    return this.wait(
-      () => this.frames.find((f) => f.type === type) ?? (this.closed ? null : undefined),
+  /** The first frame of `type`; rejects if the connection closes first. */
+  async frame(type: string, ms = 10_000): Promise<Json> {
+    const found = await this.wait(
+      () => {
+        const f = this.frames.find((x) => x.type === type);
+        return f ? { f } : this.closed ? { f: null } : undefined;
+      },
       ms,
       `a ${type} frame`,
-    ).then((f) => {
-      if (!f) throw new Error(`closed before ${type}: ${JSON.stringify(this.closed)}`);
-      return f;
-    });
+    );
+    if (!found.f) throw new Error(`closed before ${type}: ${JSON.stringify(this.closed)}`);
+    return found.f;
   }
 
   async nonce(ms = 10_000): Promise<string> {
