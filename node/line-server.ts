@@ -200,11 +200,18 @@ export class LineServer {
       }
     };
 
+    // Replies that complete in the same tick (a group commit settles many) leave in one write.
+    let writeScheduled = false;
     const settle = (slot: Slot, reply: Reply) => {
       slot.done = true;
       slot.reply = reply;
-      writeReady();
-      processBuffer();
+      if (writeScheduled) return;
+      writeScheduled = true;
+      setImmediate(() => {
+        writeScheduled = false;
+        writeReady();
+        processBuffer();
+      });
     };
 
     socket.setEncoding('utf8');

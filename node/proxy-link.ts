@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
 import type { JobResult, JobView } from '../shared/job.js';
-import { FrameBatcher } from '../shared/batcher.js';
+import { FrameBatcher, withCork } from '../shared/batcher.js';
 import { helloProof } from '../shared/proof.js';
 import {
   MAX_FRAME_BYTES,
@@ -59,7 +59,10 @@ export class ProxyLink {
   private lastHeard = 0;
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly out = new FrameBatcher((frame) => this.send(frame));
+  private readonly out = new FrameBatcher(
+    (frame) => this.send(frame),
+    (sends) => (this.ws ? withCork(this.ws, sends) : sends()),
+  );
   /** Counts for metrics and tests. */
   framesSent = 0;
   framesReceived = 0;

@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { FrameBatcher } from '../shared/batcher.js';
+import { FrameBatcher, withCork } from '../shared/batcher.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
@@ -73,6 +73,7 @@ export class ClusterServer {
     const send = (frame: FrameIn) => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
     };
+    const corked = (fn: () => void) => withCork(ws, fn);
     ws.on('message', (data, isBinary) => {
       const parsed = isBinary
         ? ({ ok: false, reason: 'binary frames are not part of the protocol' } as const)
@@ -103,7 +104,7 @@ export class ClusterServer {
         }
         nodeId = frame.nodeId;
         const c: NodeConn = {
-          out: new FrameBatcher(send),
+          out: new FrameBatcher(send, corked),
           send,
           close: (code, reason) => {
             ws.close(code, reason);

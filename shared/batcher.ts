@@ -13,7 +13,11 @@ export class FrameBatcher {
   private cancels: string[] = [];
   private scheduled = false;
 
-  constructor(private readonly send: (frame: FrameIn) => void) {}
+  constructor(
+    private readonly send: (frame: FrameIn) => void,
+    /** Runs the sends of one flush so they leave in one system call (see `withCork`). */
+    private readonly batch: (sends: () => void) => void = (sends) => sends(),
+  ) {}
 
   job(j: WireJob): void {
     this.jobs.push(j);
@@ -54,6 +58,16 @@ export class FrameBatcher {
     this.ackJobs = [];
     this.ackResults = [];
     this.cancels = [];
+    this.batch(() => this.sendAll(jobs, results, ackJobs, ackResults, cancels));
+  }
+
+  private sendAll(
+    jobs: WireJob[],
+    results: JobResult[],
+    ackJobs: string[],
+    ackResults: string[],
+    cancels: string[],
+  ): void {
     for (let i = 0; i < jobs.length; i += MAX_BATCH)
       this.send({ type: 'JOB', jobs: jobs.slice(i, i + MAX_BATCH) });
     for (let i = 0; i < results.length; i += MAX_BATCH)
@@ -76,5 +90,20 @@ export class FrameBatcher {
     this.ackJobs = [];
     this.ackResults = [];
     this.cancels = [];
+  }
+}
+
+/**
+ * Runs `fn` with the WebSocket's TCP socket corked, so the frames it sends leave in one write
+ * instead of one system call each. `ws` keeps its socket private; without one, `fn` just runs.
+ */
+export function withCork(ws: object, fn: () => void): void {
+  const socket = (ws as { _socket?: { cork?: () => void; uncork?: () => void } })._socket;
+  if (!socket?.cork || !socket.uncork) return fn();
+  socket.cork();
+  try {
+    fn();
+  } finally {
+    socket.uncork();
   }
 }

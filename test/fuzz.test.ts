@@ -802,7 +802,12 @@ t.test('fuzz: hostile lines and frames break nothing, leak nothing', async (t) =
   );
   t.comment(`frame kinds: ${JSON.stringify(fstats.kinds)}`);
   t.comment(`close codes: ${JSON.stringify(fstats.closes)}`);
-  if (!proxyAlive(proc)) {
+  const healthy = await fetch(`http://127.0.0.1:${proxyPort}/healthz`).then(
+    (res) => res.ok,
+    () => false,
+  );
+  if (!healthy) {
+    await until(() => !proxyAlive(proc), 5000, 'the proxy process to exit').catch(() => null);
     t.fail(`the proxy process died (exit ${proc.child.exitCode}, ${proc.child.signalCode})`);
     t.comment('last frames sent before it died:\n  ' + recent.join('\n  '));
     t.comment('its last log lines:\n  ' + proc.output.slice(-15).join('\n  '));

@@ -205,6 +205,7 @@ t.test('an authenticated node reports results only for jobs it was given', async
     10_000,
     'an answer',
   );
+  t.notOk(r.closed, 'answered, not obeyed: the connection stays open');
 
   t.equal(
     proxy.scheduler.counters.rejected - rejected,
@@ -220,7 +221,6 @@ t.test('an authenticated node reports results only for jobs it was given', async
   t.match(w, /"state":"done"/, `the running job finishes with its real result: ${w}`);
   t.notMatch(w, /FORGED|rogue/);
   t.notMatch(await c2.ask(`RESULT ${running}`), /FORGED/, 'and every node agrees');
-  t.notOk(r.closed, 'answered, not obeyed: the connection stays open');
 });
 
 t.test('with CLIENT_TOKEN, nothing but AUTH, PING, HELP and QUIT works before AUTH', async (t) => {
