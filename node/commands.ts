@@ -49,6 +49,10 @@ const HELP = [
   'Seed dialect: <ms> submits a sleep job, r<ticket> reads its result, getall, exit',
 ];
 
+/** getall lists up to `listLimit` tickets; each value is clipped so the reply stays small. */
+const GETALL_VALUE_CHARS = 200;
+const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
+
 const OPEN_VERBS = new Set(['AUTH', 'PING', 'HELP', 'QUIT']);
 const ok = (text: string): Reply => ({ text: `OK ${text}` });
 const err = (code: Parameters<typeof formatErr>[0], message?: string): Reply => ({
@@ -125,7 +129,11 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
 
   const seedGetAll = (): Reply => {
     const views = api.listViews(opts.listLimit);
-    const lines = [SEED.resultsHeader, ...views.map((v) => `${v.ticket} -> ${seedValue(v)}`), ''];
+    const lines = [
+      SEED.resultsHeader,
+      ...views.map((v) => `${v.ticket} -> ${clip(seedValue(v), GETALL_VALUE_CHARS)}`),
+      '',
+    ];
     return { text: lines.join('\n') };
   };
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../shared/log.js';
@@ -35,6 +36,8 @@ export interface LineServerOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
   log: Logger;
 }
+
+const LINES_PER_TICK = 64;
 
 interface Slot {
   done: boolean;
@@ -97,6 +100,8 @@ export class LineServer {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const controller = new AbortController();
+    // every pending WAIT listens on it
+    setMaxListeners(this.opts.maxPending + 16, controller.signal);
     const session: Session = {
       id: this.nextId++,
       authenticated: false,
@@ -106,6 +111,7 @@ export class LineServer {
     const slots: Slot[] = [];
     let buffer = '';
     let ending = false;
+    let rejecting = false;
     // The client may send its last request and half-close (`nc -N`, a script's pipe): the
     // replies still owed are written before the connection ends.
     let clientEnded = false;
@@ -145,8 +151,24 @@ export class LineServer {
     const overloaded = () =>
       slots.length >= this.opts.maxPending || socket.writableLength >= this.opts.maxUnsentBytes;
 
+    // Lines run per tick before yielding: a client that pipes thousands of costly commands in
+    // one write cannot hold the event loop (and every other client) for long.
+    let budgetResume = false;
     const processBuffer = () => {
-      while (!ending && !overloaded()) {
+      let budget = LINES_PER_TICK;
+      while (!ending && !rejecting && !overloaded()) {
+        if (budget-- === 0) {
+          socket.pause();
+          if (!budgetResume) {
+            budgetResume = true;
+            setImmediate(() => {
+              budgetResume = false;
+              writeReady();
+              processBuffer();
+            });
+          }
+          return;
+        }
         const nl = buffer.indexOf('\n');
         if (nl < 0) break;
         let line = buffer.slice(0, nl);
@@ -158,7 +180,7 @@ export class LineServer {
         }
         run(line);
       }
-      if (ending) return;
+      if (ending || rejecting) return;
       if (Buffer.byteLength(buffer) > maxLine) {
         tooLarge();
         return;
@@ -168,6 +190,9 @@ export class LineServer {
     };
 
     const tooLarge = () => {
+      // Nothing after the oversized line runs; what still arrives is read and dropped (not
+      // paused, so the client's close is still seen).
+      rejecting = true;
       const slot: Slot = {
         done: true,
         reply: {
@@ -216,7 +241,7 @@ export class LineServer {
 
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
-      if (ending) return;
+      if (ending || rejecting) return;
       buffer += chunk;
       processBuffer();
       writeReady();

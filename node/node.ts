@@ -234,10 +234,18 @@ export class PetrelNode {
       list: (limit: number) =>
         this.tickets.recent(limit).map((r) => ({ id: r.id, state: clientState(r.state) })),
       listViews: (limit: number) =>
-        this.tickets
-          .recent(limit)
-          .map((r) => this.localView(r.id))
-          .filter((v): v is JobView => v !== null),
+        this.tickets.recentRows(limit).map((row) =>
+          row.result
+            ? viewOfResult(row.id, row.spec, row.submittedAt, row.result)
+            : {
+                ticket: row.id,
+                state: clientState(row.state),
+                attempts: 0,
+                submittedAt: row.submittedAt,
+                type: row.spec.type,
+                args: row.spec.args,
+              },
+        ),
       stats: () => this.stats(),
     };
   }

@@ -4,6 +4,7 @@ import type { JobResult, JobView } from '../shared/job.js';
 import { FrameBatcher, withCork } from '../shared/batcher.js';
 import { helloProof } from '../shared/proof.js';
 import {
+  closeReason,
   MAX_FRAME_BYTES,
   PROTOCOL_VERSION,
   parseFrame,
@@ -175,7 +176,7 @@ export class ProxyLink {
 
   private protocolError(ws: WebSocket, reason: string): void {
     this.opts.log.error({ reason }, 'protocol error from the proxy');
-    ws.close(1008, reason.slice(0, 120));
+    ws.close(1008, closeReason(reason));
   }
 
   private scheduleReconnect(): void {

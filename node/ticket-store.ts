@@ -60,6 +60,7 @@ export class TicketStore {
       recent: db.prepare<[number], { id: string; state: TicketState }>(
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
+      recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tickets'),
       expire: db.prepare(
         'DELETE FROM tickets WHERE finished_at IS NOT NULL AND finished_at < ? AND reported = 1',
@@ -111,6 +112,11 @@ export class TicketStore {
 
   recent(limit: number): Array<{ id: string; state: TicketState }> {
     return this.sql.recent.all(limit);
+  }
+
+  /** The newest tickets with everything known of them, in one query. */
+  recentRows(limit: number): TicketRow[] {
+    return this.sql.recentRows.all(limit).map(fromRaw);
   }
 
   count(): number {

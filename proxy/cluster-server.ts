@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FrameBatcher, withCork } from '../shared/batcher.js';
 import type { Logger } from '../shared/log.js';
-import { MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
+import { closeReason, MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
 import type { NodeConn, Scheduler } from './scheduler.js';
 
@@ -20,6 +20,15 @@ const HELLO_DEADLINE_MS = 5000;
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+/** Closes with a reason that always fits; a socket already gone is simply dropped. */
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, closeReason(reason));
+  } catch {
+    ws.terminate();
+  }
 }
 
 function proofMatches(secret: string, nonce: string, nodeId: string, proof: string): boolean {
@@ -55,7 +64,7 @@ export class ClusterServer {
   private refuse(ws: WebSocket, code: number, reason: string, peer: string | undefined): void {
     this.refusedConnections++;
     this.opts.log.warn({ peer, reason }, 'refused a node connection');
-    ws.close(code, reason);
+    safeClose(ws, code, reason);
   }
 
   private accept(ws: WebSocket, peer: string | undefined): void {
@@ -81,7 +90,7 @@ export class ClusterServer {
       if (!parsed.ok) {
         this.rejectedFrames++;
         log.warn({ peer, node: nodeId, reason: parsed.reason }, 'invalid frame from a node');
-        ws.close(1008, parsed.reason);
+        safeClose(ws, 1008, parsed.reason);
         return;
       }
       const frame = parsed.frame;
@@ -107,7 +116,7 @@ export class ClusterServer {
           out: new FrameBatcher(send, corked),
           send,
           close: (code, reason) => {
-            ws.close(code, reason);
+            safeClose(ws, code, reason);
             // a hung peer never answers the close handshake
             setTimeout(() => ws.terminate(), 1000).unref();
           },
@@ -120,7 +129,7 @@ export class ClusterServer {
       }
       if (frame.type === 'HELLO') {
         this.rejectedFrames++;
-        ws.close(1008, 'HELLO was already received');
+        safeClose(ws, 1008, 'HELLO was already received');
         return;
       }
       this.scheduler.handle(nodeId as string, frame);

@@ -45,6 +45,9 @@ export interface SchedulerOptions {
   log: Logger;
 }
 
+/** A node away this long, holding nothing, is forgotten (it would join again as new). */
+const FORGET_NODE_MS = 10 * 60 * 1000;
+
 const COUNTER_NAMES = [
   'submitted',
   'done',
@@ -242,6 +245,11 @@ export class Scheduler {
       for (const n of this.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - timeoutMs / 2);
     }
     for (const n of this.nodes.values()) {
+      if (!n.conn && n.jobs.size === 0 && now - n.lastSeen > FORGET_NODE_MS) {
+        this.policy.remove(n);
+        this.nodes.delete(n.id); // gone for long with nothing of ours: it rejoins as new
+        continue;
+      }
       if (!n.conn && n.jobs.size > 0 && now - n.lastSeen > timeoutMs) {
         // held jobs when the proxy restarted, and has not come back since
         const jobs = [...n.jobs];
@@ -314,6 +322,12 @@ export class Scheduler {
         this.jobs.get(j.id) ??
         (j.result || ticketTime(j.id) < this.startedAt ? this.store.get(j.id) : undefined);
       if (existing) {
+        if (existing.origin !== n.id) {
+          // another node's ticket: a node may speak only for the tickets it issued
+          this.bump('rejected');
+          this.opts.log.warn({ node: n.id, job: j.id }, 'a node forwarded a job it did not issue');
+          continue;
+        }
         if (j.result) this.originDecided(existing as Job, j.result);
         this.committer.afterCommit(() => this.ack(n, 'job', j.id));
         continue;

@@ -155,3 +155,23 @@ export function parseFrame(data: string): ParsedFrame {
     reason: `invalid frame: ${where}: ${issue?.message ?? 'invalid'}`.slice(0, 120),
   };
 }
+
+/** The most a WebSocket close reason may hold, in UTF-8 bytes (RFC 6455: 125 less the code). */
+const MAX_REASON_BYTES = 123;
+
+/**
+ * Cuts `text` to fit a WebSocket close reason, on a character boundary. Reasons may echo what
+ * a peer sent (a key name in a zod message), so they are measured in bytes, not characters.
+ */
+export function closeReason(text: string): string {
+  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
+  let out = '';
+  let bytes = 0;
+  for (const ch of text) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > MAX_REASON_BYTES) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
+}
