@@ -1,3 +1,4 @@
+import { seededRandom } from './workload.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -129,18 +130,6 @@ const POLL_MS = 10;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- small tools ----------------------------------------------------------------------------
-
-/** mulberry32: a seeded PRNG, so a run's job mix and kill order can be repeated. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function spread(values: number[]): Spread {
   if (values.length === 0) return { count: 0, medianMs: null, maxMs: null };
@@ -376,7 +365,7 @@ class ChaosRun {
 
   constructor(private readonly o: Resolved) {
     this.root = mkdtempSync(join(tmpdir(), 'petrel-chaos-'));
-    this.rand = prng(o.seed);
+    this.rand = seededRandom(o.seed);
     this.jobs = Array.from({ length: o.jobs }, (_, i) => this.makeJob(i));
     this.nodes = Array.from({ length: o.nodes }, () => undefined);
     this.up = Array.from({ length: o.nodes }, () => false);

@@ -1,6 +1,5 @@
 import type http from 'node:http';
-import { Gauge } from 'prom-client';
-import { createHttpServer, createRegistry, sendJson } from '../shared/http.js';
+import { createHttpServer, createRegistry, gaugeOf, sendJson } from '../shared/http.js';
 import type { PetrelNode } from './node.js';
 
 /** The node's own `/healthz` and `/metrics`, on HTTP_PORT when it is set. */
@@ -8,14 +7,7 @@ export function createNodeHttp(node: PetrelNode): http.Server {
   const registry = createRegistry('petrel_node_');
   const snap = () => node.snapshot();
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name: `petrel_node_${name}`,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
+    gaugeOf(registry, `petrel_node_${name}`, help, read);
   gauge('queued_jobs', 'Jobs waiting for a slot on this node', () => snap().queued);
   gauge('running_jobs', 'Jobs running on this node', () => snap().running);
   gauge('slots', 'Jobs this node runs at once', () => snap().slots);

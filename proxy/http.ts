@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { Gauge } from 'prom-client';
-import { createHttpServer, createRegistry, sendJson } from '../shared/http.js';
+import { createHttpServer, createRegistry, gaugeOf, sendJson } from '../shared/http.js';
 import { dashboardHtml } from './dashboard.js';
 import type { PetrelProxy } from './proxy.js';
 
@@ -8,14 +8,7 @@ import type { PetrelProxy } from './proxy.js';
 export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const registry = createRegistry('petrel_proxy_');
   const gauge = (name: string, help: string, read: () => number) =>
-    new Gauge({
-      name: `petrel_proxy_${name}`,
-      help,
-      registers: [registry],
-      collect() {
-        this.set(read());
-      },
-    });
+    gaugeOf(registry, `petrel_proxy_${name}`, help, read);
   const s = () => proxy.scheduler;
   gauge('queued_jobs', 'Jobs waiting in the global queue', () => s().queueLength);
   gauge('live_jobs', 'Jobs not finished or not yet delivered', () => s().liveJobs);

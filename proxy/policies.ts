@@ -57,6 +57,18 @@ class Pool {
   }
 }
 
+/** The policies that choose among an unordered pool of nodes with room. */
+abstract class PoolPolicy {
+  protected readonly pool = new Pool();
+  add(c: Candidate): void {
+    this.pool.add(c);
+  }
+  remove(c: Candidate): void {
+    this.pool.remove(c);
+  }
+  update(): void {}
+}
+
 let pickClock = 0;
 
 /** Lowest (queued + running) / slots first, ties to the node picked longest ago. O(log n). */
@@ -84,17 +96,11 @@ export class LeastLoaded implements Policy {
 }
 
 /** Two random nodes, the less loaded wins (Mitzenmacher's power of two choices). */
-export class PowerOfTwo implements Policy {
+export class PowerOfTwo extends PoolPolicy implements Policy {
   readonly name = 'power-of-two';
-  private readonly pool = new Pool();
-  constructor(private readonly rand: () => number = Math.random) {}
-  add(c: Candidate): void {
-    this.pool.add(c);
+  constructor(private readonly rand: () => number = Math.random) {
+    super();
   }
-  remove(c: Candidate): void {
-    this.pool.remove(c);
-  }
-  update(): void {}
   pick(): Candidate | undefined {
     const a = this.pool.random(this.rand);
     const b = this.pool.random(this.rand);
@@ -107,20 +113,14 @@ export class PowerOfTwo implements Policy {
  * Sparrow's batch sampling: for m jobs, probe d·m nodes and place the jobs on the least loaded
  * of the probed ones.
  */
-export class BatchSampling implements Policy {
+export class BatchSampling extends PoolPolicy implements Policy {
   readonly name = 'batch-sampling';
-  private readonly pool = new Pool();
   constructor(
     private readonly probeRatio = 2,
     private readonly rand: () => number = Math.random,
-  ) {}
-  add(c: Candidate): void {
-    this.pool.add(c);
+  ) {
+    super();
   }
-  remove(c: Candidate): void {
-    this.pool.remove(c);
-  }
-  update(): void {}
   pick(): Candidate | undefined {
     return this.pickBatch(1, () => true)[0];
   }
@@ -146,17 +146,9 @@ export class BatchSampling implements Policy {
 }
 
 /** Each node in turn (a baseline). */
-export class RoundRobin implements Policy {
+export class RoundRobin extends PoolPolicy implements Policy {
   readonly name = 'round-robin';
-  private readonly pool = new Pool();
   private next = 0;
-  add(c: Candidate): void {
-    this.pool.add(c);
-  }
-  remove(c: Candidate): void {
-    this.pool.remove(c);
-  }
-  update(): void {}
   pick(): Candidate | undefined {
     const items = this.pool.items;
     if (items.length === 0) return undefined;
@@ -166,17 +158,11 @@ export class RoundRobin implements Policy {
 }
 
 /** Any node with room, uniformly (a baseline). */
-export class RandomPolicy implements Policy {
+export class RandomPolicy extends PoolPolicy implements Policy {
   readonly name = 'random';
-  private readonly pool = new Pool();
-  constructor(private readonly rand: () => number = Math.random) {}
-  add(c: Candidate): void {
-    this.pool.add(c);
+  constructor(private readonly rand: () => number = Math.random) {
+    super();
   }
-  remove(c: Candidate): void {
-    this.pool.remove(c);
-  }
-  update(): void {}
   pick(): Candidate | undefined {
     return this.pool.random(this.rand);
   }

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -20,6 +20,18 @@ export function createRegistry(prefix: string): Registry {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix });
   return registry;
+}
+
+/** A gauge read from the process's own state each time /metrics is scraped. */
+export function gaugeOf(registry: Registry, name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.set(read());
+    },
+  });
 }
 
 /** An HTTP(S) server that answers GET routes by exact path; anything else is 404/405. */

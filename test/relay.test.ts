@@ -1,21 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import WebSocket, { WebSocketServer } from 'ws';
+import { seededRandom } from '../bench/workload.js';
 import { LineClient, startNode, startProxy, until } from './helpers/cluster.js';
 
 const HANDSHAKE = new Set(['CHALLENGE', 'HELLO', 'WELCOME']);
-
-/** A deterministic PRNG (mulberry32), so a failure can be replayed with its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A WebSocket relay between nodes and the proxy that loses and repeats frames (all but the
@@ -26,7 +15,7 @@ async function lossyRelay(
   proxyPort: number,
   opts: { drop: number; repeat: number; seed: number },
 ) {
-  const rand = prng(opts.seed);
+  const rand = seededRandom(opts.seed);
   const stats = { forwarded: 0, dropped: 0, repeated: 0 };
   const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
   await new Promise((r) => wss.once('listening', r));

@@ -1,3 +1,4 @@
+import { seededRandom } from '../../bench/workload.js';
 import net from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -13,18 +14,11 @@ import { SEED_NUMBER_RE, SEED_RESULT_RE } from '../../node/seed-dialect.js';
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
-/** A deterministic PRNG (mulberry32), so a failure can be replayed from its seed. */
+/** Seeded random choices, so a failure can be replayed from its seed. */
 export class Rand {
-  private a: number;
+  readonly next: () => number;
   constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let x = this.a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+    this.next = seededRandom(seed);
   }
   int(n: number): number {
     return Math.floor(this.next() * n);
