@@ -225,14 +225,15 @@ export class LineServer {
       }
     };
 
-    // Replies that complete in the same tick (a group commit settles many) leave in one write.
+    // Replies that complete together (a group commit settles many) leave in one write: the
+    // write runs once the current burst of promise reactions is done, before any other I/O.
     let writeScheduled = false;
     const settle = (slot: Slot, reply: Reply) => {
       slot.done = true;
       slot.reply = reply;
       if (writeScheduled) return;
       writeScheduled = true;
-      setImmediate(() => {
+      process.nextTick(() => {
         writeScheduled = false;
         writeReady();
         processBuffer();

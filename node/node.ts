@@ -653,12 +653,11 @@ export class PetrelNode {
       const r = resultOf(id, this.nodeId, w.attempt, o, startedAt, finishedAt);
       w.state = 'finished';
       w.result = r;
-      const send = (err?: Error) => {
-        if (!err) this.link.result(r);
-      };
-      // not stored yet: the queued insert writes the result too
-      if (w.stored) this.workStore.finished(r, send);
-      else this.committer.afterCommit(send);
+      // The result leaves at once: it promises nothing until the proxy commits it. The local
+      // row only lets this node send it again after a crash (without it, the job reruns).
+      this.link.result(r);
+      if (w.stored) this.workStore.finished(r);
+      // else: the insert still queued writes the result too
     }
     this.scheduleInfo();
   }
