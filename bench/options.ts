@@ -15,6 +15,8 @@ export interface BenchOptions {
   readonly seed: number;
   readonly out: string;
   readonly profileDir: string | undefined;
+  /** Proxy variables set on every cluster the run starts (--policy, --prefetch). */
+  readonly proxyEnv: Readonly<Record<string, string>>;
   // 1. throughput
   readonly clients: number;
   readonly depth: number;
@@ -58,6 +60,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --memory-ttl <ms>       RESULT_TTL for the memory run (3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
+  --policy <name>         POLICY of the proxy (least-loaded)   --prefetch <n>  PREFETCH (1)
 `;
 
 function num(v: string | undefined, name: string, fallback: number, min = 0): number {
@@ -81,6 +84,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       seed: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'string' },
+      policy: { type: 'string' },
+      prefetch: { type: 'string' },
       clients: { type: 'string' },
       depth: { type: 'string' },
       seconds: { type: 'string' },
@@ -125,6 +130,10 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     seed: num(values.seed, 'seed', 1),
     out: values.out ?? defaultOut,
     profileDir: values.profile,
+    proxyEnv: {
+      ...(values.policy ? { POLICY: values.policy } : {}),
+      ...(values.prefetch ? { PREFETCH: String(num(values.prefetch, 'prefetch', 1)) } : {}),
+    },
     clients: num(values.clients, 'clients', 48, 1),
     depth: num(values.depth, 'depth', 16, 1),
     throughputSlots: num(values.slots, 'slots', 64, 1),

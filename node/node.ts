@@ -330,6 +330,7 @@ export class PetrelNode {
     signal: AbortSignal,
   ): Promise<JobView | null | 'timeout'> {
     const deadline = Date.now() + ms;
+    if (signal.aborted) return 'timeout'; // the client already left
     if (this.open.has(id)) {
       // this node's own ticket: its result is pushed here, no need to ask the proxy
       return new Promise((resolve) => {
@@ -754,15 +755,17 @@ export class PetrelNode {
     return this.closing;
   }
 
+  /**
+   * Gives jobs back to the proxy ("missing": this node no longer holds them, re-queue them).
+   * The rows go in a deferred write: should this node die first, its HELLO still lists them
+   * and the proxy tells it to drop the copies it gave to others.
+   */
   private handBack(ids: string[]): void {
     const mine = ids.filter((id) => this.work.has(id));
+    if (mine.length === 0) return;
     for (const id of mine) this.work.delete(id);
-    if (mine.length) this.workStore.remove(mine);
-    // "missing" tells the proxy this node no longer holds them: it re-queues them
-    this.committer.afterCommit(() => {
-      if (mine.length)
-        this.link.send({ type: 'RES_REQ', results: [], requests: [], missing: mine });
-    });
+    this.workStore.remove(mine);
+    this.link.send({ type: 'RES_REQ', missing: mine });
   }
 
   private async shutdown(force: boolean): Promise<void> {

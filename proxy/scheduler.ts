@@ -90,7 +90,14 @@ export class Scheduler {
       number
     >;
     committer.beforeFlush = () => {
-      if (this.dispatchWanted) this.dispatch();
+      if (this.dispatchWanted) {
+        this.dispatch();
+        // Dispatches go out now, not after this tick's fsync. Everything else in the
+        // outboxes was queued by earlier commits (acks and results are queued only once
+        // committed), so it may leave too.
+        for (const n of this.dirtyNodes) n.conn?.out.flush();
+        this.dirtyNodes.clear();
+      }
       // counters change with the jobs they count, so they are committed with them
       if (this.countersDirty) {
         this.countersDirty = false;
@@ -612,12 +619,12 @@ export class Scheduler {
     n.jobs.add(job);
     n.outstanding = n.jobs.size;
     this.refreshAvailability(n);
-    const send = (err?: Error) => {
-      if (!err && job.node === n.id && job.state === 'assigned') this.sendDispatch(job, n);
-    };
+    // An assignment promises nothing to anyone, so the job leaves before it is committed: if
+    // this process dies first, the node's HELLO says it holds the job and the restarted proxy
+    // gives it back to that node (or tells it to drop it).
+    this.sendDispatch(job, n);
     // a job that arrived this tick is not stored yet: its insert will carry the assignment
-    if (job.stored) this.store.assign(job, send);
-    else this.committer.afterCommit(send);
+    if (job.stored) this.store.assign(job);
   }
 
   private sendDispatch(job: Job, n: NodeEntry): void {

@@ -21,6 +21,7 @@ export function clusterOptions(
     durability: ctx.durability,
     profileDir: ctx.opts.profileDir,
     ...extra,
+    proxyEnv: { ...ctx.opts.proxyEnv, ...extra.proxyEnv },
   };
 }
 
