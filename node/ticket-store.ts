@@ -1,4 +1,5 @@
 import type { Committer, Db } from '../shared/db.js';
+import { ticketFloor } from '../shared/ids.js';
 import type { JobResult, JobSpec, TerminalState } from '../shared/job.js';
 
 export type TicketState = 'accepted' | 'forwarded' | TerminalState;
@@ -62,9 +63,7 @@ export class TicketStore {
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
       count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tickets'),
-      expire: db.prepare(
-        'DELETE FROM tickets WHERE finished_at IS NOT NULL AND finished_at < ? AND reported = 1',
-      ),
+      expire: db.prepare('DELETE FROM tickets WHERE id < ? AND finished_at < ? AND reported = 1'),
     };
   }
 
@@ -125,6 +124,6 @@ export class TicketStore {
 
   /** Deletes finished tickets older than `before`. */
   expire(before: number): number {
-    return this.sql.expire.run(before).changes;
+    return this.sql.expire.run(ticketFloor(before), before).changes;
   }
 }

@@ -1,4 +1,5 @@
 import type { Committer, Db } from '../shared/db.js';
+import { ticketFloor } from '../shared/ids.js';
 import type { JobResult, JobSpec } from '../shared/job.js';
 
 export const PROXY_SCHEMA = `
@@ -22,8 +23,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   finished_at INTEGER,
   delivered INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS jobs_live ON jobs(delivered) WHERE delivered = 0;
-CREATE INDEX IF NOT EXISTS jobs_finished ON jobs(finished_at) WHERE finished_at IS NOT NULL;
+-- No secondary index: each would cost every job a write. Start-up reads the live rows with one
+-- scan; expiry walks the primary key, as tickets sort by creation time.
+DROP INDEX IF EXISTS jobs_live;
+DROP INDEX IF EXISTS jobs_finished;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
@@ -112,9 +115,7 @@ export class JobStore {
       get: db.prepare<[string], Raw>('SELECT * FROM jobs WHERE id = ?'),
       live: db.prepare<[], Raw>('SELECT * FROM jobs WHERE delivered = 0 ORDER BY seq'),
       maxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM jobs'),
-      expire: db.prepare(
-        'DELETE FROM jobs WHERE finished_at IS NOT NULL AND finished_at < ? AND delivered = 1',
-      ),
+      expire: db.prepare('DELETE FROM jobs WHERE id < ? AND finished_at < ? AND delivered = 1'),
       counters: db.prepare<[], { name: string; value: number }>('SELECT * FROM counters'),
       setCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
@@ -191,8 +192,9 @@ export class JobStore {
     return this.sql.maxSeq.get()?.m ?? 0;
   }
 
+  /** Deletes delivered results that finished before `before` (they were submitted before it). */
   expire(before: number): number {
-    return this.sql.expire.run(before).changes;
+    return this.sql.expire.run(ticketFloor(before), before).changes;
   }
 
   counters(): Record<string, number> {

@@ -59,6 +59,14 @@ export function parseTicket(text: string): string | null {
   return TICKET_RE.test(up) ? up : null;
 }
 
+/**
+ * The smallest ticket created at `ms`: every ticket created before `ms` sorts below it, so a
+ * time range becomes a range of the primary key.
+ */
+export function ticketFloor(ms: number): string {
+  return timeChars(Math.max(0, Math.floor(ms))) + '0'.repeat(RANDOM_CHARS);
+}
+
 /** The creation time encoded in a ticket. */
 export function ticketTime(ticket: string): number {
   let t = 0;

@@ -158,3 +158,26 @@ t.test('300 sleep jobs submitted to one node run on all three', async (t) => {
   t.equal(perNode.size, 3, 'all three nodes ran jobs');
   for (const [node, count] of perNode) t.ok(count >= 75, `${node} ran ${count} of 300`);
 });
+
+t.test('results older than RESULT_TTL are deleted everywhere', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2, {
+    proxyEnv: { RESULT_TTL: '300' },
+    nodeEnv: { RESULT_TTL: '300' },
+  });
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const other = await LineClient.connect(nodes[1]!.clientPort, t.teardown);
+  const ticket = (await c.ask('SUBMIT echo short-lived')).slice(3);
+  t.match(await c.ask(`WAIT ${ticket} 10000`), /"state":"done"/);
+  const kept = (await c.ask('SUBMIT sleep 2000')).slice(3);
+  await until(
+    async () => (await c.ask(`RESULT ${ticket}`)).startsWith('ERR NOT_FOUND'),
+    10_000,
+    'the origin to forget the result',
+  );
+  await until(
+    async () => (await other.ask(`RESULT ${ticket}`)).startsWith('ERR NOT_FOUND'),
+    10_000,
+    'the proxy to forget it',
+  );
+  t.match(await c.ask(`STATUS ${kept}`), /^OK (queued|running)$/, 'unfinished jobs are kept');
+});
