@@ -181,3 +181,25 @@ t.test('results older than RESULT_TTL are deleted everywhere', async (t) => {
   );
   t.match(await c.ask(`STATUS ${kept}`), /^OK (queued|running)$/, 'unfinished jobs are kept');
 });
+
+t.test('the global queue runs higher priority first, then in arrival order', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, {
+    nodeEnv: { SLOTS: '1' },
+    proxyEnv: { PREFETCH: '0' },
+  });
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const blocker = (await c.ask('SUBMIT sleep 400')).slice(3);
+  await until(async () => (await c.ask(`STATUS ${blocker}`)) === 'OK running');
+  const submit = async (priority: number) =>
+    (await c.ask(`SUBMIT {"type":"echo","args":["p${priority}"],"priority":${priority}}`)).slice(3);
+  const low1 = await submit(0);
+  const high = await submit(5);
+  const low2 = await submit(0);
+  const started = async (tk: string) =>
+    Date.parse(
+      (JSON.parse((await c.ask(`WAIT ${tk} 10000`)).slice(3)) as { startedAt: string }).startedAt,
+    );
+  const [tl1, th, tl2] = [await started(low1), await started(high), await started(low2)];
+  t.ok(th <= tl1, 'the high-priority job started first');
+  t.ok(tl1 <= tl2, 'equal priorities run in arrival order');
+});
