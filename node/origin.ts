@@ -1,0 +1,350 @@
+import { WireError } from '../shared/errors.js';
+import { newTicket } from '../shared/ids.js';
+import { isTerminal, type JobResult, type JobSpec, type JobView } from '../shared/job.js';
+import type { Logger } from '../shared/log.js';
+import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
+import type { Executor } from './executor.js';
+import { execRefusal, type RunOutcome } from './job-runner.js';
+import type { ProxyLink } from './proxy-link.js';
+import { clientState, pendingView, resultOf, viewOfResult } from './results.js';
+import type { TicketStore } from './ticket-store.js';
+
+/** A ticket issued here that is not terminal yet. */
+interface OpenTicket {
+  id: string;
+  spec: JobSpec;
+  submittedAt: number;
+  state: 'accepted' | 'forwarded';
+  /** Running here under LOCAL_FALLBACK. */
+  local: boolean;
+}
+
+export interface OriginOptions {
+  nodeId: string;
+  execAllow: readonly string[];
+  /** LOCAL_FALLBACK: how long without the proxy before this node runs its own jobs. */
+  localFallbackMs: number;
+  log: Logger;
+}
+
+/**
+ * The origin role: the tickets this node issued to its clients. It commits each before
+ * answering, forwards it to the proxy, wakes the clients waiting for its result, and, when the
+ * proxy has been away for LOCAL_FALLBACK, runs its own tickets itself and reports them later.
+ */
+export class Origin {
+  private readonly open = new Map<string, OpenTicket>();
+  private readonly waiters = new Map<string, Set<(v: JobView) => void>>();
+  private fallbackTimer: NodeJS.Timeout | undefined;
+  fallbackActive = false;
+  /** Stops new submissions (the node is stopping). */
+  closed = false;
+  readonly counters = { submitted: 0, localRuns: 0, fallbacks: 0 };
+
+  constructor(
+    private readonly tickets: TicketStore,
+    private readonly link: ProxyLink,
+    private readonly executor: Executor,
+    private readonly opts: OriginOptions,
+  ) {}
+
+  /** Loads the tickets still open after a restart. */
+  restore(): void {
+    for (const t of this.tickets.open()) {
+      if (t.state === 'accepted' || t.state === 'forwarded') {
+        this.open.set(t.id, { ...t, state: t.state, local: false });
+      }
+    }
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  /** Whether `id` is one of this node's tickets running here under LOCAL_FALLBACK. */
+  runsLocally(id: string): boolean {
+    return this.open.get(id)?.local === true;
+  }
+
+  submit(spec: JobSpec): Promise<string> {
+    if (this.closed) {
+      return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
+    }
+    if (spec.type === 'exec') {
+      const why = execRefusal(spec.args[0] ?? '', this.opts.execAllow);
+      if (why) return Promise.reject(new WireError('FORBIDDEN', why));
+    }
+    const submittedAt = Date.now();
+    const id = newTicket(submittedAt);
+    const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
+    this.open.set(id, t);
+    // The job travels to the proxy while its ticket commits here: only the ticket's reply
+    // must wait for the commit. Should the commit fail, the proxy runs a job nobody holds a
+    // ticket for, and its result is acknowledged and dropped.
+    if (this.fallbackActive) this.runLocally(t);
+    else this.link.forward(this.wireJob(t));
+    return new Promise((resolve, reject) => {
+      this.tickets.insert(id, spec, submittedAt, (err) => {
+        if (err) {
+          this.open.delete(id);
+          this.opts.log.error({ err }, 'could not commit a ticket');
+          reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
+          return;
+        }
+        this.counters.submitted++;
+        resolve(id);
+      });
+    });
+  }
+
+  private wireJob(t: OpenTicket, result?: JobResult): WireJob {
+    return { id: t.id, spec: t.spec, origin: this.opts.nodeId, submittedAt: t.submittedAt, result };
+  }
+
+  private localView(id: string): JobView | null {
+    const o = this.open.get(id);
+    if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
+    const row = this.tickets.get(id);
+    if (!row) return null;
+    if (row.result) return viewOfResult(id, row.spec, row.submittedAt, row.result);
+    return pendingView(id, row.spec, row.submittedAt, row.state);
+  }
+
+  /** Local tickets answer from here (asking the proxy whether an open one runs yet). */
+  async view(id: string): Promise<JobView | null> {
+    const local = this.localView(id);
+    if (local && isTerminal(local.state)) return local;
+    if (local) {
+      if (this.open.get(id)?.state !== 'forwarded' || !this.link.ready) return local;
+      const remote = await this.link.request('lookup', [id]).catch(() => []);
+      const r = remote[0];
+      return r && r.ticket === id ? { ...r, type: local.type, args: local.args } : local;
+    }
+    const remote = await this.link.request('lookup', [id]);
+    return remote.find((v) => v.ticket === id) ?? null;
+  }
+
+  async wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
+    const deadline = Date.now() + ms;
+    if (signal.aborted) return 'timeout'; // the client already left
+    if (this.open.has(id)) {
+      // this node's own ticket: its result is pushed here, no need to ask the proxy
+      return new Promise((resolve) => {
+        let set = this.waiters.get(id);
+        if (!set) this.waiters.set(id, (set = new Set()));
+        const done = (v: JobView | 'timeout') => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', onAbort);
+          set.delete(waiter);
+          if (set.size === 0) this.waiters.delete(id);
+          resolve(v);
+        };
+        const waiter = (v: JobView) => done(v);
+        const onAbort = () => done('timeout');
+        const timer = setTimeout(() => done('timeout'), ms);
+        set.add(waiter);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    const first = await this.view(id);
+    if (!first || isTerminal(first.state)) return first;
+    // another node's ticket: poll the proxy, backing off, until it ends or time runs out
+    let delay = 20;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0 || signal.aborted) return 'timeout';
+      await new Promise((r) => setTimeout(r, Math.min(delay, left)));
+      delay = Math.min(delay * 2, 500);
+      const v = await this.view(id).catch(() => undefined);
+      if (v && isTerminal(v.state)) return v;
+    }
+  }
+
+  async cancel(id: string): Promise<JobView | null> {
+    const o = this.open.get(id);
+    if (o && o.state === 'accepted' && !o.local) {
+      // not yet acknowledged by the proxy: decide here and tell the proxy when it acks
+      const r: JobResult = {
+        id,
+        state: 'cancelled',
+        exitCode: null,
+        output: '',
+        error: 'cancelled by a client',
+        node: null,
+        attempt: 0,
+        startedAt: null,
+        finishedAt: Date.now(),
+      };
+      await new Promise<void>((resolve) => this.finishTicket(r, false, resolve));
+      return this.localView(id);
+    }
+    if (o?.local) {
+      this.executor.cancel(id);
+      return { ...(this.localView(id) as JobView), state: 'running' };
+    }
+    const local = this.localView(id);
+    if (local && isTerminal(local.state)) return local;
+    const views = await this.link.request('cancel', [id]);
+    return views.find((v) => v.ticket === id) ?? local;
+  }
+
+  /** Tickets issued here, newest first. */
+  list(limit: number): Array<{ id: string; state: string }> {
+    return this.tickets.recent(limit).map((r) => ({ id: r.id, state: clientState(r.state) }));
+  }
+
+  /** Views of tickets issued here, newest first, in one query. */
+  listViews(limit: number): JobView[] {
+    return this.tickets
+      .recentRows(limit)
+      .map((row) =>
+        row.result
+          ? viewOfResult(row.id, row.spec, row.submittedAt, row.result)
+          : pendingView(row.id, row.spec, row.submittedAt, row.state),
+      );
+  }
+
+  /** Records a ticket's terminal result, wakes its waiters, then calls `after`. */
+  private finishTicket(r: JobResult, reported: boolean, after?: () => void): void {
+    const o = this.open.get(r.id);
+    if (!o) {
+      after?.();
+      return;
+    }
+    this.open.delete(r.id);
+    const wake = () => {
+      const set = this.waiters.get(r.id);
+      if (!set) return;
+      const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
+      for (const w of [...set]) w(v);
+    };
+    // A result from the proxy is already durable there (it pushes it again until this node
+    // acks), so waiting clients hear it at once; one decided here is told only once committed.
+    if (reported) wake();
+    this.tickets.finish(r, reported, () => {
+      if (!reported) {
+        wake();
+        if (this.link.ready) this.link.forward(this.wireJob(o, r));
+      }
+      after?.();
+    });
+  }
+
+  /** The proxy acknowledged forwarded tickets (or results decided here). */
+  acked(ids: string[]): void {
+    const forwarded: string[] = [];
+    const reported: string[] = [];
+    for (const id of ids) {
+      const o = this.open.get(id);
+      if (o && o.state === 'accepted') {
+        o.state = 'forwarded';
+        forwarded.push(id);
+      } else if (!o) reported.push(id);
+    }
+    if (forwarded.length) this.tickets.markForwarded(forwarded);
+    if (reported.length) this.tickets.markReported(reported);
+  }
+
+  /** Final results for tickets issued here, pushed by the proxy; acked once recorded. */
+  results(results: JobResult[]): void {
+    const acks: string[] = [];
+    let pending = 0;
+    for (const r of results) {
+      if (!this.open.has(r.id)) {
+        acks.push(r.id); // already recorded, or expired: acknowledging is harmless
+        continue;
+      }
+      pending++;
+      this.finishTicket(r, true, () => {
+        acks.push(r.id);
+        if (--pending === 0) this.link.ackResults(acks);
+      });
+    }
+    if (pending === 0 && acks.length) this.link.ackResults(acks);
+  }
+
+  /** A ticket run here under LOCAL_FALLBACK finished. */
+  finishedLocally(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
+    this.finishTicket(resultOf(id, this.opts.nodeId, 1, o, startedAt, finishedAt), false);
+  }
+
+  /** Forwarded tickets still waiting for a result (the sweep asks the proxy for them). */
+  waiting(): string[] {
+    const ids: string[] = [];
+    for (const t of this.open.values()) {
+      if (t.state === 'forwarded') ids.push(t.id);
+      if (ids.length >= MAX_BATCH) break;
+    }
+    return ids;
+  }
+
+  /** Joined (again): leave fallback, send again everything the proxy has not acknowledged. */
+  rejoined(): void {
+    clearTimeout(this.fallbackTimer);
+    if (this.fallbackActive) {
+      this.fallbackActive = false;
+      this.opts.log.info('the proxy is back: leaving local fallback');
+    }
+    // handlers on the proxy are idempotent, so a copy it already has is harmless
+    for (const t of this.open.values()) {
+      if (t.state === 'accepted' && !t.local) this.link.forward(this.wireJob(t));
+    }
+    for (const row of this.tickets.unreported()) {
+      if (row.result) {
+        this.link.forward({
+          id: row.id,
+          spec: row.spec,
+          origin: this.opts.nodeId,
+          submittedAt: row.submittedAt,
+          result: row.result,
+        });
+      }
+    }
+  }
+
+  /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */
+  resendStale(now: number, periodMs: number): void {
+    for (const t of this.open.values()) {
+      if (t.state === 'accepted' && !t.local && now - t.submittedAt > periodMs) {
+        this.link.forward(this.wireJob(t));
+      }
+    }
+  }
+
+  /** The proxy is away: after LOCAL_FALLBACK, this node runs its own tickets. */
+  armFallback(): void {
+    clearTimeout(this.fallbackTimer);
+    if (this.opts.localFallbackMs <= 0 || this.link.ready) return;
+    this.fallbackTimer = setTimeout(() => this.enterFallback(), this.opts.localFallbackMs);
+    this.fallbackTimer.unref();
+  }
+
+  private enterFallback(): void {
+    if (this.link.ready || this.closed) return;
+    this.fallbackActive = true;
+    this.counters.fallbacks++;
+    let n = 0;
+    for (const t of this.open.values()) {
+      if (t.state === 'accepted' && !t.local) {
+        this.runLocally(t);
+        n++;
+      }
+    }
+    this.opts.log.warn(
+      { jobs: n },
+      'no proxy for LOCAL_FALLBACK: running this node’s own jobs here',
+    );
+  }
+
+  private runLocally(t: OpenTicket): void {
+    t.local = true;
+    this.counters.localRuns++;
+    this.executor.enqueue(t.id, t.spec);
+  }
+
+  /** Stops taking tickets and timers (the node is stopping). */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.fallbackTimer);
+  }
+}

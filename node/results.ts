@@ -1,0 +1,70 @@
+import type { JobResult, JobSpec, JobView } from '../shared/job.js';
+import type { RunOutcome } from './job-runner.js';
+import type { TicketState } from './ticket-store.js';
+
+/** A client's view of a finished job. */
+export function viewOfResult(
+  id: string,
+  spec: JobSpec,
+  submittedAt: number,
+  r: JobResult,
+): JobView {
+  return {
+    ticket: id,
+    state: r.state,
+    exitCode: r.exitCode,
+    output: r.output,
+    error: r.error,
+    node: r.node,
+    attempts: r.attempt,
+    submittedAt,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+    type: spec.type,
+    args: spec.args,
+  };
+}
+
+/** A client's view of a job not finished yet. */
+export function pendingView(
+  id: string,
+  spec: JobSpec,
+  submittedAt: number,
+  state: TicketState,
+): JobView {
+  return {
+    ticket: id,
+    state: clientState(state),
+    attempts: 0,
+    submittedAt,
+    type: spec.type,
+    args: spec.args,
+  };
+}
+
+/** The result of one run, as the node that ran it records it. */
+export function resultOf(
+  id: string,
+  node: string,
+  attempt: number,
+  o: RunOutcome,
+  startedAt: number | null,
+  finishedAt: number,
+): JobResult {
+  return {
+    id,
+    state: o.state,
+    exitCode: o.exitCode,
+    output: o.output,
+    error: o.error,
+    node,
+    attempt,
+    startedAt,
+    finishedAt,
+  };
+}
+
+/** What a client is told of a ticket's stored state. */
+export function clientState(s: TicketState): JobView['state'] {
+  return s === 'accepted' || s === 'forwarded' ? 'queued' : s;
+}
