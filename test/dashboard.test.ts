@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { chromium, type Page } from 'playwright-core';
 import t from 'tap';
 import { dashboardHtml } from '../proxy/dashboard.js';
+import { LineClient, startCluster } from './helpers/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
@@ -179,4 +180,33 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
 
   t.same(pageErrors, [], 'no script errors');
   t.same(foreign, [], 'no request leaves the page origin');
+});
+
+t.test('the proxy serves the dashboard and it shows a real cluster at work', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.fail(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
+    return;
+  }
+  const { proxy, nodes } = await startCluster(t.teardown, 2);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`http://127.0.0.1:${proxy.port}/`);
+  await page.waitForSelector('tr[data-node="n1"]', { timeout: DEADLINE });
+  await page.waitForSelector('tr[data-node="n2"]', { timeout: DEADLINE });
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  for (let i = 0; i < 6; i++) await c.ask('SUBMIT sleep 3000');
+  // the fifth cell of a node's row is its running jobs: both nodes run two (SLOTS=2)
+  const running = (id: string) => page.textContent(`tr[data-node="${id}"] td:nth-child(5)`);
+  await eventually(
+    'both nodes to show two running jobs',
+    async () => (await running('n1')) === '2' && (await running('n2')) === '2',
+  );
+  t.equal(pageErrors.length, 0, 'no script errors');
+  t.equal(await page.textContent('#status'), 'live');
 });
