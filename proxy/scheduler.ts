@@ -2,10 +2,11 @@ import type { Committer } from '../shared/db.js';
 import type { FrameBatcher } from '../shared/batcher.js';
 import { isTerminal, type JobResult, type JobView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
-import { Heap, type HeapItem } from '../shared/heap.js';
+import type { HeapItem } from '../shared/heap.js';
 import { ticketTime } from '../shared/ids.js';
 import type { Frame, FrameIn, FrameOf, WireJob } from '../shared/protocol.js';
 import type { JobRecord, JobStore } from './job-store.js';
+import { Dispatcher } from './dispatcher.js';
 import type { Candidate, Policy } from './policies.js';
 
 /** What the scheduler needs of a node's connection. */
@@ -67,9 +68,7 @@ type CounterName = (typeof COUNTER_NAMES)[number];
  */
 export class Scheduler {
   private readonly jobs = new Map<string, Job>();
-  private readonly queue = new Heap<Job>((a, b) =>
-    a.spec.priority !== b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq,
-  );
+  private readonly dispatcher: Dispatcher<Job, NodeEntry>;
   readonly nodes = new Map<string, NodeEntry>();
   private seq: number;
   private dispatchWanted = false;
@@ -80,9 +79,13 @@ export class Scheduler {
   constructor(
     private readonly store: JobStore,
     private readonly committer: Committer,
-    private readonly policy: Policy,
+    policy: Policy,
     private readonly opts: SchedulerOptions,
   ) {
+    this.dispatcher = new Dispatcher<Job, NodeEntry>(policy, {
+      prefetch: opts.prefetch,
+      periodic: opts.dispatchPeriod > 0,
+    });
     this.seq = store.maxSeq();
     const saved = store.counters();
     this.counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, saved[n] ?? 0])) as Record<
@@ -116,7 +119,7 @@ export class Scheduler {
     for (const rec of this.store.live()) {
       const job: Job = { ...rec, heapIndex: -1, sentAt: 0, stored: true };
       this.jobs.set(job.id, job);
-      if (job.state === 'queued') this.queue.push(job);
+      if (job.state === 'queued') this.dispatcher.enqueue(job);
       else if (!isTerminal(job.state) && job.node) this.entry(job.node).jobs.add(job);
     }
     const now = Date.now();
@@ -125,7 +128,7 @@ export class Scheduler {
       n.lastSeen = now; // the grace period for its return starts now
     }
     this.opts.log.info(
-      { queued: this.queue.size, live: this.jobs.size },
+      { queued: this.dispatcher.size, live: this.jobs.size },
       'recovered state from the database',
     );
   }
@@ -156,7 +159,7 @@ export class Scheduler {
   }
 
   get queueLength(): number {
-    return this.queue.size;
+    return this.dispatcher.size;
   }
   get liveJobs(): number {
     return this.jobs.size;
@@ -198,7 +201,7 @@ export class Scheduler {
       }
       if (job && job.state === 'queued' && h.state !== 'finished') {
         // its copy is still waiting here and nobody else has it: give it back to this node
-        this.queue.remove(job);
+        this.dispatcher.remove(job);
         this.assign(job, n);
         job.placed = true;
         continue;
@@ -233,8 +236,7 @@ export class Scheduler {
     const n = this.nodes.get(nodeId);
     if (!n || n.conn !== conn) return;
     n.conn = undefined;
-    n.available = false;
-    this.policy.remove(n);
+    this.refreshAvailability(n);
     const jobs = [...n.jobs];
     for (const job of jobs) this.requeue(job, job.state === 'running');
     this.opts.log.warn({ node: nodeId, why, requeued: jobs.length }, 'node left');
@@ -253,7 +255,6 @@ export class Scheduler {
     }
     for (const n of this.nodes.values()) {
       if (!n.conn && n.jobs.size === 0 && now - n.lastSeen > FORGET_NODE_MS) {
-        this.policy.remove(n);
         this.nodes.delete(n.id); // gone for long with nothing of ours: it rejoins as new
         continue;
       }
@@ -361,7 +362,7 @@ export class Scheduler {
       if (j.result) this.bump(j.result.state);
       else {
         this.jobs.set(job.id, job);
-        this.queue.push(job);
+        this.dispatcher.enqueue(job);
         this.wantDispatch();
       }
       this.store.insert(job, (err) => {
@@ -450,7 +451,7 @@ export class Scheduler {
       if (holder !== reporter) holder.conn?.out.cancel(job.id); // another copy: stop it
       this.loadChanged(holder);
     }
-    this.queue.remove(job);
+    this.dispatcher.remove(job);
     job.state = r.state;
     job.result = r;
     job.node = r.node;
@@ -556,16 +557,8 @@ export class Scheduler {
 
   // ---- dispatch ------------------------------------------------------------------------------
 
-  private capacity(n: NodeEntry): number {
-    return this.opts.dispatchPeriod > 0 ? Infinity : n.slots + this.opts.prefetch;
-  }
-
   private refreshAvailability(n: NodeEntry): void {
-    const room = Boolean(n.conn) && !n.draining && n.outstanding < this.capacity(n);
-    if (room && !n.available) this.policy.add(n);
-    else if (!room && n.available) this.policy.remove(n);
-    else if (room) this.policy.update(n);
-    n.available = room;
+    this.dispatcher.refresh(n, Boolean(n.conn) && !n.draining);
   }
 
   private loadChanged(n: NodeEntry): void {
@@ -590,24 +583,8 @@ export class Scheduler {
   /** Gives queued jobs to nodes with room, as the policy chooses. Runs inside the tick's commit. */
   private dispatch(): void {
     this.dispatchWanted = false;
-    let budget = this.opts.dispatchPeriod > 0 ? this.periodicBudget : Infinity;
-    while (this.queue.size > 0 && budget > 0) {
-      let picks: Candidate[];
-      if (this.policy.pickBatch) {
-        const n = Math.min(this.queue.size, budget, 1024);
-        picks = this.policy.pickBatch(n, (c) => c.outstanding < this.capacity(c as NodeEntry));
-      } else {
-        const c = this.policy.pick();
-        picks = c ? [c] : [];
-      }
-      if (picks.length === 0) break;
-      for (const c of picks) {
-        const job = this.queue.pop();
-        if (!job) break;
-        this.assign(job, c as NodeEntry);
-        budget--;
-      }
-    }
+    const budget = this.opts.dispatchPeriod > 0 ? this.periodicBudget : Infinity;
+    this.dispatcher.run(budget, (job, n) => this.assign(job, n));
   }
 
   private assign(job: Job, n: NodeEntry): void {
@@ -674,7 +651,7 @@ export class Scheduler {
     job.startedAt = null;
     this.bump('requeued');
     this.store.requeue(job);
-    this.queue.push(job);
+    this.dispatcher.enqueue(job);
     this.wantDispatch();
   }
 
