@@ -10,6 +10,7 @@ async function main(): Promise<void> {
   const cfg = loadNodeConfig(environment(), process.argv.slice(2));
   const log = createLogger('node', cfg.LOG_LEVEL);
   const node = new PetrelNode(cfg, log);
+  node.onFatal = () => process.exit(1);
   await node.start();
   const http = cfg.HTTP_PORT > 0 ? createNodeHttp(node) : undefined;
   if (http) {

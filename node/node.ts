@@ -43,6 +43,11 @@ export class PetrelNode {
   private lastResend = 0;
   private executed = 0;
   clientPort = 0;
+  /**
+   * Called when the database can no longer be written: the main program stops the process
+   * (a restart rebuilds everything from the file). Until set, the failure is only logged.
+   */
+  onFatal: (err: Error) => void = () => {};
 
   constructor(
     readonly cfg: NodeConfig,
@@ -50,6 +55,10 @@ export class PetrelNode {
   ) {
     this.db = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA);
     this.committer = new Committer(this.db);
+    this.committer.onFailure = (err) => {
+      this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
+      this.onFatal(err);
+    };
     this.nodeId = this.identity();
     this.tickets = new TicketStore(this.db, this.committer);
     this.executor = new Executor(

@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   const cfg = loadProxyConfig(environment(), process.argv.slice(2));
   const log = createLogger('proxy', cfg.LOG_LEVEL);
   const proxy = new PetrelProxy(cfg, log);
+  proxy.onFatal = () => process.exit(1);
   await proxy.start();
   onStopSignals(
     log,

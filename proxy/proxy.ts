@@ -26,6 +26,7 @@ export class PetrelProxy {
   ) {
     this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA);
     this.committer = new Committer(this.db);
+    this.committer.onFailure = (err) => this.fail(err);
     const store = new JobStore(this.db, this.committer);
     this.scheduler = new Scheduler(store, this.committer, createPolicy(cfg.POLICY), {
       prefetch: cfg.PREFETCH,
@@ -79,6 +80,17 @@ export class PetrelProxy {
       { port: this.port, policy: this.cfg.POLICY, dataDir: this.cfg.DATA_DIR },
       `proxy listening on ${this.cfg.PROXY_HOST}:${this.port} (nodes: /cluster, dashboard: /)`,
     );
+  }
+
+  /**
+   * Called when the database can no longer be written: the main program stops the process
+   * (a restart rebuilds everything from the file). Until set, the failure is only logged.
+   */
+  onFatal: (err: Error) => void = () => {};
+
+  private fail(err: Error): void {
+    this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
+    this.onFatal(err);
   }
 
   /** Stops dispatching, commits everything, closes connections. Safe to call twice. */

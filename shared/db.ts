@@ -153,6 +153,15 @@ export class Committer {
       }
     }
     for (const after of afters) after(err);
+    if (err) {
+      // Memory now holds what the file does not: the process must stop (`onFailure`) and be
+      // rebuilt from the file by a restart, rather than go on breaking promises.
+      this.onFailure(err);
+      return;
+    }
     this.onFlushed();
   }
+
+  /** Called when a commit failed (disk full, I/O error). The owner stops the process. */
+  onFailure: (err: Error) => void = () => {};
 }

@@ -2,6 +2,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import {
+  startCluster,
   freePort,
   LineClient,
   Proc,
@@ -341,4 +342,24 @@ t.test('a stopping node hands back jobs still running after DRAIN_TIMEOUT', asyn
   const cb = await LineClient.connect(b.port, t.teardown);
   await until(async () => (await view(cb, long)).node === 'b', 10_000, 'the handed-back job on b');
   t.equal(await cb.ask(`CANCEL ${long}`), 'OK cancelled');
+});
+
+t.test('a failed database write stops the process instead of breaking promises', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1);
+  const node = nodes[0]!;
+  const fatal: Error[] = [];
+  node.onFatal = (err) => fatal.push(err);
+  const c = await LineClient.connect(node.clientPort, t.teardown);
+  t.match(await c.ask('SUBMIT echo fine'), /^OK /);
+  // a full disk, as SQLite sees it: no page may be added to the file
+  const db = (node as unknown as { db: { pragma(s: string, o?: object): unknown } }).db;
+  const pages = db.pragma('page_count', { simple: true }) as number;
+  db.pragma(`max_page_count = ${pages}`);
+  const big = 'x'.repeat(16_000);
+  let reply = '';
+  for (let i = 0; i < 200 && !reply.startsWith('ERR'); i++)
+    reply = await c.ask(`SUBMIT echo ${big}`);
+  t.match(reply, /^ERR UNAVAILABLE /, 'the client is told the job was not stored');
+  t.equal(fatal.length, 1, 'the node asks to be stopped');
+  t.match(String(fatal[0]), /full/i);
 });
