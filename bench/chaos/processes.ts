@@ -1,0 +1,183 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { RunContext } from './context.js';
+import { getCluster } from './monitor.js';
+
+/** The real proxy and nodes of a chaos run: started, watched, restarted when they die. */
+
+/** The `bench` folder this file sits in (under `chaos/`). */
+const bench = dirname(dirname(fileURLToPath(import.meta.url)));
+/** `dist/`, whether the bench runs compiled (`dist/bench`) or from source (`bench`, under tap). */
+const DIST = basename(dirname(bench)) === 'dist' ? dirname(bench) : join(dirname(bench), 'dist');
+
+/** Ports free now, all held open together so they are distinct. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: net.Server[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const s = net.createServer();
+      servers.push(s);
+      await new Promise<void>((res, rej) => {
+        s.once('error', rej);
+        s.listen(0, '127.0.0.1', () => res());
+      });
+    }
+    return servers.map((s) => (s.address() as net.AddressInfo).port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
+}
+
+/** A child process with every line it logged (JSON lines), for the report and post-mortems. */
+export class Proc {
+  readonly lines: string[] = [];
+  readonly exited: Promise<void>;
+  killedByUs = false;
+  exit: string | null = null;
+  private partial = '';
+
+  constructor(
+    readonly name: string,
+    readonly child: ChildProcess,
+  ) {
+    const keep = (chunk: Buffer): void => {
+      const parts = (this.partial + chunk.toString('utf8')).split('\n');
+      this.partial = parts.pop() ?? '';
+      for (const l of parts) if (l !== '') this.lines.push(l);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = signal ?? `code ${code}`;
+        resolve();
+      });
+      child.once('error', (err) => {
+        this.lines.push(`spawn error: ${err.message}`);
+        this.exit ??= 'spawn error';
+        resolve();
+      });
+    });
+  }
+
+  get alive(): boolean {
+    return this.exit === null;
+  }
+
+  /** Whether some line from `from` on contains `text`. */
+  logged(text: string, from = 0): boolean {
+    for (let i = from; i < this.lines.length; i++) if (this.lines[i]?.includes(text)) return true;
+    return false;
+  }
+
+  /** kill -9; resolves once the process is gone. */
+  kill(): Promise<void> {
+    this.killedByUs = true;
+    if (this.alive) this.child.kill('SIGKILL');
+    return this.exited;
+  }
+}
+
+/** The proxy and the nodes, on ports chosen once and kept over every restart. */
+export class Cluster {
+  readonly procs: Proc[] = [];
+  proxyPort = 0;
+  clientPorts: number[] = [];
+  proxy: Proc | undefined;
+  readonly nodes: Array<Proc | undefined>;
+  readonly up: boolean[];
+  closing = false;
+
+  constructor(
+    private readonly ctx: RunContext,
+    private readonly root: string,
+  ) {
+    this.nodes = Array.from({ length: ctx.o.nodes }, () => undefined);
+    this.up = Array.from({ length: ctx.o.nodes }, () => false);
+  }
+
+  private spawn(name: string, program: 'proxy' | 'node', env: Record<string, string>): Proc {
+    const child = spawn(process.execPath, [join(DIST, program, 'main.js')], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        LOG_LEVEL: 'info',
+        DURABILITY: this.ctx.o.durability,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const p = new Proc(
+      `${name}.${this.procs.filter((q) => q.name.startsWith(`${name}.`)).length + 1}`,
+      child,
+    );
+    this.procs.push(p);
+    void p.exited.then(() => this.onExit(p, name));
+    return p;
+  }
+
+  /** A process that died without being killed is a bug: recorded, and restarted. */
+  private onExit(p: Proc, name: string): void {
+    if (p.killedByUs || this.closing) return;
+    const tail = p.lines.slice(-3).join(' | ');
+    this.ctx.problem(`${p.name} exited by itself (${p.exit}): ${tail}`);
+    if (name === 'proxy' && this.proxy === p) this.proxy = this.spawnProxy();
+    const i = this.nodes.indexOf(p);
+    if (i >= 0) {
+      this.up[i] = false;
+      void this.startNode(i).catch((err: unknown) =>
+        this.ctx.problem(`restart of node ${i + 1}: ${String(err)}`),
+      );
+    }
+  }
+
+  spawnProxy(): Proc {
+    return this.spawn('proxy', 'proxy', {
+      PROXY_HOST: '127.0.0.1',
+      PROXY_PORT: String(this.proxyPort),
+      DATA_DIR: join(this.root, 'proxy'),
+      NODE_TIMEOUT: String(this.ctx.o.nodeTimeoutMs),
+      REQUEST_RESULT_PERIOD: String(this.ctx.o.requestResultPeriodMs),
+    });
+  }
+
+  /** Starts (or restarts) node `i` on its own port and DATA_DIR; resolves once it joined. */
+  async startNode(i: number): Promise<Proc> {
+    const p = this.spawn(this.ctx.nodeId(i), 'node', {
+      NODE_ID: this.ctx.nodeId(i),
+      DATA_DIR: join(this.root, this.ctx.nodeId(i)),
+      PROXY_URL: `ws://127.0.0.1:${this.proxyPort}/cluster`,
+      CLIENT_HOST: '127.0.0.1',
+      CLIENT_PORT: String(this.clientPorts[i]),
+      SLOTS: String(this.ctx.o.slots),
+      INFO_PERIOD: '100',
+    });
+    this.nodes[i] = p;
+    const joined = await this.ctx.poll(() => !p.alive || p.logged('joined the proxy'), 30_000);
+    if (!joined || !p.alive)
+      throw new Error(`${p.name} did not join the proxy: ${p.exit ?? 'timed out'}`);
+    this.up[i] = true;
+    return p;
+  }
+
+  async startCluster(): Promise<void> {
+    [this.proxyPort = 0, ...this.clientPorts] = await freePorts(1 + this.ctx.o.nodes);
+    this.proxy = this.spawnProxy();
+    const p = this.proxy;
+    if (!(await this.ctx.poll(() => p.logged('proxy listening'), 30_000))) {
+      throw new Error(`the proxy did not start: ${p.lines.slice(-5).join(' | ')}`);
+    }
+    for (let i = 0; i < this.ctx.o.nodes; i++) await this.startNode(i);
+    const all = await this.ctx.poll(
+      async () => (await this.connected()) === this.ctx.o.nodes,
+      30_000,
+    );
+    if (!all) throw new Error('the nodes did not all join the proxy');
+  }
+
+  async connected(): Promise<number> {
+    const api = await getCluster(this.proxyPort);
+    return api.nodes.filter((n) => n.connected).length;
+  }
+}
