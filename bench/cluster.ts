@@ -1,5 +1,5 @@
+import { freePorts } from './ports.js';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -63,28 +63,6 @@ export interface ClusterOptions {
   /** When set, every process runs with `--cpu-prof` writing here. */
   readonly profileDir?: string;
   readonly startTimeoutMs?: number;
-}
-
-/** Ports the OS says are free now (all held open together, so they are distinct). */
-export async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = net.createServer();
-      servers.push(server);
-      await new Promise<void>((res, rej) => {
-        server.once('error', rej);
-        server.listen(0, '127.0.0.1', () => res());
-      });
-      const addr = server.address();
-      if (addr === null || typeof addr === 'string') throw new Error('no port');
-      ports.push(addr.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((res) => s.close(() => res()))));
-  }
 }
 
 function baseEnv(): Record<string, string> {

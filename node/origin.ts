@@ -179,8 +179,11 @@ export class Origin {
       return this.localView(id);
     }
     if (o?.local) {
+      // running here under LOCAL_FALLBACK: stopping it ends it as cancelled, committed here
+      const ended = this.wait(id, 5000, new AbortController().signal);
       this.executor.cancel(id);
-      return { ...(this.localView(id) as JobView), state: 'running' };
+      const v = await ended;
+      return v && v !== 'timeout' ? v : { ...(this.localView(id) as JobView), state: 'running' };
     }
     const local = this.localView(id);
     if (local && isTerminal(local.state)) return local;

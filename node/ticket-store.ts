@@ -62,7 +62,6 @@ export class TicketStore {
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
-      count: db.prepare<[], { n: number }>('SELECT count(*) AS n FROM tickets'),
       expire: db.prepare('DELETE FROM tickets WHERE id < ? AND finished_at < ? AND reported = 1'),
     };
   }
@@ -116,10 +115,6 @@ export class TicketStore {
   /** The newest tickets with everything known of them, in one query. */
   recentRows(limit: number): TicketRow[] {
     return this.sql.recentRows.all(limit).map(fromRaw);
-  }
-
-  count(): number {
-    return this.sql.count.get()?.n ?? 0;
   }
 
   /** Deletes finished tickets older than `before`. */

@@ -24,7 +24,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
     'Node connections refused',
     () => proxy.clusterServer.refusedConnections,
   );
-  const jobs = new Gauge({
+  new Gauge({
     name: 'petrel_proxy_jobs_total',
     help: 'Jobs by outcome since the database was created',
     labelNames: ['outcome'],
@@ -33,7 +33,6 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       for (const [k, v] of Object.entries(s().counters)) this.set({ outcome: k }, v);
     },
   });
-  void jobs;
   const html = dashboardHtml();
   const cfg = proxy.cfg;
   return createHttpServer(

@@ -4,7 +4,13 @@ import { isTerminal, type JobResult, type JobView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import type { HeapItem } from '../shared/heap.js';
 import { ticketTime } from '../shared/ids.js';
-import type { Frame, FrameIn, FrameOf, WireJob } from '../shared/protocol.js';
+import {
+  MAX_BATCH,
+  type Frame,
+  type FrameIn,
+  type FrameOf,
+  type WireJob,
+} from '../shared/protocol.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { Dispatcher } from './dispatcher.js';
 import type { Candidate, Policy } from './policies.js';
@@ -669,7 +675,7 @@ export class Scheduler {
         if (job.placed) ids.push(job.id);
         else if (now - job.sentAt >= periodMs) this.sendDispatch(job, n);
       }
-      if (ids.length) n.conn.send({ type: 'REQUEST_OF_RES', ids: ids.slice(0, 10_000) });
+      if (ids.length) n.conn.send({ type: 'REQUEST_OF_RES', ids: ids.slice(0, MAX_BATCH) });
       n.conn.out.flush();
     }
     for (const job of this.jobs.values()) {

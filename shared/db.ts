@@ -77,9 +77,8 @@ export class Committer {
   beforeFlush: () => void = () => {};
   /** Called after each flush, once all `after` callbacks ran (a place to flush outbound frames). */
   onFlushed: () => void = () => {};
-  /** Numbers for metrics. */
+  /** Commits so far (a number for metrics). */
   commits = 0;
-  writes = 0;
 
   constructor(db: Db) {
     this.tx = db.transaction((ops: Array<() => void>) => {
@@ -147,7 +146,6 @@ export class Committer {
       try {
         this.tx(ops);
         this.commits++;
-        this.writes += ops.length;
       } catch (e) {
         err = e instanceof Error ? e : new Error(String(e));
       }

@@ -19,7 +19,6 @@ export type WireCode = keyof typeof WIRE_CODES;
 export const PROCESS_CODES = {
   ERR_CONFIG_INVALID: 'configuration is invalid',
   ERR_DB_UNREADABLE: 'database file is unreadable or corrupt',
-  ERR_PROTOCOL: 'cluster protocol violation',
 } as const;
 
 export type ProcessCode = keyof typeof PROCESS_CODES;

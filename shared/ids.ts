@@ -4,7 +4,6 @@ import { randomBytes } from 'node:crypto';
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const TIME_CHARS = 10; // 50 bits: milliseconds until the year 10889
 const RANDOM_CHARS = 16; // 80 bits from the OS CSPRNG
-export const TICKET_LENGTH = TIME_CHARS + RANDOM_CHARS;
 export const TICKET_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** Random bytes are drawn in pools so a burst of submissions costs one syscall, not one each. */

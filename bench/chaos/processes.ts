@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import net from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../ports.js';
 import type { RunContext } from './context.js';
 import { getCluster } from './monitor.js';
 
@@ -11,24 +11,6 @@ import { getCluster } from './monitor.js';
 const bench = dirname(dirname(fileURLToPath(import.meta.url)));
 /** `dist/`, whether the bench runs compiled (`dist/bench`) or from source (`bench`, under tap). */
 const DIST = basename(dirname(bench)) === 'dist' ? dirname(bench) : join(dirname(bench), 'dist');
-
-/** Ports free now, all held open together so they are distinct. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((res, rej) => {
-        s.once('error', rej);
-        s.listen(0, '127.0.0.1', () => res());
-      });
-    }
-    return servers.map((s) => (s.address() as net.AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  }
-}
 
 /** A child process with every line it logged (JSON lines), for the report and post-mortems. */
 export class Proc {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { freePorts } from '../../bench/ports.js';
 import { loadNodeConfig, loadProxyConfig } from '../../shared/config.js';
 import { silentLogger } from '../../shared/log.js';
 import { PetrelNode } from '../../node/node.js';
@@ -200,15 +201,8 @@ export class Proc {
 }
 
 /** A free TCP port on loopback (for real processes, which must be told their port). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-    s.once('error', reject);
-  });
+export async function freePort(): Promise<number> {
+  return (await freePorts(1))[0] as number;
 }
 
 /** The `port` field of the first JSON log line whose message contains `text`. */
