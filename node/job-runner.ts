@@ -72,6 +72,10 @@ export function runJob(
         return Promise.resolve(runEcho(spec.args, opts.outputLimit));
       case 'exec':
         return runExec(spec.args, spec.timeoutMs, opts, signal);
+      default:
+        return Promise.resolve(
+          failed(null, '', `this node has no runner for ${spec.type ?? 'a job of tasks'}`),
+        );
     }
   } catch (err) {
     return Promise.resolve(failed(null, '', `internal error: ${describe(err)}`));

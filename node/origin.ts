@@ -1,6 +1,12 @@
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
-import { isTerminal, type JobResult, type JobSpec, type JobView } from '../shared/job.js';
+import {
+  isBuiltinType,
+  isTerminal,
+  type JobResult,
+  type JobSpec,
+  type JobView,
+} from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
@@ -66,13 +72,23 @@ export class Origin {
     return this.open.get(id)?.local === true;
   }
 
+  /** Whether a job of `type` can ever run: a built-in type, or one a worker has registered. */
+  typeKnown(type: string): boolean {
+    return isBuiltinType(type);
+  }
+
   submit(spec: JobSpec): Promise<string> {
     if (this.closed) {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
-    if (spec.type === 'exec') {
-      const why = execRefusal(spec.args[0] ?? '', this.opts.execAllow);
-      if (why) return Promise.reject(new WireError('FORBIDDEN', why));
+    for (const run of spec.tasks ?? [spec]) {
+      if (run.type !== undefined && !this.typeKnown(run.type)) {
+        return Promise.reject(new WireError('BAD_REQUEST', `unknown job type ${run.type}`));
+      }
+      if (run.type === 'exec') {
+        const why = execRefusal(run.args[0] ?? '', this.opts.execAllow);
+        if (why) return Promise.reject(new WireError('FORBIDDEN', why));
+      }
     }
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);

@@ -1,3 +1,4 @@
+import { Cron } from 'croner';
 import { z } from 'zod';
 import { TICKET_RE } from './ids.js';
 
@@ -7,13 +8,47 @@ export const MAX_ARGS = 256;
 export const MAX_ARG_BYTES = 16 * 1024;
 export const MAX_ATTEMPTS = 10;
 export const DEFAULT_MAX_ATTEMPTS = 3;
+/** Runs a failing job may have in all (`retry.attempts`). */
+export const MAX_RETRY_ATTEMPTS = 20;
+export const DEFAULT_BACKOFF_MS = 1000;
+export const DEFAULT_MAX_BACKOFF_MS = 60_000;
+/** How far ahead `delayMs` / `runAt` may reach: one year. */
+export const MAX_DELAY_MS = 366 * 24 * 60 * 60 * 1000;
+export const MAX_TASKS = 10_000;
+export const MAX_AFTER = 1000;
+export const MAX_STDIN_BYTES = 64 * 1024;
+export const MAX_ENV_VARS = 256;
+export const MAX_KEY_CHARS = 200;
+export const DEFAULT_TENANT = 'default';
+/** The most runs a view lists (a schedule lists its newest 20 firings). */
+export const MAX_RUN_VIEWS = 10_000;
 
-export const JOB_TYPES = ['sleep', 'echo', 'exec'] as const;
-export type JobType = (typeof JOB_TYPES)[number];
+/** The job types every node runs itself; any other valid name is served by workers. */
+export const BUILTIN_TYPES = ['sleep', 'echo', 'exec'] as const;
+export type BuiltinType = (typeof BUILTIN_TYPES)[number];
+/** @deprecated name kept for callers of the first wave: the built-in types. */
+export const JOB_TYPES = BUILTIN_TYPES;
+export type JobType = string;
+/** A custom type's name, as a worker registers it. */
+export const TYPE_NAME_RE = /^[a-z][a-z0-9._-]{0,63}$/;
+export const TENANT_RE = /^[A-Za-z0-9._-]{1,64}$/;
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A node label: `gpu`, `zone=eu`. */
+export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._/=:-]{0,63}$/;
+
+export function isBuiltinType(type: string): type is BuiltinType {
+  return (BUILTIN_TYPES as readonly string[]).includes(type);
+}
 
 export const TERMINAL_STATES = ['done', 'failed', 'cancelled'] as const;
 export type TerminalState = (typeof TERMINAL_STATES)[number];
-export const CLIENT_STATES = ['queued', 'running', ...TERMINAL_STATES] as const;
+export const CLIENT_STATES = [
+  'scheduled',
+  'blocked',
+  'queued',
+  'running',
+  ...TERMINAL_STATES,
+] as const;
 export type ClientState = (typeof CLIENT_STATES)[number];
 
 export const TicketSchema = z.string().regex(TICKET_RE, 'not a ticket');
@@ -27,37 +62,211 @@ const SleepMs = z.coerce
   .min(0, 'sleep takes a non-negative number of milliseconds')
   .max(MAX_JOB_MS, `sleep is limited to ${MAX_JOB_MS} ms`);
 
+/** An argument: a string, or a number taken as its decimal text. */
+const ArgSchema = z
+  .union([z.string().max(MAX_ARG_BYTES), z.number().finite()])
+  .transform((v) => (typeof v === 'number' ? String(v) : v));
+
+const TypeSchema = z
+  .string()
+  .regex(TYPE_NAME_RE, 'a job type is a name of [a-z][a-z0-9._-], at most 64 characters');
+
+/** What one run executes: the part of a spec a job's tasks have each of their own. */
+const runFields = {
+  type: TypeSchema,
+  args: z.array(ArgSchema).max(MAX_ARGS).default([]),
+  timeoutMs: z.number().int().min(1).max(MAX_JOB_MS).optional(),
+  env: z
+    .record(z.string(), z.string().max(MAX_ARG_BYTES))
+    .superRefine((env, ctx) => {
+      const names = Object.keys(env);
+      const bad = names.find((n) => !ENV_NAME_RE.test(n));
+      if (bad !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `environment names are [A-Za-z_][A-Za-z0-9_]*, not ${bad.slice(0, 40)}`,
+        });
+      }
+      if (names.length > MAX_ENV_VARS) {
+        ctx.addIssue({ code: 'custom', message: `at most ${MAX_ENV_VARS} variables` });
+      }
+    })
+    .optional(),
+  cwd: z.string().min(1).max(4096).optional(),
+  stdin: z
+    .string()
+    .refine((s) => Buffer.byteLength(s) <= MAX_STDIN_BYTES, 'stdin is limited to 64 KiB')
+    .optional(),
+};
+
+export const TaskSpecSchema = z.object(runFields).strict();
+export type TaskSpec = z.infer<typeof TaskSpecSchema>;
+
+export const RetrySchema = z
+  .object({
+    attempts: z.number().int().min(1).max(MAX_RETRY_ATTEMPTS).default(1),
+    backoffMs: z.number().int().min(0).max(MAX_JOB_MS).default(DEFAULT_BACKOFF_MS),
+    maxBackoffMs: z.number().int().min(0).max(MAX_JOB_MS).default(DEFAULT_MAX_BACKOFF_MS),
+  })
+  .strict();
+export type RetryPolicy = z.infer<typeof RetrySchema>;
+
+export const ConstraintsSchema = z
+  .object({
+    labels: z
+      .array(z.string().regex(LABEL_RE, 'labels are 1-64 of A-Z a-z 0-9 . _ / = : -'))
+      .max(32)
+      .default([]),
+  })
+  .strict();
+
+export const ResourcesSchema = z
+  .object({
+    cpu: z.number().positive().max(4096).optional(),
+    memMb: z
+      .number()
+      .int()
+      .min(0)
+      .max(16 * 1024 * 1024)
+      .optional(),
+  })
+  .strict();
+export type Resources = z.infer<typeof ResourcesSchema>;
+
+/** `runAt`: ISO-8601 text or epoch milliseconds; kept as epoch milliseconds. */
+const RunAtSchema = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
+  const t = typeof v === 'number' ? v : Date.parse(v);
+  if (!Number.isSafeInteger(t) || t < 0) {
+    ctx.addIssue({ code: 'custom', message: 'runAt is an ISO-8601 time or epoch milliseconds' });
+    return z.NEVER;
+  }
+  return t;
+});
+
+type RunFields = { type?: string; args: string[]; env?: unknown; cwd?: unknown; stdin?: unknown };
+
+/** The rules of one run's fields that depend on its type. */
+function checkRun(run: RunFields, path: (string | number)[], ctx: z.RefinementCtx): void {
+  const add = (message: string, field: string) =>
+    ctx.addIssue({ code: 'custom', path: [...path, field], message });
+  if (run.type === 'sleep') {
+    const ms = SleepMs.safeParse(run.args[0] ?? '');
+    if (run.args.length !== 1 || run.args[0] === '' || !ms.success) {
+      add(
+        ms.success
+          ? 'sleep takes exactly one argument: milliseconds'
+          : (ms.error.issues[0]?.message ?? 'bad milliseconds'),
+        'args',
+      );
+    }
+  } else if (run.type === 'exec' && (run.args[0] ?? '') === '') {
+    add('exec needs a program', 'args');
+  }
+  if (run.type === 'sleep' || run.type === 'echo') {
+    for (const f of ['env', 'cwd', 'stdin'] as const) {
+      if (run[f] !== undefined) add(`${f} applies to exec and worker types, not ${run.type}`, f);
+    }
+  } else if (run.type !== 'exec' && run.cwd !== undefined) {
+    add('cwd applies to exec only', 'cwd');
+  }
+}
+
+/** Whether `tz` names a time zone this runtime knows. */
+export function isTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Why a cron expression is refused, or null: five fields that croner accepts. */
+export function cronProblem(expr: string, tz?: string): string | null {
+  if (expr.trim().split(/\s+/).length !== 5) {
+    return 'cron takes 5 fields: minute hour day-of-month month day-of-week';
+  }
+  try {
+    new Cron(expr, { paused: true, timezone: tz });
+    return null;
+  } catch (err) {
+    return `bad cron expression: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
 /**
- * What a client asks to run. Validated once at the edge (the client line, or the JSON of
- * SUBMIT), and again on every cluster frame, so a bad job can never reach an executor.
+ * What a client asks to run: one spec for the line protocol, HTTP, the library and every
+ * cluster frame. Validated once at the edge and again on every frame, so a bad job never
+ * reaches an executor. Either `type` (one run) or `tasks` (a job of many tasks).
  */
 export const JobSpecSchema = z
   .object({
-    type: z.enum(JOB_TYPES),
-    args: z.array(z.string().max(MAX_ARG_BYTES)).max(MAX_ARGS).default([]),
+    ...runFields,
+    type: TypeSchema.optional(),
     priority: z.number().int().min(-1000).max(1000).default(0),
-    timeoutMs: z.number().int().min(1).max(MAX_JOB_MS).optional(),
+    /** Runs that may be lost with their node. */
     maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(DEFAULT_MAX_ATTEMPTS),
+    /** Runs that may fail. */
+    retry: RetrySchema.optional(),
+    delayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional(),
+    runAt: RunAtSchema.optional(),
+    cron: z.string().min(1).max(200).optional(),
+    tz: z.string().min(1).max(64).optional(),
+    key: z.string().min(1).max(MAX_KEY_CHARS).optional(),
+    after: z.array(TicketSchema).min(1).max(MAX_AFTER).optional(),
+    tasks: z.array(TaskSpecSchema).min(1).max(MAX_TASKS).optional(),
+    speculate: z.boolean().optional(),
+    constraints: ConstraintsSchema.optional(),
+    resources: ResourcesSchema.optional(),
+    tenant: z.string().regex(TENANT_RE, 'a tenant is 1-64 of A-Z a-z 0-9 . _ -').optional(),
   })
   .strict()
   .superRefine((spec, ctx) => {
-    if (spec.type === 'sleep') {
-      const ms = SleepMs.safeParse(spec.args[0] ?? '');
-      if (spec.args.length !== 1 || spec.args[0] === '' || !ms.success) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['args'],
-          message: ms.success
-            ? 'sleep takes exactly one argument: milliseconds'
-            : (ms.error.issues[0]?.message ?? 'bad milliseconds'),
-        });
+    const add = (message: string, path: string) =>
+      ctx.addIssue({ code: 'custom', path: [path], message });
+    if (spec.tasks) {
+      if (spec.type !== undefined) add('a job has either type or tasks, not both', 'type');
+      for (const f of ['env', 'cwd', 'stdin', 'timeoutMs'] as const) {
+        if (spec[f] !== undefined) add(`with tasks, ${f} belongs in each task`, f);
       }
-    } else if (spec.type === 'exec' && (spec.args[0] ?? '') === '') {
-      ctx.addIssue({ code: 'custom', path: ['args'], message: 'exec needs a program' });
+      if (spec.args.length) add('with tasks, args belong in each task', 'args');
+      spec.tasks.forEach((task, i) => checkRun(task, ['tasks', i], ctx));
+    } else if (spec.type === undefined) {
+      add('a job needs a type (or tasks)', 'type');
+    } else {
+      checkRun(spec, [], ctx);
+      if (spec.speculate) add('speculate applies to a job with tasks', 'speculate');
+    }
+    if (spec.delayMs !== undefined && spec.runAt !== undefined) {
+      add('give delayMs or runAt, not both', 'runAt');
+    }
+    if (spec.cron !== undefined) {
+      const why = cronProblem(spec.cron, spec.tz);
+      if (why) add(why, 'cron');
+      if (spec.delayMs !== undefined || spec.runAt !== undefined) {
+        add('a schedule (cron) fires at its own times: no delayMs or runAt', 'cron');
+      }
+      if (spec.after !== undefined) add('a schedule (cron) cannot wait for other jobs', 'after');
+    }
+    if (spec.tz !== undefined) {
+      if (spec.cron === undefined) add('tz applies to cron', 'tz');
+      else if (!isTimeZone(spec.tz)) add(`unknown time zone ${spec.tz}`, 'tz');
     }
   });
 
 export type JobSpec = z.infer<typeof JobSpecSchema>;
+/** A spec as a caller writes it (defaults may be left out, numbers allowed in args). */
+export type JobSpecInput = z.input<typeof JobSpecSchema>;
+
+/** The retry policy of a spec, defaults filled in (one run, no retry, when absent). */
+export function retryOf(spec: Pick<JobSpec, 'retry'>): RetryPolicy {
+  return spec.retry ?? RetrySchema.parse({});
+}
+
+/** The tenant a spec's work is charged to. */
+export function tenantOf(spec: Pick<JobSpec, 'tenant'>): string {
+  return spec.tenant ?? DEFAULT_TENANT;
+}
 
 /** The outcome of one run of a job, as the executing node records it. */
 export const ResultSchema = z
@@ -72,7 +281,7 @@ export const ResultSchema = z
       .number()
       .int()
       .min(0)
-      .max(MAX_ATTEMPTS + 1),
+      .max(MAX_ATTEMPTS + MAX_RETRY_ATTEMPTS + 1),
     startedAt: z.number().int().nullable(),
     finishedAt: z.number().int(),
   })
@@ -80,7 +289,48 @@ export const ResultSchema = z
 
 export type JobResult = z.infer<typeof ResultSchema>;
 
-/** What a client sees of a ticket: RESULT and WAIT replies, and cross-node lookups. */
+/**
+ * One entry of a view's `runs`: a run of the job (node, attempt, exit code, times), or, for a
+ * schedule, one of the jobs it fired (ticket and state).
+ */
+export const RunViewSchema = z
+  .object({
+    ticket: TicketSchema.optional(),
+    state: z.enum(CLIENT_STATES).optional(),
+    node: NodeIdSchema.nullable().optional(),
+    attempt: z.number().int().min(0).optional(),
+    exitCode: z.number().int().nullable().optional(),
+    error: z.string().nullable().optional(),
+    startedAt: z.number().int().nullable().optional(),
+    finishedAt: z.number().int().nullable().optional(),
+  })
+  .strict();
+export type RunView = z.infer<typeof RunViewSchema>;
+
+/** One task of a job of many tasks, as a client sees it. */
+export const TaskViewSchema = z
+  .object({
+    index: z.number().int().min(0),
+    state: z.enum(CLIENT_STATES),
+    exitCode: z.number().int().nullable().optional(),
+    error: z.string().nullable().optional(),
+    node: NodeIdSchema.nullable().optional(),
+    output: z.string().optional(),
+  })
+  .strict();
+export type TaskView = z.infer<typeof TaskViewSchema>;
+
+export const ProgressSchema = z
+  .object({
+    total: z.number().int().min(0),
+    done: z.number().int().min(0),
+    failed: z.number().int().min(0),
+    running: z.number().int().min(0),
+  })
+  .strict();
+export type Progress = z.infer<typeof ProgressSchema>;
+
+/** What a client sees of a ticket: RESULT and WAIT replies, HTTP, and cross-node lookups. */
 export const JobViewSchema = z
   .object({
     ticket: TicketSchema,
@@ -94,8 +344,21 @@ export const JobViewSchema = z
     startedAt: z.number().int().nullable().optional(),
     finishedAt: z.number().int().nullable().optional(),
     /** Kept for the seed dialect's "for N milliseconds" reply. */
-    type: z.enum(JOB_TYPES).optional(),
+    type: TypeSchema.optional(),
     args: z.array(z.string()).optional(),
+    runs: z.array(RunViewSchema).max(MAX_RUN_VIEWS).optional(),
+    tasks: z.array(TaskViewSchema).max(MAX_TASKS).optional(),
+    progress: ProgressSchema.optional(),
+    /** Why a job that could run is not placed yet. */
+    waiting: z.string().max(500).optional(),
+    runAt: z.number().int().optional(),
+    key: z.string().max(MAX_KEY_CHARS).optional(),
+    after: z.array(TicketSchema).max(MAX_AFTER).optional(),
+    tenant: z.string().optional(),
+    cron: z.string().optional(),
+    tz: z.string().optional(),
+    /** A schedule's next firing. */
+    next: z.number().int().nullable().optional(),
   })
   .strict();
 
@@ -105,16 +368,47 @@ export function isTerminal(state: string): state is TerminalState {
   return state === 'done' || state === 'failed' || state === 'cancelled';
 }
 
-/** The client JSON of a view: fields known so far, times as ISO-8601. */
-export function viewToClientJson(v: JobView): string {
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function runToClient(r: RunView): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.ticket) out.ticket = r.ticket;
+  if (r.state) out.state = r.state;
+  if (r.node) out.node = r.node;
+  if (r.attempt !== undefined) out.attempt = r.attempt;
+  if (r.exitCode !== undefined && r.exitCode !== null) out.exitCode = r.exitCode;
+  if (r.error) out.error = r.error;
+  if (r.startedAt) out.startedAt = iso(r.startedAt);
+  if (r.finishedAt) out.finishedAt = iso(r.finishedAt);
+  return out;
+}
+
+/** The client object of a view: fields known so far, times as ISO-8601. */
+export function viewToClient(v: JobView): Record<string, unknown> {
   const out: Record<string, unknown> = { ticket: v.ticket, state: v.state };
+  if (v.cron !== undefined) out.cron = v.cron;
+  if (v.tz !== undefined) out.tz = v.tz;
+  if (v.next !== undefined) out.next = v.next === null ? null : iso(v.next);
   if (v.exitCode !== undefined && v.exitCode !== null) out.exitCode = v.exitCode;
   if (v.output !== undefined && isTerminal(v.state)) out.output = v.output;
   if (v.error) out.error = v.error;
   if (v.node) out.node = v.node;
   out.attempts = v.attempts;
-  out.submittedAt = new Date(v.submittedAt).toISOString();
-  if (v.startedAt) out.startedAt = new Date(v.startedAt).toISOString();
-  if (v.finishedAt) out.finishedAt = new Date(v.finishedAt).toISOString();
-  return JSON.stringify(out);
+  out.submittedAt = iso(v.submittedAt);
+  if (v.startedAt) out.startedAt = iso(v.startedAt);
+  if (v.finishedAt) out.finishedAt = iso(v.finishedAt);
+  if (v.waiting) out.waiting = v.waiting;
+  if (v.runAt !== undefined) out.runAt = iso(v.runAt);
+  if (v.key !== undefined) out.key = v.key;
+  if (v.after !== undefined) out.after = v.after;
+  if (v.tenant !== undefined && v.tenant !== DEFAULT_TENANT) out.tenant = v.tenant;
+  if (v.progress) out.progress = v.progress;
+  if (v.tasks) out.tasks = v.tasks;
+  if (v.runs) out.runs = v.runs.map(runToClient);
+  return out;
+}
+
+/** The client JSON of a view (RESULT, WAIT, HTTP). */
+export function viewToClientJson(v: JobView): string {
+  return JSON.stringify(viewToClient(v));
 }
