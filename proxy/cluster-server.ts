@@ -5,7 +5,8 @@ import { FrameBatcher, withCork } from '../shared/batcher.js';
 import type { Logger } from '../shared/log.js';
 import { closeReason, MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
-import type { NodeConn, Scheduler } from './scheduler.js';
+import type { NodeConn } from './membership.js';
+import type { Scheduler } from './scheduler.js';
 
 export interface ClusterServerOptions {
   secret: string | undefined;

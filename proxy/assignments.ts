@@ -1,0 +1,178 @@
+import type { Committer } from '../shared/db.js';
+import type { JobResult } from '../shared/job.js';
+import type { Counters } from './counters.js';
+import { Dispatcher } from './dispatcher.js';
+import type { JobStore } from './job-store.js';
+import type { Job } from './job-table.js';
+import type { Membership, NodeEntry } from './membership.js';
+import type { Outbox } from './outbox.js';
+import type { Policy } from './policies.js';
+
+export interface AssignmentsOptions {
+  prefetch: number;
+  /** 0: dispatch on every event; > 0: the seed's periodic batched dispatch. */
+  dispatchPeriod: number;
+  maxJobsPerDispatch: number;
+}
+
+export interface AssignmentsDeps {
+  store: JobStore;
+  members: Membership;
+  outbox: Outbox;
+  counters: Counters;
+  committer: Committer;
+  /** Ends a job whose runs are used up (LOST). */
+  fail(job: Job, r: JobResult): void;
+}
+
+/**
+ * Which job is given to which node, and taking it back: the queue and the policy's choice
+ * (the dispatcher), the dispatch frames, and requeueing a job whose node let go of it.
+ */
+export class Assignments {
+  private readonly dispatcher: Dispatcher<Job, NodeEntry>;
+  private wanted = false;
+  private periodicBudget = 0;
+
+  constructor(
+    policy: Policy,
+    private readonly opts: AssignmentsOptions,
+    private readonly d: AssignmentsDeps,
+  ) {
+    this.dispatcher = new Dispatcher<Job, NodeEntry>(policy, {
+      prefetch: opts.prefetch,
+      periodic: opts.dispatchPeriod > 0,
+    });
+  }
+
+  get queueLength(): number {
+    return this.dispatcher.size;
+  }
+
+  /** Puts a job in the queue (new, or recovered as queued). */
+  enqueue(job: Job): void {
+    this.dispatcher.enqueue(job);
+  }
+
+  /** Takes a job out of the queue if it waits there. */
+  unqueue(job: Job): boolean {
+    return this.dispatcher.remove(job);
+  }
+
+  /** Says whether `n` may be given work now, after its connection or draining changed. */
+  refresh(n: NodeEntry): void {
+    this.dispatcher.refresh(n, Boolean(n.conn) && !n.draining);
+  }
+
+  /** Takes a finishing job off its node (stopping another node's copy) and out of the queue. */
+  release(job: Job, reporter: NodeEntry | undefined): void {
+    const holder = job.node ? this.d.members.get(job.node) : undefined;
+    if (holder) {
+      holder.jobs.delete(job);
+      if (holder !== reporter) this.d.outbox.cancel(holder, job.id); // another copy: stop it
+      holder.outstanding = holder.jobs.size;
+      this.refresh(holder);
+      this.want();
+    }
+    this.dispatcher.remove(job);
+  }
+
+  /** Asks for a dispatch in the coming tick (immediate mode only). */
+  want(): void {
+    if (this.opts.dispatchPeriod > 0) return;
+    this.wanted = true;
+    this.d.committer.kick();
+  }
+
+  /** Runs the wanted dispatch, inside the tick's commit; true when it ran. */
+  dispatchIfWanted(): boolean {
+    if (!this.wanted) return false;
+    this.dispatch();
+    return true;
+  }
+
+  /** The seed's periodic mode: called every DISPATCH_PERIOD. */
+  periodicDispatch(): void {
+    this.periodicBudget = this.opts.maxJobsPerDispatch;
+    this.dispatch();
+    this.periodicBudget = 0;
+  }
+
+  /** Gives queued jobs to nodes with room, as the policy chooses. */
+  private dispatch(): void {
+    this.wanted = false;
+    const budget = this.opts.dispatchPeriod > 0 ? this.periodicBudget : Infinity;
+    this.dispatcher.run(budget, (job, n) => this.assign(job, n));
+  }
+
+  /** Gives `job` to `n` (also used when a joining node still holds a queued job's copy). */
+  assign(job: Job, n: NodeEntry): void {
+    job.state = 'assigned';
+    job.node = n.id;
+    job.attempt++;
+    job.placed = false;
+    if (!job.given.includes(n.id)) job.given.push(n.id);
+    n.jobs.add(job);
+    n.outstanding = n.jobs.size;
+    this.refresh(n);
+    // An assignment promises nothing to anyone, so the job leaves before it is committed: if
+    // this process dies first, the node's HELLO says it holds the job and the restarted proxy
+    // gives it back to that node (or tells it to drop it).
+    this.send(job, n);
+    // a job that arrived this tick is not stored yet: its insert will carry the assignment
+    if (job.stored) this.d.store.assign(job);
+  }
+
+  /** Sends (or resends) the dispatch of `job` to `n`. */
+  send(job: Job, n: NodeEntry): void {
+    const sent = this.d.outbox.job(n, {
+      id: job.id,
+      spec: job.spec,
+      origin: job.origin,
+      submittedAt: job.submittedAt,
+      attempt: job.attempt,
+    });
+    if (sent) job.sentAt = Date.now();
+  }
+
+  /** Puts a job back in the queue, or fails it as LOST when its runs are used up. */
+  requeue(job: Job, wasRunning: boolean): void {
+    const n = job.node ? this.d.members.get(job.node) : undefined;
+    if (n) {
+      n.jobs.delete(job);
+      n.outstanding = n.jobs.size;
+      this.refresh(n);
+    }
+    if (wasRunning) job.lostRuns++;
+    if (job.lostRuns >= job.spec.maxAttempts) {
+      this.d.counters.bump('lost');
+      this.d.fail(job, {
+        id: job.id,
+        state: 'failed',
+        exitCode: null,
+        output: '',
+        error: 'LOST',
+        node: job.node,
+        attempt: job.attempt,
+        startedAt: job.startedAt,
+        finishedAt: Date.now(),
+      });
+      return;
+    }
+    job.state = 'queued';
+    job.node = null;
+    job.placed = false;
+    job.startedAt = null;
+    this.d.counters.bump('requeued');
+    this.d.store.requeue(job);
+    this.dispatcher.enqueue(job);
+    this.want();
+  }
+
+  /** Every job `n` holds goes back to the queue (its node died or left). */
+  requeueAll(n: NodeEntry): number {
+    const jobs = [...n.jobs];
+    for (const job of jobs) this.requeue(job, job.state === 'running');
+    return jobs.length;
+  }
+}

@@ -1,0 +1,95 @@
+import type { JobView } from '../shared/job.js';
+import type { HeapItem } from '../shared/heap.js';
+import type { JobRecord, JobStore } from './job-store.js';
+
+/** A job as the proxy holds it in memory. */
+export interface Job extends JobRecord, HeapItem {
+  /** Whether its row exists (or is written by a statement already queued). */
+  stored?: boolean;
+  /** When the current dispatch or result push was last sent, for resends. */
+  sentAt: number;
+}
+
+/** A job of a stored record (one no longer in memory, or read at start-up). */
+export function fromRecord(rec: JobRecord): Job {
+  return { ...rec, heapIndex: -1, sentAt: 0, stored: true };
+}
+
+/** A client's view of a job. */
+export function toView(job: JobRecord): JobView {
+  const r = job.result;
+  const state = job.state === 'assigned' ? 'queued' : job.state;
+  return {
+    ticket: job.id,
+    state,
+    exitCode: r?.exitCode,
+    output: r?.output,
+    error: r?.error,
+    node: r?.node ?? job.node,
+    attempts: r?.attempt ?? job.attempt,
+    submittedAt: job.submittedAt,
+    startedAt: r?.startedAt ?? job.startedAt,
+    finishedAt: r?.finishedAt,
+    type: job.spec.type,
+    args: job.spec.args,
+  };
+}
+
+/**
+ * The live jobs (not finished, or finished but not yet delivered to their origin) in memory,
+ * over the durable table that also holds the delivered ones. Arrival order comes from `seq`.
+ */
+export class JobTable {
+  private readonly live = new Map<string, Job>();
+  private seq: number;
+
+  constructor(private readonly store: JobStore) {
+    this.seq = store.maxSeq();
+  }
+
+  /** Loads the live rows after a start or crash. */
+  recover(): Job[] {
+    const jobs = this.store.live().map(fromRecord);
+    for (const job of jobs) this.live.set(job.id, job);
+    return jobs;
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  nextSeq(): number {
+    return ++this.seq;
+  }
+
+  /** A live job. */
+  get(id: string): Job | undefined {
+    return this.live.get(id);
+  }
+
+  /** A live job, or else the stored one (one read). */
+  find(id: string): Job | undefined {
+    const live = this.live.get(id);
+    if (live) return live;
+    const rec = this.store.get(id);
+    return rec && fromRecord(rec);
+  }
+
+  add(job: Job): void {
+    this.live.set(job.id, job);
+  }
+
+  delete(id: string): void {
+    this.live.delete(id);
+  }
+
+  values(): IterableIterator<Job> {
+    return this.live.values();
+  }
+
+  /** A client's view of any ticket the proxy knows. */
+  view(id: string): JobView | null {
+    const job = this.find(id);
+    return job ? toView(job) : null;
+  }
+}

@@ -1,0 +1,149 @@
+import type { FrameBatcher } from '../shared/batcher.js';
+import type { FrameIn, FrameOf } from '../shared/protocol.js';
+import type { Job } from './job-table.js';
+import type { Candidate } from './policies.js';
+
+/** What the proxy needs of a node's connection. */
+export interface NodeConn {
+  readonly out: FrameBatcher;
+  send(frame: FrameIn): void;
+  close(code: number, reason: string): void;
+}
+
+export interface NodeEntry extends Candidate {
+  slots: number;
+  conn: NodeConn | undefined;
+  /** Jobs given to this node and not finished. */
+  jobs: Set<Job>;
+  queued: number;
+  running: number;
+  free: number;
+  lastSeen: number;
+  done: number;
+  available: boolean;
+  /** The node is stopping: it finishes what it runs and takes nothing new. */
+  draining: boolean;
+}
+
+/** A node away this long, holding nothing, is forgotten (it would join again as new). */
+export const FORGET_NODE_MS = 10 * 60 * 1000;
+
+/** The nodes failure detection gave up on. */
+export interface Verdict {
+  /** Connected but silent for longer than the timeout: their connections must be closed. */
+  silent: NodeEntry[];
+  /** Held jobs when the proxy restarted, and have not come back within the timeout. */
+  absent: NodeEntry[];
+}
+
+/**
+ * The nodes the proxy knows: who is joined, on which connection, what they said last, and
+ * failure detection by silence. Plain bookkeeping: the conductor decides what a node's coming
+ * and going means for its jobs.
+ */
+export class Membership {
+  readonly nodes = new Map<string, NodeEntry>();
+  private lastCheck = Date.now();
+
+  get(id: string): NodeEntry | undefined {
+    return this.nodes.get(id);
+  }
+
+  /** The node's entry, made on first mention (a join, or a job recovered as held by it). */
+  entry(id: string): NodeEntry {
+    let n = this.nodes.get(id);
+    if (!n) {
+      n = {
+        id,
+        slots: 1,
+        conn: undefined,
+        jobs: new Set(),
+        outstanding: 0,
+        queued: 0,
+        running: 0,
+        free: 0,
+        lastSeen: 0,
+        done: 0,
+        available: false,
+        draining: false,
+        heapIndex: -1,
+        poolIndex: -1,
+        lastPick: 0,
+      };
+      this.nodes.set(id, n);
+    }
+    return n;
+  }
+
+  connected(): NodeEntry[] {
+    return [...this.nodes.values()].filter((n) => n.conn);
+  }
+
+  /** After a restart, every recovered node's grace period for its return starts now. */
+  restartGrace(now = Date.now()): void {
+    for (const n of this.nodes.values()) {
+      n.outstanding = n.jobs.size;
+      n.lastSeen = now;
+    }
+  }
+
+  /** A node joined (or rejoined) on `conn`; an older connection of it is closed. */
+  attach(id: string, slots: number, conn: NodeConn, now = Date.now()): NodeEntry {
+    const n = this.entry(id);
+    if (n.conn && n.conn !== conn) n.conn.close(4000, 'replaced by a newer connection');
+    n.conn = conn;
+    n.slots = slots;
+    n.lastSeen = now;
+    n.draining = false;
+    return n;
+  }
+
+  /** `conn` closed: the node's entry when `conn` was still its connection. */
+  detach(id: string, conn: NodeConn): NodeEntry | undefined {
+    const n = this.nodes.get(id);
+    if (!n || n.conn !== conn) return undefined;
+    n.conn = undefined;
+    return n;
+  }
+
+  /** A frame arrived from `n`. */
+  heard(n: NodeEntry, now = Date.now()): void {
+    n.lastSeen = now;
+  }
+
+  /** Notes a node's INFO; true when it just started draining. */
+  noteInfo(n: NodeEntry, f: FrameOf<'INFO'>): boolean {
+    n.queued = f.queued;
+    n.running = f.running;
+    n.free = f.free;
+    if (!f.draining || n.draining) return false;
+    n.draining = true;
+    return true;
+  }
+
+  /**
+   * Failure detection: the nodes silent for longer than `timeoutMs`. Nodes away for long and
+   * holding nothing are forgotten here.
+   */
+  findDead(timeoutMs: number, now = Date.now()): Verdict {
+    const verdict: Verdict = { silent: [], absent: [] };
+    // When this process itself stalled (a long commit, a burst of frames), the nodes' frames
+    // may be waiting unread in its sockets: silence is only counted while it was listening.
+    const gap = now - this.lastCheck;
+    this.lastCheck = now;
+    if (gap > timeoutMs / 2) {
+      for (const n of this.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - timeoutMs / 2);
+    }
+    for (const n of this.nodes.values()) {
+      const quiet = now - n.lastSeen;
+      if (!n.conn && n.jobs.size === 0 && quiet > FORGET_NODE_MS) {
+        this.nodes.delete(n.id); // gone for long with nothing of ours: it rejoins as new
+      } else if (!n.conn && n.jobs.size > 0 && quiet > timeoutMs) {
+        verdict.absent.push(n);
+      } else if (n.conn && quiet > timeoutMs) {
+        verdict.silent.push(n);
+      }
+    }
+    return verdict;
+  }
+}

@@ -1,0 +1,138 @@
+import type { Committer } from '../shared/db.js';
+import { isTerminal, type JobResult } from '../shared/job.js';
+import type { Logger } from '../shared/log.js';
+import type { Counters } from './counters.js';
+import type { JobStore } from './job-store.js';
+import type { Job, JobTable } from './job-table.js';
+import type { Membership, NodeEntry } from './membership.js';
+import type { Outbox } from './outbox.js';
+
+export interface ResultsDeps {
+  table: JobTable;
+  store: JobStore;
+  members: Membership;
+  outbox: Outbox;
+  counters: Counters;
+  committer: Committer;
+  log: Logger;
+  /** Takes a finishing job off its node and out of the queue. */
+  release(job: Job, reporter: NodeEntry | undefined): void;
+}
+
+/**
+ * Results and their delivery: the first result of a job counts (later ones are duplicates),
+ * it is committed before anyone hears of it, and it is pushed to the job's origin until the
+ * origin acknowledges it; then the job leaves memory.
+ */
+export class Results {
+  constructor(private readonly d: ResultsDeps) {}
+
+  /** Results reported by the node that ran them. */
+  onResults(n: NodeEntry, results: JobResult[]): void {
+    const { table, counters, outbox, log } = this.d;
+    for (const r of results) {
+      const job = table.find(r.id);
+      if (!job || !job.given.includes(n.id)) {
+        // never given to this node: recorded nowhere; the ack only stops it being resent
+        counters.bump('rejected');
+        log.warn({ node: n.id, job: r.id }, 'result for a job this node was not given');
+        outbox.ack(n, 'result', r.id);
+        continue;
+      }
+      if (isTerminal(job.state)) {
+        const resent = job.result?.node === n.id && job.result.attempt === r.attempt;
+        // a resend of the recorded result (its ACK was lost) is not a second run; neither is
+        // the report of a copy stopped by a client's cancel
+        if (!resent && !(job.state === 'cancelled' && r.state === 'cancelled')) {
+          counters.bump('duplicates');
+        }
+        outbox.ack(n, 'result', r.id);
+        continue;
+      }
+      this.finish(job, { ...r, node: n.id }, false, n);
+    }
+  }
+
+  /** The origin ran (or cancelled) a job itself while the proxy was away. */
+  originDecided(job: Job, r: JobResult): void {
+    const { table, counters, store } = this.d;
+    const live = table.get(job.id);
+    if (!live || isTerminal(live.state)) {
+      // both ran it (the proxy had it, but its ACK was lost while the origin fell back): the
+      // origin already answered its clients, so its result is the one every node must give
+      const rec = live ?? job;
+      if (r.state !== 'cancelled') counters.bump('duplicates');
+      if (rec.result?.finishedAt !== r.finishedAt || rec.result?.node !== r.node) {
+        rec.result = r;
+        rec.state = r.state;
+        rec.node = r.node;
+        rec.delivered = true;
+        store.finish(rec);
+      }
+      table.delete(job.id);
+      return;
+    }
+    this.finish(live, r, true);
+  }
+
+  /** Records the first result of a job, frees its node, and pushes the result to the origin. */
+  finish(job: Job, r: JobResult, fromOrigin: boolean, reporter?: NodeEntry): void {
+    const { table, store, counters, outbox } = this.d;
+    this.d.release(job, reporter);
+    job.state = r.state;
+    job.result = r;
+    job.node = r.node;
+    job.delivered = fromOrigin;
+    if (reporter) reporter.done++;
+    counters.bump(r.state);
+    store.finish(job, (err) => {
+      if (err) return;
+      if (reporter) outbox.ack(reporter, 'result', job.id);
+      if (fromOrigin) table.delete(job.id);
+      else this.push(job);
+    });
+  }
+
+  /** The origin acknowledged these results: they leave memory. */
+  onDelivered(n: NodeEntry, ids: string[]): void {
+    const delivered: string[] = [];
+    for (const id of ids) {
+      const job = this.d.table.get(id);
+      if (job && job.origin === n.id && isTerminal(job.state) && !job.delivered) {
+        job.delivered = true;
+        this.d.table.delete(id);
+        delivered.push(id);
+      }
+    }
+    if (delivered.length) this.d.store.delivered(delivered);
+  }
+
+  /** The origin asks again for results it misses. */
+  onRequested(n: NodeEntry, ids: string[]): void {
+    for (const id of ids) {
+      const job = this.d.table.get(id);
+      if (job && job.origin === n.id && isTerminal(job.state) && !job.delivered) this.push(job);
+    }
+  }
+
+  /** Sends a committed result to its origin (again). */
+  push(job: Job): void {
+    const origin = this.d.members.get(job.origin);
+    if (!origin || !job.result) return;
+    if (this.d.outbox.result(origin, job.result)) job.sentAt = Date.now();
+  }
+
+  /** Sends every undelivered result of `nodeId`'s tickets (it just joined). */
+  pushTo(nodeId: string): void {
+    for (const job of this.d.table.values()) {
+      if (job.origin === nodeId && isTerminal(job.state) && !job.delivered) this.push(job);
+    }
+  }
+
+  /** Resends results unacknowledged for `periodMs` (a lost frame). */
+  resendDue(periodMs: number, now = Date.now()): void {
+    for (const job of this.d.table.values()) {
+      if (isTerminal(job.state) && !job.delivered && now - job.sentAt >= periodMs) this.push(job);
+    }
+  }
+}
