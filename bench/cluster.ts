@@ -55,6 +55,7 @@ export type Durability = 'fsync' | 'relaxed';
 export interface ClusterOptions {
   readonly label: string;
   readonly nodes: number;
+  /** SLOTS of every node; 0 leaves it unset (the node's default: its CPU count). */
   readonly slots: number;
   readonly durability: Durability;
   /** Extra proxy variables (seed mode, RESULT_TTL, MAX_NUM_NODES...). */
@@ -139,7 +140,7 @@ export class Cluster {
             PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
             CLIENT_HOST: '127.0.0.1',
             CLIENT_PORT: String(clientPorts[i]),
-            SLOTS: String(opts.slots),
+            ...(opts.slots > 0 ? { SLOTS: String(opts.slots) } : {}),
             MAX_CLIENTS: '8192',
             ...opts.nodeEnv,
           },
