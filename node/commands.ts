@@ -83,6 +83,11 @@ export function parseSubmit(rest: string): JobSpec {
       candidate = { type: 'echo', args: text === '' ? [] : [text] };
     }
   }
+  return validateSpec(candidate);
+}
+
+/** A job spec checked against the schema; BAD_REQUEST names the first problem. */
+export function validateSpec(candidate: unknown): JobSpec {
   const parsed = JobSpecSchema.safeParse(candidate);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

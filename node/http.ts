@@ -1,8 +1,9 @@
 import type http from 'node:http';
 import { createHttpServer, createRegistry, gaugeOf, sendJson } from '../shared/http.js';
+import { createApiHandler } from './http/router.js';
 import type { PetrelNode } from './node.js';
 
-/** The node's own `/healthz` and `/metrics`, on HTTP_PORT when it is set. */
+/** The node's HTTP API (`/v1`), `/healthz` and `/metrics`, on HTTP_PORT when it is set. */
 export function createNodeHttp(node: PetrelNode): http.Server {
   const registry = createRegistry('petrel_node_');
   const snap = () => node.snapshot();
@@ -35,5 +36,6 @@ export function createNodeHttp(node: PetrelNode): http.Server {
     node.cfg.TLS_CERT && node.cfg.TLS_KEY
       ? { cert: node.cfg.TLS_CERT, key: node.cfg.TLS_KEY }
       : undefined,
+    createApiHandler(node.api, { clientToken: node.cfg.CLIENT_TOKEN }),
   );
 }

@@ -18,7 +18,10 @@ async function main(): Promise<void> {
       http.once('error', reject);
       http.listen(cfg.HTTP_PORT, cfg.CLIENT_HOST, () => resolve());
     });
-    log.info({ port: cfg.HTTP_PORT }, 'health and metrics on HTTP');
+    log.info(
+      { port: cfg.HTTP_PORT },
+      `HTTP API on http://${cfg.CLIENT_HOST}:${cfg.HTTP_PORT}/v1 (and /healthz, /metrics)`,
+    );
   }
   onStopSignals(
     log,

@@ -5,7 +5,7 @@ import { Committer, openDatabase, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
-import { createCommandHandler } from './commands.js';
+import { createCommandHandler, type NodeApi } from './commands.js';
 import { Executor } from './executor.js';
 import type { RunOutcome } from './job-runner.js';
 import { LineServer } from './line-server.js';
@@ -33,6 +33,8 @@ export class PetrelNode {
   private readonly server: LineServer;
   private readonly origin: Origin;
   private readonly assignments: Assignments;
+  /** What clients may ask of this node: the line protocol and the HTTP API both use it. */
+  readonly api: NodeApi;
   private infoScheduled = false;
   private infoTimer: NodeJS.Timeout | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
@@ -99,24 +101,22 @@ export class PetrelNode {
       this.nodeId,
       log,
     );
-    const handler = createCommandHandler(
-      {
-        submit: (spec) => this.origin.submit(spec),
-        view: (t) => this.origin.view(t),
-        wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
-        cancel: (t) => this.origin.cancel(t),
-        list: (limit) => this.origin.list(limit),
-        listViews: (limit) => this.origin.listViews(limit),
-        stats: () => this.stats(),
-      },
-      {
-        clientToken: cfg.CLIENT_TOKEN,
-        maxAuthFailures: 3,
-        listLimit: 1000,
-        defaultWaitMs: 30_000,
-        maxWaitMs: 3_600_000,
-      },
-    );
+    this.api = {
+      submit: (spec) => this.origin.submit(spec),
+      view: (t) => this.origin.view(t),
+      wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
+      cancel: (t) => this.origin.cancel(t),
+      list: (limit) => this.origin.list(limit),
+      listViews: (limit) => this.origin.listViews(limit),
+      stats: () => this.stats(),
+    };
+    const handler = createCommandHandler(this.api, {
+      clientToken: cfg.CLIENT_TOKEN,
+      maxAuthFailures: 3,
+      listLimit: 1000,
+      defaultWaitMs: 30_000,
+      maxWaitMs: 3_600_000,
+    });
     this.server = new LineServer(
       {
         host: cfg.CLIENT_HOST,

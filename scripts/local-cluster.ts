@@ -19,6 +19,8 @@ if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
 }
 const proxyPort = Number(env.PROXY_PORT ?? 8080);
 const basePort = Number(env.CLIENT_PORT ?? 9000);
+// each node's HTTP API: 9100, 9101, ... unless HTTP_PORT names another first port
+const httpBase = Number(env.HTTP_PORT || 9100);
 const dataRoot = env.DATA_ROOT ?? './data';
 
 const COLORS = ['\x1b[35m', '\x1b[36m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[31m'];
@@ -121,6 +123,7 @@ for (let i = 0; i < nodes; i++) {
       NODE_ID: `node-${port}`,
       DATA_DIR: join(dataRoot, `node-${port}`),
       CLIENT_PORT: String(port),
+      HTTP_PORT: String(httpBase + i),
       PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
     },
     COLORS[(i + 1) % COLORS.length] as string,
@@ -134,6 +137,8 @@ process.stdout.write(
     `  connect:    nc localhost ${basePort}`,
     '  try:        SUBMIT echo hello      then   WAIT <ticket>',
     '              500                    (the seed dialect: a 500 ms sleep job)',
+    `  HTTP API:   curl localhost:${httpBase}/v1/jobs -d '{"type":"echo","args":["hi"]}'`,
+    `              (nodes on ${httpBase}..${httpBase + nodes - 1}; GET /v1/openapi.json describes it)`,
     `  dashboard:  http://localhost:${proxyPort}/`,
     '  stop:       Ctrl-C',
     '',

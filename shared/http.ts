@@ -34,12 +34,18 @@ export function gaugeOf(registry: Registry, name: string, help: string, read: ()
   });
 }
 
-/** An HTTP(S) server that answers GET routes by exact path; anything else is 404/405. */
+/**
+ * An HTTP(S) server that answers GET routes by exact path; anything else is 404/405.
+ * `first`, when given, sees every request before and answers it when it returns true (an API
+ * with its own methods and path parameters).
+ */
 export function createHttpServer(
   routes: Record<string, Route>,
   tls?: { cert: string; key: string },
+  first?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
 ): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (first?.(req, res)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const route = routes[path];
     if (!route) {

@@ -1,0 +1,146 @@
+import { z } from 'zod';
+import * as api from '../../shared/api.js';
+import { JobSpecSchema } from '../../shared/job.js';
+import { HTTP_STATUS } from './errors.js';
+import type { ApiRoute } from './route.js';
+
+type Json = Record<string, unknown>;
+
+/** Named schemas: components of the document, referenced wherever they appear. */
+const NAMED: Array<[string, z.ZodType]> = [
+  ['JobSpec', JobSpecSchema],
+  ['JobState', api.JobStateSchema],
+  ['Run', api.RunSchema],
+  ['TaskResult', api.TaskResultSchema],
+  ['Progress', api.ProgressSchema],
+  ['JobResult', api.JobResultSchema],
+  ['Submitted', api.SubmittedSchema],
+  ['JobList', api.JobListSchema],
+  ['ErrorCode', api.ErrorCodeSchema],
+  ['Error', api.ErrorBodySchema],
+];
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Errors any route may answer, and those only some answer. */
+const COMMON_ERRORS = [400, 401, 429, 503];
+const TICKET_ERRORS = [404];
+const BODY_ERRORS = [413];
+
+/**
+ * The OpenAPI 3.1 document of the node's HTTP API, built from the routes and the zod schemas
+ * they validate with (zod's JSON Schema output is the 2020-12 dialect OpenAPI 3.1 uses).
+ */
+export function buildOpenApi(routes: readonly ApiRoute[]): Json {
+  const registry = z.registry<{ id: string }>();
+  for (const [id, schema] of NAMED) registry.add(schema, { id });
+  const generated = z.toJSONSchema(registry, {
+    io: 'input',
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  }).schemas;
+  const schemas: Json = {};
+  for (const [id, s] of Object.entries(generated)) schemas[id] = clean(s);
+
+  const named = new Map(NAMED.map(([id, s]) => [s, id]));
+  const schemaOf = (s: z.ZodType): Json => {
+    const id = named.get(s);
+    return id ? ref(id) : clean(z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }));
+  };
+
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route, schemaOf);
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Petrel node API',
+      version: '1.0.0',
+      description:
+        "A node's HTTP API: the same jobs, results and errors as its line protocol. " +
+        'When the node has a CLIENT_TOKEN, send it as `Authorization: Bearer <token>`.',
+    },
+    paths,
+    components: {
+      schemas,
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      responses: Object.fromEntries(
+        [...new Set(Object.values(HTTP_STATUS))].map((status) => [
+          `E${status}`,
+          { description: ERROR_TEXT[status], content: json(ref('Error')) },
+        ]),
+      ),
+    },
+  };
+}
+
+const ERROR_TEXT: Record<number, string> = {
+  400: 'Bad request (code BAD_REQUEST)',
+  401: 'A token is required or was wrong (code UNAUTHORIZED)',
+  403: 'Not allowed (code FORBIDDEN)',
+  404: 'No such ticket (code NOT_FOUND)',
+  408: 'Not finished in time (code TIMEOUT)',
+  413: 'Body too large (code TOO_LARGE)',
+  429: 'Too much work pending (code BUSY)',
+  503: 'The cluster cannot answer right now; try again (code UNAVAILABLE)',
+};
+
+const json = (schema: Json) => ({ 'application/json': { schema } });
+
+function operation(route: ApiRoute, schemaOf: (s: z.ZodType) => Json): Json {
+  const parameters: Json[] = [];
+  for (const m of route.path.matchAll(/\{(\w+)\}/g)) {
+    parameters.push({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' },
+      description: 'the ticket SUBMIT answered',
+    });
+  }
+  for (const q of route.query ?? []) {
+    parameters.push({
+      name: q.name,
+      in: 'query',
+      description: q.description,
+      schema: schemaOf(q.schema),
+    });
+  }
+  const responses: Json = {};
+  for (const [status, doc] of Object.entries(route.responses)) {
+    responses[status] = {
+      description: doc.description,
+      content: doc.text
+        ? { 'text/plain': { schema: { type: 'string' } } }
+        : doc.schema
+          ? json(schemaOf(doc.schema))
+          : undefined,
+    };
+  }
+  const errors = [
+    ...COMMON_ERRORS,
+    ...(route.path.includes('{ticket}') ? TICKET_ERRORS : []),
+    ...(route.body ? BODY_ERRORS : []),
+  ];
+  for (const status of errors.sort()) {
+    if (!route.public || status !== 401) {
+      responses[String(status)] = { $ref: `#/components/responses/E${status}` };
+    }
+  }
+  return {
+    operationId: route.operationId,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    ...(parameters.length ? { parameters } : {}),
+    ...(route.body ? { requestBody: { required: true, content: json(schemaOf(route.body)) } } : {}),
+    responses,
+    security: route.public ? [] : [{ bearer: [] }, {}],
+  };
+}
+
+/** Drops the per-schema `$schema`/`$id` zod adds: the document's dialect is OpenAPI's. */
+function clean(s: unknown): Json {
+  const { $schema: _s, $id: _i, ...rest } = s as Json;
+  return rest;
+}

@@ -1,0 +1,114 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type http from 'node:http';
+import { WireError } from '../../shared/errors.js';
+import type { NodeApi } from '../commands.js';
+import { sendError, sendJsonText } from './errors.js';
+import { cancelRoute } from './jobs-cancel.js';
+import { getJobRoute } from './jobs-get.js';
+import { listRoute } from './jobs-list.js';
+import { submitRoute } from './jobs-submit.js';
+import { buildOpenApi } from './openapi.js';
+import type { ApiRoute } from './route.js';
+
+export interface ApiOptions {
+  clientToken: string | undefined;
+}
+
+/** Every route of the API, the document included. */
+export function apiRoutes(): ApiRoute[] {
+  const routes = [submitRoute, listRoute, getJobRoute, cancelRoute];
+  let doc: string | undefined;
+  const openapi: ApiRoute = {
+    method: 'GET',
+    path: '/v1/openapi.json',
+    operationId: 'openapi',
+    summary: 'This document',
+    public: true,
+    responses: { 200: { description: 'The OpenAPI 3.1 description of this API' } },
+    async handle({ res }) {
+      doc ??= JSON.stringify(buildOpenApi(all));
+      sendJsonText(res, 200, doc);
+    },
+  };
+  const all = [...routes, openapi];
+  return all;
+}
+
+interface Compiled {
+  route: ApiRoute;
+  re: RegExp;
+  names: string[];
+}
+
+function compile(route: ApiRoute): Compiled {
+  const names: string[] = [];
+  const pattern = route.path.replace(/\{(\w+)\}/g, (_m, name: string) => {
+    names.push(name);
+    return '([^/]+)';
+  });
+  return { route, re: new RegExp(`^${pattern}$`), names };
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * The `/v1` API on a node: returns a handler that answers requests under `/v1/` (and says
+ * false for any other path, which the caller serves). The same NodeApi as the line protocol
+ * does the work; the same token guards it, sent as `Authorization: Bearer <token>`.
+ */
+export function createApiHandler(api: NodeApi, opts: ApiOptions) {
+  const compiled = apiRoutes().map(compile);
+  const tokenDigest = opts.clientToken === undefined ? undefined : digest(opts.clientToken);
+
+  const authorised = (req: http.IncomingMessage): boolean => {
+    if (!tokenDigest) return true;
+    const m = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '');
+    return m !== null && timingSafeEqual(digest((m[1] as string).trim()), tokenDigest);
+  };
+
+  return function handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://node');
+    if (!url.pathname.startsWith('/v1/') && url.pathname !== '/v1') return false;
+    const path = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
+    let pathMatched = false;
+    for (const c of compiled) {
+      const m = c.re.exec(path);
+      if (!m) continue;
+      pathMatched = true;
+      if (c.route.method !== req.method) continue;
+      if (!c.route.public && !authorised(req)) {
+        sendError(res, new WireError('UNAUTHORIZED', 'send Authorization: Bearer <token>'));
+        return true;
+      }
+      const params = Object.fromEntries(
+        c.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]),
+      );
+      run(c.route, req, res, params, url.searchParams, api);
+      return true;
+    }
+    if (pathMatched) {
+      sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
+    } else {
+      sendError(res, new WireError('NOT_FOUND', `no such endpoint: ${path.slice(0, 100)}`));
+    }
+    return true;
+  };
+}
+
+function run(
+  route: ApiRoute,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  params: Record<string, string>,
+  query: URLSearchParams,
+  api: NodeApi,
+): void {
+  const controller = new AbortController();
+  res.once('close', () => controller.abort());
+  route
+    .handle({ req, res, params, query, api, signal: controller.signal })
+    .catch((err: unknown) => {
+      if (err instanceof WireError) return sendError(res, err);
+      sendError(res, new WireError('UNAVAILABLE', 'internal error, the request was not completed'));
+    });
+}

@@ -1,0 +1,173 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { compileErrors, validate } from '@readme/openapi-parser';
+import t from 'tap';
+import { createNodeHttp } from '../node/http.js';
+import type { PetrelNode } from '../node/node.js';
+import {
+  freePort,
+  LineClient,
+  spawnNode,
+  spawnProxy,
+  startCluster,
+  tempDir,
+  until,
+} from './helpers/cluster.js';
+
+type Teardown = (fn: () => unknown) => void;
+
+/** The node's HTTP server on an ephemeral port; its base URL. */
+async function serve(teardown: Teardown, node: PetrelNode): Promise<string> {
+  const server: http.Server = createNodeHttp(node);
+  teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+async function call(url: string, init: RequestInit = {}) {
+  const res = await fetch(url, init);
+  const text = await res.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    body = { text };
+  }
+  return { status: res.status, headers: res.headers, body, text };
+}
+
+const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
+  call(url, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+
+t.test('submit, long-poll, cancel and list over HTTP', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2);
+  const base = await serve(t.teardown, nodes[0]!);
+
+  const sub = await post(`${base}/v1/jobs`, { type: 'echo', args: ['over http'] });
+  t.equal(sub.status, 201);
+  const ticket = sub.body.ticket as string;
+  t.match(ticket, /^[0-9A-Z]{26}$/);
+  t.equal(sub.headers.get('location'), `/v1/jobs/${ticket}`);
+
+  const done = await call(`${base}/v1/jobs/${ticket}?wait=10000`);
+  t.equal(done.status, 200);
+  t.match(done.body, { ticket, state: 'done', output: 'over http', exitCode: 0 });
+
+  // the same JSON as the line protocol's RESULT, from another node
+  const line = await LineClient.connect(nodes[1]!.clientPort, t.teardown);
+  t.equal(
+    `OK ${(await call(`${base}/v1/jobs/${ticket}`)).text}`,
+    await line.ask(`RESULT ${ticket}`),
+  );
+
+  const slow = (await post(`${base}/v1/jobs`, { type: 'sleep', args: ['60000'] })).body
+    .ticket as string;
+  const polled = await call(`${base}/v1/jobs/${slow}?wait=50`);
+  t.equal(polled.status, 200, 'a long poll that runs out answers the job as it is');
+  t.match(polled.body.state, /^(queued|running)$/);
+  const cancelled = await post(`${base}/v1/jobs/${slow}/cancel`, '');
+  t.equal(cancelled.status, 200);
+  t.equal(cancelled.body.state, 'cancelled');
+
+  const all = await call(`${base}/v1/jobs`);
+  t.same(
+    (all.body.jobs as Array<{ ticket: string }>).map((j) => j.ticket),
+    [slow, ticket],
+    'newest first',
+  );
+  const onlyDone = await call(`${base}/v1/jobs?state=done&limit=5`);
+  t.same(
+    (onlyDone.body.jobs as Array<{ ticket: string }>).map((j) => j.ticket),
+    [ticket],
+  );
+  t.equal((await call(`${base}/v1/jobs?limit=1`)).body.jobs instanceof Array, true);
+  t.equal(((await call(`${base}/v1/jobs?limit=1`)).body.jobs as unknown[]).length, 1);
+});
+
+t.test('errors are JSON with the wire code and its status', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1);
+  const base = await serve(t.teardown, nodes[0]!);
+  const expect = async (
+    p: Promise<{ status: number; body: Record<string, unknown> }>,
+    status: number,
+    code: string,
+    message?: RegExp,
+  ) => {
+    const r = await p;
+    t.equal(r.status, status, `${code} is ${status}`);
+    t.match(r.body, { error: { code, message: message ?? /./ } });
+  };
+  await expect(call(`${base}/v1/jobs/${'0'.repeat(26)}`), 404, 'NOT_FOUND');
+  await expect(call(`${base}/v1/jobs/nope`), 400, 'BAD_REQUEST', /not a ticket/);
+  await expect(post(`${base}/v1/jobs`, '{"type":'), 400, 'BAD_REQUEST', /not valid JSON/);
+  await expect(post(`${base}/v1/jobs`, { type: 'sleep', args: ['x'] }), 400, 'BAD_REQUEST', /args/);
+  await expect(post(`${base}/v1/jobs`, { type: 'echo', colour: 'red' }), 400, 'BAD_REQUEST');
+  await expect(post(`${base}/v1/jobs`, 'x'.repeat(5 * 1024 * 1024)), 413, 'TOO_LARGE');
+  await expect(call(`${base}/v1/jobs?wait=-1&limit=0`), 400, 'BAD_REQUEST', /limit/);
+  await expect(call(`${base}/v1/jobs?state=sleeping`), 400, 'BAD_REQUEST', /state/);
+  await expect(call(`${base}/v1/nothing`), 404, 'NOT_FOUND', /no such endpoint/);
+  await expect(call(`${base}/v1/jobs`, { method: 'DELETE' }), 405, 'BAD_REQUEST');
+  t.equal((await call(`${base}/healthz`)).status, 200, 'health still answers');
+});
+
+t.test('a token guards the API as it guards the line protocol', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { CLIENT_TOKEN: 'tok' } });
+  const base = await serve(t.teardown, nodes[0]!);
+  const denied = await post(`${base}/v1/jobs`, { type: 'echo', args: ['x'] });
+  t.equal(denied.status, 401);
+  t.match(denied.headers.get('www-authenticate'), /^Bearer/);
+  t.equal(
+    (await call(`${base}/v1/jobs`, { headers: { authorization: 'Bearer bad' } })).status,
+    401,
+  );
+  const ok = await post(
+    `${base}/v1/jobs`,
+    { type: 'echo', args: ['x'] },
+    { authorization: 'Bearer tok' },
+  );
+  t.equal(ok.status, 201);
+  t.equal((await call(`${base}/v1/openapi.json`)).status, 200, 'the document is public');
+});
+
+t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1);
+  const base = await serve(t.teardown, nodes[0]!);
+  const doc = (await call(`${base}/v1/openapi.json`)).body;
+  t.equal(doc.openapi, '3.1.0');
+  const result = await validate(structuredClone(doc) as never);
+  t.ok(result.valid, result.valid ? 'valid' : compileErrors(result));
+  const paths = doc.paths as Record<string, Record<string, unknown>>;
+  t.same(Object.keys(paths).sort(), [
+    '/v1/jobs',
+    '/v1/jobs/{ticket}',
+    '/v1/jobs/{ticket}/cancel',
+    '/v1/openapi.json',
+  ]);
+  const schemas = (doc.components as { schemas: Record<string, { properties?: object }> }).schemas;
+  t.ok(schemas.JobSpec?.properties && 'timeoutMs' in schemas.JobSpec.properties, 'the job spec');
+  t.ok(schemas.JobResult?.properties && 'exitCode' in schemas.JobResult.properties);
+});
+
+t.test('a real node process serves the API on HTTP_PORT', async (t) => {
+  const { port: proxyPort } = await spawnProxy(t.teardown, tempDir(t.teardown));
+  const httpPort = await freePort();
+  const { proc } = await spawnNode(t.teardown, proxyPort, tempDir(t.teardown), {
+    HTTP_PORT: String(httpPort),
+  });
+  await proc.waitFor(`HTTP API on http://127.0.0.1:${httpPort}/v1`);
+  const base = `http://127.0.0.1:${httpPort}`;
+  const ticket = (await post(`${base}/v1/jobs`, { type: 'echo', args: ['real'] })).body
+    .ticket as string;
+  const r = await until(async () => {
+    const got = await call(`${base}/v1/jobs/${ticket}?wait=5000`);
+    return got.body.state === 'done' ? got : undefined;
+  });
+  t.equal(r.body.output, 'real');
+});
