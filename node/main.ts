@@ -2,6 +2,7 @@
 import { environment, loadNodeConfig } from '../shared/config.js';
 import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/log.js';
+import { listenError } from '../shared/startup.js';
 import { createNodeHttp } from './http.js';
 import { PetrelNode } from './node.js';
 
@@ -14,8 +15,14 @@ async function main(): Promise<void> {
   await node.start();
   const http = cfg.HTTP_PORT > 0 ? createNodeHttp(node) : undefined;
   if (http) {
+    const where = {
+      host: cfg.CLIENT_HOST,
+      port: cfg.HTTP_PORT,
+      portVar: 'HTTP_PORT',
+      hostVar: 'CLIENT_HOST',
+    };
     await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
+      http.once('error', (err) => reject(listenError(err, where)));
       http.listen(cfg.HTTP_PORT, cfg.CLIENT_HOST, () => resolve());
     });
     log.info(

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { NodeConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
+import { listenError } from '../shared/startup.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
 import { createCommandHandler, type NodeApi } from './commands.js';
@@ -162,7 +163,10 @@ export class PetrelNode {
   async start(): Promise<void> {
     this.origin.restore();
     this.assignments.restore();
-    this.clientPort = await this.server.listen();
+    const { CLIENT_HOST: host, CLIENT_PORT: port } = this.cfg;
+    this.clientPort = await this.server.listen().catch((err: unknown) => {
+      throw listenError(err, { host, port, portVar: 'CLIENT_PORT', hostVar: 'CLIENT_HOST' });
+    });
     this.link.start();
     this.infoTimer = setInterval(() => this.sendInfo(), this.cfg.INFO_PERIOD);
     this.infoTimer.unref();

@@ -15,6 +15,9 @@ import type { ProxyLink } from './proxy-link.js';
 import { clientState, pendingView, resultOf, viewOfResult } from './results.js';
 import type { TicketStore } from './ticket-store.js';
 
+/** How long RESULT, STATUS and CANCEL of another node's ticket wait for the proxy link. */
+const LINK_WAIT_MS = 2000;
+
 /** A ticket issued here that is not terminal yet. */
 interface OpenTicket {
   id: string;
@@ -126,8 +129,11 @@ export class Origin {
     return pendingView(id, row.spec, row.submittedAt, row.state);
   }
 
-  /** Local tickets answer from here (asking the proxy whether an open one runs yet). */
-  async view(id: string): Promise<JobView | null> {
+  /**
+   * Local tickets answer from here (asking the proxy whether an open one runs yet); another
+   * node's ticket is asked of the proxy, waiting until `deadline` for the link if it is down.
+   */
+  async view(id: string, deadline = Date.now() + LINK_WAIT_MS): Promise<JobView | null> {
     const local = this.localView(id);
     if (local && isTerminal(local.state)) return local;
     if (local) {
@@ -136,44 +142,74 @@ export class Origin {
       const r = remote[0];
       return r && r.ticket === id ? { ...r, type: local.type, args: local.args } : local;
     }
-    const remote = await this.link.request('lookup', [id]);
+    const remote = await this.ask('lookup', id, deadline);
     return remote.find((v) => v.ticket === id) ?? null;
+  }
+
+  /**
+   * Asks the proxy about one ticket. A link that is down (the proxy restarting, this node
+   * rejoining) is waited for until `deadline`, and a request lost with the link is asked
+   * again, so a reconnect never reaches the client as an error.
+   */
+  private async ask(kind: 'lookup' | 'cancel', id: string, deadline: number): Promise<JobView[]> {
+    for (;;) {
+      if (!(await this.link.whenReady(deadline - Date.now()))) {
+        throw new WireError('UNAVAILABLE', 'the proxy is not reachable right now, try again');
+      }
+      try {
+        return await this.link.request(kind, [id], Math.max(1000, deadline - Date.now()));
+      } catch (err) {
+        if (Date.now() >= deadline) throw err;
+        // the link is going down: give it a moment to notice before waiting for it again
+        await new Promise((r) => setTimeout(r, Math.min(50, deadline - Date.now())));
+      }
+    }
   }
 
   async wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
     const deadline = Date.now() + ms;
     if (signal.aborted) return 'timeout'; // the client already left
-    if (this.open.has(id)) {
-      // this node's own ticket: its result is pushed here, no need to ask the proxy
-      return new Promise((resolve) => {
-        let set = this.waiters.get(id);
-        if (!set) this.waiters.set(id, (set = new Set()));
-        const done = (v: JobView | 'timeout') => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', onAbort);
-          set.delete(waiter);
-          if (set.size === 0) this.waiters.delete(id);
-          resolve(v);
-        };
-        const waiter = (v: JobView) => done(v);
-        const onAbort = () => done('timeout');
-        const timer = setTimeout(() => done('timeout'), ms);
-        set.add(waiter);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
-    }
-    const first = await this.view(id);
-    if (!first || isTerminal(first.state)) return first;
-    // another node's ticket: poll the proxy, backing off, until it ends or time runs out
+    if (this.open.has(id)) return this.waitOwn(id, ms, signal);
+    // Another node's ticket: ask the proxy, backing off, until it ends or time runs out. The
+    // link may come and go meanwhile; only a proxy never reached by the deadline is an error.
+    let answered = false;
     let delay = 20;
     for (;;) {
+      let v: JobView | null | undefined;
+      try {
+        v = await this.view(id, deadline);
+      } catch (err) {
+        if (answered || Date.now() < deadline) v = undefined;
+        else throw err;
+      }
+      if (v === null && !answered) return null; // nobody knows this ticket
+      if (v !== undefined) answered = true;
+      if (v && isTerminal(v.state)) return v;
       const left = deadline - Date.now();
       if (left <= 0 || signal.aborted) return 'timeout';
       await new Promise((r) => setTimeout(r, Math.min(delay, left)));
       delay = Math.min(delay * 2, 500);
-      const v = await this.view(id).catch(() => undefined);
-      if (v && isTerminal(v.state)) return v;
     }
+  }
+
+  /** This node's own ticket: its result is pushed here, no need to ask the proxy. */
+  private waitOwn(id: string, ms: number, signal: AbortSignal): Promise<JobView | 'timeout'> {
+    return new Promise((resolve) => {
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      const done = (v: JobView | 'timeout') => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', onAbort);
+        set.delete(waiter);
+        if (set.size === 0) this.waiters.delete(id);
+        resolve(v);
+      };
+      const waiter = (v: JobView) => done(v);
+      const onAbort = () => done('timeout');
+      const timer = setTimeout(() => done('timeout'), ms);
+      set.add(waiter);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
   }
 
   async cancel(id: string): Promise<JobView | null> {
@@ -203,7 +239,7 @@ export class Origin {
     }
     const local = this.localView(id);
     if (local && isTerminal(local.state)) return local;
-    const views = await this.link.request('cancel', [id]);
+    const views = await this.ask('cancel', id, Date.now() + LINK_WAIT_MS);
     return views.find((v) => v.ticket === id) ?? local;
   }
 

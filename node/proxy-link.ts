@@ -60,6 +60,7 @@ export class ProxyLink {
   private lastHeard = 0;
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly readyWaiters = new Set<() => void>();
   private readonly out = new FrameBatcher(
     (frame) => this.send(frame),
     (sends) => (this.ws ? withCork(this.ws, sends) : sends()),
@@ -74,8 +75,28 @@ export class ProxyLink {
     private readonly handlers: LinkHandlers,
   ) {}
 
+  /** Joined, on a connection that is not closing. */
   get ready(): boolean {
-    return this.welcomed;
+    return this.welcomed && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Resolves true once joined (at once when joined now), false when `ms` passed first or the
+   * link closed for good: callers wait a bounded moment through a reconnect instead of failing.
+   */
+  whenReady(ms: number): Promise<boolean> {
+    if (this.ready) return Promise.resolve(true);
+    if (this.closed || ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(waiter);
+        resolve(ok);
+      };
+      const waiter = () => done(this.ready);
+      const timer = setTimeout(() => done(false), ms);
+      this.readyWaiters.add(waiter);
+    });
   }
 
   start(): void {
@@ -118,7 +139,7 @@ export class ProxyLink {
       this.welcomed = false;
       for (const [id, p] of this.pending) {
         clearTimeout(p.timer);
-        p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy'));
+        p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy, try again'));
         this.pending.delete(id);
       }
       if (this.closed) return;
@@ -155,6 +176,7 @@ export class ProxyLink {
         this.connects++;
         this.opts.log.info({ url: this.opts.url }, 'joined the proxy');
         this.handlers.welcomed(frame);
+        for (const w of [...this.readyWaiters]) w();
         return;
       case 'RES_REQ':
         if (frame.reqId !== undefined) {
@@ -238,12 +260,12 @@ export class ProxyLink {
       const frame: FrameIn =
         kind === 'lookup' ? { type: 'REQUEST_OF_RES', ids, reqId } : { type: 'CANCEL', ids, reqId };
       if (!this.send(frame)) {
-        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now'));
+        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now, try again'));
         return;
       }
       const timer = setTimeout(() => {
         this.pending.delete(reqId);
-        reject(new WireError('UNAVAILABLE', 'the proxy did not answer in time'));
+        reject(new WireError('UNAVAILABLE', 'the proxy did not answer in time, try again'));
       }, timeoutMs);
       this.pending.set(reqId, { resolve, reject, timer });
     });
@@ -252,6 +274,7 @@ export class ProxyLink {
   /** Closes the connection for good. Safe to call twice. */
   close(): Promise<void> {
     this.closed = true;
+    for (const w of [...this.readyWaiters]) w();
     clearTimeout(this.reconnectTimer);
     clearInterval(this.pingTimer);
     this.flush();

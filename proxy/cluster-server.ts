@@ -60,6 +60,8 @@ export class ClusterServer {
       perMessageDeflate: false,
     });
     this.wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress));
+    // the HTTP server's own errors (a port in use) are reported by whoever started it
+    this.wss.on('error', () => {});
   }
 
   private refuse(ws: WebSocket, code: number, reason: string, peer: string | undefined): void {

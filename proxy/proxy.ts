@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { ProxyConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
+import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
 import { createProxyHttp } from './http.js';
 import { JobStore, PROXY_SCHEMA } from './job-store.js';
@@ -48,10 +49,13 @@ export class PetrelProxy {
   }
 
   async start(): Promise<void> {
+    const { PROXY_HOST: host, PROXY_PORT: port } = this.cfg;
     await new Promise<void>((resolve, reject) => {
-      this.http.once('error', reject);
-      this.http.listen(this.cfg.PROXY_PORT, this.cfg.PROXY_HOST, () => {
-        this.http.off('error', reject);
+      const failed = (err: unknown) =>
+        reject(listenError(err, { host, port, portVar: 'PROXY_PORT', hostVar: 'PROXY_HOST' }));
+      this.http.once('error', failed);
+      this.http.listen(port, host, () => {
+        this.http.off('error', failed);
         resolve();
       });
     });

@@ -5,6 +5,7 @@
  * Ctrl-C stops them all gracefully (a second Ctrl-C forces).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,7 +22,55 @@ const proxyPort = Number(env.PROXY_PORT ?? 8080);
 const basePort = Number(env.CLIENT_PORT ?? 9000);
 // each node's HTTP API: 9100, 9101, ... unless HTTP_PORT names another first port
 const httpBase = Number(env.HTTP_PORT || 9100);
+for (const [name, value] of [
+  ['PROXY_PORT', proxyPort],
+  ['CLIENT_PORT', basePort],
+  ['HTTP_PORT', httpBase],
+] as const) {
+  if (
+    !Number.isInteger(value) ||
+    value < 1 ||
+    value + (name === 'PROXY_PORT' ? 0 : nodes) > 65535
+  ) {
+    process.stderr.write(`npm start: ${name} must be a port number from 1 to 65535\n`);
+    process.exit(1);
+  }
+}
 const dataRoot = env.DATA_ROOT ?? './data';
+
+/** Whether `port` can be listened on (on every address, as the processes do). */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, () => probe.close(() => resolve(true)));
+  });
+}
+
+/** Stops before starting anything when a port is taken, saying which variable moves it. */
+async function checkPorts(): Promise<void> {
+  const problems: string[] = [];
+  if (!(await portFree(proxyPort))) {
+    problems.push(
+      `port ${proxyPort} (the proxy) is in use: move it with PROXY_PORT, e.g. PROXY_PORT=${proxyPort + 1} npm start`,
+    );
+  }
+  for (const [variable, base, what] of [
+    ['CLIENT_PORT', basePort, 'client port'],
+    ['HTTP_PORT', httpBase, 'HTTP API port'],
+  ] as const) {
+    const taken: number[] = [];
+    for (let i = 0; i < nodes; i++) if (!(await portFree(base + i))) taken.push(base + i);
+    if (taken.length === 0) continue;
+    problems.push(
+      `port${taken.length > 1 ? 's' : ''} ${taken.join(', ')} (${what} of a node) in use: ` +
+        `nodes listen on ${variable}, ${variable}+1, ...; move them with e.g. ${variable}=${base + 1000} npm start`,
+    );
+  }
+  if (problems.length === 0) return;
+  for (const p of problems) process.stderr.write(`npm start: ${p}\n`);
+  process.exit(1);
+}
 
 const COLORS = ['\x1b[35m', '\x1b[36m', '\x1b[33m', '\x1b[32m', '\x1b[34m', '\x1b[31m'];
 const RESET = '\x1b[0m';
@@ -108,6 +157,7 @@ process.on('exit', () => {
 process.on('SIGINT', () => stop(0));
 process.on('SIGTERM', () => stop(0));
 
+await checkPorts();
 run(
   'proxy',
   '../proxy/main.js',

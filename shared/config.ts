@@ -3,6 +3,7 @@ import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { PetrelError } from './errors.js';
 import { NodeIdSchema } from './job.js';
+import { checkReadableFiles } from './startup.js';
 
 /**
  * Configuration: the environment (with `.env` read by dotenv underneath it), validated once
@@ -94,11 +95,12 @@ function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infe
     const name = i.path.join('.') || '(environment)';
     const value = env[name];
     const shown = name.includes('SECRET') || name.includes('TOKEN') ? '***' : JSON.stringify(value);
-    return `  ${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
+    return `${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
   });
+  // one line, so it reads whole in a container's log
   throw new PetrelError(
     'ERR_CONFIG_INVALID',
-    `${who}: invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}):\n${lines.join('\n')}`,
+    `${who}: invalid configuration (${lines.length} problem${lines.length === 1 ? '' : 's'}): ${lines.join('; ')}`,
   );
 }
 
@@ -127,6 +129,7 @@ export function loadProxyConfig(env: Env, argv: readonly string[] = []): ProxyCo
   if (argv[0] !== undefined) merged.PROXY_PORT = argv[0];
   const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy');
   tlsPairProblem(cfg, 'petrel-proxy');
+  checkReadableFiles({ TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY }, 'petrel-proxy');
   return Object.freeze({ ...cfg, DATA_DIR: cfg.DATA_DIR ?? './data/proxy' });
 }
 
@@ -143,6 +146,10 @@ export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConf
   }
   const cfg = validate(NodeConfigSchema, merged, 'petrel-node');
   tlsPairProblem(cfg, 'petrel-node');
+  checkReadableFiles(
+    { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA },
+    'petrel-node',
+  );
   const dataDir = cfg.DATA_DIR ?? `./data/node-${cfg.NODE_ID ?? cfg.CLIENT_PORT}`;
   return Object.freeze({ ...cfg, DATA_DIR: dataDir });
 }

@@ -1,7 +1,8 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { PetrelError } from './errors.js';
+import { reasonOf } from './startup.js';
 
 export type Db = Database.Database;
 export type Durability = 'fsync' | 'relaxed';
@@ -19,13 +20,7 @@ export function openDatabase(
   schema: string,
 ): Db {
   const file = resolve(join(dataDir, fileName));
-  try {
-    mkdirSync(dataDir, { recursive: true });
-  } catch (cause) {
-    throw new PetrelError('ERR_DB_UNREADABLE', `cannot create data directory ${resolve(dataDir)}`, {
-      cause,
-    });
-  }
+  usableDataDir(dataDir, file);
   const existed = existsSync(file);
   let db: Db | undefined;
   try {
@@ -52,6 +47,34 @@ export function openDatabase(
         '(its tickets and results would then be lost).',
       { cause },
     );
+  }
+}
+
+/** Makes sure DATA_DIR exists and this user may write it and its file; throws naming what to fix. */
+function usableDataDir(dataDir: string, file: string): void {
+  const dir = resolve(dataDir);
+  const fail = (what: string, cause: unknown) =>
+    new PetrelError(
+      'ERR_DATA_DIR',
+      `${what} (${reasonOf(cause)}): set DATA_DIR to a directory this user can write, ` +
+        'or fix its permissions',
+      { cause },
+    );
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (cause) {
+    throw fail(`cannot create the data directory ${dir}`, cause);
+  }
+  try {
+    accessSync(dir, constants.W_OK | constants.X_OK);
+  } catch (cause) {
+    throw fail(`cannot write in the data directory ${dir}`, cause);
+  }
+  if (!existsSync(file)) return;
+  try {
+    accessSync(file, constants.R_OK | constants.W_OK);
+  } catch (cause) {
+    throw fail(`cannot read and write the database file ${file}`, cause);
   }
 }
 

@@ -19,6 +19,9 @@ export type WireCode = keyof typeof WIRE_CODES;
 export const PROCESS_CODES = {
   ERR_CONFIG_INVALID: 'configuration is invalid',
   ERR_DB_UNREADABLE: 'database file is unreadable or corrupt',
+  ERR_DATA_DIR: 'the data directory cannot be used',
+  ERR_PORT_UNAVAILABLE: 'a port cannot be listened on',
+  ERR_FILE_UNREADABLE: 'a file named in the configuration cannot be read',
 } as const;
 
 export type ProcessCode = keyof typeof PROCESS_CODES;

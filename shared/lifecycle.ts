@@ -36,8 +36,8 @@ export function onStopSignals(
   process.on('SIGINT', handle);
 }
 
-/** Prints a start-up failure the way an operator needs it: one clear message, no stack. */
+/** Prints a start-up failure the way an operator needs it: one line, no stack. */
 export function reportFatal(err: unknown, print: (text: string) => void): void {
   if (err instanceof PetrelError) print(`${err.code}: ${err.message}`);
-  else print(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  else print(err instanceof Error ? err.message : String(err));
 }

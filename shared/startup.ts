@@ -1,0 +1,88 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PetrelError } from './errors.js';
+
+/**
+ * Start-up failures turned into what an operator needs: one line that names the variable or
+ * file to change. Every other start-up problem is reported by the code that finds it.
+ */
+
+/** The errno code of a system error, if it has one. */
+function errnoOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/**
+ * A failed `listen` on `host:port`, told by the variables that choose them
+ * (`portVar`, `hostVar`). Errors that are not about the address pass through unchanged.
+ */
+export function listenError(
+  err: unknown,
+  where: { host: string; port: number; portVar: string; hostVar: string },
+): unknown {
+  const { host, port, portVar, hostVar } = where;
+  switch (errnoOf(err)) {
+    case 'EADDRINUSE':
+      return new PetrelError(
+        'ERR_PORT_UNAVAILABLE',
+        `port ${port} on ${host} is already in use (another Petrel or another program): ` +
+          `set ${portVar} to a free port`,
+      );
+    case 'EACCES':
+      return new PetrelError(
+        'ERR_PORT_UNAVAILABLE',
+        `not allowed to listen on port ${port}: set ${portVar} to a port above 1023`,
+      );
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return new PetrelError(
+        'ERR_PORT_UNAVAILABLE',
+        `cannot listen on ${host}: it is not an address of this machine; set ${hostVar} ` +
+          '(0.0.0.0 for every address)',
+      );
+    default:
+      return err;
+  }
+}
+
+/** Checks that the files named by these variables can be read; throws naming the first that cannot. */
+export function checkReadableFiles(files: Record<string, string | undefined>, who: string): void {
+  for (const [variable, path] of Object.entries(files)) {
+    if (path === undefined) continue;
+    let problem: string | undefined;
+    try {
+      if (statSync(path).isDirectory()) problem = 'it is a directory';
+      else accessSync(path, constants.R_OK);
+    } catch (err) {
+      problem = reasonOf(err);
+    }
+    if (problem) {
+      throw new PetrelError(
+        'ERR_FILE_UNREADABLE',
+        `${who}: cannot read ${variable}=${resolve(path)} (${problem}): fix the path in ` +
+          `${variable} or the file's permissions`,
+      );
+    }
+  }
+}
+
+/** A short reason for a failed file operation. */
+export function reasonOf(err: unknown): string {
+  switch (errnoOf(err)) {
+    case 'ENOENT':
+      return 'no such file or directory';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'ENOTDIR':
+      return 'a part of the path is not a directory';
+    case 'EROFS':
+      return 'read-only file system';
+    case 'ENOSPC':
+      return 'the disk is full';
+    default:
+      return err instanceof Error ? err.message : String(err);
+  }
+}
