@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { freePort, Proc, tempDir } from './helpers/cluster.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -18,7 +18,7 @@ async function takenPort(teardown: (fn: () => unknown) => void): Promise<number>
 
 /** Checks the operator's view of a start-up failure: one line naming `names`, no stack. */
 async function failsWith(
-  t: Tap.Test,
+  t: Test,
   p: { exited: Promise<number | null>; output: string[] },
   names: Array<string | RegExp>,
 ) {
@@ -29,7 +29,7 @@ async function failsWith(
   t.notMatch(p.output.join('\n'), /^\s+at /m, 'no stack trace');
 }
 
-const nodeEnv = (t: Tap.Test, env: Record<string, string> = {}) => ({
+const nodeEnv = (t: Test, env: Record<string, string> = {}) => ({
   CLIENT_HOST: '127.0.0.1',
   CLIENT_PORT: '0',
   PROXY_URL: 'ws://127.0.0.1:9/cluster',
