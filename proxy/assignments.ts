@@ -7,6 +7,7 @@ import type { Job } from './job-table.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
+import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
 
 export interface AssignmentsOptions {
   prefetch: number;
@@ -133,6 +134,35 @@ export class Assignments {
       attempt: job.attempt,
     });
     if (sent) job.sentAt = Date.now();
+  }
+
+  /**
+   * `n` acknowledged the dispatch of `job`: the time since it was sent is one round trip,
+   * which adaptive prefetch needs to keep `n`'s slots busy between short jobs.
+   */
+  notePlaced(n: NodeEntry, job: Job, now = Date.now()): void {
+    if (job.placed || job.sentAt === 0) return;
+    n.pace.observeRoundTrip(now - job.sentAt);
+    this.adapt(n);
+  }
+
+  /** Results from `n`: how long its runs take. */
+  noteRuns(n: NodeEntry, results: readonly JobResult[]): void {
+    for (const r of results) {
+      if (r.startedAt !== null && r.state === 'done') n.pace.observeRun(r.finishedAt - r.startedAt);
+    }
+    this.adapt(n);
+  }
+
+  private adapt(n: NodeEntry): void {
+    const hold = n.pace.allowance(n.slots, {
+      base: this.opts.prefetch,
+      maxPerSlot: DEFAULT_MAX_PER_SLOT,
+    });
+    if (hold === n.hold) return;
+    n.hold = hold;
+    this.refresh(n);
+    this.want();
   }
 
   /** Puts a job back in the queue, or fails it as LOST when its runs are used up. */

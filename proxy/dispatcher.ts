@@ -10,13 +10,16 @@ export interface Queued extends HeapItem {
 /** What the dispatcher needs of a node. */
 export interface Seat extends Candidate {
   readonly slots: number;
+  /** Jobs the node may hold beyond its slots now (adaptive prefetch); PREFETCH when absent. */
+  readonly hold?: number;
   /** Set by the dispatcher: whether the policy may pick this node now. */
   available: boolean;
 }
 
 /**
  * The global queue and the choice of nodes: jobs wait by priority, then arrival; a node may
- * be given work while `outstanding < slots + PREFETCH` (no limit in the seed's periodic mode),
+ * be given work while `outstanding < slots + hold`, hold being PREFETCH or what adaptive
+ * prefetch measured the node needs (no limit in the seed's periodic mode),
  * and the policy picks among those that may. Plain logic: no sockets, timers or SQL.
  */
 export class Dispatcher<J extends Queued, N extends Seat> {
@@ -43,7 +46,7 @@ export class Dispatcher<J extends Queued, N extends Seat> {
   }
 
   private capacity(n: N): number {
-    return this.opts.periodic ? Infinity : n.slots + this.opts.prefetch;
+    return this.opts.periodic ? Infinity : n.slots + Math.max(this.opts.prefetch, n.hold ?? 0);
   }
 
   /** Says whether `n` may be given work now, after its load or its connection changed. */

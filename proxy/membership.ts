@@ -2,6 +2,7 @@ import type { FrameBatcher } from '../shared/batcher.js';
 import type { FrameIn, FrameOf } from '../shared/protocol.js';
 import type { Job } from './job-table.js';
 import type { Candidate } from './policies.js';
+import { PrefetchEstimator } from './prefetch.js';
 
 /** What the proxy needs of a node's connection. */
 export interface NodeConn {
@@ -23,6 +24,10 @@ export interface NodeEntry extends Candidate {
   available: boolean;
   /** The node is stopping: it finishes what it runs and takes nothing new. */
   draining: boolean;
+  /** Round trip and run time as measured here, for adaptive prefetch. */
+  pace: PrefetchEstimator;
+  /** Jobs it may hold beyond its slots now. */
+  hold: number;
 }
 
 /** A node away this long, holding nothing, is forgotten (it would join again as new). */
@@ -66,6 +71,8 @@ export class Membership {
         done: 0,
         available: false,
         draining: false,
+        pace: new PrefetchEstimator(),
+        hold: 0,
         heapIndex: -1,
         poolIndex: -1,
         lastPick: 0,

@@ -226,6 +226,7 @@ export class Scheduler {
         this.onPlaced(n, frame.jobs);
         return this.results.onDelivered(n, frame.results);
       case 'RESULT':
+        this.assignments.noteRuns(n, frame.results);
         return this.results.onResults(n, frame.results);
       case 'RES_REQ':
         return this.onResReq(n, frame);
@@ -252,7 +253,10 @@ export class Scheduler {
       const job = this.table.get(id);
       // placement and start are kept in memory only: after a proxy restart, each node's HELLO
       // says again what it holds and runs
-      if (job && job.node === n.id && !isTerminal(job.state)) job.placed = true;
+      if (job && job.node === n.id && !isTerminal(job.state)) {
+        this.assignments.notePlaced(n, job);
+        job.placed = true;
+      }
     }
   }
 

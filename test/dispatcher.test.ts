@@ -73,3 +73,22 @@ t.test("the seed's periodic mode: no room limit, a budget per period", async (t)
   t.equal(run(d, 30).length, 30, 'MAX_NUM_JOBS_DISPATCH jobs per period, however full the node');
   t.equal(d.size, 20);
 });
+
+t.test(
+  'a node whose measured hold exceeds PREFETCH is given that many beyond its slots',
+  async (t) => {
+    const d = new Dispatcher<J, Seat>(createPolicy('least-loaded'), {
+      prefetch: 1,
+      periodic: false,
+    });
+    const fast = { ...seat('fast', 2), hold: 4 };
+    const slow = { ...seat('slow', 2), hold: 0 };
+    d.refresh(fast, true);
+    d.refresh(slow, true);
+    for (let i = 0; i < 20; i++) d.enqueue(job(`j${i}`, i));
+    const placed = run(d);
+    t.equal(placed.filter(([, n]) => n === 'fast').length, 6, '2 slots + hold 4');
+    t.equal(placed.filter(([, n]) => n === 'slow').length, 3, '2 slots + PREFETCH 1, the floor');
+    t.equal(d.size, 11);
+  },
+);
