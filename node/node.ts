@@ -10,6 +10,7 @@ import { createCommandHandler, type NodeApi } from './commands.js';
 import { Executor } from './executor.js';
 import type { RunOutcome } from './job-runner.js';
 import { LineServer } from './line-server.js';
+import { NodeMetrics } from './metrics.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
 import { NODE_SCHEMA } from './schema.js';
@@ -45,6 +46,7 @@ export class PetrelNode {
   private resendPeriod = 3000;
   private lastResend = 0;
   private executed = 0;
+  readonly metrics: NodeMetrics;
   clientPort = 0;
   /**
    * Called when the database can no longer be written: the main program stops the process
@@ -63,6 +65,7 @@ export class PetrelNode {
       this.onFatal(err);
     };
     this.nodeId = this.identity();
+    this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
     this.tickets = new TicketStore(this.db, this.committer);
     this.executor = new Executor(
       cfg.SLOTS,
@@ -95,6 +98,7 @@ export class PetrelNode {
       localFallbackMs: cfg.LOCAL_FALLBACK,
       log,
     });
+    this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);
     this.assignments = new Assignments(
       new WorkStore(this.db, this.committer),
       this.link,
@@ -259,6 +263,7 @@ export class PetrelNode {
 
   private onFinished(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
     this.executed++;
+    this.metrics.ran(startedAt, finishedAt);
     if (this.origin.runsLocally(id)) this.origin.finishedLocally(id, o, startedAt, finishedAt);
     else this.assignments.onFinished(id, o, startedAt, finishedAt);
     this.scheduleInfo();

@@ -49,6 +49,8 @@ export class Origin {
   /** Stops new submissions (the node is stopping). */
   closed = false;
   readonly counters = { submitted: 0, localRuns: 0, fallbacks: 0 };
+  /** Told when a ticket issued here gets its final result (for the latency metrics). */
+  onTicketFinished: (submittedAt: number, r: JobResult) => void = () => {};
 
   constructor(
     private readonly tickets: TicketStore,
@@ -267,6 +269,7 @@ export class Origin {
       return;
     }
     this.open.delete(r.id);
+    this.onTicketFinished(o.submittedAt, r);
     const wake = () => {
       const set = this.waiters.get(r.id);
       if (!set) return;

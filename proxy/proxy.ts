@@ -7,6 +7,7 @@ import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
 import { createProxyHttp } from './http.js';
 import { JobStore, PROXY_SCHEMA } from './job-store.js';
+import { ProxyMetrics } from './metrics.js';
 import { createPolicy } from './policies.js';
 import { Scheduler } from './scheduler.js';
 
@@ -15,6 +16,7 @@ export class PetrelProxy {
   readonly db: Db;
   readonly committer: Committer;
   readonly scheduler: Scheduler;
+  readonly metrics: ProxyMetrics;
   private readonly http: http.Server;
   private readonly cluster: ClusterServer;
   private readonly timers: NodeJS.Timeout[] = [];
@@ -29,11 +31,18 @@ export class PetrelProxy {
     this.committer = new Committer(this.db);
     this.committer.onFailure = (err) => this.fail(err);
     const store = new JobStore(this.db, this.committer);
+    this.metrics = new ProxyMetrics({
+      cluster: () => this.scheduler,
+      commits: () => this.committer.commits,
+      rejectedFrames: () => this.cluster.rejectedFrames,
+      refusedConnections: () => this.cluster.refusedConnections,
+    });
     this.scheduler = new Scheduler(store, this.committer, createPolicy(cfg.POLICY), {
       prefetch: cfg.PREFETCH,
       dispatchPeriod: cfg.DISPATCH_PERIOD,
       maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
       log,
+      onFinished: (job) => this.metrics.finished(job),
     });
     this.http = createProxyHttp(this);
     this.cluster = new ClusterServer(this.http, this.scheduler, {

@@ -17,6 +17,8 @@ export interface ResultsDeps {
   log: Logger;
   /** Takes a finishing job off its node and out of the queue. */
   release(job: Job, reporter: NodeEntry | undefined): void;
+  /** Told of each job's final state once (metrics). */
+  finished?: (job: Job) => void;
 }
 
 /**
@@ -85,6 +87,7 @@ export class Results {
     job.delivered = fromOrigin;
     if (reporter) reporter.done++;
     counters.bump(r.state);
+    this.d.finished?.(job);
     store.finish(job, (err) => {
       if (err) return;
       if (reporter) outbox.ack(reporter, 'result', job.id);

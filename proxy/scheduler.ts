@@ -5,7 +5,7 @@ import { MAX_BATCH, type Frame, type FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
 import { Counters, type CounterName } from './counters.js';
 import { Intake } from './intake.js';
-import type { JobStore } from './job-store.js';
+import type { JobRecord, JobStore } from './job-store.js';
 import { JobTable } from './job-table.js';
 import { Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
@@ -20,6 +20,8 @@ export interface SchedulerOptions {
   dispatchPeriod: number;
   maxJobsPerDispatch: number;
   log: Logger;
+  /** Told when a job reaches its final state (the proxy's latency metrics). */
+  onFinished?: (job: JobRecord) => void;
 }
 
 /**
@@ -65,6 +67,7 @@ export class Scheduler {
       committer,
       log: opts.log,
       release: (job, reporter) => assignments.release(job, reporter),
+      finished: opts.onFinished,
     });
     const results = this.results;
     this.intake = new Intake({

@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -13,25 +12,6 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
     'cache-control': 'no-store',
   });
   res.end(text);
-}
-
-/** A Prometheus registry with the process's default metrics under `prefix`. */
-export function createRegistry(prefix: string): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix });
-  return registry;
-}
-
-/** A gauge read from the process's own state each time /metrics is scraped. */
-export function gaugeOf(registry: Registry, name: string, help: string, read: () => number): void {
-  new Gauge({
-    name,
-    help,
-    registers: [registry],
-    collect() {
-      this.set(read());
-    },
-  });
 }
 
 /**

@@ -1,0 +1,86 @@
+import { JobLatency, Metrics } from '../shared/metrics.js';
+import type { JobRecord } from './job-store.js';
+import type { NodeEntry } from './scheduler.js';
+
+/** What the proxy's metrics read at each scrape. */
+export interface ProxyMetricsSource {
+  /** The scheduler's view; undefined while this proxy does not lead. */
+  cluster(): ClusterNumbers | undefined;
+  commits(): number;
+  rejectedFrames(): number;
+  refusedConnections(): number;
+}
+
+/** The part of the scheduler the metrics read. */
+export interface ClusterNumbers {
+  readonly queueLength: number;
+  readonly liveJobs: number;
+  readonly counters: Readonly<Record<string, number>>;
+  readonly nodes: ReadonlyMap<string, NodeEntry>;
+}
+
+/**
+ * The proxy's `/metrics`: the cluster's totals as counters, the queue and each node's load as
+ * gauges labelled by node, and the latencies of finished jobs as histograms; then the
+ * process's own series.
+ */
+export class ProxyMetrics {
+  readonly metrics = new Metrics('petrel_proxy_');
+  private readonly latency: JobLatency;
+
+  constructor(src: ProxyMetricsSource) {
+    const m = this.metrics;
+    const c = () => src.cluster();
+    m.labelledCounter(
+      'jobs_total',
+      'Jobs by outcome since the database was created',
+      'outcome',
+      () => Object.entries(c()?.counters ?? {}),
+    );
+    this.latency = new JobLatency(m, {
+      queueWait: 'Seconds from submission to the start of the run whose result counted',
+      run: 'Seconds the run whose result counted took',
+      toResult: 'Seconds from submission to the recorded final result, by final state',
+    });
+    m.gauge('queued_jobs', 'Jobs waiting in the global queue', () => c()?.queueLength ?? 0);
+    m.gauge('live_jobs', 'Jobs not finished or not yet delivered', () => c()?.liveJobs ?? 0);
+    m.gauge('connected_nodes', 'Nodes joined now', () => connected(c()).length);
+    const perNode = (name: string, help: string, read: (n: NodeEntry) => number) =>
+      m.labelledGauge(name, help, 'node', () => connected(c()).map((n) => [n.id, read(n)]));
+    perNode('node_slots', 'Jobs a joined node runs at once', (n) => n.slots);
+    perNode('node_queued_jobs', 'Jobs waiting on a joined node, as it last said', (n) => n.queued);
+    perNode(
+      'node_running_jobs',
+      'Jobs running on a joined node, as it last said',
+      (n) => n.running,
+    );
+    perNode('node_outstanding_jobs', 'Jobs given to a joined node, unfinished', (n) => n.jobs.size);
+    perNode('node_draining', '1 while a joined node is stopping', (n) => (n.draining ? 1 : 0));
+    m.labelledCounter(
+      'node_results_total',
+      'Results a node reported that counted, since it joined this proxy process',
+      'node',
+      () => [...(c()?.nodes.values() ?? [])].map((n) => [n.id, n.done]),
+    );
+    m.counter('db_commits_total', 'SQLite group commits', () => src.commits());
+    m.counter('rejected_frames_total', 'Frames refused as invalid', () => src.rejectedFrames());
+    m.counter('refused_connections_total', 'Node connections refused', () =>
+      src.refusedConnections(),
+    );
+  }
+
+  /** A job reached its final state (its first result was recorded). */
+  finished(job: JobRecord): void {
+    const r = job.result;
+    if (!r) return;
+    if (r.startedAt != null) {
+      this.latency.waited(job.submittedAt, r.startedAt);
+      this.latency.ran(r.startedAt, r.finishedAt);
+    }
+    this.latency.resulted(r.state, job.submittedAt, r.finishedAt);
+  }
+}
+
+function connected(c: ClusterNumbers | undefined): NodeEntry[] {
+  return [...(c?.nodes.values() ?? [])].filter((n) => n.conn);
+}
