@@ -1,9 +1,8 @@
 import type tls from 'node:tls';
-import type { z } from 'zod';
 import type { JobResultJson, JobState } from '../shared/api.js';
 import { WireError } from '../shared/errors.js';
 import { parseTicket } from '../shared/ids.js';
-import type { JobSpecSchema } from '../shared/job.js';
+import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
 
@@ -22,11 +21,8 @@ export interface ConnectOptions {
   maxWaitConnections?: number;
 }
 
-/** A job spec as `SUBMIT <json>` takes it; `args` may hold numbers. */
-export type SubmitSpec = Omit<z.input<typeof JobSpecSchema>, 'args' | 'type'> & {
-  type: string;
-  args?: ReadonlyArray<string | number>;
-} & Record<string, unknown>;
+/** A job spec as `SUBMIT <json>` takes it (defaults may be left out; args may be numbers). */
+export type SubmitSpec = JobSpecInput;
 
 export type JobResult = JobResultJson;
 export interface ListedJob {
@@ -68,9 +64,8 @@ export class Client {
   async submit(type: string, ...args: Array<string | number>): Promise<string>;
   async submit(spec: SubmitSpec | string, ...args: Array<string | number>): Promise<string> {
     const full: SubmitSpec = typeof spec === 'string' ? { type: spec, args } : spec;
-    const body = { ...full, ...(full.args ? { args: full.args.map(String) } : {}) };
     // without a key a resent SUBMIT could run the job twice, so it is not resent
-    const reply = await this.main.request(`SUBMIT ${JSON.stringify(body)}`, {
+    const reply = await this.main.request(`SUBMIT ${JSON.stringify(full)}`, {
       resend: typeof full.key === 'string',
     });
     return ok(reply);
@@ -148,10 +143,12 @@ export class Client {
       shape: 'lines',
     });
     ok(reply);
-    return reply.slice(1).map((l) => {
+    const jobs = reply.slice(1).map((l) => {
       const [ticket = '', state = ''] = l.split(' ');
       return { ticket, state: state as JobState };
     });
+    // a node that lists every state is filtered here, so the answer is the same
+    return opts.state ? jobs.filter((j) => j.state === opts.state) : jobs;
   }
 
   /** This node and the cluster as the proxy sees it. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { WIRE_CODES } from './errors.js';
-import { TicketSchema } from './job.js';
+import { ProgressSchema as JobProgressSchema, TaskViewSchema, TicketSchema } from './job.js';
 
 /**
  * What clients read: the JSON of RESULT and WAIT, of the HTTP API and of the client library.
@@ -36,27 +36,12 @@ export const RunSchema = z
   .loose()
   .meta({ id: 'Run' });
 
-export const TaskResultSchema = z
-  .object({
-    index: z.number().int().min(0),
-    state: JobStateSchema,
-    exitCode: z.number().int().nullable().optional(),
-    error: z.string().nullable().optional(),
-    node: z.string().nullable().optional(),
-    output: z.string().optional().describe('clipped so the whole reply stays under 1 MiB'),
-  })
-  .loose()
-  .meta({ id: 'TaskResult' });
+export const TaskResultSchema = TaskViewSchema.meta({
+  id: 'TaskResult',
+  description: 'one task of a job of many tasks; output clipped so the reply stays under 1 MiB',
+});
 
-export const ProgressSchema = z
-  .object({
-    total: z.number().int(),
-    done: z.number().int(),
-    failed: z.number().int(),
-    running: z.number().int(),
-  })
-  .loose()
-  .meta({ id: 'Progress' });
+export const ProgressSchema = JobProgressSchema.meta({ id: 'Progress' });
 
 export const JobResultSchema = z
   .object({
@@ -80,7 +65,7 @@ export const JobResultSchema = z
     tenant: z.string().optional(),
     cron: z.string().optional(),
     tz: z.string().optional(),
-    next: Time.optional(),
+    next: Time.nullable().optional().describe("a schedule's next firing"),
   })
   .loose()
   .meta({ id: 'JobResult', description: 'A job as far as it is known (fields known so far)' });

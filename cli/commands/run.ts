@@ -1,0 +1,108 @@
+import type { Command } from 'commander';
+import type { Client, JobResult } from '../../client/index.js';
+import { WireError } from '../../shared/errors.js';
+import {
+  action,
+  collect,
+  common,
+  int,
+  note,
+  out,
+  withClient,
+  type CommonOptions,
+} from '../context.js';
+import { exitCodeOfJob } from '../exit-codes.js';
+import { asPrinted } from '../format.js';
+import { envOf, readStdin } from '../job-input.js';
+
+interface RunOptions extends CommonOptions {
+  timeout?: number;
+  env: string[];
+  cwd?: string | boolean;
+  stdin?: boolean;
+  retries?: number;
+}
+
+export function register(program: Command): void {
+  common(
+    program
+      .command('run')
+      .description(
+        'run a program on the cluster as if here: its output as it is printed, its exit code; Ctrl-C cancels it',
+      )
+      .argument('<program>', 'a program the nodes allow (EXEC_ALLOW)')
+      .argument('[args...]')
+      .option('--timeout <ms>', 'kill it after this long', int('--timeout', 1))
+      .option('-e, --env <NAME=value>', 'extra environment (repeatable)', collect, [])
+      .option('--cwd <dir>', 'working directory on the node (default: this directory)')
+      .option('--no-cwd', "run in the node's own default directory")
+      .option('-i, --stdin', 'send standard input (up to 64 KiB) to the program')
+      .option('--retries <n>', 'run again after a failure, up to n times', int('--retries'))
+      .passThroughOptions(),
+  ).action(
+    action(async (program: string, args: string[], opts: RunOptions) => {
+      const spec = {
+        type: 'exec',
+        args: [program, ...args],
+        timeoutMs: opts.timeout,
+        env: opts.env.length ? envOf(opts.env) : undefined,
+        cwd:
+          opts.cwd === false ? undefined : typeof opts.cwd === 'string' ? opts.cwd : process.cwd(),
+        stdin: opts.stdin ? await readStdin() : undefined,
+        retry: opts.retries === undefined ? undefined : { attempts: opts.retries + 1 },
+      };
+      return withClient(opts, async (c) => {
+        const interrupt = onInterrupt(c);
+        try {
+          const ticket = await c.submit(spec);
+          interrupt.started(ticket);
+          const r = await follow(c, ticket, opts.json === true);
+          if (opts.json) out(JSON.stringify(r));
+          else if (r.state !== 'done' && typeof r.exitCode !== 'number' && r.error) {
+            note(`petrel: ${r.ticket} ${r.state}: ${r.error}`);
+          }
+          return exitCodeOfJob(r);
+        } finally {
+          interrupt.off();
+        }
+      });
+    }),
+  );
+}
+
+/** Streams the job's output as it is printed (TAIL); a node without TAIL prints it at the end. */
+async function follow(c: Client, ticket: string, quiet: boolean): Promise<JobResult> {
+  try {
+    return await c.tail(ticket, (line) => quiet || out(line));
+  } catch (err) {
+    if (!(err instanceof WireError && err.code === 'UNKNOWN_COMMAND')) throw err;
+    const r = await c.wait(ticket);
+    if (!quiet && r.output) process.stdout.write(asPrinted(r.output));
+    return r;
+  }
+}
+
+/** Ctrl-C cancels the job (once it has a ticket); a second Ctrl-C stops waiting for it. */
+function onInterrupt(c: Client) {
+  let ticket: string | undefined;
+  let count = 0;
+  const cancel = (t: string) => {
+    note(`\npetrel: cancelling ${t} (Ctrl-C again to stop waiting)`);
+    c.cancel(t).catch((err: unknown) => note(`petrel: could not cancel ${t}: ${String(err)}`));
+  };
+  const handler = () => {
+    count++;
+    if (count === 1 && ticket) cancel(ticket);
+    else if (count > 1) void c.close();
+  };
+  process.on('SIGINT', handler);
+  return {
+    started(t: string) {
+      ticket = t;
+      if (count > 0) cancel(t);
+    },
+    off() {
+      process.off('SIGINT', handler);
+    },
+  };
+}

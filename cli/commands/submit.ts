@@ -1,0 +1,90 @@
+import { InvalidArgumentError, type Command } from 'commander';
+import type { SubmitSpec } from '../../client/index.js';
+import { WireError } from '../../shared/errors.js';
+import { action, collect, common, int, out, withClient, type CommonOptions } from '../context.js';
+
+interface SubmitOptions extends Omit<CommonOptions, 'json'> {
+  json?: boolean | string;
+  priority?: number;
+  timeout?: number;
+  maxAttempts?: number;
+  retries?: number;
+  key?: string;
+  delay?: number;
+  after?: string[];
+  tenant?: string;
+  label: string[];
+}
+
+const signedInt = (text: string): number => {
+  if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`not a whole number: ${text}`);
+  return Number(text);
+};
+
+export function register(program: Command): void {
+  common(
+    program
+      .command('submit')
+      .description(
+        "submit a job and print its ticket: petrel submit echo hello, petrel submit exec -- ls -l, or a full spec with --json '{...}'",
+      )
+      .argument('[type]', 'sleep, echo, exec, or a type a worker serves')
+      .argument('[args...]')
+      .option('--priority <n>', 'higher runs first (-1000 to 1000)', signedInt)
+      .option('--timeout <ms>', 'longest the job may run', int('--timeout', 1))
+      .option(
+        '--max-attempts <n>',
+        'runs that may be lost with their node (1-10)',
+        int('--max-attempts', 1),
+      )
+      .option('--retries <n>', 'runs again after a failure, up to n times', int('--retries'))
+      .option('--key <key>', 'idempotency key: the same key answers the same ticket')
+      .option('--delay <ms>', 'scheduled this long from now', int('--delay'))
+      .option('--after <ticket...>', 'blocked until these jobs are done')
+      .option('--tenant <name>', 'whose share of the cluster the job uses')
+      .option('--label <label>', 'runs only on nodes with this label (repeatable)', collect, [])
+      .passThroughOptions(),
+    false,
+  )
+    .option('--json [spec]', "machine-readable output; with '{...}', the job spec itself")
+    .action(
+      action(async (type: string | undefined, args: string[], opts: SubmitOptions) => {
+        const spec = specOf(type, args, opts);
+        const ticket = await withClient(opts as CommonOptions, (c) => c.submit(spec));
+        out(opts.json ? JSON.stringify({ ticket }) : ticket);
+      }),
+    );
+}
+
+function specOf(type: string | undefined, args: string[], o: SubmitOptions): SubmitSpec {
+  let base: Record<string, unknown>;
+  if (typeof o.json === 'string' && o.json.trimStart().startsWith('{')) {
+    try {
+      base = JSON.parse(o.json) as Record<string, unknown>;
+    } catch {
+      throw new WireError('BAD_REQUEST', '--json: the spec is not valid JSON');
+    }
+    if (type !== undefined)
+      throw new WireError('BAD_REQUEST', 'give a type or --json {spec}, not both');
+  } else {
+    // `--json echo hi`: the flag took the type as its value
+    const words =
+      typeof o.json === 'string' ? [o.json, ...(type ? [type] : []), ...args] : [type, ...args];
+    const [t, ...rest] = words;
+    if (!t) throw new WireError('BAD_REQUEST', 'usage: petrel submit <type> [args...]');
+    base = { type: t, args: rest };
+  }
+  const extra: Record<string, unknown> = {
+    priority: o.priority,
+    timeoutMs: o.timeout,
+    maxAttempts: o.maxAttempts,
+    retry: o.retries === undefined ? undefined : { attempts: o.retries + 1 },
+    key: o.key,
+    delayMs: o.delay,
+    after: o.after,
+    tenant: o.tenant,
+    constraints: o.label.length ? { labels: o.label } : undefined,
+  };
+  for (const [k, v] of Object.entries(extra)) if (v !== undefined) base[k] = v;
+  return base as SubmitSpec;
+}

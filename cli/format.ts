@@ -1,0 +1,26 @@
+import type { JobResult } from '../client/index.js';
+
+/** One line about a job: ticket, state, exit code, node, how long it ran, why it failed. */
+export function summary(r: JobResult): string {
+  const parts = [r.ticket, r.state];
+  if (typeof r.exitCode === 'number') parts.push(`exit ${r.exitCode}`);
+  if (r.node) parts.push(`on ${r.node}`);
+  if (r.startedAt && r.finishedAt) {
+    parts.push(duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)));
+  }
+  if (r.progress) parts.push(`tasks ${r.progress.done}/${r.progress.total} done`);
+  if (r.waiting) parts.push(`(${r.waiting})`);
+  if (r.error) parts.push(`error: ${r.error}`);
+  return parts.join('  ');
+}
+
+export function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}
+
+/** Text as a program printed it, ending with one newline (none when empty). */
+export function asPrinted(text: string): string {
+  return text === '' || text.endsWith('\n') ? text : text + '\n';
+}

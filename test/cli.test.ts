@@ -1,0 +1,126 @@
+import t from 'tap';
+import { freePort, LineClient, startCluster, until } from './helpers/cluster.js';
+import { petrel, spawnPetrel } from './helpers/petrel-cli.js';
+
+const TICKET = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+
+t.test('no node answering: one clear line, exit 69, no stack trace', async (t) => {
+  const port = await freePort();
+  const r = await petrel(['status', '0'.repeat(26)], { env: { PETREL_ADDR: `127.0.0.1:${port}` } });
+  t.equal(r.code, 69);
+  t.equal(r.stdout, '');
+  t.equal(r.stderr.trim().split('\n').length, 1, 'one line');
+  t.match(r.stderr, `petrel: no node answers at 127.0.0.1:${port} (ECONNREFUSED)`);
+  t.notMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const j = await petrel(['ls', '--json', '--addr', `127.0.0.1:${port}`]);
+  t.same(JSON.parse(j.stderr), {
+    error: { code: 'UNAVAILABLE', message: `no node answers at 127.0.0.1:${port} (ECONNREFUSED)` },
+  });
+  const usage = await petrel(['wait', '--timeout', 'soon', '0'.repeat(26)]);
+  t.equal(usage.code, 64, 'a usage error is 64');
+});
+
+t.test('submit, wait, status, result, cancel, ls, top: text and --json', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2);
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+
+  const sub = await petrel(['submit', 'echo', 'hello', 'cli'], { env });
+  t.equal(sub.code, 0, sub.stderr);
+  const ticket = sub.stdout.trim();
+  t.match(ticket, TICKET);
+
+  const waited = await petrel(['wait', ticket], { env });
+  t.equal(waited.code, 0);
+  t.match(waited.stdout, new RegExp(`^${ticket}  done  `));
+  const asJson = await petrel(['wait', ticket, '--json'], { env });
+  t.match(JSON.parse(asJson.stdout), { ticket, state: 'done', output: 'hello cli' });
+
+  t.equal((await petrel(['status', ticket], { env })).stdout, 'done\n');
+  const result = await petrel(['result', ticket], { env });
+  t.match(result.stdout, /done.*\nhello cli\n$/);
+
+  const spec = JSON.stringify({ type: 'sleep', args: [60000], priority: 5 });
+  const slow = JSON.parse((await petrel(['submit', '--json', spec], { env })).stdout) as {
+    ticket: string;
+  };
+  t.match(slow.ticket, TICKET, '--json {spec} answers JSON');
+  const cancelled = await petrel(['cancel', slow.ticket, '--json'], { env });
+  t.same(JSON.parse(cancelled.stdout), { ticket: slow.ticket, state: 'cancelled' });
+  const failedWait = await petrel(['wait', slow.ticket, ticket], { env });
+  t.equal(failedWait.code, 1, 'wait exits 1 when a job did not succeed');
+  t.equal(failedWait.stdout.trim().split('\n').length, 2, 'one line per ticket');
+
+  const ls = await petrel(['ls', '--json'], { env });
+  t.same(
+    (JSON.parse(ls.stdout) as Array<{ ticket: string }>).map((j) => j.ticket),
+    [slow.ticket, ticket],
+  );
+  const lsDone = await petrel(['ls', '--state', 'done'], { env });
+  t.equal(lsDone.stdout, `${ticket}  done\n`);
+
+  const missing = await petrel(['status', '0'.repeat(26)], { env });
+  t.equal(missing.code, 66, 'an unknown ticket is 66');
+  t.match(missing.stderr, /no such ticket/);
+  const bad = await petrel(['submit', 'sleep', 'soon'], { env });
+  t.equal(bad.code, 64, 'a refused spec is 64');
+  t.match(bad.stderr, /^petrel: args: /);
+
+  const timedOut = await petrel(
+    [
+      'wait',
+      '--timeout',
+      '50',
+      (await petrel(['submit', 'sleep', '60000'], { env })).stdout.trim(),
+    ],
+    { env },
+  );
+  t.equal(timedOut.code, 75, 'wait --timeout that runs out is 75');
+
+  const top = await petrel(['top', '--once'], { env });
+  t.equal(top.code, 0);
+  t.match(top.stdout, /NODE\s+UP\s+SLOTS/);
+  t.match(top.stdout, /\nn1\s+yes\s+2/);
+});
+
+t.test('petrel run: output, exit code, Ctrl-C cancels', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+  const r = await petrel(['run', '--no-cwd', '--', 'sh', '-c', 'echo out; exit 3'], { env });
+  t.equal(r.code, 3, "the job's exit code");
+  t.match(r.stdout, /^out\n/);
+  const ok = await petrel(['run', '--no-cwd', '--json', '--', 'sh', '-c', 'echo fine'], { env });
+  t.equal(ok.code, 0);
+  t.match(JSON.parse(ok.stdout), { state: 'done', exitCode: 0 });
+  const refused = await petrel(['run', '--no-cwd', '--', 'rm', '-rf', '/tmp/x'], { env });
+  t.equal(refused.code, 77, 'a program outside EXEC_ALLOW is refused before it gets a ticket');
+  t.match(refused.stderr, /EXEC_ALLOW/);
+
+  const line = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const { child, done } = spawnPetrel(['run', '--no-cwd', '--', 'sh', '-c', 'sleep 60'], { env });
+  const before = await line.ask('LIST');
+  for (let i = 0; i < Number(before.slice(3)); i++) await line.next();
+  // the newest ticket of this node is the run's; wait until it is running
+  const ticket = await until(async () => {
+    const list = await line.ask('LIST');
+    const rows: string[] = [];
+    for (let i = 0; i < Number(list.slice(3)); i++) rows.push((await line.next()) ?? '');
+    if (list === before) return undefined;
+    const newest = rows[0]!.split(' ')[0]!;
+    return (await line.ask(`STATUS ${newest}`)) === 'OK running' ? newest : undefined;
+  });
+  child.kill('SIGINT');
+  const stopped = await done;
+  t.equal(stopped.code, 130, 'Ctrl-C: exit 130');
+  t.match(stopped.stderr, /cancelling/);
+  t.equal(await line.ask(`STATUS ${ticket}`), 'OK cancelled', 'the job was cancelled');
+});
+
+t.test('a token from the environment', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { CLIENT_TOKEN: 'pw' } });
+  const addr = `127.0.0.1:${nodes[0]!.clientPort}`;
+  const denied = await petrel(['ls', '--addr', addr]);
+  t.equal(denied.code, 77);
+  t.match(denied.stderr, /PETREL_TOKEN/);
+  const ok = await petrel(['ls', '--addr', addr], { env: { PETREL_TOKEN: 'pw' } });
+  t.equal(ok.code, 0);
+});

@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const bin = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli', 'main.js');
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the real `petrel` command (dist/cli/main.js) as a subprocess. */
+export function spawnPetrel(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string } = {},
+): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [bin, ...args], {
+    env: { PATH: process.env.PATH ?? '', ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin?.end(opts.input ?? '');
+  const done = new Promise<CliRun>((resolve) =>
+    child.once('close', (code) => resolve({ code, stdout, stderr })),
+  );
+  return { child, done };
+}
+
+/** Runs `petrel` to its end. */
+export function petrel(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string } = {},
+): Promise<CliRun> {
+  return spawnPetrel(args, opts).done;
+}
