@@ -14,6 +14,11 @@ export interface LoadSamples {
   /** Per sample, queued + running of each node (in the order of `nodeIds`). */
   readonly loads: number[][];
   readonly nodeIds: string[];
+  /**
+   * Samples in which a job waited in one node's queue while another node had a free slot:
+   * work a perfectly work-conserving scheduler would have been running.
+   */
+  readonly unconserved: number;
   readonly meanPeriodMs: number;
   readonly failures: number;
 }
@@ -28,6 +33,7 @@ export async function sampleLoads(
   const loads: number[][] = [];
   let nodeIds: string[] = [];
   let failures = 0;
+  let unconserved = 0;
   const start = performance.now();
   const end = start + durationMs;
   let next = start;
@@ -40,6 +46,7 @@ export async function sampleLoads(
       if (nodeIds.length === 0) nodeIds = nodes.map((n) => n.id);
       const sample = nodes.map((n) => n.queued + n.running);
       loads.push(sample);
+      if (nodes.some((n) => n.queued > 0) && nodes.some((n) => n.running < n.slots)) unconserved++;
       spreads.push(spread(sample));
       if (nodes.every((n) => typeof n.outstanding === 'number')) {
         outstandingSpreads.push(spread(nodes.map((n) => n.outstanding ?? 0)));
@@ -60,6 +67,7 @@ export async function sampleLoads(
     outstandingSpreads,
     loads,
     nodeIds,
+    unconserved,
     meanPeriodMs: spreads.length > 1 ? (last - first) / (spreads.length - 1) : NaN,
     failures,
   };

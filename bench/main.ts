@@ -19,6 +19,7 @@ import {
 import { balance } from './scenarios/balance.js';
 import { clusterOptions, withCluster, type ScenarioContext } from './scenarios/context.js';
 import { latency } from './scenarios/latency.js';
+import { peers } from './scenarios/peers.js';
 import { memory } from './scenarios/memory.js';
 import { scale } from './scenarios/scale.js';
 import { seedMode } from './scenarios/seed-mode.js';
@@ -31,6 +32,7 @@ import { throughput } from './scenarios/throughput.js';
  */
 
 const TITLES: Record<ScenarioName, string> = {
+  peers: '0. defaults vs beanstalkd and fsync',
   throughput: '1. throughput',
   latency: '2. latency, light load',
   balance: '3. balance at 80% load',
@@ -70,6 +72,7 @@ async function runMode(
   };
   const want = (name: ScenarioName): boolean => opts.only.includes(name);
 
+  if (want('peers')) record('peers', await timed(() => peers(ctx)));
   // 1 and 2 share one cluster: latency first, on a fresh cluster, then throughput
   if (want('latency') || want('throughput')) {
     let cluster: Cluster | null = null;

@@ -3,7 +3,15 @@ import type { Durability } from './cluster.js';
 
 /** Benchmark flags: sizes and durations for a full run (~3 min) or `--quick` (~30 s). */
 
-export const SCENARIOS = ['throughput', 'latency', 'balance', 'seed', 'scale', 'memory'] as const;
+export const SCENARIOS = [
+  'peers',
+  'throughput',
+  'latency',
+  'balance',
+  'seed',
+  'scale',
+  'memory',
+] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -17,6 +25,8 @@ export interface BenchOptions {
   readonly profileDir: string | undefined;
   /** Proxy variables set on every cluster the run starts (--policy, --prefetch). */
   readonly proxyEnv: Readonly<Record<string, string>>;
+  // 0. peers: jobs per run, Petrel and beanstalkd each
+  readonly peerJobs: number;
   // 1. throughput
   readonly clients: number;
   readonly depth: number;
@@ -51,6 +61,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --quick                 about 30 s instead of about 3 min
   --only <names>          comma list of: ${SCENARIOS.join(', ')}
   --durability <modes>    'relaxed' adds a relaxed column next to fsync; 'fsync,relaxed' likewise
+  --peer-jobs <n>         peers: jobs for Petrel at its defaults and for beanstalkd (30000)
   --clients <n>           throughput clients (48)         --depth <n>   jobs in flight per client (16)
   --seconds <s>           throughput window               --slots <n>   SLOTS per node for 1, 2, 6 (64)
   --latency-rate <n>      jobs/s for the latency run (200)
@@ -86,6 +97,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       profile: { type: 'string' },
       policy: { type: 'string' },
       prefetch: { type: 'string' },
+      'peer-jobs': { type: 'string' },
       clients: { type: 'string' },
       depth: { type: 'string' },
       seconds: { type: 'string' },
@@ -134,6 +146,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       ...(values.policy ? { POLICY: values.policy } : {}),
       ...(values.prefetch ? { PREFETCH: String(num(values.prefetch, 'prefetch', 1)) } : {}),
     },
+    peerJobs: num(values['peer-jobs'], 'peer-jobs', quick ? 10_000 : 30_000, 1),
     clients: num(values.clients, 'clients', 48, 1),
     depth: num(values.depth, 'depth', 16, 1),
     throughputSlots: num(values.slots, 'slots', 64, 1),

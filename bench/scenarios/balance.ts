@@ -83,6 +83,13 @@ export async function balance(
       digits: 1,
     },
     { label: 'mean max−min', unit: '', value: mean(loads.spreads), digits: 2 },
+    {
+      label: 'job waits on a node, slot free on another',
+      unit: '% of samples',
+      value: loads.spreads.length > 0 ? (loads.unconserved / loads.spreads.length) * 100 : NaN,
+      target: { op: '<=', value: 1 },
+      digits: 2,
+    },
     // a cluster that runs nothing is perfectly balanced: this shows how busy the nodes were
     {
       label: 'mean queued+running per node',
@@ -97,7 +104,7 @@ export async function balance(
       unit: '%',
       value: excess,
       prefix: bound,
-      target: { op: '<=', value: 5 },
+      target: { op: '<=', value: 3 },
       digits: 1,
     },
     {

@@ -1,0 +1,141 @@
+import {
+  beanstalkClosedLoop,
+  beanstalkdPath,
+  startBeanstalkd,
+  type PeerRun,
+} from '../beanstalk.js';
+import { Cluster } from '../cluster.js';
+import { measureCommitFloor } from '../fsync-floor.js';
+import { closedLoop, openLoop } from '../load.js';
+import type { Metric, ScenarioResult } from '../report.js';
+import { summarize } from '../stats.js';
+import { echoJob, poissonArrivals, seededRandom } from '../workload.js';
+import type { ScenarioContext } from './context.js';
+
+/**
+ * 0. At the defaults, against the peer and the floor: Petrel as `npm start` runs it (SLOTS
+ * left to the CPU count) against beanstalkd in the same run (in memory, and with its binlog
+ * fsync'd after every write), and its light-load latencies against one fsync'd SQLite commit
+ * on the same disk. Machines differ up to 2.5× in speed, so only the ratios are results.
+ */
+
+async function beanstalk(ctx: ScenarioContext, fsyncEachWrite: boolean): Promise<PeerRun | null> {
+  const path = beanstalkdPath();
+  if (path === null) return null;
+  const b = await startBeanstalkd(path, fsyncEachWrite);
+  try {
+    const { clients, depth, peerJobs } = ctx.opts;
+    ctx.log(`peers: beanstalkd ${fsyncEachWrite ? '-f 0' : 'in memory'}, ${peerJobs} jobs`);
+    return await beanstalkClosedLoop(b.port, clients, depth, peerJobs);
+  } finally {
+    await b.stop();
+  }
+}
+
+export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { clients, depth, peerJobs, latencyRate, latencyMs, nodes } = ctx.opts;
+  ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
+  const floor = measureCommitFloor();
+  const memory = await beanstalk(ctx, false);
+  const synced = await beanstalk(ctx, true);
+  const cluster = await Cluster.start({
+    label: `defaults-${ctx.durability}`,
+    nodes,
+    slots: 0,
+    durability: ctx.durability,
+    profileDir: ctx.opts.profileDir,
+    proxyEnv: ctx.opts.proxyEnv,
+  });
+  let ticket, result, run, seconds;
+  try {
+    ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
+    const light = await openLoop({
+      ports: cluster.clientPorts,
+      jobs: poissonArrivals(seededRandom(ctx.opts.seed + 11), latencyRate, latencyMs, echoJob),
+      deadlineMs: latencyMs + 10_000,
+      prewarmPerPort: 8,
+      maxPerPort: 64,
+    });
+    ticket = summarize(light.ticketMs);
+    result = summarize(light.resultMs);
+    ctx.log(`peers: Petrel at the defaults, ${peerJobs} echo jobs, ${clients} × ${depth}`);
+    const t0 = performance.now();
+    run = await closedLoop({
+      ports: cluster.clientPorts,
+      clients,
+      depth,
+      command: 'echo x',
+      warmupMs: 0,
+      durationMs: 10 * 60_000,
+      maxJobs: peerJobs,
+    });
+    seconds = (performance.now() - t0) / 1000;
+    cluster.assertAlive();
+  } finally {
+    await cluster.stop();
+  }
+  const perSecond = run.completed / seconds;
+  const ratio = (peer: PeerRun | null) => (peer === null ? NaN : perSecond / peer.perSecond);
+  const metrics: Metric[] = [
+    { label: 'fsync’d commit p50 (the floor)', unit: 'ms', value: floor.p50, digits: 2 },
+    { label: 'submit→ticket p50', unit: 'ms', value: ticket.p50, digits: 2 },
+    {
+      label: '  ÷ floor',
+      unit: '×',
+      value: ticket.p50 / floor.p50,
+      target: { op: '<=', value: 1.5 },
+      digits: 2,
+    },
+    { label: 'submit→result p50', unit: 'ms', value: result.p50, digits: 2 },
+    {
+      label: '  ÷ floor',
+      unit: '×',
+      value: result.p50 / floor.p50,
+      target: { op: '<=', value: 3 },
+      digits: 2,
+    },
+    { label: 'submit→result p99', unit: 'ms', value: result.p99, digits: 2 },
+    {
+      label: '  ÷ floor',
+      unit: '×',
+      value: result.p99 / floor.p50,
+      target: { op: '<=', value: 10 },
+      digits: 2,
+    },
+    { label: 'jobs/s end to end (defaults)', unit: '/s', value: perSecond, digits: 0 },
+    { label: 'beanstalkd in memory', unit: '/s', value: memory?.perSecond ?? NaN, digits: 0 },
+    {
+      label: '  Petrel ÷ beanstalkd',
+      unit: '×',
+      value: ratio(memory),
+      target: { op: '>=', value: 1 },
+      digits: 2,
+    },
+    {
+      label: 'beanstalkd -f 0 (fsync each write)',
+      unit: '/s',
+      value: synced?.perSecond ?? NaN,
+      digits: 0,
+    },
+    { label: '  Petrel ÷ beanstalkd -f 0', unit: '×', value: ratio(synced), digits: 2 },
+  ];
+  const notes: string[] = [];
+  if (memory === null) {
+    notes.push('peers: beanstalkd is not installed (apt-get install beanstalkd): no peer ratio');
+  }
+  const errors = Object.entries(run.errors);
+  if (errors.length > 0)
+    notes.push(`peers: errors ${errors.map(([k, v]) => `${k}×${v}`).join(', ')}`);
+  return {
+    metrics,
+    details: {
+      floor,
+      ticket,
+      result,
+      jobs: run.completed,
+      seconds,
+      beanstalkd: { memory, synced },
+    },
+    notes,
+  };
+}
