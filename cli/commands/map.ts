@@ -52,6 +52,9 @@ export function register(program: Command): void {
         const ticket = await c.submit({ tasks, retry });
         const r = await printAsFinished(c, ticket, lines, opts);
         if (opts.json) out(JSON.stringify(r));
+        else if (r.state !== 'done' && !r.tasks?.length) {
+          note(`petrel: ${r.ticket} ${r.state}${r.error ? `: ${r.error}` : ''}`);
+        }
         const ok = r.state === 'done' && (r.tasks ?? []).every((t) => t.state === 'done');
         return ok ? EXIT.OK : EXIT.JOB_FAILED;
       });

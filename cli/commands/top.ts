@@ -73,13 +73,11 @@ export function render(
     `queue   ${q.queued} queued  ${q.assigned} assigned  ${q.running} running`,
     `totals  ${totals}`,
     '',
-    ['NODE', 'UP', 'SLOTS', 'RUNNING', 'QUEUED', 'DONE', 'DONE/S']
-      .map((h) => h.padEnd(10))
-      .join(''),
   ];
+  const rows: unknown[][] = [['NODE', 'UP', 'SLOTS', 'RUNNING', 'QUEUED', 'DONE', 'DONE/S']];
   const before = new Map((previous?.nodes ?? []).map((n) => [n.id, n]));
   for (const n of cluster.nodes ?? []) {
-    const cells = [
+    rows.push([
       n.id,
       n.connected ? 'yes' : 'no',
       n.slots,
@@ -87,8 +85,16 @@ export function render(
       n.queued,
       n.done ?? '-',
       rate(n.done, before.get(n.id)?.done),
-    ];
-    lines.push(cells.map((c) => String(c).padEnd(10)).join(''));
+    ]);
+  }
+  const width = Math.max(8, ...rows.map((r) => String(r[0]).length)) + 2;
+  for (const r of rows) {
+    lines.push(
+      r
+        .map((c, i) => String(c).padEnd(i === 0 ? width : 9))
+        .join('')
+        .trimEnd(),
+    );
   }
   return lines.join('\n');
 }
