@@ -9,6 +9,9 @@ import {
   type JobView,
 } from '../shared/job.js';
 import type { Reply, Session } from './line-server.js';
+import { LineSplitter, linesOf } from './log-lines.js';
+import { runOf } from './log-reader.js';
+import { hasQuoting, ShellWordsError, splitWords } from '../shared/shell-words.js';
 import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
 
 /** What the command layer needs from the node: no sockets, no SQL. */
@@ -24,6 +27,14 @@ export interface NodeApi {
   /** Views of tickets issued by this node, newest first. */
   listViews(limit: number): JobView[];
   stats(): Promise<unknown>;
+  /** A run's whole output so far (up to JOB_LOG_LIMIT); null for an unknown ticket. */
+  logs(ticket: string, task: number | undefined): Promise<Buffer | null>;
+  /** A run's output as it is produced, then the job's final view (null: the client left). */
+  follow(
+    first: JobView,
+    task: number | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<Buffer, JobView | null>;
 }
 
 export interface CommandOptions {
@@ -37,12 +48,18 @@ export interface CommandOptions {
 
 const HELP = [
   'SUBMIT <type> [arg ...]     submit a job (types: sleep <ms>, echo <text>, exec <program> [arg ...])',
-  'SUBMIT <json>               {"type","args","priority","timeoutMs","maxAttempts"}',
+  '                            words split as sh does: SUBMIT exec sh -c "echo hi; exit 3"',
+  'SUBMIT <json>               {"type","args","priority","timeoutMs","maxAttempts","env","cwd","stdin"}',
+  '                            e.g. {"type":"exec","args":["cat"],"stdin":"hi","env":{"A":"1"},"cwd":"/srv"}',
   'STATUS <ticket>             queued | running | done | failed | cancelled',
   'RESULT <ticket>             the result as JSON (fields known so far)',
   'WAIT <ticket> [timeoutMs]   the result once the job is finished',
   'CANCEL <ticket>             cancel a job; answers the state after cancelling',
   'LIST                        tickets submitted through this node',
+  'LOGS <ticket> [task]        OK <n>, then the n lines the job printed so far (JOB_LOG_LIMIT)',
+  '                            e.g. LOGS 01M8N8GPXM6C8T3FQY2ECZ0VBG',
+  'TAIL <ticket> [task]        "> <line>" per line as printed, then the final result as WAIT',
+  '                            e.g. TAIL 01M8N8GPXM6C8T3FQY2ECZ0VBG',
   'STATS                       the cluster as the proxy sees it',
   'AUTH <token>                authenticate (when the node requires a token)',
   'PING | HELP | QUIT',
@@ -73,15 +90,7 @@ export function parseSubmit(rest: string): JobSpec {
       throw new WireError('BAD_REQUEST', 'SUBMIT <json>: not valid JSON');
     }
   } else {
-    const words = rest.split(/\s+/).filter(Boolean);
-    if (words.length === 0) throw new WireError('BAD_REQUEST', 'usage: SUBMIT <type> [arg ...]');
-    const [type, ...args] = words;
-    candidate = { type: type?.toLowerCase(), args };
-    if (type?.toLowerCase() === 'echo') {
-      // echo keeps the text as typed, inner spacing included
-      const text = rest.replace(/^\S+\s+/, '');
-      candidate = { type: 'echo', args: text === '' ? [] : [text] };
-    }
+    candidate = plainSubmit(rest);
   }
   return validateSpec(candidate);
 }
@@ -95,6 +104,48 @@ export function validateSpec(candidate: unknown): JobSpec {
     throw new WireError('BAD_REQUEST', `${where}${issue?.message ?? 'invalid job'}`);
   }
   return parsed.data;
+}
+
+/**
+ * `SUBMIT <type> [arg ...]`: words split as a POSIX shell splits them. echo returns its words
+ * joined by one space, as a shell's echo prints them; a line without quotes or backslashes
+ * keeps its text exactly as typed, inner spacing included.
+ */
+function plainSubmit(rest: string): { type: string; args: string[] } {
+  let words: string[];
+  try {
+    words = splitWords(rest);
+  } catch (e) {
+    if (e instanceof ShellWordsError) throw new WireError('BAD_REQUEST', `SUBMIT: ${e.message}`);
+    throw e;
+  }
+  const [type, ...args] = words;
+  if (type === undefined) throw new WireError('BAD_REQUEST', 'usage: SUBMIT <type> [arg ...]');
+  if (type.toLowerCase() !== 'echo') return { type: type.toLowerCase(), args };
+  const typed = rest.replace(/^\S+\s*/, '');
+  const text = hasQuoting(typed) ? args.join(' ') : typed;
+  return { type: 'echo', args: text === '' ? [] : [text] };
+}
+
+/** The optional `[task]` of LOGS and TAIL. */
+function taskIndex(arg: string | undefined): number | undefined {
+  if (arg === undefined || arg === '') return undefined;
+  if (!/^\d{1,5}$/.test(arg)) throw new WireError('BAD_REQUEST', 'task is a task index: 0, 1, ...');
+  return Number(arg);
+}
+
+/** TAIL's lines: "> <line>" per output line, then the job's final result as WAIT gives it. */
+async function* tailLines(
+  output: AsyncGenerator<Buffer, JobView | null>,
+): AsyncGenerator<string, string> {
+  const lines = new LineSplitter();
+  let r = await output.next();
+  while (!r.done) {
+    for (const line of lines.push(r.value)) yield `> ${line}`;
+    r = await output.next();
+  }
+  for (const line of lines.end()) yield `> ${line}`;
+  return r.value ? `OK ${viewToClientJson(r.value)}` : formatErr('UNAVAILABLE', 'stopped');
 }
 
 /**
@@ -219,6 +270,22 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         }
         case 'STATS':
           return ok(JSON.stringify(await api.stats()));
+        case 'LOGS': {
+          const [arg, taskArg] = rest.split(/\s+/);
+          const ticket = ticketArg(arg, 'LOGS <ticket> [task]');
+          const output = await api.logs(ticket, taskIndex(taskArg));
+          if (output === null) return err('NOT_FOUND', `no such ticket: ${ticket}`);
+          const lines = linesOf(output);
+          return { text: [`OK ${lines.length}`, ...lines].join('\n') };
+        }
+        case 'TAIL': {
+          const [arg, taskArg] = rest.split(/\s+/);
+          const ticket = ticketArg(arg, 'TAIL <ticket> [task]');
+          const task = taskIndex(taskArg);
+          const first = await known(ticket);
+          runOf(first, task); // a task it does not have is refused before anything streams
+          return { text: '', stream: tailLines(api.follow(first, task, session.signal)) };
+        }
         default:
           return err(
             'UNKNOWN_COMMAND',

@@ -1,6 +1,7 @@
 import type { JobSpec } from '../shared/job.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
 import { runJob, type RunnerOptions, type RunOutcome } from './job-runner.js';
+import type { RunLog } from './run-logs.js';
 
 interface Task extends HeapItem {
   id: string;
@@ -14,6 +15,8 @@ interface Task extends HeapItem {
 
 export interface ExecutorEvents {
   started(id: string, at: number): void;
+  /** Where the whole output of the run of `id` goes (the node's log on disk). */
+  log?(id: string): RunLog | undefined;
   finished(id: string, outcome: RunOutcome, startedAt: number, finishedAt: number): void;
 }
 
@@ -122,7 +125,11 @@ export class Executor {
     task.startedAt = startedAt;
     this.runningTasks.add(task);
     this.events.started(task.id, startedAt);
-    void runJob(task.spec, this.runner, controller.signal).then((outcome) => {
+    const log = this.events.log?.(task.id);
+    const sink = log && ((chunk: Buffer) => log.write(chunk));
+    void runJob(task.spec, this.runner, controller.signal, sink).then((outcome) => {
+      // the log is complete before anyone hears the run ended
+      log?.end();
       this.runningTasks.delete(task);
       this.tasks.delete(task.id);
       if (!task.dropped) this.events.finished(task.id, outcome, startedAt, Date.now());

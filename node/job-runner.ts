@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { JobSpec } from '../shared/job.js';
+import { OutputClip } from './output-clip.js';
 
 /**
  * Runs one job on this node: `sleep`, `echo`, or `exec` of an allowed program. Slots and
@@ -57,11 +59,18 @@ export function execRefusal(program: string, execAllow: readonly string[]): stri
   return allowed ? null : `${program} is not in EXEC_ALLOW`;
 }
 
-/** Runs one job; resolves (never rejects) when it ends. Aborting `signal` cancels it. */
+/** Receives every byte an `exec` job prints (stdout and stderr, in arrival order). */
+export type OutputSink = (chunk: Buffer) => void;
+
+/**
+ * Runs one job; resolves (never rejects) when it ends. Aborting `signal` cancels it. `sink`
+ * sees the whole output as it is produced, the result only its head and tail.
+ */
 export function runJob(
   spec: JobSpec,
   opts: RunnerOptions,
   signal: AbortSignal,
+  sink?: OutputSink,
 ): Promise<RunOutcome> {
   if (signal.aborted) return Promise.resolve(cancelled(''));
   try {
@@ -71,7 +80,7 @@ export function runJob(
       case 'echo':
         return Promise.resolve(runEcho(spec.args, opts.outputLimit));
       case 'exec':
-        return runExec(spec.args, spec.timeoutMs, opts, signal);
+        return runExec(spec, opts, signal, sink);
       default:
         return Promise.resolve(
           failed(null, '', `this node has no runner for ${spec.type ?? 'a job of tasks'}`),
@@ -105,48 +114,76 @@ function runSleep(ms: number, timeoutMs: number | undefined, signal: AbortSignal
 }
 
 function runEcho(args: readonly string[], limit: number): RunOutcome {
-  const text = args.join(' ');
-  const output = truncateUtf8(text, limit);
-  return done(0, output, output.length < text.length ? truncationNote(limit) : null);
+  const clip = new OutputClip(limit);
+  clip.push(Buffer.from(args.join(' ')));
+  const { text, dropped } = clip.result();
+  return done(0, text, dropped > 0 ? clipNote(limit, dropped) : null);
 }
 
 /** How an `exec` ended before we know its exit status, when we ended it ourselves. */
 type KillReason = 'timeout' | 'cancel' | null;
 
 function runExec(
-  argv: readonly string[],
-  timeoutMs: number | undefined,
+  spec: JobSpec,
   opts: RunnerOptions,
   signal: AbortSignal,
+  sink: OutputSink | undefined,
 ): Promise<RunOutcome> {
-  const [program = '', ...args] = argv;
+  const [program = '', ...args] = spec.args;
   const refusal = execRefusal(program, opts.execAllow);
   if (refusal !== null) return Promise.resolve(failed(null, '', `FORBIDDEN: ${refusal}`));
+  const cwd = spec.cwd ?? CHILD_CWD;
+  const cwdProblem = directoryProblem(cwd);
+  if (cwdProblem !== null) return Promise.resolve(failed(null, '', cwdProblem));
 
   return new Promise<RunOutcome>((resolve) => {
-    const output = new OutputBuffer(opts.outputLimit);
+    const output = new OutputClip(opts.outputLimit);
     let child: ChildProcess;
     try {
       child = spawn(program, args, {
         shell: false,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: CHILD_ENV,
-        cwd: CHILD_CWD,
+        stdio: [spec.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+        // the job's own variables over the fixed base; the node's environment is never read
+        env: { ...CHILD_ENV, ...spec.env },
+        cwd,
       });
     } catch (err) {
       resolve(failed(null, '', `cannot run ${program}: ${describe(err)}`));
       return;
     }
-    watchChild(child, program, output, timeoutMs, signal, resolve);
+    feedStdin(child, spec.stdin);
+    const onOutput = (chunk: Buffer) => {
+      output.push(chunk);
+      sink?.(chunk);
+    };
+    watchChild(child, program, onOutput, output, spec.timeoutMs, signal, resolve);
   });
+}
+
+/** Why `cwd` cannot be a job's working directory on this node, or null. */
+function directoryProblem(cwd: string): string | null {
+  if (!posix.isAbsolute(cwd)) return `cwd ${cwd} is not an absolute path`;
+  try {
+    return statSync(cwd).isDirectory() ? null : `cwd ${cwd} is not a directory on this node`;
+  } catch {
+    return `cwd ${cwd} does not exist on this node`;
+  }
+}
+
+/** Writes the job's stdin and closes it; a program that exits without reading it is fine. */
+function feedStdin(child: ChildProcess, stdin: string | undefined): void {
+  if (stdin === undefined || !child.stdin) return;
+  child.stdin.on('error', () => {}); // EPIPE: the program did not read all of it
+  child.stdin.end(stdin);
 }
 
 /** Wires a spawned child to its output buffer, deadline and abort signal; resolves once. */
 function watchChild(
   child: ChildProcess,
   program: string,
-  output: OutputBuffer,
+  onOutput: (chunk: Buffer) => void,
+  output: OutputClip,
   timeoutMs: number | undefined,
   signal: AbortSignal,
   resolve: (outcome: RunOutcome) => void,
@@ -176,8 +213,8 @@ function watchChild(
     resolve(outcomeOf(program, output, killReason, exit, spawnError));
   };
 
-  child.stdout?.on('data', (chunk: Buffer) => output.push(chunk));
-  child.stderr?.on('data', (chunk: Buffer) => output.push(chunk));
+  child.stdout?.on('data', onOutput);
+  child.stderr?.on('data', onOutput);
   child.on('error', (err) => {
     // Also emitted when a signal cannot be delivered; only a failed spawn ends the job.
     if (child.pid === undefined) {
@@ -197,17 +234,17 @@ function watchChild(
 
 function outcomeOf(
   program: string,
-  buffer: OutputBuffer,
+  clip: OutputClip,
   killReason: KillReason,
   exit: { code: number | null; signal: NodeJS.Signals | null } | null,
   spawnError: Error | null,
 ): RunOutcome {
-  const output = buffer.text();
+  const { text: output, dropped } = clip.result();
   if (spawnError !== null) return failed(null, output, spawnFailure(program, spawnError));
   if (killReason === 'cancel') return cancelled(output);
   if (killReason === 'timeout') return failed(null, output, TIMEOUT_ERROR);
   const code = exit?.code ?? null;
-  if (code === 0) return done(0, output, buffer.truncated ? truncationNote(buffer.limit) : null);
+  if (code === 0) return done(0, output, dropped > 0 ? clipNote(clip.limit, dropped) : null);
   if (code !== null) return failed(code, output, `exit code ${code}`);
   return failed(null, output, `signal ${exit?.signal ?? 'unknown'}`);
 }
@@ -229,62 +266,9 @@ function killProcessGroup(pid: number | undefined): void {
   }
 }
 
-/**
- * stdout and stderr together, in arrival order, up to `limit` bytes. Past the limit it keeps
- * reading and discarding, so a chatty program never blocks on a full pipe.
- */
-class OutputBuffer {
-  readonly limit: number;
-  truncated = false;
-  private readonly chunks: Buffer[] = [];
-  private size = 0;
-
-  constructor(limit: number) {
-    this.limit = Math.max(0, limit);
-  }
-
-  push(chunk: Buffer): void {
-    const room = this.limit - this.size;
-    if (chunk.length > room) this.truncated = true;
-    if (room <= 0) return;
-    const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
-    this.chunks.push(kept);
-    this.size += kept.length;
-  }
-
-  /** The kept bytes as valid UTF-8, never longer than the limit in bytes. */
-  text(): string {
-    let bytes: Buffer = Buffer.concat(this.chunks, this.size);
-    // A character the limit cut in half is dropped, not turned into U+FFFD.
-    if (this.truncated) bytes = withoutPartialTail(bytes);
-    // Invalid bytes become U+FFFD (3 bytes each), which can push it over the limit again.
-    return truncateUtf8(bytes.toString('utf8'), this.limit);
-  }
-}
-
-/** `bytes` without an incomplete UTF-8 sequence at its very end. */
-function withoutPartialTail(bytes: Buffer): Buffer {
-  for (let back = 1; back <= Math.min(4, bytes.length); back++) {
-    const b = bytes[bytes.length - back] as number;
-    if ((b & 0xc0) === 0x80) continue; // a continuation byte: keep looking for its lead
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > back ? bytes.subarray(0, bytes.length - back) : bytes;
-  }
-  return bytes;
-}
-
-/** The longest prefix of `text` that fits in `limit` bytes of UTF-8, cut between characters. */
-export function truncateUtf8(text: string, limit: number): string {
-  if (text.length * 3 <= limit) return text; // cannot be over: at most 3 bytes per UTF-16 unit
-  const bytes = Buffer.from(text, 'utf8');
-  if (bytes.length <= limit) return text;
-  let end = Math.max(0, limit);
-  while (end > 0 && ((bytes[end] as number) & 0xc0) === 0x80) end--;
-  return bytes.subarray(0, end).toString('utf8');
-}
-
-function truncationNote(limit: number): string {
-  return `output truncated to ${limit} bytes`;
+/** The `error` of a job that succeeded but printed more than its result keeps. */
+function clipNote(limit: number, dropped: number): string {
+  return `output clipped to JOB_OUTPUT_LIMIT (${limit} bytes): ${dropped} bytes dropped from the middle; LOGS reads them`;
 }
 
 function done(exitCode: number, output: string, error: string | null): RunOutcome {

@@ -8,6 +8,11 @@ import { formatErr } from '../shared/errors.js';
 export interface Reply {
   text: string;
   close?: boolean;
+  /**
+   * A reply that streams: after `text` (when not empty), its lines are written as they come,
+   * then the line it returns. Replies to later requests wait until it has ended.
+   */
+  stream?: AsyncGenerator<string, string>;
 }
 
 /** Per-connection state a command handler may use. */
@@ -125,11 +130,19 @@ export class LineServer {
     }
     const maxLine = this.opts.maxLineBytes;
 
+    // a streamed reply at the head holds the replies after it until it ends
+    let streaming = false;
     const writeReady = () => {
+      if (streaming) return;
       let text = '';
       let close = false;
       while (slots.length > 0 && slots[0]?.done) {
-        const slot = slots.shift() as Slot;
+        const slot = slots[0];
+        if (slot.reply?.stream) {
+          streaming = true;
+          break;
+        }
+        slots.shift();
         text += (slot.reply?.text ?? '') + '\n';
         if (slot.reply?.close) {
           close = true;
@@ -137,7 +150,9 @@ export class LineServer {
         }
       }
       if (text && !socket.destroyed) socket.write(text);
-      if (close) {
+      if (streaming) {
+        void pump(slots[0]?.reply as Reply);
+      } else if (close) {
         ending = true;
         slots.length = 0;
         buffer = '';
@@ -146,6 +161,42 @@ export class LineServer {
         ending = true;
         socket.end();
       }
+    };
+
+    /** Writes a streamed reply line by line, as fast as the client reads. */
+    const pump = async (reply: Reply) => {
+      const stream = reply.stream as AsyncGenerator<string, string>;
+      let last: string;
+      try {
+        if (reply.text) await writeLine(reply.text);
+        let r = await stream.next();
+        while (!r.done && !socket.destroyed) {
+          await writeLine(r.value);
+          r = await stream.next();
+        }
+        last = r.done ? r.value : '';
+        if (!r.done) await stream.return('');
+      } catch (err) {
+        last = this.internalError(err).text;
+      }
+      slots.shift();
+      streaming = false;
+      if (last && !socket.destroyed) socket.write(last + '\n');
+      writeReady();
+      processBuffer();
+    };
+
+    const writeLine = (line: string): Promise<void> => {
+      if (socket.destroyed || socket.write(line + '\n')) return Promise.resolve();
+      return new Promise((resolve) => {
+        const go = () => {
+          socket.off('drain', go);
+          socket.off('close', go);
+          resolve();
+        };
+        socket.on('drain', go);
+        socket.on('close', go);
+      });
     };
 
     const overloaded = () =>

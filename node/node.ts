@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { NodeConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
@@ -11,8 +12,10 @@ import { Executor } from './executor.js';
 import type { RunOutcome } from './job-runner.js';
 import { LineServer } from './line-server.js';
 import { NodeMetrics } from './metrics.js';
+import { LogReader } from './log-reader.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
+import { RunLogs } from './run-logs.js';
 import { NODE_SCHEMA } from './schema.js';
 import { TicketStore } from './ticket-store.js';
 import { WorkStore } from './work-store.js';
@@ -37,6 +40,8 @@ export class PetrelNode {
   private readonly assignments: Assignments;
   /** What clients may ask of this node: the line protocol and the HTTP API both use it. */
   readonly api: NodeApi;
+  private readonly runLogs: RunLogs;
+  private readonly logReader: LogReader;
   private infoScheduled = false;
   private infoTimer: NodeJS.Timeout | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
@@ -67,11 +72,14 @@ export class PetrelNode {
     this.nodeId = this.identity();
     this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
     this.tickets = new TicketStore(this.db, this.committer);
+    this.runLogs = new RunLogs(join(cfg.DATA_DIR, 'logs'), cfg.JOB_LOG_LIMIT);
     this.executor = new Executor(
       cfg.SLOTS,
       { execAllow: cfg.EXEC_ALLOW, outputLimit: cfg.JOB_OUTPUT_LIMIT },
       {
         started: (id, at) => this.onStarted(id, at),
+        // a run is its ticket (and, for a job of tasks, the task's index)
+        log: (id) => this.runLogs.start({ ticket: id }),
         finished: (id, o, s, f) => this.onFinished(id, o, s, f),
       },
     );
@@ -106,6 +114,12 @@ export class PetrelNode {
       this.nodeId,
       log,
     );
+    this.logReader = new LogReader({
+      nodeId: this.nodeId,
+      view: (t) => this.origin.view(t),
+      local: this.runLogs,
+      remote: (req) => this.link.readLog(req),
+    });
     this.api = {
       submit: (spec) => this.origin.submit(spec),
       view: (t) => this.origin.view(t),
@@ -114,6 +128,8 @@ export class PetrelNode {
       list: (limit) => this.origin.list(limit),
       listViews: (limit) => this.origin.listViews(limit),
       stats: () => this.stats(),
+      logs: (t, task) => this.logReader.logs(t, task),
+      follow: (v, task, signal) => this.logReader.follow(v, task, signal),
     };
     const handler = createCommandHandler(this.api, {
       clientToken: cfg.CLIENT_TOKEN,
@@ -249,9 +265,27 @@ export class PetrelNode {
       }
       case 'RES_REQ':
         return this.origin.results(f.results);
+      case 'LOG_READ':
+        return void this.serveLog(f);
       default:
         this.log.warn({ type: f.type }, 'unexpected frame from the proxy');
     }
+  }
+
+  /** Another node's client reads the output of a run this node executed. */
+  private async serveLog(f: FrameOf<'LOG_READ'>): Promise<void> {
+    const key = { ticket: f.ticket, task: f.task };
+    await this.runLogs.whenChanged(key, f.offset, f.waitMs);
+    const c = this.runLogs.read(key, f.offset, f.max);
+    this.link.send({
+      type: 'LOG_DATA',
+      reqId: f.reqId,
+      status: c.status,
+      offset: c.offset,
+      data: c.data.toString('base64'),
+      size: c.size,
+      live: c.live,
+    });
   }
 
   // ---- executor events ---------------------------------------------------------------------
@@ -301,8 +335,11 @@ export class PetrelNode {
   }
 
   private expire(): void {
-    const n = this.tickets.expire(Date.now() - this.cfg.RESULT_TTL);
+    const before = Date.now() - this.cfg.RESULT_TTL;
+    const n = this.tickets.expire(before);
     if (n > 0) this.log.info({ deleted: n }, 'expired old results');
+    const logs = this.runLogs.expire(before);
+    if (logs > 0) this.log.info({ deleted: logs }, 'expired old job logs');
   }
 
   /** Numbers for /metrics and /healthz. */
@@ -361,6 +398,7 @@ export class PetrelNode {
       this.assignments.handBack(this.executor.abortRunning());
       await this.executor.idle();
     }
+    this.runLogs.close();
     this.committer.flush();
     await new Promise<void>((r) => this.committer.afterCommit(() => r()));
     this.link.flush();

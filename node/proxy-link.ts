@@ -45,6 +45,15 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+interface PendingLog {
+  resolve: (f: FrameOf<'LOG_DATA'>) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** A log read as a node asks it of the proxy (its `reqId` is the link's own). */
+export type LogReadRequest = Omit<FrameOf<'LOG_READ'>, 'type' | 'reqId'>;
+
 /**
  * The node's connection to the proxy: joins (CHALLENGE → HELLO → WELCOME), batches outgoing
  * frames per tick, reconnects with capped exponential backoff and jitter, and detects a
@@ -61,6 +70,7 @@ export class ProxyLink {
   private nextReqId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly readyWaiters = new Set<() => void>();
+  private readonly logReads = new Map<number, PendingLog>();
   private readonly out = new FrameBatcher(
     (frame) => this.send(frame),
     (sends) => (this.ws ? withCork(this.ws, sends) : sends()),
@@ -137,10 +147,12 @@ export class ProxyLink {
       this.ws = undefined;
       const was = this.welcomed;
       this.welcomed = false;
-      for (const [id, p] of this.pending) {
-        clearTimeout(p.timer);
-        p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy, try again'));
-        this.pending.delete(id);
+      for (const waiting of [this.pending, this.logReads]) {
+        for (const [id, p] of waiting) {
+          clearTimeout(p.timer);
+          p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy, try again'));
+          waiting.delete(id);
+        }
       }
       if (this.closed) return;
       if (was) {
@@ -190,6 +202,14 @@ export class ProxyLink {
         }
         this.handlers.frame(frame);
         return;
+      case 'LOG_DATA': {
+        const p = this.logReads.get(frame.reqId);
+        if (!p) return;
+        this.logReads.delete(frame.reqId);
+        clearTimeout(p.timer);
+        p.resolve(frame);
+        return;
+      }
       default:
         if (!this.welcomed) return this.protocolError(ws, `${frame.type} before WELCOME`);
         this.handlers.frame(frame);
@@ -268,6 +288,22 @@ export class ProxyLink {
         reject(new WireError('UNAVAILABLE', 'the proxy did not answer in time, try again'));
       }, timeoutMs);
       this.pending.set(reqId, { resolve, reject, timer });
+    });
+  }
+
+  /** Asks the proxy for output of a run on another node (LOG_READ, answered by LOG_DATA). */
+  readLog(req: LogReadRequest): Promise<FrameOf<'LOG_DATA'>> {
+    return new Promise((resolve, reject) => {
+      const reqId = this.nextReqId++;
+      if (!this.send({ type: 'LOG_READ', reqId, ...req })) {
+        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now'));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.logReads.delete(reqId);
+        reject(new WireError('UNAVAILABLE', `node ${req.node} did not answer in time`));
+      }, req.waitMs + 5000);
+      this.logReads.set(reqId, { resolve, reject, timer });
     });
   }
 

@@ -7,6 +7,7 @@ import { Counters, type CounterName } from './counters.js';
 import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { JobTable } from './job-table.js';
+import { LogRelay } from './log-relay.js';
 import { Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
@@ -37,6 +38,7 @@ export class Scheduler {
   private readonly assignments: Assignments;
   private readonly results: Results;
   private readonly intake: Intake;
+  private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
 
   constructor(
     private readonly store: JobStore,
@@ -237,6 +239,10 @@ export class Scheduler {
         return this.answerViews(n, frame.ids, frame.reqId);
       case 'CANCEL':
         return this.onCancel(n, frame.ids, frame.reqId);
+      case 'LOG_READ':
+        return this.logs.read(nodeId, frame);
+      case 'LOG_DATA':
+        return this.logs.data(nodeId, frame);
       default:
         n.conn.close(1008, `${frame.type} is not a node's frame`);
     }
@@ -337,6 +343,7 @@ export class Scheduler {
 
   /** Commits everything and stops dispatching (graceful stop). */
   stop(): void {
+    this.logs.close();
     this.committer.beforeFlush = () => {};
     this.store.saveCounters(this.count.values);
     this.committer.flush();

@@ -75,6 +75,8 @@ export const NodeConfigSchema = z.object({
     ),
   CLIENT_TOKEN: optionalText,
   JOB_OUTPUT_LIMIT: int(0, 64 * 1024 * 1024).default(65536),
+  /** Bytes of each run's output kept on disk for LOGS and TAIL. */
+  JOB_LOG_LIMIT: int(0, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   MAX_CLIENTS: int(1, 1_000_000).default(1024),
   CLIENT_IDLE_TIMEOUT: int(0).default(600_000),
   /** How long a stopping node lets running jobs finish before handing them back. */

@@ -92,7 +92,12 @@ const runFields = {
       }
     })
     .optional(),
-  cwd: z.string().min(1).max(4096).optional(),
+  cwd: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((s) => s.startsWith('/'), 'cwd is an absolute path')
+    .optional(),
   stdin: z
     .string()
     .refine((s) => Buffer.byteLength(s) <= MAX_STDIN_BYTES, 'stdin is limited to 64 KiB')

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { JobSpecSchema, JobViewSchema, NodeIdSchema, ResultSchema, TicketSchema } from './job.js';
+import {
+  JobSpecSchema,
+  JobViewSchema,
+  MAX_TASKS,
+  NodeIdSchema,
+  ResultSchema,
+  TicketSchema,
+} from './job.js';
 
 /**
  * The cluster protocol between nodes and the proxy: JSON text frames over `ws`, each one of
@@ -118,6 +125,45 @@ export const CancelSchema = z
   .object({ type: z.literal('CANCEL'), ids: Ids, reqId: z.number().int().min(0).optional() })
   .strict();
 
+/** The most output bytes one LOG_DATA frame carries (base64 keeps it far below a frame's limit). */
+export const LOG_CHUNK_BYTES = 1024 * 1024;
+/** The longest a LOG_READ may wait for new output before it is answered. */
+export const MAX_LOG_WAIT_MS = 30_000;
+
+/**
+ * "Send me the output of this run from `offset`." A node asks the proxy, naming the node that
+ * ran the job; the proxy relays it there under its own `reqId`. With `waitMs`, a live run's
+ * log is answered once it grows past `offset` (or its run ends, or the time passes).
+ */
+export const LogReadSchema = z
+  .object({
+    type: z.literal('LOG_READ'),
+    reqId: z.number().int().min(0),
+    ticket: TicketSchema,
+    task: z.number().int().min(0).max(MAX_TASKS).optional(),
+    node: NodeIdSchema,
+    offset: z.number().int().min(0),
+    max: z.number().int().min(1).max(LOG_CHUNK_BYTES),
+    waitMs: z.number().int().min(0).max(MAX_LOG_WAIT_MS),
+  })
+  .strict();
+/**
+ * The answer to LOG_READ: bytes of the log (base64), its size so far, whether the run still
+ * writes. `none`: that node holds no output of the run; `unavailable`: that node is not
+ * connected to the proxy.
+ */
+export const LogDataSchema = z
+  .object({
+    type: z.literal('LOG_DATA'),
+    reqId: z.number().int().min(0),
+    status: z.enum(['ok', 'none', 'unavailable']),
+    offset: z.number().int().min(0),
+    data: z.base64().max(Math.ceil(LOG_CHUNK_BYTES / 3) * 4),
+    size: z.number().int().min(0),
+    live: z.boolean(),
+  })
+  .strict();
+
 export const FrameSchema = z.discriminatedUnion('type', [
   ChallengeSchema,
   HelloSchema,
@@ -129,6 +175,8 @@ export const FrameSchema = z.discriminatedUnion('type', [
   RequestOfResSchema,
   ResReqSchema,
   CancelSchema,
+  LogReadSchema,
+  LogDataSchema,
 ]);
 
 export type Frame = z.infer<typeof FrameSchema>;

@@ -29,6 +29,7 @@ t.test('defaults follow the design', async (t) => {
     LOCAL_FALLBACK: 5000,
     EXEC_ALLOW: [],
     JOB_OUTPUT_LIMIT: 65536,
+    JOB_LOG_LIMIT: 16 * 1024 * 1024,
     MAX_CLIENTS: 1024,
   });
   t.ok(n.SLOTS >= 1);

@@ -5,7 +5,10 @@ import t from 'tap';
 import { execRefusal, runJob, type RunnerOptions } from '../node/job-runner.js';
 import { JobSpecSchema } from '../shared/job.js';
 
-const opts: RunnerOptions = { execAllow: ['sh', 'echo', 'env', 'printf'], outputLimit: 65536 };
+const opts: RunnerOptions = {
+  execAllow: ['sh', 'echo', 'env', 'printf', 'cat', 'pwd'],
+  outputLimit: 65536,
+};
 
 function spec(type: 'sleep' | 'echo' | 'exec', args: string[], timeoutMs?: number) {
   return JobSpecSchema.parse({ type, args, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
@@ -78,7 +81,7 @@ t.test('echo returns its text, capped at the limit on a character boundary', asy
   const capped = await run(spec('echo', ['ééé']), { ...opts, outputLimit: 5 });
   t.equal(capped.output, 'éé');
   t.equal(capped.state, 'done');
-  t.match(capped.error, /truncated/);
+  t.match(capped.error, /clipped/);
 });
 
 t.test('exec captures stdout and stderr, and reports exit codes and signals', async (t) => {
@@ -125,7 +128,56 @@ t.test('the environment is scrubbed', async (t) => {
   t.same(vars, ['HOME=/tmp', 'LANG=C.UTF-8', 'PATH=/usr/local/bin:/usr/bin:/bin']);
 });
 
-t.test('a big output is capped while the program runs to the end', async (t) => {
+t.test("env adds variables to the scrubbed base, never the node's own", async (t) => {
+  process.env.PETREL_TEST_SECRET = 'do-not-leak';
+  t.teardown(() => {
+    delete process.env.PETREL_TEST_SECRET;
+  });
+  const s = JobSpecSchema.parse({
+    type: 'exec',
+    args: ['sh', '-c', 'echo "$GREETING|$HOME|$PETREL_TEST_SECRET"'],
+    env: { GREETING: 'hi there', HOME: '/root-of-job' },
+  });
+  const out = await run(s);
+  t.equal(out.output, 'hi there|/root-of-job|\n', 'its own values win over the base');
+});
+
+t.test('cwd sets the working directory; a missing one fails the run clearly', async (t) => {
+  const out = await run(JobSpecSchema.parse({ type: 'exec', args: ['pwd'], cwd: '/usr' }));
+  t.equal(out.output, '/usr\n');
+  const plain = await run(spec('exec', ['pwd']));
+  t.equal(plain.output, '/tmp\n', 'without cwd, jobs run in /tmp');
+  const missing = await run(
+    JobSpecSchema.parse({ type: 'exec', args: ['pwd'], cwd: '/no/such/dir' }),
+  );
+  t.equal(missing.state, 'failed');
+  t.equal(missing.error, 'cwd /no/such/dir does not exist on this node');
+  const file = await run(
+    JobSpecSchema.parse({ type: 'exec', args: ['pwd'], cwd: '/etc/hostname' }),
+  );
+  t.match(file.error, /is not a directory/);
+});
+
+t.test('stdin reaches the program; without it, stdin is empty', async (t) => {
+  const out = await run(
+    JobSpecSchema.parse({ type: 'exec', args: ['cat'], stdin: 'line 1\nééé\n' }),
+  );
+  t.equal(out.state, 'done');
+  t.equal(out.output, 'line 1\nééé\n');
+  const big = 'x'.repeat(64 * 1024);
+  const all = await run(
+    JobSpecSchema.parse({ type: 'exec', args: ['sh', '-c', 'wc -c'], stdin: big }),
+  );
+  t.equal(all.output.trim(), String(64 * 1024), 'all 64 KiB arrive');
+  const none = await run(spec('exec', ['cat']));
+  t.same([none.state, none.output], ['done', '']);
+  const ignored = await run(
+    JobSpecSchema.parse({ type: 'exec', args: ['sh', '-c', 'exit 0'], stdin: big }),
+  );
+  t.equal(ignored.state, 'done', 'a program that never reads its stdin is not an error');
+});
+
+t.test('a big output keeps its head and tail while the program runs to the end', async (t) => {
   const out = await run(
     spec('exec', ['sh', '-c', "head -c 1000000 /dev/zero | tr '\\0' a; echo end >&2"]),
     {
@@ -135,8 +187,12 @@ t.test('a big output is capped while the program runs to the end', async (t) => 
   );
   t.equal(out.state, 'done', 'not blocked on a full pipe, not failed');
   t.equal(out.exitCode, 0);
-  t.equal(out.output, 'a'.repeat(1000));
-  t.match(out.error, /truncated to 1000 bytes/);
+  t.ok(Buffer.byteLength(out.output) <= 1000, 'the result stays within the limit');
+  t.match(out.output, /^a{400,}\n\[\.\.\. \d+ bytes dropped \.\.\.\]\na{300,}end\n$/);
+  const kept = out.output.replace(/\n\[.*\]\n/, '').length;
+  const dropped = Number(/(\d+) bytes dropped/.exec(out.output)?.[1]);
+  t.equal(kept + dropped, 1_000_004, 'the marker counts exactly the bytes left out');
+  t.match(out.error, /clipped to JOB_OUTPUT_LIMIT \(1000 bytes\)/);
 });
 
 t.test('a capped output never ends in half a character', async (t) => {

@@ -1,0 +1,181 @@
+import { WireError } from '../shared/errors.js';
+import { isTerminal, type JobView } from '../shared/job.js';
+import { LOG_CHUNK_BYTES, type FrameOf } from '../shared/protocol.js';
+import type { LogReadRequest } from './proxy-link.js';
+import type { LogChunk, RunKey, RunLogs } from './run-logs.js';
+
+/** What the reader needs: ticket views, this node's own logs, and the proxy for the others. */
+export interface LogAccess {
+  nodeId: string;
+  view(ticket: string): Promise<JobView | null>;
+  local: RunLogs;
+  remote(req: LogReadRequest): Promise<FrameOf<'LOG_DATA'>>;
+}
+
+/** How long one read of a live run waits for new output before looking at the job again. */
+const FOLLOW_WAIT_MS = 10_000;
+/** Pause between looks at a job that has not started, or whose result is on its way. */
+const POLL_MS = 200;
+
+/** The run a LOGS or TAIL names: the job itself, or one of its tasks. */
+interface RunRef {
+  key: RunKey;
+  node: string | null;
+  /** Changes when the job runs again (a retry, or a run lost with its node). */
+  attempts: number;
+  started: boolean;
+  terminal: boolean;
+  /** Its output as the result keeps it (head and tail). */
+  output: string;
+}
+
+const NOT_STARTED = new Set(['scheduled', 'blocked', 'queued']);
+
+/**
+ * The run of `v` that `task` names. A plain job is its own only task (index 0); a job of
+ * tasks names each task by its index, and each task's log lives on the node that ran it.
+ */
+export function runOf(v: JobView, task: number | undefined): RunRef {
+  if (v.tasks) {
+    const t = task === undefined ? undefined : v.tasks.find((x) => x.index === task);
+    if (!t) {
+      throw new WireError('BAD_REQUEST', `${v.ticket} has tasks 0-${v.tasks.length - 1}: name one`);
+    }
+    return {
+      key: { ticket: v.ticket, task },
+      node: t.node ?? null,
+      attempts: 0,
+      started: !NOT_STARTED.has(t.state),
+      terminal: isTerminal(t.state),
+      output: t.output ?? '',
+    };
+  }
+  if (task !== undefined && task !== 0) {
+    throw new WireError('NOT_FOUND', `${v.ticket} is one job without tasks: its only task is 0`);
+  }
+  return {
+    key: { ticket: v.ticket },
+    node: v.node ?? null,
+    attempts: v.attempts,
+    started: !NOT_STARTED.has(v.state),
+    terminal: isTerminal(v.state),
+    output: v.output ?? '',
+  };
+}
+
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Reads a run's output for a client of this node, wherever the run executed: from this
+ * node's disk, or through the proxy from the node that ran it.
+ */
+export class LogReader {
+  constructor(private readonly access: LogAccess) {}
+
+  private async chunk(
+    run: RunRef,
+    offset: number,
+    waitMs: number,
+    signal: AbortSignal,
+  ): Promise<LogChunk> {
+    const node = run.node as string;
+    if (node === this.access.nodeId) {
+      await this.access.local.whenChanged(run.key, offset, waitMs, signal);
+      return this.access.local.read(run.key, offset, LOG_CHUNK_BYTES);
+    }
+    const f = await this.access.remote({
+      ...run.key,
+      node,
+      offset,
+      max: LOG_CHUNK_BYTES,
+      waitMs,
+    });
+    if (f.status === 'unavailable') {
+      throw new WireError('UNAVAILABLE', `node ${node}, which ran it, is not connected; try again`);
+    }
+    const data = Buffer.from(f.data, 'base64');
+    return { status: f.status, offset: f.offset, data, size: f.size, live: f.live };
+  }
+
+  /** Everything the run printed so far (up to JOB_LOG_LIMIT); null for an unknown ticket. */
+  async logs(ticket: string, task: number | undefined): Promise<Buffer | null> {
+    const v = await this.access.view(ticket);
+    if (!v) return null;
+    const run = runOf(v, task);
+    const fallback = () => Buffer.from(run.terminal ? run.output : '');
+    if (!run.node || !run.started) return fallback();
+    const parts: Buffer[] = [];
+    let offset = 0;
+    const never = new AbortController().signal;
+    for (;;) {
+      const c = await this.chunk(run, offset, 0, never);
+      // no log: the run printed nothing, or only a type without one (echo) has output
+      if (c.status === 'none') return offset === 0 ? fallback() : Buffer.concat(parts);
+      parts.push(c.data);
+      offset += c.data.length;
+      if (c.data.length === 0 || offset >= c.size) return Buffer.concat(parts);
+    }
+  }
+
+  /**
+   * Follows a run's output as it is produced: yields it in chunks, from the start, and again
+   * from the start of each new run of the job; returns the job's final view (null if the
+   * client left first).
+   */
+  async *follow(
+    first: JobView,
+    task: number | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<Buffer, JobView | null> {
+    let v = first;
+    let offset = 0;
+    let source = '';
+    while (!signal.aborted) {
+      const run = runOf(v, task);
+      const id = `${run.node ?? ''}#${run.attempts}`;
+      if (run.node && id !== source) {
+        source = id;
+        offset = 0;
+      }
+      if (run.node && run.started) {
+        let c: LogChunk;
+        try {
+          c = await this.chunk(run, offset, run.terminal ? 0 : FOLLOW_WAIT_MS, signal);
+        } catch (e) {
+          if (!(e instanceof WireError) || e.code !== 'UNAVAILABLE') throw e;
+          if (run.terminal) return v; // its final result carries the head and tail
+          await pause(POLL_MS * 5, signal);
+          v = (await this.access.view(v.ticket).catch(() => null)) ?? v;
+          continue;
+        }
+        if (c.data.length > 0) {
+          offset += c.data.length;
+          yield c.data;
+          continue; // there may be more already
+        }
+        if (run.terminal) {
+          if (c.status === 'none' && offset === 0 && run.output) yield Buffer.from(run.output);
+          return v;
+        }
+        if (!c.live) await pause(POLL_MS, signal);
+      } else if (run.terminal) {
+        if (run.output) yield Buffer.from(run.output);
+        return v;
+      } else {
+        await pause(POLL_MS, signal);
+      }
+      v = (await this.access.view(v.ticket).catch(() => null)) ?? v;
+    }
+    return null;
+  }
+}

@@ -1,0 +1,221 @@
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * The whole output of the runs this node executes, one file per run under
+ * `DATA_DIR/logs`, for `LOGS` and `TAIL`. A run is a ticket and, for a job of many tasks, the
+ * task's index. Each file holds at most `limit` bytes (JOB_LOG_LIMIT) and then one line saying
+ * how much more was printed; files go when their job's RESULT_TTL has passed. Output is not a
+ * promise, so it is written without fsync, synchronously in the child's chunks: the node never
+ * holds more than one chunk of it in memory, however much a job prints.
+ */
+
+export interface RunKey {
+  ticket: string;
+  task?: number;
+}
+
+export interface LogChunk {
+  /** `none`: this node holds no output of that run (it printed nothing, or it expired). */
+  status: 'ok' | 'none';
+  offset: number;
+  data: Buffer;
+  /** Bytes in the log so far. */
+  size: number;
+  /** The run is still writing. */
+  live: boolean;
+}
+
+/** The log of a run in progress. */
+export interface RunLog {
+  write(chunk: Buffer): void;
+  /** The run ended: notes what went beyond the limit and closes the file. */
+  end(): void;
+}
+
+const fileName = (k: RunKey) =>
+  k.task === undefined ? `${k.ticket}.log` : `${k.ticket}.${k.task}.log`;
+
+/** The line a log ends with when its run printed more than the limit. */
+export function overLimitNote(limit: number, dropped: number): string {
+  return `\n[... ${dropped} more bytes not kept: JOB_LOG_LIMIT is ${limit} bytes ...]\n`;
+}
+
+class LiveLog implements RunLog {
+  fd: number | undefined;
+  size = 0;
+  dropped = 0;
+  ended = false;
+  /** A write failed (a full disk): the rest is counted, not kept. */
+  broken = false;
+  readonly listeners = new Set<() => void>();
+
+  constructor(
+    readonly path: string,
+    private readonly limit: number,
+    private readonly onEnd: () => void,
+  ) {}
+
+  write(chunk: Buffer): void {
+    if (this.ended) return;
+    const room = this.broken ? 0 : this.limit - this.size;
+    const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+    this.dropped += chunk.length - kept.length;
+    if (kept.length === 0) return;
+    try {
+      // opened on the first byte: a run that prints nothing leaves no file behind; 'w'
+      // replaces what an earlier run of the same ticket left here
+      this.fd ??= openSync(this.path, 'w');
+      writeSync(this.fd, kept);
+      this.size += kept.length;
+      this.notify();
+    } catch {
+      // the job goes on; its result still has the head and tail of its output
+      this.broken = true;
+      this.dropped += kept.length;
+    }
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    try {
+      if (this.fd !== undefined && this.dropped > 0) {
+        const note = Buffer.from(overLimitNote(this.limit, this.dropped));
+        writeSync(this.fd, note);
+        this.size += note.length;
+      }
+    } catch {
+      // a full disk: the log ends without its note
+    } finally {
+      if (this.fd !== undefined) closeQuietly(this.fd);
+      else unlinkQuietly(this.path); // an earlier run's output is not this run's
+      this.onEnd();
+      this.notify();
+    }
+  }
+
+  private notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed or failing: nothing more to do with it
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // not there: nothing to remove
+  }
+}
+
+export class RunLogs {
+  private readonly live = new Map<string, LiveLog>();
+
+  constructor(
+    private readonly dir: string,
+    /** JOB_LOG_LIMIT: bytes kept per run; 0 keeps none. */
+    private readonly limit: number,
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** Starts the log of a run; an earlier run's log of the same key is replaced. */
+  start(key: RunKey): RunLog {
+    const name = fileName(key);
+    this.live.get(name)?.end();
+    const log = new LiveLog(join(this.dir, name), this.limit, () => {
+      if (this.live.get(name) === log) this.live.delete(name);
+    });
+    this.live.set(name, log);
+    return log;
+  }
+
+  /** Up to `max` bytes of a run's log from `offset`. */
+  read(key: RunKey, offset: number, max: number): LogChunk {
+    const name = fileName(key);
+    const live = this.live.get(name);
+    let size: number;
+    if (live) size = live.size;
+    else {
+      try {
+        size = statSync(join(this.dir, name)).size;
+      } catch {
+        return { status: 'none', offset, data: Buffer.alloc(0), size: 0, live: false };
+      }
+    }
+    const length = Math.max(0, Math.min(max, size - offset));
+    const data = length > 0 ? readRange(join(this.dir, name), offset, length) : Buffer.alloc(0);
+    return { status: 'ok', offset, data, size, live: live !== undefined };
+  }
+
+  /**
+   * Resolves once the log of a live run grows past `offset` or its run ends, or after
+   * `waitMs`, or when `signal` aborts; at once when the run is not live.
+   */
+  whenChanged(key: RunKey, offset: number, waitMs: number, signal?: AbortSignal): Promise<void> {
+    const live = this.live.get(fileName(key));
+    if (!live || live.size > offset || waitMs <= 0 || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        live.listeners.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, waitMs);
+      live.listeners.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Deletes the logs of runs that ended before `before` (epoch ms); returns how many. */
+  expire(before: number): number {
+    let n = 0;
+    for (const name of readdirSync(this.dir)) {
+      if (this.live.has(name)) continue;
+      const path = join(this.dir, name);
+      try {
+        if (statSync(path).mtimeMs < before) {
+          unlinkSync(path);
+          n++;
+        }
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return n;
+  }
+
+  /** Ends every live log (the node is stopping). */
+  close(): void {
+    for (const log of [...this.live.values()]) log.end();
+  }
+}
+
+function readRange(path: string, offset: number, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(length);
+    const n = readSync(fd, buf, 0, length, offset);
+    return n === length ? buf : buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
