@@ -347,6 +347,8 @@ export class PetrelNode {
     return {
       nodeId: this.nodeId,
       proxyConnected: this.link.ready,
+      /** Times this node joined the proxy since it started. */
+      proxyJoins: this.link.connects,
       localFallback: this.origin.fallbackActive,
       queued: this.executor.queued,
       running: this.executor.running,

@@ -528,14 +528,17 @@ t.test(
     t.teardown(() => attacker.destroy());
     await new Promise((resolve) => attacker.once('connect', resolve));
     const before = footprint();
+    const joins = nodes[0]!.snapshot().proxyJoins;
     // 7 KiB of requests, each reading 1,000 tickets one query at a time, and never a read
     attacker.write('getall\n'.repeat(1024));
     await new Promise((resolve) => setImmediate(resolve));
     const started = Date.now();
     t.equal(await other.ask('PING', 30_000), 'OK PONG');
-    const ms = Date.now() - started;
-    t.comment(`a PING behind 1,024 getall lines on another connection took ${ms} ms`);
-    t.ok(ms < 1500, 'answered within NODE_TIMEOUT (1500 ms): the node would not be declared dead');
+    t.comment(
+      `a PING behind 1,024 getall lines on another connection took ${Date.now() - started} ms`,
+    );
+    t.ok(nodes[0]!.snapshot().proxyConnected, 'the node is still joined');
+    t.equal(nodes[0]!.snapshot().proxyJoins, joins, 'the proxy never declared it dead meanwhile');
     const grew = footprint() - before;
     t.comment(`memory grew ${(grew / MB).toFixed(1)} MiB for a client that sent 7 KiB`);
     t.ok(grew < 32 * MB, 'replies to a client that does not read stay bounded (< 32 MiB)');
