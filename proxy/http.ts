@@ -1,13 +1,18 @@
 import type http from 'node:http';
 import { createHttpServer, sendJson } from '../shared/http.js';
+import { DashboardApi, HISTORY_PERIOD_MS } from './dashboard-api.js';
 import { dashboardHtml } from './dashboard.js';
 import type { PetrelProxy } from './proxy.js';
 
-/** `/healthz`, `/readyz`, `/metrics`, `/api/cluster` and the dashboard at `/`. */
+/** `/healthz`, `/readyz`, `/metrics`, the dashboard at `/` and its JSON under `/api/`. */
 export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const html = dashboardHtml();
   const cfg = proxy.cfg;
-  return createHttpServer(
+  const api = new DashboardApi({
+    snapshot: () => proxy.snapshot(),
+    view: (ticket) => proxy.scheduler.view(ticket),
+  });
+  const server = createHttpServer(
     {
       '/': (_req, res) => {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
@@ -18,7 +23,6 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
         const nodes = proxy.scheduler.connectedNodes().length;
         sendJson(res, nodes > 0 ? 200 : 503, { ready: nodes > 0, nodes });
       },
-      '/api/cluster': (_req, res) => sendJson(res, 200, proxy.snapshot()),
       '/metrics': async (_req, res) => {
         const { body, contentType } = await proxy.metrics.metrics.render();
         res.writeHead(200, { 'content-type': contentType });
@@ -26,5 +30,12 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       },
     },
     cfg.TLS_CERT && cfg.TLS_KEY ? { cert: cfg.TLS_CERT, key: cfg.TLS_KEY } : undefined,
+    (req, res) => api.handle(req, res),
   );
+  // the history fills while the proxy listens, whether or not anyone watches
+  const sampler = setInterval(() => api.record(), HISTORY_PERIOD_MS);
+  sampler.unref();
+  server.on('listening', () => api.record());
+  server.on('close', () => clearInterval(sampler));
+  return server;
 }

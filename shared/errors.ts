@@ -16,6 +16,19 @@ export const WIRE_CODES = {
 
 export type WireCode = keyof typeof WIRE_CODES;
 
+/** The HTTP status of each wire code (DESIGN.md, "HTTP API"). */
+export const HTTP_STATUS: Record<WireCode, number> = {
+  BAD_REQUEST: 400,
+  UNKNOWN_COMMAND: 404,
+  NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  TOO_LARGE: 413,
+  BUSY: 429,
+  TIMEOUT: 408,
+  UNAVAILABLE: 503,
+};
+
 export const PROCESS_CODES = {
   ERR_CONFIG_INVALID: 'configuration is invalid',
   ERR_DB_UNREADABLE: 'database file is unreadable or corrupt',

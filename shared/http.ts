@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
+import { HTTP_STATUS, WIRE_CODES, type WireError } from './errors.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -12,6 +13,23 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
     'cache-control': 'no-store',
   });
   res.end(text);
+}
+
+/** Sends `{"error":{"code","message"}}` with the status of its code. */
+export function sendError(res: http.ServerResponse, err: WireError, status?: number): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: http.OutgoingHttpHeaders = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  };
+  if (err.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="petrel"';
+  res.writeHead(status ?? HTTP_STATUS[err.code], headers);
+  res.end(
+    JSON.stringify({ error: { code: err.code, message: err.message || WIRE_CODES[err.code] } }),
+  );
 }
 
 /**

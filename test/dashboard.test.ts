@@ -1,13 +1,28 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Page } from 'playwright-core';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { dashboardHtml } from '../proxy/dashboard.js';
 import { LineClient, startCluster } from './helpers/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
+const skip =
+  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
+/** Screenshots stay after the run, for a person to look at (the path is printed). */
+const shots = skip ? '' : mkdtempSync(join(tmpdir(), 'petrel-dashboard-'));
+
+async function launch(teardown: (fn: () => unknown) => void): Promise<Browser> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  teardown(() => browser.close());
+  return browser;
+}
 
 interface FakeNode {
   id: string;
@@ -59,10 +74,22 @@ function clusterJson(): string {
   });
 }
 
+/** Two minutes of the past, one sample a second, ending where the fake clock starts. */
+function historyJson(): string {
+  const samples = [];
+  for (let i = 120; i > 0; i--) {
+    samples.push({ t: fake.time - i * 1000, queued: 3, nodes: { 'node-9000': 2, 'node-9001': 4 } });
+  }
+  return JSON.stringify({ periodMs: 1000, samples });
+}
+
 function startServer(): Promise<string> {
   const html = dashboardHtml();
+  const past = historyJson();
   const server = http.createServer((req, res) => {
-    if (req.url === '/') {
+    if (req.url === '/api/history') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(past);
+    } else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     } else if (req.url === '/api/cluster' && fake.failing) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
@@ -104,17 +131,9 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
   }
 }
 
-t.test('the dashboard shows the cluster live and survives API failures', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
-    return;
-  }
+t.test('the dashboard shows the cluster live and survives API failures', { skip }, async (t) => {
   const url = await startServer();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.teardown(() => browser.close());
+  const browser = await launch(t.teardown);
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const pageErrors: string[] = [];
   const foreign: string[] = [];
@@ -126,6 +145,9 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
 
   await page.waitForSelector('tr[data-node="node-9000"]', { timeout: DEADLINE });
   await page.waitForSelector('tr[data-node="node-9001"]', { timeout: DEADLINE });
+  // the chart starts with the proxy's history: more points than polls so far
+  const opened = await linePoints(page, 'node-9001');
+  t.ok(opened > fake.requests + 50, `the chart opens with history (${opened} points)`);
   await eventually(
     'a chart line with history',
     async () => (await linePoints(page, 'node-9001')) > 12,
@@ -134,7 +156,7 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
   t.ok((await linePoints(page, 'global')) > 12, 'the global queue has a line');
   t.equal(await page.textContent('#policy'), 'least-loaded');
   t.equal(await page.textContent('#status'), 'live');
-  await page.screenshot({ path: '/tmp/dashboard.png', fullPage: true });
+  await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
 
   fake.animate = false;
   fake.queued = 17;
@@ -176,37 +198,107 @@ t.test('the dashboard shows the cluster live and survives API failures', async (
     'no horizontal scrolling on a phone',
     async () => ((await page.evaluate('document.documentElement.scrollWidth')) as number) <= 375,
   );
-  await page.screenshot({ path: '/tmp/dashboard-narrow.png', fullPage: true });
+  await page.screenshot({ path: join(shots, 'live-phone.png'), fullPage: true });
 
   t.same(pageErrors, [], 'no script errors');
   t.same(foreign, [], 'no request leaves the page origin');
 });
 
-t.test('the proxy serves the dashboard and it shows a real cluster at work', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    t.fail(`${CHROMIUM} is missing: install it with "apt-get install -y chromium"`);
-    return;
-  }
+t.test('a person finds a job by its ticket and reads its result', { skip }, async (t) => {
   const { proxy, nodes } = await startCluster(t.teardown, 2);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage();
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const ticket = (await c.ask('SUBMIT echo hello from the dashboard')).replace(/^OK /, '');
+  t.match(await c.ask(`WAIT ${ticket} 20000`), /"state":"done"/);
+
+  const browser = await launch(t.teardown);
+  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // the proxy's history was filling before the page opened: the chart starts with it
+  await eventually('two history samples', async () => proxy.port > 0 && (await history()) >= 2);
   await page.goto(`http://127.0.0.1:${proxy.port}/`);
   await page.waitForSelector('tr[data-node="n1"]', { timeout: DEADLINE });
-  await page.waitForSelector('tr[data-node="n2"]', { timeout: DEADLINE });
-  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
-  for (let i = 0; i < 6; i++) await c.ask('SUBMIT sleep 3000');
-  // the fifth cell of a node's row is its running jobs: both nodes run two (SLOTS=2)
-  const running = (id: string) => page.textContent(`tr[data-node="${id}"] td:nth-child(5)`);
-  await eventually(
-    'both nodes to show two running jobs',
-    async () => (await running('n1')) === '2' && (await running('n2')) === '2',
+  t.ok((await linePoints(page, 'n1')) >= 2, 'the chart opens with the proxy history');
+
+  // a person pastes the ticket in lower case, as a terminal may have shown it, and presses Enter
+  await page.getByLabel('Ticket').fill(ticket.toLowerCase());
+  await page.getByLabel('Ticket').press('Enter');
+  await page.waitForSelector('#job:not([hidden])', { timeout: DEADLINE });
+  t.equal(await page.textContent('#job-ticket'), ticket);
+  t.equal(await page.getByLabel('Ticket').inputValue(), ticket, 'the field shows it canonical');
+  t.equal(await page.textContent('#job-state'), 'done');
+  t.equal(await page.textContent('#job-output'), 'hello from the dashboard');
+  t.equal(await page.textContent('[data-field="job"]'), 'echo hello from the dashboard');
+  t.match(await page.textContent('[data-field="node"]'), /^n[12]$/);
+  t.equal(await page.textContent('[data-field="attempts"]'), '1');
+  t.equal(new URL(page.url()).hash, `#ticket=${ticket}`, 'the address links to the job');
+  await page.screenshot({ path: join(shots, 'job-done.png'), fullPage: true });
+
+  // a job still running is followed until it ends
+  const slow = (await c.ask('SUBMIT sleep 1500')).replace(/^OK /, '');
+  await page.getByLabel('Ticket').fill(slow);
+  await page.getByRole('button', { name: 'Show' }).click();
+  await eventually('the running job', async () =>
+    ['queued', 'running'].includes((await page.textContent('#job-state')) ?? ''),
   );
-  t.equal(pageErrors.length, 0, 'no script errors');
-  t.equal(await page.textContent('#status'), 'live');
+  t.match(await page.textContent('#job-message'), /this view follows it/);
+  await eventually(
+    'the job to end on screen',
+    async () => (await page.textContent('#job-state')) === 'done',
+  );
+  t.equal(await page.textContent('#job-message'), '');
+
+  // mistakes get a sentence, not a blank page
+  await page.getByLabel('Ticket').fill('not-a-ticket');
+  await page.getByLabel('Ticket').press('Enter');
+  await eventually('the refusal', async () =>
+    /not a ticket/.test((await page.textContent('#job-message')) ?? ''),
+  );
+  t.ok(await page.isHidden('#job'), 'no stale job under the message');
+  const unknown = '0'.repeat(26);
+  await page.getByLabel('Ticket').fill(unknown);
+  await page.getByLabel('Ticket').press('Enter');
+  await eventually('the not-found message', async () =>
+    ((await page.textContent('#job-message')) ?? '').includes(`No job with ticket ${unknown}`),
+  );
+  await page.screenshot({ path: join(shots, 'job-unknown.png'), fullPage: true });
+
+  // opening the link shows the job straight away
+  const linked = await browser.newPage();
+  await linked.goto(`http://127.0.0.1:${proxy.port}/#ticket=${ticket}`);
+  await linked.waitForSelector('#job:not([hidden])', { timeout: DEADLINE });
+  t.equal(await linked.textContent('#job-output'), 'hello from the dashboard');
+
+  t.same(pageErrors, [], 'no script errors');
+  t.comment(`screenshots in ${shots}`);
+
+  async function history(): Promise<number> {
+    const res = await fetch(`http://127.0.0.1:${proxy.port}/api/history`);
+    return ((await res.json()) as { samples: unknown[] }).samples.length;
+  }
 });
+
+t.test(
+  'the proxy serves the dashboard and it shows a real cluster at work',
+  { skip },
+  async (t) => {
+    const { proxy, nodes } = await startCluster(t.teardown, 2);
+    const browser = await launch(t.teardown);
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(`http://127.0.0.1:${proxy.port}/`);
+    await page.waitForSelector('tr[data-node="n1"]', { timeout: DEADLINE });
+    await page.waitForSelector('tr[data-node="n2"]', { timeout: DEADLINE });
+    const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+    for (let i = 0; i < 6; i++) await c.ask('SUBMIT sleep 3000');
+    // the fifth cell of a node's row is its running jobs: both nodes run two (SLOTS=2)
+    const running = (id: string) => page.textContent(`tr[data-node="${id}"] td:nth-child(5)`);
+    await eventually(
+      'both nodes to show two running jobs',
+      async () => (await running('n1')) === '2' && (await running('n2')) === '2',
+    );
+    t.equal(pageErrors.length, 0, 'no script errors');
+    t.equal(await page.textContent('#status'), 'live');
+  },
+);

@@ -1,0 +1,101 @@
+import type http from 'node:http';
+import { WireError } from '../shared/errors.js';
+import { sendError, sendJson } from '../shared/http.js';
+import { parseTicket } from '../shared/ids.js';
+import { viewToClient, type JobView } from '../shared/job.js';
+import { History, sampleOf, type ClusterNumbers } from './history.js';
+
+/** How often the history ring takes a sample, and how many it keeps (15 minutes). */
+export const HISTORY_PERIOD_MS = 1000;
+export const HISTORY_SAMPLES = 900;
+
+/** What the dashboard's API reads from the proxy. */
+export interface DashboardSource {
+  /** The cluster now, as `/api/cluster` serves it. */
+  snapshot(): ClusterNumbers;
+  /** Any job the proxy knows, or null. */
+  view(ticket: string): JobView | null;
+}
+
+type Handler = (req: http.IncomingMessage, res: http.ServerResponse, param: string) => void;
+
+/**
+ * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
+ * page's chart does not start empty) and `/api/jobs/{ticket}` (one job's result).
+ */
+export class DashboardApi {
+  readonly history = new History(HISTORY_SAMPLES);
+  private readonly routes: Array<{ method: string; path: RegExp; handle: Handler }>;
+
+  constructor(private readonly src: DashboardSource) {
+    this.routes = [
+      { method: 'GET', path: /^\/api\/cluster$/, handle: (_q, res) => this.cluster(res) },
+      { method: 'GET', path: /^\/api\/history$/, handle: (q, res) => this.recent(q, res) },
+      { method: 'GET', path: /^\/api\/jobs\/([^/]+)$/, handle: (_q, res, t) => this.job(res, t) },
+    ];
+  }
+
+  /** Takes one sample of the cluster into the history (the edge calls this periodically). */
+  record(): void {
+    this.history.push(sampleOf(this.src.snapshot()));
+  }
+
+  /** Answers a request under `/api/`; returns false for any other path. */
+  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const url = new URL(req.url ?? '/', 'http://proxy');
+    if (!url.pathname.startsWith('/api/')) return false;
+    const matching = this.routes.filter((r) => r.path.test(url.pathname));
+    if (matching.length === 0) {
+      sendError(res, new WireError('NOT_FOUND', `no such path: ${url.pathname.slice(0, 80)}`));
+      return true;
+    }
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const route = matching.find((r) => r.method === method);
+    if (!route) {
+      res.setHeader('allow', matching.map((r) => r.method).join(', '));
+      sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
+      return true;
+    }
+    try {
+      route.handle(req, res, decoded(route.path.exec(url.pathname)?.[1] ?? ''));
+    } catch (err) {
+      const e = err instanceof WireError ? err : new WireError('UNAVAILABLE', 'internal error');
+      sendError(res, e, err instanceof WireError ? undefined : 500);
+    }
+    return true;
+  }
+
+  private cluster(res: http.ServerResponse): void {
+    sendJson(res, 200, this.src.snapshot());
+  }
+
+  private recent(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const since = new URL(req.url ?? '/', 'http://proxy').searchParams.get('since');
+    const from = since === null ? -Infinity : Number(since);
+    if (since !== null && !Number.isFinite(from)) {
+      throw new WireError('BAD_REQUEST', 'since is epoch milliseconds');
+    }
+    sendJson(res, 200, { periodMs: HISTORY_PERIOD_MS, samples: this.history.since(from) });
+  }
+
+  private job(res: http.ServerResponse, raw: string): void {
+    const ticket = parseTicket(raw);
+    if (!ticket) throw new WireError('BAD_REQUEST', `not a ticket: ${raw.slice(0, 40)}`);
+    const view = this.src.view(ticket);
+    if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
+    sendJson(res, 200, operatorView(view));
+  }
+}
+
+function decoded(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new WireError('BAD_REQUEST', 'malformed percent-encoding in the path');
+  }
+}
+
+/** A job as a client sees it, plus what it runs (an operator reads both). */
+export function operatorView(v: JobView): Record<string, unknown> {
+  return { ...viewToClient(v), type: v.type, args: v.args };
+}

@@ -1,0 +1,112 @@
+/**
+ * The dashboard's job search (browser script): find a job by ticket and read its result,
+ * following it until it ends. Runs after `LIVE_SCRIPT`, whose `$` and `el` it uses.
+ */
+export const JOBS_SCRIPT = `
+const TICKET_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
+const TERMINAL = ['done', 'failed', 'cancelled'];
+const FAILED_POLL_MS = 3000;
+const JOB_POLL_MS = 500;
+let shownTicket = null;
+let jobTimer = 0;
+/** Called with each job shown (the failed-jobs view adds its Retry button). */
+const jobShown = [];
+
+/** Tickets are Crockford base32: I and L read as 1, O as 0, any case. */
+function canonical(text) {
+  return text.trim().toUpperCase().replace(/[IL]/g, '1').replace(/O/g, '0');
+}
+
+function when(iso) {
+  if (!iso) return '–';
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString();
+}
+
+function duration(from, to) {
+  if (!from || !to) return '–';
+  const ms = new Date(to).getTime() - new Date(from).getTime();
+  if (!Number.isFinite(ms) || ms < 0) return '–';
+  return ms < 1000 ? ms + ' ms' : ms < 60000 ? (ms / 1000).toFixed(2) + ' s' : (ms / 60000).toFixed(1) + ' min';
+}
+
+async function getJson(url, init) {
+  const res = await fetch(url, Object.assign({ cache: 'no-store' }, init || {}));
+  let body = null;
+  try { body = await res.json(); } catch { body = null; }
+  if (!res.ok) {
+    const message = body && body.error && body.error.message ? body.error.message : 'HTTP ' + res.status;
+    const err = new Error(message);
+    err.status = res.status;
+    throw err;
+  }
+  return body;
+}
+
+function say(text, isError) {
+  const note = $('job-message');
+  note.textContent = text;
+  note.className = 'note' + (isError ? ' error-text' : '');
+}
+
+function field(dl, label, value, key) {
+  const dd = el('dd', { 'data-field': key }, value === undefined || value === null || value === '' ? '–' : value);
+  dl.append(el('dt', {}, label), dd);
+}
+
+function renderJob(v) {
+  $('job').hidden = false;
+  $('job-ticket').textContent = v.ticket;
+  $('job-state').textContent = v.state;
+  $('job-state').className = 'pill ' + v.state;
+  const dl = $('job-fields');
+  dl.replaceChildren();
+  field(dl, 'Job', [v.type].concat(v.args || []).filter((x) => x !== undefined).join(' '), 'job');
+  if (v.tenant) field(dl, 'Tenant', v.tenant, 'tenant');
+  field(dl, 'Node', v.node, 'node');
+  field(dl, 'Attempts', v.attempts, 'attempts');
+  field(dl, 'Exit code', v.exitCode, 'exitCode');
+  field(dl, 'Submitted', when(v.submittedAt), 'submittedAt');
+  field(dl, 'Started', when(v.startedAt), 'startedAt');
+  field(dl, 'Finished', when(v.finishedAt), 'finishedAt');
+  field(dl, 'Run time', duration(v.startedAt, v.finishedAt), 'runTime');
+  if (v.error) field(dl, 'Error', v.error, 'error');
+  if (v.waiting) field(dl, 'Waiting', v.waiting, 'waiting');
+  const done = TERMINAL.includes(v.state);
+  $('job-output').textContent = done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
+  for (const hook of jobShown) hook(v);
+}
+
+async function showJob(text, quiet) {
+  const ticket = canonical(text);
+  clearTimeout(jobTimer);
+  if (!TICKET_RE.test(ticket)) {
+    $('job').hidden = true;
+    say('That is not a ticket: a ticket is 26 characters of 0-9 and A-Z.', true);
+    return;
+  }
+  if (!quiet) say('Looking up ' + ticket + '…', false);
+  try {
+    const v = await getJson('api/jobs/' + ticket);
+    shownTicket = ticket;
+    if (!quiet) $('ticket').value = ticket;
+    if (location.hash !== '#ticket=' + ticket) history.replaceState(null, '', '#ticket=' + ticket);
+    renderJob(v);
+    say(TERMINAL.includes(v.state) ? '' : 'The job is ' + v.state + '; this view follows it.', false);
+    if (!TERMINAL.includes(v.state)) jobTimer = setTimeout(() => showJob(ticket, true), JOB_POLL_MS);
+  } catch (err) {
+    if (!quiet) $('job').hidden = true;
+    say(err.status === 404 ? 'No job with ticket ' + ticket + ' is known to the cluster.' : 'Could not read the job: ' + err.message, true);
+  }
+}
+
+$('search').addEventListener('submit', (e) => {
+  e.preventDefault();
+  showJob($('ticket').value);
+});
+const linked = /^#ticket=(.+)$/.exec(location.hash);
+if (linked) {
+  $('ticket').value = decodeURIComponent(linked[1]);
+  showJob($('ticket').value);
+}
+`;

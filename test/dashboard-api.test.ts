@@ -1,0 +1,48 @@
+import t from 'tap';
+import { LineClient, startCluster, until } from './helpers/cluster.js';
+
+t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 1);
+  const base = `http://127.0.0.1:${proxy.port}`;
+  const get = async (path: string, init?: RequestInit) => {
+    const res = await fetch(base + path, init);
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  };
+
+  const cluster = await get('/api/cluster');
+  t.equal(cluster.status, 200);
+  t.equal((cluster.body.nodes as unknown[]).length, 1);
+
+  type Sample = { t: number; nodes: Record<string, number> };
+  const samples: Sample[] = await until(async () => {
+    const list = (await get('/api/history')).body.samples as Sample[];
+    return list.length >= 2 ? list : null;
+  });
+  t.ok(
+    samples.every((s, i) => i === 0 || s.t > samples[i - 1]!.t),
+    'oldest first',
+  );
+  t.same(Object.keys(samples.at(-1)!.nodes), ['n1'], 'each sample names the joined nodes');
+  const later = await get(`/api/history?since=${samples.at(-1)!.t}`);
+  t.ok((later.body.samples as unknown[]).length >= 1, 'since filters by time');
+  t.equal((await get('/api/history?since=yesterday')).status, 400);
+
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const ticket = (await c.ask('SUBMIT echo found')).slice(3);
+  await c.ask(`WAIT ${ticket} 20000`);
+  const job = await get(`/api/jobs/${ticket.toLowerCase()}`);
+  t.equal(job.status, 200);
+  t.match(job.body, { ticket, state: 'done', output: 'found', type: 'echo', args: ['found'] });
+
+  const notTicket = await get('/api/jobs/nope');
+  t.equal(notTicket.status, 400);
+  t.match(notTicket.body, { error: { code: 'BAD_REQUEST', message: /not a ticket/ } });
+  const unknown = await get(`/api/jobs/${'0'.repeat(26)}`);
+  t.equal(unknown.status, 404);
+  t.match(unknown.body, { error: { code: 'NOT_FOUND' } });
+  t.equal((await get('/api/jobs/%E0%A4%A')).status, 400, 'bad percent-encoding');
+  t.equal((await get('/api/nothing')).status, 404);
+  const post = await fetch(`${base}/api/cluster`, { method: 'POST' });
+  t.equal(post.status, 405);
+  t.equal(post.headers.get('allow'), 'GET');
+});
