@@ -43,7 +43,7 @@ export class Assignments {
     for (const w of this.store.all()) {
       this.work.set(w.id, { ...w, stored: true });
       // a job that was running when the process died runs again: execution is at-least-once
-      if (w.state !== 'finished') this.executor.enqueue(w.id, w.spec);
+      if (w.state !== 'finished') this.executor.enqueue(w.id, w.spec, w.attempt);
     }
   }
 
@@ -79,8 +79,10 @@ export class Assignments {
         acks.push(j.id); // a resent dispatch
         continue;
       }
-      if (this.refusing) {
-        refused.push(j.id); // crossed our INFO saying we are stopping: hand it straight back
+      if (this.refusing || !this.executor.accepts(j.spec)) {
+        // crossed our INFO saying we are stopping, or that its type's workers left: hand it
+        // straight back
+        refused.push(j.id);
         continue;
       }
       const w: Work = {
@@ -103,7 +105,7 @@ export class Assignments {
       });
       // It may start before its row commits (a quick job then commits its result in the same
       // transaction): only the ACK, the promise to the proxy, waits for the commit.
-      this.executor.enqueue(j.id, j.spec);
+      this.executor.enqueue(j.id, j.spec, w.attempt);
     }
     if (pending === 0 && acks.length) this.link.ackJobs(acks);
     if (refused.length) this.link.send({ type: 'RES_REQ', missing: refused });
@@ -187,6 +189,19 @@ export class Assignments {
     for (const id of mine) this.work.delete(id);
     this.store.remove(mine);
     this.link.send({ type: 'RES_REQ', missing: mine });
+  }
+
+  /**
+   * A job's run here ended without a result (its worker left or went silent), or it could not
+   * start (no worker of its type is left): it goes back to the proxy to be placed again, a run
+   * that started counting as lost. Without the link, the proxy learns it from the next HELLO.
+   */
+  lost(id: string, ran: boolean): void {
+    const w = this.work.get(id);
+    if (!w || w.result) return;
+    this.work.delete(id);
+    this.store.remove([id]);
+    this.link.send({ type: 'RES_REQ', missing: ran ? [] : [id], lost: ran ? [id] : [] });
   }
 
   /** Sends again the unacknowledged results that finished before `cutoff` (all: Infinity). */

@@ -2,7 +2,9 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { formatErr, WireError } from '../shared/errors.js';
 import { parseTicket } from '../shared/ids.js';
 import {
+  isBuiltinType,
   JobSpecSchema,
+  TYPE_NAME_RE,
   MAX_JOB_MS,
   viewToClientJson,
   type JobSpec,
@@ -13,6 +15,7 @@ import { LineSplitter, linesOf } from './log-lines.js';
 import { runOf } from './log-reader.js';
 import { hasQuoting, ShellWordsError, splitWords } from '../shared/shell-words.js';
 import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
+import { parseWorkerArgs } from './worker-protocol.js';
 
 /** What the command layer needs from the node: no sockets, no SQL. */
 export interface NodeApi {
@@ -35,6 +38,11 @@ export interface NodeApi {
     task: number | undefined,
     signal: AbortSignal,
   ): AsyncGenerator<Buffer, JobView | null>;
+  /**
+   * Makes this connection a worker of `type` (see worker-session.ts); resolves once the type
+   * is known to the cluster, or after a short bounded wait when the proxy cannot say.
+   */
+  attachWorker(type: string, concurrency: number, session: Session): Promise<void>;
 }
 
 export interface CommandOptions {
@@ -61,6 +69,7 @@ const HELP = [
   'TAIL <ticket> [task]        "> <line>" per line as printed, then the final result as WAIT',
   '                            e.g. TAIL 01M8N8GPXM6C8T3FQY2ECZ0VBG',
   'STATS                       the cluster as the proxy sees it',
+  'WORKER <type> [concurrency] serve jobs of <type> on this connection (JOB lines come; answer DONE/FAIL)',
   'AUTH <token>                authenticate (when the node requires a token)',
   'PING | HELP | QUIT',
   'Seed dialect: <ms> submits a sleep job, r<ticket> reads its result, getall, exit',
@@ -78,6 +87,15 @@ const err = (code: Parameters<typeof formatErr>[0], message?: string): Reply => 
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
+}
+
+/** Why a worker may not serve `type`, or null. */
+function workerTypeProblem(type: string): string | null {
+  if (!TYPE_NAME_RE.test(type)) {
+    return 'a job type is a name of [a-z][a-z0-9._-], at most 64 characters';
+  }
+  if (isBuiltinType(type)) return `${type} is built in; a worker serves a type of its own`;
+  return null;
 }
 
 /** Parses `SUBMIT` arguments: `<type> [arg ...]` or one JSON object. */
@@ -285,6 +303,12 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
           const first = await known(ticket);
           runOf(first, task); // a task it does not have is refused before anything streams
           return { text: '', stream: tailLines(api.follow(first, task, session.signal)) };
+        }
+        case 'WORKER': {
+          const w = parseWorkerArgs(rest, workerTypeProblem);
+          if (typeof w === 'string') return err('BAD_REQUEST', w);
+          await api.attachWorker(w.type, w.concurrency, session);
+          return ok('worker');
         }
         default:
           return err(

@@ -1,7 +1,8 @@
-import type { JobSpec } from '../shared/job.js';
+import { isBuiltinType, type JobSpec } from '../shared/job.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
 import { runJob, type RunnerOptions, type RunOutcome } from './job-runner.js';
 import type { RunLog } from './run-logs.js';
+import { WorkerPool } from './worker-pool.js';
 
 interface Task extends HeapItem {
   id: string;
@@ -18,11 +19,24 @@ export interface ExecutorEvents {
   /** Where the whole output of the run of `id` goes (the node's log on disk). */
   log?(id: string): RunLog | undefined;
   finished(id: string, outcome: RunOutcome, startedAt: number, finishedAt: number): void;
+  /**
+   * A custom-type job left without a result: its worker disconnected or went silent (`ran`),
+   * or no worker of its type is attached here any more. It must be placed again.
+   */
+  lost(id: string, ran: boolean, why: string): void;
+  /** The worker types served here, or their capacity, changed. */
+  typesChanged(): void;
+}
+
+/** Whether a job runs on a worker (a custom type) rather than in a slot. */
+export function runsOnWorker(spec: JobSpec): boolean {
+  return spec.type !== undefined && !isBuiltinType(spec.type);
 }
 
 /**
- * Runs at most `slots` jobs at once, the rest waiting by priority then arrival. It knows
- * nothing of storage or sockets: the node is told through `events`.
+ * Runs at most `slots` jobs of the built-in types at once, the rest waiting by priority then
+ * arrival; jobs of custom types go to the attached workers (`WorkerPool`), which have their
+ * own capacity. It knows nothing of storage or sockets: the node is told through `events`.
  */
 export class Executor {
   private readonly queue = new Heap<Task>((a, b) =>
@@ -32,30 +46,82 @@ export class Executor {
   private readonly runningTasks = new Set<Task>();
   private seq = 0;
   private paused = false;
+  private readonly pool: WorkerPool;
 
   constructor(
     readonly slots: number,
     private readonly runner: RunnerOptions,
     private readonly events: ExecutorEvents,
-  ) {}
+  ) {
+    this.pool = new WorkerPool(runner.outputLimit, {
+      started: (id, at) => events.started(id, at),
+      finished: (id, o, s, f) => {
+        if (o.output !== '') {
+          // what a worker sent is the run's whole output, for LOGS as for any run
+          const log = events.log?.(id);
+          log?.write(Buffer.from(o.output));
+          log?.end();
+        }
+        events.finished(id, o, s, f);
+        this.wakeIfIdle();
+      },
+      lost: (id, ran, why) => {
+        events.lost(id, ran, why);
+        this.wakeIfIdle();
+      },
+      typesChanged: () => events.typesChanged(),
+    });
+  }
 
+  /** Jobs waiting for a slot or a worker. */
   get queued(): number {
-    return this.queue.size;
+    return this.queue.size + this.pool.waitingCount;
   }
+  /** Jobs running in a slot or held by a worker. */
   get running(): number {
-    return this.runningTasks.size;
+    return this.runningTasks.size + this.pool.inFlight;
   }
+  /** Free slots (for the built-in types). */
   get free(): number {
     return this.slots - this.runningTasks.size;
   }
 
   has(id: string): boolean {
-    return this.tasks.has(id);
+    return this.tasks.has(id) || this.pool.has(id);
   }
 
-  /** Adds a job; a job already here is ignored (dispatch is idempotent). */
-  enqueue(id: string, spec: JobSpec): void {
-    if (this.tasks.has(id)) return;
+  /** Whether this node can take `spec` now: a built-in type, or a type a worker serves here. */
+  accepts(spec: JobSpec): boolean {
+    return !runsOnWorker(spec) || this.pool.serves(spec.type as string);
+  }
+
+  /** The worker types served here, with their capacity and the jobs they hold. */
+  workerTypes(): Array<{ type: string; capacity: number; busy: number }> {
+    return this.pool.types();
+  }
+
+  /** The worker pool, for the worker connections. */
+  get workers(): WorkerPool {
+    return this.pool;
+  }
+
+  /** Takes jobs back from workers silent past their timeoutMs (called on a timer). */
+  expireLeases(now = Date.now()): void {
+    this.pool.expire(now);
+  }
+
+  /**
+   * Adds a job; a job already here is ignored (dispatch is idempotent). A custom-type job
+   * nobody here serves is reported `lost` at once.
+   */
+  enqueue(id: string, spec: JobSpec, attempt = 1): void {
+    if (this.has(id)) return;
+    if (runsOnWorker(spec)) {
+      if (this.paused || !this.pool.submit(id, spec, attempt)) {
+        this.events.lost(id, false, `no worker for type ${spec.type}`);
+      }
+      return;
+    }
     const task: Task = { id, spec, seq: this.seq++, heapIndex: -1 };
     this.tasks.set(id, task);
     this.queue.push(task);
@@ -68,7 +134,7 @@ export class Executor {
    */
   cancel(id: string, drop = false): 'queued' | 'running' | 'unknown' {
     const task = this.tasks.get(id);
-    if (!task) return 'unknown';
+    if (!task) return this.pool.cancel(id, drop);
     if (this.queue.remove(task)) {
       this.tasks.delete(id);
       return 'queued';
@@ -86,7 +152,7 @@ export class Executor {
       this.tasks.delete(t.id);
       ids.push(t.id);
     }
-    return ids;
+    return [...ids, ...this.pool.takeWaiting()];
   }
 
   /** Aborts every running job without reporting outcomes; returns their ids. */
@@ -97,12 +163,12 @@ export class Executor {
       t.controller?.abort();
       ids.push(t.id);
     }
-    return ids;
+    return [...ids, ...this.pool.abortInFlight()];
   }
 
   /** Resolves when nothing is running. */
   async idle(): Promise<void> {
-    while (this.runningTasks.size > 0) {
+    while (this.running > 0) {
       await new Promise<void>((resolve) => {
         this.onIdle = resolve;
       });
@@ -133,12 +199,16 @@ export class Executor {
       this.runningTasks.delete(task);
       this.tasks.delete(task.id);
       if (!task.dropped) this.events.finished(task.id, outcome, startedAt, Date.now());
-      if (this.runningTasks.size === 0 && this.onIdle) {
-        const wake = this.onIdle;
-        this.onIdle = undefined;
-        wake();
-      }
+      this.wakeIfIdle();
       this.pump();
     });
+  }
+
+  private wakeIfIdle(): void {
+    if (this.running === 0 && this.onIdle) {
+      const wake = this.onIdle;
+      this.onIdle = undefined;
+      wake();
+    }
   }
 }

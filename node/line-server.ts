@@ -13,7 +13,12 @@ export interface Reply {
    * then the line it returns. Replies to later requests wait until it has ended.
    */
   stream?: AsyncGenerator<string, string>;
+  /** Nothing is written (a worker's accepted DONE, FAIL or PROGRESS). */
+  silent?: boolean;
 }
+
+/** The reply that writes nothing. */
+export const NO_REPLY: Reply = Object.freeze({ text: '', silent: true });
 
 /** Per-connection state a command handler may use. */
 export interface Session {
@@ -22,6 +27,16 @@ export interface Session {
   authFailures: number;
   /** Aborted when the client goes away, so waits end with it. */
   readonly signal: AbortSignal;
+  /**
+   * Sends a line the client did not ask for (a job for a worker). It leaves after the replies
+   * already owed, so lines never interleave.
+   */
+  push(line: string): void;
+  /**
+   * Set when the connection takes on another role (a worker): its later lines go here instead
+   * of the command handler, and it is never closed for being idle.
+   */
+  role?: LineHandler;
 }
 
 export type LineHandler = (line: string, session: Session) => Reply | Promise<Reply>;
@@ -107,13 +122,18 @@ export class LineServer {
     const controller = new AbortController();
     // every pending WAIT listens on it
     setMaxListeners(this.opts.maxPending + 16, controller.signal);
+    const slots: Slot[] = [];
     const session: Session = {
       id: this.nextId++,
       authenticated: false,
       authFailures: 0,
       signal: controller.signal,
+      push: (line) => {
+        if (ending || socket.destroyed) return;
+        slots.push({ done: true, reply: { text: line } });
+        writeReady();
+      },
     };
-    const slots: Slot[] = [];
     let buffer = '';
     let ending = false;
     let rejecting = false;
@@ -122,8 +142,8 @@ export class LineServer {
     let clientEnded = false;
     if (this.opts.idleTimeoutMs > 0) {
       socket.setTimeout(this.opts.idleTimeoutMs, () => {
-        // a client waiting for a reply (a long WAIT) is not idle
-        if (slots.length > 0) return socket.setTimeout(this.opts.idleTimeoutMs);
+        // a client waiting for a reply (a long WAIT), or a worker waiting for jobs, is not idle
+        if (slots.length > 0 || session.role) return socket.setTimeout(this.opts.idleTimeoutMs);
         ending = true;
         socket.end(formatErr('TIMEOUT', 'idle connection closed') + '\n');
       });
@@ -143,7 +163,7 @@ export class LineServer {
           break;
         }
         slots.shift();
-        text += (slot.reply?.text ?? '') + '\n';
+        if (!slot.reply?.silent) text += (slot.reply?.text ?? '') + '\n';
         if (slot.reply?.close) {
           close = true;
           break;
@@ -261,7 +281,7 @@ export class LineServer {
       slots.push(slot);
       let result: Reply | Promise<Reply>;
       try {
-        result = this.handler(line, session);
+        result = (session.role ?? this.handler)(line, session);
       } catch (err) {
         result = this.internalError(err);
       }

@@ -3,14 +3,16 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { NodeConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
+import { WireError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
 import { createCommandHandler, type NodeApi } from './commands.js';
 import { Executor } from './executor.js';
+import { KnownTypes } from './known-types.js';
 import type { RunOutcome } from './job-runner.js';
-import { LineServer } from './line-server.js';
+import { LineServer, type Session } from './line-server.js';
 import { NodeMetrics } from './metrics.js';
 import { LogReader } from './log-reader.js';
 import { Origin } from './origin.js';
@@ -19,8 +21,13 @@ import { RunLogs } from './run-logs.js';
 import { NODE_SCHEMA } from './schema.js';
 import { TicketStore } from './ticket-store.js';
 import { WorkStore } from './work-store.js';
+import { becomeWorker } from './worker-session.js';
 
 const MAX_LINE_BYTES = 64 * 1024;
+/** How often workers' silence is checked against their jobs' timeoutMs. */
+const LEASE_CHECK_MS = 100;
+/** How long `WORKER` waits for the proxy to confirm the type before answering anyway. */
+const TYPE_CONFIRM_MS = 2000;
 
 /**
  * A cluster node: issues tickets to its clients (the origin role, `Origin`), runs what the
@@ -42,6 +49,8 @@ export class PetrelNode {
   readonly api: NodeApi;
   private readonly runLogs: RunLogs;
   private readonly logReader: LogReader;
+  private readonly knownTypes: KnownTypes;
+  private leaseTimer: NodeJS.Timeout | undefined;
   private infoScheduled = false;
   private infoTimer: NodeJS.Timeout | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
@@ -73,6 +82,7 @@ export class PetrelNode {
     this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
     this.tickets = new TicketStore(this.db, this.committer);
     this.runLogs = new RunLogs(join(cfg.DATA_DIR, 'logs'), cfg.JOB_LOG_LIMIT);
+    this.knownTypes = new KnownTypes(this.db, this.committer);
     this.executor = new Executor(
       cfg.SLOTS,
       { execAllow: cfg.EXEC_ALLOW, outputLimit: cfg.JOB_OUTPUT_LIMIT },
@@ -81,6 +91,8 @@ export class PetrelNode {
         // a run is its ticket (and, for a job of tasks, the task's index)
         log: (id) => this.runLogs.start({ ticket: id }),
         finished: (id, o, s, f) => this.onFinished(id, o, s, f),
+        lost: (id, ran, why) => this.onLost(id, ran, why),
+        typesChanged: () => this.sendInfo(),
       },
     );
     this.link = new ProxyLink(
@@ -95,6 +107,7 @@ export class PetrelNode {
       },
       {
         holds: () => this.assignments.holds(),
+        workers: () => this.executor.workerTypes(),
         welcomed: (f) => this.onWelcome(f),
         frame: (f) => this.onFrame(f),
         down: () => this.origin.armFallback(),
@@ -104,6 +117,7 @@ export class PetrelNode {
       nodeId: this.nodeId,
       execAllow: cfg.EXEC_ALLOW,
       localFallbackMs: cfg.LOCAL_FALLBACK,
+      customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
       log,
     });
     this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);
@@ -130,6 +144,7 @@ export class PetrelNode {
       stats: () => this.stats(),
       logs: (t, task) => this.logReader.logs(t, task),
       follow: (v, task, signal) => this.logReader.follow(v, task, signal),
+      attachWorker: (type, n, session) => this.attachWorker(type, n, session),
     };
     const handler = createCommandHandler(this.api, {
       clientToken: cfg.CLIENT_TOKEN,
@@ -194,6 +209,8 @@ export class PetrelNode {
     this.resendTimer.unref();
     this.expireTimer = setInterval(() => this.expire(), Math.min(this.cfg.RESULT_TTL, 60_000));
     this.expireTimer.unref();
+    this.leaseTimer = setInterval(() => this.executor.expireLeases(), LEASE_CHECK_MS);
+    this.leaseTimer.unref();
     this.origin.armFallback();
     this.log.info(
       {
@@ -229,6 +246,21 @@ export class PetrelNode {
     return { node: self, cluster };
   }
 
+  /** A client connection becomes a worker; answered once the cluster knows its type. */
+  private async attachWorker(type: string, concurrency: number, session: Session): Promise<void> {
+    if (this.draining) throw new WireError('UNAVAILABLE', 'this node is shutting down');
+    becomeWorker(this.executor.workers, session, type, concurrency);
+    this.log.info({ type, concurrency, session: session.id }, 'a worker attached');
+    session.signal.addEventListener(
+      'abort',
+      () => this.log.info({ type, session: session.id }, 'a worker left'),
+      { once: true },
+    );
+    // Until the proxy lists the type, other nodes refuse SUBMIT of it: the reply waits for
+    // that (without a proxy, this node alone knows the type, and says so only by accepting it).
+    if (this.link.ready) await this.knownTypes.waitFor(type, TYPE_CONFIRM_MS);
+  }
+
   // ---- proxy link --------------------------------------------------------------------------
 
   private onWelcome(f: FrameOf<'WELCOME'>): void {
@@ -239,6 +271,7 @@ export class PetrelNode {
       this.resendTimer.unref();
     }
     for (const id of f.drop) this.assignments.drop(id);
+    this.knownTypes.learn(f.types);
     // everything not yet acknowledged goes again; handlers on the proxy are idempotent
     this.origin.rejoined();
     this.assignments.resendResults(Infinity);
@@ -267,6 +300,8 @@ export class PetrelNode {
         return this.origin.results(f.results);
       case 'LOG_READ':
         return void this.serveLog(f);
+      case 'TYPES':
+        return this.knownTypes.learn(f.types);
       default:
         this.log.warn({ type: f.type }, 'unexpected frame from the proxy');
     }
@@ -303,6 +338,14 @@ export class PetrelNode {
     this.scheduleInfo();
   }
 
+  private onLost(id: string, ran: boolean, why: string): void {
+    this.log.info({ job: id, why }, 'a job left its worker; placing it again');
+    if (this.origin.runsLocally(id)) this.origin.lostLocally(id, why);
+    // a stopping node closed the worker connections itself: that run is not counted as lost
+    else this.assignments.lost(id, ran && !this.draining);
+    this.scheduleInfo();
+  }
+
   private scheduleInfo(): void {
     if (this.infoScheduled) return;
     this.infoScheduled = true;
@@ -321,6 +364,7 @@ export class PetrelNode {
       free: this.executor.free,
       draining: this.draining || undefined,
       started: this.assignments.takeStarted(),
+      workers: this.executor.workerTypes(),
     });
   }
 
@@ -408,6 +452,7 @@ export class PetrelNode {
     clearInterval(this.infoTimer);
     clearInterval(this.resendTimer);
     clearInterval(this.expireTimer);
+    clearInterval(this.leaseTimer);
     await this.link.close();
     this.committer.flush();
     this.db.close();

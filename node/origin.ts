@@ -33,6 +33,8 @@ export interface OriginOptions {
   execAllow: readonly string[];
   /** LOCAL_FALLBACK: how long without the proxy before this node runs its own jobs. */
   localFallbackMs: number;
+  /** Whether a custom type is known: the cluster's list, or a worker attached here. */
+  customTypeKnown?: (type: string) => boolean;
   log: Logger;
 }
 
@@ -79,7 +81,7 @@ export class Origin {
 
   /** Whether a job of `type` can ever run: a built-in type, or one a worker has registered. */
   typeKnown(type: string): boolean {
-    return isBuiltinType(type);
+    return isBuiltinType(type) || (this.opts.customTypeKnown?.(type) ?? false);
   }
 
   submit(spec: JobSpec): Promise<string> {
@@ -324,6 +326,18 @@ export class Origin {
   /** A ticket run here under LOCAL_FALLBACK finished. */
   finishedLocally(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
     this.finishTicket(resultOf(id, this.opts.nodeId, 1, o, startedAt, finishedAt), false);
+  }
+
+  /**
+   * A ticket run here under LOCAL_FALLBACK lost its worker: another worker of its type here
+   * takes it, and without one it fails (no proxy can place it elsewhere).
+   */
+  lostLocally(id: string, why: string): void {
+    const t = this.open.get(id);
+    if (!t) return;
+    if (this.executor.accepts(t.spec)) return this.executor.enqueue(id, t.spec);
+    const now = Date.now();
+    this.finishedLocally(id, { state: 'failed', exitCode: null, output: '', error: why }, now, now);
   }
 
   /** Forwarded tickets still waiting for a result (the sweep asks the proxy for them). */

@@ -29,6 +29,8 @@ export interface LinkOptions {
 export interface LinkHandlers {
   /** What this node holds as executor, for HELLO. */
   holds(): FrameOf<'HELLO'>['holds'];
+  /** The custom types this node's workers serve, for HELLO. */
+  workers(): FrameOf<'HELLO'>['workers'];
   welcomed(frame: FrameOf<'WELCOME'>): void;
   frame(frame: Frame): void;
   down(): void;
@@ -178,6 +180,7 @@ export class ProxyLink {
           labels,
           proof,
           holds: this.handlers.holds(),
+          workers: this.handlers.workers(),
         };
         ws.send(JSON.stringify(hello));
         return;

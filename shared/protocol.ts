@@ -6,6 +6,7 @@ import {
   NodeIdSchema,
   ResultSchema,
   TicketSchema,
+  TYPE_NAME_RE,
 } from './job.js';
 
 /**
@@ -45,6 +46,21 @@ export const HoldingSchema = z
   })
   .strict();
 
+const TypeName = z.string().regex(TYPE_NAME_RE);
+/** The most custom types one frame lists. */
+export const MAX_TYPES = 10_000;
+
+/** A custom type a node serves: its workers' summed concurrency, and the jobs they hold. */
+export const WorkerTypeSchema = z
+  .object({
+    type: TypeName,
+    capacity: z.number().int().min(1).max(1_000_000),
+    busy: z.number().int().min(0).default(0),
+  })
+  .strict();
+export type WorkerType = z.infer<typeof WorkerTypeSchema>;
+const WorkerTypes = z.array(WorkerTypeSchema).max(1024);
+
 export const ChallengeSchema = z
   .object({ type: z.literal('CHALLENGE'), nonce: z.string().regex(/^[0-9a-f]{32,128}$/) })
   .strict();
@@ -61,6 +77,8 @@ export const HelloSchema = z
       .regex(/^[0-9a-f]{64}$/)
       .nullable(),
     holds: z.array(HoldingSchema).max(1_000_000),
+    /** The custom types its attached workers serve. */
+    workers: WorkerTypes.default([]),
   })
   .strict();
 export const WelcomeSchema = z
@@ -69,6 +87,8 @@ export const WelcomeSchema = z
     /** Copies the node holds that were given to someone else meanwhile: drop them. */
     drop: Ids,
     requestResultPeriod: z.number().int().min(1),
+    /** Every custom type ever registered in the cluster (SUBMIT of another is refused). */
+    types: z.array(TypeName).max(MAX_TYPES).default([]),
   })
   .strict();
 export const InfoSchema = z
@@ -84,6 +104,8 @@ export const InfoSchema = z
       .array(z.object({ id: TicketSchema, at: z.number().int() }).strict())
       .max(MAX_BATCH)
       .default([]),
+    /** The custom types its workers serve now (absent: unchanged since the last INFO). */
+    workers: WorkerTypes.optional(),
   })
   .strict();
 export const JobFrameSchema = z
@@ -117,8 +139,14 @@ export const ResReqSchema = z
     results: z.array(ResultSchema).max(MAX_BATCH).default([]),
     requests: Ids.default([]),
     missing: Ids.default([]),
+    /** Jobs whose run was lost here (a worker left or went silent): counted as lost runs. */
+    lost: Ids.default([]),
     views: z.array(JobViewSchema).max(MAX_BATCH).default([]),
   })
+  .strict();
+/** Proxy → nodes: the custom types the cluster knows, sent whenever one is added. */
+export const TypesSchema = z
+  .object({ type: z.literal('TYPES'), types: z.array(TypeName).max(MAX_TYPES) })
   .strict();
 /** Cancel these jobs; from a node with `reqId` it is answered by RES_REQ views. */
 export const CancelSchema = z
@@ -177,6 +205,7 @@ export const FrameSchema = z.discriminatedUnion('type', [
   CancelSchema,
   LogReadSchema,
   LogDataSchema,
+  TypesSchema,
 ]);
 
 export type Frame = z.infer<typeof FrameSchema>;
