@@ -95,8 +95,8 @@ export class Executor {
     return !runsOnWorker(spec) || this.pool.serves(spec.type as string);
   }
 
-  /** The worker types served here, with their capacity and the jobs they hold. */
-  workerTypes(): Array<{ type: string; capacity: number; busy: number }> {
+  /** The worker types served here, with their capacity. */
+  workerTypes(): Array<{ type: string; capacity: number }> {
     return this.pool.types();
   }
 

@@ -51,6 +51,8 @@ export class PetrelNode {
   private readonly logReader: LogReader;
   private readonly knownTypes: KnownTypes;
   private leaseTimer: NodeJS.Timeout | undefined;
+  /** The worker types last told to the proxy (INFO carries them only when they change). */
+  private workersSent: string | undefined;
   private infoScheduled = false;
   private infoTimer: NodeJS.Timeout | undefined;
   private resendTimer: NodeJS.Timeout | undefined;
@@ -272,6 +274,7 @@ export class PetrelNode {
     }
     for (const id of f.drop) this.assignments.drop(id);
     this.knownTypes.learn(f.types);
+    this.workersSent = undefined;
     // everything not yet acknowledged goes again; handlers on the proxy are idempotent
     this.origin.rejoined();
     this.assignments.resendResults(Infinity);
@@ -357,6 +360,10 @@ export class PetrelNode {
 
   private sendInfo(): void {
     if (!this.link.ready) return;
+    const workers = this.executor.workerTypes();
+    const text = JSON.stringify(workers);
+    const changed = text !== this.workersSent;
+    this.workersSent = text;
     this.link.send({
       type: 'INFO',
       queued: this.executor.queued,
@@ -364,7 +371,7 @@ export class PetrelNode {
       free: this.executor.free,
       draining: this.draining || undefined,
       started: this.assignments.takeStarted(),
-      workers: this.executor.workerTypes(),
+      workers: changed ? workers : undefined,
     });
   }
 

@@ -99,16 +99,12 @@ export class WorkerPool {
     return (this.byType.get(type)?.size ?? 0) > 0;
   }
 
-  /** The types served here, with the jobs their workers may hold at once and hold now. */
-  types(): Array<{ type: string; capacity: number; busy: number }> {
+  /** The types served here, with the jobs their workers may hold at once. */
+  types(): Array<{ type: string; capacity: number }> {
     return [...this.byType].map(([type, ws]) => {
       let capacity = 0;
-      let busy = 0;
-      for (const w of ws) {
-        capacity += w.concurrency;
-        busy += w.leases.size;
-      }
-      return { type, capacity, busy };
+      for (const w of ws) capacity += w.concurrency;
+      return { type, capacity };
     });
   }
 

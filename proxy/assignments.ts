@@ -4,10 +4,11 @@ import type { Counters } from './counters.js';
 import { Dispatcher } from './dispatcher.js';
 import type { JobStore } from './job-store.js';
 import type { Job } from './job-table.js';
-import type { Membership, NodeEntry } from './membership.js';
+import { countJob, uncountJob, type Membership, type NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
 import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
+import { isCustomJob, TypedQueue } from './worker-types.js';
 
 export interface AssignmentsOptions {
   prefetch: number;
@@ -32,6 +33,8 @@ export interface AssignmentsDeps {
  */
 export class Assignments {
   private readonly dispatcher: Dispatcher<Job, NodeEntry>;
+  /** Jobs of custom types: placed only where a worker serves their type. */
+  private readonly typed = new TypedQueue<Job, NodeEntry>();
   private wanted = false;
   private periodicBudget = 0;
 
@@ -47,17 +50,18 @@ export class Assignments {
   }
 
   get queueLength(): number {
-    return this.dispatcher.size;
+    return this.dispatcher.size + this.typed.size;
   }
 
   /** Puts a job in the queue (new, or recovered as queued). */
   enqueue(job: Job): void {
-    this.dispatcher.enqueue(job);
+    if (isCustomJob(job.spec)) this.typed.enqueue(job);
+    else this.dispatcher.enqueue(job);
   }
 
   /** Takes a job out of the queue if it waits there. */
   unqueue(job: Job): boolean {
-    return this.dispatcher.remove(job);
+    return this.dispatcher.remove(job) || this.typed.remove(job);
   }
 
   /** Says whether `n` may be given work now, after its connection or draining changed. */
@@ -69,13 +73,12 @@ export class Assignments {
   release(job: Job, reporter: NodeEntry | undefined): void {
     const holder = job.node ? this.d.members.get(job.node) : undefined;
     if (holder) {
-      holder.jobs.delete(job);
+      uncountJob(holder, job);
       if (holder !== reporter) this.d.outbox.cancel(holder, job.id); // another copy: stop it
-      holder.outstanding = holder.jobs.size;
       this.refresh(holder);
       this.want();
     }
-    this.dispatcher.remove(job);
+    this.unqueue(job);
   }
 
   /** Asks for a dispatch in the coming tick (immediate mode only). */
@@ -104,6 +107,8 @@ export class Assignments {
     this.wanted = false;
     const budget = this.opts.dispatchPeriod > 0 ? this.periodicBudget : Infinity;
     this.dispatcher.run(budget, (job, n) => this.assign(job, n));
+    const nodes = this.d.members.nodes.values();
+    this.typed.run(nodes, this.opts.prefetch, budget, (job, n) => this.assign(job, n));
   }
 
   /** Gives `job` to `n` (also used when a joining node still holds a queued job's copy). */
@@ -113,8 +118,7 @@ export class Assignments {
     job.attempt++;
     job.placed = false;
     if (!job.given.includes(n.id)) job.given.push(n.id);
-    n.jobs.add(job);
-    n.outstanding = n.jobs.size;
+    countJob(n, job);
     this.refresh(n);
     // An assignment promises nothing to anyone, so the job leaves before it is committed: if
     // this process dies first, the node's HELLO says it holds the job and the restarted proxy
@@ -169,8 +173,7 @@ export class Assignments {
   requeue(job: Job, wasRunning: boolean): void {
     const n = job.node ? this.d.members.get(job.node) : undefined;
     if (n) {
-      n.jobs.delete(job);
-      n.outstanding = n.jobs.size;
+      uncountJob(n, job);
       this.refresh(n);
     }
     if (wasRunning) job.lostRuns++;
@@ -195,7 +198,7 @@ export class Assignments {
     job.startedAt = null;
     this.d.counters.bump('requeued');
     this.d.store.requeue(job);
-    this.dispatcher.enqueue(job);
+    this.enqueue(job);
     this.want();
   }
 

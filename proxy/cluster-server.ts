@@ -125,8 +125,13 @@ export class ClusterServer {
           },
         };
         conn = c;
-        const drop = this.scheduler.join(frame.nodeId, frame.slots, frame.holds, c);
-        send({ type: 'WELCOME', drop, requestResultPeriod: this.opts.requestResultPeriod });
+        const drop = this.scheduler.join(frame.nodeId, frame.slots, frame.holds, c, frame.workers);
+        send({
+          type: 'WELCOME',
+          drop,
+          requestResultPeriod: this.opts.requestResultPeriod,
+          types: this.scheduler.knownTypes(),
+        });
         c.out.flush();
         return;
       }

@@ -3,6 +3,7 @@ import type { FrameIn, FrameOf } from '../shared/protocol.js';
 import type { Job } from './job-table.js';
 import type { Candidate } from './policies.js';
 import { PrefetchEstimator } from './prefetch.js';
+import { isCustomJob } from './worker-types.js';
 
 /** What the proxy needs of a node's connection. */
 export interface NodeConn {
@@ -28,6 +29,40 @@ export interface NodeEntry extends Candidate {
   pace: PrefetchEstimator;
   /** Jobs it may hold beyond its slots now. */
   hold: number;
+  /** Custom type → summed concurrency of the node's attached workers of that type. */
+  workers: Map<string, number>;
+  /** Custom type → jobs of that type given to the node and not finished. */
+  typeLoad: Map<string, number>;
+  /** Jobs of custom types among `jobs`: they use workers' capacity, not slots. */
+  typedJobs: number;
+}
+
+/**
+ * Counts `job` as given to `n`. `outstanding`, what the balancing policies weigh against the
+ * node's slots, leaves out custom-type jobs: those are weighed against its workers' capacity.
+ */
+export function countJob(n: NodeEntry, job: Job): void {
+  if (n.jobs.has(job)) return;
+  n.jobs.add(job);
+  if (isCustomJob(job.spec)) {
+    const type = job.spec.type as string;
+    n.typedJobs++;
+    n.typeLoad.set(type, (n.typeLoad.get(type) ?? 0) + 1);
+  }
+  n.outstanding = n.jobs.size - n.typedJobs;
+}
+
+/** Stops counting `job` as given to `n`. */
+export function uncountJob(n: NodeEntry, job: Job): void {
+  if (!n.jobs.delete(job)) return;
+  if (isCustomJob(job.spec)) {
+    const type = job.spec.type as string;
+    n.typedJobs--;
+    const left = (n.typeLoad.get(type) ?? 1) - 1;
+    if (left > 0) n.typeLoad.set(type, left);
+    else n.typeLoad.delete(type);
+  }
+  n.outstanding = n.jobs.size - n.typedJobs;
 }
 
 /** A node away this long, holding nothing, is forgotten (it would join again as new). */
@@ -73,6 +108,9 @@ export class Membership {
         draining: false,
         pace: new PrefetchEstimator(),
         hold: 0,
+        workers: new Map(),
+        typeLoad: new Map(),
+        typedJobs: 0,
         heapIndex: -1,
         poolIndex: -1,
         lastPick: 0,
@@ -89,7 +127,7 @@ export class Membership {
   /** After a restart, every recovered node's grace period for its return starts now. */
   restartGrace(now = Date.now()): void {
     for (const n of this.nodes.values()) {
-      n.outstanding = n.jobs.size;
+      n.outstanding = n.jobs.size - n.typedJobs;
       n.lastSeen = now;
     }
   }

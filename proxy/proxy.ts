@@ -10,6 +10,7 @@ import { JobStore, PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
 import { createPolicy } from './policies.js';
 import { Scheduler } from './scheduler.js';
+import { TypeStore } from './type-store.js';
 
 /** The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. */
 export class PetrelProxy {
@@ -37,13 +38,19 @@ export class PetrelProxy {
       rejectedFrames: () => this.cluster.rejectedFrames,
       refusedConnections: () => this.cluster.refusedConnections,
     });
-    this.scheduler = new Scheduler(store, this.committer, createPolicy(cfg.POLICY), {
-      prefetch: cfg.PREFETCH,
-      dispatchPeriod: cfg.DISPATCH_PERIOD,
-      maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
-      log,
-      onFinished: (job) => this.metrics.finished(job),
-    });
+    this.scheduler = new Scheduler(
+      store,
+      this.committer,
+      createPolicy(cfg.POLICY),
+      {
+        prefetch: cfg.PREFETCH,
+        dispatchPeriod: cfg.DISPATCH_PERIOD,
+        maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
+        log,
+        onFinished: (job) => this.metrics.finished(job),
+      },
+      new TypeStore(this.db, this.committer),
+    );
     this.http = createProxyHttp(this);
     this.cluster = new ClusterServer(this.http, this.scheduler, {
       secret: cfg.CLUSTER_SECRET,

@@ -8,10 +8,12 @@ import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { JobTable } from './job-table.js';
 import { LogRelay } from './log-relay.js';
-import { Membership, type NodeConn, type NodeEntry } from './membership.js';
+import { countJob, Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
 import { Results } from './results.js';
+import type { TypeStore } from './type-store.js';
+import { isCustomJob, KnownTypes, waitingReason, workerMap } from './worker-types.js';
 
 export type { NodeConn, NodeEntry } from './membership.js';
 
@@ -39,13 +41,16 @@ export class Scheduler {
   private readonly results: Results;
   private readonly intake: Intake;
   private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
+  private readonly types: KnownTypes;
 
   constructor(
     private readonly store: JobStore,
     private readonly committer: Committer,
     policy: Policy,
     private readonly opts: SchedulerOptions,
+    private readonly typeStore: TypeStore,
   ) {
+    this.types = new KnownTypes(typeStore.all());
     const { members, outbox } = this;
     this.table = new JobTable(store);
     this.count = new Counters(store.counters());
@@ -103,7 +108,7 @@ export class Scheduler {
   private recover(): void {
     for (const job of this.table.recover()) {
       if (job.state === 'queued') this.assignments.enqueue(job);
-      else if (!isTerminal(job.state) && job.node) this.members.entry(job.node).jobs.add(job);
+      else if (!isTerminal(job.state) && job.node) countJob(this.members.entry(job.node), job);
     }
     this.members.restartGrace();
     this.log.info(
@@ -130,7 +135,33 @@ export class Scheduler {
 
   /** A client's view of any ticket the proxy knows. */
   view(id: string): JobView | null {
-    return this.table.view(id);
+    const v = this.table.view(id);
+    if (v?.state === 'queued' && v.type !== undefined && isCustomJob(v)) {
+      const why = waitingReason(v.type, this.members.nodes.values());
+      if (why) v.waiting = why;
+    }
+    return v;
+  }
+
+  /** The custom types the cluster knows (stored), for WELCOME. */
+  knownTypes(): string[] {
+    return this.types.list();
+  }
+
+  /** A node said which custom types its workers serve: new types are stored, then announced. */
+  private noteWorkers(n: NodeEntry, workers: FrameOf<'HELLO'>['workers']): void {
+    n.workers = workerMap(workers);
+    const fresh = this.types.add(n.workers.keys());
+    if (fresh.length > 0) {
+      this.typeStore.add(fresh, n.id, (err) => {
+        if (err) return this.types.forget(fresh);
+        this.types.confirm(fresh);
+        this.log.info({ types: fresh, node: n.id }, 'new job types registered');
+        const frame = { type: 'TYPES' as const, types: this.types.list() };
+        for (const m of this.members.connected()) m.conn?.send(frame);
+      });
+    }
+    this.assignments.want();
   }
 
   // ---- membership ----------------------------------------------------------------------------
@@ -139,10 +170,17 @@ export class Scheduler {
    * A node joined (or rejoined) and says what it holds. Returns the copies it must drop: those
    * given to someone else meanwhile, or already finished elsewhere.
    */
-  join(nodeId: string, slots: number, holds: FrameOf<'HELLO'>['holds'], conn: NodeConn): string[] {
+  join(
+    nodeId: string,
+    slots: number,
+    holds: FrameOf<'HELLO'>['holds'],
+    conn: NodeConn,
+    workers: FrameOf<'HELLO'>['workers'] = [],
+  ): string[] {
     const n = this.members.attach(nodeId, slots, conn);
+    this.noteWorkers(n, workers);
     const drop = this.reconcile(n, holds);
-    n.outstanding = n.jobs.size;
+    n.outstanding = n.jobs.size - n.typedJobs;
     this.assignments.refresh(n);
     // unsent dispatches and undelivered results go (again) now
     for (const job of n.jobs) if (!job.placed) this.assignments.send(job, n);
@@ -223,6 +261,7 @@ export class Scheduler {
     switch (frame.type) {
       case 'INFO':
         if (this.members.noteInfo(n, frame)) this.assignments.refresh(n);
+        if (frame.workers) this.noteWorkers(n, frame.workers);
         for (const s of frame.started) this.onStarted(n, s.id, s.at);
         return;
       case 'JOB':
@@ -282,6 +321,11 @@ export class Scheduler {
     for (const id of f.missing) {
       const job = this.table.get(id);
       if (job && job.node === n.id && !isTerminal(job.state)) this.assignments.requeue(job, false);
+    }
+    // runs lost on the node (a worker left or went silent) count against maxAttempts
+    for (const id of f.lost) {
+      const job = this.table.get(id);
+      if (job && job.node === n.id && !isTerminal(job.state)) this.assignments.requeue(job, true);
     }
     this.results.onRequested(n, f.requests);
     this.assignments.want();

@@ -50,13 +50,9 @@ const TypeName = z.string().regex(TYPE_NAME_RE);
 /** The most custom types one frame lists. */
 export const MAX_TYPES = 10_000;
 
-/** A custom type a node serves: its workers' summed concurrency, and the jobs they hold. */
+/** A custom type a node serves, and its workers' summed concurrency. */
 export const WorkerTypeSchema = z
-  .object({
-    type: TypeName,
-    capacity: z.number().int().min(1).max(1_000_000),
-    busy: z.number().int().min(0).default(0),
-  })
+  .object({ type: TypeName, capacity: z.number().int().min(1).max(1_000_000) })
   .strict();
 export type WorkerType = z.infer<typeof WorkerTypeSchema>;
 const WorkerTypes = z.array(WorkerTypeSchema).max(1024);

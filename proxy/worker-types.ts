@@ -1,0 +1,163 @@
+import { Heap, type HeapItem } from '../shared/heap.js';
+import { isBuiltinType } from '../shared/job.js';
+import type { WorkerType } from '../shared/protocol.js';
+
+/**
+ * Custom job types on the proxy: which types the cluster knows (every type a worker ever
+ * registered, kept durably by the caller), which nodes serve which type with what capacity,
+ * and the queue of custom-type jobs with their placement. A job of a custom type goes only to
+ * a joined node whose workers serve its type, the least loaded among them (its jobs of that
+ * type over its workers' capacity), while that load stays under capacity + PREFETCH. Plain
+ * logic: no sockets, timers or SQL.
+ */
+
+/** What placement needs of a queued job. */
+export interface TypedJob extends HeapItem {
+  readonly spec: { readonly type?: string; readonly priority: number };
+  readonly seq: number;
+}
+
+/** What placement needs of a node. */
+export interface TypedSeat {
+  readonly id: string;
+  /** Set while the node is joined. */
+  readonly conn: unknown;
+  /** The node is stopping. */
+  readonly draining: boolean;
+  /** Type → summed concurrency of the node's workers of that type. */
+  readonly workers: ReadonlyMap<string, number>;
+  /** Type → jobs of that type given to the node and not finished. */
+  readonly typeLoad: ReadonlyMap<string, number>;
+}
+
+const accepting = (n: TypedSeat) => Boolean(n.conn) && !n.draining;
+
+/** Whether a job of this spec runs on a worker (any type but the built-in ones). */
+export function isCustomJob(spec: { type?: string }): boolean {
+  return spec.type !== undefined && !isBuiltinType(spec.type);
+}
+
+/** A node's INFO/HELLO list of worker types as a map. */
+export function workerMap(list: readonly WorkerType[]): Map<string, number> {
+  return new Map(list.map((w) => [w.type, w.capacity]));
+}
+
+/**
+ * The types the cluster knows. A type is noted when a node first reports it (`add` says which
+ * are new, to be stored) and listed to nodes only once stored (`confirm`).
+ */
+export class KnownTypes {
+  private readonly noted: Set<string>;
+  private readonly durable: Set<string>;
+
+  constructor(stored: Iterable<string>) {
+    this.durable = new Set(stored);
+    this.noted = new Set(this.durable);
+  }
+
+  /** The stored types, sorted: what nodes are told. */
+  list(): string[] {
+    return [...this.durable].sort();
+  }
+
+  /** Notes the types of a node's workers; returns those never noted before. */
+  add(types: Iterable<string>): string[] {
+    const fresh: string[] = [];
+    for (const t of types) {
+      if (this.noted.has(t)) continue;
+      this.noted.add(t);
+      fresh.push(t);
+    }
+    return fresh;
+  }
+
+  /** The types are stored: they are listed from now on. */
+  confirm(types: readonly string[]): void {
+    for (const t of types) this.durable.add(t);
+  }
+
+  /** Storing them failed: they may be noted again. */
+  forget(types: readonly string[]): void {
+    for (const t of types) this.noted.delete(t);
+  }
+}
+
+/** The queue of custom-type jobs, one heap per type (priority, then arrival). */
+export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
+  private readonly heaps = new Map<string, Heap<J>>();
+  private count = 0;
+  /** Placements so far, to rotate among equally loaded nodes. */
+  private picks = 0;
+  private readonly lastPick = new Map<string, number>();
+
+  get size(): number {
+    return this.count;
+  }
+
+  enqueue(job: J): void {
+    const type = job.spec.type as string;
+    let heap = this.heaps.get(type);
+    if (!heap) {
+      heap = new Heap<J>((a, b) =>
+        a.spec.priority !== b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq,
+      );
+      this.heaps.set(type, heap);
+    }
+    heap.push(job);
+    this.count++;
+  }
+
+  remove(job: J): boolean {
+    const heap = this.heaps.get(job.spec.type ?? '');
+    if (!heap?.remove(job)) return false;
+    this.count--;
+    if (heap.size === 0) this.heaps.delete(job.spec.type as string);
+    return true;
+  }
+
+  /**
+   * Places queued jobs on nodes serving their type, at most `budget`, through `place` (which
+   * must count the job in the node's `typeLoad`). Returns how many it placed.
+   */
+  run(nodes: Iterable<N>, prefetch: number, budget: number, place: (job: J, n: N) => void): number {
+    let placed = 0;
+    const all = [...nodes].filter((n) => accepting(n) && n.workers.size > 0);
+    for (const [type, heap] of [...this.heaps]) {
+      const servers = all.filter((n) => n.workers.has(type));
+      while (heap.size > 0 && placed < budget) {
+        const n = this.leastLoaded(servers, type, prefetch);
+        if (!n) break;
+        const job = heap.pop() as J;
+        this.count--;
+        this.lastPick.set(n.id, ++this.picks);
+        place(job, n);
+        placed++;
+      }
+      if (heap.size === 0) this.heaps.delete(type);
+    }
+    return placed;
+  }
+
+  private leastLoaded(servers: N[], type: string, prefetch: number): N | undefined {
+    let best: N | undefined;
+    let bestLoad = Infinity;
+    for (const n of servers) {
+      const cap = n.workers.get(type) ?? 0;
+      const held = n.typeLoad.get(type) ?? 0;
+      if (held >= cap + prefetch) continue;
+      const load = held / cap;
+      const older = (this.lastPick.get(n.id) ?? 0) < (this.lastPick.get(best?.id ?? '') ?? 0);
+      if (load < bestLoad || (load === bestLoad && older)) {
+        best = n;
+        bestLoad = load;
+      }
+    }
+    return best;
+  }
+}
+
+/** Why a queued job of `type` is not placed, when no joined node serves its type. */
+export function waitingReason(type: string, nodes: Iterable<TypedSeat>): string | undefined {
+  for (const n of nodes) if (accepting(n) && n.workers.has(type)) return undefined;
+  return `no worker for type ${type}`;
+}
