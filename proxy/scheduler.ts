@@ -13,7 +13,7 @@ import { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
 import { Results } from './results.js';
 import type { TypeStore } from './type-store.js';
-import { isCustomJob, KnownTypes, waitingReason, workerMap } from './worker-types.js';
+import { JobTypes } from './job-types.js';
 
 export type { NodeConn, NodeEntry } from './membership.js';
 
@@ -41,17 +41,17 @@ export class Scheduler {
   private readonly results: Results;
   private readonly intake: Intake;
   private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
-  private readonly types: KnownTypes;
+  private readonly types: JobTypes;
 
   constructor(
     private readonly store: JobStore,
     private readonly committer: Committer,
     policy: Policy,
     private readonly opts: SchedulerOptions,
-    private readonly typeStore: TypeStore,
+    typeStore: TypeStore,
   ) {
-    this.types = new KnownTypes(typeStore.all());
     const { members, outbox } = this;
+    this.types = new JobTypes(typeStore, members, opts.log);
     this.table = new JobTable(store);
     this.count = new Counters(store.counters());
     const counters = this.count;
@@ -136,11 +136,7 @@ export class Scheduler {
   /** A client's view of any ticket the proxy knows. */
   view(id: string): JobView | null {
     const v = this.table.view(id);
-    if (v?.state === 'queued' && v.type !== undefined && isCustomJob(v)) {
-      const why = waitingReason(v.type, this.members.nodes.values());
-      if (why) v.waiting = why;
-    }
-    return v;
+    return v && this.types.explain(v);
   }
 
   /** The custom types the cluster knows (stored), for WELCOME. */
@@ -148,19 +144,9 @@ export class Scheduler {
     return this.types.list();
   }
 
-  /** A node said which custom types its workers serve: new types are stored, then announced. */
+  /** A node said which custom types its workers serve. */
   private noteWorkers(n: NodeEntry, workers: FrameOf<'HELLO'>['workers']): void {
-    n.workers = workerMap(workers);
-    const fresh = this.types.add(n.workers.keys());
-    if (fresh.length > 0) {
-      this.typeStore.add(fresh, n.id, (err) => {
-        if (err) return this.types.forget(fresh);
-        this.types.confirm(fresh);
-        this.log.info({ types: fresh, node: n.id }, 'new job types registered');
-        const frame = { type: 'TYPES' as const, types: this.types.list() };
-        for (const m of this.members.connected()) m.conn?.send(frame);
-      });
-    }
+    this.types.note(n, workers);
     this.assignments.want();
   }
 
