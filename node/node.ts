@@ -102,6 +102,7 @@ export class PetrelNode {
         url: cfg.PROXY_URL,
         nodeId: this.nodeId,
         slots: cfg.SLOTS,
+        heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
         labels: [],
         secret: cfg.CLUSTER_SECRET,
         ca: cfg.TLS_CA ? readFileSync(cfg.TLS_CA) : undefined,

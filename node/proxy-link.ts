@@ -21,6 +21,8 @@ export interface LinkOptions {
   slots: number;
   labels: string[];
   secret: string | undefined;
+  /** How often to ping the proxy: the heartbeat its failure detection listens to. */
+  heartbeatMs: number;
   /** Extra CA certificates (PEM) to trust for wss://. */
   ca?: string | Buffer;
   log: Logger;
@@ -38,7 +40,6 @@ export interface LinkHandlers {
 
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 1000;
-const PING_EVERY_MS = 1000;
 const SILENCE_LIMIT_MS = 5000;
 
 interface Pending {
@@ -113,7 +114,7 @@ export class ProxyLink {
 
   start(): void {
     this.connect();
-    this.pingTimer = setInterval(() => this.checkAlive(), PING_EVERY_MS);
+    this.pingTimer = setInterval(() => this.checkAlive(), this.opts.heartbeatMs);
     this.pingTimer.unref();
   }
 

@@ -78,6 +78,7 @@ export class ClusterServer {
     const nonce = randomBytes(32).toString('hex');
     let nodeId: string | undefined;
     let conn: NodeConn | undefined;
+    let declaredDead = false;
     const deadline = setTimeout(
       () => this.refuse(ws, 4008, 'no HELLO in time', peer),
       HELLO_DEADLINE_MS,
@@ -118,10 +119,11 @@ export class ClusterServer {
         const c: NodeConn = {
           out: new FrameBatcher(send, corked),
           send,
-          close: (code, reason) => {
+          close: (code, reason, graceMs = 0) => {
+            if (code === 4008) declaredDead = true;
             safeClose(ws, code, reason);
             // a hung peer never answers the close handshake
-            setTimeout(() => ws.terminate(), 1000).unref();
+            setTimeout(() => ws.terminate(), Math.max(1000, graceMs)).unref();
           },
         };
         conn = c;
@@ -143,8 +145,14 @@ export class ClusterServer {
       this.scheduler.handle(nodeId as string, frame);
     });
     ws.on('error', (err) => log.debug({ err: err.message, node: nodeId }, 'node socket error'));
-    ws.on('close', () => {
+    // pings are the node's heartbeat: failure detection learns its rhythm from them
+    ws.on('ping', () => {
+      if (nodeId && conn) this.scheduler.heartbeat(nodeId);
+    });
+    ws.on('close', (code) => {
       clearTimeout(deadline);
+      // a node declared dead that answers the close handshake (not cut off: 1006) was alive
+      if (declaredDead && nodeId) this.scheduler.verdictSettled(nodeId, code !== 1006);
       if (nodeId && conn) this.scheduler.leave(nodeId, conn, 'connection closed');
     });
     send({ type: 'CHALLENGE', nonce });

@@ -4,12 +4,20 @@ import type { Job } from './job-table.js';
 import type { Candidate } from './policies.js';
 import { PrefetchEstimator } from './prefetch.js';
 import { isCustomJob } from './worker-types.js';
+import {
+  DEFAULT_DETECTOR,
+  HeartbeatHistory,
+  judge,
+  SuspicionLedger,
+  type DetectorOptions,
+} from './failure-detector.js';
 
 /** What the proxy needs of a node's connection. */
 export interface NodeConn {
   readonly out: FrameBatcher;
   send(frame: FrameIn): void;
-  close(code: number, reason: string): void;
+  /** Closes; a peer that does not answer within `graceMs` (at least 1 s) is cut off. */
+  close(code: number, reason: string, graceMs?: number): void;
 }
 
 export interface NodeEntry extends Candidate {
@@ -35,6 +43,8 @@ export interface NodeEntry extends Candidate {
   typeLoad: Map<string, number>;
   /** Jobs of custom types among `jobs`: they use workers' capacity, not slots. */
   typedJobs: number;
+  /** Its heartbeats on the current connection, for failure detection. */
+  beats: HeartbeatHistory;
 }
 
 /**
@@ -68,6 +78,11 @@ export function uncountJob(n: NodeEntry, job: Job): void {
 /** A node away this long, holding nothing, is forgotten (it would join again as new). */
 export const FORGET_NODE_MS = 10 * 60 * 1000;
 
+/** How often the proxy looks for dead nodes. */
+export const CHECK_EVERY_MS = 50;
+/** Checks further apart than this mean the proxy itself stalled (see `findDead`). */
+const STALLED_MS = 4 * CHECK_EVERY_MS;
+
 /** The nodes failure detection gave up on. */
 export interface Verdict {
   /** Connected but silent for longer than the timeout: their connections must be closed. */
@@ -83,6 +98,10 @@ export interface Verdict {
  */
 export class Membership {
   readonly nodes = new Map<string, NodeEntry>();
+  /** Verdicts on connected nodes, and which of them the nodes proved wrong. */
+  readonly suspicions = new SuspicionLedger();
+  /** phi above which a silent node is declared dead; 0: only the timeout decides. */
+  phiThreshold = DEFAULT_DETECTOR.threshold;
   private lastCheck = Date.now();
 
   get(id: string): NodeEntry | undefined {
@@ -111,6 +130,7 @@ export class Membership {
         workers: new Map(),
         typeLoad: new Map(),
         typedJobs: 0,
+        beats: new HeartbeatHistory(DEFAULT_DETECTOR.window),
         heapIndex: -1,
         poolIndex: -1,
         lastPick: 0,
@@ -140,6 +160,7 @@ export class Membership {
     n.slots = slots;
     n.lastSeen = now;
     n.draining = false;
+    n.beats.reset();
     return n;
   }
 
@@ -156,6 +177,12 @@ export class Membership {
     n.lastSeen = now;
   }
 
+  /** A heartbeat (the node's periodic ping) arrived from `n`. */
+  heartbeat(n: NodeEntry, now = Date.now()): void {
+    n.lastSeen = now;
+    n.beats.beat(now);
+  }
+
   /** Notes a node's INFO; true when it just started draining. */
   noteInfo(n: NodeEntry, f: FrameOf<'INFO'>): boolean {
     n.queued = f.queued;
@@ -167,28 +194,44 @@ export class Membership {
   }
 
   /**
-   * Failure detection: the nodes silent for longer than `timeoutMs`. Nodes away for long and
-   * holding nothing are forgotten here.
+   * Failure detection: connected nodes whose silence their heartbeat history makes unlikely
+   * (phi accrual), or that were silent longer than `timeoutMs` (the upper bound). Nodes away
+   * for long and holding nothing are forgotten here.
    */
   findDead(timeoutMs: number, now = Date.now()): Verdict {
     const verdict: Verdict = { silent: [], absent: [] };
     // When this process itself stalled (a long commit, a burst of frames), the nodes' frames
-    // may be waiting unread in its sockets: silence is only counted while it was listening.
+    // may be waiting unread in its sockets: silence is only counted while it was listening,
+    // and no early verdict is given until the sockets were read again.
     const gap = now - this.lastCheck;
     this.lastCheck = now;
     if (gap > timeoutMs / 2) {
       for (const n of this.nodes.values()) n.lastSeen = Math.max(n.lastSeen, now - timeoutMs / 2);
     }
+    const detector = { ...DEFAULT_DETECTOR, threshold: this.phiThreshold, maxSilenceMs: timeoutMs };
+    const timeoutOnly = gap > STALLED_MS || this.phiThreshold === 0;
     for (const n of this.nodes.values()) {
       const quiet = now - n.lastSeen;
       if (!n.conn && n.jobs.size === 0 && quiet > FORGET_NODE_MS) {
         this.nodes.delete(n.id); // gone for long with nothing of ours: it rejoins as new
       } else if (!n.conn && n.jobs.size > 0 && quiet > timeoutMs) {
         verdict.absent.push(n);
-      } else if (n.conn && quiet > timeoutMs) {
+      } else if (n.conn && this.judged(n, quiet, detector, timeoutOnly)) {
+        this.suspicions.suspected(n.id, n.lastSeen + timeoutMs);
         verdict.silent.push(n);
       }
     }
     return verdict;
+  }
+
+  /** Dead by the upper bound always; by its history only while this process kept up. */
+  private judged(n: NodeEntry, quiet: number, o: DetectorOptions, timeoutOnly: boolean): boolean {
+    if (quiet > o.maxSilenceMs) return true;
+    return !timeoutOnly && judge(n.beats, quiet, o) !== 'alive';
+  }
+
+  /** How long an answer from a node just declared dead would still prove the verdict wrong. */
+  graceLeft(n: NodeEntry, now = Date.now()): number {
+    return this.suspicions.graceLeft(n.id, now);
   }
 }

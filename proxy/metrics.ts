@@ -17,6 +17,7 @@ export interface ClusterNumbers {
   readonly liveJobs: number;
   readonly counters: Readonly<Record<string, number>>;
   readonly nodes: ReadonlyMap<string, NodeEntry>;
+  readonly suspicions: { readonly suspicions: number; readonly falseSuspicions: number };
 }
 
 /**
@@ -61,6 +62,16 @@ export class ProxyMetrics {
       'Results a node reported that counted, since it joined this proxy process',
       'node',
       () => [...(c()?.nodes.values() ?? [])].map((n) => [n.id, n.done]),
+    );
+    m.counter(
+      'node_suspicions_total',
+      'Connected nodes declared dead (by heartbeat history or NODE_TIMEOUT)',
+      () => c()?.suspicions.suspicions ?? 0,
+    );
+    m.counter(
+      'node_false_suspicions_total',
+      'Nodes declared dead that answered before NODE_TIMEOUT passed (they were alive)',
+      () => c()?.suspicions.falseSuspicions ?? 0,
     );
     m.counter('db_commits_total', 'SQLite group commits', () => src.commits());
     m.counter('rejected_frames_total', 'Frames refused as invalid', () => src.rejectedFrames());

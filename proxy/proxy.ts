@@ -5,6 +5,7 @@ import { Committer, openDatabase, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
+import { CHECK_EVERY_MS } from './membership.js';
 import { createProxyHttp } from './http.js';
 import { JobStore, PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
@@ -46,6 +47,7 @@ export class PetrelProxy {
         prefetch: cfg.PREFETCH,
         dispatchPeriod: cfg.DISPATCH_PERIOD,
         maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
+        phiThreshold: cfg.PHI_THRESHOLD,
         log,
         onFinished: (job) => this.metrics.finished(job),
       },
@@ -82,7 +84,9 @@ export class PetrelProxy {
       this.timers.push(t);
     };
     const timeout = this.cfg.NODE_TIMEOUT;
-    every(Math.max(10, Math.floor(timeout / 4)), () => this.scheduler.expireSilent(timeout));
+    every(Math.min(CHECK_EVERY_MS, Math.floor(timeout / 4)), () =>
+      this.scheduler.expireSilent(timeout),
+    );
     every(this.cfg.REQUEST_RESULT_PERIOD, () =>
       this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD),
     );
@@ -159,6 +163,7 @@ export class PetrelProxy {
       policy: this.cfg.POLICY,
       queue: { queued: s.queueLength, assigned, running },
       totals: { ...s.counters },
+      detector: s.suspicions,
       nodes,
     };
   }

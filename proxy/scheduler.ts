@@ -8,6 +8,7 @@ import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { JobTable } from './job-table.js';
 import { LogRelay } from './log-relay.js';
+import { DEFAULT_DETECTOR } from './failure-detector.js';
 import { countJob, Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
 import type { Policy } from './policies.js';
@@ -22,6 +23,8 @@ export interface SchedulerOptions {
   /** 0: dispatch on every event; > 0: the seed's periodic batched dispatch. */
   dispatchPeriod: number;
   maxJobsPerDispatch: number;
+  /** Failure detection's phi threshold (0: NODE_TIMEOUT only). */
+  phiThreshold?: number;
   log: Logger;
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
@@ -52,6 +55,7 @@ export class Scheduler {
   ) {
     const { members, outbox } = this;
     this.types = new JobTypes(typeStore, members, opts.log);
+    members.phiThreshold = opts.phiThreshold ?? DEFAULT_DETECTOR.threshold;
     this.table = new JobTable(store);
     this.count = new Counters(store.counters());
     const counters = this.count;
@@ -231,10 +235,32 @@ export class Scheduler {
     }
     for (const n of silent) {
       const conn = n.conn as NodeConn;
-      this.leave(n.id, conn, `silent for ${now - n.lastSeen} ms`);
-      conn.close(4008, 'declared dead after NODE_TIMEOUT of silence');
+      this.leave(n.id, conn, `declared dead after ${now - n.lastSeen} ms of silence`);
+      // a node that answers the close in time was alive: the ledger counts it as a mistake
+      conn.close(4008, 'declared dead after a silence', this.members.graceLeft(n, now));
     }
     return [...absent, ...silent].map((n) => n.id);
+  }
+
+  /** A node's heartbeat (its periodic ping) arrived. */
+  heartbeat(nodeId: string): void {
+    const n = this.members.get(nodeId);
+    if (n?.conn) this.members.heartbeat(n);
+  }
+
+  /** The connection of a node declared dead closed; `answered`: the node took part in the close. */
+  verdictSettled(nodeId: string, answered: boolean): void {
+    if (this.members.suspicions.settle(nodeId, answered, Date.now())) {
+      this.log.warn({ node: nodeId }, 'a node declared dead answered in time: a false suspicion');
+    } else {
+      this.log.info({ node: nodeId, answered }, 'a node declared dead was cut off');
+    }
+  }
+
+  /** Verdicts on connected nodes, and those the nodes proved wrong. */
+  get suspicions(): { suspicions: number; falseSuspicions: number } {
+    const { suspicions, falseSuspicions } = this.members.suspicions;
+    return { suspicions, falseSuspicions };
   }
 
   // ---- frames --------------------------------------------------------------------------------

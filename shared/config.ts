@@ -45,6 +45,12 @@ export const ProxyConfigSchema = z.object({
   REQUEST_RESULT_PERIOD: int(10).default(3000),
   MAX_NUM_NODES: int(1, 100_000).default(64),
   NODE_TIMEOUT: int(50).default(1500),
+  /** Failure detection from heartbeat history: phi above this is death; 0: NODE_TIMEOUT only. */
+  PHI_THRESHOLD: z.coerce
+    .number({ message: 'must be a number' })
+    .min(0, 'must be at least 0')
+    .max(50, 'must be at most 50')
+    .default(8),
   POLICY: z
     .enum(['least-loaded', 'power-of-two', 'batch-sampling', 'round-robin', 'random'])
     .default('least-loaded'),

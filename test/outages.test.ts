@@ -62,11 +62,11 @@ t.test('a node back from a hang rejoins by itself and answers every ticket', asy
   for (const tk of tickets) ca.write(`WAIT ${tk} 30000\n`);
   const resumed = Date.now();
   a.proc.child.kill('SIGCONT');
+  await until(() => joins() > before, 10_000, 'a to rejoin');
+  t.comment(`hang: a rejoined within ${Date.now() - resumed} ms of SIGCONT`);
   for (let i = 0; i < tickets.length; i++) {
     const line = await ca.next(30_000);
     t.match(line, /^OK \{.*"state":"done"/, `WAIT ${i + 1} answered through the rejoin`);
   }
-  await until(() => joins() > before, 10_000, 'a to rejoin');
-  t.comment(`hang: a rejoined within ${Date.now() - resumed} ms of SIGCONT`);
   for (const tk of tickets) t.equal(await ca.ask(`STATUS ${tk}`), 'OK done');
 });
