@@ -64,6 +64,8 @@ export interface ClusterOptions {
   /** When set, every process runs with `--cpu-prof` writing here. */
   readonly profileDir?: string;
   readonly startTimeoutMs?: number;
+  /** Another build's proxy program (a baseline to compare with). */
+  readonly proxyMain?: string;
 }
 
 function baseEnv(): Record<string, string> {
@@ -111,7 +113,7 @@ export class Cluster {
     try {
       const proxy = spawnNode(
         'proxy',
-        [...nodeArgs('proxy'), PROXY_MAIN],
+        [...nodeArgs('proxy'), opts.proxyMain ?? PROXY_MAIN],
         {
           ...baseEnv(),
           ...common,

@@ -131,7 +131,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  for (const main of [PROXY_MAIN, NODE_MAIN]) {
+  for (const main of [PROXY_MAIN, NODE_MAIN, ...(opts.baselineProxy ? [opts.baselineProxy] : [])]) {
     if (!existsSync(main)) {
       process.stderr.write(
         `bench: ${main} is missing: run \`npm run build\` first (npm run bench does)\n`,

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Durability } from './cluster.js';
 
@@ -23,6 +24,8 @@ export interface BenchOptions {
   readonly seed: number;
   readonly out: string;
   readonly profileDir: string | undefined;
+  /** The proxy program of an older build, run beside this one in the scale scenario. */
+  readonly baselineProxy: string | undefined;
   /** Proxy variables set on every cluster the run starts (--policy, --prefetch). */
   readonly proxyEnv: Readonly<Record<string, string>>;
   // 0. peers: jobs per run, Petrel and beanstalkd each
@@ -70,6 +73,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --memory-jobs <n>       memory: finished jobs (1000000; quick 50000)
   --memory-ttl <ms>       RESULT_TTL for the memory run (3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
+  --baseline <dir>        a checkout of an older Petrel, built: scale runs its proxy too
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
   --policy <name>         POLICY of the proxy (least-loaded)   --prefetch <n>  PREFETCH (1)
 `;
@@ -95,6 +99,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       seed: { type: 'string' },
       out: { type: 'string' },
       profile: { type: 'string' },
+      baseline: { type: 'string' },
       policy: { type: 'string' },
       prefetch: { type: 'string' },
       'peer-jobs': { type: 'string' },
@@ -142,6 +147,8 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     seed: num(values.seed, 'seed', 1),
     out: values.out ?? defaultOut,
     profileDir: values.profile,
+    baselineProxy:
+      values.baseline === undefined ? undefined : join(values.baseline, 'dist', 'proxy', 'main.js'),
     proxyEnv: {
       ...(values.policy ? { POLICY: values.policy } : {}),
       ...(values.prefetch ? { PREFETCH: String(num(values.prefetch, 'prefetch', 1)) } : {}),

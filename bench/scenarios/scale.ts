@@ -12,11 +12,47 @@ import { clusterOptions, sleep, usPerJob, withCluster, type ScenarioContext } fr
  * are given at once. Measures the proxy's dispatch rate and its CPU per job.
  */
 export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const current = await measureScale(ctx, undefined);
+  const baselineProxy = ctx.opts.baselineProxy;
+  if (baselineProxy === undefined) return current;
+  ctx.log(`scale: the same load on the baseline proxy ${baselineProxy}`);
+  const baseline = await measureScale(ctx, baselineProxy);
+  const perCpuS = (r: ScenarioResult) =>
+    r.metrics.find((m) => m.label === 'dispatches per proxy CPU-second')?.value ?? NaN;
+  const rate = (r: ScenarioResult) => r.metrics[0]?.value ?? NaN;
+  return {
+    metrics: [
+      ...current.metrics,
+      { label: 'baseline dispatch rate', unit: '/s', value: rate(baseline), digits: 0 },
+      {
+        label: 'baseline dispatches per proxy CPU-s',
+        unit: '/s',
+        value: perCpuS(baseline),
+        digits: 0,
+      },
+      {
+        label: '  this ÷ baseline (per CPU-s)',
+        unit: '×',
+        value: perCpuS(current) / perCpuS(baseline),
+        target: { op: '>=', value: 1.5 },
+        digits: 2,
+      },
+    ],
+    details: { ...current.details, baseline: baseline.details },
+    notes: [...current.notes, ...baseline.notes.map((n) => `baseline ${n}`)],
+  };
+}
+
+async function measureScale(
+  ctx: ScenarioContext,
+  proxyMain: string | undefined,
+): Promise<ScenarioResult> {
   const { fakeNodes, fakeSlots, fakeInfoPeriodMs, scaleOrigins, scaleWindow, scaleMs, warmupMs } =
     ctx.opts;
-  const opts = clusterOptions(ctx, 'scale', {
+  const opts = clusterOptions(ctx, proxyMain === undefined ? 'scale' : 'scale-baseline', {
     nodes: 0,
     proxyEnv: { MAX_NUM_NODES: String(fakeNodes + 16) },
+    proxyMain,
   });
   return withCluster(opts, async (cluster) => {
     ctx.log(`scale: connecting ${fakeNodes} fake nodes`);
@@ -33,7 +69,12 @@ export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
         (n) => n.connected,
       ).length;
       if (seen < fakeNodes)
-        throw new Error(`proxy shows ${seen}/${fakeNodes} fake nodes connected`);
+        throw new Error(
+          `proxy shows ${seen}/${fakeNodes} fake nodes connected` +
+            (fleet.closeReasons.length
+              ? ` (closed: ${fleet.closeReasons.slice(0, 3).join('; ')})`
+              : ''),
+        );
       const origins = Math.min(scaleOrigins, fakeNodes);
       ctx.log(
         `scale: ${fakeNodes} joined in ${(joinMs / 1000).toFixed(1)} s; load from ${origins} origins × ${scaleWindow}, ${scaleMs / 1000} s`,
@@ -68,6 +109,12 @@ export async function scale(ctx: ScenarioContext): Promise<ScenarioResult> {
             label: `dispatch rate (${fakeNodes} nodes)`,
             unit: '/s',
             value: dispatched / wallS,
+            digits: 0,
+          },
+          {
+            label: 'dispatches per proxy CPU-second',
+            unit: '/s',
+            value: dispatched / ((cpu.byName.proxy ?? NaN) / 1000),
             digits: 0,
           },
           { label: 'results at origin', unit: '/s', value: atOrigin / wallS, digits: 0 },
