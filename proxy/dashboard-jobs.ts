@@ -72,9 +72,68 @@ function renderJob(v) {
   field(dl, 'Run time', duration(v.startedAt, v.finishedAt), 'runTime');
   if (v.error) field(dl, 'Error', v.error, 'error');
   if (v.waiting) field(dl, 'Waiting', v.waiting, 'waiting');
+  if (v.cron) field(dl, 'Schedule', v.cron + (v.tz ? ' (' + v.tz + ')' : ''), 'cron');
+  if (v.next !== undefined) field(dl, 'Next run', when(v.next), 'next');
+  if (v.runAt) field(dl, 'Runs at', when(v.runAt), 'runAt');
+  if (v.key) field(dl, 'Key', v.key, 'key');
+  if (v.after) field(dl, 'After', v.after.join(' '), 'after');
+  if (v.progress) {
+    const p = v.progress;
+    field(dl, 'Progress', p.done + ' of ' + p.total + ' done, ' + p.failed + ' failed, ' + p.running + ' running', 'progress');
+  }
+  renderDetail(v);
   const done = TERMINAL.includes(v.state);
   $('job-output').textContent = done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
   for (const hook of jobShown) hook(v);
+}
+
+/** A small table under a heading; each row is a list of cells (text or nodes). */
+function table(title, head, rows) {
+  const wrap = el('div', { class: 'table-wrap' });
+  const t = el('table', {});
+  const tr = el('tr', {});
+  for (const h of head) tr.append(el('th', { scope: 'col' }, h));
+  const thead = el('thead', {});
+  thead.append(tr);
+  const tbody = el('tbody', {});
+  for (const cells of rows) {
+    const row = el('tr', {});
+    for (const c of cells) {
+      const td = el('td', typeof c === 'string' && c.length > 40 ? { class: 'wrap' } : {});
+      if (c instanceof Node) td.append(c); else td.textContent = c === undefined || c === null || c === '' ? '–' : String(c);
+      row.append(td);
+    }
+    tbody.append(row);
+  }
+  t.append(thead, tbody);
+  wrap.append(t);
+  const box = el('div', { 'data-detail': title });
+  box.append(el('h3', {}, title), wrap);
+  return box;
+}
+
+function ticketLink(ticket) {
+  const b = el('button', { type: 'button', class: 'link mono', 'aria-label': 'Show job ' + ticket }, ticket);
+  b.addEventListener('click', () => { $('ticket').value = ticket; showJob(ticket); });
+  return b;
+}
+
+/** The runs of a job (or of a schedule) and the tasks of a job of many tasks. */
+function renderDetail(v) {
+  const parts = [];
+  if (Array.isArray(v.runs) && v.runs.length) {
+    if (v.runs.some((r) => r.ticket)) {
+      parts.push(table('Runs', ['Ticket', 'State'], v.runs.map((r) => [r.ticket ? ticketLink(r.ticket) : '–', r.state])));
+    } else {
+      parts.push(table('Runs', ['Attempt', 'Node', 'Exit code', 'Error', 'Started', 'Finished'],
+        v.runs.map((r) => [r.attempt, r.node, r.exitCode, r.error, when(r.startedAt), when(r.finishedAt)])));
+    }
+  }
+  if (Array.isArray(v.tasks) && v.tasks.length) {
+    parts.push(table('Tasks', ['Task', 'State', 'Node', 'Exit code', 'Error', 'Output'],
+      v.tasks.map((x) => [String(x.index), x.state, x.node, x.exitCode, x.error, x.output])));
+  }
+  $('job-detail').replaceChildren(...parts);
 }
 
 async function showJob(text, quiet) {

@@ -59,6 +59,7 @@ table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nu
 th, td { padding: 6px 8px; text-align: right; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; }
 th:first-child, td:first-child, th:nth-child(2), td:nth-child(2) { text-align: left; }
+#job-detail th, #job-detail td { text-align: left; }
 td.wrap { white-space: normal; text-align: left; max-width: 360px; overflow-wrap: anywhere; }
 tr.off td { color: var(--muted); }
 .status-on { color: var(--ok); font-weight: 600; }

@@ -66,6 +66,7 @@ const BODY = `
         <span id="job-state" class="pill"></span>
       </div>
       <dl class="fields" id="job-fields"></dl>
+      <div id="job-detail"></div>
       <h3>Output</h3>
       <pre id="job-output"></pre>
     </div>

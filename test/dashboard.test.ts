@@ -74,6 +74,27 @@ function clusterJson(): string {
   });
 }
 
+/** A job of three tasks, one failed after two runs, as `/api/jobs/{ticket}` serves it. */
+const TASKS_JOB = {
+  ticket: '01M8N9FWE35RCC0TX6RB836C65',
+  state: 'failed',
+  error: 'task 1 failed',
+  attempts: 2,
+  submittedAt: '2026-11-30T03:55:30.000Z',
+  finishedAt: '2026-11-30T03:55:34.000Z',
+  type: 'exec',
+  progress: { total: 3, done: 2, failed: 1, running: 0 },
+  runs: [
+    { attempt: 1, node: 'node-9000', exitCode: 2, error: 'exit code 2' },
+    { attempt: 2, node: 'node-9001', exitCode: 2, error: 'exit code 2' },
+  ],
+  tasks: [
+    { index: 0, state: 'done', exitCode: 0, node: 'node-9000', output: 'a.txt.gz' },
+    { index: 1, state: 'failed', exitCode: 2, node: 'node-9001', error: 'exit code 2' },
+    { index: 2, state: 'done', exitCode: 0, node: 'node-9000', output: 'c.txt.gz' },
+  ],
+};
+
 /** Two minutes of the past, one sample a second, ending where the fake clock starts. */
 function historyJson(): string {
   const samples = [];
@@ -91,6 +112,8 @@ function startServer(): Promise<string> {
       res.writeHead(200, { 'content-type': 'application/json' }).end(past);
     } else if (req.url === '/') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
+    } else if (req.url === `/api/jobs/${TASKS_JOB.ticket}`) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(TASKS_JOB));
     } else if (req.url === '/api/cluster' && fake.failing) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
     } else if (req.url === '/api/cluster') {
@@ -157,6 +180,22 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
   t.equal(await page.textContent('#policy'), 'least-loaded');
   t.equal(await page.textContent('#status'), 'live');
   await page.screenshot({ path: join(shots, 'live.png'), fullPage: true });
+
+  // a job of many tasks shows its progress, its runs and each task
+  await page.getByLabel('Ticket').fill(TASKS_JOB.ticket);
+  await page.getByLabel('Ticket').press('Enter');
+  await page.waitForSelector('[data-detail="Tasks"]', { timeout: DEADLINE });
+  t.equal(await page.textContent('[data-field="progress"]'), '2 of 3 done, 1 failed, 0 running');
+  t.same(await page.locator('[data-detail="Runs"] tbody tr').count(), 2, 'two runs');
+  t.same(await page.locator('[data-detail="Tasks"] tbody tr:nth-child(2) td').allTextContents(), [
+    '1',
+    'failed',
+    'node-9001',
+    '2',
+    'exit code 2',
+    '–',
+  ]);
+  await page.screenshot({ path: join(shots, 'job-tasks.png'), fullPage: true });
 
   fake.animate = false;
   fake.queued = 17;
