@@ -3,7 +3,10 @@ import { WireError } from '../shared/errors.js';
 import { sendError, sendJson } from '../shared/http.js';
 import { parseTicket } from '../shared/ids.js';
 import { viewToClient, type JobView } from '../shared/job.js';
+import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
+import { readRunLog } from './job-logs.js';
+import type { LogAsk } from './log-relay.js';
 
 /** How often the history ring takes a sample, and how many it keeps (15 minutes). */
 export const HISTORY_PERIOD_MS = 1000;
@@ -15,9 +18,15 @@ export interface DashboardSource {
   snapshot(): ClusterNumbers;
   /** Any job the proxy knows, or null. */
   view(ticket: string): JobView | null;
+  /** Reads a run's output from the node that ran it. */
+  readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
 }
 
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse, param: string) => void;
+type Handler = (
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  param: string,
+) => void | Promise<void>;
 
 /**
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
@@ -32,6 +41,11 @@ export class DashboardApi {
       { method: 'GET', path: /^\/api\/cluster$/, handle: (_q, res) => this.cluster(res) },
       { method: 'GET', path: /^\/api\/history$/, handle: (q, res) => this.recent(q, res) },
       { method: 'GET', path: /^\/api\/jobs\/([^/]+)$/, handle: (_q, res, t) => this.job(res, t) },
+      {
+        method: 'GET',
+        path: /^\/api\/jobs\/([^/]+)\/logs$/,
+        handle: (q, res, t) => this.logs(q, res, t),
+      },
     ];
   }
 
@@ -56,11 +70,15 @@ export class DashboardApi {
       sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
       return true;
     }
-    try {
-      route.handle(req, res, decoded(route.path.exec(url.pathname)?.[1] ?? ''));
-    } catch (err) {
+    const fail = (err: unknown) => {
       const e = err instanceof WireError ? err : new WireError('UNAVAILABLE', 'internal error');
       sendError(res, e, err instanceof WireError ? undefined : 500);
+    };
+    try {
+      const done = route.handle(req, res, decoded(route.path.exec(url.pathname)?.[1] ?? ''));
+      if (done) done.catch(fail);
+    } catch (err) {
+      fail(err);
     }
     return true;
   }
@@ -79,11 +97,29 @@ export class DashboardApi {
   }
 
   private job(res: http.ServerResponse, raw: string): void {
+    sendJson(res, 200, operatorView(this.known(raw)));
+  }
+
+  /** The start of a job's (or a task's: `?task=i`) output, from the node that ran it. */
+  private async logs(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+    const view = this.known(raw);
+    const task = new URL(req.url ?? '/', 'http://proxy').searchParams.get('task');
+    if (task !== null && !/^\d{1,5}$/.test(task)) {
+      throw new WireError('BAD_REQUEST', 'task is the index of a task: 0, 1, ...');
+    }
+    const log = await readRunLog(view, task === null ? undefined : Number(task), (r) =>
+      this.src.readLog(r),
+    );
+    sendJson(res, 200, log);
+  }
+
+  /** The view of the ticket in the path; BAD_REQUEST or NOT_FOUND otherwise. */
+  private known(raw: string): JobView {
     const ticket = parseTicket(raw);
     if (!ticket) throw new WireError('BAD_REQUEST', `not a ticket: ${raw.slice(0, 40)}`);
     const view = this.src.view(ticket);
     if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
-    sendJson(res, 200, operatorView(view));
+    return view;
   }
 }
 

@@ -9,6 +9,8 @@ const FAILED_POLL_MS = 3000;
 const JOB_POLL_MS = 500;
 let shownTicket = null;
 let jobTimer = 0;
+/** The output shown is the node's log, not the result's copy. */
+let logShown = false;
 /** Called with each job shown (the failed-jobs view adds its Retry button). */
 const jobShown = [];
 
@@ -83,8 +85,30 @@ function renderJob(v) {
   }
   renderDetail(v);
   const done = TERMINAL.includes(v.state);
-  $('job-output').textContent = done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
+  if (!logShown) {
+    $('job-output').textContent = done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
+  }
   for (const hook of jobShown) hook(v);
+}
+
+function size(bytes) {
+  return bytes < 1024 ? bytes + ' bytes' : bytes < 1048576 ? (bytes / 1024).toFixed(1) + ' KiB' : (bytes / 1048576).toFixed(1) + ' MiB';
+}
+
+/** Replaces the result's output (its head and tail) with the log the node that ran it keeps. */
+async function loadLog(v) {
+  if (v.tasks) return; // each task's output is in the task table
+  try {
+    const log = await getJson('api/jobs/' + v.ticket + '/logs');
+    if (shownTicket !== v.ticket || log.source !== 'log') return;
+    logShown = true;
+    $('job-output').textContent = log.text || '(no output yet)';
+    $('job-output-note').textContent = log.shown < log.size
+      ? 'The first ' + size(log.shown) + ' of ' + size(log.size) + ', from the log on ' + log.node + '; petrel logs ' + v.ticket + ' prints all of it.'
+      : 'All ' + size(log.size) + ', from the log on ' + log.node + (log.live ? ', still running.' : '.');
+  } catch (err) {
+    if (shownTicket === v.ticket) $('job-output-note').textContent = 'The log cannot be read now (' + err.message + '); this is what the result keeps.';
+  }
 }
 
 /** A small table under a heading; each row is a list of cells (text or nodes). */
@@ -147,10 +171,15 @@ async function showJob(text, quiet) {
   if (!quiet) say('Looking up ' + ticket + '…', false);
   try {
     const v = await getJson('api/jobs/' + ticket);
+    if (shownTicket !== ticket) {
+      logShown = false;
+      $('job-output-note').textContent = '';
+    }
     shownTicket = ticket;
     if (!quiet) $('ticket').value = ticket;
     if (location.hash !== '#ticket=' + ticket) history.replaceState(null, '', '#ticket=' + ticket);
     renderJob(v);
+    loadLog(v);
     say(TERMINAL.includes(v.state) ? '' : 'The job is ' + v.state + '; this view follows it.', false);
     if (!TERMINAL.includes(v.state)) jobTimer = setTimeout(() => showJob(ticket, true), JOB_POLL_MS);
   } catch (err) {

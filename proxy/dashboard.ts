@@ -69,6 +69,7 @@ const BODY = `
       <div id="job-detail"></div>
       <h3>Output</h3>
       <pre id="job-output"></pre>
+      <p class="note" id="job-output-note"></p>
     </div>
   </section>
 </main>

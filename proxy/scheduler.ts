@@ -7,7 +7,7 @@ import { Counters, type CounterName } from './counters.js';
 import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
 import { JobTable } from './job-table.js';
-import { LogRelay } from './log-relay.js';
+import { LogRelay, type LogAsk } from './log-relay.js';
 import { DEFAULT_DETECTOR } from './failure-detector.js';
 import { countJob, Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
@@ -135,6 +135,11 @@ export class Scheduler {
   }
   connectedNodes(): NodeEntry[] {
     return this.members.connected();
+  }
+
+  /** Reads a run's output from the node that ran it (the dashboard). */
+  readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>> {
+    return this.logs.ask(req);
   }
 
   /** A client's view of any ticket the proxy knows. */

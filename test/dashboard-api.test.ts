@@ -34,6 +34,17 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
   t.equal(job.status, 200);
   t.match(job.body, { ticket, state: 'done', output: 'found', type: 'echo', args: ['found'] });
 
+  const log = await get(`/api/jobs/${ticket}/logs`);
+  t.equal(log.status, 200);
+  t.match(
+    log.body,
+    { node: 'n1', source: 'result', text: 'found', live: false },
+    'echo keeps no log',
+  );
+  t.equal((await get(`/api/jobs/${ticket}/logs?task=1`)).status, 400, 'no task 1 in a plain job');
+  t.equal((await get(`/api/jobs/${ticket}/logs?task=x`)).status, 400);
+  t.equal((await get(`/api/jobs/${'0'.repeat(26)}/logs`)).status, 404);
+
   const notTicket = await get('/api/jobs/nope');
   t.equal(notTicket.status, 400);
   t.match(notTicket.body, { error: { code: 'BAD_REQUEST', message: /not a ticket/ } });

@@ -244,7 +244,9 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
 });
 
 t.test('a person finds a job by its ticket and reads its result', { skip }, async (t) => {
-  const { proxy, nodes } = await startCluster(t.teardown, 2);
+  const { proxy, nodes } = await startCluster(t.teardown, 2, {
+    nodeEnv: { EXEC_ALLOW: 'sh', JOB_OUTPUT_LIMIT: '200' },
+  });
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const ticket = (await c.ask('SUBMIT echo hello from the dashboard')).replace(/^OK /, '');
   t.match(await c.ask(`WAIT ${ticket} 20000`), /"state":"done"/);
@@ -272,6 +274,21 @@ t.test('a person finds a job by its ticket and reads its result', { skip }, asyn
   t.equal(await page.textContent('[data-field="attempts"]'), '1');
   t.equal(new URL(page.url()).hash, `#ticket=${ticket}`, 'the address links to the job');
   await page.screenshot({ path: join(shots, 'job-done.png'), fullPage: true });
+
+  // output longer than a result keeps is read whole from the log on the node that ran it
+  const spec = JSON.stringify({ type: 'exec', args: ['sh', '-c', 'seq 1 2000'] });
+  const long = (await c.ask(`SUBMIT ${spec}`)).replace(/^OK /, '');
+  t.match(await c.ask(`WAIT ${long} 20000`), /"state":"done"/);
+  await page.getByLabel('Ticket').fill(long);
+  await page.getByLabel('Ticket').press('Enter');
+  await eventually('the whole log', async () =>
+    /from the log on n[12]/.test((await page.textContent('#job-output-note')) ?? ''),
+  );
+  const lines = ((await page.textContent('#job-output')) ?? '').trim().split('\n');
+  t.equal(lines.length, 2000, 'every line, not the head and tail of the result');
+  t.equal(lines[999], '1000');
+  t.match(await page.textContent('#job-output-note'), /^All 8\.7 KiB, from the log on n[12]\.$/);
+  await page.screenshot({ path: join(shots, 'job-log.png'), fullPage: true });
 
   // a job still running is followed until it ends
   const slow = (await c.ask('SUBMIT sleep 1500')).replace(/^OK /, '');

@@ -1,0 +1,80 @@
+import { WireError } from '../shared/errors.js';
+import { isTerminal, type JobView } from '../shared/job.js';
+import type { FrameOf } from '../shared/protocol.js';
+import type { LogAsk } from './log-relay.js';
+
+/** The most output the dashboard shows of one run; `petrel logs` reads all of it. */
+export const DASHBOARD_LOG_BYTES = 512 * 1024;
+
+/** A run's output as the dashboard shows it. */
+export interface RunLog {
+  /** The node that ran it (where its log is kept), if it started. */
+  node: string | null;
+  /** `log`: read from the node's disk; `result`: the head and tail its result keeps; `none`. */
+  source: 'log' | 'result' | 'none';
+  text: string;
+  /** Bytes of the whole log so far (0 unless `source` is `log`). */
+  size: number;
+  /** Bytes shown, from the start. */
+  shown: number;
+  /** The run is still writing. */
+  live: boolean;
+}
+
+const NOT_STARTED = new Set(['scheduled', 'blocked', 'queued']);
+
+/** Where the output of a job, or of one of its tasks, is. */
+function runOf(v: JobView, task: number | undefined) {
+  if (v.tasks) {
+    const t = task === undefined ? undefined : v.tasks.find((x) => x.index === task);
+    if (!t)
+      throw new WireError('BAD_REQUEST', `${v.ticket} has tasks 0-${v.tasks.length - 1}: name one`);
+    return { node: t.node ?? null, state: t.state, output: t.output ?? '' };
+  }
+  if (task !== undefined && task !== 0) {
+    throw new WireError('BAD_REQUEST', `${v.ticket} is one job without tasks: its only task is 0`);
+  }
+  return { node: v.node ?? null, state: v.state, output: v.output ?? '' };
+}
+
+/**
+ * The start of a run's output, read from the node that ran it. A run that kept no log (an
+ * `echo`, or a node that has expired it) shows what its result keeps.
+ */
+export async function readRunLog(
+  v: JobView,
+  task: number | undefined,
+  ask: (req: LogAsk) => Promise<FrameOf<'LOG_DATA'>>,
+): Promise<RunLog> {
+  const run = runOf(v, task);
+  const fromResult = (): RunLog => {
+    const text = isTerminal(run.state) ? run.output : '';
+    const source = text ? 'result' : 'none';
+    return { node: run.node, source, text, size: 0, shown: 0, live: false };
+  };
+  if (!run.node || NOT_STARTED.has(run.state)) return fromResult();
+  const f = await ask({
+    ticket: v.ticket,
+    task: v.tasks ? task : undefined,
+    node: run.node,
+    offset: 0,
+    max: DASHBOARD_LOG_BYTES,
+    waitMs: 0,
+  });
+  if (f.status === 'unavailable') {
+    throw new WireError(
+      'UNAVAILABLE',
+      `node ${run.node}, which ran it, is not connected; try again`,
+    );
+  }
+  if (f.status === 'none') return fromResult();
+  const data = Buffer.from(f.data, 'base64');
+  return {
+    node: run.node,
+    source: 'log',
+    text: data.toString('utf8'),
+    size: f.size,
+    shown: data.length,
+    live: f.live,
+  };
+}
