@@ -58,6 +58,8 @@ const HELP = [
   'SUBMIT <type> [arg ...]     submit a job (types: sleep <ms>, echo <text>, exec <program> [arg ...])',
   '                            words split as sh does: SUBMIT exec sh -c "echo hi; exit 3"',
   'SUBMIT <json>               {"type","args","priority","timeoutMs","maxAttempts","env","cwd","stdin"}',
+  '                            a schedule: {"type":"echo","args":["tick"],"cron":"*/5 * * * *","tz":"UTC"}',
+  '                            (RESULT shows its next firing and runs; CANCEL stops it)',
   '                            e.g. {"type":"exec","args":["cat"],"stdin":"hi","env":{"A":"1"},"cwd":"/srv"}',
   'STATUS <ticket>             queued | running | done | failed | cancelled',
   'RESULT <ticket>             the result as JSON (fields known so far)',

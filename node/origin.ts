@@ -139,9 +139,12 @@ export class Origin {
    */
   async view(id: string, deadline = Date.now() + LINK_WAIT_MS): Promise<JobView | null> {
     const local = this.localView(id);
-    if (local && isTerminal(local.state)) return local;
+    // a schedule's runs and next firing are the proxy's to tell, even once it is cancelled
+    const schedule = local?.cron !== undefined;
+    if (local && isTerminal(local.state) && !schedule) return local;
     if (local) {
-      if (this.open.get(id)?.state !== 'forwarded' || !this.link.ready) return local;
+      const forwarded = schedule || this.open.get(id)?.state === 'forwarded';
+      if (!forwarded || !this.link.ready) return local;
       const remote = await this.link.request('lookup', [id]).catch(() => []);
       const r = remote[0];
       return r && r.ticket === id ? { ...r, type: local.type, args: local.args } : local;
@@ -409,6 +412,8 @@ export class Origin {
   }
 
   private runLocally(t: OpenTicket): void {
+    // a schedule lives on the proxy: it waits here, accepted, until the proxy is back
+    if (t.spec.cron !== undefined) return;
     t.local = true;
     this.counters.localRuns++;
     this.executor.enqueue(t.id, t.spec);

@@ -1,4 +1,4 @@
-import type { JobResult, JobSpec, JobView } from '../shared/job.js';
+import { isTerminal, type JobResult, type JobSpec, type JobView } from '../shared/job.js';
 import type { RunOutcome } from './job-runner.js';
 import type { TicketState } from './ticket-store.js';
 
@@ -22,7 +22,13 @@ export function viewOfResult(
     finishedAt: r.finishedAt,
     type: spec.type,
     args: spec.args,
+    ...scheduleFields(spec),
   };
+}
+
+/** What a view says of a schedule (a job with cron) before the proxy says more. */
+function scheduleFields(spec: JobSpec): Pick<JobView, 'cron' | 'tz'> {
+  return spec.cron === undefined ? {} : { cron: spec.cron, tz: spec.tz ?? 'UTC' };
 }
 
 /** A client's view of a job not finished yet. */
@@ -34,11 +40,12 @@ export function pendingView(
 ): JobView {
   return {
     ticket: id,
-    state: clientState(state),
+    state: spec.cron !== undefined && !isTerminal(state) ? 'scheduled' : clientState(state),
     attempts: 0,
     submittedAt,
     type: spec.type,
     args: spec.args,
+    ...scheduleFields(spec),
   };
 }
 

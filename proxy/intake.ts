@@ -67,7 +67,12 @@ export class Intake {
     return j.result || ticketTime(j.id) < this.startedAt ? table.find(j.id) : undefined;
   }
 
-  private accept(n: NodeEntry, j: WireJob): void {
+  /** A job the proxy issues itself (a schedule's firing): stored and queued as if forwarded. */
+  issue(j: WireJob): void {
+    this.accept(undefined, j);
+  }
+
+  private accept(n: NodeEntry | undefined, j: WireJob): void {
     const { table, store, assignments, counters, outbox } = this.d;
     const job: Job = {
       id: j.id,
@@ -95,7 +100,7 @@ export class Intake {
       assignments.want();
     }
     store.insert(job, (err) => {
-      if (!err) outbox.ack(n, 'job', job.id);
+      if (!err && n) outbox.ack(n, 'job', job.id);
     });
   }
 }

@@ -10,6 +10,7 @@ import { createProxyHttp } from './http.js';
 import { JobStore, PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
 import { createPolicy } from './policies.js';
+import { ScheduleStore } from './schedule-store.js';
 import { Scheduler } from './scheduler.js';
 import { TypeStore } from './type-store.js';
 
@@ -50,6 +51,7 @@ export class PetrelProxy {
         phiThreshold: cfg.PHI_THRESHOLD,
         log,
         onFinished: (job) => this.metrics.finished(job),
+        schedules: new ScheduleStore(this.db, this.committer),
       },
       new TypeStore(this.db, this.committer),
     );

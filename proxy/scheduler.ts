@@ -15,6 +15,8 @@ import type { Policy } from './policies.js';
 import { Results } from './results.js';
 import type { TypeStore } from './type-store.js';
 import { JobTypes } from './job-types.js';
+import type { ScheduleStore } from './schedule-store.js';
+import { Schedules } from './schedules.js';
 
 export type { NodeConn, NodeEntry } from './membership.js';
 
@@ -28,6 +30,8 @@ export interface SchedulerOptions {
   log: Logger;
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
+  /** The schedules' table (same database and commits as the jobs). */
+  schedules: ScheduleStore;
 }
 
 /**
@@ -43,6 +47,7 @@ export class Scheduler {
   private readonly assignments: Assignments;
   private readonly results: Results;
   private readonly intake: Intake;
+  private readonly schedules: Schedules;
   private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
   private readonly types: JobTypes;
 
@@ -91,6 +96,14 @@ export class Scheduler {
       committer,
       log: opts.log,
     });
+    this.schedules = new Schedules({
+      store: opts.schedules,
+      issue: (job) => this.intake.issue(job),
+      stateOf: (ticket) => this.table.view(ticket)?.state ?? null,
+      ack: (origin, id) => this.toNode(origin, (n) => this.outbox.ack(n, 'job', id)),
+      ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, r)),
+      log: opts.log,
+    });
     committer.beforeFlush = () => {
       // Dispatches go out now, not after this tick's fsync. Everything else in the outboxes
       // was queued by earlier commits (acks and results are queued only once committed), so
@@ -102,6 +115,14 @@ export class Scheduler {
     };
     committer.onFlushed = () => this.outbox.flush();
     this.recover();
+  }
+
+  /** Queues a frame for a node, if connected, and sends it once what is queued is committed. */
+  private toNode(id: string, queue: (n: NodeEntry) => unknown): void {
+    const n = this.members.get(id);
+    if (!n?.conn) return;
+    queue(n);
+    this.committer.afterCommit(() => this.outbox.flush());
   }
 
   private get log(): Logger {
@@ -144,7 +165,7 @@ export class Scheduler {
 
   /** A client's view of any ticket the proxy knows. */
   view(id: string): JobView | null {
-    const v = this.table.view(id);
+    const v = this.schedules.view(id) ?? this.table.view(id);
     return v && this.types.explain(v);
   }
 
@@ -282,7 +303,7 @@ export class Scheduler {
         for (const s of frame.started) this.onStarted(n, s.id, s.at);
         return;
       case 'JOB':
-        return this.intake.onForwarded(n, frame.jobs);
+        return this.intake.onForwarded(n, this.schedules.take(n.id, frame.jobs));
       case 'ACK':
         this.onPlaced(n, frame.jobs);
         return this.results.onDelivered(n, frame.results);
@@ -345,11 +366,13 @@ export class Scheduler {
       if (job && job.node === n.id && !isTerminal(job.state)) this.assignments.requeue(job, true);
     }
     this.results.onRequested(n, f.requests);
+    this.schedules.requested(n.id, f.requests);
     this.assignments.want();
   }
 
   private onCancel(n: NodeEntry, ids: string[], reqId: number | undefined): void {
     for (const id of ids) {
+      if (this.schedules.cancel(id)) continue;
       const job = this.table.get(id);
       if (!job || isTerminal(job.state)) continue;
       this.results.finish(
@@ -399,12 +422,13 @@ export class Scheduler {
 
   /** Deletes delivered results older than the TTL. */
   expire(ttlMs: number, now = Date.now()): number {
-    return this.store.expire(now - ttlMs);
+    return this.store.expire(now - ttlMs) + this.schedules.expire(now - ttlMs);
   }
 
   /** Commits everything and stops dispatching (graceful stop). */
   stop(): void {
     this.logs.close();
+    this.schedules.close();
     this.committer.beforeFlush = () => {};
     this.store.saveCounters(this.count.values);
     this.committer.flush();

@@ -1,0 +1,220 @@
+import { newTicket } from '../shared/ids.js';
+import type { ClientState, JobResult, JobSpec, JobView } from '../shared/job.js';
+import type { Logger } from '../shared/log.js';
+import type { WireJob } from '../shared/protocol.js';
+import { firingAt, nextDue } from './schedule-clock.js';
+import type { ScheduleRecord, ScheduleStore } from './schedule-store.js';
+
+/** Runs a schedule's view lists. */
+const VIEW_RUNS = 20;
+/** setTimeout's longest delay; a later due time is reached in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Cron reads in this zone when a schedule names none, whatever the proxy's machine says. */
+export const DEFAULT_TZ = 'UTC';
+
+export interface ScheduleDeps {
+  store: ScheduleStore;
+  /** Stores and queues a firing's job as an ordinary job, in the current tick's transaction. */
+  issue(job: WireJob): void;
+  /** A run's state, as its job says (null once it expired). */
+  stateOf(ticket: string): ClientState | null;
+  /** Acks a forwarded schedule to its origin (called once it is committed). */
+  ack(origin: string, id: string): void;
+  /** Tells the origin its schedule ended (cancelled); it acks like any result. */
+  ended(origin: string, r: JobResult): void;
+  log: Logger;
+  now?: () => number;
+}
+
+/**
+ * Schedules (jobs with `cron`) live on the proxy: one timer for the earliest due time; each
+ * firing creates an ordinary job with its own ticket and moves the schedule's next due time in
+ * the same transaction, so a crash never fires a due time twice, and a proxy that was down
+ * fires a missed due time once when it returns. The schedule's own ticket answers RESULT with
+ * its next firing and newest runs, and CANCEL stops it.
+ */
+export class Schedules {
+  private readonly all = new Map<string, ScheduleRecord>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly d: ScheduleDeps) {
+    this.now = d.now ?? Date.now;
+    for (const s of d.store.all()) this.all.set(s.id, s);
+    this.arm();
+  }
+
+  get active(): number {
+    let n = 0;
+    for (const s of this.all.values()) if (s.state === 'active') n++;
+    return n;
+  }
+
+  has(id: string): boolean {
+    return this.all.has(id);
+  }
+
+  /**
+   * Takes the schedules out of forwarded jobs (each stored once, acked once committed) and
+   * returns the other jobs.
+   */
+  take(from: string, jobs: WireJob[]): WireJob[] {
+    const rest: WireJob[] = [];
+    for (const j of jobs) {
+      // another node's ticket is the intake's to refuse
+      if (j.spec.cron === undefined || j.origin !== from) rest.push(j);
+      else this.accept(j);
+    }
+    return rest;
+  }
+
+  private accept(j: WireJob): void {
+    const known = this.all.get(j.id);
+    if (known) {
+      if (known.origin !== j.origin) return; // a node speaks only for its own tickets
+      // a resend: ack again; with a result, its origin cancelled it before our ack came
+      if (j.result?.state === 'cancelled') this.cancel(j.id);
+      this.d.store.afterCommit(() => this.d.ack(j.origin, j.id));
+      return;
+    }
+    const tz = j.spec.tz ?? DEFAULT_TZ;
+    const now = this.now();
+    const cancelled = j.result !== undefined;
+    const s: ScheduleRecord = {
+      id: j.id,
+      spec: j.spec,
+      origin: j.origin,
+      submittedAt: j.submittedAt,
+      tz,
+      nextDue: cancelled ? null : nextDue(j.spec.cron as string, tz, now),
+      state: cancelled ? 'cancelled' : 'active',
+      runs: [],
+      cancelledAt: cancelled ? now : null,
+    };
+    this.all.set(s.id, s);
+    this.d.store.insert(s, (err) => {
+      if (!err) this.d.ack(j.origin, j.id);
+    });
+    this.d.log.info({ schedule: s.id, cron: s.spec.cron, tz, next: s.nextDue }, 'schedule added');
+    this.arm();
+  }
+
+  /** A client's view of a schedule; null when `id` is no schedule. */
+  view(id: string): JobView | null {
+    const s = this.all.get(id);
+    if (!s) return null;
+    return {
+      ticket: s.id,
+      state: s.state === 'active' ? 'scheduled' : 'cancelled',
+      cron: s.spec.cron,
+      tz: s.tz,
+      next: s.nextDue,
+      runs: s.runs.slice(0, VIEW_RUNS).map((ticket) => ({
+        ticket,
+        state: this.d.stateOf(ticket) ?? 'done',
+      })),
+      attempts: 0,
+      submittedAt: s.submittedAt,
+      finishedAt: s.cancelledAt,
+      type: s.spec.type,
+      args: s.spec.args,
+    };
+  }
+
+  /** Stops a schedule; returns false when `id` is no schedule. Its origin hears it ended. */
+  cancel(id: string, after?: () => void): boolean {
+    const s = this.all.get(id);
+    if (!s) return false;
+    if (s.state === 'cancelled') {
+      after?.();
+      return true;
+    }
+    s.state = 'cancelled';
+    s.nextDue = null;
+    s.cancelledAt = this.now();
+    this.d.store.cancel(s, (err) => {
+      if (!err) this.tellOrigin(s);
+      after?.();
+    });
+    this.d.log.info({ schedule: id }, 'schedule cancelled');
+    this.arm();
+    return true;
+  }
+
+  /** An origin asks about its open tickets: the schedules among them that ended. */
+  requested(from: string, ids: string[]): void {
+    for (const id of ids) {
+      const s = this.all.get(id);
+      if (s?.state === 'cancelled' && s.origin === from) this.tellOrigin(s);
+    }
+  }
+
+  private tellOrigin(s: ScheduleRecord): void {
+    this.d.ended(s.origin, {
+      id: s.id,
+      state: 'cancelled',
+      exitCode: null,
+      output: '',
+      error: 'schedule cancelled',
+      node: null,
+      attempt: 0,
+      startedAt: null,
+      finishedAt: s.cancelledAt ?? this.now(),
+    });
+  }
+
+  /** Forgets schedules cancelled before `before`. */
+  expire(before: number): number {
+    for (const s of this.all.values()) {
+      if (s.state === 'cancelled' && (s.cancelledAt ?? 0) < before) this.all.delete(s.id);
+    }
+    return this.d.store.expire(before);
+  }
+
+  /** Fires every schedule that is due now, then arms the timer for the next due time. */
+  fireDue(): void {
+    const now = this.now();
+    for (const s of this.all.values()) {
+      if (s.state !== 'active') continue;
+      const f = firingAt(s.spec.cron as string, s.tz, s.nextDue, now);
+      if (!f) continue;
+      const ticket = newTicket(now);
+      this.d.issue({ id: ticket, spec: runSpec(s.spec), origin: s.origin, submittedAt: now });
+      s.nextDue = f.next;
+      s.runs = [ticket, ...s.runs].slice(0, VIEW_RUNS);
+      // the same transaction as the job's row: both, or neither, survive a crash
+      this.d.store.fired(s);
+      this.d.log.info(
+        { schedule: s.id, run: ticket, due: new Date(f.dueAt).toISOString(), late: now - f.dueAt },
+        'schedule fired',
+      );
+    }
+    this.arm();
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.closed) return;
+    let earliest = Infinity;
+    for (const s of this.all.values()) {
+      if (s.state === 'active' && s.nextDue !== null) earliest = Math.min(earliest, s.nextDue);
+    }
+    if (earliest === Infinity) return;
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, earliest - this.now()));
+    this.timer = setTimeout(() => this.fireDue(), delay);
+    this.timer.unref();
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.timer);
+  }
+}
+
+/** What each firing runs: the schedule's spec without what makes it a schedule. */
+export function runSpec(spec: JobSpec): JobSpec {
+  const { cron: _cron, tz: _tz, key: _key, ...run } = spec;
+  return run;
+}
