@@ -1,0 +1,87 @@
+import t from 'tap';
+import { withLine } from '../cli/commands/map.js';
+import { render } from '../cli/commands/top.js';
+import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
+import { summary } from '../cli/format.js';
+import { envOf } from '../cli/job-input.js';
+import { TaskPrinter } from '../cli/task-printer.js';
+import { WireError } from '../shared/errors.js';
+
+const T = '01M8N95DJSFCSS7R4A8TAF97G2';
+
+t.test('map: {} is the line, or the line is the last argument', async (t) => {
+  t.same(withLine(['gzip', '-9', '{}'], 'a b.txt'), ['gzip', '-9', 'a b.txt']);
+  t.same(withLine(['cp', '{}', '{}.bak'], 'x'), ['cp', 'x', 'x.bak']);
+  t.same(withLine(['wc', '-l'], 'f'), ['wc', '-l', 'f']);
+});
+
+t.test('map prints each finished task once, as it ends or in input order', async (t) => {
+  const task = (index: number, state: string) => ({ index, state, output: `${index}` }) as never;
+  const asDone = new TaskPrinter(false);
+  t.same(
+    asDone
+      .take([task(0, 'running'), task(1, 'done'), task(2, 'failed')])
+      .map((x: { index: number }) => x.index),
+    [1, 2],
+  );
+  t.same(
+    asDone
+      .take([task(0, 'done'), task(1, 'done'), task(2, 'failed')])
+      .map((x: { index: number }) => x.index),
+    [0],
+  );
+  const ordered = new TaskPrinter(true);
+  t.same(ordered.take([task(0, 'running'), task(1, 'done')]), [], 'task 1 waits for task 0');
+  t.same(
+    ordered
+      .take([task(0, 'cancelled'), task(1, 'done'), task(2, 'queued')])
+      .map((x: { index: number }) => x.index),
+    [0, 1],
+  );
+});
+
+t.test('exit codes', async (t) => {
+  t.equal(exitCodeOfJob({ ticket: T, state: 'failed', exitCode: 3 }), 3);
+  t.equal(exitCodeOfJob({ ticket: T, state: 'done' }), 0);
+  t.equal(exitCodeOfJob({ ticket: T, state: 'cancelled' }), EXIT.INTERRUPTED);
+  t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'TIMEOUT after 5 ms' }), 124);
+  t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'spawn nope ENOENT' }), 127);
+  t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'LOST' }), 1);
+  t.equal(exitCodeOfError(new WireError('NOT_FOUND')), 66);
+  t.equal(exitCodeOfError(new WireError('UNAVAILABLE')), 69);
+  t.equal(exitCodeOfError(new WireError('UNAUTHORIZED')), 77);
+  t.equal(exitCodeOfError(new WireError('BAD_REQUEST')), 64);
+  t.equal(exitCodeOfError(new Error('?')), 69);
+});
+
+t.test('env pairs and the summary line', async (t) => {
+  t.same(envOf(['A=1', 'B=x=y', 'C=']), { A: '1', B: 'x=y', C: '' });
+  t.throws(() => envOf(['=1']), { code: 'BAD_REQUEST' });
+  t.equal(
+    summary({
+      ticket: T,
+      state: 'done',
+      exitCode: 0,
+      node: 'n1',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:01.500Z',
+    }),
+    `${T}  done  exit 0  on n1  1.5 s`,
+  );
+});
+
+t.test('top: one row per node, rates between two views', async (t) => {
+  const view = (time: number, done: number) => ({
+    time,
+    policy: 'least-loaded',
+    queue: { queued: 1, assigned: 0, running: 2 },
+    totals: { done },
+    nodes: [
+      { id: 'node-with-a-long-name', connected: true, slots: 4, queued: 1, running: 2, done },
+    ],
+  });
+  const text = render({ id: 'n1' }, view(2000, 30), view(1000, 10));
+  t.match(text, /queue\s+1 queued\s+0 assigned\s+2 running/);
+  t.match(text, /\nnode-with-a-long-name\s+yes\s+4\s+2\s+1\s+30\s+20\.0$/);
+  t.match(render({ id: 'n1', localFallback: true }, null, undefined), /proxy does not answer/);
+});
