@@ -1,3 +1,6 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { freePort, LineClient, startCluster, until } from './helpers/cluster.js';
 import { petrel, spawnPetrel } from './helpers/petrel-cli.js';
@@ -123,4 +126,32 @@ t.test('a token from the environment', async (t) => {
   t.match(denied.stderr, /PETREL_TOKEN/);
   const ok = await petrel(['ls', '--addr', addr], { env: { PETREL_TOKEN: 'pw' } });
   t.equal(ok.code, 0);
+});
+
+const script = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
+const noScript = script ? false : 'needs script(1) for a terminal: apt-get install bsdutils';
+
+t.test('wait draws a progress bar on a terminal', { skip: noScript }, async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1);
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+  const tickets = await Promise.all(
+    ['300', '600'].map(async (ms) =>
+      (await petrel(['submit', 'sleep', ms], { env })).stdout.trim(),
+    ),
+  );
+  const bin = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+  const command = [process.execPath, bin, 'wait', ...tickets].join(' ');
+  const r = await new Promise<{ code: number | null; text: string }>((resolve) => {
+    const child = spawn(script as string, ['-qefc', command, '/dev/null'], {
+      env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (text += d));
+    child.once('close', (code) => resolve({ code, text }));
+  });
+  t.equal(r.code, 0);
+  t.match(r.text, /2\/2 jobs/, 'the bar counts finished jobs');
+  t.match(r.text, /2 done/);
+  for (const ticket of tickets) t.match(r.text, new RegExp(`${ticket}  done`));
 });
