@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { freePort, LineClient, startCluster, until } from './helpers/cluster.js';
+import { freePort, LineClient, startCluster, tempDir, until } from './helpers/cluster.js';
 import { petrel, spawnPetrel } from './helpers/petrel-cli.js';
 
 const TICKET = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -154,4 +155,43 @@ t.test('wait draws a progress bar on a terminal', { skip: noScript }, async (t) 
   t.match(r.text, /2\/2 jobs/, 'the bar counts finished jobs');
   t.match(r.text, /2 done/);
   for (const ticket of tickets) t.match(r.text, new RegExp(`${ticket}  done`));
+});
+
+t.test('petrel run streams as the job prints, in this directory, with stdin and env', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh,pwd,cat' } });
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+  const dir = tempDir(t.teardown);
+  const gate = join(dir, 'go');
+  const script = `echo first; while [ ! -e ${gate} ]; do sleep 0.02; done; echo "second $X"`;
+  const { child, done } = spawnPetrel(['run', '-e', 'X=42', '--', 'sh', '-c', script], { env });
+  let seen = '';
+  child.stdout!.on('data', (d: string) => (seen += d));
+  await until(() => seen.includes('first\n'), 20_000, 'the first line');
+  t.equal(seen, 'first\n', 'printed while the job still runs');
+  writeFileSync(gate, '');
+  const r = await done;
+  t.equal(r.code, 0);
+  t.equal(r.stdout, 'first\nsecond 42\n');
+
+  const pwd = await petrel(['run', '--cwd', dir, '--', 'pwd'], { env });
+  t.equal(pwd.stdout, `${dir}\n`, '--cwd');
+  const here = spawnPetrel(['run', '--', 'pwd'], { env, cwd: dir });
+  t.equal((await here.done).stdout, `${dir}\n`, 'the current directory by default');
+  const cat = await petrel(['run', '-i', '--', 'cat'], { env, input: 'from stdin\n' });
+  t.equal(cat.stdout, 'from stdin\n', '-i sends standard input');
+
+  const ticket = (
+    await petrel(['submit', 'exec', '--', 'sh', '-c', 'echo a; echo b'], { env })
+  ).stdout.trim();
+  t.equal((await petrel(['wait', ticket], { env })).code, 0);
+  t.equal((await petrel(['logs', ticket], { env })).stdout, 'a\nb\n');
+  t.equal(
+    (await petrel(['logs', '-f', ticket], { env })).stdout,
+    'a\nb\n',
+    'follow of a finished job',
+  );
+  t.same(JSON.parse((await petrel(['logs', '--json', ticket], { env })).stdout), {
+    ticket,
+    output: 'a\nb',
+  });
 });

@@ -1,4 +1,6 @@
+import { writeFileSync } from 'node:fs';
 import type http from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import t from 'tap';
@@ -136,6 +138,43 @@ t.test('a token guards the API as it guards the line protocol', async (t) => {
   t.equal((await call(`${base}/v1/openapi.json`)).status, 200, 'the document is public');
 });
 
+t.test('logs, whole and followed as the job prints', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const base = await serve(t.teardown, nodes[0]!);
+  const gate = join(tempDir(t.teardown), 'go');
+  const script = `echo first; while [ ! -e ${gate} ]; do sleep 0.02; done; echo second`;
+  const ticket = (await post(`${base}/v1/jobs`, { type: 'exec', args: ['sh', '-c', script] })).body
+    .ticket as string;
+
+  const res = await fetch(`${base}/v1/jobs/${ticket}/logs?follow=1`);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^text\/plain/);
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes('first\n')) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  t.equal(text, 'first\n', 'the first line arrives while the job still runs');
+  t.equal((await call(`${base}/v1/jobs/${ticket}`)).body.state, 'running');
+  writeFileSync(gate, '');
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  t.equal(text, 'first\nsecond\n', 'the stream ends with the job');
+
+  const whole = await call(`${base}/v1/jobs/${ticket}/logs`);
+  t.equal(whole.status, 200);
+  t.equal(whole.text, 'first\nsecond\n');
+  t.equal((await call(`${base}/v1/jobs/${'0'.repeat(26)}/logs`)).status, 404);
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?follow=yes`)).status, 400);
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?task=3`)).status, 404);
+});
+
 t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
   const base = await serve(t.teardown, nodes[0]!);
@@ -148,6 +187,7 @@ t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) 
     '/v1/jobs',
     '/v1/jobs/{ticket}',
     '/v1/jobs/{ticket}/cancel',
+    '/v1/jobs/{ticket}/logs',
     '/v1/openapi.json',
   ]);
   const schemas = (doc.components as { schemas: Record<string, { properties?: object }> }).schemas;

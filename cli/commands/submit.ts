@@ -70,7 +70,9 @@ function specOf(type: string | undefined, args: string[], o: SubmitOptions): Sub
     // `--json echo hi`: the flag took the type as its value
     const words =
       typeof o.json === 'string' ? [o.json, ...(type ? [type] : []), ...args] : [type, ...args];
-    const [t, ...rest] = words;
+    const [t, ...afterType] = words;
+    // `petrel submit exec -- ls -l`: the `--` only ends petrel's own options
+    const rest = afterType[0] === '--' ? afterType.slice(1) : afterType;
     if (!t) throw new WireError('BAD_REQUEST', 'usage: petrel submit <type> [args...]');
     base = { type: t, args: rest };
   }

@@ -6,6 +6,7 @@ import { sendError, sendJsonText } from './errors.js';
 import { cancelRoute } from './jobs-cancel.js';
 import { getJobRoute } from './jobs-get.js';
 import { listRoute } from './jobs-list.js';
+import { logsRoute } from './jobs-logs.js';
 import { submitRoute } from './jobs-submit.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiRoute } from './route.js';
@@ -16,7 +17,7 @@ export interface ApiOptions {
 
 /** Every route of the API, the document included. */
 export function apiRoutes(): ApiRoute[] {
-  const routes = [submitRoute, listRoute, getJobRoute, cancelRoute];
+  const routes = [submitRoute, listRoute, getJobRoute, cancelRoute, logsRoute];
   let doc: string | undefined;
   const openapi: ApiRoute = {
     method: 'GET',

@@ -13,11 +13,12 @@ export interface CliRun {
 /** Starts the real `petrel` command (dist/cli/main.js) as a subprocess. */
 export function spawnPetrel(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string } = {},
+  opts: { env?: Record<string, string>; input?: string; cwd?: string } = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [bin, ...args], {
     env: { PATH: process.env.PATH ?? '', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
+    cwd: opts.cwd,
   });
   let stdout = '';
   let stderr = '';

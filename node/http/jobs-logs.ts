@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { WireError } from '../../shared/errors.js';
+import { runOf } from '../log-reader.js';
+import { intQuery, ticketParam, type ApiRoute, type RouteContext } from './route.js';
+
+export const logsRoute: ApiRoute = {
+  method: 'GET',
+  path: '/v1/jobs/{ticket}/logs',
+  operationId: 'getJobLogs',
+  summary: "A job's output (or one task's), as text; with `follow`, streamed until it ends",
+  description:
+    'The whole output the executing node kept (up to its JOB_LOG_LIMIT). With `follow=1` the ' +
+    'response streams what the job prints as it prints it and ends when the job does.',
+  query: [
+    { name: 'follow', description: '1: stream until the job ends', schema: z.enum(['0', '1']) },
+    { name: 'task', description: 'a task of a job of many tasks', schema: z.number().int().min(0) },
+  ],
+  responses: { 200: { description: 'The output', text: true } },
+  async handle(ctx) {
+    const ticket = ticketParam(ctx);
+    const task = intQuery(ctx, 'task', 0, 99_999);
+    const follow = ctx.query.get('follow');
+    if (follow !== null && follow !== '0' && follow !== '1') {
+      throw new WireError('BAD_REQUEST', 'follow is 0 or 1');
+    }
+    if (follow === '1') return streamLogs(ctx, ticket, task);
+    const output = await ctx.api.logs(ticket, task);
+    if (output === null) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
+    ctx.res.writeHead(200, textHeaders);
+    ctx.res.end(output);
+  },
+};
+
+const textHeaders = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
+async function streamLogs(ctx: RouteContext, ticket: string, task: number | undefined) {
+  const first = await ctx.api.view(ticket);
+  if (!first) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
+  runOf(first, task); // a task the job does not have is refused before anything streams
+  const output = ctx.api.follow(first, task, ctx.signal);
+  // the headers go first, so a client sees the response begin before the job prints anything
+  ctx.res.writeHead(200, { ...textHeaders, 'x-content-type-options': 'nosniff' });
+  ctx.res.flushHeaders();
+  for (let r = await output.next(); !r.done; r = await output.next()) {
+    if (!ctx.res.write(r.value)) {
+      await new Promise((resolve) => {
+        ctx.res.once('drain', resolve);
+        ctx.res.once('close', resolve);
+      });
+    }
+  }
+  ctx.res.end();
+}
