@@ -16,6 +16,7 @@ import * as status from './commands/status.js';
 import * as submit from './commands/submit.js';
 import * as top from './commands/top.js';
 import * as wait from './commands/wait.js';
+import * as worker from './commands/worker.js';
 
 const program = new Command('petrel')
   .description('run jobs on a Petrel cluster')
@@ -24,7 +25,20 @@ const program = new Command('petrel')
   .showHelpAfterError('(petrel <command> --help for usage)')
   .exitOverride();
 
-for (const command of [run, submit, wait, status, result, cancel, retry, logs, ls, top, map]) {
+for (const command of [
+  run,
+  submit,
+  wait,
+  status,
+  result,
+  cancel,
+  retry,
+  logs,
+  ls,
+  top,
+  map,
+  worker,
+]) {
   command.register(program);
 }
 for (const sub of program.commands) sub.exitOverride();

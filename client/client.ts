@@ -5,6 +5,7 @@ import { parseTicket } from '../shared/ids.js';
 import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
+import { PetrelWorker, type WorkerHandler, type WorkerOptions } from './worker.js';
 
 export interface ConnectOptions {
   /** `host:port` of a node, or several (a comma list or an array): any node answers. */
@@ -158,6 +159,15 @@ export class Client {
 
   async ping(): Promise<void> {
     ok(await this.main.request('PING'));
+  }
+
+  /**
+   * Serves jobs of a custom `type` with `handler`, on a connection of its own (reconnecting
+   * with this client's addresses and token): resolves once the node accepted the worker.
+   * `close()` the worker to stop; closing the client does not stop it.
+   */
+  worker(type: string, handler: WorkerHandler, opts: WorkerOptions = {}): Promise<PetrelWorker> {
+    return new PetrelWorker(this.connOpts, type, handler, opts).start();
   }
 
   /**

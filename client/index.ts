@@ -16,4 +16,6 @@ export type { WireCode } from '../shared/errors.js';
 export type { JobState } from '../shared/api.js';
 export { JOB_STATES } from '../shared/api.js';
 export { LineConnection } from './line-connection.js';
+export { PetrelWorker } from './worker.js';
+export type { WorkerHandler, WorkerJob, WorkerOptions } from './worker.js';
 export type { ReplyShape, RequestOptions } from './line-connection.js';

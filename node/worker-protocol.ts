@@ -1,5 +1,6 @@
 import { parseTicket } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
+import { decodeText } from '../shared/worker-text.js';
 
 /**
  * The worker side of the line protocol, as plain text functions. After `WORKER <type> [n]`,
@@ -8,10 +9,7 @@ import type { JobSpec } from '../shared/job.js';
  *   DONE <ticket> [output]      FAIL <ticket> [error]      PROGRESS <ticket> <0-100>
  *   PING                        QUIT
  *
- * The text after the ticket is the rest of the line, blanks at both ends removed. When it
- * starts with `"` it must be exactly one JSON string, which is decoded (the way to send a
- * newline, or text that itself starts with a quote); any other text is taken as it is, so
- * `DONE <t> {"w":1}` stores the output `{"w":1}` unchanged.
+ * The text after the ticket follows the rule in shared/worker-text.ts.
  */
 
 /** Largest concurrency one worker connection may ask for. */
@@ -40,24 +38,6 @@ const USAGE = {
 function firstWord(s: string): [string, string] {
   const m = /^(\S*)\s*([\s\S]*)$/.exec(s) as RegExpExecArray;
   return [m[1] as string, m[2] as string];
-}
-
-/** Decodes the free text of DONE and FAIL by the rule above; null when a quoted text is bad. */
-export function decodeText(rest: string): string | null {
-  const text = rest.trim();
-  if (!text.startsWith('"')) return text;
-  try {
-    const v: unknown = JSON.parse(text);
-    return typeof v === 'string' ? v : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Encodes text for DONE or FAIL: as it is when that decodes back unchanged, else JSON. */
-export function encodeText(text: string): string {
-  const plain = text === text.trim() && !text.startsWith('"') && !/[\r\n\0]/.test(text);
-  return plain ? text : JSON.stringify(text);
 }
 
 /** Parses one line from a worker connection. */

@@ -2,9 +2,8 @@ import t from 'tap';
 import { JobSpecSchema, type JobSpecInput } from '../shared/job.js';
 import type { RunOutcome } from '../node/job-runner.js';
 import { WorkerPool, type Worker } from '../node/worker-pool.js';
+import { decodeText, encodeText } from '../shared/worker-text.js';
 import {
-  decodeText,
-  encodeText,
   jobLine,
   parseWorkerArgs,
   parseWorkerLine,

@@ -1,0 +1,66 @@
+import { spawn } from 'node:child_process';
+import type { WorkerJob } from '../client/index.js';
+
+/** stdout kept as a job's output; a worker's result line holds at most about 60 KiB anyway. */
+const MAX_STDOUT = 1024 * 1024;
+/** The end of stderr kept to say why a run failed. */
+const STDERR_TAIL = 2000;
+
+/**
+ * The command line of one job: a word that is exactly `{}` becomes the job's args (each its
+ * own word), `{}` inside a word becomes the args joined by spaces, and with no `{}` anywhere
+ * the args are appended.
+ */
+export function commandOf(argv: readonly string[], args: readonly string[]): string[] {
+  if (!argv.some((w) => w.includes('{}'))) return [...argv, ...args];
+  return argv.flatMap((w) => (w === '{}' ? [...args] : [w.split('{}').join(args.join(' '))]));
+}
+
+/**
+ * Runs `argv` for one job: the job's stdin on its stdin, its env added to this process's,
+ * PETREL_TICKET, PETREL_TYPE and PETREL_ATTEMPT set. Exit 0: resolves with stdout (the job's
+ * output). Anything else: rejects with the exit code or signal and the last line of stderr.
+ * stderr also goes to this process's stderr, for whoever runs the worker. Aborting the job's
+ * signal (the node took it back) kills the program.
+ */
+export function runProgram(argv: readonly string[], job: WorkerJob): Promise<string> {
+  const [program, ...rest] = commandOf(argv, job.args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(program as string, rest, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        ...job.env,
+        PETREL_TICKET: job.ticket,
+        PETREL_TYPE: job.type,
+        PETREL_ATTEMPT: String(job.attempt),
+      },
+    });
+    const out: Buffer[] = [];
+    let outSize = 0;
+    let errTail = '';
+    const onAbort = () => child.kill('SIGKILL');
+    job.signal.addEventListener('abort', onAbort, { once: true });
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (outSize < MAX_STDOUT) out.push(chunk);
+      outSize += chunk.length;
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      errTail = (errTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
+    });
+    child.stdin.on('error', () => {}); // a program that does not read its stdin
+    child.stdin.end(job.stdin ?? '');
+    child.on('error', (err) => {
+      job.signal.removeEventListener('abort', onAbort);
+      reject(new Error(`cannot run ${program}: ${err.message}`));
+    });
+    child.on('close', (code, signal) => {
+      job.signal.removeEventListener('abort', onAbort);
+      if (code === 0) return resolve(Buffer.concat(out).toString('utf8').slice(0, MAX_STDOUT));
+      const how = code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
+      const last = errTail.trim().split('\n').pop()?.trim();
+      reject(new Error(last ? `${how}: ${last}` : how));
+    });
+  });
+}
