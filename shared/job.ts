@@ -252,6 +252,7 @@ export const JobSpecSchema = z
         add('a schedule (cron) fires at its own times: no delayMs or runAt', 'cron');
       }
       if (spec.after !== undefined) add('a schedule (cron) cannot wait for other jobs', 'after');
+      if (spec.key !== undefined) add('a schedule (cron) takes no key: its ticket names it', 'key');
     }
     if (spec.tz !== undefined) {
       if (spec.cron === undefined) add('tz applies to cron', 'tz');

@@ -54,6 +54,7 @@ t.test('delays, schedules and time zones', async (t) => {
   t.match(why({ type: 'echo', cron: '* * * * *', tz: 'Mars/Olympus' }), /unknown time zone/);
   t.match(why({ type: 'echo', tz: 'UTC' }), /tz applies to cron/);
   t.match(why({ type: 'echo', cron: '* * * * *', delayMs: 5 }), /no delayMs or runAt/);
+  t.match(why({ type: 'echo', cron: '* * * * *', key: 'nightly' }), /takes no key/);
 });
 
 t.test('keys, dependencies, placement and tenants', async (t) => {
