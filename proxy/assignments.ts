@@ -43,7 +43,7 @@ export class Assignments {
     private readonly opts: AssignmentsOptions,
     private readonly d: AssignmentsDeps,
   ) {
-    this.dispatcher = new Dispatcher<Job, NodeEntry>(policy, {
+    this.dispatcher = new Dispatcher<Job, NodeEntry>(() => policy, {
       prefetch: opts.prefetch,
       periodic: opts.dispatchPeriod > 0,
     });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Crockford's base32 alphabet: no I, L, O, U. */
 const ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
@@ -71,4 +71,26 @@ export function ticketTime(ticket: string): number {
   let t = 0;
   for (let i = 0; i < TIME_CHARS; i++) t = t * 32 + ALPHABET.indexOf(ticket[i] as string);
   return t;
+}
+
+/**
+ * The ticket of task `index` of the job of many tasks `parent`: its creation time, then 80
+ * bits of SHA-256 over the parent's ticket and the index. Every process derives the same id,
+ * so a task needs no table of its own to be found, and it is as unguessable as its parent.
+ */
+export function taskTicket(parent: string, index: number): string {
+  const digest = createHash('sha256').update(`${parent}/${index}`).digest();
+  let out = '';
+  let acc = 0;
+  let bits = 0;
+  for (let i = 0; i < 10; i++) {
+    acc = (acc << 8) | (digest[i] as number);
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += ALPHABET[(acc >> bits) & 31];
+    }
+    acc &= (1 << bits) - 1;
+  }
+  return parent.slice(0, TIME_CHARS) + out;
 }

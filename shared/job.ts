@@ -274,27 +274,6 @@ export function tenantOf(spec: Pick<JobSpec, 'tenant'>): string {
   return spec.tenant ?? DEFAULT_TENANT;
 }
 
-/** The outcome of one run of a job, as the executing node records it. */
-export const ResultSchema = z
-  .object({
-    id: TicketSchema,
-    state: z.enum(TERMINAL_STATES),
-    exitCode: z.number().int().nullable(),
-    output: z.string(),
-    error: z.string().nullable(),
-    node: NodeIdSchema.nullable(),
-    attempt: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_ATTEMPTS + MAX_RETRY_ATTEMPTS + 1),
-    startedAt: z.number().int().nullable(),
-    finishedAt: z.number().int(),
-  })
-  .strict();
-
-export type JobResult = z.infer<typeof ResultSchema>;
-
 /**
  * One entry of a view's `runs`: a run of the job (node, attempt, exit code, times), or, for a
  * schedule, one of the jobs it fired (ticket and state).
@@ -335,6 +314,30 @@ export const ProgressSchema = z
   })
   .strict();
 export type Progress = z.infer<typeof ProgressSchema>;
+
+/** The outcome of one run of a job, as the executing node records it. */
+export const ResultSchema = z
+  .object({
+    id: TicketSchema,
+    state: z.enum(TERMINAL_STATES),
+    exitCode: z.number().int().nullable(),
+    output: z.string(),
+    error: z.string().nullable(),
+    node: NodeIdSchema.nullable(),
+    attempt: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_ATTEMPTS + MAX_RETRY_ATTEMPTS + 1),
+    startedAt: z.number().int().nullable(),
+    finishedAt: z.number().int(),
+    /** A job of many tasks: each task's outcome, and the counts. */
+    tasks: z.array(TaskViewSchema).max(MAX_TASKS).optional(),
+    progress: ProgressSchema.optional(),
+  })
+  .strict();
+
+export type JobResult = z.infer<typeof ResultSchema>;
 
 /** What a client sees of a ticket: RESULT and WAIT replies, HTTP, and cross-node lookups. */
 export const JobViewSchema = z
