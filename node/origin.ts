@@ -414,6 +414,9 @@ export class Origin {
   private runLocally(t: OpenTicket): void {
     // a schedule lives on the proxy: it waits here, accepted, until the proxy is back
     if (t.spec.cron !== undefined) return;
+    // a job of many tasks needs the proxy to spread them: it waits for it (and is forwarded
+    // when the link returns)
+    if (t.spec.tasks) return;
     t.local = true;
     this.counters.localRuns++;
     this.executor.enqueue(t.id, t.spec);

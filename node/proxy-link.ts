@@ -20,6 +20,9 @@ export interface LinkOptions {
   nodeId: string;
   slots: number;
   labels: string[];
+  /** NODE_CPUS and NODE_MEM_MB. */
+  cpus?: number;
+  memMb?: number;
   secret: string | undefined;
   /** How often to ping the proxy: the heartbeat its failure detection listens to. */
   heartbeatMs: number;
@@ -171,7 +174,7 @@ export class ProxyLink {
   private receive(ws: WebSocket, frame: Frame): void {
     switch (frame.type) {
       case 'CHALLENGE': {
-        const { nodeId, secret, slots, labels } = this.opts;
+        const { nodeId, secret, slots, labels, cpus, memMb } = this.opts;
         const proof = secret ? helloProof(secret, frame.nonce, nodeId) : null;
         const hello: FrameOf<'HELLO'> = {
           type: 'HELLO',
@@ -179,6 +182,8 @@ export class ProxyLink {
           nodeId,
           slots,
           labels,
+          cpus,
+          memMb,
           proof,
           holds: this.handlers.holds(),
           workers: this.handlers.workers(),

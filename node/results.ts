@@ -23,6 +23,9 @@ export function viewOfResult(
     type: spec.type,
     args: spec.args,
     ...scheduleFields(spec),
+    tenant: spec.tenant,
+    progress: r.progress,
+    tasks: r.tasks,
   };
 }
 

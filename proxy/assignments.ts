@@ -6,6 +6,7 @@ import type { JobStore } from './job-store.js';
 import type { Job } from './job-table.js';
 import { countJob, uncountJob, type Membership, type NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
+import type { NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
 import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
@@ -15,6 +16,8 @@ export interface AssignmentsOptions {
   /** 0: dispatch on every event; > 0: the seed's periodic batched dispatch. */
   dispatchPeriod: number;
   maxJobsPerDispatch: number;
+  /** TENANT_WEIGHTS. */
+  weights?: ReadonlyMap<string, number>;
 }
 
 export interface AssignmentsDeps {
@@ -39,14 +42,50 @@ export class Assignments {
   private periodicBudget = 0;
 
   constructor(
-    policy: Policy,
+    newPolicy: () => Policy,
     private readonly opts: AssignmentsOptions,
     private readonly d: AssignmentsDeps,
   ) {
-    this.dispatcher = new Dispatcher<Job, NodeEntry>(() => policy, {
+    this.dispatcher = new Dispatcher<Job, NodeEntry>(newPolicy, {
       prefetch: opts.prefetch,
       periodic: opts.dispatchPeriod > 0,
+      weights: opts.weights,
     });
+  }
+
+  /** What a node offers, from its HELLO (and, later, its workers' types). */
+  setCaps(n: NodeEntry, caps: NodeCaps): void {
+    this.dispatcher.setCaps(n, caps);
+  }
+
+  /** Why a queued job cannot be placed on any joined node, or undefined. */
+  waiting(job: Job): string | undefined {
+    if (job.state !== 'queued' || isCustomJob(job.spec)) return undefined;
+    return this.dispatcher.waiting(job);
+  }
+
+  /** A job recovered as held by `n` (after a restart) counts against its node and tenant. */
+  recovered(job: Job, n: NodeEntry): void {
+    this.take(job, n);
+  }
+
+  /** `n` now holds `job`: it counts against the node's room and the job's tenant. */
+  private take(job: Job, n: NodeEntry): void {
+    if (!n.jobs.has(job)) {
+      countJob(n, job);
+      // custom types are placed by the typed queue, by their workers' capacity
+      if (!isCustomJob(job.spec)) this.dispatcher.hold(job, n);
+    }
+    this.refresh(n);
+  }
+
+  /** `n` no longer holds `job`; false when it did not. */
+  private letGo(job: Job, n: NodeEntry): boolean {
+    if (!n.jobs.has(job)) return false;
+    uncountJob(n, job);
+    if (!isCustomJob(job.spec)) this.dispatcher.release(job, n);
+    this.refresh(n);
+    return true;
   }
 
   get queueLength(): number {
@@ -71,14 +110,31 @@ export class Assignments {
 
   /** Takes a finishing job off its node (stopping another node's copy) and out of the queue. */
   release(job: Job, reporter: NodeEntry | undefined): void {
-    const holder = job.node ? this.d.members.get(job.node) : undefined;
-    if (holder) {
-      uncountJob(holder, job);
+    for (const id of [job.node, job.copy]) {
+      const holder = id ? this.d.members.get(id) : undefined;
+      if (!holder || !this.letGo(job, holder)) continue;
       if (holder !== reporter) this.d.outbox.cancel(holder, job.id); // another copy: stop it
-      this.refresh(holder);
       this.want();
     }
+    job.copy = undefined;
     this.unqueue(job);
+  }
+
+  /**
+   * Starts a speculative copy of a running task on an idle slot of another node than
+   * `holder`; false when no node has one. The copy is kept in memory only: after a proxy
+   * restart its node is told to drop it.
+   */
+  copy(job: Job, holder: NodeEntry | undefined): boolean {
+    const n = this.dispatcher.idleFor(job, holder);
+    if (!n || job.copy) return false;
+    job.copy = n.id;
+    job.attempt++;
+    if (!job.given.includes(n.id)) job.given.push(n.id);
+    this.take(job, n);
+    this.send(job, n);
+    this.d.outbox.flush();
+    return true;
   }
 
   /** Asks for a dispatch in the coming tick (immediate mode only). */
@@ -118,8 +174,7 @@ export class Assignments {
     job.attempt++;
     job.placed = false;
     if (!job.given.includes(n.id)) job.given.push(n.id);
-    countJob(n, job);
-    this.refresh(n);
+    this.take(job, n);
     // An assignment promises nothing to anyone, so the job leaves before it is committed: if
     // this process dies first, the node's HELLO says it holds the job and the restarted proxy
     // gives it back to that node (or tells it to drop it).
@@ -169,13 +224,14 @@ export class Assignments {
     this.want();
   }
 
-  /** Puts a job back in the queue, or fails it as LOST when its runs are used up. */
-  requeue(job: Job, wasRunning: boolean): void {
+  /**
+   * Puts a job back in the queue, or fails it as LOST when its runs are used up. A task with a
+   * speculative copy loses only the copy that `from` held: the other runs on.
+   */
+  requeue(job: Job, wasRunning: boolean, from?: NodeEntry): void {
+    if (job.copy && from && this.dropCopy(job, from)) return;
     const n = job.node ? this.d.members.get(job.node) : undefined;
-    if (n) {
-      uncountJob(n, job);
-      this.refresh(n);
-    }
+    if (n) this.letGo(job, n);
     if (wasRunning) job.lostRuns++;
     if (job.lostRuns >= job.spec.maxAttempts) {
       this.d.counters.bump('lost');
@@ -205,7 +261,22 @@ export class Assignments {
   /** Every job `n` holds goes back to the queue (its node died or left). */
   requeueAll(n: NodeEntry): number {
     const jobs = [...n.jobs];
-    for (const job of jobs) this.requeue(job, job.state === 'running');
+    for (const job of jobs) this.requeue(job, job.state === 'running', n);
     return jobs.length;
+  }
+
+  /** `from` lost one of the two copies of `job`: the other one is the job's run now. */
+  private dropCopy(job: Job, from: NodeEntry): boolean {
+    if (from.id === job.copy) {
+      this.letGo(job, from);
+    } else if (from.id === job.node) {
+      this.letGo(job, from);
+      job.node = job.copy ?? null;
+      job.placed = true;
+      if (job.stored) this.d.store.assign(job);
+    } else return false;
+    job.copy = undefined;
+    this.want();
+    return true;
   }
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/log.js';
 import { closeReason, MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
 import type { NodeConn } from './membership.js';
+import { capsOf } from './placement.js';
 import type { Scheduler } from './scheduler.js';
 
 export interface ClusterServerOptions {
@@ -127,7 +128,9 @@ export class ClusterServer {
           },
         };
         conn = c;
-        const drop = this.scheduler.join(frame.nodeId, frame.slots, frame.holds, c, frame.workers);
+        const caps = capsOf({ labels: frame.labels, cpus: frame.cpus, memMb: frame.memMb });
+        const { slots, holds, workers } = frame;
+        const drop = this.scheduler.join(frame.nodeId, slots, holds, c, workers, caps);
         send({
           type: 'WELCOME',
           drop,

@@ -8,6 +8,10 @@ export const COUNTER_NAMES = [
   'duplicates',
   'requeued',
   'rejected',
+  /** Tasks of jobs of many tasks that ended (their jobs are counted as jobs). */
+  'tasks',
+  /** Speculative copies of straggling tasks. */
+  'speculated',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

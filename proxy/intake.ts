@@ -6,6 +6,7 @@ import type { Assignments } from './assignments.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
 import type { Job, JobTable } from './job-table.js';
+import type { JobTasks } from './job-tasks.js';
 import type { NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Results } from './results.js';
@@ -15,6 +16,7 @@ export interface IntakeDeps {
   store: JobStore;
   assignments: Assignments;
   results: Results;
+  tasks: JobTasks;
   outbox: Outbox;
   counters: Counters;
   committer: Committer;
@@ -91,12 +93,16 @@ export class Intake {
       delivered: Boolean(j.result),
       heapIndex: -1,
       sentAt: 0,
+      parent: null,
+      index: null,
     };
     counters.bump('submitted');
     if (j.result) counters.bump(j.result.state);
     else {
       table.add(job);
-      assignments.enqueue(job);
+      // a job of many tasks is never dispatched itself: its tasks are, each a job of its own
+      if (job.spec.tasks) this.d.tasks.accept(job);
+      else assignments.enqueue(job);
       assignments.want();
     }
     store.insert(job, (err) => {

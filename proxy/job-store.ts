@@ -21,7 +21,10 @@ CREATE TABLE IF NOT EXISTS jobs (
   started_at INTEGER,
   result TEXT,
   finished_at INTEGER,
-  delivered INTEGER NOT NULL DEFAULT 0
+  delivered INTEGER NOT NULL DEFAULT 0,
+  -- a task of a job of many tasks: its job's ticket and its index there
+  parent TEXT,
+  task_index INTEGER
 ) WITHOUT ROWID;
 -- No secondary index: each would cost every job a write. Start-up reads the live rows with one
 -- scan; expiry walks the primary key, as tickets sort by creation time.
@@ -49,6 +52,9 @@ export interface JobRecord {
   startedAt: number | null;
   result: JobResult | null;
   delivered: boolean;
+  /** A task: the ticket of its job of many tasks, and its index there. */
+  parent: string | null;
+  index: number | null;
 }
 
 interface Raw {
@@ -65,6 +71,8 @@ interface Raw {
   started_at: number | null;
   result: string | null;
   delivered: number;
+  parent: string | null;
+  task_index: number | null;
 }
 
 function fromRaw(r: Raw): JobRecord {
@@ -83,6 +91,8 @@ function fromRaw(r: Raw): JobRecord {
     startedAt: r.started_at,
     result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
     delivered: r.delivered === 1,
+    parent: r.parent,
+    index: r.task_index,
   };
 }
 
@@ -94,11 +104,19 @@ export class JobStore {
     db: Db,
     private readonly committer: Committer,
   ) {
+    // a file made before jobs had tasks gains their columns
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
+    if (!columns.some((c) => c.name === 'parent')) {
+      db.exec(
+        'ALTER TABLE jobs ADD COLUMN parent TEXT; ALTER TABLE jobs ADD COLUMN task_index INTEGER',
+      );
+    }
     this.sql = {
       insert: db.prepare(
         `INSERT OR IGNORE INTO jobs (id, spec, origin, submitted_at, seq, state, node, attempt,
-           given, result, finished_at, delivered) VALUES (@id, @spec, @origin, @submittedAt,
-           @seq, @state, @node, @attempt, @given, @result, @finishedAt, @delivered)`,
+           given, result, finished_at, delivered, parent, task_index) VALUES (@id, @spec, @origin,
+           @submittedAt, @seq, @state, @node, @attempt, @given, @result, @finishedAt, @delivered,
+           @parent, @index)`,
       ),
       assign: db.prepare(
         `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, given = ?
@@ -144,6 +162,8 @@ export class JobStore {
         result: j.result ? JSON.stringify(j.result) : null,
         finishedAt: j.result?.finishedAt ?? null,
         delivered: j.delivered ? 1 : 0,
+        parent: j.parent,
+        index: j.index,
       });
       j.stored = true;
     }, after);

@@ -8,11 +8,17 @@ export interface Job extends JobRecord, HeapItem {
   stored?: boolean;
   /** When the current dispatch or result push was last sent, for resends. */
   sentAt: number;
+  /** A task: batch sampling places the tasks of one job together. */
+  batch?: string;
+  /** The node running a speculative copy of this task, beside `node`. */
+  copy?: string;
 }
 
 /** A job of a stored record (one no longer in memory, or read at start-up). */
 export function fromRecord(rec: JobRecord): Job {
-  return { ...rec, heapIndex: -1, sentAt: 0, stored: true };
+  const job: Job = { ...rec, heapIndex: -1, sentAt: 0, stored: true };
+  if (rec.parent) job.batch = rec.parent;
+  return job;
 }
 
 /** A client's view of a job. */
@@ -32,6 +38,9 @@ export function toView(job: JobRecord): JobView {
     finishedAt: r?.finishedAt,
     type: job.spec.type,
     args: job.spec.args,
+    tenant: job.spec.tenant,
+    progress: r?.progress,
+    tasks: r?.tasks,
   };
 }
 

@@ -14,6 +14,9 @@ import { ScheduleStore } from './schedule-store.js';
 import { Scheduler } from './scheduler.js';
 import { TypeStore } from './type-store.js';
 
+/** How often running tasks of `speculate` jobs are checked for stragglers. */
+const SPECULATION_PERIOD_MS = 100;
+
 /** The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. */
 export class PetrelProxy {
   readonly db: Db;
@@ -43,9 +46,10 @@ export class PetrelProxy {
     this.scheduler = new Scheduler(
       store,
       this.committer,
-      createPolicy(cfg.POLICY),
+      () => createPolicy(cfg.POLICY),
       {
         prefetch: cfg.PREFETCH,
+        weights: cfg.TENANT_WEIGHTS,
         dispatchPeriod: cfg.DISPATCH_PERIOD,
         maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
         phiThreshold: cfg.PHI_THRESHOLD,
@@ -89,6 +93,7 @@ export class PetrelProxy {
     every(Math.min(CHECK_EVERY_MS, Math.floor(timeout / 4)), () =>
       this.scheduler.expireSilent(timeout),
     );
+    every(SPECULATION_PERIOD_MS, () => this.scheduler.speculate());
     every(this.cfg.REQUEST_RESULT_PERIOD, () =>
       this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD),
     );

@@ -19,6 +19,10 @@ export interface ResultsDeps {
   release(job: Job, reporter: NodeEntry | undefined): void;
   /** Told of each job's final state once (metrics). */
   finished?: (job: Job) => void;
+  /** A task's result was recorded: its job may end. */
+  taskEnded(task: Job): void;
+  /** A job's result reached its origin (its tasks may leave memory). */
+  delivered(job: Job): void;
 }
 
 /**
@@ -44,8 +48,8 @@ export class Results {
       if (isTerminal(job.state)) {
         const resent = job.result?.node === n.id && job.result.attempt === r.attempt;
         // a resend of the recorded result (its ACK was lost) is not a second run; neither is
-        // the report of a copy stopped by a client's cancel
-        if (!resent && !(job.state === 'cancelled' && r.state === 'cancelled')) {
+        // the report of a copy stopped by a client's cancel or by its twin's result
+        if (!resent && r.state !== 'cancelled') {
           counters.bump('duplicates');
         }
         outbox.ack(n, 'result', r.id);
@@ -86,14 +90,17 @@ export class Results {
     job.node = r.node;
     job.delivered = fromOrigin;
     if (reporter) reporter.done++;
-    counters.bump(r.state);
-    this.d.finished?.(job);
+    const task = job.parent !== null;
+    counters.bump(task ? 'tasks' : r.state);
+    if (!task) this.d.finished?.(job);
     store.finish(job, (err) => {
       if (err) return;
       if (reporter) outbox.ack(reporter, 'result', job.id);
       if (fromOrigin) table.delete(job.id);
       else this.push(job);
     });
+    // a task's job may end with it, in the same commit
+    if (task) this.d.taskEnded(job);
   }
 
   /** The origin acknowledged these results: they leave memory. */
@@ -105,6 +112,7 @@ export class Results {
         job.delivered = true;
         this.d.table.delete(id);
         delivered.push(id);
+        this.d.delivered(job);
       }
     }
     if (delivered.length) this.d.store.delivered(delivered);
@@ -121,7 +129,8 @@ export class Results {
   /** Sends a committed result to its origin (again). */
   push(job: Job): void {
     const origin = this.d.members.get(job.origin);
-    if (!origin || !job.result) return;
+    // a task's result goes no further: its job's result, when it ends, carries it
+    if (!origin || !job.result || job.parent !== null) return;
     if (this.d.outbox.result(origin, job.result)) job.sentAt = Date.now();
   }
 

@@ -6,11 +6,13 @@ import { Assignments } from './assignments.js';
 import { Counters, type CounterName } from './counters.js';
 import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
-import { JobTable } from './job-table.js';
+import { JobTable, toView } from './job-table.js';
+import { JobTasks } from './job-tasks.js';
 import { LogRelay, type LogAsk } from './log-relay.js';
 import { DEFAULT_DETECTOR } from './failure-detector.js';
-import { countJob, Membership, type NodeConn, type NodeEntry } from './membership.js';
+import { Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
+import { OPEN_CAPS, type NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
 import { Results } from './results.js';
 import type { TypeStore } from './type-store.js';
@@ -27,6 +29,8 @@ export interface SchedulerOptions {
   maxJobsPerDispatch: number;
   /** Failure detection's phi threshold (0: NODE_TIMEOUT only). */
   phiThreshold?: number;
+  /** TENANT_WEIGHTS. */
+  weights?: ReadonlyMap<string, number>;
   log: Logger;
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
@@ -50,11 +54,12 @@ export class Scheduler {
   private readonly schedules: Schedules;
   private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
   private readonly types: JobTypes;
+  private readonly tasks: JobTasks;
 
   constructor(
     private readonly store: JobStore,
     private readonly committer: Committer,
-    policy: Policy,
+    newPolicy: () => Policy,
     private readonly opts: SchedulerOptions,
     typeStore: TypeStore,
   ) {
@@ -65,7 +70,7 @@ export class Scheduler {
     this.count = new Counters(store.counters());
     const counters = this.count;
     const table = this.table;
-    this.assignments = new Assignments(policy, opts, {
+    this.assignments = new Assignments(newPolicy, opts, {
       store,
       members,
       outbox,
@@ -84,13 +89,25 @@ export class Scheduler {
       log: opts.log,
       release: (job, reporter) => assignments.release(job, reporter),
       finished: opts.onFinished,
+      taskEnded: (task) => this.tasks.taskEnded(task),
+      delivered: (job) => this.tasks.delivered(job),
     });
     const results = this.results;
+    this.tasks = new JobTasks({
+      table,
+      store,
+      assignments,
+      members,
+      counters,
+      log: opts.log,
+      finish: (job, r) => results.finish(job, r, false),
+    });
     this.intake = new Intake({
       table,
       store,
       assignments,
       results,
+      tasks: this.tasks,
       outbox,
       counters,
       committer,
@@ -131,9 +148,11 @@ export class Scheduler {
 
   /** Rebuilds the queue and assignments from SQLite after a start or crash. */
   private recover(): void {
-    for (const job of this.table.recover()) {
+    for (const job of this.tasks.recover(this.table.recover())) {
       if (job.state === 'queued') this.assignments.enqueue(job);
-      else if (!isTerminal(job.state) && job.node) countJob(this.members.entry(job.node), job);
+      else if (!isTerminal(job.state) && job.node) {
+        this.assignments.recovered(job, this.members.entry(job.node));
+      }
     }
     this.members.restartGrace();
     this.log.info(
@@ -165,8 +184,20 @@ export class Scheduler {
 
   /** A client's view of any ticket the proxy knows. */
   view(id: string): JobView | null {
-    const v = this.schedules.view(id) ?? this.table.view(id);
-    return v && this.types.explain(v);
+    const scheduled = this.schedules.view(id);
+    if (scheduled) return this.types.explain(scheduled);
+    const job = this.table.find(id);
+    if (!job) return null;
+    const v = toView(job);
+    const waiting = this.assignments.waiting(job);
+    if (waiting) v.waiting = waiting;
+    return this.types.explain(this.tasks.view(id, v) ?? v);
+  }
+
+  /** Starts copies of straggling tasks of `speculate` jobs (called on a short timer). */
+  speculate(now = Date.now()): number {
+    if (!this.tasks.speculating) return 0;
+    return this.tasks.speculate(now);
   }
 
   /** The custom types the cluster knows (stored), for WELCOME. */
@@ -192,9 +223,11 @@ export class Scheduler {
     holds: FrameOf<'HELLO'>['holds'],
     conn: NodeConn,
     workers: FrameOf<'HELLO'>['workers'] = [],
+    caps: NodeCaps = OPEN_CAPS,
   ): string[] {
     const n = this.members.attach(nodeId, slots, conn);
     this.noteWorkers(n, workers);
+    this.assignments.setCaps(n, caps);
     const drop = this.reconcile(n, holds);
     n.outstanding = n.jobs.size - n.typedJobs;
     this.assignments.refresh(n);
@@ -373,6 +406,7 @@ export class Scheduler {
   private onCancel(n: NodeEntry, ids: string[], reqId: number | undefined): void {
     for (const id of ids) {
       if (this.schedules.cancel(id)) continue;
+      if (this.tasks.cancel(id)) continue;
       const job = this.table.get(id);
       if (!job || isTerminal(job.state)) continue;
       this.results.finish(

@@ -24,7 +24,7 @@ export function taskSpec(job: JobSpec, index: number): JobSpec {
 
 /** What the job's result needs of one task. */
 export interface TaskLike {
-  readonly index: number;
+  readonly index: number | null;
   readonly state: string;
   readonly node: string | null;
   readonly startedAt: number | null;
@@ -74,8 +74,9 @@ const jsonBytes = (s: string) => Buffer.byteLength(JSON.stringify(s));
  */
 export function clip(text: string, max: number): string {
   if (jsonBytes(text) <= max) return text;
-  const marker = (n: number) => `\n[… ${n} characters dropped …]\n`;
-  for (let keep = Math.max(0, Math.floor((max - 48) / 2)); ; keep = Math.floor(keep / 2)) {
+  const marker = (n: number) => `[…${n} dropped…]`;
+  const room = max - jsonBytes(marker(text.length));
+  for (let keep = Math.max(0, Math.floor(room / 2)); ; keep = Math.floor(keep * 0.8)) {
     const tail = keep > 0 ? text.slice(-keep) : '';
     const out = text.slice(0, keep) + marker(text.length - 2 * keep) + tail;
     if (jsonBytes(out) <= max) return out;
@@ -91,10 +92,10 @@ export function taskViews(
   tasks: readonly TaskLike[],
   budget = MAX_REPLY_BYTES - REPLY_OVERHEAD,
 ): TaskView[] {
-  const views: TaskView[] = tasks.map((t) => {
+  const views: TaskView[] = tasks.map((t, i) => {
     const r = t.result;
     const state = t.state === 'assigned' ? 'queued' : (t.state as TaskView['state']);
-    const v: TaskView = { index: t.index, state };
+    const v: TaskView = { index: t.index ?? i, state };
     if (r?.exitCode !== undefined && r.exitCode !== null) v.exitCode = r.exitCode;
     if (r?.error) v.error = clip(r.error, 200);
     const node = r?.node ?? t.node;

@@ -1,8 +1,8 @@
-import { availableParallelism } from 'node:os';
+import { availableParallelism, totalmem } from 'node:os';
 import { config as loadDotenv } from 'dotenv';
 import { z } from 'zod';
 import { PetrelError } from './errors.js';
-import { NodeIdSchema } from './job.js';
+import { LABEL_RE, NodeIdSchema, TENANT_RE } from './job.js';
 import { checkReadableFiles } from './startup.js';
 
 /**
@@ -36,6 +36,44 @@ const common = {
   TLS_CA: optionalText,
 };
 
+/** `TENANT_WEIGHTS`: `name=weight,...`, each weight above 0. */
+const TenantWeights = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const out = new Map<string, number>();
+    for (const part of text.split(',')) {
+      const entry = part.trim();
+      if (entry === '') continue;
+      const [name = '', weight = ''] = entry.split('=');
+      const w = Number(weight);
+      if (!TENANT_RE.test(name) || !/^\d+(\.\d+)?$/.test(weight) || !(w > 0)) {
+        ctx.addIssue({ code: 'custom', message: `"${entry}" is not tenant=weight (weight > 0)` });
+        return z.NEVER;
+      }
+      out.set(name, w);
+    }
+    return out as ReadonlyMap<string, number>;
+  });
+
+/** `NODE_LABELS`: a comma list of labels (`gpu`, `zone=eu`). */
+const Labels = z
+  .string()
+  .default('')
+  .transform((text, ctx) => {
+    const labels = [...new Set(text.split(',').map((l) => l.trim()))].filter(Boolean);
+    const bad = labels.find((l) => !LABEL_RE.test(l));
+    if (bad !== undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${bad}" is not a label (A-Z a-z 0-9 . _ / = : -)` });
+      return z.NEVER;
+    }
+    if (labels.length > 32) {
+      ctx.addIssue({ code: 'custom', message: 'at most 32 labels' });
+      return z.NEVER;
+    }
+    return labels;
+  });
+
 export const ProxyConfigSchema = z.object({
   ...common,
   PROXY_HOST: z.string().min(1).default('0.0.0.0'),
@@ -55,6 +93,7 @@ export const ProxyConfigSchema = z.object({
     .enum(['least-loaded', 'power-of-two', 'batch-sampling', 'round-robin', 'random'])
     .default('least-loaded'),
   PREFETCH: int(0, 10_000).default(1),
+  TENANT_WEIGHTS: TenantWeights,
 });
 
 export const NodeConfigSchema = z.object({
@@ -68,6 +107,13 @@ export const NodeConfigSchema = z.object({
   CLIENT_PORT: port.default(9000),
   HTTP_PORT: port.default(0),
   SLOTS: int(1, 4096).default(Math.max(1, availableParallelism())),
+  NODE_LABELS: Labels,
+  NODE_CPUS: z.coerce
+    .number({ message: 'must be a number' })
+    .positive('must be above 0')
+    .max(4096, 'must be at most 4096')
+    .default(Math.max(1, availableParallelism())),
+  NODE_MEM_MB: int(1, 16 * 1024 * 1024).default(Math.max(1, Math.floor(totalmem() / 2 ** 20))),
   INFO_PERIOD: int(10).default(250),
   LOCAL_FALLBACK: int(0).default(5000),
   EXEC_ALLOW: z

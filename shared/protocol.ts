@@ -67,6 +67,14 @@ export const HelloSchema = z
     nodeId: NodeIdSchema,
     slots: z.number().int().min(1).max(4096),
     labels: z.array(z.string().max(64)).max(32).default([]),
+    /** NODE_CPUS and NODE_MEM_MB: what `resources` may use on this node (absent: no limit). */
+    cpus: z.number().positive().max(4096).optional(),
+    memMb: z
+      .number()
+      .int()
+      .min(1)
+      .max(16 * 1024 * 1024)
+      .optional(),
     /** HMAC-SHA256(CLUSTER_SECRET, nonce + ":" + nodeId), hex; null when no secret is set. */
     proof: z
       .string()

@@ -95,7 +95,7 @@ t.test('clip keeps the head and the tail within the byte budget', async (t) => {
   const c = clip(long, 1000);
   t.ok(Buffer.byteLength(JSON.stringify(c)) <= 1000);
   t.ok(c.startsWith('HHH') && c.endsWith('TTT'));
-  t.match(c, /characters dropped/);
+  t.match(c, /…\d+ dropped…/);
   t.ok(Buffer.byteLength(JSON.stringify(clip('"\n'.repeat(4000), 300))) <= 300, 'escapes count');
   t.equal(clip('abcdef'.repeat(100), 5), '', 'no room even for the marker: nothing');
 });
