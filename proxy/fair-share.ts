@@ -166,17 +166,3 @@ export function servedBefore<J extends Fair>(a: FairQueue<J>, b: FairQueue<J>): 
   if (ja.spec.priority !== jb.spec.priority) return ja.spec.priority > jb.spec.priority;
   return ja.seq < jb.seq;
 }
-
-/** Parses `TENANT_WEIGHTS` (`a=3,b=1`); throws a message naming the bad entry. */
-export function parseWeights(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const part of text.split(',')) {
-    const entry = part.trim();
-    if (entry === '') continue;
-    const m = /^([A-Za-z0-9._-]{1,64})=(\d+(?:\.\d+)?)$/.exec(entry);
-    const w = m ? Number(m[2]) : NaN;
-    if (!m || !(w > 0)) throw new Error(`"${entry}" is not tenant=weight with a weight above 0`);
-    out.set(m[1] as string, w);
-  }
-  return out;
-}

@@ -64,7 +64,10 @@ const Labels = z
     const labels = [...new Set(text.split(',').map((l) => l.trim()))].filter(Boolean);
     const bad = labels.find((l) => !LABEL_RE.test(l));
     if (bad !== undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${bad}" is not a label (A-Z a-z 0-9 . _ / = : -)` });
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${bad}" is not a label (A-Z a-z 0-9 . _ / = : -)`,
+      });
       return z.NEVER;
     }
     if (labels.length > 32) {

@@ -86,3 +86,31 @@ t.test('tickets: 26 characters, time-ordered, unguessable', async (t) => {
   t.equal(parseTicket(tk.toLowerCase()), tk, 'case-insensitive');
   t.equal(parseTicket('not a ticket'), null);
 });
+
+t.test('placement and fair-share variables', async (t) => {
+  const n = loadNodeConfig({
+    NODE_LABELS: 'gpu, zone=eu,gpu',
+    NODE_CPUS: '0.5',
+    NODE_MEM_MB: '2048',
+  });
+  t.same(n.NODE_LABELS, ['gpu', 'zone=eu']);
+  t.equal(n.NODE_CPUS, 0.5);
+  t.equal(n.NODE_MEM_MB, 2048);
+  const d = loadNodeConfig({});
+  t.same(d.NODE_LABELS, []);
+  t.ok(d.NODE_CPUS >= 1 && d.NODE_MEM_MB >= 1, 'defaults: the machine’s CPUs and memory');
+  t.throws(() => loadNodeConfig({ NODE_LABELS: 'ok,not ok' }), /NODE_LABELS.*"not ok"/);
+  t.throws(() => loadNodeConfig({ NODE_CPUS: '0' }), /NODE_CPUS/);
+  const p = loadProxyConfig({ TENANT_WEIGHTS: 'a=3, b=1,c.d=0.5' });
+  t.same(
+    [...p.TENANT_WEIGHTS],
+    [
+      ['a', 3],
+      ['b', 1],
+      ['c.d', 0.5],
+    ],
+  );
+  t.same([...loadProxyConfig({}).TENANT_WEIGHTS], []);
+  t.throws(() => loadProxyConfig({ TENANT_WEIGHTS: 'a=0' }), /TENANT_WEIGHTS.*"a=0"/);
+  t.throws(() => loadProxyConfig({ TENANT_WEIGHTS: 'a' }), /TENANT_WEIGHTS/);
+});

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FairQueue, parseWeights, servedBefore, Tenants, type Fair } from '../proxy/fair-share.js';
+import { FairQueue, servedBefore, Tenants, type Fair } from '../proxy/fair-share.js';
 
 let seq = 0;
 const job = (priority = 0): Fair & { n: number } => ({
@@ -73,18 +73,4 @@ t.test('servedBefore compares the heads of two queues', async (t) => {
   t.ok(servedBefore(q2, q1), 'the idle tenant first');
   t.notOk(servedBefore(q1, q2));
   t.ok(servedBefore(q1, new FairQueue()), 'an empty queue comes last');
-});
-
-t.test('TENANT_WEIGHTS parses and names a bad entry', async (t) => {
-  t.same(
-    [...parseWeights('a=3, b=1,c.d=0.5')],
-    [
-      ['a', 3],
-      ['b', 1],
-      ['c.d', 0.5],
-    ],
-  );
-  t.same([...parseWeights('')], []);
-  t.throws(() => parseWeights('a=0'), /"a=0"/);
-  t.throws(() => parseWeights('a'), /tenant=weight/);
 });
