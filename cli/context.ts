@@ -22,10 +22,14 @@ export function common(cmd: Command, json = true): Command {
 
 /** Connects with the command's options, runs `fn`, closes. */
 export async function withClient<T>(
-  opts: CommonOptions,
+  opts: CommonOptions & { maxWaitConnections?: number },
   fn: (client: Client) => Promise<T>,
 ): Promise<T> {
-  const client = await connect({ addr: opts.addr, token: opts.token });
+  const client = await connect({
+    addr: opts.addr,
+    token: opts.token,
+    maxWaitConnections: opts.maxWaitConnections,
+  });
   try {
     return await fn(client);
   } finally {

@@ -1,33 +1,36 @@
 import type { JobResult } from '../client/index.js';
 
-type Task = NonNullable<JobResult['tasks']>[number];
+export type Task = NonNullable<JobResult['tasks']>[number];
 
 const finished = (t: Task) => t.state === 'done' || t.state === 'failed' || t.state === 'cancelled';
 
 /**
- * Decides which tasks' outputs to print next, from successive views of a job: each finished
- * task once, as soon as it finished, or, with `keepOrder`, in input order (a task waits for
- * those before it).
+ * Decides which tasks' outputs to print next: each finished task once, as soon as it
+ * finished, or, with `keepOrder`, in input order (a task waits for those before it).
  */
 export class TaskPrinter {
-  private readonly printed = new Set<number>();
+  private readonly seen = new Set<number>();
+  private readonly held = new Map<number, Task>();
   private next = 0;
 
   constructor(private readonly keepOrder: boolean) {}
 
+  /** From a whole view of the job's tasks: those to print now. */
   take(tasks: readonly Task[]): Task[] {
-    if (!this.keepOrder) {
-      const fresh = tasks.filter((t) => finished(t) && !this.printed.has(t.index));
-      for (const t of fresh) this.printed.add(t.index);
-      return fresh;
+    return tasks.filter((t) => finished(t) && !this.seen.has(t.index)).flatMap((t) => this.add(t));
+  }
+
+  /** One task has finished: those to print now. */
+  add(task: Task): Task[] {
+    if (this.seen.has(task.index)) return [];
+    this.seen.add(task.index);
+    if (!this.keepOrder) return [task];
+    this.held.set(task.index, task);
+    const ready: Task[] = [];
+    for (let t = this.held.get(this.next); t; t = this.held.get(this.next)) {
+      ready.push(t);
+      this.held.delete(this.next++);
     }
-    const byIndex = new Map(tasks.map((t) => [t.index, t]));
-    const out: Task[] = [];
-    for (let t = byIndex.get(this.next); t && finished(t); t = byIndex.get(this.next)) {
-      out.push(t);
-      this.printed.add(t.index);
-      this.next++;
-    }
-    return out;
+    return ready;
   }
 }

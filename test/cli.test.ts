@@ -195,3 +195,27 @@ t.test('petrel run streams as the job prints, in this directory, with stdin and 
     output: 'a\nb',
   });
 });
+
+t.test(
+  'petrel map -j n: at most n at once, outputs in order with -k, failures counted',
+  async (t) => {
+    const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+    const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+    const lines = Array.from({ length: 12 }, (_, i) => `item${i}`);
+    const ok = await petrel(['map', '-j', '3', '-k', '--', 'sh', '-c', 'echo got {}'], {
+      env,
+      input: lines.join('\n') + '\n',
+    });
+    t.equal(ok.code, 0, ok.stderr);
+    t.equal(ok.stdout, lines.map((l) => `got ${l}\n`).join(''), 'every line once, in input order');
+    const failing = await petrel(['map', '-j', '2', '--', 'sh', '-c', 'echo {}; [ {} != b ]'], {
+      env,
+      input: 'a\nb\nc\n',
+    });
+    t.equal(failing.code, 1, 'a failed task makes map exit 1');
+    t.same(failing.stdout.split('\n').filter(Boolean).sort(), ['a', 'b', 'c']);
+    t.match(failing.stderr, /task 1 \(b\) failed: exit 1/);
+    const empty = await petrel(['map', '-j', '2', '--', 'sh'], { env, input: '' });
+    t.equal(empty.code, 0, 'no lines, nothing to do');
+  },
+);

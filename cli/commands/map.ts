@@ -6,9 +6,11 @@ import { action, common, int, note, out, withClient, type CommonOptions } from '
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { readLines } from '../job-input.js';
-import { TaskPrinter } from '../task-printer.js';
+import { runPool } from '../map-pool.js';
+import { TaskPrinter, type Task } from '../task-printer.js';
 
 interface MapOptions extends CommonOptions {
+  jobs?: number;
   keepOrder?: boolean;
   timeout?: number;
   retries?: number;
@@ -25,6 +27,11 @@ export function register(program: Command): void {
         'run a program once per line of standard input ({} in its arguments is the line, or ' +
           'the line is the last argument), as one job of many tasks across the cluster; prints ' +
           'each output, exits 0 when every task succeeded',
+      )
+      .option(
+        '-j, --jobs <n>',
+        'at most n at once: each line a job of its own, the next sent as one finishes (as xargs -P)',
+        int('--jobs', 1),
       )
       .argument('<program>')
       .argument('[args...]')
@@ -48,6 +55,24 @@ export function register(program: Command): void {
         timeoutMs: opts.timeout,
       }));
       const retry = opts.retries === undefined ? undefined : { attempts: opts.retries + 1 };
+      if (opts.jobs !== undefined) {
+        const n = opts.jobs;
+        return withClient({ ...opts, maxWaitConnections: n }, async (c) => {
+          const printer = new TaskPrinter(opts.keepOrder === true);
+          let failed = false;
+          await runPool(
+            c,
+            tasks.map((task) => ({ ...task, retry })),
+            n,
+            (task) => {
+              if (task.state !== 'done') failed = true;
+              if (opts.json) out(JSON.stringify(task));
+              else for (const t of printer.add(task)) printTask(t, lines);
+            },
+          );
+          return failed ? EXIT.JOB_FAILED : EXIT.OK;
+        });
+      }
       return withClient(opts, async (c) => {
         const ticket = await c.submit({ tasks, retry });
         const r = await printAsFinished(c, ticket, lines, opts);
@@ -85,15 +110,18 @@ async function printAsFinished(
     });
     const r = ended ?? (await c.result(ticket));
     if (!opts.json) {
-      for (const t of printer.take(r.tasks ?? [])) {
-        if (t.output) process.stdout.write(asPrinted(t.output));
-        if (t.state !== 'done') {
-          const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
-          note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);
-        }
-      }
+      for (const t of printer.take(r.tasks ?? [])) printTask(t, lines);
     }
     if (ended) return ended;
     pause = Math.min(MAX_POLL_MS, pause * 2);
+  }
+}
+
+/** A finished task's output on stdout; why it failed on stderr. */
+function printTask(t: Task, lines: string[]): void {
+  if (t.output) process.stdout.write(asPrinted(t.output));
+  if (t.state !== 'done') {
+    const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
+    note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);
   }
 }
