@@ -163,6 +163,8 @@ export class PetrelProxy {
           outstanding: n.outstanding,
           done: n.done,
           lastSeen: n.lastSeen,
+          /** Custom type → its workers' capacity on this node. */
+          workers: Object.fromEntries(n.workers),
         };
       });
     return {
@@ -171,6 +173,8 @@ export class PetrelProxy {
       queue: { queued: s.queueLength, assigned, running },
       totals: { ...s.counters },
       detector: s.suspicions,
+      /** Every custom job type a worker ever registered. */
+      types: s.knownTypes(),
       nodes,
     };
   }

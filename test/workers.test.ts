@@ -183,3 +183,22 @@ t.test('the list of types survives a proxy restart and reaches new nodes', async
   t.match(reply, /^OK [0-9A-Z]{26}$/, 'a node that never saw a worker accepts the known type');
   t.match(await c.ask('SUBMIT nosuch x'), /^ERR BAD_REQUEST unknown job type nosuch/);
 });
+
+t.test('a worker needs AUTH when a token is set, and is never closed as idle', async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 1, {
+    nodeEnv: { CLIENT_TOKEN: 'sesame', CLIENT_IDLE_TIMEOUT: '300' },
+  });
+  const w = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  t.match(await w.ask('WORKER scan 2'), /^ERR UNAUTHORIZED/);
+  t.equal(await w.ask('AUTH sesame'), 'OK authenticated');
+  t.equal(await w.ask('WORKER scan 2'), 'OK worker');
+  // a plain client left idle is closed; the worker, idle as long, is not
+  const idle = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  t.match(await idle.next(10_000), /^ERR TIMEOUT idle connection closed/);
+  t.equal(await idle.next(), null);
+  t.equal(await w.ask('PING'), 'OK PONG', 'the worker is still connected');
+  const res = await fetch(`http://127.0.0.1:${proxy.port}/api/cluster`);
+  const cluster = (await res.json()) as { types: string[]; nodes: Array<{ workers: object }> };
+  t.same(cluster.types, ['scan'], '/api/cluster lists the known types');
+  t.same(cluster.nodes[0]?.workers, { scan: 2 }, 'and what each node serves');
+});
