@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { NodeConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
@@ -80,6 +80,17 @@ export class PetrelNode {
       this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
       this.onFatal(err);
     };
+    this.committer.onDiskFull = (full, err) => {
+      if (full) {
+        this.log.error(
+          { err, dataDir: cfg.DATA_DIR },
+          'the disk is full: refusing new jobs, keeping every promise until space returns',
+        );
+      } else {
+        this.log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: taking new jobs again');
+      }
+      this.sendInfo(); // the proxy gives this node nothing new while its disk is full
+    };
     this.nodeId = this.identity();
     this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
     this.tickets = new TicketStore(this.db, this.committer);
@@ -122,6 +133,7 @@ export class PetrelNode {
       nodeId: this.nodeId,
       execAllow: cfg.EXEC_ALLOW,
       localFallbackMs: cfg.LOCAL_FALLBACK,
+      dataDir: resolve(cfg.DATA_DIR),
       customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
       log,
     });
@@ -372,7 +384,7 @@ export class PetrelNode {
       queued: this.executor.queued,
       running: this.executor.running,
       free: this.executor.free,
-      draining: this.draining || undefined,
+      draining: this.draining || this.committer.full || undefined,
       started: this.assignments.takeStarted(),
       workers: changed ? workers : undefined,
     });
@@ -456,7 +468,8 @@ export class PetrelNode {
     }
     this.runLogs.close();
     this.committer.flush();
-    await new Promise<void>((r) => this.committer.afterCommit(() => r()));
+    // on a full disk nothing more can be committed; what waits for it was never promised
+    if (!this.committer.full) await new Promise<void>((r) => this.committer.afterCommit(() => r()));
     this.link.flush();
     await this.waitForAcks(2000);
     clearInterval(this.infoTimer);
@@ -465,6 +478,7 @@ export class PetrelNode {
     clearInterval(this.leaseTimer);
     await this.link.close();
     this.committer.flush();
+    this.committer.stop();
     this.db.close();
     this.log.info('stopped');
   }

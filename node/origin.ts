@@ -1,3 +1,4 @@
+import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
 import {
@@ -33,6 +34,8 @@ export interface OriginOptions {
   execAllow: readonly string[];
   /** LOCAL_FALLBACK: how long without the proxy before this node runs its own jobs. */
   localFallbackMs: number;
+  /** The data directory, named when its disk is full. */
+  dataDir?: string;
   /** Whether a custom type is known: the cluster's list, or a worker attached here. */
   customTypeKnown?: (type: string) => boolean;
   log: Logger;
@@ -46,6 +49,11 @@ export interface OriginOptions {
 export class Origin {
   private readonly open = new Map<string, OpenTicket>();
   private readonly waiters = new Map<string, Set<(v: JobView) => void>>();
+  /**
+   * Results the proxy reported (durable there) whose commit here has not finished yet: long
+   * while the disk is full. Clients read them from here meanwhile.
+   */
+  private readonly reportedPending = new Map<string, JobView>();
   private fallbackTimer: NodeJS.Timeout | undefined;
   fallbackActive = false;
   /** Stops new submissions (the node is stopping). */
@@ -84,10 +92,20 @@ export class Origin {
     return isBuiltinType(type) || (this.opts.customTypeKnown?.(type) ?? false);
   }
 
+  /** The refusal a client hears while this node's disk is full. */
+  private diskFull(): WireError {
+    return new WireError(
+      'UNAVAILABLE',
+      `the disk holding ${this.opts.dataDir ?? 'DATA_DIR'} is full: this node takes no new ` +
+        'jobs until space is freed (tickets already issued still answer); try another node or later',
+    );
+  }
+
   submit(spec: JobSpec): Promise<string> {
     if (this.closed) {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
+    if (this.tickets.diskFull) return Promise.reject(this.diskFull());
     for (const run of spec.tasks ?? [spec]) {
       if (run.type !== undefined && !this.typeKnown(run.type)) {
         return Promise.reject(new WireError('BAD_REQUEST', `unknown job type ${run.type}`));
@@ -110,6 +128,7 @@ export class Origin {
       this.tickets.insert(id, spec, submittedAt, (err) => {
         if (err) {
           this.open.delete(id);
+          if (isDiskFull(err)) return reject(this.diskFull());
           this.opts.log.error({ err }, 'could not commit a ticket');
           reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
           return;
@@ -127,6 +146,8 @@ export class Origin {
   private localView(id: string): JobView | null {
     const o = this.open.get(id);
     if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
+    const pending = this.reportedPending.get(id);
+    if (pending) return pending;
     const row = this.tickets.get(id);
     if (!row) return null;
     if (row.result) return viewOfResult(id, row.spec, row.submittedAt, row.result);
@@ -275,16 +296,20 @@ export class Origin {
     }
     this.open.delete(r.id);
     this.onTicketFinished(o.submittedAt, r);
+    const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
     const wake = () => {
       const set = this.waiters.get(r.id);
       if (!set) return;
-      const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
       for (const w of [...set]) w(v);
     };
     // A result from the proxy is already durable there (it pushes it again until this node
     // acks), so waiting clients hear it at once; one decided here is told only once committed.
-    if (reported) wake();
+    if (reported) {
+      this.reportedPending.set(r.id, v);
+      wake();
+    }
     this.tickets.finish(r, reported, () => {
+      this.reportedPending.delete(r.id);
       if (!reported) {
         wake();
         if (this.link.ready) this.link.forward(this.wireJob(o, r));

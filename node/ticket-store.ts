@@ -69,7 +69,15 @@ export class TicketStore {
   /** Records a new ticket; `after` runs once it is on disk. */
   insert(id: string, spec: JobSpec, submittedAt: number, after: (err?: Error) => void): void {
     const specJson = JSON.stringify(spec);
-    this.committer.write(() => this.sql.insert.run(id, specJson, 'accepted', submittedAt), after);
+    // on a full disk the client is told at once rather than kept waiting for space
+    this.committer.write(() => this.sql.insert.run(id, specJson, 'accepted', submittedAt), after, {
+      refusable: true,
+    });
+  }
+
+  /** The disk is full: new tickets cannot be stored. */
+  get diskFull(): boolean {
+    return this.committer.full;
   }
 
   get(id: string): TicketRow | undefined {

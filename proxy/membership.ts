@@ -183,13 +183,17 @@ export class Membership {
     n.beats.beat(now);
   }
 
-  /** Notes a node's INFO; true when it just started draining. */
+  /**
+   * Notes a node's INFO; true when it started or stopped draining (a node stops draining
+   * when the disk that was full has space again).
+   */
   noteInfo(n: NodeEntry, f: FrameOf<'INFO'>): boolean {
     n.queued = f.queued;
     n.running = f.running;
     n.free = f.free;
-    if (!f.draining || n.draining) return false;
-    n.draining = true;
+    const draining = f.draining === true;
+    if (draining === n.draining) return false;
+    n.draining = draining;
     return true;
   }
 

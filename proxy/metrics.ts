@@ -7,6 +7,8 @@ export interface ProxyMetricsSource {
   /** The scheduler's view; undefined while this proxy does not lead. */
   cluster(): ClusterNumbers | undefined;
   commits(): number;
+  /** Whether the disk holding the database is full (commits wait for space). */
+  diskFull(): boolean;
   rejectedFrames(): number;
   refusedConnections(): number;
 }
@@ -74,6 +76,9 @@ export class ProxyMetrics {
       () => c()?.suspicions.falseSuspicions ?? 0,
     );
     m.counter('db_commits_total', 'SQLite group commits', () => src.commits());
+    m.gauge('disk_full', '1 while the disk holding the database is full', () =>
+      src.diskFull() ? 1 : 0,
+    );
     m.counter('rejected_frames_total', 'Frames refused as invalid', () => src.rejectedFrames());
     m.counter('refused_connections_total', 'Node connections refused', () =>
       src.refusedConnections(),

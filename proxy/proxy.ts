@@ -36,10 +36,18 @@ export class PetrelProxy {
     this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA);
     this.committer = new Committer(this.db);
     this.committer.onFailure = (err) => this.fail(err);
+    this.committer.onDiskFull = (full, err) => {
+      // commits wait for space: nodes keep the jobs they forward until the proxy acks them,
+      // and results reach their origins once recorded; nothing is refused or lost
+      if (full)
+        log.error({ err, dataDir: cfg.DATA_DIR }, 'the disk is full: commits wait for space');
+      else log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: commits resumed');
+    };
     const store = new JobStore(this.db, this.committer);
     this.metrics = new ProxyMetrics({
       cluster: () => this.scheduler,
       commits: () => this.committer.commits,
+      diskFull: () => this.committer.full,
       rejectedFrames: () => this.cluster.rejectedFrames,
       refusedConnections: () => this.cluster.refusedConnections,
     });
@@ -135,6 +143,7 @@ export class PetrelProxy {
         this.http.closeAllConnections();
       });
       this.committer.flush();
+      this.committer.stop();
       this.db.close();
       this.log.info('proxy stopped');
     })();
@@ -175,6 +184,7 @@ export class PetrelProxy {
       detector: s.suspicions,
       /** Every custom job type a worker ever registered. */
       types: s.knownTypes(),
+      diskFull: this.committer.full,
       nodes,
     };
   }

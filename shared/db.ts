@@ -80,19 +80,44 @@ function usableDataDir(dataDir: string, file: string): void {
 
 type After = (err?: Error) => void;
 
+/** One queued write: its statements, and what to do once they are committed. */
+interface Write {
+  op: (() => void) | undefined;
+  after: After | undefined;
+  /** On a full disk, dropped and told so, instead of waiting for space (see `write`). */
+  refusable: boolean;
+}
+
 /** The longest a deferred write waits for a commit to ride along with. */
 const DEFER_MS = 50;
+/** How often a full disk is tried again. */
+const RETRY_FULL_MS = 250;
+
+/** Whether a failed commit only lacked space: SQLite rolled it back and the file is intact. */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_FULL' || (err as { errno?: unknown })?.errno === 28;
+}
 
 /**
  * Group commit: writes queued during one tick run in a single transaction, so a batch pays for
- * one fsync, not one per job. Each write's `after` runs once its transaction committed (or
- * failed, with the error): that is where promises are sent, never before.
+ * one fsync, not one per job. Each write's `after` runs once its transaction committed: that
+ * is where promises are sent, never before.
+ *
+ * A full disk is survived: SQLite rolls the transaction back, the batch is kept (memory already
+ * holds it) and tried again every `RETRY_FULL_MS` until space returns, its promises waiting;
+ * `full` tells the owner to refuse new work meanwhile. Any other failed commit (an I/O error)
+ * leaves memory holding what the file may not: `onFailure` then stops the process, and a
+ * restart rebuilds from the file.
  */
 export class Committer {
-  private ops: Array<() => void> = [];
-  private afters: After[] = [];
+  private queue: Write[] = [];
   private scheduled = false;
-  private readonly tx: (ops: Array<() => void>) => void;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly tx: (writes: Write[]) => void;
+  private readonly probe: () => void;
+  /** The disk was full at the last commit; writes wait for space. */
+  full = false;
   /**
    * Called at the start of each flush, before the transaction: work that adds writes of its
    * own (the proxy's dispatcher) runs here so its writes share this tick's fsync.
@@ -100,19 +125,33 @@ export class Committer {
   beforeFlush: () => void = () => {};
   /** Called after each flush, once all `after` callbacks ran (a place to flush outbound frames). */
   onFlushed: () => void = () => {};
+  /** Called when the disk fills (`true`) and when a commit succeeds again (`false`). */
+  onDiskFull: (full: boolean, err?: Error) => void = () => {};
   /** Commits so far (a number for metrics). */
   commits = 0;
 
   constructor(db: Db) {
-    this.tx = db.transaction((ops: Array<() => void>) => {
-      for (const op of ops) op();
+    this.tx = db.transaction((writes: Write[]) => {
+      for (const w of writes) w.op?.();
     });
+    // a write that needs a page of its own, to learn whether space returned when nothing else
+    // waits to be written
+    db.exec('CREATE TABLE IF NOT EXISTS disk_probe (at INTEGER NOT NULL)');
+    const probe = db.prepare('INSERT INTO disk_probe (at) VALUES (?)');
+    const clear = db.prepare('DELETE FROM disk_probe');
+    this.probe = () => {
+      probe.run(Date.now());
+      clear.run();
+    };
   }
 
-  /** Queues `op` for this tick's transaction; `after` runs once it is committed. */
-  write(op: () => void, after?: After): void {
-    this.ops.push(op);
-    if (after) this.afters.push(after);
+  /**
+   * Queues `op` for this tick's transaction; `after` runs once it is committed. A `refusable`
+   * write (a new ticket) is dropped when the disk is full and its `after` gets the error, so a
+   * client hears at once instead of waiting for space; every other write waits for space.
+   */
+  write(op: () => void, after?: After, opts: { refusable?: boolean } = {}): void {
+    this.queue.push({ op, after, refusable: opts.refusable === true });
     this.schedule();
   }
 
@@ -123,7 +162,7 @@ export class Committer {
    * is sent again, which every handler accepts.
    */
   defer(op: () => void): void {
-    this.ops.push(op);
+    this.queue.push({ op, after: undefined, refusable: false });
     this.deferTimer ??= setTimeout(() => {
       this.deferTimer = undefined;
       this.schedule();
@@ -133,11 +172,11 @@ export class Committer {
 
   /** Runs `after` once everything queued so far is committed (at once if nothing is). */
   afterCommit(after: After): void {
-    if (this.ops.length === 0 && !this.scheduled) {
+    if (this.queue.length === 0 && !this.scheduled && !this.full) {
       after();
       return;
     }
-    this.afters.push(after);
+    this.queue.push({ op: undefined, after, refusable: false });
     this.schedule();
   }
 
@@ -147,7 +186,8 @@ export class Committer {
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
+    // while the disk is full only the retry timer commits: each attempt costs a rollback
+    if (this.scheduled || this.full) return;
     this.scheduled = true;
     setImmediate(() => this.flush());
   }
@@ -159,30 +199,54 @@ export class Committer {
     this.deferTimer = undefined;
     this.beforeFlush();
     this.scheduled = false;
-    const ops = this.ops;
-    const afters = this.afters;
-    if (ops.length === 0 && afters.length === 0) return;
-    this.ops = [];
-    this.afters = [];
-    let err: Error | undefined;
-    if (ops.length > 0) {
+    const batch = this.queue;
+    if (batch.length === 0 && !this.full) return;
+    this.queue = [];
+    if (this.full) batch.push({ op: this.probe, after: undefined, refusable: false });
+    if (batch.some((w) => w.op)) {
       try {
-        this.tx(ops);
+        this.tx(batch);
         this.commits++;
       } catch (e) {
-        err = e instanceof Error ? e : new Error(String(e));
+        this.failed(e instanceof Error ? e : new Error(String(e)), batch);
+        return;
       }
     }
-    for (const after of afters) after(err);
-    if (err) {
-      // Memory now holds what the file does not: the process must stop (`onFailure`) and be
-      // rebuilt from the file by a restart, rather than go on breaking promises.
-      this.onFailure(err);
-      return;
+    if (this.full) {
+      this.full = false;
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      this.onDiskFull(false);
     }
+    for (const w of batch) w.after?.();
     this.onFlushed();
   }
 
-  /** Called when a commit failed (disk full, I/O error). The owner stops the process. */
+  private failed(err: Error, batch: Write[]): void {
+    if (!isDiskFull(err)) {
+      for (const w of batch) w.after?.(err);
+      this.onFailure(err);
+      return;
+    }
+    const kept = batch.filter((w) => !w.refusable && w.op !== this.probe);
+    this.queue = [...kept, ...this.queue];
+    if (!this.full) {
+      this.full = true;
+      this.onDiskFull(true, err);
+    }
+    for (const w of batch) if (w.refusable) w.after?.(err);
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = undefined;
+      this.flush();
+    }, RETRY_FULL_MS);
+  }
+
+  /** Stops trying a full disk again (the owner is closing). */
+  stop(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+  }
+
+  /** Called when a commit failed for another reason than space (an I/O error): stop the process. */
   onFailure: (err: Error) => void = () => {};
 }

@@ -344,22 +344,35 @@ t.test('a stopping node hands back jobs still running after DRAIN_TIMEOUT', asyn
   t.equal(await cb.ask(`CANCEL ${long}`), 'OK cancelled');
 });
 
-t.test('a failed database write stops the process instead of breaking promises', async (t) => {
-  const { nodes } = await startCluster(t.teardown, 1);
-  const node = nodes[0]!;
-  const fatal: Error[] = [];
-  node.onFatal = (err) => fatal.push(err);
-  const c = await LineClient.connect(node.clientPort, t.teardown);
-  t.match(await c.ask('SUBMIT echo fine'), /^OK /);
-  // a full disk, as SQLite sees it: no page may be added to the file
-  const db = (node as unknown as { db: { pragma(s: string, o?: object): unknown } }).db;
-  const pages = db.pragma('page_count', { simple: true }) as number;
-  db.pragma(`max_page_count = ${pages}`);
-  const big = 'x'.repeat(16_000);
-  let reply = '';
-  for (let i = 0; i < 200 && !reply.startsWith('ERR'); i++)
-    reply = await c.ask(`SUBMIT echo ${big}`);
-  t.match(reply, /^ERR UNAVAILABLE /, 'the client is told the job was not stored');
-  t.equal(fatal.length, 1, 'the node asks to be stopped');
-  t.match(String(fatal[0]), /full/i);
-});
+t.test(
+  'a database that cannot grow: SUBMIT is refused naming the disk, then taken again',
+  async (t) => {
+    const { nodes } = await startCluster(t.teardown, 1);
+    const node = nodes[0]!;
+    const fatal: Error[] = [];
+    node.onFatal = (err) => fatal.push(err);
+    const c = await LineClient.connect(node.clientPort, t.teardown);
+    const before = (await c.ask('SUBMIT echo fine')).slice(3);
+    // a full disk, as SQLite sees it: no page may be added to the file
+    const db = (node as unknown as { db: { pragma(s: string, o?: object): unknown } }).db;
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const big = 'x'.repeat(16_000);
+    let reply = '';
+    for (let i = 0; i < 200 && !reply.startsWith('ERR'); i++)
+      reply = await c.ask(`SUBMIT echo ${big}`);
+    t.match(reply, /^ERR UNAVAILABLE the disk holding .* is full/, 'the client is told why');
+    t.match(await c.ask(`RESULT ${before}`), /"state":"done"/, 'an issued ticket still answers');
+    db.pragma('max_page_count = 1000000');
+    const again = await until(
+      async () => {
+        const r = await c.ask('SUBMIT echo again');
+        return r.startsWith('OK ') ? r.slice(3) : undefined;
+      },
+      10_000,
+      'SUBMIT to be taken again',
+    );
+    t.match(await c.ask(`WAIT ${again} 10000`), /"state":"done"/);
+    t.equal(fatal.length, 0, 'the node never asked to be stopped');
+  },
+);

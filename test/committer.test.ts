@@ -1,0 +1,99 @@
+import t from 'tap';
+import { Committer, openDatabase } from '../shared/db.js';
+import { tempDir, until } from './helpers/cluster.js';
+
+const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);';
+
+function setup(teardown: (fn: () => unknown) => void) {
+  const db = openDatabase(tempDir(teardown), 'test.db', 'relaxed', SCHEMA);
+  const c = new Committer(db);
+  teardown(() => {
+    c.stop();
+    db.close();
+  });
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const count = () => (db.prepare('SELECT count(*) AS n FROM t').get() as { n: number }).n;
+  return { db, c, insert, count };
+}
+
+t.test(
+  'a full disk: writes wait for space, refusable ones are refused, nothing stops',
+  async (t) => {
+    const { db, c, insert, count } = setup(t.teardown);
+    const failures: Error[] = [];
+    const changes: boolean[] = [];
+    c.onFailure = (err) => failures.push(err);
+    c.onDiskFull = (full) => changes.push(full);
+    // as SQLite sees a full disk: no page may be added to the file
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    const big = 'x'.repeat(64 * 1024);
+    const waited: string[] = [];
+    let refused: Error | undefined;
+    c.write(
+      () => insert.run(big),
+      () => waited.push('kept'),
+    );
+    c.write(
+      () => insert.run(big),
+      (err) => (refused = err),
+      { refusable: true },
+    );
+    await until(() => c.full, 5000, 'the disk to be seen full');
+    t.same(changes, [true]);
+    t.match(String(refused), /full/, 'the refusable write was told at once');
+    t.same(waited, [], 'the other write waits, its promise not given');
+    t.equal(count(), 0, 'nothing committed');
+    let afterFull = false;
+    c.afterCommit(() => (afterFull = true));
+    t.notOk(afterFull, 'afterCommit waits for space too');
+    db.pragma('max_page_count = 1000000');
+    await until(() => !c.full, 5000, 'space to be noticed');
+    t.same(changes, [true, false]);
+    await until(() => waited.length === 1 && afterFull, 5000, 'the waiting promises');
+    t.equal(count(), 1, 'the kept write committed once, the refused one never');
+    t.same(failures, [], 'no fail-stop');
+    t.equal(db.pragma('quick_check', { simple: true }), 'ok');
+  },
+);
+
+t.test(
+  'a full disk noticed by a refusable write alone is probed until space returns',
+  async (t) => {
+    const { db, c, insert, count } = setup(t.teardown);
+    const pages = db.pragma('page_count', { simple: true }) as number;
+    db.pragma(`max_page_count = ${pages}`);
+    let refused: Error | undefined;
+    c.write(
+      () => insert.run('y'.repeat(64 * 1024)),
+      (err) => (refused = err),
+      { refusable: true },
+    );
+    await until(() => refused, 5000, 'the refusal');
+    t.ok(c.full);
+    db.pragma('max_page_count = 1000000');
+    await until(() => !c.full, 5000, 'the probe to succeed');
+    t.equal(count(), 0);
+  },
+);
+
+t.test('any other failed commit stops the process (fail-stop)', async (t) => {
+  const { c, insert, count } = setup(t.teardown);
+  const failures: Error[] = [];
+  c.onFailure = (err) => failures.push(err);
+  const outcomes: Array<string | undefined> = [];
+  c.write(
+    () => insert.run('fine'),
+    (err) => outcomes.push(err?.message),
+  );
+  c.write(
+    () => {
+      throw new Error('an I/O error');
+    },
+    (err) => outcomes.push(err?.message),
+  );
+  await until(() => failures.length === 1, 5000, 'onFailure');
+  t.same(outcomes, ['an I/O error', 'an I/O error'], 'every promise of the batch is told');
+  t.equal(count(), 0, 'the batch was rolled back whole');
+  t.notOk(c.full);
+});
