@@ -238,6 +238,8 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
     async () => ((await page.evaluate('document.documentElement.scrollWidth')) as number) <= 375,
   );
   await page.screenshot({ path: join(shots, 'live-phone.png'), fullPage: true });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: join(shots, 'live-phone-dark.png'), fullPage: true });
 
   t.same(pageErrors, [], 'no script errors');
   t.same(foreign, [], 'no request leaves the page origin');
