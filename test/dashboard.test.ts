@@ -306,6 +306,18 @@ t.test('a person finds a job by its ticket and reads its result', { skip }, asyn
   );
   t.equal(await page.textContent('#job-message'), '');
 
+  // a schedule shows its cron expression and its next due time
+  const cron = JSON.stringify({ type: 'echo', args: ['tick'], cron: '0 3 * * *', tz: 'UTC' });
+  const schedule = (await c.ask(`SUBMIT ${cron}`)).replace(/^OK /, '');
+  await page.getByLabel('Ticket').fill(schedule);
+  await page.getByLabel('Ticket').press('Enter');
+  await eventually(
+    'the schedule',
+    async () => (await page.textContent('#job-state')) === 'scheduled',
+  );
+  t.equal(await page.textContent('[data-field="cron"]'), '0 3 * * * (UTC)');
+  t.not(await page.textContent('[data-field="next"]'), '–', 'its next due time');
+
   // mistakes get a sentence, not a blank page
   await page.getByLabel('Ticket').fill('not-a-ticket');
   await page.getByLabel('Ticket').press('Enter');
