@@ -1,4 +1,5 @@
 import { WireError } from '../shared/errors.js';
+import { taskTicket } from '../shared/ids.js';
 import { isTerminal, type JobView } from '../shared/job.js';
 import { LOG_CHUNK_BYTES, type FrameOf } from '../shared/protocol.js';
 import type { LogReadRequest } from './proxy-link.js';
@@ -42,7 +43,8 @@ export function runOf(v: JobView, task: number | undefined): RunRef {
       throw new WireError('BAD_REQUEST', `${v.ticket} has tasks 0-${v.tasks.length - 1}: name one`);
     }
     return {
-      key: { ticket: v.ticket, task },
+      // each task runs as a job of its own ticket, and its node keeps its log under it
+      key: { ticket: taskTicket(v.ticket, t.index) },
       node: t.node ?? null,
       attempts: 0,
       started: !NOT_STARTED.has(t.state),

@@ -101,7 +101,7 @@ export class PetrelNode {
       { execAllow: cfg.EXEC_ALLOW, outputLimit: cfg.JOB_OUTPUT_LIMIT },
       {
         started: (id, at) => this.onStarted(id, at),
-        // a run is its ticket (and, for a job of tasks, the task's index)
+        // a run's log is named by the ticket it runs under (a task's own ticket, for a task)
         log: (id) => this.runLogs.start({ ticket: id }),
         finished: (id, o, s, f) => this.onFinished(id, o, s, f),
         lost: (id, ran, why) => this.onLost(id, ran, why),

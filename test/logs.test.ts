@@ -144,6 +144,29 @@ t.test('TAIL and LOGS while the job runs, from the node that did not run it', as
   t.match(json((await local.next()) as string), { state: 'done' });
 });
 
+t.test('LOGS and TAIL name a task of a job of many tasks', async (t) => {
+  const { client } = await cluster(t);
+  const a = await client('a');
+  const b = await client('b');
+  const spec = {
+    tasks: [
+      { type: 'exec', args: ['sh', '-c', 'echo task zero'] },
+      { type: 'exec', args: ['sh', '-c', 'echo task one; echo more'] },
+    ],
+  };
+  const ticket = await submit(a, `SUBMIT ${JSON.stringify(spec)}`);
+  t.match(json(await a.ask(`WAIT ${ticket} 30000`, 35_000)), { state: 'done' });
+  for (const c of [a, b]) {
+    t.same(await multi(c, `LOGS ${ticket} 1`), ['task one', 'more']);
+    t.same(await multi(c, `LOGS ${ticket} 0`), ['task zero']);
+  }
+  t.match(await b.ask(`LOGS ${ticket}`), /^ERR BAD_REQUEST .*has tasks 0-1: name one/);
+  t.match(await b.ask(`LOGS ${ticket} 2`), /^ERR BAD_REQUEST/);
+  b.write(`TAIL ${ticket} 1\n`);
+  t.same([await b.next(), await b.next()], ['> task one', '> more']);
+  t.match(json((await b.next()) as string), { ticket, state: 'done' });
+});
+
 /** Peak and current resident memory of a process, in bytes. */
 function memory(pid: number): { peak: number; now: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
