@@ -358,14 +358,14 @@ export class Origin {
 
   /**
    * A ticket run here under LOCAL_FALLBACK lost its worker: another worker of its type here
-   * takes it, and without one it fails (no proxy can place it elsewhere).
+   * takes it; without one it waits, accepted, for the proxy to place it (it is forwarded when
+   * the link returns).
    */
-  lostLocally(id: string, why: string): void {
+  lostLocally(id: string): void {
     const t = this.open.get(id);
     if (!t) return;
     if (this.executor.accepts(t.spec)) return this.executor.enqueue(id, t.spec);
-    const now = Date.now();
-    this.finishedLocally(id, { state: 'failed', exitCode: null, output: '', error: why }, now, now);
+    t.local = false;
   }
 
   /** Forwarded tickets still waiting for a result (the sweep asks the proxy for them). */
@@ -442,6 +442,8 @@ export class Origin {
     // a job of many tasks needs the proxy to spread them: it waits for it (and is forwarded
     // when the link returns)
     if (t.spec.tasks) return;
+    // a custom type no worker here serves waits for the proxy to place it where one does
+    if (!this.executor.accepts(t.spec)) return;
     t.local = true;
     this.counters.localRuns++;
     this.executor.enqueue(t.id, t.spec);

@@ -1,5 +1,6 @@
 import t from 'tap';
 import {
+  freePort,
   LineClient,
   startCluster,
   startNode,
@@ -201,4 +202,28 @@ t.test('a worker needs AUTH when a token is set, and is never closed as idle', a
   const cluster = (await res.json()) as { types: string[]; nodes: Array<{ workers: object }> };
   t.same(cluster.types, ['scan'], '/api/cluster lists the known types');
   t.same(cluster.nodes[0]?.workers, { scan: 2 }, 'and what each node serves');
+});
+
+t.test('without the proxy, a node runs custom jobs on its own workers; others wait', async (t) => {
+  const port = await freePort();
+  const dir = tempDir(t.teardown);
+  const proxy = await startProxy(t.teardown, { PROXY_PORT: String(port) }, dir);
+  const node = await startNode(t.teardown, port, { NODE_ID: 'n1', LOCAL_FALLBACK: '300' });
+  const here = await worker(node.clientPort, 'here', 1, t.teardown);
+  const gone = await worker(node.clientPort, 'elsewhere', 1, t.teardown);
+  gone.close();
+  const c = await LineClient.connect(node.clientPort, t.teardown);
+  await proxy.close();
+  await until(() => node.snapshot().localFallback, 10_000, 'local fallback');
+  const local = await submit(c, 'SUBMIT here x');
+  t.equal((await nextJob(here)).ticket, local, 'its own worker gets the job');
+  here.write(`DONE ${local} ran alone\n`);
+  t.match(await waitView(c, local), { state: 'done', output: 'ran alone', node: 'n1' });
+  const later = await submit(c, 'SUBMIT elsewhere y');
+  t.equal(await c.ask(`STATUS ${later}`), 'OK queued', 'no worker here: it waits, not fails');
+  await startProxy(t.teardown, { PROXY_PORT: String(port) }, dir);
+  const back = await worker(node.clientPort, 'elsewhere', 1, t.teardown);
+  t.equal((await nextJob(back)).ticket, later, 'placed once the proxy is back');
+  back.write(`DONE ${later} placed\n`);
+  t.match(await waitView(c, later), { state: 'done', output: 'placed' });
 });
