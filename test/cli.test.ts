@@ -219,3 +219,28 @@ t.test(
     t.equal(empty.code, 0, 'no lines, nothing to do');
   },
 );
+
+t.test('petrel map: one job of many tasks, outputs as tasks end or in order', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+  const lines = Array.from({ length: 20 }, (_, i) => `file ${i}.txt`);
+  const input = lines.join('\n') + '\n';
+  const ordered = await petrel(['map', '--keep-order', '--', 'sh', '-c', 'echo "did {}"'], {
+    env,
+    input,
+  });
+  t.equal(ordered.code, 0, ordered.stderr);
+  t.equal(ordered.stdout, lines.map((l) => `did ${l}\n`).join(''));
+  const asJson = await petrel(['map', '--json', '--', 'sh', '-c', 'echo {}'], { env, input });
+  const job = JSON.parse(asJson.stdout) as { state: string; tasks: unknown[]; progress: object };
+  t.equal(job.state, 'done');
+  t.equal(job.tasks.length, 20, 'one job, one task per line');
+  t.match(job.progress, { total: 20, done: 20, failed: 0 });
+  const failing = await petrel(['map', '--', 'sh', '-c', 'echo {}; [ {} != b ]'], {
+    env,
+    input: 'a\nb\nc\n',
+  });
+  t.equal(failing.code, 1);
+  t.same(failing.stdout.split('\n').filter(Boolean).sort(), ['a', 'b', 'c']);
+  t.match(failing.stderr, /task 1 \(b\) failed: exit 1/);
+});
