@@ -13,8 +13,10 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from './cluster.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PETREL = join(root, 'dist', 'cli', 'main.js');
+/** dist/, where this file runs from. */
+const distDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PETREL = join(distDir, 'cli', 'main.js');
+const RESULTS = join(distDir, '..', 'bench', 'results');
 const TASKS = Number(process.env.MAP_TASKS ?? 1000);
 const ROUNDS = Number(process.env.MAP_ROUNDS ?? 3);
 const cpus = availableParallelism();
@@ -101,8 +103,8 @@ async function main(): Promise<void> {
         .join('\n') +
       '\n',
   );
-  mkdirSync(join(root, 'bench', 'results'), { recursive: true });
-  writeFileSync(join(root, 'bench', 'results', 'map.json'), JSON.stringify(report, null, 2) + '\n');
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, 'map.json'), JSON.stringify(report, null, 2) + '\n');
 }
 
 main().catch((err: unknown) => {
