@@ -177,3 +177,24 @@ t.test('10,000 echo tasks in one job complete, and the reply stays under 1 MiB',
   const last = v.tasks?.[9999]?.output ?? '';
   t.match(last, /^tas.*…\d+ dropped….*99 $/, 'outputs keep their head and tail');
 });
+
+t.test('the proxy killed mid-job: every task runs, each result is recorded once', async (t) => {
+  const port = await freePort();
+  const proxyDir = tempDir(t.teardown);
+  const proxy = await spawnProxy(t.teardown, proxyDir, {}, port);
+  const a = await spawnNode(t.teardown, port, tempDir(t.teardown), { NODE_ID: 'a' });
+  await spawnNode(t.teardown, port, tempDir(t.teardown), { NODE_ID: 'b' });
+  const c = await LineClient.connect(a.port, t.teardown);
+  const tasks = Array.from({ length: 12 }, (_, i) => ({ type: 'sleep', args: [300 + 50 * i] }));
+  const ticket = (await c.ask(`SUBMIT ${JSON.stringify({ tasks })}`)).slice(3);
+  await until(async () => (parse(await c.ask(`RESULT ${ticket}`)).progress?.done ?? 0) >= 2);
+  await proxy.proc.kill('SIGKILL');
+  const again = await spawnProxy(t.teardown, proxyDir, {}, port);
+  const v = parse(await c.ask(`WAIT ${ticket} 30000`));
+  t.equal(v.state, 'done');
+  t.same(v.progress, { total: 12, done: 12, failed: 0, running: 0 });
+  const after = await totals(again.port);
+  t.equal(after.tasks, 12, 'each task recorded once');
+  t.equal(after.duplicates, 0, 'no result counted twice');
+  t.equal(after.submitted, 1, 'one job');
+});
