@@ -11,6 +11,14 @@ import type { Policy } from './policies.js';
 import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
 
+/** A tenant's share of the work, as the dashboard and /metrics show it. */
+export interface TenantLoad {
+  name: string;
+  weight: number;
+  queued: number;
+  outstanding: number;
+}
+
 export interface AssignmentsOptions {
   prefetch: number;
   /** 0: dispatch on every event; > 0: the seed's periodic batched dispatch. */
@@ -90,6 +98,16 @@ export class Assignments {
 
   get queueLength(): number {
     return this.dispatcher.size + this.typed.size;
+  }
+
+  /** Each tenant seen: its weight, its jobs queued and its jobs out on nodes. */
+  tenants(): TenantLoad[] {
+    return [...this.dispatcher.tenants.all()].map((t) => ({
+      name: t.name,
+      weight: t.weight,
+      queued: t.queued,
+      outstanding: t.active,
+    }));
   }
 
   /** Puts a job in the queue (new, or recovered as queued). */

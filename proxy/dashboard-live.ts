@@ -46,7 +46,7 @@ function parse(data) {
   const totals = data.totals || {};
   const tenants = Array.isArray(data.tenants)
     ? data.tenants.filter((x) => x && typeof x.name === 'string').map((x) => ({
-        name: x.name, weight: num(x.weight), queued: num(x.queued), running: num(x.running),
+        name: x.name, weight: num(x.weight), queued: num(x.queued), outstanding: num(x.outstanding),
       }))
     : [];
   return {
@@ -138,12 +138,14 @@ function renderTable(c) {
   }));
 }
 
+/** Shown once a job named a tenant: until then every job is the default tenant's. */
 function renderTenants(c) {
-  $('tenants-section').hidden = c.tenants.length === 0;
-  if (c.tenants.length === 0) return;
+  const named = c.tenants.some((x) => x.name !== 'default');
+  $('tenants-section').hidden = !named;
+  if (!named) return;
   const rows = [...c.tenants].sort((a, b) => a.name.localeCompare(b.name)).map((x) => {
     const row = el('tr', { 'data-tenant': x.name });
-    row.append(el('td', {}, x.name), el('td', {}, x.weight), el('td', {}, x.queued), el('td', {}, x.running));
+    row.append(el('td', {}, x.name), el('td', {}, x.weight), el('td', {}, x.queued), el('td', {}, x.outstanding));
     return row;
   });
   $('tenants').replaceChildren(...rows);

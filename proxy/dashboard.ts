@@ -44,7 +44,7 @@ const BODY = `
         <table>
           <thead><tr>
             <th scope="col">Tenant</th><th scope="col">Weight</th><th scope="col">Queued</th>
-            <th scope="col">Running</th>
+            <th scope="col">On nodes</th>
           </tr></thead>
           <tbody id="tenants"></tbody>
         </table>

@@ -21,6 +21,8 @@ export interface Tenant {
   readonly weight: number;
   /** Jobs of this tenant given to nodes and not finished. */
   active: number;
+  /** Jobs of this tenant waiting in the queues. */
+  queued: number;
   /** When it was last served (a counter), to break ties in turn. */
   served: number;
   /** Its places in the queues it waits in, whose order depends on its share. */
@@ -64,7 +66,14 @@ export class Tenants {
   get(name: string = DEFAULT_TENANT): Tenant {
     let t = this.byName.get(name);
     if (!t) {
-      t = { name, weight: this.weights.get(name) ?? 1, active: 0, served: 0, queues: new Set() };
+      t = {
+        name,
+        weight: this.weights.get(name) ?? 1,
+        active: 0,
+        queued: 0,
+        served: 0,
+        queues: new Set(),
+      };
       this.byName.set(name, t);
     }
     return t;
@@ -103,6 +112,7 @@ export class FairQueue<J extends Fair> {
     if (this.order.has(q)) this.order.update(q);
     else this.order.push(q);
     this.count++;
+    tenant.queued++;
   }
 
   /** The tenant served next (for comparing queues), without taking anything. */
@@ -120,6 +130,7 @@ export class FairQueue<J extends Fair> {
     const job = q?.jobs.pop();
     if (!q || !job) return undefined;
     this.count--;
+    q.tenant.queued--;
     this.settle(q);
     return job;
   }
@@ -129,6 +140,7 @@ export class FairQueue<J extends Fair> {
     const q = this.mine.get(tenant);
     if (!q || !q.jobs.remove(job)) return false;
     this.count--;
+    tenant.queued--;
     this.settle(q);
     return true;
   }

@@ -1,4 +1,5 @@
 import { JobLatency, Metrics } from '../shared/metrics.js';
+import type { TenantLoad } from './assignments.js';
 import type { JobRecord } from './job-store.js';
 import type { NodeEntry } from './scheduler.js';
 
@@ -20,6 +21,7 @@ export interface ClusterNumbers {
   readonly counters: Readonly<Record<string, number>>;
   readonly nodes: ReadonlyMap<string, NodeEntry>;
   readonly suspicions: { readonly suspicions: number; readonly falseSuspicions: number };
+  tenants(): TenantLoad[];
 }
 
 /**
@@ -59,6 +61,25 @@ export class ProxyMetrics {
     );
     perNode('node_outstanding_jobs', 'Jobs given to a joined node, unfinished', (n) => n.jobs.size);
     perNode('node_draining', '1 while a joined node is stopping', (n) => (n.draining ? 1 : 0));
+    const perTenant = (name: string, help: string, read: (t: TenantLoad) => number) =>
+      m.labelledGauge(name, help, 'tenant', () =>
+        (c()?.tenants() ?? []).map((t) => [t.name, read(t)]),
+      );
+    perTenant(
+      'tenant_queued_jobs',
+      'Jobs of a tenant waiting in the global queue',
+      (t) => t.queued,
+    );
+    perTenant(
+      'tenant_outstanding_jobs',
+      'Jobs of a tenant given to nodes, unfinished',
+      (t) => t.outstanding,
+    );
+    perTenant(
+      'tenant_weight',
+      "A tenant's weight in the fair share (TENANT_WEIGHTS)",
+      (t) => t.weight,
+    );
     m.labelledCounter(
       'node_results_total',
       'Results a node reported that counted, since it joined this proxy process',

@@ -186,6 +186,7 @@ export class PetrelProxy {
       types: s.knownTypes(),
       diskFull: this.committer.full,
       nodes,
+      tenants: s.tenants(),
     };
   }
 }

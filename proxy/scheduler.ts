@@ -2,7 +2,7 @@ import type { Committer } from '../shared/db.js';
 import { isTerminal, type JobView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type Frame, type FrameOf } from '../shared/protocol.js';
-import { Assignments } from './assignments.js';
+import { Assignments, type TenantLoad } from './assignments.js';
 import { Counters, type CounterName } from './counters.js';
 import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
@@ -169,6 +169,9 @@ export class Scheduler {
   }
   get queueLength(): number {
     return this.assignments.queueLength;
+  }
+  tenants(): TenantLoad[] {
+    return this.assignments.tenants();
   }
   get liveJobs(): number {
     return this.table.size;

@@ -368,6 +368,25 @@ t.test(
       'both nodes to show two running jobs',
       async () => (await running('n1')) === '2' && (await running('n2')) === '2',
     );
+    t.ok(await page.isHidden('#tenants-section'), 'no tenant table while every job is the default');
+
+    // once jobs name tenants, each tenant's queue shows: queued here plus out on nodes
+    for (let i = 0; i < 3; i++) {
+      for (const tenant of ['acme', 'globex']) {
+        const spec = { type: 'sleep', args: ['60000'], tenant };
+        t.match(await c.ask(`SUBMIT ${JSON.stringify(spec)}`), /^OK /);
+      }
+    }
+    await page.waitForSelector('#tenants-section:not([hidden])', { timeout: DEADLINE });
+    const tenant = async (name: string) => {
+      const cells = await page.locator(`tr[data-tenant="${name}"] td`).allTextContents();
+      return cells.length === 4 ? Number(cells[2]) + Number(cells[3]) : -1;
+    };
+    await eventually(
+      'three jobs of each tenant',
+      async () => (await tenant('acme')) === 3 && (await tenant('globex')) === 3,
+    );
+    await page.screenshot({ path: join(shots, 'tenants.png'), fullPage: true });
     t.equal(pageErrors.length, 0, 'no script errors');
     t.equal(await page.textContent('#status'), 'live');
   },

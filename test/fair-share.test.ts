@@ -74,3 +74,31 @@ t.test('servedBefore compares the heads of two queues', async (t) => {
   t.notOk(servedBefore(q1, q2));
   t.ok(servedBefore(q1, new FairQueue()), 'an empty queue comes last');
 });
+
+t.test(
+  "each tenant counts its queued jobs across queues (the dashboard's tenant table)",
+  async (t) => {
+    const tenants = new Tenants(new Map([['a', 2]]));
+    const q1 = new FairQueue<ReturnType<typeof job>>();
+    const q2 = new FairQueue<ReturnType<typeof job>>();
+    const a = tenants.get('a');
+    const b = tenants.get('b');
+    const gone = job();
+    q1.push(job(), a);
+    q1.push(gone, a);
+    q2.push(job(), a);
+    q2.push(job(), b);
+    t.same([a.queued, b.queued], [3, 1]);
+    q1.remove(gone, a);
+    q2.pop();
+    t.same(
+      [...tenants.all()].map((x) => [x.name, x.weight, x.queued]),
+      [
+        ['a', 2, 1],
+        ['b', 1, 1],
+      ],
+      "q2 served a's job first (same share, earlier arrival)",
+    );
+    t.equal(a.queued + b.queued, q1.size + q2.size, 'the counts add up to the queues');
+  },
+);

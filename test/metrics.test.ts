@@ -101,6 +101,9 @@ t.test('the proxy and nodes write counters, histograms and per-node gauges', asy
     t.equal(value(p, 'petrel_proxy_node_slots', { node }), 2, `${node}: its slots`);
     t.equal(value(p, 'petrel_proxy_node_running_jobs', { node }), 0, `${node}: idle`);
   }
+  t.equal(value(p, 'petrel_proxy_tenant_queued_jobs', { tenant: 'default' }), 0);
+  t.equal(value(p, 'petrel_proxy_tenant_outstanding_jobs', { tenant: 'default' }), 0);
+  t.equal(value(p, 'petrel_proxy_tenant_weight', { tenant: 'default' }), 1);
   const results = ['n1', 'n2'].map((node) => value(p, 'petrel_proxy_node_results_total', { node }));
   t.equal(results[0]! + results[1]!, 4, 'every result is counted for the node that ran it');
   t.ok(ownSeriesFirst(proxy.types, 'petrel_proxy_'), 'Petrel series before process series');
