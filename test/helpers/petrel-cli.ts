@@ -16,7 +16,8 @@ export function spawnPetrel(
   opts: { env?: Record<string, string>; input?: string; cwd?: string } = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [bin, ...args], {
-    env: { PATH: process.env.PATH ?? '', ...opts.env },
+    // the coverage of the command is counted too when the tests run under coverage
+    env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
     cwd: opts.cwd,
   });
@@ -37,4 +38,13 @@ export function petrel(
   opts: { env?: Record<string, string>; input?: string } = {},
 ): Promise<CliRun> {
   return spawnPetrel(args, opts).done;
+}
+
+function coverageEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['NODE_V8_COVERAGE', 'NODE_OPTIONS']) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  return env;
 }
