@@ -1,5 +1,14 @@
 import t from 'tap';
-import { freePort, LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
+import { join } from 'node:path';
+import {
+  freePort,
+  LineClient,
+  spawnNode,
+  spawnProxy,
+  startCluster,
+  tempDir,
+  until,
+} from './helpers/cluster.js';
 
 interface TaskView {
   index: number;
@@ -197,4 +206,31 @@ t.test('the proxy killed mid-job: every task runs, each result is recorded once'
   t.equal(after.tasks, 12, 'each task recorded once');
   t.equal(after.duplicates, 0, 'no result counted twice');
   t.equal(after.submitted, 1, 'one job');
+});
+
+t.test('in one process: a job of tasks, its view, a cancel and a speculative copy', async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 2, {
+    nodeEnv: { SLOTS: '2', EXEC_ALLOW: 'sh', INFO_PERIOD: '50' },
+  });
+  const c = await LineClient.connect(nodes[0]?.clientPort ?? 0, t.teardown);
+  const lock = join(tempDir(t.teardown), 'first');
+  const slow = `if mkdir ${lock} 2>/dev/null; then sleep 30; else echo copy; fi`;
+  const tasks = [
+    ...Array.from({ length: 3 }, () => ({ type: 'echo', args: ['quick'] })),
+    { type: 'exec', args: ['sh', '-c', slow] },
+  ];
+  const ticket = (await c.ask(`SUBMIT ${JSON.stringify({ tasks, speculate: true })}`)).slice(3);
+  const v = parse(await c.ask(`WAIT ${ticket} 20000`, 25_000));
+  t.equal(v.state, 'done');
+  t.equal(v.tasks?.[3]?.output, 'copy\n', 'the copy won');
+  t.equal(proxy.scheduler.counters.speculated, 1);
+  const long = Array.from({ length: 6 }, () => ({ type: 'sleep', args: [60_000] }));
+  const other = (await c.ask(`SUBMIT ${JSON.stringify({ tasks: long, tenant: 'x' })}`)).slice(3);
+  await until(async () => parse(await c.ask(`RESULT ${other}`)).progress?.running === 4);
+  const view = proxy.scheduler.view(other);
+  t.equal(view?.state, 'running');
+  t.same(view?.progress, { total: 6, done: 0, failed: 0, running: 4 });
+  t.equal(await c.ask(`CANCEL ${other}`), 'OK cancelled');
+  await until(() => proxy.scheduler.connectedNodes().every((n) => n.outstanding === 0));
+  t.equal(proxy.scheduler.view(other)?.state, 'cancelled');
 });
