@@ -75,7 +75,11 @@ export class Assignments {
     const refused: string[] = [];
     let pending = 0;
     for (const j of jobs) {
-      if (this.work.has(j.id)) {
+      const had = this.work.get(j.id);
+      // A later run of a job whose last result waits for its ACK: the proxy recorded that
+      // result before giving the job again (a retry), so the new run replaces it.
+      const rerun = had?.result && (j.attempt ?? 1) > had.attempt;
+      if (had && !rerun) {
         acks.push(j.id); // a resent dispatch
         continue;
       }

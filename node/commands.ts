@@ -2,9 +2,11 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { formatErr, WireError } from '../shared/errors.js';
 import { parseTicket } from '../shared/ids.js';
 import {
+  CLIENT_STATES,
   isBuiltinType,
   JobSpecSchema,
   TYPE_NAME_RE,
+  type ClientState,
   MAX_JOB_MS,
   viewToClientJson,
   type JobSpec,
@@ -25,8 +27,10 @@ export interface NodeApi {
   /** Resolves with the terminal view, or 'timeout'; null when unknown. */
   wait(ticket: string, timeoutMs: number, signal: AbortSignal): Promise<JobView | null | 'timeout'>;
   cancel(ticket: string): Promise<JobView | null>;
-  /** Tickets issued by this node, newest first. */
-  list(limit: number): Array<{ id: string; state: string }>;
+  /** Tickets issued by this node, newest first; only those in `state` when given. */
+  list(limit: number, state?: ClientState): Promise<Array<{ id: string; state: string }>>;
+  /** Runs a failed or cancelled job again (RETRY); its view, or null when nobody knows it. */
+  retry(ticket: string): Promise<JobView | null>;
   /** Views of tickets issued by this node, newest first. */
   listViews(limit: number): JobView[];
   stats(): Promise<unknown>;
@@ -57,18 +61,24 @@ export interface CommandOptions {
 const HELP = [
   'SUBMIT <type> [arg ...]     submit a job (types: sleep <ms>, echo <text>, exec <program> [arg ...])',
   '                            words split as sh does: SUBMIT exec sh -c "echo hi; exit 3"',
-  'SUBMIT <json>               {"type","args","priority","timeoutMs","maxAttempts","env","cwd","stdin"}',
+  'SUBMIT <json>               {"type","args","priority","timeoutMs","maxAttempts","env","cwd","stdin",...}',
   '                            a schedule: {"type":"echo","args":["tick"],"cron":"*/5 * * * *","tz":"UTC"}',
   '                            (RESULT shows its next firing and runs; CANCEL stops it)',
   '                            e.g. {"type":"exec","args":["cat"],"stdin":"hi","env":{"A":"1"},"cwd":"/srv"}',
   '                            many tasks, one ticket: {"tasks":[{"type":"echo","args":["a"]},...],"speculate":true}',
   '                            placement: "constraints":{"labels":["gpu"]}, "resources":{"cpu":2,"memMb":512},',
   '                            "tenant":"team-a" (fair share); RESULT says "waiting" when no node fits',
-  'STATUS <ticket>             queued | running | done | failed | cancelled',
-  'RESULT <ticket>             the result as JSON (fields known so far)',
+  '  "retry":{"attempts":4,"backoffMs":200}  failed runs run again after 200, 400, 800 ms',
+  '  "delayMs":5000 | "runAt":"2030-01-01T00:00:00Z"  scheduled until then',
+  '  "key":"order-17"            one ticket per key, however often submitted, on any node',
+  '  "after":["<ticket>",...]    blocked until those are done (cancelled if one is not)',
+  'STATUS <ticket>             scheduled | blocked | queued | running | done | failed | cancelled',
+  'RESULT <ticket>             the result as JSON (fields known so far; runs lists every run)',
   'WAIT <ticket> [timeoutMs]   the result once the job is finished',
   'CANCEL <ticket>             cancel a job; answers the state after cancelling',
-  'LIST                        tickets submitted through this node',
+  'RETRY <ticket>              run a failed or cancelled job again (same ticket, fresh budget)',
+  'LIST [state]                tickets submitted through this node, only those in state',
+  '                            e.g. LIST failed',
   'LOGS <ticket> [task]        OK <n>, then the n lines the job printed so far (JOB_LOG_LIMIT)',
   '                            e.g. LOGS 01M8N8GPXM6C8T3FQY2ECZ0VBG',
   'TAIL <ticket> [task]        "> <line>" per line as printed, then the final result as WAIT',
@@ -285,8 +295,20 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
           if (!v) return err('NOT_FOUND', `no such ticket: ${rest}`);
           return ok(v.state);
         }
+        case 'RETRY': {
+          const v = await api.retry(ticketArg(rest, 'RETRY'));
+          if (!v) return err('NOT_FOUND', `no such ticket: ${rest}`);
+          return ok(v.state);
+        }
         case 'LIST': {
-          const rows = api.list(opts.listLimit);
+          if (rest !== '' && !(CLIENT_STATES as readonly string[]).includes(rest.toLowerCase())) {
+            return err(
+              'BAD_REQUEST',
+              `usage: LIST [state], state one of ${CLIENT_STATES.join(' ')}`,
+            );
+          }
+          const state = rest === '' ? undefined : (rest.toLowerCase() as ClientState);
+          const rows = await api.list(opts.listLimit, state);
           return {
             text: [`OK ${rows.length}`, ...rows.map((r) => `${r.id} ${r.state}`)].join('\n'),
           };

@@ -156,7 +156,8 @@ export class PetrelNode {
       view: (t) => this.origin.view(t),
       wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
       cancel: (t) => this.origin.cancel(t),
-      list: (limit) => this.origin.list(limit),
+      list: (limit, state) => this.origin.list(limit, state),
+      retry: (t) => this.origin.retry(t),
       listViews: (limit) => this.origin.listViews(limit),
       stats: () => this.stats(),
       logs: (t, task) => this.logReader.logs(t, task),
@@ -320,6 +321,8 @@ export class PetrelNode {
         return void this.serveLog(f);
       case 'TYPES':
         return this.knownTypes.learn(f.types);
+      case 'REOPEN':
+        return this.origin.reopen(f.ids);
       default:
         this.log.warn({ type: f.type }, 'unexpected frame from the proxy');
     }

@@ -11,9 +11,11 @@ import {
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
+import { CLAIM_WAIT_MS, claimTicket, needsClaim } from './claims.js';
 import { execRefusal, type RunOutcome } from './job-runner.js';
 import type { ProxyLink } from './proxy-link.js';
 import { clientState, pendingView, resultOf, viewOfResult } from './results.js';
+import type { TicketState } from './ticket-store.js';
 import type { TicketStore } from './ticket-store.js';
 
 /** How long RESULT, STATUS and CANCEL of another node's ticket wait for the proxy link. */
@@ -54,6 +56,8 @@ export class Origin {
    * while the disk is full. Clients read them from here meanwhile.
    */
   private readonly reportedPending = new Map<string, JobView>();
+  /** Claims waiting for the proxy's answer, with a result that came first (if one did). */
+  private readonly claiming = new Map<string, JobResult | null>();
   private fallbackTimer: NodeJS.Timeout | undefined;
   fallbackActive = false;
   /** Stops new submissions (the node is stopping). */
@@ -117,12 +121,13 @@ export class Origin {
     }
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);
+    if (needsClaim(spec)) return this.submitClaimed(id, spec, submittedAt);
     const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
     this.open.set(id, t);
     // The job travels to the proxy while its ticket commits here: only the ticket's reply
     // must wait for the commit. Should the commit fail, the proxy runs a job nobody holds a
     // ticket for, and its result is acknowledged and dropped.
-    if (this.fallbackActive) this.runLocally(t);
+    if (this.fallbackActive && runsWithoutProxy(spec)) this.runLocally(t);
     else this.link.forward(this.wireJob(t));
     return new Promise((resolve, reject) => {
       this.tickets.insert(id, spec, submittedAt, (err) => {
@@ -137,6 +142,72 @@ export class Origin {
         resolve(id);
       });
     });
+  }
+
+  /**
+   * A job with a key or dependencies: the proxy decides its ticket. This node records it only
+   * when the proxy committed this very ticket (its result comes here, as for any other).
+   */
+  private async submitClaimed(id: string, spec: JobSpec, submittedAt: number): Promise<string> {
+    const job: WireJob = { id, spec, origin: this.opts.nodeId, submittedAt };
+    this.claiming.set(id, null);
+    let ticket: string;
+    try {
+      ticket = await claimTicket(this.link, job, Date.now() + CLAIM_WAIT_MS);
+      if (ticket !== id) return ticket;
+      this.open.set(id, { id, spec, submittedAt, state: 'forwarded', local: false });
+      await new Promise<void>((resolve, reject) =>
+        this.tickets.insertForwarded(id, spec, submittedAt, (err) => {
+          if (!err) return resolve();
+          this.opts.log.error({ err }, 'could not commit a ticket');
+          reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
+        }),
+      );
+    } finally {
+      const early = this.claiming.get(id);
+      this.claiming.delete(id);
+      if (early) this.results([early]);
+    }
+    this.counters.submitted++;
+    return id;
+  }
+
+  /** RETRY: the proxy runs a failed or cancelled job again; its view, now queued. */
+  async retry(id: string): Promise<JobView | null> {
+    if (!(await this.link.whenReady(LINK_WAIT_MS))) {
+      throw new WireError('UNAVAILABLE', 'the proxy is not reachable right now, try again');
+    }
+    const views = await this.link.request('retry', [id]);
+    return views.find((v) => v.ticket === id) ?? null;
+  }
+
+  /**
+   * The proxy runs these tickets again (RETRY, from any node): they wait for a new result
+   * here, and the proxy hears so once that is committed.
+   */
+  reopen(ids: string[]): void {
+    const done: string[] = [];
+    let pending = 0;
+    for (const id of ids) {
+      const row = this.open.has(id) ? undefined : this.tickets.get(id);
+      if (!row) {
+        done.push(id); // open already, or expired here: nothing to do
+        continue;
+      }
+      this.open.set(id, {
+        id,
+        spec: row.spec,
+        submittedAt: row.submittedAt,
+        state: 'forwarded',
+        local: false,
+      });
+      pending++;
+      this.tickets.reopen(id, (err) => {
+        if (!err) done.push(id);
+        if (--pending === 0) this.link.send({ type: 'ACK', reopened: done });
+      });
+    }
+    if (pending === 0) this.link.send({ type: 'ACK', reopened: done });
   }
 
   private wireJob(t: OpenTicket, result?: JobResult): WireJob {
@@ -271,9 +342,28 @@ export class Origin {
     return views.find((v) => v.ticket === id) ?? local;
   }
 
-  /** Tickets issued here, newest first. */
-  list(limit: number): Array<{ id: string; state: string }> {
-    return this.tickets.recent(limit).map((r) => ({ id: r.id, state: clientState(r.state) }));
+  /**
+   * Tickets issued here, newest first; only those in `state` when given. Open tickets' states
+   * (scheduled, blocked, queued, running) are the proxy's, asked in one request.
+   */
+  async list(
+    limit: number,
+    state?: JobView['state'],
+  ): Promise<Array<{ id: string; state: string }>> {
+    if (state !== undefined && isTerminal(state)) {
+      return this.tickets.recentIn([state], limit);
+    }
+    const open: TicketState[] = ['accepted', 'forwarded'];
+    const rows =
+      state === undefined ? this.tickets.recent(limit) : this.tickets.recentIn(open, limit);
+    const asked = rows.filter((r) => r.state === 'forwarded').map((r) => r.id);
+    const known = new Map<string, string>();
+    if (asked.length && this.link.ready) {
+      const views = await this.link.request('lookup', asked.slice(0, MAX_BATCH)).catch(() => []);
+      for (const v of views) known.set(v.ticket, v.state);
+    }
+    const all = rows.map((r) => ({ id: r.id, state: known.get(r.id) ?? clientState(r.state) }));
+    return state === undefined ? all : all.filter((r) => r.state === state);
   }
 
   /** Views of tickets issued here, newest first, in one query. */
@@ -338,6 +428,11 @@ export class Origin {
     const acks: string[] = [];
     let pending = 0;
     for (const r of results) {
+      if (this.claiming.has(r.id)) {
+        // the job ended before its claim's answer was handled: recorded once its ticket is
+        this.claiming.set(r.id, r);
+        continue;
+      }
       if (!this.open.has(r.id)) {
         acks.push(r.id); // already recorded, or expired: acknowledging is harmless
         continue;
@@ -425,7 +520,7 @@ export class Origin {
     this.counters.fallbacks++;
     let n = 0;
     for (const t of this.open.values()) {
-      if (t.state === 'accepted' && !t.local) {
+      if (t.state === 'accepted' && !t.local && runsWithoutProxy(t.spec)) {
         this.runLocally(t);
         n++;
       }
@@ -454,4 +549,9 @@ export class Origin {
     this.closed = true;
     clearTimeout(this.fallbackTimer);
   }
+}
+
+/** Whether LOCAL_FALLBACK may run a job here: not one that waits for a time. */
+function runsWithoutProxy(spec: JobSpec): boolean {
+  return spec.delayMs === undefined && spec.runAt === undefined;
 }

@@ -205,7 +205,8 @@ export class ProxyLink {
           if (p) {
             this.pending.delete(frame.reqId);
             clearTimeout(p.timer);
-            p.resolve(frame.views);
+            if (frame.error) p.reject(new WireError(frame.error.code, frame.error.message));
+            else p.resolve(frame.views);
           }
           return;
         }
@@ -281,14 +282,33 @@ export class ProxyLink {
     else this.out.flush();
   }
 
-  /** Asks the proxy about tickets (lookup) or to cancel them; resolves with client views. */
-  request(kind: 'lookup' | 'cancel', ids: string[], timeoutMs = 3000): Promise<JobView[]> {
+  /**
+   * Asks the proxy about tickets (lookup), to cancel them, or to run them again (retry);
+   * resolves with client views, or rejects with the proxy's refusal.
+   */
+  request(
+    kind: 'lookup' | 'cancel' | 'retry',
+    ids: string[],
+    timeoutMs = 3000,
+  ): Promise<JobView[]> {
+    const frames = {
+      lookup: (reqId: number): FrameIn => ({ type: 'REQUEST_OF_RES', ids, reqId }),
+      cancel: (reqId: number): FrameIn => ({ type: 'CANCEL', ids, reqId }),
+      retry: (reqId: number): FrameIn => ({ type: 'RETRY', ids, reqId }),
+    };
+    return this.ask(frames[kind], timeoutMs);
+  }
+
+  /** Claims a keyed or dependent job; resolves with the view of the ticket the client gets. */
+  claim(job: WireJob, timeoutMs = 3000): Promise<JobView[]> {
+    return this.ask((reqId) => ({ type: 'CLAIM', reqId, job }), timeoutMs);
+  }
+
+  private ask(frameOf: (reqId: number) => FrameIn, timeoutMs: number): Promise<JobView[]> {
     return new Promise((resolve, reject) => {
       const reqId = this.nextReqId++;
       this.flush(); // frames queued before this request must reach the proxy first
-      const frame: FrameIn =
-        kind === 'lookup' ? { type: 'REQUEST_OF_RES', ids, reqId } : { type: 'CANCEL', ids, reqId };
-      if (!this.send(frame)) {
+      if (!this.send(frameOf(reqId))) {
         reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now, try again'));
         return;
       }

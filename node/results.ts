@@ -1,4 +1,10 @@
-import { isTerminal, type JobResult, type JobSpec, type JobView } from '../shared/job.js';
+import {
+  isTerminal,
+  specViewFields,
+  type JobResult,
+  type JobSpec,
+  type JobView,
+} from '../shared/job.js';
 import type { RunOutcome } from './job-runner.js';
 import type { TicketState } from './ticket-store.js';
 
@@ -9,7 +15,7 @@ export function viewOfResult(
   submittedAt: number,
   r: JobResult,
 ): JobView {
-  return {
+  const view: JobView = {
     ticket: id,
     state: r.state,
     exitCode: r.exitCode,
@@ -22,11 +28,14 @@ export function viewOfResult(
     finishedAt: r.finishedAt,
     type: spec.type,
     args: spec.args,
+    ...specViewFields(spec, submittedAt),
     ...scheduleFields(spec),
     tenant: spec.tenant,
     progress: r.progress,
     tasks: r.tasks,
   };
+  if (r.runs) view.runs = r.runs;
+  return view;
 }
 
 /** What a view says of a schedule (a job with cron) before the proxy says more. */
@@ -41,13 +50,20 @@ export function pendingView(
   submittedAt: number,
   state: TicketState,
 ): JobView {
+  const fields = specViewFields(spec, submittedAt);
+  // what this node knows without the proxy: a job waits for its time, or for its dependencies
+  let shown = clientState(state);
+  if (shown === 'queued' && fields.runAt !== undefined && fields.runAt > Date.now()) {
+    shown = 'scheduled';
+  } else if (shown === 'queued' && spec.after !== undefined) shown = 'blocked';
   return {
     ticket: id,
-    state: spec.cron !== undefined && !isTerminal(state) ? 'scheduled' : clientState(state),
+    state: spec.cron !== undefined && !isTerminal(state) ? 'scheduled' : shown,
     attempts: 0,
     submittedAt,
     type: spec.type,
     args: spec.args,
+    ...fields,
     ...scheduleFields(spec),
   };
 }

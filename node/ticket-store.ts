@@ -45,6 +45,17 @@ export class TicketStore {
       insert: db.prepare(
         'INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, ?, ?)',
       ),
+      insertForwarded: db.prepare(
+        "INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, 'forwarded', ?)",
+      ),
+      reopen: db.prepare(
+        `UPDATE tickets SET state = 'forwarded', result = NULL, finished_at = NULL, reported = 1
+         WHERE id = ? AND state IN ('done', 'failed', 'cancelled')`,
+      ),
+      recentIn: db.prepare<[string, number], { id: string; state: TicketState }>(
+        `SELECT id, state FROM tickets WHERE state IN (SELECT value FROM json_each(?))
+         ORDER BY id DESC LIMIT ?`,
+      ),
       get: db.prepare<[string], RawTicket>('SELECT * FROM tickets WHERE id = ?'),
       forwarded: db.prepare(
         "UPDATE tickets SET state = 'forwarded' WHERE id = ? AND state = 'accepted'",
@@ -78,6 +89,30 @@ export class TicketStore {
   /** The disk is full: new tickets cannot be stored. */
   get diskFull(): boolean {
     return this.committer.full;
+  }
+
+  /** Records a ticket the proxy already holds (a claimed job); `after` runs once on disk. */
+  insertForwarded(
+    id: string,
+    spec: JobSpec,
+    submittedAt: number,
+    after: (err?: Error) => void,
+  ): void {
+    const specJson = JSON.stringify(spec);
+    this.committer.write(() => this.sql.insertForwarded.run(id, specJson, submittedAt), after);
+  }
+
+  /** Opens a final ticket again (RETRY): it waits for its new result. */
+  reopen(id: string, after: (err?: Error) => void): void {
+    this.committer.write(() => this.sql.reopen.run(id), after);
+  }
+
+  /** The newest tickets in one of `states`. */
+  recentIn(
+    states: readonly TicketState[],
+    limit: number,
+  ): Array<{ id: string; state: TicketState }> {
+    return this.sql.recentIn.all(JSON.stringify(states), limit);
   }
 
   get(id: string): TicketRow | undefined {

@@ -35,7 +35,7 @@ export class WorkStore {
   ) {
     this.sql = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO work (id, spec, origin, submitted_at, attempt, state, result)
+        `INSERT OR REPLACE INTO work (id, spec, origin, submitted_at, attempt, state, result)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       finished: db.prepare("UPDATE work SET state = 'finished', result = ? WHERE id = ?"),

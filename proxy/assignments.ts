@@ -250,7 +250,11 @@ export class Assignments {
     if (job.copy && from && this.dropCopy(job, from)) return;
     const n = job.node ? this.d.members.get(job.node) : undefined;
     if (n) this.letGo(job, n);
-    if (wasRunning) job.lostRuns++;
+    if (wasRunning) {
+      job.lostRuns++;
+      const { node, attempt, startedAt } = job;
+      job.runs.push({ node, attempt, error: 'LOST', startedAt, finishedAt: Date.now() });
+    }
     if (job.lostRuns >= job.spec.maxAttempts) {
       this.d.counters.bump('lost');
       this.d.fail(job, {

@@ -12,6 +12,7 @@ export const COUNTER_NAMES = [
   'tasks',
   /** Speculative copies of straggling tasks. */
   'speculated',
+  'retried',
 ] as const;
 export type CounterName = (typeof COUNTER_NAMES)[number];
 

@@ -5,7 +5,9 @@ import { parseTicket } from '../shared/ids.js';
 import { viewToClient, type JobView } from '../shared/job.js';
 import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
+import { parseJobQuery } from './job-query.js';
 import { readRunLog } from './job-logs.js';
+import type { JobFilter } from './job-table.js';
 import type { LogAsk } from './log-relay.js';
 
 /** How often the history ring takes a sample, and how many it keeps (15 minutes). */
@@ -18,6 +20,8 @@ export interface DashboardSource {
   snapshot(): ClusterNumbers;
   /** Any job the proxy knows, or null. */
   view(ticket: string): JobView | null;
+  /** The cluster's newest jobs, filtered. */
+  list(filter: JobFilter): JobView[];
   /** Reads a run's output from the node that ran it. */
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
 }
@@ -30,7 +34,8 @@ type Handler = (
 
 /**
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
- * page's chart does not start empty) and `/api/jobs/{ticket}` (one job's result).
+ * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=` (the cluster's newest
+ * jobs: dead letters with `state=failed`) and `/api/jobs/{ticket}` (one job's result).
  */
 export class DashboardApi {
   readonly history = new History(HISTORY_SAMPLES);
@@ -40,6 +45,7 @@ export class DashboardApi {
     this.routes = [
       { method: 'GET', path: /^\/api\/cluster$/, handle: (_q, res) => this.cluster(res) },
       { method: 'GET', path: /^\/api\/history$/, handle: (q, res) => this.recent(q, res) },
+      { method: 'GET', path: /^\/api\/jobs$/, handle: (q, res) => this.jobs(q, res) },
       { method: 'GET', path: /^\/api\/jobs\/([^/]+)$/, handle: (_q, res, t) => this.job(res, t) },
       {
         method: 'GET',
@@ -94,6 +100,12 @@ export class DashboardApi {
       throw new WireError('BAD_REQUEST', 'since is epoch milliseconds');
     }
     sendJson(res, 200, { periodMs: HISTORY_PERIOD_MS, samples: this.history.since(from) });
+  }
+
+  private jobs(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const q = parseJobQuery(new URL(req.url ?? '/', 'http://proxy').searchParams);
+    if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
+    sendJson(res, 200, { jobs: this.src.list(q.filter).map(viewToClient) });
   }
 
   private job(res: http.ServerResponse, raw: string): void {

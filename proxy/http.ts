@@ -11,6 +11,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const api = new DashboardApi({
     snapshot: () => proxy.snapshot(),
     view: (ticket) => proxy.scheduler.view(ticket),
+    list: (filter) => proxy.scheduler.listJobs(filter),
     readLog: (req) => proxy.scheduler.readLog(req),
   });
   const server = createHttpServer(

@@ -1,12 +1,13 @@
 import type { Committer } from '../shared/db.js';
+import type { WireCode } from '../shared/errors.js';
 import { ticketTime } from '../shared/ids.js';
+import { requestedRunAt } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import type { WireJob } from '../shared/protocol.js';
-import type { Assignments } from './assignments.js';
 import type { Counters } from './counters.js';
+import type { Holding } from './holding.js';
 import type { JobStore } from './job-store.js';
-import type { Job, JobTable } from './job-table.js';
-import type { JobTasks } from './job-tasks.js';
+import { toView, type Job, type JobTable } from './job-table.js';
 import type { NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Results } from './results.js';
@@ -14,9 +15,8 @@ import type { Results } from './results.js';
 export interface IntakeDeps {
   table: JobTable;
   store: JobStore;
-  assignments: Assignments;
+  holding: Holding;
   results: Results;
-  tasks: JobTasks;
   outbox: Outbox;
   counters: Counters;
   committer: Committer;
@@ -25,36 +25,86 @@ export interface IntakeDeps {
 
 /**
  * Jobs forwarded by their origin node: each is stored once (a resend is acked again, not
- * stored twice), queued, and acked to the origin only after its commit. A node may speak only
- * for the tickets it issued.
+ * stored twice), held or queued, and acked to the origin only after its commit. A node may
+ * speak only for the tickets it issued. Jobs with an idempotency key or dependencies are
+ * claimed instead: the proxy decides which ticket the client gets.
  */
 export class Intake {
   private readonly startedAt = Date.now();
+  /** Keys of jobs accepted but not yet committed (committed ones are read from the store). */
+  private readonly freshKeys = new Map<string, string>();
 
   constructor(private readonly d: IntakeDeps) {}
 
   onForwarded(n: NodeEntry, jobs: WireJob[]): void {
-    const { counters, log } = this.d;
     for (const j of jobs) {
-      if (j.origin !== n.id) {
-        counters.bump('rejected');
-        log.warn({ node: n.id, origin: j.origin }, 'a node forwarded another node’s job');
-        continue;
-      }
+      if (!this.mayIssue(n, j)) continue;
       const existing = this.known(j);
       if (!existing) {
-        this.accept(n, j);
+        this.accept(j, () => this.d.outbox.ack(n, 'job', j.id));
         continue;
       }
       if (existing.origin !== n.id) {
-        // another node's ticket: a node may speak only for the tickets it issued
-        counters.bump('rejected');
-        log.warn({ node: n.id, job: j.id }, 'a node forwarded a job it did not issue');
+        this.reject(n, j.id, 'a node forwarded a job it did not issue');
         continue;
       }
       if (j.result) this.d.results.originDecided(existing, j.result);
       this.d.committer.afterCommit(() => this.d.outbox.ack(n, 'job', j.id));
     }
+  }
+
+  /**
+   * A job with a key or dependencies: answered, once committed, with the ticket the client is
+   * to get: the key's existing ticket, or this job's; or refused (an unknown ticket in after).
+   */
+  onClaim(n: NodeEntry, reqId: number, j: WireJob): void {
+    const answer = (ticket: string | null, error?: { code: WireCode; message: string }) =>
+      this.d.committer.afterCommit(() => {
+        const job = ticket === null ? undefined : this.d.table.find(ticket);
+        const views = job ? [toView(job)] : [];
+        n.conn?.send({ type: 'RES_REQ', reqId, views, error });
+      });
+    if (!this.mayIssue(n, j)) {
+      return answer(null, { code: 'FORBIDDEN', message: 'a node claims only its own tickets' });
+    }
+    const existing = this.d.table.find(j.id);
+    if (existing) {
+      // a claim sent again (its answer was lost, or the proxy restarted)
+      if (existing.origin === n.id) return answer(existing.id);
+      this.reject(n, j.id, 'a node claimed a job it did not issue');
+      return answer(null, { code: 'FORBIDDEN', message: 'not this node’s ticket' });
+    }
+    const key = j.spec.key;
+    const keyed = key === undefined ? undefined : this.ticketOfKey(key);
+    if (keyed) return answer(keyed);
+    const unknown = (j.spec.after ?? []).find((t) => !this.d.table.find(t));
+    if (unknown) {
+      return answer(null, { code: 'BAD_REQUEST', message: `after: unknown ticket ${unknown}` });
+    }
+    if (key !== undefined) this.freshKeys.set(key, j.id);
+    this.accept(j, () => {
+      if (key !== undefined && this.freshKeys.get(key) === j.id) this.freshKeys.delete(key);
+    });
+    answer(j.id);
+  }
+
+  /** The ticket a key names while its job is known, if any. */
+  private ticketOfKey(key: string): string | undefined {
+    const fresh = this.freshKeys.get(key);
+    if (fresh) return fresh;
+    const stored = this.d.store.keyTicket(key);
+    return stored !== undefined && this.d.table.find(stored) ? stored : undefined;
+  }
+
+  private mayIssue(n: NodeEntry, j: WireJob): boolean {
+    if (j.origin === n.id) return true;
+    this.reject(n, j.id, 'a node forwarded another node’s job');
+    return false;
+  }
+
+  private reject(n: NodeEntry, job: string, why: string): void {
+    this.d.counters.bump('rejected');
+    this.d.log.warn({ node: n.id, job }, why);
   }
 
   /**
@@ -71,11 +121,12 @@ export class Intake {
 
   /** A job the proxy issues itself (a schedule's firing): stored and queued as if forwarded. */
   issue(j: WireJob): void {
-    this.accept(undefined, j);
+    this.accept(j, () => {});
   }
 
-  private accept(n: NodeEntry | undefined, j: WireJob): void {
-    const { table, store, assignments, counters, outbox } = this.d;
+  /** Stores a new job, then holds or queues it; `committed` runs once it is on disk. */
+  private accept(j: WireJob, committed: () => void): void {
+    const { table, store, holding, counters } = this.d;
     const job: Job = {
       id: j.id,
       spec: j.spec,
@@ -91,6 +142,9 @@ export class Intake {
       startedAt: j.result?.startedAt ?? null,
       result: j.result ?? null,
       delivered: Boolean(j.result),
+      dueAt: j.result ? null : (requestedRunAt(j.spec, j.submittedAt) ?? null),
+      failedRuns: 0,
+      runs: [],
       heapIndex: -1,
       sentAt: 0,
       parent: null,
@@ -98,15 +152,12 @@ export class Intake {
     };
     counters.bump('submitted');
     if (j.result) counters.bump(j.result.state);
-    else {
-      table.add(job);
-      // a job of many tasks is never dispatched itself: its tasks are, each a job of its own
-      if (job.spec.tasks) this.d.tasks.accept(job);
-      else assignments.enqueue(job);
-      assignments.want();
-    }
     store.insert(job, (err) => {
-      if (!err && n) outbox.ack(n, 'job', job.id);
+      if (!err) committed();
     });
+    if (!j.result) {
+      table.add(job);
+      holding.admit(job);
+    }
   }
 }

@@ -1,10 +1,11 @@
-import type { Committer, Db } from '../shared/db.js';
+import { ensureColumns, type Committer, type Db } from '../shared/db.js';
 import { ticketFloor } from '../shared/ids.js';
-import type { JobResult, JobSpec } from '../shared/job.js';
+import type { JobResult, JobSpec, RunView } from '../shared/job.js';
 
 export const PROXY_SCHEMA = `
--- Every job the proxy acknowledged. state: queued, assigned (given to node), done, failed,
--- cancelled; whether the node acked it and whether it runs yet are kept in memory (a node's
+-- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's
+-- backoff), blocked (waiting for its after tickets), queued, assigned (given to node), done,
+-- failed, cancelled; whether the node acked it and whether it runs yet are kept in memory (a node's
 -- HELLO says both again). delivered = 1 once the origin acked the final result; until then
 -- the result is pushed again after every rejoin and sweep.
 CREATE TABLE IF NOT EXISTS jobs (
@@ -24,16 +25,31 @@ CREATE TABLE IF NOT EXISTS jobs (
   delivered INTEGER NOT NULL DEFAULT 0,
   -- a task of a job of many tasks: its job's ticket and its index there
   parent TEXT,
-  task_index INTEGER
+  task_index INTEGER,
+  due_at INTEGER,
+  failed_runs INTEGER NOT NULL DEFAULT 0,
+  runs TEXT
 ) WITHOUT ROWID;
 -- No secondary index: each would cost every job a write. Start-up reads the live rows with one
 -- scan; expiry walks the primary key, as tickets sort by creation time.
 DROP INDEX IF EXISTS jobs_live;
 DROP INDEX IF EXISTS jobs_finished;
+-- Idempotency keys: the ticket each key names, while that job is known (until RESULT_TTL).
+CREATE TABLE IF NOT EXISTS keys (key TEXT PRIMARY KEY, ticket TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 `;
 
-export type ProxyState = 'queued' | 'assigned' | 'running' | 'done' | 'failed' | 'cancelled';
+/** Columns later versions added to the jobs table, for files an older version created. */
+const ADDED_COLUMNS = {
+  parent: 'TEXT',
+  task_index: 'INTEGER',
+  due_at: 'INTEGER',
+  failed_runs: 'INTEGER NOT NULL DEFAULT 0',
+  runs: 'TEXT',
+};
+
+export type ProxyState =
+  'scheduled' | 'blocked' | 'queued' | 'assigned' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** A job as the proxy stores it. */
 export interface JobRecord {
@@ -55,6 +71,12 @@ export interface JobRecord {
   /** A task: the ticket of its job of many tasks, and its index there. */
   parent: string | null;
   index: number | null;
+  /** Scheduled: when it may run (its delay, or its retry's backoff, ends). */
+  dueAt: number | null;
+  /** Runs that failed (the retry policy's count; lost runs are `lostRuns`). */
+  failedRuns: number;
+  /** Every run so far, for the result's `runs`. */
+  runs: RunView[];
 }
 
 interface Raw {
@@ -73,6 +95,9 @@ interface Raw {
   delivered: number;
   parent: string | null;
   task_index: number | null;
+  due_at: number | null;
+  failed_runs: number;
+  runs: string | null;
 }
 
 function fromRaw(r: Raw): JobRecord {
@@ -93,7 +118,18 @@ function fromRaw(r: Raw): JobRecord {
     delivered: r.delivered === 1,
     parent: r.parent,
     index: r.task_index,
+    dueAt: r.due_at,
+    failedRuns: r.failed_runs,
+    runs: r.runs === null ? [] : (JSON.parse(r.runs) as RunView[]),
   };
+}
+
+/** What `list` may filter on. */
+export interface ListFilter {
+  /** Stored states to include (none: all). */
+  states?: readonly ProxyState[];
+  tenant?: string;
+  limit: number;
 }
 
 /** The proxy's durable job table. Writes go through the group commit; reads are direct. */
@@ -104,19 +140,29 @@ export class JobStore {
     db: Db,
     private readonly committer: Committer,
   ) {
-    // a file made before jobs had tasks gains their columns
-    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(jobs)').all();
-    if (!columns.some((c) => c.name === 'parent')) {
-      db.exec(
-        'ALTER TABLE jobs ADD COLUMN parent TEXT; ALTER TABLE jobs ADD COLUMN task_index INTEGER',
-      );
-    }
+    ensureColumns(db, 'jobs', ADDED_COLUMNS);
     this.sql = {
       insert: db.prepare(
         `INSERT OR IGNORE INTO jobs (id, spec, origin, submitted_at, seq, state, node, attempt,
-           given, result, finished_at, delivered, parent, task_index) VALUES (@id, @spec, @origin,
-           @submittedAt, @seq, @state, @node, @attempt, @given, @result, @finishedAt, @delivered,
-           @parent, @index)`,
+           given, result, finished_at, delivered, due_at, parent, task_index) VALUES (@id,
+           @spec, @origin, @submittedAt, @seq, @state, @node, @attempt, @given, @result,
+           @finishedAt, @delivered, @dueAt, @parent, @index)`,
+      ),
+      save: db.prepare(
+        `UPDATE jobs SET state = @state, node = @node, attempt = @attempt, lost_runs = @lostRuns,
+           failed_runs = @failedRuns, given = @given, result = @result, finished_at = @finishedAt,
+           delivered = @delivered, due_at = @dueAt, runs = @runs WHERE id = @id`,
+      ),
+      insertKey: db.prepare('INSERT OR REPLACE INTO keys (key, ticket) VALUES (?, ?)'),
+      getKey: db.prepare<[string], { ticket: string }>('SELECT ticket FROM keys WHERE key = ?'),
+      expireKeys: db.prepare(
+        'DELETE FROM keys WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE jobs.id = keys.ticket)',
+      ),
+      list: db.prepare<[{ states: string | null; tenant: string | null; limit: number }], Raw>(
+        `SELECT * FROM jobs
+         WHERE (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
+           AND (@tenant IS NULL OR coalesce(json_extract(spec, '$.tenant'), 'default') = @tenant)
+         ORDER BY id DESC LIMIT @limit`,
       ),
       assign: db.prepare(
         `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, given = ?
@@ -126,7 +172,7 @@ export class JobStore {
         "UPDATE jobs SET state = 'queued', node = NULL, lost_runs = ? WHERE id = ?",
       ),
       finish: db.prepare(
-        `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?
+        `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?, runs = ?
          WHERE id = ?`,
       ),
       delivered: db.prepare('UPDATE jobs SET delivered = 1 WHERE id = ?'),
@@ -164,9 +210,44 @@ export class JobStore {
         delivered: j.delivered ? 1 : 0,
         parent: j.parent,
         index: j.index,
+        dueAt: j.dueAt,
       });
+      if (j.spec.key !== undefined) this.sql.insertKey.run(j.spec.key, j.id);
       j.stored = true;
     }, after);
+  }
+
+  /**
+   * Writes every changing column of a job: for the lifecycle's rarer steps (a retry waiting
+   * for its backoff, a job run again by RETRY), not the hot path.
+   */
+  save(j: JobRecord, after?: (err?: Error) => void): void {
+    const row = {
+      id: j.id,
+      state: j.state === 'running' ? 'assigned' : j.state,
+      node: j.node,
+      attempt: j.attempt,
+      lostRuns: j.lostRuns,
+      failedRuns: j.failedRuns,
+      given: j.given.join(','),
+      result: j.result ? JSON.stringify(j.result) : null,
+      finishedAt: j.result?.finishedAt ?? null,
+      delivered: j.delivered ? 1 : 0,
+      dueAt: j.dueAt,
+      runs: j.runs.length ? JSON.stringify(j.runs) : null,
+    };
+    this.committer.write(() => this.sql.save.run(row), after);
+  }
+
+  /** The ticket an idempotency key names, if any. */
+  keyTicket(key: string): string | undefined {
+    return this.sql.getKey.get(key)?.ticket;
+  }
+
+  /** The newest jobs, filtered; `tenant` compares the spec's tenant. */
+  list(f: ListFilter): JobRecord[] {
+    const states = f.states ? JSON.stringify(f.states) : null;
+    return this.sql.list.all({ states, tenant: f.tenant ?? null, limit: f.limit }).map(fromRaw);
   }
 
   assign(j: JobRecord, after?: (err?: Error) => void): void {
@@ -185,8 +266,9 @@ export class JobStore {
     const json = JSON.stringify(r);
     const { state, node, id } = j;
     const delivered = j.delivered ? 1 : 0;
+    const runs = j.runs.length ? JSON.stringify(j.runs) : null;
     this.committer.write(
-      () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, id),
+      () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, runs, id),
       after,
     );
   }
@@ -214,7 +296,9 @@ export class JobStore {
 
   /** Deletes delivered results that finished before `before` (they were submitted before it). */
   expire(before: number): number {
-    return this.sql.expire.run(ticketFloor(before), before).changes;
+    const n = this.sql.expire.run(ticketFloor(before), before).changes;
+    if (n > 0) this.sql.expireKeys.run();
+    return n;
   }
 
   counters(): Record<string, number> {

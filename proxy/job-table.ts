@@ -1,6 +1,13 @@
-import type { JobView } from '../shared/job.js';
+import {
+  DEFAULT_TENANT,
+  isTerminal,
+  MAX_RUN_VIEWS,
+  specViewFields,
+  type ClientState,
+  type JobView,
+} from '../shared/job.js';
 import type { HeapItem } from '../shared/heap.js';
-import type { JobRecord, JobStore } from './job-store.js';
+import type { JobRecord, JobStore, ProxyState } from './job-store.js';
 
 /** A job as the proxy holds it in memory. */
 export interface Job extends JobRecord, HeapItem {
@@ -21,11 +28,23 @@ export function fromRecord(rec: JobRecord): Job {
   return job;
 }
 
+/** What a client calls a proxy state. */
+export function clientStateOf(s: ProxyState): ClientState {
+  return s === 'assigned' ? 'queued' : s;
+}
+
+/** What GET /api/jobs filters on. */
+export interface JobFilter {
+  state?: ClientState;
+  tenant?: string;
+  limit: number;
+}
+
 /** A client's view of a job. */
 export function toView(job: JobRecord): JobView {
   const r = job.result;
-  const state = job.state === 'assigned' ? 'queued' : job.state;
-  return {
+  const state = clientStateOf(job.state);
+  const view: JobView = {
     ticket: job.id,
     state,
     exitCode: r?.exitCode,
@@ -42,6 +61,11 @@ export function toView(job: JobRecord): JobView {
     progress: r?.progress,
     tasks: r?.tasks,
   };
+  Object.assign(view, specViewFields(job.spec, job.submittedAt));
+  if (job.runs.length) view.runs = job.runs.slice(-MAX_RUN_VIEWS);
+  // while it waits, the time it waits for (a retry's backoff, too)
+  if (job.state === 'scheduled' && job.dueAt !== null) view.runAt = job.dueAt;
+  return view;
 }
 
 /**
@@ -94,6 +118,26 @@ export class JobTable {
 
   values(): IterableIterator<Job> {
     return this.live.values();
+  }
+
+  /**
+   * The cluster's newest jobs, filtered. Unfinished jobs are all in memory (where `running`
+   * is known); finished ones are read from the table.
+   */
+  list(f: JobFilter): JobView[] {
+    const tenantOk = (j: JobRecord) =>
+      f.tenant === undefined || (j.spec.tenant ?? DEFAULT_TENANT) === f.tenant;
+    if (f.state !== undefined && !isTerminal(f.state)) {
+      const matching = [...this.live.values()].filter(
+        (j) => clientStateOf(j.state) === f.state && tenantOk(j),
+      );
+      matching.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      return matching.slice(0, f.limit).map(toView);
+    }
+    const states = f.state === undefined ? undefined : [f.state];
+    return this.store
+      .list({ states, tenant: f.tenant, limit: f.limit })
+      .map((rec) => toView(this.live.get(rec.id) ?? rec));
   }
 
   /** A client's view of any ticket the proxy knows. */

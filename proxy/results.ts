@@ -1,11 +1,12 @@
 import type { Committer } from '../shared/db.js';
-import { isTerminal, type JobResult } from '../shared/job.js';
+import { isTerminal, type JobResult, type RunView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
 import type { Job, JobTable } from './job-table.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
+import { mayRetry, retryDelay } from './retries.js';
 
 export interface ResultsDeps {
   table: JobTable;
@@ -15,7 +16,7 @@ export interface ResultsDeps {
   counters: Counters;
   committer: Committer;
   log: Logger;
-  /** Takes a finishing job off its node and out of the queue. */
+  /** Takes a finishing job off its node, out of the queue and out of waiting. */
   release(job: Job, reporter: NodeEntry | undefined): void;
   /** Told of each job's final state once (metrics). */
   finished?: (job: Job) => void;
@@ -23,12 +24,29 @@ export interface ResultsDeps {
   taskEnded(task: Job): void;
   /** A job's result reached its origin (its tasks may leave memory). */
   delivered(job: Job): void;
+  /** Holds a job until its due time (a retry's backoff). */
+  hold(job: Job): void;
+  /** A job ended: the jobs waiting for it learn how. */
+  settled(job: Job): void;
+}
+
+/** One run as a result's `runs` lists it. */
+export function runOf(r: JobResult): RunView {
+  return {
+    node: r.node,
+    attempt: r.attempt,
+    exitCode: r.exitCode,
+    error: r.error,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
 }
 
 /**
- * Results and their delivery: the first result of a job counts (later ones are duplicates),
- * it is committed before anyone hears of it, and it is pushed to the job's origin until the
- * origin acknowledges it; then the job leaves memory.
+ * Results and their delivery: the first result of a job counts (later ones are duplicates), a
+ * failed run comes back after its backoff while its `retry` budget lasts, the final result is
+ * committed before anyone hears of it, and it is pushed to the job's origin until the origin
+ * acknowledges it; then the job leaves memory.
  */
 export class Results {
   constructor(private readonly d: ResultsDeps) {}
@@ -45,6 +63,11 @@ export class Results {
         outbox.ack(n, 'result', r.id);
         continue;
       }
+      const recorded = job.runs.some((x) => x.node === n.id && x.attempt === r.attempt);
+      if (recorded && !isTerminal(job.state)) {
+        outbox.ack(n, 'result', r.id); // a resend of a failed run already retried
+        continue;
+      }
       if (isTerminal(job.state)) {
         const resent = job.result?.node === n.id && job.result.attempt === r.attempt;
         // a resend of the recorded result (its ACK was lost) is not a second run; neither is
@@ -55,8 +78,32 @@ export class Results {
         outbox.ack(n, 'result', r.id);
         continue;
       }
-      this.finish(job, { ...r, node: n.id }, false, n);
+      this.ended(job, { ...r, node: n.id }, n);
     }
+  }
+
+  /** A run ended on `reporter`: the job's result, or a retry after its backoff. */
+  private ended(job: Job, r: JobResult, reporter: NodeEntry): void {
+    if (r.state !== 'failed' || !mayRetry(job.spec, job.failedRuns + 1)) {
+      job.runs.push(runOf(r));
+      this.finish(job, r, false, reporter);
+      return;
+    }
+    const { store, counters, outbox } = this.d;
+    this.d.release(job, reporter);
+    reporter.done++;
+    job.runs.push(runOf(r));
+    job.failedRuns++;
+    job.node = null;
+    job.placed = false;
+    job.startedAt = null;
+    job.dueAt = Date.now() + retryDelay(job.spec, job.failedRuns);
+    counters.bump('retried');
+    this.d.hold(job);
+    // the reporter forgets its run only once the retry's due time is on disk
+    store.save(job, (err) => {
+      if (!err) outbox.ack(reporter, 'result', job.id);
+    });
   }
 
   /** The origin ran (or cancelled) a job itself while the proxy was away. */
@@ -81,12 +128,13 @@ export class Results {
     this.finish(live, r, true);
   }
 
-  /** Records the first result of a job, frees its node, and pushes the result to the origin. */
+  /** Records the final result of a job, frees its node, and pushes the result to the origin. */
   finish(job: Job, r: JobResult, fromOrigin: boolean, reporter?: NodeEntry): void {
     const { table, store, counters, outbox } = this.d;
     this.d.release(job, reporter);
+    const result = job.runs.length ? { ...r, runs: [...job.runs] } : r;
     job.state = r.state;
-    job.result = r;
+    job.result = result;
     job.node = r.node;
     job.delivered = fromOrigin;
     if (reporter) reporter.done++;
@@ -101,6 +149,7 @@ export class Results {
     });
     // a task's job may end with it, in the same commit
     if (task) this.d.taskEnded(job);
+    this.d.settled(job);
   }
 
   /** The origin acknowledged these results: they leave memory. */

@@ -4,9 +4,10 @@ import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type Frame, type FrameOf } from '../shared/protocol.js';
 import { Assignments, type TenantLoad } from './assignments.js';
 import { Counters, type CounterName } from './counters.js';
+import { Holding } from './holding.js';
 import { Intake } from './intake.js';
 import type { JobRecord, JobStore } from './job-store.js';
-import { JobTable, toView } from './job-table.js';
+import { JobTable, toView, type Job, type JobFilter } from './job-table.js';
 import { JobTasks } from './job-tasks.js';
 import { LogRelay, type LogAsk } from './log-relay.js';
 import { DEFAULT_DETECTOR } from './failure-detector.js';
@@ -14,6 +15,7 @@ import { Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { Outbox } from './outbox.js';
 import { OPEN_CAPS, type NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
+import { Rerun } from './rerun.js';
 import { Results } from './results.js';
 import type { TypeStore } from './type-store.js';
 import { JobTypes } from './job-types.js';
@@ -55,6 +57,8 @@ export class Scheduler {
   private readonly logs = new LogRelay((id) => this.members.get(id)?.conn);
   private readonly types: JobTypes;
   private readonly tasks: JobTasks;
+  private readonly holding: Holding;
+  private readonly rerun: Rerun;
 
   constructor(
     private readonly store: JobStore,
@@ -79,6 +83,18 @@ export class Scheduler {
       fail: (job, r) => this.results.finish(job, r, false),
     });
     const assignments = this.assignments;
+    this.holding = new Holding({
+      table,
+      ready: (job) => {
+        // a job of many tasks is never dispatched itself: its tasks are, each a job of its own
+        if (job.spec.tasks) this.tasks.accept(job);
+        else assignments.enqueue(job);
+        assignments.want();
+      },
+      doom: (job, error) => this.doom(job, error),
+      log: opts.log,
+    });
+    const holding = this.holding;
     this.results = new Results({
       table,
       store,
@@ -87,7 +103,12 @@ export class Scheduler {
       counters,
       committer,
       log: opts.log,
-      release: (job, reporter) => assignments.release(job, reporter),
+      release: (job, reporter) => {
+        assignments.release(job, reporter);
+        holding.remove(job);
+      },
+      hold: (job) => holding.admit(job),
+      settled: (job) => holding.settled(job),
       finished: opts.onFinished,
       taskEnded: (task) => this.tasks.taskEnded(task),
       delivered: (job) => this.tasks.delivered(job),
@@ -105,9 +126,8 @@ export class Scheduler {
     this.intake = new Intake({
       table,
       store,
-      assignments,
+      holding,
       results,
-      tasks: this.tasks,
       outbox,
       counters,
       committer,
@@ -121,6 +141,7 @@ export class Scheduler {
       ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, r)),
       log: opts.log,
     });
+    this.rerun = new Rerun({ table, store, holding, members, committer });
     committer.beforeFlush = () => {
       // Dispatches go out now, not after this tick's fsync. Everything else in the outboxes
       // was queued by earlier commits (acks and results are queued only once committed), so
@@ -148,10 +169,16 @@ export class Scheduler {
 
   /** Rebuilds the queue and assignments from SQLite after a start or crash. */
   private recover(): void {
-    for (const job of this.tasks.recover(this.table.recover())) {
-      if (job.state === 'queued') this.assignments.enqueue(job);
-      else if (!isTerminal(job.state) && job.node) {
+    const jobs = this.tasks.recover(this.table.recover());
+    for (const job of jobs) {
+      if (!isTerminal(job.state) && job.node) {
         this.assignments.recovered(job, this.members.entry(job.node));
+      }
+    }
+    // held jobs are admitted once every live job is known, as they look their dependencies up
+    for (const job of jobs) {
+      if (job.state === 'queued' || job.state === 'scheduled' || job.state === 'blocked') {
+        this.holding.admit(job);
       }
     }
     this.members.restartGrace();
@@ -214,6 +241,11 @@ export class Scheduler {
     this.assignments.want();
   }
 
+  /** The cluster's newest jobs, filtered (GET /api/jobs). */
+  listJobs(f: JobFilter): JobView[] {
+    return this.table.list(f);
+  }
+
   // ---- membership ----------------------------------------------------------------------------
 
   /**
@@ -237,6 +269,7 @@ export class Scheduler {
     // unsent dispatches and undelivered results go (again) now
     for (const job of n.jobs) if (!job.placed) this.assignments.send(job, n);
     this.results.pushTo(nodeId);
+    this.rerun.rejoined(nodeId);
     this.assignments.want();
     this.log.info({ node: nodeId, slots, holds: holds.length, drop: drop.length }, 'node joined');
     return drop;
@@ -342,6 +375,7 @@ export class Scheduler {
         return this.intake.onForwarded(n, this.schedules.take(n.id, frame.jobs));
       case 'ACK':
         this.onPlaced(n, frame.jobs);
+        this.rerun.onReopened(frame.reopened);
         return this.results.onDelivered(n, frame.results);
       case 'RESULT':
         this.assignments.noteRuns(n, frame.results);
@@ -356,6 +390,10 @@ export class Scheduler {
         return this.logs.read(nodeId, frame);
       case 'LOG_DATA':
         return this.logs.data(nodeId, frame);
+      case 'CLAIM':
+        return this.intake.onClaim(n, frame.reqId, frame.job);
+      case 'RETRY':
+        return this.rerun.onRetry(n, frame.reqId, frame.ids);
       default:
         n.conn.close(1008, `${frame.type} is not a node's frame`);
     }
@@ -411,24 +449,33 @@ export class Scheduler {
       if (this.schedules.cancel(id)) continue;
       if (this.tasks.cancel(id)) continue;
       const job = this.table.get(id);
-      if (!job || isTerminal(job.state)) continue;
-      this.results.finish(
-        job,
-        {
-          id,
-          state: 'cancelled',
-          exitCode: null,
-          output: '',
-          error: 'cancelled by a client',
-          node: job.node,
-          attempt: job.attempt,
-          startedAt: job.startedAt,
-          finishedAt: Date.now(),
-        },
-        false,
-      );
+      if (job && !isTerminal(job.state)) this.end(job, 'cancelled by a client');
     }
     if (reqId !== undefined) this.committer.afterCommit(() => this.answerViews(n, ids, reqId));
+  }
+
+  /** A job that can never run: a job it waits for failed or was cancelled. */
+  private doom(job: Job, error: string): void {
+    this.end(job, error);
+  }
+
+  /** Ends a job that has not finished as cancelled, with `error` saying why. */
+  private end(job: Job, error: string): void {
+    this.results.finish(
+      job,
+      {
+        id: job.id,
+        state: 'cancelled',
+        exitCode: null,
+        output: '',
+        error,
+        node: job.node,
+        attempt: job.attempt,
+        startedAt: job.startedAt,
+        finishedAt: Date.now(),
+      },
+      false,
+    );
   }
 
   // ---- periodic ------------------------------------------------------------------------------
@@ -466,6 +513,7 @@ export class Scheduler {
   stop(): void {
     this.logs.close();
     this.schedules.close();
+    this.holding.close();
     this.committer.beforeFlush = () => {};
     this.store.saveCounters(this.count.values);
     this.committer.flush();

@@ -22,6 +22,8 @@ export const MAX_KEY_CHARS = 200;
 export const DEFAULT_TENANT = 'default';
 /** The most runs a view lists (a schedule lists its newest 20 firings). */
 export const MAX_RUN_VIEWS = 10_000;
+/** The highest run number a job may reach (RETRY gives a fresh budget but keeps counting). */
+export const MAX_RUN_NUMBER = 1_000_000;
 
 /** The job types every node runs itself; any other valid name is served by workers. */
 export const BUILTIN_TYPES = ['sleep', 'echo', 'exec'] as const;
@@ -283,7 +285,7 @@ export const RunViewSchema = z
     ticket: TicketSchema.optional(),
     state: z.enum(CLIENT_STATES).optional(),
     node: NodeIdSchema.nullable().optional(),
-    attempt: z.number().int().min(0).optional(),
+    attempt: z.number().int().min(0).max(MAX_RUN_NUMBER).optional(),
     exitCode: z.number().int().nullable().optional(),
     error: z.string().nullable().optional(),
     startedAt: z.number().int().nullable().optional(),
@@ -324,13 +326,12 @@ export const ResultSchema = z
     output: z.string(),
     error: z.string().nullable(),
     node: NodeIdSchema.nullable(),
-    attempt: z
-      .number()
-      .int()
-      .min(0)
-      .max(MAX_ATTEMPTS + MAX_RETRY_ATTEMPTS + 1),
+    /** Which run of the job this was; RETRY starts a fresh budget but keeps counting. */
+    attempt: z.number().int().min(0).max(MAX_RUN_NUMBER),
     startedAt: z.number().int().nullable(),
     finishedAt: z.number().int(),
+    /** Every run of the job, when the proxy recorded more than this one's outcome. */
+    runs: z.array(RunViewSchema).max(MAX_RUN_VIEWS).optional(),
     /** A job of many tasks: each task's outcome, and the counts. */
     tasks: z.array(TaskViewSchema).max(MAX_TASKS).optional(),
     progress: ProgressSchema.optional(),
@@ -372,6 +373,27 @@ export const JobViewSchema = z
   .strict();
 
 export type JobView = z.infer<typeof JobViewSchema>;
+
+/** When a job was asked to run first: its `runAt`, or `delayMs` after it was submitted. */
+export function requestedRunAt(
+  spec: Pick<JobSpec, 'runAt' | 'delayMs'>,
+  submittedAt: number,
+): number | undefined {
+  if (spec.runAt !== undefined) return spec.runAt;
+  if (spec.delayMs !== undefined) return submittedAt + spec.delayMs;
+  return undefined;
+}
+
+/** The view fields a job's spec decides (`runAt`, `key`, `after`, `tenant`), where given. */
+export function specViewFields(spec: JobSpec, submittedAt: number): Partial<JobView> {
+  const out: Partial<JobView> = {};
+  const runAt = requestedRunAt(spec, submittedAt);
+  if (runAt !== undefined) out.runAt = runAt;
+  if (spec.key !== undefined) out.key = spec.key;
+  if (spec.after !== undefined) out.after = spec.after;
+  if (spec.tenant !== undefined) out.tenant = spec.tenant;
+  return out;
+}
 
 export function isTerminal(state: string): state is TerminalState {
   return state === 'done' || state === 'failed' || state === 'cancelled';

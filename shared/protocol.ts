@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { WIRE_CODES, type WireCode } from './errors.js';
 import {
   JobSpecSchema,
   JobViewSchema,
@@ -116,7 +117,13 @@ export const JobFrameSchema = z
   .object({ type: z.literal('JOB'), jobs: z.array(WireJobSchema).min(1).max(MAX_BATCH) })
   .strict();
 export const AckSchema = z
-  .object({ type: z.literal('ACK'), jobs: Ids.default([]), results: Ids.default([]) })
+  .object({
+    type: z.literal('ACK'),
+    jobs: Ids.default([]),
+    results: Ids.default([]),
+    /** Node → proxy: these tickets are open again at their origin (after REOPEN). */
+    reopened: Ids.default([]),
+  })
   .strict();
 export const ResultFrameSchema = z
   .object({ type: z.literal('RESULT'), results: z.array(ResultSchema).min(1).max(MAX_BATCH) })
@@ -146,12 +153,37 @@ export const ResReqSchema = z
     /** Jobs whose run was lost here (a worker left or went silent): counted as lost runs. */
     lost: Ids.default([]),
     views: z.array(JobViewSchema).max(MAX_BATCH).default([]),
+    /** A request refused: the code and message the client is to see. */
+    error: z
+      .object({
+        code: z.enum(Object.keys(WIRE_CODES) as [WireCode, ...WireCode[]]),
+        message: z.string().max(500),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 /** Proxy → nodes: the custom types the cluster knows, sent whenever one is added. */
 export const TypesSchema = z
   .object({ type: z.literal('TYPES'), types: z.array(TypeName).max(MAX_TYPES) })
   .strict();
+/**
+ * Node → proxy: accept this job only as the proxy decides, for a job with an idempotency `key`
+ * or dependencies (`after`). Answered, once committed, by RES_REQ with the view of the ticket
+ * the client is to get (the key's existing ticket, or this one), or with an error.
+ */
+export const ClaimSchema = z
+  .object({ type: z.literal('CLAIM'), reqId: z.number().int().min(0), job: WireJobSchema })
+  .strict();
+/** Node → proxy: run these failed or cancelled jobs again (RETRY); answered by RES_REQ. */
+export const RetryFrameSchema = z
+  .object({ type: z.literal('RETRY'), reqId: z.number().int().min(0), ids: Ids.min(1) })
+  .strict();
+/**
+ * Proxy → origin: these tickets, final at their origin, run again (RETRY from any node): open
+ * them again to wait for their new result. Acked with ACK `reopened` once committed.
+ */
+export const ReopenSchema = z.object({ type: z.literal('REOPEN'), ids: Ids.min(1) }).strict();
 /** Cancel these jobs; from a node with `reqId` it is answered by RES_REQ views. */
 export const CancelSchema = z
   .object({ type: z.literal('CANCEL'), ids: Ids, reqId: z.number().int().min(0).optional() })
@@ -210,6 +242,9 @@ export const FrameSchema = z.discriminatedUnion('type', [
   LogReadSchema,
   LogDataSchema,
   TypesSchema,
+  ClaimSchema,
+  RetryFrameSchema,
+  ReopenSchema,
 ]);
 
 export type Frame = z.infer<typeof FrameSchema>;

@@ -1,0 +1,98 @@
+import type { Committer } from '../shared/db.js';
+import type { WireCode } from '../shared/errors.js';
+import { isTerminal, type JobView } from '../shared/job.js';
+import type { JobStore } from './job-store.js';
+import { toView, type Job, type JobTable } from './job-table.js';
+import type { Holding } from './holding.js';
+import type { Membership, NodeEntry } from './membership.js';
+
+export interface RerunDeps {
+  table: JobTable;
+  store: JobStore;
+  holding: Holding;
+  members: Membership;
+  committer: Committer;
+}
+
+type Refusal = { code: WireCode; message: string };
+
+/**
+ * RETRY: a failed or cancelled job runs again under its ticket with a fresh budget (its runs
+ * so far stay listed). Its origin, which holds the ticket as final, is told to open it again
+ * (REOPEN) until it confirms, so its clients see the job queued and then its new result.
+ */
+export class Rerun {
+  /** Tickets run again whose origin has not yet confirmed it opened them (memory only). */
+  private readonly reopening = new Set<string>();
+
+  constructor(private readonly d: RerunDeps) {}
+
+  /** RETRY from a node's client: answered once committed, with views or the refusal. */
+  onRetry(n: NodeEntry, reqId: number, ids: string[]): void {
+    let error: Refusal | undefined;
+    const again: Job[] = [];
+    for (const id of ids) {
+      const job = this.d.table.find(id);
+      error = job ? refusal(job) : { code: 'NOT_FOUND', message: `no such ticket: ${id}` };
+      if (error) break;
+      again.push(job as Job);
+    }
+    if (!error) for (const job of again) this.runAgain(job);
+    this.d.committer.afterCommit(() => {
+      const views = error ? [] : again.map((j) => toView(j));
+      n.conn?.send({ type: 'RES_REQ', reqId, views, error });
+    });
+  }
+
+  private runAgain(job: Job): void {
+    const { table, store, holding } = this.d;
+    table.add(job);
+    job.failedRuns = 0;
+    job.lostRuns = 0;
+    job.result = null;
+    job.delivered = false;
+    job.node = null;
+    job.placed = false;
+    job.startedAt = null;
+    job.dueAt = null;
+    holding.admit(job);
+    store.save(job);
+    this.reopening.add(job.id);
+    this.d.committer.afterCommit((err) => {
+      if (!err) this.sendReopen(job.origin, [job.id]);
+    });
+  }
+
+  private sendReopen(origin: string, ids: string[]): void {
+    if (ids.length) this.d.members.get(origin)?.conn?.send({ type: 'REOPEN', ids });
+  }
+
+  /** The origin opened these tickets again. */
+  onReopened(ids: string[]): void {
+    for (const id of ids) this.reopening.delete(id);
+  }
+
+  /** A node joined: tickets of its still waiting to be opened again are sent again. */
+  rejoined(nodeId: string): void {
+    const ids: string[] = [];
+    for (const id of this.reopening) {
+      const job = this.d.table.get(id);
+      if (!job) this.reopening.delete(id);
+      else if (job.origin === nodeId) ids.push(id);
+    }
+    this.sendReopen(nodeId, ids);
+  }
+}
+
+function refusal(job: Job): Refusal | undefined {
+  if (job.spec.tasks || job.parent !== null) {
+    return { code: 'BAD_REQUEST', message: 'RETRY runs a plain job again, not a job of tasks' };
+  }
+  if (job.state === 'failed' || job.state === 'cancelled') return undefined;
+  const state: JobView['state'] = job.state === 'assigned' ? 'queued' : job.state;
+  const why = isTerminal(state) ? 'is done' : `is ${state}, not finished`;
+  return {
+    code: 'BAD_REQUEST',
+    message: `${job.id} ${why}: only a failed or cancelled job runs again`,
+  };
+}
