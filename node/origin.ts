@@ -343,27 +343,36 @@ export class Origin {
   }
 
   /**
-   * Tickets issued here, newest first; only those in `state` when given. Open tickets' states
-   * (scheduled, blocked, queued, running) are the proxy's, asked in one request.
+   * Tickets issued here, newest first; only those in `state` when given. Without a state this
+   * reads only this node's file (an open ticket shows as queued); asked for an open state
+   * (scheduled, blocked, queued, running), the open tickets' states are the proxy's, asked in
+   * one request.
    */
   async list(
     limit: number,
     state?: JobView['state'],
   ): Promise<Array<{ id: string; state: string }>> {
-    if (state !== undefined && isTerminal(state)) {
-      return this.tickets.recentIn([state], limit);
-    }
-    const open: TicketState[] = ['accepted', 'forwarded'];
-    const rows =
-      state === undefined ? this.tickets.recent(limit) : this.tickets.recentIn(open, limit);
-    const asked = rows.filter((r) => r.state === 'forwarded').map((r) => r.id);
+    const shown = (r: { id: string; state: TicketState }) => ({
+      id: r.id,
+      state: clientState(r.state),
+    });
+    if (state === undefined) return this.tickets.recent(limit).map(shown);
+    if (isTerminal(state)) return this.tickets.recentIn([state], limit);
+    const rows = this.tickets.recentIn(['accepted', 'forwarded'], limit);
     const known = new Map<string, string>();
+    const forwarded = (id: string, s: TicketState) =>
+      s === 'forwarded' || this.open.get(id)?.state === 'forwarded';
+    const asked = rows.filter((r) => forwarded(r.id, r.state)).map((r) => r.id);
     if (asked.length && this.link.ready) {
       const views = await this.link.request('lookup', asked.slice(0, MAX_BATCH)).catch(() => []);
       for (const v of views) known.set(v.ticket, v.state);
     }
-    const all = rows.map((r) => ({ id: r.id, state: known.get(r.id) ?? clientState(r.state) }));
-    return state === undefined ? all : all.filter((r) => r.state === state);
+    return rows
+      .map((r) => ({
+        id: r.id,
+        state: known.get(r.id) ?? this.localView(r.id)?.state ?? clientState(r.state),
+      }))
+      .filter((r) => r.state === state);
   }
 
   /** Views of tickets issued here, newest first, in one query. */

@@ -40,6 +40,12 @@ t.test('delayMs and runAt hold a job scheduled until its time', async (t) => {
   const at = new Date(Date.now() + 300).toISOString();
   const timed = await submit(c, { type: 'echo', args: ['at'], runAt: at });
   t.equal(await c.ask(`STATUS ${delayed}`), 'OK scheduled');
+  c.write('LIST scheduled\n');
+  t.equal(await c.next(), 'OK 2', 'LIST scheduled shows both');
+  t.same(
+    new Set([await c.next(), await c.next()]),
+    new Set([`${delayed} scheduled`, `${timed} scheduled`]),
+  );
   const o = await LineClient.connect(nodes[1]!.clientPort, t.teardown);
   t.equal(await o.ask(`STATUS ${timed}`), 'OK scheduled', 'another node says so too');
   const a = await view(c, 'WAIT', delayed);

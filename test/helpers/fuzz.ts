@@ -5,6 +5,7 @@ import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { parseSubmit } from '../../node/commands.js';
 import { SEED_NUMBER_RE, SEED_RESULT_RE } from '../../node/seed-dialect.js';
+import { CLIENT_STATES } from '../../shared/job.js';
 
 /**
  * Building blocks for the fuzz and security tests: a seeded PRNG, generators of hostile client
@@ -110,7 +111,18 @@ export function replyShape(line: Buffer): Shape {
   const space = t.search(/\s/);
   if (space < 0 && SEED_RESULT_RE.test(t)) return 'one';
   const verb = (space < 0 ? t : t.slice(0, space)).toUpperCase();
-  if (verb === 'HELP' || verb === 'LIST') return 'counted';
+  if (verb === 'HELP') return 'counted';
+  if (verb === 'LIST') {
+    // LIST [state]: a word that is not a state is refused on one line
+    const arg =
+      space < 0
+        ? ''
+        : t
+            .slice(space + 1)
+            .trim()
+            .toLowerCase();
+    return arg === '' || (CLIENT_STATES as readonly string[]).includes(arg) ? 'counted' : 'one';
+  }
   if (verb === 'GETALL') return 'getall';
   if (verb === 'QUIT' || verb === 'EXIT') return 'close';
   return 'one';
