@@ -215,6 +215,6 @@ export class Schedules {
 
 /** What each firing runs: the schedule's spec without what makes it a schedule. */
 export function runSpec(spec: JobSpec): JobSpec {
-  const { cron: _cron, tz: _tz, key: _key, ...run } = spec;
+  const { cron: _cron, tz: _tz, ...run } = spec;
   return run;
 }

@@ -34,7 +34,7 @@ function open(dir: string, clock: { now: number }) {
   return { schedules, committer, issued, acks, ended, close };
 }
 
-const spec = JobSpecSchema.parse({ type: 'echo', args: ['tick'], cron: '* * * * *' });
+const spec = JobSpecSchema.parse({ type: 'echo', args: ['tick'], cron: '* * * * *', tz: 'UTC' });
 
 t.test('fires once per due time, survives restarts, fires a missed time once', async (t) => {
   const dir = tempDir(t.teardown);
@@ -64,6 +64,7 @@ t.test('fires once per due time, survives restarts, fires a missed time once', a
   const run = p.issued[0] as WireJob;
   t.match(run, { origin: 'a', spec: { type: 'echo', args: ['tick'] } });
   t.equal(run.spec.cron, undefined, 'a run is an ordinary job');
+  t.equal(run.spec.tz, undefined);
   p.close();
 
   // the proxy was down from 04:01:30 to 04:05:10: four due times passed
