@@ -11,6 +11,8 @@ import type { Policy } from './policies.js';
 import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
 
+const NO_LABELS: ReadonlySet<string> = new Set();
+
 /** A tenant's share of the work, as the dashboard and /metrics show it. */
 export interface TenantLoad {
   name: string;
@@ -64,7 +66,12 @@ export class Assignments {
   /** What a node offers, from its HELLO (and, later, its workers' types). */
   setCaps(n: NodeEntry, caps: NodeCaps): void {
     this.dispatcher.setCaps(n, caps);
+    this.labels.set(n.id, caps.labels);
   }
+
+  /** A node's NODE_LABELS, for custom-type jobs with constraints. */
+  readonly nodeLabels = (id: string): ReadonlySet<string> => this.labels.get(id) ?? NO_LABELS;
+  private readonly labels = new Map<string, ReadonlySet<string>>();
 
   /** Why a queued job cannot be placed on any joined node, or undefined. */
   waiting(job: Job): string | undefined {
@@ -182,7 +189,8 @@ export class Assignments {
     const budget = this.opts.dispatchPeriod > 0 ? this.periodicBudget : Infinity;
     this.dispatcher.run(budget, (job, n) => this.assign(job, n));
     const nodes = this.d.members.nodes.values();
-    this.typed.run(nodes, this.opts.prefetch, budget, (job, n) => this.assign(job, n));
+    const place = (job: Job, n: NodeEntry) => this.assign(job, n);
+    this.typed.run(nodes, this.opts.prefetch, budget, place, this.nodeLabels);
   }
 
   /** Gives `job` to `n` (also used when a joining node still holds a queued job's copy). */

@@ -3,7 +3,13 @@ import type { Logger } from '../shared/log.js';
 import type { WorkerType } from '../shared/protocol.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { TypeStore } from './type-store.js';
-import { isCustomJob, KnownTypes, waitingReason, workerMap } from './worker-types.js';
+import {
+  isCustomJob,
+  KnownTypes,
+  waitingReason,
+  workerMap,
+  type LabelsOf,
+} from './worker-types.js';
 
 /**
  * The proxy's edge of custom job types: notes what each node's workers serve, stores every
@@ -40,10 +46,13 @@ export class JobTypes {
     });
   }
 
-  /** Adds to a queued custom-type job's view why it waits, when no joined node serves it. */
-  explain(v: JobView): JobView {
+  /**
+   * Adds to a queued custom-type job's view why it waits, when no joined node serves it (or
+   * none of those has the `labels` it asks for).
+   */
+  explain(v: JobView, labels: readonly string[] = [], nodeLabels?: LabelsOf): JobView {
     if (v.state === 'queued' && v.type !== undefined && isCustomJob(v)) {
-      const why = waitingReason(v.type, this.members.nodes.values());
+      const why = waitingReason(v.type, this.members.nodes.values(), labels, nodeLabels);
       if (why) v.waiting = why;
     }
     return v;

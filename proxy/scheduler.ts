@@ -221,7 +221,8 @@ export class Scheduler {
     const v = toView(job);
     const waiting = this.assignments.waiting(job);
     if (waiting) v.waiting = waiting;
-    return this.types.explain(this.tasks.view(id, v) ?? v);
+    const labels = job.spec.constraints?.labels;
+    return this.types.explain(this.tasks.view(id, v) ?? v, labels, this.assignments.nodeLabels);
   }
 
   /** Starts copies of straggling tasks of `speculate` jobs (called on a short timer). */

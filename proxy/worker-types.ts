@@ -13,8 +13,26 @@ import type { WorkerType } from '../shared/protocol.js';
 
 /** What placement needs of a queued job. */
 export interface TypedJob extends HeapItem {
-  readonly spec: { readonly type?: string; readonly priority: number };
+  readonly spec: {
+    readonly type?: string;
+    readonly priority: number;
+    readonly constraints?: { readonly labels: readonly string[] };
+  };
   readonly seq: number;
+}
+
+/** Which node labels a node has (NODE_LABELS), by node id. */
+export type LabelsOf = (nodeId: string) => ReadonlySet<string>;
+const NO_LABELS: ReadonlySet<string> = new Set();
+
+/** The labels a job asks for, sorted and without repeats. */
+function labelsOf(job: TypedJob): string[] {
+  return [...new Set(job.spec.constraints?.labels ?? [])].sort();
+}
+
+/** Jobs of one type asking for the same labels wait together, so one class never blocks another. */
+function classOf(job: TypedJob): string {
+  return `${job.spec.type as string}|${labelsOf(job).join(',')}`;
 }
 
 /** What placement needs of a node. */
@@ -82,7 +100,10 @@ export class KnownTypes {
   }
 }
 
-/** The queue of custom-type jobs, one heap per type (priority, then arrival). */
+/**
+ * The queue of custom-type jobs, one heap per class (type and labels asked for), each in
+ * priority then arrival order.
+ */
 export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
   private readonly heaps = new Map<string, Heap<J>>();
   private count = 0;
@@ -95,23 +116,24 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
   }
 
   enqueue(job: J): void {
-    const type = job.spec.type as string;
-    let heap = this.heaps.get(type);
+    const key = classOf(job);
+    let heap = this.heaps.get(key);
     if (!heap) {
       heap = new Heap<J>((a, b) =>
         a.spec.priority !== b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq,
       );
-      this.heaps.set(type, heap);
+      this.heaps.set(key, heap);
     }
     heap.push(job);
     this.count++;
   }
 
   remove(job: J): boolean {
-    const heap = this.heaps.get(job.spec.type ?? '');
+    const key = classOf(job);
+    const heap = this.heaps.get(key);
     if (!heap?.remove(job)) return false;
     this.count--;
-    if (heap.size === 0) this.heaps.delete(job.spec.type as string);
+    if (heap.size === 0) this.heaps.delete(key);
     return true;
   }
 
@@ -119,11 +141,22 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
    * Places queued jobs on nodes serving their type, at most `budget`, through `place` (which
    * must count the job in the node's `typeLoad`). Returns how many it placed.
    */
-  run(nodes: Iterable<N>, prefetch: number, budget: number, place: (job: J, n: N) => void): number {
+  run(
+    nodes: Iterable<N>,
+    prefetch: number,
+    budget: number,
+    place: (job: J, n: N) => void,
+    nodeLabels: LabelsOf = () => NO_LABELS,
+  ): number {
     let placed = 0;
     const all = [...nodes].filter((n) => accepting(n) && n.workers.size > 0);
-    for (const [type, heap] of [...this.heaps]) {
-      const servers = all.filter((n) => n.workers.has(type));
+    for (const [key, heap] of [...this.heaps]) {
+      const head = heap.peek() as J;
+      const type = head.spec.type as string;
+      const wanted = labelsOf(head);
+      const servers = all.filter(
+        (n) => n.workers.has(type) && wanted.every((l) => nodeLabels(n.id).has(l)),
+      );
       while (heap.size > 0 && placed < budget) {
         const n = this.leastLoaded(servers, type, prefetch);
         if (!n) break;
@@ -133,7 +166,7 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
         place(job, n);
         placed++;
       }
-      if (heap.size === 0) this.heaps.delete(type);
+      if (heap.size === 0) this.heaps.delete(key);
     }
     return placed;
   }
@@ -156,8 +189,18 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
   }
 }
 
-/** Why a queued job of `type` is not placed, when no joined node serves its type. */
-export function waitingReason(type: string, nodes: Iterable<TypedSeat>): string | undefined {
-  for (const n of nodes) if (accepting(n) && n.workers.has(type)) return undefined;
-  return `no worker for type ${type}`;
+/**
+ * Why a queued job of `type` is not placed, when no joined node serves its type (or none of
+ * those has the labels it asks for).
+ */
+export function waitingReason(
+  type: string,
+  nodes: Iterable<TypedSeat>,
+  labels: readonly string[] = [],
+  nodeLabels: LabelsOf = () => NO_LABELS,
+): string | undefined {
+  const servers = [...nodes].filter((n) => accepting(n) && n.workers.has(type));
+  if (servers.length === 0) return `no worker for type ${type}`;
+  if (servers.some((n) => labels.every((l) => nodeLabels(n.id).has(l)))) return undefined;
+  return `no node with a worker for type ${type} has labels ${[...labels].sort().join(',')}`;
 }

@@ -94,3 +94,50 @@ t.test('known types are listed once stored', async (t) => {
   k.forget(['c']);
   t.same(k.add(['c']), ['c'], 'a failed store lets it be noted again');
 });
+
+t.test(
+  'labels asked for: only nodes that have them; a class that cannot run blocks no other',
+  async (t) => {
+    const q = new TypedQueue<J, N>();
+    const a = node('a', { infer: 5 });
+    const b = node('b', { infer: 5 });
+    const labels: Record<string, Set<string>> = { a: new Set(), b: new Set(['gpu', 'zone=eu']) };
+    const nodeLabels = (id: string) => labels[id] ?? new Set<string>();
+    const withLabels = (id: string, seq: number, l: string[]): J => ({
+      id,
+      seq,
+      spec: { type: 'infer', priority: 0, constraints: { labels: l } },
+      heapIndex: -1,
+    });
+    q.enqueue(withLabels('tpu', 1, ['tpu']));
+    q.enqueue(withLabels('g1', 2, ['gpu']));
+    q.enqueue(withLabels('g2', 3, ['zone=eu', 'gpu']));
+    q.enqueue(job('any', 'infer', 4));
+    const placed: string[] = [];
+    q.run(
+      [a, b],
+      0,
+      Infinity,
+      (j, n) => {
+        n.typeLoad.set('infer', (n.typeLoad.get('infer') ?? 0) + 1);
+        placed.push(`${j.id}@${n.id}`);
+      },
+      nodeLabels,
+    );
+    t.ok(placed.includes('g1@b') && placed.includes('g2@b'), 'gpu jobs on the gpu node');
+    t.ok(
+      placed.some((p) => p.startsWith('any@')),
+      'the unlabelled job placed',
+    );
+    t.notOk(
+      placed.some((p) => p.startsWith('tpu')),
+      'no node has tpu',
+    );
+    t.equal(q.size, 1);
+    t.equal(
+      waitingReason('infer', [a, b], ['tpu'], nodeLabels),
+      'no node with a worker for type infer has labels tpu',
+    );
+    t.equal(waitingReason('infer', [a, b], ['gpu'], nodeLabels), undefined);
+  },
+);

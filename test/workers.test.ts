@@ -227,3 +227,32 @@ t.test('without the proxy, a node runs custom jobs on its own workers; others wa
   back.write(`DONE ${later} placed\n`);
   t.match(await waitView(c, later), { state: 'done', output: 'placed' });
 });
+
+t.test('constraints: custom jobs go only to serving nodes with the labels asked for', async (t) => {
+  const proxy = await startProxy(t.teardown);
+  const plain = await startNode(t.teardown, proxy.port, { NODE_ID: 'n1' });
+  const gpu = await startNode(t.teardown, proxy.port, { NODE_ID: 'n2', NODE_LABELS: 'gpu' });
+  const c = await LineClient.connect(plain.clientPort, t.teardown);
+  const answer = async (w: LineClient, name: string) => {
+    for (;;) {
+      const line = await w.next(30_000).catch(() => null);
+      if (line === null) return;
+      const m = JOB_RE.exec(line);
+      if (m) w.write(`DONE ${m[1]} ${name}\n`);
+    }
+  };
+  void answer(await worker(plain.clientPort, 'infer', 2, t.teardown), 'plain');
+  void answer(await worker(gpu.clientPort, 'infer', 2, t.teardown), 'gpu');
+  for (let i = 0; i < 4; i++) {
+    const ticket = await submit(c, 'SUBMIT {"type":"infer","constraints":{"labels":["gpu"]}}');
+    t.match(await waitView(c, ticket), { state: 'done', output: 'gpu', node: 'n2' });
+  }
+  const never = await submit(c, 'SUBMIT {"type":"infer","constraints":{"labels":["tpu"]}}');
+  const v = await until(async () => {
+    const r = JSON.parse((await c.ask(`RESULT ${never}`)).slice(3)) as Record<string, unknown>;
+    return r.waiting ? r : undefined;
+  });
+  t.match(v, { state: 'queued', waiting: 'no node with a worker for type infer has labels tpu' });
+  const free = await submit(c, 'SUBMIT infer any');
+  t.match(await waitView(c, free), { state: 'done' }, 'the waiting class blocks no other');
+});
