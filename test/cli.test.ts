@@ -244,3 +244,21 @@ t.test('petrel map: one job of many tasks, outputs as tasks end or in order', as
   t.same(failing.stdout.split('\n').filter(Boolean).sort(), ['a', 'b', 'c']);
   t.match(failing.stderr, /task 1 \(b\) failed: exit 1/);
 });
+
+t.test('petrel retry runs a failed job again', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
+  const ticket = (
+    await petrel(['submit', 'exec', '--', 'sh', '-c', 'exit 2'], { env })
+  ).stdout.trim();
+  t.equal((await petrel(['wait', ticket], { env })).code, 1, 'failed');
+  const retried = await petrel(['retry', ticket], { env });
+  t.equal(retried.code, 0, retried.stderr);
+  t.match(retried.stdout, new RegExp(`^${ticket} (queued|running|scheduled)\\n$`));
+  const again = await petrel(['wait', '--json', ticket], { env });
+  t.match(JSON.parse(again.stdout), { ticket, state: 'failed', exitCode: 2 });
+  const done = (await petrel(['submit', 'echo', 'ok'], { env })).stdout.trim();
+  await petrel(['wait', done], { env });
+  const refused = await petrel(['retry', done], { env });
+  t.equal(refused.code, 64, 'retrying a done job is refused');
+});

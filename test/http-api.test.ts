@@ -175,6 +175,31 @@ t.test('logs, whole and followed as the job prints', async (t) => {
   t.equal((await call(`${base}/v1/jobs/${ticket}/logs?task=3`)).status, 404);
 });
 
+t.test('retry runs a failed job again under its ticket', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const base = await serve(t.teardown, nodes[0]!);
+  const ticket = (await post(`${base}/v1/jobs`, { type: 'exec', args: ['sh', '-c', 'exit 4'] }))
+    .body.ticket as string;
+  t.match((await call(`${base}/v1/jobs/${ticket}?wait=10000`)).body, {
+    state: 'failed',
+    exitCode: 4,
+  });
+  const again = await post(`${base}/v1/jobs/${ticket}/retry`, '');
+  t.equal(again.status, 200);
+  t.equal(again.body.ticket, ticket);
+  t.notOk(['failed', 'cancelled', 'done'].includes(again.body.state as string), 'open again');
+  const after = await until(async () => {
+    const r = await call(`${base}/v1/jobs/${ticket}?wait=2000`);
+    return r.body.state === 'failed' ? r : undefined;
+  });
+  t.equal(after.body.exitCode, 4, 'it ran again');
+  const done = (await post(`${base}/v1/jobs`, { type: 'echo', args: ['x'] })).body.ticket as string;
+  await call(`${base}/v1/jobs/${done}?wait=10000`);
+  const refused = await post(`${base}/v1/jobs/${done}/retry`, '');
+  t.equal(refused.status, 400, 'a done job is not retried');
+  t.equal((refused.body.error as { code: string }).code, 'BAD_REQUEST');
+});
+
 t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
   const base = await serve(t.teardown, nodes[0]!);
@@ -188,6 +213,7 @@ t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) 
     '/v1/jobs/{ticket}',
     '/v1/jobs/{ticket}/cancel',
     '/v1/jobs/{ticket}/logs',
+    '/v1/jobs/{ticket}/retry',
     '/v1/openapi.json',
   ]);
   const schemas = (doc.components as { schemas: Record<string, { properties?: object }> }).schemas;

@@ -7,6 +7,7 @@ import { cancelRoute } from './jobs-cancel.js';
 import { getJobRoute } from './jobs-get.js';
 import { listRoute } from './jobs-list.js';
 import { logsRoute } from './jobs-logs.js';
+import { retryRoute } from './jobs-retry.js';
 import { submitRoute } from './jobs-submit.js';
 import { buildOpenApi } from './openapi.js';
 import type { ApiRoute } from './route.js';
@@ -17,7 +18,7 @@ export interface ApiOptions {
 
 /** Every route of the API, the document included. */
 export function apiRoutes(): ApiRoute[] {
-  const routes = [submitRoute, listRoute, getJobRoute, cancelRoute, logsRoute];
+  const routes = [submitRoute, listRoute, getJobRoute, cancelRoute, retryRoute, logsRoute];
   let doc: string | undefined;
   const openapi: ApiRoute = {
     method: 'GET',
