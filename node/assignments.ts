@@ -53,7 +53,12 @@ export class Assignments {
 
   /** What HELLO tells the proxy this node holds. */
   holds(): FrameOf<'HELLO'>['holds'] {
-    return [...this.work.values()].map((w) => ({ id: w.id, state: w.state, attempt: w.attempt }));
+    return [...this.work.values()].map((w) => ({
+      id: w.id,
+      state: w.state,
+      attempt: w.attempt,
+      job: { spec: w.spec, origin: w.origin, submittedAt: w.submittedAt },
+    }));
   }
 
   /** Jobs started since the last INFO. */

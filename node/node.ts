@@ -110,7 +110,8 @@ export class PetrelNode {
     );
     this.link = new ProxyLink(
       {
-        url: cfg.PROXY_URL,
+        urls: cfg.PROXY_URLS,
+        epoch: this.storedEpoch(),
         nodeId: this.nodeId,
         slots: cfg.SLOTS,
         heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
@@ -124,7 +125,8 @@ export class PetrelNode {
       {
         holds: () => this.assignments.holds(),
         workers: () => this.executor.workerTypes(),
-        welcomed: (f) => this.onWelcome(f),
+        welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
+        epochSeen: (e) => this.storeEpoch(e),
         frame: (f) => this.onFrame(f),
         down: () => this.origin.armFallback(),
       },
@@ -212,6 +214,20 @@ export class PetrelNode {
     return id;
   }
 
+  /** The newest proxy-group epoch this node saw: a deposed leader's is older. */
+  private storedEpoch(): number {
+    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'proxy_epoch'").get() as
+      { value: string } | undefined;
+    return row ? Number(row.value) : 0;
+  }
+
+  private storeEpoch(epoch: number): void {
+    // rare (once per leader change) and promises nothing: written on its own
+    this.db
+      .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('proxy_epoch', ?)")
+      .run(String(epoch));
+  }
+
   /** Rebuilds in-memory state from SQLite, then opens the client port and joins the proxy. */
   async start(): Promise<void> {
     this.origin.restore();
@@ -253,7 +269,7 @@ export class PetrelNode {
     };
     let cluster: unknown = null;
     try {
-      const url = new URL(this.cfg.PROXY_URL);
+      const url = new URL(this.link.url);
       url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
       url.pathname = '/api/cluster';
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
@@ -281,7 +297,7 @@ export class PetrelNode {
 
   // ---- proxy link --------------------------------------------------------------------------
 
-  private onWelcome(f: FrameOf<'WELCOME'>): void {
+  private onWelcome(f: FrameOf<'WELCOME'>, newLeader: boolean): void {
     if (this.resendPeriod !== f.requestResultPeriod) {
       this.resendPeriod = f.requestResultPeriod;
       clearInterval(this.resendTimer);
@@ -292,7 +308,8 @@ export class PetrelNode {
     this.knownTypes.learn(f.types);
     this.workersSent = undefined;
     // everything not yet acknowledged goes again; handlers on the proxy are idempotent
-    this.origin.rejoined();
+    // a new leader knows nothing of what the last one acknowledged: every open ticket goes
+    this.origin.rejoined(newLeader);
     this.assignments.resendResults(Infinity);
     this.sendInfo();
   }
@@ -311,6 +328,11 @@ export class PetrelNode {
         for (const id of f.ids) this.assignments.cancel(id);
         return;
       case 'REQUEST_OF_RES': {
+        if (f.reqId !== undefined) {
+          // a proxy of a group looking for tickets it never saw: answer for those issued here
+          this.link.send({ type: 'RES_REQ', reqId: f.reqId, views: this.origin.ownViews(f.ids) });
+          return;
+        }
         const { results, missing } = this.assignments.sweep(f.ids);
         this.link.send({ type: 'RES_REQ', results, missing, requests: this.origin.waiting() });
         return;

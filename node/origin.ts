@@ -214,6 +214,11 @@ export class Origin {
     return { id: t.id, spec: t.spec, origin: this.opts.nodeId, submittedAt: t.submittedAt, result };
   }
 
+  /** Views of the tickets among `ids` that this node issued. */
+  ownViews(ids: string[]): JobView[] {
+    return ids.map((id) => this.localView(id)).filter((v): v is JobView => v !== null);
+  }
+
   private localView(id: string): JobView | null {
     const o = this.open.get(id);
     if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
@@ -482,8 +487,11 @@ export class Origin {
     return ids;
   }
 
-  /** Joined (again): leave fallback, send again everything the proxy has not acknowledged. */
-  rejoined(): void {
+  /**
+   * Joined (again): leave fallback, send again everything the proxy has not acknowledged, or,
+   * to a new leader of a proxy group (`all`), every open ticket.
+   */
+  rejoined(all = false): void {
     clearTimeout(this.fallbackTimer);
     if (this.fallbackActive) {
       this.fallbackActive = false;
@@ -491,7 +499,7 @@ export class Origin {
     }
     // handlers on the proxy are idempotent, so a copy it already has is harmless
     for (const t of this.open.values()) {
-      if (t.state === 'accepted' && !t.local) this.link.forward(this.wireJob(t));
+      if ((all || t.state === 'accepted') && !t.local) this.link.forward(this.wireJob(t));
     }
     for (const row of this.tickets.unreported()) {
       if (row.result) {

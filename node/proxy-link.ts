@@ -6,6 +6,7 @@ import { helloProof } from '../shared/proof.js';
 import {
   closeReason,
   MAX_FRAME_BYTES,
+  STALE_EPOCH_CODE,
   PROTOCOL_VERSION,
   parseFrame,
   type Frame,
@@ -14,9 +15,13 @@ import {
   type WireJob,
 } from '../shared/protocol.js';
 import { WireError } from '../shared/errors.js';
+import { ProxyTargets } from './proxy-targets.js';
 
 export interface LinkOptions {
-  url: string;
+  /** PROXY_URL: one proxy, or every proxy of a group. */
+  urls: readonly string[];
+  /** The newest group epoch this node saw before it restarted (0: none). */
+  epoch: number;
   nodeId: string;
   slots: number;
   labels: string[];
@@ -36,7 +41,10 @@ export interface LinkHandlers {
   holds(): FrameOf<'HELLO'>['holds'];
   /** The custom types this node's workers serve, for HELLO. */
   workers(): FrameOf<'HELLO'>['workers'];
-  welcomed(frame: FrameOf<'WELCOME'>): void;
+  /** Joined; `newLeader` when the proxy leads a newer epoch than any seen (tell it all). */
+  welcomed(frame: FrameOf<'WELCOME'>, newLeader: boolean): void;
+  /** A newer group epoch was seen: worth keeping across restarts. */
+  epochSeen(epoch: number): void;
   frame(frame: Frame): void;
   down(): void;
 }
@@ -86,10 +94,19 @@ export class ProxyLink {
   framesReceived = 0;
   connects = 0;
 
+  private readonly targets: ProxyTargets;
+
   constructor(
     private readonly opts: LinkOptions,
     private readonly handlers: LinkHandlers,
-  ) {}
+  ) {
+    this.targets = new ProxyTargets(opts.urls, opts.epoch);
+  }
+
+  /** The proxy this node talks to (or tries next). */
+  get url(): string {
+    return this.targets.url;
+  }
 
   /** Joined, on a connection that is not closing. */
   get ready(): boolean {
@@ -123,16 +140,17 @@ export class ProxyLink {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.opts.url, {
+    const ws = new WebSocket(this.targets.url, {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
-      handshakeTimeout: 5000,
+      // in a group, a proxy whose host is gone must not hold up trying the others
+      handshakeTimeout: this.targets.group ? 2000 : 5000,
       ca: this.opts.ca,
     });
     this.ws = ws;
     ws.on('open', () => {
       this.lastHeard = Date.now();
-      this.opts.log.debug({ url: this.opts.url }, 'connected to proxy, waiting for challenge');
+      this.opts.log.debug({ url: this.targets.url }, 'connected to proxy, waiting for challenge');
     });
     ws.on('message', (data, isBinary) => {
       this.lastHeard = Date.now();
@@ -161,17 +179,29 @@ export class ProxyLink {
         }
       }
       if (this.closed) return;
+      const why = reason.toString();
+      this.targets.closed(code, why);
       if (was) {
-        this.opts.log.warn({ code, reason: reason.toString() }, 'lost the proxy; reconnecting');
+        this.opts.log.warn(
+          { code, reason: why, next: this.targets.url },
+          'lost the proxy; reconnecting',
+        );
         this.handlers.down();
       } else if (code === 1008 || code === 4001 || code === 4003) {
-        this.opts.log.error({ code, reason: reason.toString() }, 'the proxy refused this node');
+        this.opts.log.error({ code, reason: why }, 'the proxy refused this node');
+      } else if (code >= 4000) {
+        this.opts.log.debug(
+          { code, reason: why, next: this.targets.url },
+          'a proxy refused this node',
+        );
       }
       this.scheduleReconnect();
     });
   }
 
   private receive(ws: WebSocket, frame: Frame): void {
+    const epoch = 'epoch' in frame ? frame.epoch : undefined;
+    if (!this.targets.accepts(epoch)) return this.staleEpoch(ws, epoch);
     switch (frame.type) {
       case 'CHALLENGE': {
         const { nodeId, secret, slots, labels, cpus, memMb } = this.opts;
@@ -191,14 +221,18 @@ export class ProxyLink {
         ws.send(JSON.stringify(hello));
         return;
       }
-      case 'WELCOME':
+      case 'WELCOME': {
+        const seen = this.targets.welcomed(frame.epoch);
+        if (seen === 'stale') return this.staleEpoch(ws, frame.epoch);
+        if (seen === 'new') this.handlers.epochSeen(this.targets.epoch);
         this.welcomed = true;
         this.attempt = 0;
         this.connects++;
-        this.opts.log.info({ url: this.opts.url }, 'joined the proxy');
-        this.handlers.welcomed(frame);
+        this.opts.log.info({ url: this.targets.url, epoch: frame.epoch }, 'joined the proxy');
+        this.handlers.welcomed(frame, seen === 'new');
         for (const w of [...this.readyWaiters]) w();
         return;
+      }
       case 'RES_REQ':
         if (frame.reqId !== undefined) {
           const p = this.pending.get(frame.reqId);
@@ -224,6 +258,13 @@ export class ProxyLink {
         if (!this.welcomed) return this.protocolError(ws, `${frame.type} before WELCOME`);
         this.handlers.frame(frame);
     }
+  }
+
+  /** A deposed leader (an older epoch than one seen): nothing it says is acted on. */
+  private staleEpoch(ws: WebSocket, epoch: number | undefined): void {
+    const reason = `stale leader: epoch ${epoch} is older than ${this.targets.epoch}`;
+    this.opts.log.warn({ url: this.targets.url }, reason);
+    ws.close(STALE_EPOCH_CODE, reason);
   }
 
   private protocolError(ws: WebSocket, reason: string): void {

@@ -50,6 +50,7 @@ export class Assignments {
   private readonly typed = new TypedQueue<Job, NodeEntry>();
   private wanted = false;
   private periodicBudget = 0;
+  private heldUntil = 0;
 
   constructor(
     newPolicy: () => Policy,
@@ -169,15 +170,25 @@ export class Assignments {
     this.d.committer.kick();
   }
 
+  /**
+   * Gives out no work for `ms`: a proxy taking over a group first lets the nodes say what they
+   * hold, so a job still running on one is not started again on another.
+   */
+  holdFor(ms: number, now = Date.now()): void {
+    this.heldUntil = now + ms;
+    setTimeout(() => this.want(), ms).unref();
+  }
+
   /** Runs the wanted dispatch, inside the tick's commit; true when it ran. */
   dispatchIfWanted(): boolean {
-    if (!this.wanted) return false;
+    if (!this.wanted || Date.now() < this.heldUntil) return false;
     this.dispatch();
     return true;
   }
 
   /** The seed's periodic mode: called every DISPATCH_PERIOD. */
   periodicDispatch(): void {
+    if (Date.now() < this.heldUntil) return;
     this.periodicBudget = this.opts.maxJobsPerDispatch;
     this.dispatch();
     this.periodicBudget = 0;

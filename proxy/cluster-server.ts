@@ -3,16 +3,24 @@ import type http from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FrameBatcher, withCork } from '../shared/batcher.js';
 import type { Logger } from '../shared/log.js';
-import { closeReason, MAX_FRAME_BYTES, parseFrame, type FrameIn } from '../shared/protocol.js';
+import {
+  closeReason,
+  MAX_FRAME_BYTES,
+  NOT_LEADER_CODE,
+  parseFrame,
+  type FrameIn,
+} from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
 import type { NodeConn } from './membership.js';
 import { capsOf } from './placement.js';
-import type { Scheduler } from './scheduler.js';
+import type { LeaderTerm } from './term.js';
 
 export interface ClusterServerOptions {
   secret: string | undefined;
   maxNodes: number;
   requestResultPeriod: number;
+  /** Why a node may not join now (this proxy is not its group's leader). */
+  refusal: () => string;
   log: Logger;
 }
 
@@ -48,10 +56,12 @@ export class ClusterServer {
   /** Frames that failed validation or authentication, for metrics. */
   rejectedFrames = 0;
   refusedConnections = 0;
+  private readonly sockets = new Set<WebSocket>();
 
   constructor(
     server: http.Server,
-    private readonly scheduler: Scheduler,
+    /** The term nodes join now; undefined when this proxy does not lead. */
+    private readonly currentTerm: () => LeaderTerm | undefined,
     private readonly opts: ClusterServerOptions,
   ) {
     this.wss = new WebSocketServer({
@@ -76,6 +86,10 @@ export class ClusterServer {
     if (!secret && !isLoopback(peer)) {
       return this.refuse(ws, 4003, 'no CLUSTER_SECRET is set: only loopback nodes may join', peer);
     }
+    const term = this.currentTerm();
+    if (!term) return this.refuse(ws, NOT_LEADER_CODE, this.opts.refusal(), peer);
+    const scheduler = term.scheduler;
+    const epoch = term.epoch || undefined;
     const nonce = randomBytes(32).toString('hex');
     let nodeId: string | undefined;
     let conn: NodeConn | undefined;
@@ -84,8 +98,11 @@ export class ClusterServer {
       () => this.refuse(ws, 4008, 'no HELLO in time', peer),
       HELLO_DEADLINE_MS,
     );
+    // Every frame leaves only while this term may act: a deposed leader sends nothing more.
     const send = (frame: FrameIn) => {
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+      if (ws.readyState !== ws.OPEN) return;
+      if (this.currentTerm() !== term) return safeClose(ws, NOT_LEADER_CODE, this.opts.refusal());
+      ws.send(JSON.stringify(epoch ? { ...frame, epoch } : frame));
     };
     const corked = (fn: () => void) => withCork(ws, fn);
     ws.on('message', (data, isBinary) => {
@@ -99,6 +116,7 @@ export class ClusterServer {
         return;
       }
       const frame = parsed.frame;
+      if (this.currentTerm() !== term) return safeClose(ws, NOT_LEADER_CODE, this.opts.refusal());
       if (!conn) {
         if (frame.type !== 'HELLO') {
           this.rejectedFrames++;
@@ -111,8 +129,8 @@ export class ClusterServer {
         if (!secret && frame.proof) {
           log.warn({ node: frame.nodeId }, 'a node sent a secret proof but the proxy has none');
         }
-        const known = this.scheduler.nodes.get(frame.nodeId);
-        const connected = this.scheduler.connectedNodes().length;
+        const known = scheduler.nodes.get(frame.nodeId);
+        const connected = scheduler.connectedNodes().length;
         if (!known?.conn && connected >= this.opts.maxNodes) {
           return this.refuse(ws, 4029, `MAX_NUM_NODES (${this.opts.maxNodes}) reached`, peer);
         }
@@ -130,12 +148,12 @@ export class ClusterServer {
         conn = c;
         const caps = capsOf({ labels: frame.labels, cpus: frame.cpus, memMb: frame.memMb });
         const { slots, holds, workers } = frame;
-        const drop = this.scheduler.join(frame.nodeId, slots, holds, c, workers, caps);
+        const drop = scheduler.join(frame.nodeId, slots, holds, c, workers, caps);
         send({
           type: 'WELCOME',
           drop,
           requestResultPeriod: this.opts.requestResultPeriod,
-          types: this.scheduler.knownTypes(),
+          types: scheduler.knownTypes(),
         });
         c.out.flush();
         return;
@@ -145,20 +163,30 @@ export class ClusterServer {
         safeClose(ws, 1008, 'HELLO was already received');
         return;
       }
-      this.scheduler.handle(nodeId as string, frame);
+      scheduler.handle(nodeId as string, frame);
     });
     ws.on('error', (err) => log.debug({ err: err.message, node: nodeId }, 'node socket error'));
     // pings are the node's heartbeat: failure detection learns its rhythm from them
     ws.on('ping', () => {
-      if (nodeId && conn) this.scheduler.heartbeat(nodeId);
+      if (nodeId && conn) scheduler.heartbeat(nodeId);
     });
     ws.on('close', (code) => {
       clearTimeout(deadline);
       // a node declared dead that answers the close handshake (not cut off: 1006) was alive
-      if (declaredDead && nodeId) this.scheduler.verdictSettled(nodeId, code !== 1006);
-      if (nodeId && conn) this.scheduler.leave(nodeId, conn, 'connection closed');
+      if (declaredDead && nodeId) scheduler.verdictSettled(nodeId, code !== 1006);
+      if (nodeId && conn) scheduler.leave(nodeId, conn, 'connection closed');
+      this.sockets.delete(ws);
     });
+    this.sockets.add(ws);
     send({ type: 'CHALLENGE', nonce });
+  }
+
+  /** Closes every node connection (this proxy stopped leading). */
+  closeAll(code: number, reason: string): void {
+    for (const ws of this.sockets) {
+      safeClose(ws, code, reason);
+      setTimeout(() => ws.terminate(), 1000).unref();
+    }
   }
 
   close(): Promise<void> {

@@ -10,8 +10,9 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const cfg = proxy.cfg;
   const api = new DashboardApi({
     snapshot: () => proxy.snapshot(),
-    view: (ticket) => proxy.scheduler.view(ticket),
-    list: (filter) => proxy.scheduler.listJobs(filter),
+    // a follower knows no jobs: its dashboard finds none
+    view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
+    list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? [],
     readLog: (req) => proxy.scheduler.readLog(req),
   });
   const server = createHttpServer(
@@ -22,8 +23,10 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       },
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
       '/readyz': (_req, res) => {
-        const nodes = proxy.scheduler.connectedNodes().length;
-        sendJson(res, nodes > 0 ? 200 : 503, { ready: nodes > 0, nodes });
+        const group = proxy.groupView();
+        const nodes = proxy.activeTerm()?.scheduler.connectedNodes().length ?? 0;
+        // a follower refuses nodes, so it is not ready; the body says who leads
+        sendJson(res, nodes > 0 ? 200 : 503, { ready: nodes > 0, nodes, ...group });
       },
       '/metrics': async (_req, res) => {
         const { body, contentType } = await proxy.metrics.metrics.render();

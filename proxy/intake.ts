@@ -1,14 +1,14 @@
 import type { Committer } from '../shared/db.js';
 import type { WireCode } from '../shared/errors.js';
-import { ticketTime } from '../shared/ids.js';
-import { requestedRunAt } from '../shared/job.js';
+import { taskTicket, ticketTime } from '../shared/ids.js';
+import { isTerminal, requestedRunAt } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
-import type { WireJob } from '../shared/protocol.js';
+import type { FrameOf, WireJob } from '../shared/protocol.js';
 import type { Counters } from './counters.js';
 import type { Holding } from './holding.js';
 import type { JobStore } from './job-store.js';
 import { toView, type Job, type JobTable } from './job-table.js';
-import type { NodeEntry } from './membership.js';
+import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Results } from './results.js';
 
@@ -17,6 +17,7 @@ export interface IntakeDeps {
   store: JobStore;
   holding: Holding;
   results: Results;
+  members: Membership;
   outbox: Outbox;
   counters: Counters;
   committer: Committer;
@@ -156,8 +157,63 @@ export class Intake {
       if (!err) committed();
     });
     if (!j.result) {
+      if (job.spec.tasks) this.releaseAdoptedTasks(job);
       table.add(job);
       holding.admit(job);
     }
+  }
+
+  /**
+   * Task copies adopted from nodes after a takeover, before their job came again, give way to
+   * the job's own tasks: the copies are let go (a node's result for one is then refused and
+   * the task runs again), so no task is known twice.
+   */
+  private releaseAdoptedTasks(job: Job): void {
+    const { table, members } = this.d;
+    for (let i = 0; i < (job.spec.tasks?.length ?? 0); i++) {
+      const adopted = table.get(taskTicket(job.id, i));
+      if (!adopted || isTerminal(adopted.state)) continue;
+      if (adopted.node) members.get(adopted.node)?.jobs.delete(adopted);
+      table.delete(adopted.id);
+    }
+  }
+
+  /**
+   * A joining node holds a copy of a job this proxy never heard of: it took over a group (or
+   * lost its file) after another proxy gave the job out. The copy is adopted as placed on that
+   * node, so it is neither run again nor dropped; its origin's resend then finds it known.
+   */
+  adopt(n: NodeEntry, h: FrameOf<'HELLO'>['holds'][number]): Job | undefined {
+    const { table, store, counters } = this.d;
+    if (!h.job) return undefined;
+    const job: Job = {
+      id: h.id,
+      spec: h.job.spec,
+      origin: h.job.origin,
+      submittedAt: h.job.submittedAt,
+      seq: table.nextSeq(),
+      state: h.state === 'running' ? 'running' : 'assigned',
+      node: n.id,
+      attempt: h.attempt ?? 1,
+      lostRuns: 0,
+      placed: true,
+      given: [n.id],
+      startedAt: null,
+      result: null,
+      delivered: false,
+      dueAt: null,
+      failedRuns: 0,
+      runs: [],
+      heapIndex: -1,
+      sentAt: Date.now(),
+      // a task's copy is adopted as a job of its own until its job comes again (acceptTasks)
+      parent: null,
+      index: null,
+    };
+    counters.bump('submitted');
+    table.add(job);
+    n.jobs.add(job);
+    store.insert(job);
+    return job;
   }
 }

@@ -1,32 +1,35 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import type { ProxyConfig } from '../shared/config.js';
-import { Committer, openDatabase, type Db } from '../shared/db.js';
+import { openDatabase, type Committer, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
-import { CHECK_EVERY_MS } from './membership.js';
+import type { EtcdElection } from './etcd-election.js';
 import { createProxyHttp } from './http.js';
-import { JobStore, PROXY_SCHEMA } from './job-store.js';
+import { PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
-import { createPolicy } from './policies.js';
-import { ScheduleStore } from './schedule-store.js';
-import { Scheduler } from './scheduler.js';
-import { TypeStore } from './type-store.js';
+import { Leadership, type LeaderAction } from './leadership.js';
+import type { Scheduler } from './scheduler.js';
+import { LeaderTerm } from './term.js';
 
-/** How often running tasks of `speculate` jobs are checked for stragglers. */
-const SPECULATION_PERIOD_MS = 100;
-
-/** The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. */
+/**
+ * The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. Alone it
+ * schedules from start to stop; in a group (ETCD_ENDPOINTS) it schedules only while it leads,
+ * each leadership a fresh `LeaderTerm` rebuilt from the file and from what nodes say.
+ */
 export class PetrelProxy {
   readonly db: Db;
-  readonly committer: Committer;
-  readonly scheduler: Scheduler;
+  readonly leadership: Leadership;
   readonly metrics: ProxyMetrics;
+  private term: LeaderTerm | undefined;
+  private election: EtcdElection | undefined;
   private readonly http: http.Server;
   private readonly cluster: ClusterServer;
-  private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  private stepDownQueued = false;
   port = 0;
 
   constructor(
@@ -34,50 +37,83 @@ export class PetrelProxy {
     private readonly log: Logger,
   ) {
     this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA);
-    this.committer = new Committer(this.db);
-    this.committer.onFailure = (err) => this.fail(err);
-    this.committer.onDiskFull = (full, err) => {
-      // commits wait for space: nodes keep the jobs they forward until the proxy acks them,
-      // and results reach their origins once recorded; nothing is refused or lost
-      if (full)
-        log.error({ err, dataDir: cfg.DATA_DIR }, 'the disk is full: commits wait for space');
-      else log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: commits resumed');
-    };
-    const store = new JobStore(this.db, this.committer);
+    const group = cfg.ETCD_ENDPOINTS.length > 0;
+    this.leadership = new Leadership(
+      cfg.PROXY_ADVERTISE_URL ?? '',
+      group ? { ttlMs: cfg.ETCD_LEASE_TTL * 1000, marginMs: 100 } : undefined,
+    );
     this.metrics = new ProxyMetrics({
-      cluster: () => this.scheduler,
-      commits: () => this.committer.commits,
-      diskFull: () => this.committer.full,
+      cluster: () => this.activeTerm()?.scheduler,
+      commits: () => this.committer?.commits ?? 0,
+      diskFull: () => this.committer?.full ?? false,
       rejectedFrames: () => this.cluster.rejectedFrames,
       refusedConnections: () => this.cluster.refusedConnections,
     });
-    this.scheduler = new Scheduler(
-      store,
-      this.committer,
-      () => createPolicy(cfg.POLICY),
-      {
-        prefetch: cfg.PREFETCH,
-        weights: cfg.TENANT_WEIGHTS,
-        dispatchPeriod: cfg.DISPATCH_PERIOD,
-        maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
-        phiThreshold: cfg.PHI_THRESHOLD,
-        log,
-        onFinished: (job) => this.metrics.finished(job),
-        schedules: new ScheduleStore(this.db, this.committer),
-      },
-      new TypeStore(this.db, this.committer),
-    );
+    if (!group) this.term = this.newTerm(0);
     this.http = createProxyHttp(this);
-    this.cluster = new ClusterServer(this.http, this.scheduler, {
+    this.cluster = new ClusterServer(this.http, () => this.activeTerm(), {
       secret: cfg.CLUSTER_SECRET,
       maxNodes: cfg.MAX_NUM_NODES,
       requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
+      refusal: () => this.refusal(),
       log,
     });
   }
 
+  private newTerm(epoch: number): LeaderTerm {
+    return new LeaderTerm(
+      epoch,
+      this.db,
+      this.cfg,
+      this.log,
+      () => this.mayAct(),
+      (err) => this.fail(err),
+      (job) => this.metrics.finished(job),
+    );
+  }
+
+  /** The scheduler of the current term (a single proxy always has one). */
+  get scheduler(): Scheduler {
+    if (!this.term) throw new Error('this proxy is not leading its group');
+    return this.term.scheduler;
+  }
+
+  /** The current term's committer, for metrics; undefined while following. */
+  get committer(): Committer | undefined {
+    return this.term?.committer;
+  }
+
+  /** The term nodes may join now: none while following or once the claim lapsed. */
+  activeTerm(): LeaderTerm | undefined {
+    return this.term?.active && this.mayAct() ? this.term : undefined;
+  }
+
   get clusterServer(): ClusterServer {
     return this.cluster;
+  }
+
+  /**
+   * Whether this proxy may dispatch and commit now. A leader whose claim lapsed (its lease
+   * may be gone: it was paused, or cut off from etcd) stops at once, before anything leaves.
+   */
+  mayAct(): boolean {
+    if (this.leadership.mayAct(performance.now())) return true;
+    if (this.term?.active && !this.stepDownQueued) {
+      this.stepDownQueued = true;
+      setImmediate(() => {
+        this.stepDownQueued = false;
+        this.stepDown('the leadership claim lapsed');
+        this.election?.restart();
+      });
+    }
+    return false;
+  }
+
+  private refusal(): string {
+    const leader = this.leadership.leader;
+    return leader && leader !== this.leadership.self
+      ? `not the leader; leader: ${leader}`
+      : 'not the leader; no leader elected yet';
   }
 
   async start(): Promise<void> {
@@ -92,33 +128,71 @@ export class PetrelProxy {
       });
     });
     this.port = (this.http.address() as AddressInfo).port;
-    const every = (ms: number, fn: () => void) => {
-      const t = setInterval(fn, ms);
-      t.unref();
-      this.timers.push(t);
-    };
-    const timeout = this.cfg.NODE_TIMEOUT;
-    every(Math.min(CHECK_EVERY_MS, Math.floor(timeout / 4)), () =>
-      this.scheduler.expireSilent(timeout),
-    );
-    every(SPECULATION_PERIOD_MS, () => this.scheduler.speculate());
-    every(this.cfg.REQUEST_RESULT_PERIOD, () =>
-      this.scheduler.sweep(this.cfg.REQUEST_RESULT_PERIOD),
-    );
-    every(Math.min(this.cfg.RESULT_TTL, 60_000), () => {
-      const n = this.scheduler.expire(this.cfg.RESULT_TTL);
-      if (n > 0) this.log.info({ deleted: n }, 'expired old results');
-    });
-    if (this.cfg.DISPATCH_PERIOD > 0) {
-      every(this.cfg.DISPATCH_PERIOD, () => this.scheduler.periodicDispatch());
-    }
     if (!this.cfg.CLUSTER_SECRET) {
       this.log.warn('CLUSTER_SECRET is not set: only nodes on this machine (loopback) may join');
     }
+    if (this.term) this.term.start();
+    else await this.joinGroup();
     this.log.info(
       { port: this.port, policy: this.cfg.POLICY, dataDir: this.cfg.DATA_DIR },
       `proxy listening on ${this.cfg.PROXY_HOST}:${this.port} (nodes: /cluster, dashboard: /)`,
     );
+  }
+
+  /** The URL this proxy announces: PROXY_ADVERTISE_URL, else this host's name and port. */
+  private advertised(): string {
+    return this.cfg.PROXY_ADVERTISE_URL ?? `ws://${hostname()}:${this.port}/cluster`;
+  }
+
+  private async joinGroup(): Promise<void> {
+    // etcd3 (and gRPC under it) loads only for a group: a single proxy starts as before
+    const { EtcdElection } = await import('./etcd-election.js');
+    const self = this.advertised();
+    this.leadership.rename(self);
+    const act = (a: LeaderAction, why: string) => {
+      if (a === 'lead') this.lead();
+      else if (a === 'step-down') this.stepDown(why);
+    };
+    this.election = new EtcdElection(
+      {
+        endpoints: this.cfg.ETCD_ENDPOINTS,
+        name: this.cfg.ETCD_PREFIX,
+        ttlSeconds: this.cfg.ETCD_LEASE_TTL,
+        value: self,
+        log: this.log,
+      },
+      {
+        elected: (epoch, grantedAt) =>
+          act(this.leadership.elected(epoch, grantedAt, performance.now()), 'elected'),
+        observed: (leader) => act(this.leadership.observed(leader), `${leader} leads`),
+        lost: (err) => act(this.leadership.lost(), `etcd: ${err.message}`),
+        keepaliveSent: (at) => this.leadership.keepaliveSent(at),
+        keepaliveConfirmed: () => this.leadership.keepaliveConfirmed(),
+        keepaliveFailed: () => this.leadership.keepaliveFailed(),
+      },
+    );
+    this.election.start();
+    this.log.info(
+      { etcd: this.cfg.ETCD_ENDPOINTS, election: this.cfg.ETCD_PREFIX, url: self },
+      'joined the proxy group; campaigning for leadership',
+    );
+  }
+
+  private lead(): void {
+    const epoch = this.leadership.epoch;
+    this.term?.abandon();
+    this.term = this.newTerm(epoch);
+    this.term.start();
+    this.log.info({ epoch }, 'leading the proxy group');
+  }
+
+  /** Stops scheduling at once: nothing more is written or sent; nodes are told to move. */
+  private stepDown(why: string): void {
+    const term = this.term;
+    if (!term?.active) return;
+    term.abandon();
+    this.cluster.closeAll(4010, this.refusal());
+    this.log.warn({ epoch: term.epoch, why }, 'no longer leading the proxy group');
   }
 
   /**
@@ -135,15 +209,14 @@ export class PetrelProxy {
   /** Stops dispatching, commits everything, closes connections. Safe to call twice. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      for (const t of this.timers) clearInterval(t);
-      this.scheduler.stop();
+      if (this.term?.active && this.mayAct()) this.term.close();
+      else this.term?.abandon();
       await this.cluster.close();
+      await this.election?.close();
       await new Promise<void>((resolve) => {
         this.http.close(() => resolve());
         this.http.closeAllConnections();
       });
-      this.committer.flush();
-      this.committer.stop();
       this.db.close();
       this.log.info('proxy stopped');
     })();
@@ -152,7 +225,18 @@ export class PetrelProxy {
 
   /** The cluster as `/api/cluster` and the dashboard show it. */
   snapshot() {
-    const s = this.scheduler;
+    const group = this.groupView();
+    const s = this.term?.active ? this.term.scheduler : undefined;
+    if (!s) {
+      return {
+        time: Date.now(),
+        policy: this.cfg.POLICY,
+        group,
+        queue: { queued: 0, assigned: 0, running: 0 },
+        totals: {},
+        nodes: [],
+      };
+    }
     let assigned = 0;
     let running = 0;
     const nodes = [...s.nodes.values()]
@@ -179,14 +263,27 @@ export class PetrelProxy {
     return {
       time: Date.now(),
       policy: this.cfg.POLICY,
+      group,
       queue: { queued: s.queueLength, assigned, running },
       totals: { ...s.counters },
       detector: s.suspicions,
       /** Every custom job type a worker ever registered. */
       types: s.knownTypes(),
-      diskFull: this.committer.full,
+      diskFull: this.committer?.full ?? false,
       nodes,
       tenants: s.tenants(),
+    };
+  }
+
+  /** This proxy's place in its group (undefined for a single proxy). */
+  groupView(): { role: 'leader' | 'follower'; leader: string | null; epoch: number } | undefined {
+    const st = this.leadership.state;
+    if (st.role === 'single') return undefined;
+    const leading = Boolean(this.activeTerm());
+    return {
+      role: leading ? 'leader' : 'follower',
+      leader: this.leadership.leader ?? null,
+      epoch: leading ? this.leadership.epoch : 0,
     };
   }
 }

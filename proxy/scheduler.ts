@@ -12,6 +12,7 @@ import { JobTasks } from './job-tasks.js';
 import { LogRelay, type LogAsk } from './log-relay.js';
 import { DEFAULT_DETECTOR } from './failure-detector.js';
 import { Membership, type NodeConn, type NodeEntry } from './membership.js';
+import { OriginLookups } from './origin-lookups.js';
 import { Outbox } from './outbox.js';
 import { OPEN_CAPS, type NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
@@ -33,6 +34,10 @@ export interface SchedulerOptions {
   phiThreshold?: number;
   /** TENANT_WEIGHTS. */
   weights?: ReadonlyMap<string, number>;
+  /** A proxy taking over a group waits this long for the nodes' holds before dispatching. */
+  settleMs?: number;
+  /** Tickets unknown here are asked of the nodes (a proxy that took over a group). */
+  askOrigins?: boolean;
   log: Logger;
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
@@ -49,6 +54,7 @@ export class Scheduler {
   private readonly members = new Membership();
   private readonly table: JobTable;
   private readonly outbox = new Outbox();
+  private readonly lookups = new OriginLookups(1000);
   private readonly count: Counters;
   private readonly assignments: Assignments;
   private readonly results: Results;
@@ -128,6 +134,7 @@ export class Scheduler {
       store,
       holding,
       results,
+      members,
       outbox,
       counters,
       committer,
@@ -153,6 +160,7 @@ export class Scheduler {
     };
     committer.onFlushed = () => this.outbox.flush();
     this.recover();
+    if (opts.settleMs) this.assignments.holdFor(opts.settleMs);
   }
 
   /** Queues a frame for a node, if connected, and sends it once what is queued is committed. */
@@ -295,7 +303,12 @@ export class Scheduler {
         job.placed = true;
         continue;
       }
-      if (h.state === 'finished' && job && !isTerminal(job.state)) continue; // its result wins
+      if (h.state === 'finished' && job && !isTerminal(job.state)) {
+        // its result wins; a queued job forwarded again to a new leader was given to nobody yet
+        if (!job.given.includes(n.id)) job.given.push(n.id);
+        continue;
+      }
+      if (!job && !this.table.find(h.id) && this.intake.adopt(n, h)) continue;
       if (h.state === 'finished') {
         // A finished copy of a job already decided is a second run, unless the recorded result
         // is this very copy (the node died before it heard the proxy's ACK).
@@ -316,6 +329,7 @@ export class Scheduler {
   leave(nodeId: string, conn: NodeConn, why: string): void {
     const n = this.members.detach(nodeId, conn);
     if (!n) return;
+    this.lookups.gone(nodeId);
     this.assignments.refresh(n);
     const requeued = this.assignments.requeueAll(n);
     this.log.warn({ node: nodeId, why, requeued }, 'node left');
@@ -382,6 +396,8 @@ export class Scheduler {
         this.assignments.noteRuns(n, frame.results);
         return this.results.onResults(n, frame.results);
       case 'RES_REQ':
+        // an origin's answer to a lookup this proxy asked for
+        if (frame.reqId !== undefined) return this.lookups.answered(n.id, frame.reqId, frame.views);
         return this.onResReq(n, frame);
       case 'REQUEST_OF_RES':
         return this.answerViews(n, frame.ids, frame.reqId);
@@ -401,11 +417,20 @@ export class Scheduler {
   }
 
   private answerViews(n: NodeEntry, ids: string[], reqId: number | undefined): void {
-    n.conn?.send({
-      type: 'RES_REQ',
-      reqId,
-      views: ids.map((id) => this.view(id)).filter((v): v is JobView => v !== null),
-    });
+    const views = ids.map((id) => this.view(id)).filter((v): v is JobView => v !== null);
+    const reply = (found: JobView[]) => n.conn?.send({ type: 'RES_REQ', reqId, views: found });
+    if (!this.opts.askOrigins || reqId === undefined || views.length === ids.length) {
+      return void reply(views);
+    }
+    const known = new Set(views.map((v) => v.ticket));
+    const unknown = ids.filter((id) => !known.has(id));
+    const others = this.members.connected().filter((x) => x !== n);
+    this.lookups.ask(
+      others.map((x) => x.id),
+      (node, id) =>
+        this.members.get(node)?.conn?.send({ type: 'REQUEST_OF_RES', ids: unknown, reqId: id }),
+      (found) => reply([...views, ...found]),
+    );
   }
 
   /** The node acked these dispatches. */

@@ -19,6 +19,13 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .min(min, `must be at least ${min}`)
     .max(max, `must be at most ${max}`);
 const port = int(0, 65535);
+/** A comma list's items, trimmed, empty ones left out. */
+export function splitList(s: string): string[] {
+  return s
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+}
 const optionalText = z
   .string()
   .optional()
@@ -97,14 +104,38 @@ export const ProxyConfigSchema = z.object({
     .default('least-loaded'),
   PREFETCH: int(0, 10_000).default(1),
   TENANT_WEIGHTS: TenantWeights,
+  /** etcd client URLs (comma list): set, the proxy joins a group that elects one leader. */
+  ETCD_ENDPOINTS: z
+    .string()
+    .optional()
+    .transform((s) => splitList(s ?? ''))
+    .pipe(z.array(z.string().regex(/^https?:\/\/[^\s,]+$/, 'must be http:// or https:// URLs'))),
+  /** Seconds of the leader's etcd lease: how long a dead leader holds the group. */
+  ETCD_LEASE_TTL: int(1, 60).default(2),
+  /** The election's name in etcd: groups sharing one etcd use different names. */
+  ETCD_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/, 'must be 1-64 of A-Z a-z 0-9 . _ -')
+    .default('petrel'),
+  /** The URL nodes reach this proxy at, announced while it leads. */
+  PROXY_ADVERTISE_URL: z
+    .string()
+    .regex(/^wss?:\/\/[^\s,]+$/, 'must be a ws:// or wss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
 });
 
 export const NodeConfigSchema = z.object({
   ...common,
   NODE_ID: NodeIdSchema.optional().or(z.literal('').transform(() => undefined)),
+  /** One proxy, or every proxy of a group (comma list): the node follows the leader. */
   PROXY_URL: z
     .string()
-    .regex(/^wss?:\/\/[^\s]+$/, 'must be a ws:// or wss:// URL')
+    .refine(
+      (s) => splitList(s).length > 0 && splitList(s).every((u) => /^wss?:\/\/[^\s]+$/.test(u)),
+      'must be a ws:// or wss:// URL (or a comma list of them)',
+    )
+    .refine((s) => splitList(s).length <= 16, 'must name at most 16 proxies')
     .default('ws://127.0.0.1:8080/cluster'),
   CLIENT_HOST: z.string().min(1).default('0.0.0.0'),
   CLIENT_PORT: port.default(9000),
@@ -139,7 +170,13 @@ export const NodeConfigSchema = z.object({
 });
 
 export type ProxyConfig = Readonly<z.infer<typeof ProxyConfigSchema> & { DATA_DIR: string }>;
-export type NodeConfig = Readonly<z.infer<typeof NodeConfigSchema> & { DATA_DIR: string }>;
+export type NodeConfig = Readonly<
+  z.infer<typeof NodeConfigSchema> & {
+    DATA_DIR: string;
+    /** PROXY_URL's proxies, in the order given. */
+    PROXY_URLS: readonly string[];
+  }
+>;
 
 type Env = Record<string, string | undefined>;
 
@@ -208,5 +245,9 @@ export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConf
     'petrel-node',
   );
   const dataDir = cfg.DATA_DIR ?? `./data/node-${cfg.NODE_ID ?? cfg.CLIENT_PORT}`;
-  return Object.freeze({ ...cfg, DATA_DIR: dataDir });
+  return Object.freeze({
+    ...cfg,
+    DATA_DIR: dataDir,
+    PROXY_URLS: Object.freeze(splitList(cfg.PROXY_URL)),
+  });
 }

@@ -129,6 +129,12 @@ export class Committer {
   onDiskFull: (full: boolean, err?: Error) => void = () => {};
   /** Commits so far (a number for metrics). */
   commits = 0;
+  /**
+   * Asked before each flush: false means this process may no longer write (a proxy that lost
+   * its leadership). Everything queued is then dropped unwritten and no `after` runs, so no
+   * promise is ever sent for it.
+   */
+  fence: () => boolean = () => true;
 
   constructor(db: Db) {
     this.tx = db.transaction((writes: Write[]) => {
@@ -197,6 +203,11 @@ export class Committer {
     this.scheduled = false;
     clearTimeout(this.deferTimer);
     this.deferTimer = undefined;
+    if (!this.fence()) {
+      this.queue = [];
+      this.stop();
+      return;
+    }
     this.beforeFlush();
     this.scheduled = false;
     const batch = this.queue;

@@ -22,6 +22,17 @@ export const MAX_BATCH = 10_000;
 
 const Ids = z.array(TicketSchema).max(MAX_BATCH);
 
+/**
+ * The leader's epoch (its etcd lease revision) on every frame a proxy of a group sends; a
+ * node rejects frames of an epoch older than the newest it has seen. Absent without a group.
+ */
+const epoch = z.number().int().min(1).optional();
+
+/** WebSocket close code of a proxy that is not the group's leader (the reason names it). */
+export const NOT_LEADER_CODE = 4010;
+/** WebSocket close code of a node refusing a proxy whose epoch is older than one it has seen. */
+export const STALE_EPOCH_CODE = 4011;
+
 /** A job as it crosses the wire: forwarded by its origin, or dispatched by the proxy. */
 export const WireJobSchema = z
   .object({
@@ -44,6 +55,11 @@ export const HoldingSchema = z
     state: z.enum(['queued', 'running', 'finished']),
     /** Which run of the job this copy is (as dispatched). */
     attempt: z.number().int().min(1).optional(),
+    /** The job itself, so a proxy that never heard of it (a new leader) can adopt the copy. */
+    job: z
+      .object({ spec: JobSpecSchema, origin: NodeIdSchema, submittedAt: z.number().int() })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -59,7 +75,11 @@ export type WorkerType = z.infer<typeof WorkerTypeSchema>;
 const WorkerTypes = z.array(WorkerTypeSchema).max(1024);
 
 export const ChallengeSchema = z
-  .object({ type: z.literal('CHALLENGE'), nonce: z.string().regex(/^[0-9a-f]{32,128}$/) })
+  .object({
+    type: z.literal('CHALLENGE'),
+    nonce: z.string().regex(/^[0-9a-f]{32,128}$/),
+    epoch,
+  })
   .strict();
 export const HelloSchema = z
   .object({
@@ -94,6 +114,7 @@ export const WelcomeSchema = z
     requestResultPeriod: z.number().int().min(1),
     /** Every custom type ever registered in the cluster (SUBMIT of another is refused). */
     types: z.array(TypeName).max(MAX_TYPES).default([]),
+    epoch,
   })
   .strict();
 export const InfoSchema = z
@@ -114,7 +135,11 @@ export const InfoSchema = z
   })
   .strict();
 export const JobFrameSchema = z
-  .object({ type: z.literal('JOB'), jobs: z.array(WireJobSchema).min(1).max(MAX_BATCH) })
+  .object({
+    type: z.literal('JOB'),
+    jobs: z.array(WireJobSchema).min(1).max(MAX_BATCH),
+    epoch,
+  })
   .strict();
 export const AckSchema = z
   .object({
@@ -123,10 +148,15 @@ export const AckSchema = z
     results: Ids.default([]),
     /** Node → proxy: these tickets are open again at their origin (after REOPEN). */
     reopened: Ids.default([]),
+    epoch,
   })
   .strict();
 export const ResultFrameSchema = z
-  .object({ type: z.literal('RESULT'), results: z.array(ResultSchema).min(1).max(MAX_BATCH) })
+  .object({
+    type: z.literal('RESULT'),
+    results: z.array(ResultSchema).min(1).max(MAX_BATCH),
+    epoch,
+  })
   .strict();
 /**
  * "Tell me about these jobs." From the proxy in the periodic sweep (jobs placed on that node
@@ -137,6 +167,7 @@ export const RequestOfResSchema = z
     type: z.literal('REQUEST_OF_RES'),
     ids: Ids,
     reqId: z.number().int().min(0).optional(),
+    epoch,
   })
   .strict();
 /**
@@ -161,6 +192,7 @@ export const ResReqSchema = z
       })
       .strict()
       .optional(),
+    epoch,
   })
   .strict();
 /** Proxy → nodes: the custom types the cluster knows, sent whenever one is added. */
@@ -183,10 +215,17 @@ export const RetryFrameSchema = z
  * Proxy → origin: these tickets, final at their origin, run again (RETRY from any node): open
  * them again to wait for their new result. Acked with ACK `reopened` once committed.
  */
-export const ReopenSchema = z.object({ type: z.literal('REOPEN'), ids: Ids.min(1) }).strict();
+export const ReopenSchema = z
+  .object({ type: z.literal('REOPEN'), ids: Ids.min(1), epoch })
+  .strict();
 /** Cancel these jobs; from a node with `reqId` it is answered by RES_REQ views. */
 export const CancelSchema = z
-  .object({ type: z.literal('CANCEL'), ids: Ids, reqId: z.number().int().min(0).optional() })
+  .object({
+    type: z.literal('CANCEL'),
+    ids: Ids,
+    reqId: z.number().int().min(0).optional(),
+    epoch,
+  })
   .strict();
 
 /** The most output bytes one LOG_DATA frame carries (base64 keeps it far below a frame's limit). */

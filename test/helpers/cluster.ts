@@ -122,9 +122,9 @@ export class LineClient {
     socket.on('error', () => {});
   }
 
-  static connect(port: number, teardown?: Teardown): Promise<LineClient> {
+  static connect(port: number, teardown?: Teardown, host = '127.0.0.1'): Promise<LineClient> {
     return new Promise((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => resolve(new LineClient(s)));
+      const s = net.connect(port, host, () => resolve(new LineClient(s)));
       s.once('error', reject);
       teardown?.(() => s.destroy());
     });

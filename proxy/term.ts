@@ -1,0 +1,137 @@
+import type { ProxyConfig } from '../shared/config.js';
+import { Committer, type Db } from '../shared/db.js';
+import type { Logger } from '../shared/log.js';
+import { JobStore, type JobRecord } from './job-store.js';
+import { CHECK_EVERY_MS } from './membership.js';
+import { createPolicy } from './policies.js';
+import { ScheduleStore } from './schedule-store.js';
+import { TypeStore } from './type-store.js';
+import { Scheduler } from './scheduler.js';
+
+/** How often running tasks of `speculate` jobs are checked for stragglers. */
+const SPECULATION_PERIOD_MS = 100;
+
+/**
+ * How long a new leader waits before dispatching: nodes that lost the old leader reconnect
+ * within about a second (their backoff is capped there), and say what they hold.
+ */
+const TAKEOVER_SETTLE_MS = 750;
+
+/**
+ * One term of this proxy as the cluster's scheduler: the scheduler rebuilt from the file, its
+ * group commits and its timers. A single proxy has one term for its whole run; a proxy of a
+ * group starts one each time it is elected and abandons it the moment it may no longer act.
+ */
+export class LeaderTerm {
+  readonly committer: Committer;
+  readonly scheduler: Scheduler;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private ended = false;
+
+  constructor(
+    readonly epoch: number,
+    db: Db,
+    private readonly cfg: ProxyConfig,
+    private readonly log: Logger,
+    /** Whether this proxy may still act; checked before every commit and timer. */
+    private readonly mayAct: () => boolean,
+    onDbFailure: (err: Error) => void,
+    /** A job reached its final state (for the latency metrics). */
+    onFinished: (job: JobRecord) => void,
+  ) {
+    this.committer = new Committer(db);
+    this.committer.onFailure = onDbFailure;
+    this.committer.onDiskFull = (full, err) => {
+      // commits wait for space: nodes keep the jobs they forward until the proxy acks them,
+      // and results reach their origins once recorded; nothing is refused or lost
+      if (full)
+        log.error({ err, dataDir: cfg.DATA_DIR }, 'the disk is full: commits wait for space');
+      else log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: commits resumed');
+    };
+    this.committer.fence = () => !this.ended && mayAct();
+    if (epoch > 0) forgetUnconfirmed(db, log);
+    this.scheduler = new Scheduler(
+      new JobStore(db, this.committer),
+      this.committer,
+      () => createPolicy(cfg.POLICY),
+      {
+        prefetch: cfg.PREFETCH,
+        weights: cfg.TENANT_WEIGHTS,
+        dispatchPeriod: cfg.DISPATCH_PERIOD,
+        maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
+        onFinished,
+        settleMs: epoch > 0 ? TAKEOVER_SETTLE_MS : 0,
+        askOrigins: epoch > 0,
+        phiThreshold: cfg.PHI_THRESHOLD,
+        schedules: new ScheduleStore(db, this.committer),
+        log,
+      },
+      new TypeStore(db, this.committer),
+    );
+  }
+
+  /** Whether this term still holds: not abandoned nor closed. */
+  get active(): boolean {
+    return !this.ended;
+  }
+
+  /** Starts the periodic work: failure detection, the sweep, expiry, periodic dispatch. */
+  start(): void {
+    const every = (ms: number, fn: () => void) => {
+      const t = setInterval(() => {
+        if (!this.ended && this.mayAct()) fn();
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    const { cfg, scheduler } = this;
+    const timeout = cfg.NODE_TIMEOUT;
+    every(Math.min(CHECK_EVERY_MS, Math.floor(timeout / 4)), () => scheduler.expireSilent(timeout));
+    every(SPECULATION_PERIOD_MS, () => scheduler.speculate());
+    every(cfg.REQUEST_RESULT_PERIOD, () => scheduler.sweep(cfg.REQUEST_RESULT_PERIOD));
+    every(Math.min(cfg.RESULT_TTL, 60_000), () => {
+      const n = scheduler.expire(cfg.RESULT_TTL);
+      if (n > 0) this.log.info({ deleted: n }, 'expired old results');
+    });
+    if (cfg.DISPATCH_PERIOD > 0) every(cfg.DISPATCH_PERIOD, () => scheduler.periodicDispatch());
+  }
+
+  private stopTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    this.timers.length = 0;
+  }
+
+  /**
+   * Leadership is gone: nothing more is written or sent. What memory held is dropped
+   * unwritten; the next term rebuilds from the file and from what the nodes say.
+   */
+  abandon(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopTimers();
+    this.committer.stop();
+  }
+
+  /** A graceful stop while leading: commits everything and stops dispatching. */
+  close(): void {
+    if (this.ended) return;
+    this.stopTimers();
+    this.scheduler.stop();
+    this.ended = true;
+  }
+}
+
+/**
+ * A proxy taking over a group cannot trust the unfinished jobs in its own file: another
+ * leader may have run, finished and delivered them since. They are forgotten; every origin
+ * sends its open tickets again to a new leader and every executor says what it holds, so what
+ * is really still open comes back. Recorded results stay (they are pushed to origins that
+ * still wait, and the origin keeps the first it recorded).
+ */
+function forgetUnconfirmed(db: Db, log: Logger): void {
+  const n = db
+    .prepare("DELETE FROM jobs WHERE state IN ('queued', 'assigned', 'running')")
+    .run().changes;
+  if (n > 0)
+    log.info({ jobs: n }, 'taking over: unfinished jobs wait for their origins to confirm them');
+}

@@ -1,0 +1,153 @@
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import t from 'tap';
+import WebSocket from 'ws';
+import { LineClient, Proc, tempDir, until } from './helpers/cluster.js';
+import {
+  etcd,
+  leaderOf,
+  NO_ETCD,
+  readiness,
+  startGroup,
+  type GroupProxy,
+} from './helpers/group.js';
+
+if (!etcd) {
+  t.comment(`skipped: ${NO_ETCD}`);
+  t.pass('skipped: etcd is absent');
+} else {
+  t.test('a group elects one leader; followers refuse nodes and name it', async (t) => {
+    const g = await startGroup(t.teardown, 3);
+    const urls = g.proxies.map((p) => p.url).join(',');
+    const nodes = await startNodes(t.teardown, urls, 2);
+    const leader = await leaderOf(g.proxies, 2);
+    for (const p of g.proxies.filter((p) => p !== leader)) {
+      const r = await readiness(p.port);
+      t.same(
+        { ready: r?.ready, role: r?.role, leader: r?.leader },
+        { ready: false, role: 'follower', leader: leader.url },
+        'a follower is not ready and names the leader',
+      );
+      const refused = await closeOf(p.url);
+      t.equal(refused.code, 4010);
+      t.equal(refused.reason, `not the leader; leader: ${leader.url}`);
+    }
+    const c = await LineClient.connect(nodes[0]!.port, t.teardown);
+    const tk = (await c.ask('SUBMIT echo through the leader')).slice(3);
+    t.match(await c.ask(`WAIT ${tk} 10000`), /"state":"done".*"output":"through the leader"/);
+  });
+
+  t.test('kill -9 of the leader under load: a follower takes over, nothing is lost', async (t) => {
+    const g = await startGroup(t.teardown, 3);
+    const urls = g.proxies.map((p) => p.url).join(',');
+    const nodes = await startNodes(t.teardown, urls, 3);
+    let leader = await leaderOf(g.proxies, 3);
+    const clients = await Promise.all(nodes.map((n) => LineClient.connect(n.port, t.teardown)));
+    const tickets: Array<{ c: LineClient; tk: string; text: string }> = [];
+    const submit = async (round: number) => {
+      for (const [i, c] of clients.entries()) {
+        const text = `r${round}-c${i}`;
+        const reply = await c.ask(`SUBMIT {"type":"echo","args":["${text}"]}`);
+        t.match(reply, /^OK [0-9A-Z]{26}$/, 'accepted while the group changes leader');
+        tickets.push({ c, tk: reply.slice(3), text });
+      }
+    };
+    for (let kill = 0; kill < 2; kill++) {
+      for (let r = 0; r < 5; r++) await submit(kill * 10 + r);
+      // sleeps hold slots, so some work is running or waiting on nodes at the kill
+      for (const c of clients) await c.ask('SUBMIT sleep 300');
+      await leader.proc.kill('SIGKILL');
+      for (let r = 5; r < 10; r++) await submit(kill * 10 + r);
+      const next = await leaderOf(g.proxies, 3);
+      t.not(next, leader, 'another proxy leads');
+      leader.proc = (await g.start(g.proxies.indexOf(leader))).proc; // back as a follower
+      leader = next;
+    }
+    for (const { c, tk, text } of tickets) {
+      const r = await c.ask(`WAIT ${tk} 30000`, 35_000);
+      t.match(r, new RegExp(`"state":"done".*"output":"${text}"`), `${text} done once`);
+      t.equal(await c.ask(`RESULT ${tk}`), r, 'its result does not change');
+      const other = clients.find((x) => x !== c) as LineClient;
+      const seen = JSON.parse((await other.ask(`RESULT ${tk}`, 30_000)).slice(3)) as {
+        output: string;
+      };
+      t.equal(seen.output, text, 'another node answers the same, whichever proxy recorded it');
+    }
+  });
+
+  t.test(
+    'a paused leader that wakes after losing its lease writes and sends nothing',
+    async (t) => {
+      const g = await startGroup(t.teardown, 2);
+      const urls = g.proxies.map((p) => p.url).join(',');
+      const nodes = await startNodes(t.teardown, urls, 2);
+      const old = await leaderOf(g.proxies, 2);
+      const c = await LineClient.connect(nodes[0]!.port, t.teardown);
+      const before = (await c.ask('SUBMIT echo before')).slice(3);
+      t.match(await c.ask(`WAIT ${before} 10000`), /"state":"done"/);
+      old.proc.child.kill('SIGSTOP');
+      const rows = snapshot(old);
+      // work arrives for the paused leader: frames wait unread in its sockets
+      const during: string[] = [];
+      for (let i = 0; i < 10; i++) during.push((await c.ask(`SUBMIT echo during ${i}`)).slice(3));
+      const other = g.proxies.find((p) => p !== old) as GroupProxy;
+      await until(async () => (await readiness(other.port))?.role === 'leader', 60_000, 'takeover');
+      old.proc.child.kill('SIGCONT');
+      await old.proc.waitFor('no longer leading the proxy group', 60_000);
+      t.ok(
+        old.proc.output.some((l) => l.includes('the leadership claim lapsed')),
+        'it saw why',
+      );
+      await leaderOf(g.proxies, 2);
+      for (const [i, tk] of during.entries()) {
+        t.match(await c.ask(`WAIT ${tk} 20000`, 25_000), new RegExp(`"output":"during ${i}"`));
+      }
+      t.same(snapshot(old), rows, 'the deposed leader recorded nothing after its lease ran out');
+      t.equal((await readiness(old.port))?.role, 'follower');
+    },
+  );
+}
+
+async function startNodes(teardown: (fn: () => unknown) => void, urls: string, n: number) {
+  const nodes: Array<{ proc: Proc; port: number }> = [];
+  for (let i = 0; i < n; i++) {
+    const proc = Proc.start(
+      'node',
+      {
+        CLIENT_HOST: '127.0.0.1',
+        CLIENT_PORT: '0',
+        PROXY_URL: urls,
+        DATA_DIR: tempDir(teardown),
+        NODE_ID: `g${i + 1}`,
+        SLOTS: '2',
+        INFO_PERIOD: '50',
+        LOCAL_FALLBACK: '0',
+      },
+      teardown,
+    );
+    const line = await proc.waitFor('listening for clients', 60_000);
+    nodes.push({ proc, port: (JSON.parse(line) as { port: number }).port });
+  }
+  return nodes;
+}
+
+/** How a proxy closes a node connection that is still at its CHALLENGE. */
+function closeOf(url: string): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    ws.on('error', reject);
+  });
+}
+
+/** Every job row of a proxy's file, read without writing. */
+function snapshot(p: GroupProxy): unknown[] {
+  const db = new Database(join(p.dataDir, 'proxy.db'), { readonly: true, fileMustExist: true });
+  try {
+    return db
+      .prepare('SELECT id, state, node, attempt, result, delivered FROM jobs ORDER BY id')
+      .all();
+  } finally {
+    db.close();
+  }
+}
