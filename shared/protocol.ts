@@ -197,7 +197,7 @@ export const ResReqSchema = z
   .strict();
 /** Proxy → nodes: the custom types the cluster knows, sent whenever one is added. */
 export const TypesSchema = z
-  .object({ type: z.literal('TYPES'), types: z.array(TypeName).max(MAX_TYPES) })
+  .object({ type: z.literal('TYPES'), types: z.array(TypeName).max(MAX_TYPES), epoch })
   .strict();
 /**
  * Node → proxy: accept this job only as the proxy decides, for a job with an idempotency `key`
@@ -248,6 +248,7 @@ export const LogReadSchema = z
     offset: z.number().int().min(0),
     max: z.number().int().min(1).max(LOG_CHUNK_BYTES),
     waitMs: z.number().int().min(0).max(MAX_LOG_WAIT_MS),
+    epoch,
   })
   .strict();
 /**
@@ -264,6 +265,7 @@ export const LogDataSchema = z
     data: z.base64().max(Math.ceil(LOG_CHUNK_BYTES / 3) * 4),
     size: z.number().int().min(0),
     live: z.boolean(),
+    epoch,
   })
   .strict();
 
