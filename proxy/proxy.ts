@@ -212,6 +212,7 @@ export class PetrelProxy {
       if (this.term?.active && this.mayAct()) this.term.close();
       else this.term?.abandon();
       await this.cluster.close();
+      this.term?.finish(); // writes of the connections' last frames, while still allowed
       await this.election?.close();
       await new Promise<void>((resolve) => {
         this.http.close(() => resolve());

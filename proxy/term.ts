@@ -117,6 +117,12 @@ export class LeaderTerm {
     if (this.ended) return;
     this.stopTimers();
     this.scheduler.stop();
+  }
+
+  /** After a graceful stop: commits what the closing connections queued, then ends. */
+  finish(): void {
+    if (this.ended) return;
+    this.committer.flush();
     this.ended = true;
   }
 }
