@@ -123,6 +123,7 @@ export class LeaderTerm {
   finish(): void {
     if (this.ended) return;
     this.committer.flush();
+    this.committer.stop();
     this.ended = true;
   }
 }
