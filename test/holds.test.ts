@@ -171,3 +171,17 @@ t.test('a chain of 100 jobs runs in order', async (t) => {
   }
   t.equal(inOrder, 100, 'each started after the previous one finished');
 });
+
+t.test(
+  'a keyed or dependent SUBMIT without a proxy waits a bounded time, then UNAVAILABLE',
+  async (t) => {
+    const nowhere = await freePort(); // no proxy listens there
+    const node = await startNode(t.teardown, nowhere, { NODE_ID: 'alone' });
+    const c = await LineClient.connect(node.clientPort, t.teardown);
+    const asked = Date.now();
+    const r = await c.ask('SUBMIT {"type":"echo","args":["x"],"key":"k-1"}', 30_000);
+    t.match(r, /^ERR UNAVAILABLE .*key or after/);
+    t.ok(Date.now() - asked >= 9000, 'it waited for the proxy first');
+    t.match(await c.ask('SUBMIT echo plain'), /^OK /, 'a plain SUBMIT is still taken');
+  },
+);
