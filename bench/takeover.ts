@@ -68,8 +68,11 @@ async function main(): Promise<void> {
     EXEC_ALLOW: 'sh',
     DURABILITY: 'relaxed',
   });
-  let leader = await awaitLeader(members, nodes.length, 30_000);
-  if (!leader) throw new Error('no leader with every node joined within 30 s');
+  let leader = await awaitLeader(members, nodes.length, 60_000);
+  if (!leader) {
+    const tails = [...members, ...nodes].map((x) => `--- ${x.child.name}\n${x.child.tail()}`);
+    throw new Error(`no leader with every node joined within 60 s\n${tails.join('\n')}`);
+  }
   const clients = await Promise.all(nodes.map((n) => LineClient.connect(n.clientPort)));
   const tickets: Array<{ client: LineClient; ticket: string }> = [];
   let refused = 0;

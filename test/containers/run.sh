@@ -5,6 +5,8 @@
 # another node, tickets surviving a container's replacement on its volume, the seed's
 # arguments and variables, non-root processes, health checks and prompt stops.
 #
+# With podman, deploy/kubernetes/ then runs as pods under `podman kube play` (kube-play.sh).
+#
 # Podman by default (this machine has no Docker engine): ../shared/tools/container-base.sh
 # prepares it and a local stand-in for node:20-slim. Against a real Docker engine:
 #   CONTAINER_CLI=docker npm run test:containers
@@ -269,5 +271,8 @@ check "node-3 with a job running: the first SIGTERM drains, waiting for the job"
 check "node-3: a second SIGTERM stops it within ${STOP_LIMIT}s, exit 0" \
   signal_stops_within "$RUN-node-3" "$STOP_LIMIT"
 check "proxy (no --init) stops within ${STOP_LIMIT}s, exit 0" stop_within "$RUN-proxy" "$STOP_LIMIT"
+
+# ---- deploy/kubernetes under podman kube play ------------------------------------------------
+. "$here/kube-play.sh"
 
 finish
