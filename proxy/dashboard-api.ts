@@ -24,6 +24,8 @@ export interface DashboardSource {
   list(filter: JobFilter): JobView[];
   /** Reads a run's output from the node that ran it. */
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
+  /** Runs a failed or cancelled job again; its view once committed, or a WireError. */
+  retry(ticket: string): Promise<JobView>;
 }
 
 type Handler = (
@@ -51,6 +53,11 @@ export class DashboardApi {
         method: 'GET',
         path: /^\/api\/jobs\/([^/]+)\/logs$/,
         handle: (q, res, t) => this.logs(q, res, t),
+      },
+      {
+        method: 'POST',
+        path: /^\/api\/jobs\/([^/]+)\/retry$/,
+        handle: (q, res, t) => this.retry(q, res, t),
       },
     ];
   }
@@ -105,7 +112,7 @@ export class DashboardApi {
   private jobs(req: http.IncomingMessage, res: http.ServerResponse): void {
     const q = parseJobQuery(new URL(req.url ?? '/', 'http://proxy').searchParams);
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
-    sendJson(res, 200, { jobs: this.src.list(q.filter).map(viewToClient) });
+    sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
   }
 
   private job(res: http.ServerResponse, raw: string): void {
@@ -123,6 +130,19 @@ export class DashboardApi {
       this.src.readLog(r),
     );
     sendJson(res, 200, log);
+  }
+
+  /**
+   * RETRY from the dashboard. Only a request a page's script may send (JSON content type,
+   * which a cross-site form cannot set without the proxy's consent) changes anything.
+   */
+  private async retry(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+    if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+      throw new WireError('BAD_REQUEST', 'send Content-Type: application/json');
+    }
+    req.resume();
+    const ticket = this.known(raw).ticket;
+    sendJson(res, 200, operatorView(await this.src.retry(ticket)));
   }
 
   /** The view of the ticket in the path; BAD_REQUEST or NOT_FOUND otherwise. */

@@ -5,7 +5,6 @@
 export const JOBS_SCRIPT = `
 const TICKET_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
 const TERMINAL = ['done', 'failed', 'cancelled'];
-const FAILED_POLL_MS = 3000;
 const JOB_POLL_MS = 500;
 let shownTicket = null;
 let jobTimer = 0;
@@ -100,9 +99,18 @@ async function loadLog(v) {
   if (v.tasks) return; // each task's output is in the task table
   try {
     const log = await getJson('api/jobs/' + v.ticket + '/logs');
-    if (shownTicket !== v.ticket || log.source !== 'log') return;
+    if (shownTicket !== v.ticket) return;
+    if (log.source !== 'log') {
+      // no log after all (a sleep): the result's output stands
+      if (logShown) {
+        logShown = false;
+        $('job-output-note').textContent = '';
+        renderJob(v);
+      }
+      return;
+    }
     logShown = true;
-    $('job-output').textContent = log.text || '(no output yet)';
+    $('job-output').textContent = log.text || (log.live ? '(no output yet)' : '(no output)');
     $('job-output-note').textContent = log.shown < log.size
       ? 'The first ' + size(log.shown) + ' of ' + size(log.size) + ', from the log on ' + log.node + '; petrel logs ' + v.ticket + ' prints all of it.'
       : 'All ' + size(log.size) + ', from the log on ' + log.node + (log.live ? ', still running.' : '.');

@@ -1,3 +1,4 @@
+import { FAILED_SCRIPT, FAILED_SECTION } from './dashboard-failed.js';
 import { JOBS_SCRIPT } from './dashboard-jobs.js';
 import { LIVE_SCRIPT } from './dashboard-live.js';
 import { STYLE } from './dashboard-style.js';
@@ -72,7 +73,7 @@ const BODY = `
       <p class="note" id="job-output-note"></p>
     </div>
   </section>
-</main>
+${FAILED_SECTION}</main>
 `;
 
 const PAGE = `<!doctype html>
@@ -89,6 +90,7 @@ ${BODY}
 'use strict';
 ${LIVE_SCRIPT}
 ${JOBS_SCRIPT}
+${FAILED_SCRIPT}
 </script>
 </body>
 </html>

@@ -14,6 +14,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
     view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
     list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? [],
     readLog: (req) => proxy.scheduler.readLog(req),
+    retry: (ticket) => proxy.scheduler.retry(ticket),
   });
   const server = createHttpServer(
     {

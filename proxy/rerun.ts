@@ -14,7 +14,7 @@ export interface RerunDeps {
   committer: Committer;
 }
 
-type Refusal = { code: WireCode; message: string };
+export type Refusal = { code: WireCode; message: string };
 
 /**
  * RETRY: a failed or cancelled job runs again under its ticket with a fresh budget (its runs
@@ -29,6 +29,14 @@ export class Rerun {
 
   /** RETRY from a node's client: answered once committed, with views or the refusal. */
   onRetry(n: NodeEntry, reqId: number, ids: string[]): void {
+    this.retry(ids, (views, error) => n.conn?.send({ type: 'RES_REQ', reqId, views, error }));
+  }
+
+  /**
+   * Runs failed or cancelled jobs again (all of them, or none when one may not); `answer`
+   * hears their views, or the refusal, once that is committed.
+   */
+  retry(ids: string[], answer: (views: JobView[], error?: Refusal) => void): void {
     let error: Refusal | undefined;
     const again: Job[] = [];
     for (const id of ids) {
@@ -38,10 +46,7 @@ export class Rerun {
       again.push(job as Job);
     }
     if (!error) for (const job of again) this.runAgain(job);
-    this.d.committer.afterCommit(() => {
-      const views = error ? [] : again.map((j) => toView(j));
-      n.conn?.send({ type: 'RES_REQ', reqId, views, error });
-    });
+    this.d.committer.afterCommit(() => answer(error ? [] : again.map((j) => toView(j)), error));
   }
 
   private runAgain(job: Job): void {

@@ -1,4 +1,5 @@
 import type { Committer } from '../shared/db.js';
+import { WireError } from '../shared/errors.js';
 import { isTerminal, type JobView } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type Frame, type FrameOf } from '../shared/protocol.js';
@@ -253,6 +254,17 @@ export class Scheduler {
   /** The cluster's newest jobs, filtered (GET /api/jobs). */
   listJobs(f: JobFilter): JobView[] {
     return this.table.list(f);
+  }
+
+  /** RETRY from the proxy itself (the dashboard): the job's view once committed. */
+  retry(ticket: string): Promise<JobView> {
+    return new Promise((resolve, reject) =>
+      this.rerun.retry([ticket], (views, error) => {
+        const v = views[0];
+        if (v) resolve(v);
+        else reject(new WireError(error?.code ?? 'NOT_FOUND', error?.message));
+      }),
+    );
   }
 
   // ---- membership ----------------------------------------------------------------------------

@@ -45,6 +45,15 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
   t.equal((await get(`/api/jobs/${ticket}/logs?task=x`)).status, 400);
   t.equal((await get(`/api/jobs/${'0'.repeat(26)}/logs`)).status, 404);
 
+  const json = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' };
+  const plain = await get(`/api/jobs/${ticket}/retry`, { method: 'POST', body: 'x' });
+  t.equal(plain.status, 400, 'a retry that a cross-site form could send is refused');
+  const done = await get(`/api/jobs/${ticket}/retry`, json);
+  t.equal(done.status, 400, 'a job that is done is not retried');
+  t.equal((await get(`/api/jobs/${'0'.repeat(26)}/retry`, json)).status, 404);
+  const failed = await get('/api/jobs?state=failed');
+  t.same(failed.body, { jobs: [] });
+
   const notTicket = await get('/api/jobs/nope');
   t.equal(notTicket.status, 400);
   t.match(notTicket.body, { error: { code: 'BAD_REQUEST', message: /not a ticket/ } });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { dashboardHtml } from '../proxy/dashboard.js';
-import { LineClient, startCluster } from './helpers/cluster.js';
+import { LineClient, startCluster, tempDir } from './helpers/cluster.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
@@ -114,6 +114,8 @@ function startServer(): Promise<string> {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     } else if (req.url === `/api/jobs/${TASKS_JOB.ticket}`) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(TASKS_JOB));
+    } else if (req.url?.startsWith('/api/jobs?')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jobs":[]}');
     } else if (req.url === '/api/cluster' && fake.failing) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
     } else if (req.url === '/api/cluster') {
@@ -305,6 +307,32 @@ t.test('a person finds a job by its ticket and reads its result', { skip }, asyn
     async () => (await page.textContent('#job-state')) === 'done',
   );
   t.equal(await page.textContent('#job-message'), '');
+
+  // a failed job is listed; Retry runs it again under its ticket and the page follows it
+  const flag = join(tempDir(t.teardown), 'ran-once');
+  const script = `test -e ${flag} || { touch ${flag}; echo first run fails; exit 3; }; echo second run works`;
+  const flaky = JSON.stringify({ type: 'exec', args: ['sh', '-c', script] });
+  const failing = (await c.ask(`SUBMIT ${flaky}`)).replace(/^OK /, '');
+  t.match(await c.ask(`WAIT ${failing} 20000`), /"state":"failed"/);
+  const row = page.locator(`#failed tr[data-ticket="${failing}"]`);
+  await row.waitFor({ timeout: DEADLINE });
+  t.match(await row.locator('td').nth(2).textContent(), /exit code 3|3/);
+  await page.screenshot({ path: join(shots, 'failed-list.png'), fullPage: true });
+  await row.getByRole('button', { name: `Retry job ${failing}` }).click();
+  await eventually(
+    'the retried job on screen',
+    async () => (await page.textContent('#job-ticket')) === failing,
+  );
+  await eventually(
+    'the second run to end',
+    async () => (await page.textContent('#job-state')) === 'done',
+  );
+  await eventually('the output of the second run', async () =>
+    /second run works/.test((await page.textContent('#job-output')) ?? ''),
+  );
+  await row.waitFor({ state: 'detached', timeout: DEADLINE });
+  t.match(await c.ask(`RESULT ${failing}`), /"state":"done"/, 'a client sees the new result');
+  await page.screenshot({ path: join(shots, 'retried.png'), fullPage: true });
 
   // a schedule shows its cron expression and its next due time
   const cron = JSON.stringify({ type: 'echo', args: ['tick'], cron: '0 3 * * *', tz: 'UTC' });
