@@ -22,6 +22,8 @@ import { parseWorkerArgs } from './worker-protocol.js';
 /** What the command layer needs from the node: no sockets, no SQL. */
 export interface NodeApi {
   submit(spec: JobSpec): Promise<string>;
+  /** As `submit`, saying whether the ticket is new (false: an earlier job had the key). */
+  submitJob(spec: JobSpec): Promise<{ ticket: string; created: boolean }>;
   /** A ticket's view, from this node or the proxy; null when nobody knows it. */
   view(ticket: string): Promise<JobView | null>;
   /** Resolves with the terminal view, or 'timeout'; null when unknown. */

@@ -155,6 +155,7 @@ export class PetrelNode {
     });
     this.api = {
       submit: (spec) => this.origin.submit(spec),
+      submitJob: (spec) => this.origin.submitJob(spec),
       view: (t) => this.origin.view(t),
       wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
       cancel: (t) => this.origin.cancel(t),

@@ -21,6 +21,12 @@ import type { TicketStore } from './ticket-store.js';
 /** How long RESULT, STATUS and CANCEL of another node's ticket wait for the proxy link. */
 const LINK_WAIT_MS = 2000;
 
+/** The ticket a SUBMIT answers, and whether it is new (false: the key was known). */
+export interface Submitted {
+  ticket: string;
+  created: boolean;
+}
+
 /** A ticket issued here that is not terminal yet. */
 interface OpenTicket {
   id: string;
@@ -105,7 +111,13 @@ export class Origin {
     );
   }
 
-  submit(spec: JobSpec): Promise<string> {
+  /** Issues a ticket for `spec`: this node's new one, or, for a known key, the key's own. */
+  async submit(spec: JobSpec): Promise<string> {
+    return (await this.submitJob(spec)).ticket;
+  }
+
+  /** As `submit`, saying whether the ticket is new (false: an earlier job had this key). */
+  submitJob(spec: JobSpec): Promise<Submitted> {
     if (this.closed) {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
@@ -121,7 +133,12 @@ export class Origin {
     }
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);
-    if (needsClaim(spec)) return this.submitClaimed(id, spec, submittedAt);
+    if (needsClaim(spec)) {
+      return this.submitClaimed(id, spec, submittedAt).then((ticket) => ({
+        ticket,
+        created: ticket === id,
+      }));
+    }
     const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
     this.open.set(id, t);
     // The job travels to the proxy while its ticket commits here: only the ticket's reply
@@ -139,7 +156,7 @@ export class Origin {
           return;
         }
         this.counters.submitted++;
-        resolve(id);
+        resolve({ ticket: id, created: true });
       });
     });
   }

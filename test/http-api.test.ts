@@ -93,6 +93,16 @@ t.test('submit, long-poll, cancel and list over HTTP', async (t) => {
   t.equal(((await call(`${base}/v1/jobs?limit=1`)).body.jobs as unknown[]).length, 1);
 });
 
+t.test('a known key answers 200 with its ticket, a new one 201', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2);
+  const base = await serve(t.teardown, nodes[0]!);
+  const keyed = await post(`${base}/v1/jobs`, { type: 'echo', args: ['once'], key: 'http-key' });
+  t.equal(keyed.status, 201, 'a new key: created');
+  const again = await post(`${base}/v1/jobs`, { type: 'echo', args: ['twice'], key: 'http-key' });
+  t.equal(again.status, 200, 'a known key: 200, nothing new');
+  t.equal(again.body.ticket, keyed.body.ticket, 'the same ticket');
+});
+
 t.test('errors are JSON with the wire code and its status', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
   const base = await serve(t.teardown, nodes[0]!);

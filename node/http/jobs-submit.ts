@@ -17,10 +17,16 @@ export const submitRoute: ApiRoute = {
   body: JobSpecSchema,
   responses: {
     201: { description: 'Accepted; `Location` names the job', schema: SubmittedSchema },
+    200: {
+      description: 'A job with this `key` is already known: its ticket, nothing new runs',
+      schema: SubmittedSchema,
+    },
   },
   async handle({ req, res, api }) {
     const spec = validateSpec(await readJson(req, BODY_LIMIT));
-    const ticket = await api.submit(spec);
-    sendJsonText(res, 201, JSON.stringify({ ticket }), { location: `/v1/jobs/${ticket}` });
+    const { ticket, created } = await api.submitJob(spec);
+    sendJsonText(res, created ? 201 : 200, JSON.stringify({ ticket }), {
+      location: `/v1/jobs/${ticket}`,
+    });
   },
 };
