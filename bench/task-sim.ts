@@ -1,4 +1,5 @@
 import { Heap, type HeapItem } from '../shared/heap.js';
+import { seededRandom } from './workload.js';
 import type { JobSpec } from '../shared/job.js';
 import { Dispatcher, type Host, type Queued } from '../proxy/dispatcher.js';
 import { capsOf } from '../proxy/placement.js';
@@ -62,22 +63,10 @@ interface Event extends HeapItem {
   readonly run: () => void;
 }
 
-/** A seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Runs the workload through the dispatcher and returns every job's response time. */
 export function simulate(jobs: readonly SimJob[], o: SimOptions): SimResult {
   const latency = o.latencyMs ?? 0.5;
-  const rand = prng(o.seed ?? 1);
+  const rand = seededRandom(o.seed ?? 1);
   const events = new Heap<Event>((a, b) => (a.at !== b.at ? a.at < b.at : a.seq < b.seq));
   let now = 0;
   let seq = 0;
@@ -198,7 +187,7 @@ export const MEAN_TASK_MS = 100;
  * short (exponential, mean 50 ms), 20% long (exponential, mean 300 ms), 100 ms on average.
  */
 export function workload(o: WorkloadOptions): SimJob[] {
-  const rand = prng(o.seed ?? 7);
+  const rand = seededRandom(o.seed ?? 7);
   const exp = (mean: number) => -mean * Math.log(1 - rand());
   const lo = o.minTasks ?? 10;
   const hi = o.maxTasks ?? 100;

@@ -1,5 +1,7 @@
 import { WireError } from '../shared/errors.js';
-import { note, out, type CommonOptions } from './context.js';
+import type { Command } from 'commander';
+import type { Client } from '../client/index.js';
+import { action, common, note, out, withClient, type CommonOptions } from './context.js';
 import { exitCodeOfError } from './exit-codes.js';
 
 /**
@@ -30,4 +32,30 @@ export async function eachTicket<T>(
     code = Math.max(code, exitCodeOfError(err));
   });
   return code;
+}
+
+/** What a per-ticket subcommand does with each ticket and how it prints the answer. */
+export interface TicketCommand<T> {
+  name: string;
+  description: string;
+  call: (client: Client, ticket: string) => Promise<T>;
+  human: (value: T, ticket: string, all: string[]) => string;
+  json: (value: T, ticket: string) => unknown;
+}
+
+/** Registers `petrel <name> <ticket...>`: one request per ticket, answers in order. */
+export function registerTicketCommand<T>(program: Command, c: TicketCommand<T>): void {
+  common(program.command(c.name).description(c.description).argument('<ticket...>')).action(
+    action(async (tickets: string[], opts: CommonOptions) =>
+      withClient(opts, (client) =>
+        eachTicket(
+          tickets,
+          opts,
+          (t) => c.call(client, t),
+          (v, t) => c.human(v, t, tickets),
+          c.json,
+        ),
+      ),
+    ),
+  );
 }

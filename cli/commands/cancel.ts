@@ -1,24 +1,12 @@
 import type { Command } from 'commander';
-import { action, common, withClient, type CommonOptions } from '../context.js';
-import { eachTicket } from '../tickets.js';
+import { registerTicketCommand } from '../tickets.js';
 
 export function register(program: Command): void {
-  common(
-    program
-      .command('cancel')
-      .description('cancel jobs; prints each state afterwards (a finished job is unchanged)')
-      .argument('<ticket...>'),
-  ).action(
-    action(async (tickets: string[], opts: CommonOptions) =>
-      withClient(opts, (c) =>
-        eachTicket(
-          tickets,
-          opts,
-          (t) => c.cancel(t),
-          (state, t) => `${t} ${state}`,
-          (state, ticket) => ({ ticket, state }),
-        ),
-      ),
-    ),
-  );
+  registerTicketCommand(program, {
+    name: 'cancel',
+    description: 'cancel jobs; prints each state afterwards (a finished job is unchanged)',
+    call: (c, t) => c.cancel(t),
+    human: (state, t) => `${t} ${state}`,
+    json: (state, ticket) => ({ ticket, state }),
+  });
 }
