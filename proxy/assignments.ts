@@ -243,7 +243,8 @@ export class Assignments {
   }
 
   /** Results from `n`: how long its runs take. */
-  noteRuns(n: NodeEntry, results: readonly JobResult[]): void {
+  noteRuns(n: NodeEntry, results: readonly JobResult[], now = Date.now()): void {
+    n.pace.observeCompletions(results.length, now);
     for (const r of results) {
       if (r.startedAt !== null && r.state === 'done') n.pace.observeRun(r.finishedAt - r.startedAt);
     }

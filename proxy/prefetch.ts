@@ -25,6 +25,9 @@ export const DEFAULT_MAX_PER_SLOT = 8;
 export class PrefetchEstimator {
   private rttMs = NaN;
   private runMs = NaN;
+  /** Jobs the node finishes per millisecond, when busy. */
+  private rate = NaN;
+  private lastResultAt = NaN;
 
   /** Time from sending a dispatch to hearing the node took it. */
   observeRoundTrip(ms: number): void {
@@ -36,6 +39,18 @@ export class PrefetchEstimator {
   observeRun(ms: number): void {
     if (!(ms >= 0)) return;
     this.runMs = Number.isNaN(this.runMs) ? ms : this.runMs + ALPHA * (ms - this.runMs);
+  }
+
+  /**
+   * `count` results arrived at `now`. A node whose jobs take no time still needs time of its
+   * own per job: its completion rate, not the jobs' run time, says how fast it drains.
+   */
+  observeCompletions(count: number, now: number): void {
+    const since = now - this.lastResultAt;
+    this.lastResultAt = now;
+    if (!(count > 0) || !(since > 0) || since > 1000) return; // idle gaps say nothing of speed
+    const r = count / since;
+    this.rate = Number.isNaN(this.rate) ? r : this.rate + ALPHA * (r - this.rate);
   }
 
   get roundTripMs(): number {
@@ -51,7 +66,9 @@ export class PrefetchEstimator {
     if (Number.isNaN(this.rttMs) || Number.isNaN(this.runMs)) return limits.base;
     // a run shorter than a millisecond is timed as 0 ms: count it as half of one
     const run = Math.max(this.runMs, 0.5);
-    const inTransit = Math.ceil((slots * this.rttMs) / run);
+    // jobs drain at slots / run, or faster when measured so (a node's own cost per job)
+    const perMs = Math.max(slots / run, Number.isNaN(this.rate) ? 0 : this.rate);
+    const inTransit = Math.ceil(this.rttMs * perMs);
     return Math.min(cap, Math.max(limits.base, inTransit));
   }
 }

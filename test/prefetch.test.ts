@@ -42,3 +42,15 @@ t.test('averages follow a change of workload and ignore nonsense', async (t) => 
   t.ok(p.meanRunMs < 0.2, 'the mean moved to the new run time');
   t.equal(p.allowance(1, limits), 2, '1 ms round trip over 0.5 ms runs');
 });
+
+t.test('a node that drains faster than its run times say gets a deeper hold', async (t) => {
+  const p = new PrefetchEstimator();
+  p.observeRoundTrip(4);
+  p.observeRun(5);
+  t.equal(p.allowance(2, limits), 2, '2 slots × 4 ms / 5 ms');
+  // results arrive 3 per millisecond: the node's own speed, not the 5 ms runs, sets the pace
+  for (let now = 1; now <= 20; now++) p.observeCompletions(3, now);
+  t.equal(p.allowance(2, limits), 12, '4 ms × 3 per ms');
+  p.observeCompletions(3, 5000);
+  t.equal(p.allowance(2, limits), 12, 'an idle gap does not count as slowness');
+});
