@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import { newTicket } from '../shared/ids.js';
-import type { JobResult } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 import {
   MAX_BATCH,
   PROTOCOL_VERSION,

@@ -1,4 +1,5 @@
-import type { JobResult, JobSpec } from '../shared/job.js';
+import type { JobSpec } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type FrameOf, type WireJob } from '../shared/protocol.js';
 import type { Executor } from './executor.js';

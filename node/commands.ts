@@ -8,10 +8,9 @@ import {
   TYPE_NAME_RE,
   type ClientState,
   MAX_JOB_MS,
-  viewToClientJson,
   type JobSpec,
-  type JobView,
 } from '../shared/job.js';
+import { viewToClientJson, type JobView } from '../shared/job-view.js';
 import type { Reply, Session } from './line-server.js';
 import { LineSplitter, linesOf } from './log-lines.js';
 import { runOf } from './log-reader.js';

@@ -1,6 +1,7 @@
 import { WireError } from '../shared/errors.js';
 import { taskTicket } from '../shared/ids.js';
-import { isTerminal, type JobView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobView } from '../shared/job-view.js';
 import { LOG_CHUNK_BYTES, type FrameOf } from '../shared/protocol.js';
 import type { LogReadRequest } from './proxy-link.js';
 import type { LogChunk, RunKey, RunLogs } from './run-logs.js';

@@ -1,13 +1,8 @@
 import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
-import {
-  isBuiltinType,
-  isTerminal,
-  type JobResult,
-  type JobSpec,
-  type JobView,
-} from '../shared/job.js';
+import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
+import { type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { Executor } from './executor.js';

@@ -1,6 +1,6 @@
 import WebSocket from 'ws';
 import type { Logger } from '../shared/log.js';
-import type { JobResult, JobView } from '../shared/job.js';
+import type { JobResult, JobView } from '../shared/job-view.js';
 import { FrameBatcher, withCork } from '../shared/batcher.js';
 import { helloProof } from '../shared/proof.js';
 import {

@@ -1,10 +1,5 @@
-import {
-  isTerminal,
-  specViewFields,
-  type JobResult,
-  type JobSpec,
-  type JobView,
-} from '../shared/job.js';
+import { isTerminal, type JobSpec } from '../shared/job.js';
+import { specViewFields, type JobResult, type JobView } from '../shared/job-view.js';
 import type { RunOutcome } from './job-runner.js';
 import type { TicketState } from './ticket-store.js';
 

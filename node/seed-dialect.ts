@@ -1,4 +1,4 @@
-import type { JobView } from '../shared/job.js';
+import type { JobView } from '../shared/job-view.js';
 
 /**
  * The seed's dialect, with its exact strings, so scripts written for it keep working:

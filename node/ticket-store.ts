@@ -1,6 +1,7 @@
 import type { Committer, Db } from '../shared/db.js';
 import { ticketFloor } from '../shared/ids.js';
-import type { JobResult, JobSpec, TerminalState } from '../shared/job.js';
+import type { JobSpec, TerminalState } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 
 export type TicketState = 'accepted' | 'forwarded' | TerminalState;
 

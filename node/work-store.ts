@@ -1,5 +1,6 @@
 import type { Committer, Db } from '../shared/db.js';
-import type { JobResult, JobSpec } from '../shared/job.js';
+import type { JobSpec } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 
 export type WorkState = 'queued' | 'running' | 'finished';
 

@@ -1,5 +1,5 @@
 import type { Committer } from '../shared/db.js';
-import type { JobResult } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 import type { Counters } from './counters.js';
 import { Dispatcher } from './dispatcher.js';
 import type { JobStore } from './job-store.js';

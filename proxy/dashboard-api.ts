@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { WireError } from '../shared/errors.js';
 import { sendError, sendJson } from '../shared/http.js';
 import { parseTicket } from '../shared/ids.js';
-import { viewToClient, type JobView } from '../shared/job.js';
+import { viewToClient, type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
 import { parseJobQuery } from './job-query.js';

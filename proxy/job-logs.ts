@@ -1,5 +1,6 @@
 import { WireError } from '../shared/errors.js';
-import { isTerminal, type JobView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
 import type { LogAsk } from './log-relay.js';
 

@@ -1,6 +1,7 @@
 import { ensureColumns, type Committer, type Db } from '../shared/db.js';
 import { ticketFloor } from '../shared/ids.js';
-import type { JobResult, JobSpec, RunView } from '../shared/job.js';
+import type { JobSpec } from '../shared/job.js';
+import type { JobResult, RunView } from '../shared/job-view.js';
 
 export const PROXY_SCHEMA = `
 -- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's

@@ -1,11 +1,5 @@
-import {
-  DEFAULT_TENANT,
-  isTerminal,
-  MAX_RUN_VIEWS,
-  specViewFields,
-  type ClientState,
-  type JobView,
-} from '../shared/job.js';
+import { DEFAULT_TENANT, isTerminal, type ClientState } from '../shared/job.js';
+import { MAX_RUN_VIEWS, specViewFields, type JobView } from '../shared/job-view.js';
 import type { HeapItem } from '../shared/heap.js';
 import type { JobRecord, JobStore, ProxyState } from './job-store.js';
 

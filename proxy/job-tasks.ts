@@ -1,5 +1,6 @@
 import { taskTicket } from '../shared/ids.js';
-import { isTerminal, type JobResult, type JobView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Assignments } from './assignments.js';
 import type { Counters } from './counters.js';

@@ -1,4 +1,4 @@
-import type { JobView } from '../shared/job.js';
+import type { JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerType } from '../shared/protocol.js';
 import type { Membership, NodeEntry } from './membership.js';

@@ -1,4 +1,4 @@
-import type { JobView } from '../shared/job.js';
+import type { JobView } from '../shared/job-view.js';
 
 interface Pending {
   views: JobView[];

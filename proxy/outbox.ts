@@ -1,4 +1,4 @@
-import type { JobResult } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
 import type { WireJob } from '../shared/protocol.js';
 import type { NodeEntry } from './membership.js';
 

@@ -1,6 +1,7 @@
 import type { Committer } from '../shared/db.js';
 import type { WireCode } from '../shared/errors.js';
-import { isTerminal, type JobView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobView } from '../shared/job-view.js';
 import type { JobStore } from './job-store.js';
 import { toView, type Job, type JobTable } from './job-table.js';
 import type { Holding } from './holding.js';

@@ -1,5 +1,6 @@
 import type { Committer } from '../shared/db.js';
-import { isTerminal, type JobResult, type RunView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobResult, type RunView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';

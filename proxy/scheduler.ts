@@ -1,6 +1,7 @@
 import type { Committer } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
-import { isTerminal, type JobView } from '../shared/job.js';
+import { isTerminal } from '../shared/job.js';
+import { type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, type Frame, type FrameOf } from '../shared/protocol.js';
 import { Assignments, type TenantLoad } from './assignments.js';

@@ -1,5 +1,6 @@
 import { newTicket } from '../shared/ids.js';
-import type { ClientState, JobResult, JobSpec, JobView } from '../shared/job.js';
+import type { ClientState, JobSpec } from '../shared/job.js';
+import type { JobResult, JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { WireJob } from '../shared/protocol.js';
 import { firingAt, nextDue } from './schedule-clock.js';

@@ -1,4 +1,5 @@
-import type { JobResult, JobSpec, Progress, TaskView } from '../shared/job.js';
+import type { JobSpec } from '../shared/job.js';
+import type { JobResult, Progress, TaskView } from '../shared/job-view.js';
 
 /**
  * Jobs of many tasks (Sparrow's jobs): what one task runs, and what the job's result says of

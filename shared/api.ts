@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WIRE_CODES } from './errors.js';
-import { ProgressSchema as JobProgressSchema, TaskViewSchema, TicketSchema } from './job.js';
+import { TicketSchema } from './job.js';
+import { ProgressSchema as JobProgressSchema, TaskViewSchema } from './job-view.js';
 
 /**
  * What clients read: the JSON of RESULT and WAIT, of the HTTP API and of the client library.

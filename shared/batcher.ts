@@ -1,4 +1,4 @@
-import type { JobResult } from './job.js';
+import type { JobResult } from './job-view.js';
 import { MAX_BATCH, type FrameIn, type WireJob } from './protocol.js';
 
 /**

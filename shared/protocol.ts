@@ -1,14 +1,7 @@
 import { z } from 'zod';
 import { WIRE_CODES, type WireCode } from './errors.js';
-import {
-  JobSpecSchema,
-  JobViewSchema,
-  MAX_TASKS,
-  NodeIdSchema,
-  ResultSchema,
-  TicketSchema,
-  TYPE_NAME_RE,
-} from './job.js';
+import { JobSpecSchema, MAX_TASKS, NodeIdSchema, TicketSchema, TYPE_NAME_RE } from './job.js';
+import { JobViewSchema, ResultSchema } from './job-view.js';
 
 /**
  * The cluster protocol between nodes and the proxy: JSON text frames over `ws`, each one of

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { JobSpecSchema, retryOf, tenantOf, viewToClient, type JobView } from '../shared/job.js';
+import { JobSpecSchema, retryOf, tenantOf } from '../shared/job.js';
+import { viewToClient, type JobView } from '../shared/job-view.js';
 
 const ok = (spec: unknown) => JobSpecSchema.safeParse(spec);
 const why = (spec: unknown) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import type { JobView } from '../shared/job.js';
+import type { JobView } from '../shared/job-view.js';
 import { OriginLookups } from '../proxy/origin-lookups.js';
 
 const view = (ticket: string): JobView => ({ ticket, state: 'done' }) as JobView;

@@ -1,7 +1,8 @@
 import t from 'tap';
 import { Committer, openDatabase } from '../shared/db.js';
 import { newTicket } from '../shared/ids.js';
-import { JobSpecSchema, type JobResult } from '../shared/job.js';
+import { JobSpecSchema } from '../shared/job.js';
+import { type JobResult } from '../shared/job-view.js';
 import { silentLogger } from '../shared/log.js';
 import type { WireJob } from '../shared/protocol.js';
 import { ScheduleStore } from '../proxy/schedule-store.js';

@@ -10,7 +10,8 @@ import {
 } from '../proxy/tasks.js';
 import { median, stragglers } from '../proxy/speculation.js';
 import { taskTicket, TICKET_RE } from '../shared/ids.js';
-import { JobSpecSchema, ResultSchema } from '../shared/job.js';
+import { JobSpecSchema } from '../shared/job.js';
+import { ResultSchema } from '../shared/job-view.js';
 
 const task = (index: number, state: string, output = '', node: string | null = 'n1'): TaskLike => ({
   index,

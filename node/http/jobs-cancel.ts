@@ -1,6 +1,6 @@
 import { JobResultSchema } from '../../shared/api.js';
 import { WireError } from '../../shared/errors.js';
-import { viewToClientJson } from '../../shared/job.js';
+import { viewToClientJson } from '../../shared/job-view.js';
 import { sendJsonText } from './errors.js';
 import { ticketParam, type ApiRoute } from './route.js';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { JobListSchema, JobStateSchema, JOB_STATES } from '../../shared/api.js';
 import { WireError } from '../../shared/errors.js';
-import { viewToClientJson } from '../../shared/job.js';
+import { viewToClientJson } from '../../shared/job-view.js';
 import { sendJsonText } from './errors.js';
 import { intQuery, type ApiRoute } from './route.js';
 
