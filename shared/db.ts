@@ -1,4 +1,13 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fdatasync,
+  fdatasyncSync,
+  mkdirSync,
+  openSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { PetrelError } from './errors.js';
@@ -101,8 +110,17 @@ export function isDiskFull(err: unknown): boolean {
 
 /**
  * Group commit: writes queued during one tick run in a single transaction, so a batch pays for
- * one fsync, not one per job. Each write's `after` runs once its transaction committed: that
+ * one fsync, not one per job. Each write's `after` runs once its transaction is on disk: that
  * is where promises are sent, never before.
+ *
+ * With `DURABILITY=fsync` the fsync does not block the event loop: the transaction commits
+ * with `synchronous=NORMAL` (its WAL frames written, not yet synced) and the WAL is then
+ * fdatasync'd on libuv's thread pool (`WalSync`), while this process goes on reading and
+ * committing the next batch. Batches committed during one sync share the next: a pipelined
+ * group commit. The `after` callbacks of a batch run only when a sync that started after its
+ * commit has finished, in commit order, so the rule holds exactly as with `synchronous=FULL`
+ * (checkpoints keep their own syncs under NORMAL). Writes made outside a Committer still run
+ * under the connection's FULL and sync before they return.
  *
  * A full disk is survived: SQLite rolls the transaction back, the batch is kept (memory already
  * holds it) and tried again every `RETRY_FULL_MS` until space returns, its promises waiting;
@@ -116,6 +134,8 @@ export class Committer {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly tx: (writes: Write[]) => void;
   private readonly probe: () => void;
+  /** Syncs the WAL off the event loop; undefined when commits sync themselves (or never). */
+  private readonly walSync: WalSync | undefined;
   /** The disk was full at the last commit; writes wait for space. */
   full = false;
   /**
@@ -137,9 +157,24 @@ export class Committer {
   fence: () => boolean = () => true;
 
   constructor(db: Db) {
-    this.tx = db.transaction((writes: Write[]) => {
+    const tx = db.transaction((writes: Write[]) => {
       for (const w of writes) w.op?.();
     });
+    this.walSync = WalSync.for(db);
+    if (this.walSync === undefined) this.tx = tx;
+    else {
+      // this connection's own commits skip SQLite's fsync: `WalSync` does it off the loop
+      const normal = db.prepare('PRAGMA synchronous = NORMAL');
+      const full = db.prepare('PRAGMA synchronous = FULL');
+      this.tx = (writes) => {
+        normal.run();
+        try {
+          tx(writes);
+        } finally {
+          full.run();
+        }
+      };
+    }
     // a write that needs a page of its own, to learn whether space returned when nothing else
     // waits to be written
     db.exec('CREATE TABLE IF NOT EXISTS disk_probe (at INTEGER NOT NULL)');
@@ -179,7 +214,8 @@ export class Committer {
   /** Runs `after` once everything queued so far is committed (at once if nothing is). */
   afterCommit(after: After): void {
     if (this.queue.length === 0 && !this.scheduled && !this.full) {
-      after();
+      if (this.walSync) this.walSync.whenSynced(after);
+      else after();
       return;
     }
     this.queue.push({ op: undefined, after, refusable: false });
@@ -229,8 +265,30 @@ export class Committer {
       this.retryTimer = undefined;
       this.onDiskFull(false);
     }
+    if (this.walSync === undefined) this.synced(batch);
+    else this.walSync.afterCommitted((err) => this.synced(batch, err));
+  }
+
+  /** A batch is on disk: its promises may go out (unless this process may no longer act). */
+  private synced(batch: Write[], err?: Error): void {
+    if (err) {
+      // after a failed fsync the kernel may have dropped the pages: memory is ahead of the file
+      for (const w of batch) w.after?.(err);
+      this.onFailure(err);
+      return;
+    }
+    if (this.walSync !== undefined && !this.fence()) return;
     for (const w of batch) w.after?.();
     this.onFlushed();
+  }
+
+  /**
+   * Commits what is queued and waits, blocking, for the WAL to be on disk, running every
+   * pending `after`: for a process that is closing.
+   */
+  flushSync(): void {
+    this.flush();
+    this.walSync?.drainSync();
   }
 
   private failed(err: Error, batch: Write[]): void {
@@ -252,14 +310,107 @@ export class Committer {
     }, RETRY_FULL_MS);
   }
 
-  /** Stops trying a full disk again (the owner is closing). */
+  /** Stops trying a full disk again and lets go of the WAL (the owner is closing). */
   stop(): void {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.walSync?.drainSync();
+    this.walSync?.close();
   }
 
   /** Called when a commit failed for another reason than space (an I/O error): stop the process. */
   onFailure: (err: Error) => void = () => {};
+}
+
+/**
+ * Syncs one database's WAL file on libuv's thread pool, one fdatasync at a time. A callback
+ * given after a commit runs once a sync that started after that commit has finished; commits
+ * made while a sync runs share the next one. fdatasync acts on the file, whichever descriptor
+ * names it, so this descriptor of our own covers SQLite's writes.
+ */
+export class WalSync {
+  private fd: number | undefined;
+  /** Callbacks of commits no running sync covers yet. */
+  private waiting: After[] = [];
+  /** Callbacks the running sync covers. */
+  private inFlight: After[] = [];
+  private running = false;
+  private closing = false;
+
+  private constructor(private readonly path: string) {}
+
+  /** A WalSync for `db` when its commits are meant to reach the disk (FULL, WAL, a file). */
+  static for(db: Db): WalSync | undefined {
+    if (db.memory) return undefined;
+    if (db.pragma('synchronous', { simple: true }) !== 2) return undefined;
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') return undefined;
+    return new WalSync(`${db.name}-wal`);
+  }
+
+  /** Runs `cb` once a sync started after this call has finished (a commit just happened). */
+  afterCommitted(cb: After): void {
+    this.waiting.push(cb);
+    if (!this.running) this.start();
+  }
+
+  /** Runs `cb` once every commit made so far is on disk: at once when nothing waits. */
+  whenSynced(cb: After): void {
+    if (this.waiting.length > 0) this.waiting.push(cb);
+    else if (this.running) this.inFlight.push(cb);
+    else cb();
+  }
+
+  private start(): void {
+    let fd: number;
+    try {
+      fd = this.fd ??= openSync(this.path, 'r');
+    } catch (e) {
+      return this.finish(this.take(), e instanceof Error ? e : new Error(String(e)));
+    }
+    this.running = true;
+    this.inFlight = this.take();
+    fdatasync(fd, (err) => {
+      this.running = false;
+      const done = this.inFlight;
+      this.inFlight = [];
+      if (this.closing) return this.close();
+      // the next sync starts before these promises go out: it covers commits made meanwhile
+      if (this.waiting.length > 0) this.start();
+      this.finish(done, err ?? undefined);
+    });
+  }
+
+  private take(): After[] {
+    const cbs = this.waiting;
+    this.waiting = [];
+    return cbs;
+  }
+
+  private finish(cbs: After[], err?: Error): void {
+    for (const cb of cbs) cb(err);
+  }
+
+  /** Syncs now, blocking, and runs every pending callback (the process is closing). */
+  drainSync(): void {
+    const cbs = [...this.inFlight, ...this.take()];
+    this.inFlight = [];
+    if (cbs.length === 0) return;
+    let err: Error | undefined;
+    try {
+      fdatasyncSync((this.fd ??= openSync(this.path, 'r')));
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    this.finish(cbs, err);
+  }
+
+  /** Lets go of the descriptor, once no sync runs on it. */
+  close(): void {
+    this.closing = true;
+    if (this.running || this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
 
 /**

@@ -97,3 +97,76 @@ t.test('any other failed commit stops the process (fail-stop)', async (t) => {
   t.equal(count(), 0, 'the batch was rolled back whole');
   t.notOk(c.full);
 });
+
+t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event loop', async (t) => {
+  const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
+  const c = new Committer(db);
+  t.teardown(() => {
+    c.stop();
+    db.close();
+  });
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const order: string[] = [];
+  c.write(
+    () => insert.run('a'),
+    (err) => order.push(err ? `a failed ${err.message}` : 'a'),
+  );
+  c.flush();
+  t.same(order, [], 'the commit returned before its promise: the sync runs on the thread pool');
+  t.equal(db.pragma('synchronous', { simple: true }), 2, 'the connection stays FULL for others');
+  // committed during the first sync: shares the next one, and its promise comes after a's
+  c.write(
+    () => insert.run('b'),
+    () => order.push('b'),
+  );
+  c.flush();
+  let barrier = false;
+  c.afterCommit(() => (barrier = true));
+  t.notOk(barrier, 'afterCommit waits for the commits still syncing');
+  await until(() => order.length === 2 && barrier, 5000, 'both promises');
+  t.same(order, ['a', 'b'], 'promises in commit order');
+  let now = false;
+  c.afterCommit(() => (now = true));
+  t.ok(now, 'with nothing committing, afterCommit runs at once');
+});
+
+t.test(
+  'a fenced committer sends no promise for a batch whose sync ends after the fence',
+  async (t) => {
+    const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
+    const c = new Committer(db);
+    t.teardown(() => db.close());
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    let mayAct = true;
+    c.fence = () => mayAct;
+    let promised = false;
+    c.write(
+      () => insert.run('x'),
+      () => (promised = true),
+    );
+    c.flush();
+    mayAct = false;
+    c.stop();
+    t.notOk(promised, 'no promise from a process that may no longer act');
+    const rows = db.prepare('SELECT count(*) AS n FROM t').get() as { n: number };
+    t.equal(rows.n, 1, 'the row itself is in the file, as after a crash past its commit');
+  },
+);
+
+t.test('closing drains the pending syncs and runs their promises', async (t) => {
+  const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
+  const c = new Committer(db);
+  t.teardown(() => db.close());
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const done: string[] = [];
+  for (const v of ['1', '2', '3']) {
+    c.write(
+      () => insert.run(v),
+      () => done.push(v),
+    );
+    c.flush();
+  }
+  c.flushSync();
+  t.same(done, ['1', '2', '3'], 'every promise ran before close returned');
+  c.stop();
+});
