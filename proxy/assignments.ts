@@ -38,6 +38,8 @@ export interface AssignmentsDeps {
   committer: Committer;
   /** Ends a job whose runs are used up (LOST). */
   fail(job: Job, r: JobResult): void;
+  /** False while a task's job has its `concurrency` reached: the task waits there instead. */
+  mayQueue(job: Job): boolean;
 }
 
 /**
@@ -118,8 +120,9 @@ export class Assignments {
     }));
   }
 
-  /** Puts a job in the queue (new, or recovered as queued). */
+  /** Puts a job in the queue (new, or recovered as queued), unless it must wait for a permit. */
   enqueue(job: Job): void {
+    if (!this.d.mayQueue(job)) return;
     if (isCustomJob(job.spec)) this.typed.enqueue(job);
     else this.dispatcher.enqueue(job);
   }

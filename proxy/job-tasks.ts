@@ -3,6 +3,7 @@ import { isTerminal } from '../shared/job.js';
 import { type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Assignments } from './assignments.js';
+import { ConcurrencyGate } from './concurrency.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
 import type { Job, JobTable } from './job-table.js';
@@ -31,13 +32,16 @@ interface Parent {
   cancelled: boolean;
   /** Run times of the tasks that finished done, for spotting stragglers. */
   readonly durations: number[];
+  /** The job's `concurrency`: permits for its tasks, when it has one. */
+  readonly gate?: ConcurrencyGate<Job>;
 }
 
 /**
  * Jobs of many tasks: each task is a job of its own for the durability rule (its own row, its
  * own dispatches, requeued alone when its node dies, its result recorded once); the job is
  * never dispatched. It ends when its last task does, and only then is its result, with every
- * task's outcome, pushed to its origin. With `speculate`, stragglers get a copy.
+ * task's outcome, pushed to its origin. With `speculate`, stragglers get a copy. With
+ * `concurrency`, tasks beyond it wait here, queued, for a permit (see concurrency.ts).
  */
 export class JobTasks {
   private readonly parents = new Map<string, Parent>();
@@ -49,37 +53,77 @@ export class JobTasks {
   accept(job: Job): void {
     const { table, store, assignments } = this.d;
     const tasks = (job.spec.tasks ?? []).map((_, i) => {
-      const t: Job = {
-        id: taskTicket(job.id, i),
-        spec: taskSpec(job.spec, i),
-        origin: job.origin,
-        submittedAt: job.submittedAt,
-        seq: table.nextSeq(),
-        state: 'queued',
-        node: null,
-        attempt: 0,
-        lostRuns: 0,
-        placed: false,
-        given: [],
-        startedAt: null,
-        result: null,
-        delivered: false,
-        dueAt: null,
-        failedRuns: 0,
-        runs: [],
-        heapIndex: -1,
-        sentAt: 0,
-        parent: job.id,
-        index: i,
-        batch: job.id,
-      };
+      const t = this.newTask(job, i);
       table.add(t);
       store.insert(t);
-      assignments.enqueue(t);
       return t;
     });
     this.track(job, tasks);
+    for (const t of tasks) assignments.enqueue(t);
     assignments.want();
+  }
+
+  private newTask(job: Job, i: number): Job {
+    return {
+      id: taskTicket(job.id, i),
+      spec: taskSpec(job.spec, i),
+      origin: job.origin,
+      submittedAt: job.submittedAt,
+      seq: this.d.table.nextSeq(),
+      state: 'queued',
+      node: null,
+      attempt: 0,
+      lostRuns: 0,
+      placed: false,
+      given: [],
+      startedAt: null,
+      result: null,
+      delivered: false,
+      dueAt: null,
+      failedRuns: 0,
+      runs: [],
+      heapIndex: -1,
+      sentAt: 0,
+      parent: job.id,
+      index: i,
+      batch: job.id,
+    };
+  }
+
+  /**
+   * RETRY of a failed or cancelled job of tasks: its failed and cancelled tasks run again with
+   * a fresh budget, those done keep their results. False when it never had tasks (a dependency
+   * doomed it first): then it is admitted as a new job is.
+   */
+  again(job: Job): boolean {
+    const { table, store, assignments } = this.d;
+    const specs = job.spec.tasks ?? [];
+    const found = specs.map((_, i) => table.find(taskTicket(job.id, i)));
+    if (found.every((t) => t === undefined)) return false;
+    const rerun: Job[] = [];
+    const tasks = found.map((t, i) => {
+      if (!t) {
+        const fresh = this.newTask(job, i);
+        table.add(fresh);
+        store.insert(fresh);
+        rerun.push(fresh);
+        return fresh;
+      }
+      table.add(t);
+      t.delivered = false;
+      if (t.state !== 'done') {
+        reset(t);
+        rerun.push(t);
+      }
+      store.save(t);
+      return t;
+    });
+    job.state = 'queued';
+    const p = this.track(job, tasks);
+    for (const t of tasks) if (isTerminal(t.state)) this.ended(p, t);
+    for (const t of rerun) assignments.enqueue(t);
+    assignments.want();
+    return true;
   }
 
   /** Rebuilds the jobs of tasks from the recovered rows; returns the tasks to queue or hold. */
@@ -105,7 +149,11 @@ export class JobTasks {
       }
       tasks.sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
       const p = this.track(job, tasks);
-      for (const t of tasks) if (isTerminal(t.state)) this.ended(p, t);
+      for (const t of tasks) {
+        if (isTerminal(t.state)) this.ended(p, t);
+        // held by a node: it keeps its permit (its node says, when it joins, if it still runs)
+        else if (t.node !== null) p.gate?.force(t);
+      }
       others.push(...tasks.filter((t) => !isTerminal(t.state)));
     }
     if (orphans.length) this.d.store.delivered(orphans);
@@ -113,7 +161,9 @@ export class JobTasks {
   }
 
   private track(job: Job, tasks: Job[]): Parent {
-    const p: Parent = { job, tasks, open: tasks.length, cancelled: false, durations: [] };
+    const limit = job.spec.concurrency;
+    const gate = limit === undefined ? undefined : new ConcurrencyGate<Job>(limit);
+    const p: Parent = { job, tasks, open: tasks.length, cancelled: false, durations: [], gate };
     this.parents.set(job.id, p);
     if (job.spec.speculate) this.speculative.add(p);
     return p;
@@ -122,6 +172,34 @@ export class JobTasks {
   /** Whether `job` is a job of tasks (never dispatched itself). */
   has(id: string): boolean {
     return this.parents.has(id);
+  }
+
+  /**
+   * `task` may go into the queue for a node now: false while its job's `concurrency` is
+   * reached (it waits in line here and is queued when a permit frees).
+   */
+  mayQueue(task: Job): boolean {
+    const gate = this.gateOf(task);
+    return !gate || gate.ask(task);
+  }
+
+  /**
+   * `task` left its node and the queue (its run ended, or waits out a retry's backoff): its
+   * permit passes to the next task in line.
+   */
+  released(task: Job): void {
+    const gate = this.gateOf(task);
+    if (gate) this.queue(gate.free(task));
+  }
+
+  private gateOf(task: Job): ConcurrencyGate<Job> | undefined {
+    return task.parent === null ? undefined : this.parents.get(task.parent)?.gate;
+  }
+
+  /** Queues tasks just given a permit. */
+  private queue(tasks: Job[]): void {
+    for (const t of tasks) this.d.assignments.enqueue(t);
+    if (tasks.length) this.d.assignments.want();
   }
 
   /** A task's first result was recorded. */
@@ -154,6 +232,7 @@ export class JobTasks {
     if (!p) return false;
     if (isTerminal(p.job.state)) return true;
     p.cancelled = true;
+    p.gate?.close();
     for (const t of p.tasks) {
       if (isTerminal(t.state)) continue;
       this.d.finish(t, {
@@ -171,16 +250,28 @@ export class JobTasks {
     return true;
   }
 
-  /** A client's view of a job of tasks still held here, or null. */
+  /**
+   * A client's view of a job of tasks still held here, or of one of its tasks waiting for a
+   * permit; null otherwise.
+   */
   view(id: string, base: JobView): JobView | null {
     const p = this.parents.get(id);
-    if (!p || isTerminal(p.job.state)) return null;
-    return {
+    if (!p) {
+      const task = this.d.table.get(id);
+      const gate = task && this.gateOf(task);
+      if (!task || !gate?.waits(task) || base.waiting) return null;
+      return { ...base, waiting: gate.reason() };
+    }
+    if (isTerminal(p.job.state)) return null;
+    const view: JobView = {
       ...base,
       state: stateOf(p.tasks, false),
       progress: progressOf(p.tasks),
       tasks: taskViews(p.tasks),
     };
+    const waiting = base.waiting ?? p.gate?.reason();
+    if (waiting) view.waiting = waiting;
+    return view;
   }
 
   /**
@@ -190,6 +281,8 @@ export class JobTasks {
   speculate(now = Date.now()): number {
     let copies = 0;
     for (const p of this.speculative) {
+      // a copy that ended gave its permit back
+      if (p.gate) this.queue(p.gate.pump());
       const running = p.tasks.filter((t) => t.state === 'running' && !t.copy && t.startedAt);
       const slow = stragglers(
         running.map((t) => ({ task: t, startedAt: t.startedAt as number })),
@@ -198,8 +291,10 @@ export class JobTasks {
         now,
       );
       for (const { task } of slow) {
+        if (p.gate && !p.gate.mayCopy(task)) continue;
         const holder = task.node ? this.d.members.get(task.node) : undefined;
         if (this.d.assignments.copy(task, holder)) {
+          p.gate?.copied(task);
           this.d.counters.bump('speculated');
           copies++;
         }
@@ -212,4 +307,17 @@ export class JobTasks {
   get speculating(): boolean {
     return this.speculative.size > 0;
   }
+}
+
+/** A task about to run again under RETRY: a fresh budget, its runs so far still listed. */
+function reset(t: Job): void {
+  t.state = 'queued';
+  t.failedRuns = 0;
+  t.lostRuns = 0;
+  t.result = null;
+  t.node = null;
+  t.copy = undefined;
+  t.placed = false;
+  t.startedAt = null;
+  t.dueAt = null;
 }

@@ -5,6 +5,7 @@ import { type JobView } from '../shared/job-view.js';
 import type { JobStore } from './job-store.js';
 import { toView, type Job, type JobTable } from './job-table.js';
 import type { Holding } from './holding.js';
+import type { JobTasks } from './job-tasks.js';
 import type { Membership, NodeEntry } from './membership.js';
 
 export interface RerunDeps {
@@ -13,13 +14,14 @@ export interface RerunDeps {
   holding: Holding;
   members: Membership;
   committer: Committer;
+  tasks: Pick<JobTasks, 'again'>;
 }
 
 export type Refusal = { code: WireCode; message: string };
 
 /**
  * RETRY: a failed or cancelled job runs again under its ticket with a fresh budget (its runs
- * so far stay listed). Its origin, which holds the ticket as final, is told to open it again
+ * so far stay listed); of a job of tasks, the tasks that failed or were cancelled do. Its origin, which holds the ticket as final, is told to open it again
  * (REOPEN) until it confirms, so its clients see the job queued and then its new result.
  */
 export class Rerun {
@@ -61,7 +63,7 @@ export class Rerun {
     job.placed = false;
     job.startedAt = null;
     job.dueAt = null;
-    holding.admit(job);
+    if (!job.spec.tasks || !this.d.tasks.again(job)) holding.admit(job);
     store.save(job);
     this.reopening.add(job.id);
     this.d.committer.afterCommit((err) => {
@@ -91,8 +93,11 @@ export class Rerun {
 }
 
 function refusal(job: Job): Refusal | undefined {
-  if (job.spec.tasks || job.parent !== null) {
-    return { code: 'BAD_REQUEST', message: 'RETRY runs a plain job again, not a job of tasks' };
+  if (job.parent !== null) {
+    return {
+      code: 'BAD_REQUEST',
+      message: `${job.id} is a task: RETRY its job's ticket to run its failed tasks again`,
+    };
   }
   if (job.state === 'failed' || job.state === 'cancelled') return undefined;
   const state: JobView['state'] = job.state === 'assigned' ? 'queued' : job.state;

@@ -89,6 +89,7 @@ export class Scheduler {
       counters,
       committer,
       fail: (job, r) => this.results.finish(job, r, false),
+      mayQueue: (job) => this.tasks.mayQueue(job),
     });
     const assignments = this.assignments;
     this.holding = new Holding({
@@ -114,6 +115,7 @@ export class Scheduler {
       release: (job, reporter) => {
         assignments.release(job, reporter);
         holding.remove(job);
+        this.tasks.released(job);
       },
       hold: (job) => holding.admit(job),
       settled: (job) => holding.settled(job),
@@ -150,7 +152,7 @@ export class Scheduler {
       ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, r)),
       log: opts.log,
     });
-    this.rerun = new Rerun({ table, store, holding, members, committer });
+    this.rerun = new Rerun({ table, store, holding, members, committer, tasks: this.tasks });
     committer.beforeFlush = () => {
       // Dispatches go out now, not after this tick's fsync. Everything else in the outboxes
       // was queued by earlier commits (acks and results are queued only once committed), so
@@ -309,8 +311,9 @@ export class Scheduler {
         if (h.state === 'running') job.state = 'running';
         continue;
       }
-      if (job && job.state === 'queued' && h.state !== 'finished') {
+      if (job && job.state === 'queued' && h.state !== 'finished' && this.tasks.mayQueue(job)) {
         // its copy is still waiting here and nobody else has it: give it back to this node
+        // (a task beyond its job's concurrency is dropped instead, and runs in its turn)
         this.assignments.unqueue(job);
         this.assignments.assign(job, n);
         job.placed = true;

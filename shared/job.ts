@@ -221,6 +221,8 @@ export const JobSpecSchema = z
     after: z.array(TicketSchema).min(1).max(MAX_AFTER).optional(),
     tasks: z.array(TaskSpecSchema).min(1).max(MAX_TASKS).optional(),
     speculate: z.boolean().optional(),
+    /** With `tasks`: at most this many of them queued for nodes or running at once. */
+    concurrency: z.number().int().min(1).max(MAX_TASKS).optional(),
     constraints: ConstraintsSchema.optional(),
     resources: ResourcesSchema.optional(),
     tenant: z.string().regex(TENANT_RE, 'a tenant is 1-64 of A-Z a-z 0-9 . _ -').optional(),
@@ -241,6 +243,9 @@ export const JobSpecSchema = z
     } else {
       checkRun(spec, [], ctx);
       if (spec.speculate) add('speculate applies to a job with tasks', 'speculate');
+      if (spec.concurrency !== undefined) {
+        add('concurrency applies to a job with tasks', 'concurrency');
+      }
     }
     if (spec.delayMs !== undefined && spec.runAt !== undefined) {
       add('give delayMs or runAt, not both', 'runAt');

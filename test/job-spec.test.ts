@@ -32,6 +32,13 @@ t.test('a job has a type or tasks, exactly one', async (t) => {
   t.match(why({ tasks: [{ type: 'echo' }], args: ['x'] }), /args belong in each task/);
   t.match(why({ tasks: [] }), /tasks/);
   t.match(why({ type: 'echo', speculate: true }), /speculate applies to a job with tasks/);
+  const two = [{ type: 'echo' }, { type: 'echo' }];
+  t.equal(why({ tasks: two, concurrency: 1 }), null);
+  t.equal(why({ tasks: two, concurrency: 10_000 }), null);
+  t.match(why({ type: 'echo', concurrency: 2 }), /concurrency applies to a job with tasks/);
+  t.match(why({ tasks: two, concurrency: 0 }), /^concurrency/);
+  t.match(why({ tasks: two, concurrency: 10_001 }), /^concurrency/);
+  t.match(why({ tasks: two, concurrency: 1.5 }), /^concurrency/);
 });
 
 t.test('custom type names and exec-only fields', async (t) => {
