@@ -66,6 +66,8 @@ export interface ClusterOptions {
   readonly startTimeoutMs?: number;
   /** Another build's proxy program (a baseline to compare with). */
   readonly proxyMain?: string;
+  /** Gives every node an HTTP_PORT (for its `/metrics`). */
+  readonly nodeHttp?: boolean;
 }
 
 function baseEnv(): Record<string, string> {
@@ -90,6 +92,8 @@ export class Cluster {
     readonly clientPorts: readonly number[],
     readonly dataDirs: { readonly proxy: string; readonly nodes: readonly string[] },
     private readonly unregister: () => void,
+    /** Each node's HTTP_PORT, when `nodeHttp` was asked for. */
+    readonly httpPorts: readonly number[],
   ) {}
 
   /** Starts the processes and waits until every node is connected and answers PING. */
@@ -97,8 +101,11 @@ export class Cluster {
     const root = mkdtempSync(join(tmpdir(), `petrel-bench-${opts.label}-`));
     const removeRoot = (): void => rmSync(root, { recursive: true, force: true });
     const unregisterRoot = onCleanup(removeRoot);
-    const [proxyPort, ...clientPorts] = await freePorts(1 + opts.nodes);
+    const ports = await freePorts(1 + opts.nodes * (opts.nodeHttp ? 2 : 1));
+    const [proxyPort, ...rest] = ports;
     if (proxyPort === undefined) throw new Error('no free port');
+    const clientPorts = rest.slice(0, opts.nodes);
+    const httpPorts = rest.slice(opts.nodes);
     const nodeArgs = (name: string): string[] =>
       opts.profileDir === undefined
         ? []
@@ -144,6 +151,7 @@ export class Cluster {
             CLIENT_PORT: String(clientPorts[i]),
             ...(opts.slots > 0 ? { SLOTS: String(opts.slots) } : {}),
             MAX_CLIENTS: '8192',
+            ...(opts.nodeHttp ? { HTTP_PORT: String(httpPorts[i]) } : {}),
             ...opts.nodeEnv,
           },
           root,
@@ -160,6 +168,7 @@ export class Cluster {
         clientPorts,
         { proxy: proxyDir, nodes: nodeDirs },
         unregisterRoot,
+        httpPorts,
       );
       await cluster.waitReady(opts.startTimeoutMs ?? 20_000);
       return cluster;

@@ -4,7 +4,17 @@ import http from 'node:http';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
 /** GET a JSON document from 127.0.0.1, failing after `timeoutMs`. */
-export function getJson(port: number, path: string, timeoutMs = 2000): Promise<unknown> {
+export async function getJson(port: number, path: string, timeoutMs = 2000): Promise<unknown> {
+  const body = await getText(port, path, timeoutMs);
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new Error(`GET ${path}: not JSON: ${body.slice(0, 200)}`);
+  }
+}
+
+/** GET a text document (e.g. `/metrics`) from 127.0.0.1, failing after `timeoutMs`. */
+export function getText(port: number, path: string, timeoutMs = 2000): Promise<string> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path, agent, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
@@ -15,11 +25,7 @@ export function getJson(port: number, path: string, timeoutMs = 2000): Promise<u
           reject(new Error(`GET ${path}: HTTP ${res.statusCode}: ${body.slice(0, 200)}`));
           return;
         }
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          reject(new Error(`GET ${path}: not JSON: ${body.slice(0, 200)}`));
-        }
+        resolve(body);
       });
       res.on('error', reject);
     });

@@ -17,6 +17,9 @@ function count(errors: ErrorCounts, reply: string): void {
   errors[code] = (errors[code] ?? 0) + 1;
 }
 
+/** The longest WAIT a node accepts. */
+const MAX_WAIT_MS = 3_600_000;
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export interface ClosedLoopOptions {
@@ -37,6 +40,8 @@ export interface ClosedLoopOptions {
   readonly onWindowEnd?: () => void;
   /** Bound on the wait for in-flight jobs after the window closes. */
   readonly drainMs?: number;
+  /** Called with the running total each time a job's result reaches its client. */
+  readonly onCompleted?: (completed: number) => void;
 }
 
 export interface ClosedLoopResult {
@@ -59,7 +64,11 @@ export interface ClosedLoopResult {
 export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopResult> {
   const clients = await connectMany(opts.ports, opts.clients);
   const submitLine = `SUBMIT ${opts.command}`;
-  const waitMs = Math.max(10_000, opts.durationMs + opts.warmupMs + (opts.drainMs ?? 10_000));
+  // WAIT takes at most an hour: a longer run's jobs end long before that anyway
+  const waitMs = Math.min(
+    MAX_WAIT_MS,
+    Math.max(10_000, opts.durationMs + opts.warmupMs + (opts.drainMs ?? 10_000)),
+  );
   const maxJobs = opts.maxJobs ?? Number.POSITIVE_INFINITY;
   const latencies = opts.recordLatency ? new Samples(1 << 16) : null;
   const errors: ErrorCounts = {};
@@ -94,6 +103,7 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
       c.send(`WAIT ${ticket} ${waitMs}`, (r2) => {
         if (r2.startsWith('OK ') && r2.includes('"state":"done"')) {
           completed++;
+          opts.onCompleted?.(completed);
           if (inWindow) {
             completedInWindow++;
             latencies?.push(performance.now() - t0);

@@ -172,6 +172,9 @@ async function main(): Promise<number> {
   );
   process.stdout.write(`${renderTable(rows, opts.modes)}\n`);
   if (notes.length > 0) process.stdout.write(`\n${notes.map((n) => `- ${n}`).join('\n')}\n`);
+  for (const row of rows)
+    for (const o of Object.values(row.byMode))
+      if (o.ok && o.result.text !== undefined) process.stdout.write(`\n${o.result.text}\n`);
   if (opts.profileDir !== undefined)
     process.stdout.write(`\n${summarizeProfiles(opts.profileDir)}\n`);
 

@@ -15,6 +15,9 @@ export const SCENARIOS = [
 ] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
+/** What runs without --only: all but `memory`, which runs for tens of minutes. */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((n) => n !== 'memory');
+
 export interface BenchOptions {
   readonly quick: boolean;
   readonly only: readonly ScenarioName[];
@@ -57,12 +60,14 @@ export interface BenchOptions {
   readonly memoryJobs: number;
   readonly memoryMaxMs: number;
   readonly memoryTtlMs: number;
+  readonly memorySampleMs: number;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
 
   --quick                 about 30 s instead of about 3 min
   --only <names>          comma list of: ${SCENARIOS.join(', ')}
+                          (default: all but memory, which runs only when named)
   --durability <modes>    'relaxed' adds a relaxed column next to fsync; 'fsync,relaxed' likewise
   --peer-jobs <n>         peers: jobs for Petrel at its defaults and for beanstalkd (30000)
   --clients <n>           throughput clients (48)         --depth <n>   jobs in flight per client (16)
@@ -70,8 +75,10 @@ export const USAGE = `usage: npm run bench -- [flags]
   --latency-rate <n>      jobs/s for the latency run (200)
   --balance-seconds <s>   arrival window of 3 and 4       --balance-slots <n>  SLOTS for 3, 4 (4)
   --fake-nodes <n>        scale: simulated nodes (1000)   --scale-seconds <s>
-  --memory-jobs <n>       memory: finished jobs (1000000; quick 50000)
-  --memory-ttl <ms>       RESULT_TTL for the memory run (3000)
+  --jobs <n>              memory: echo jobs to finish (5000000; quick 50000)
+  --memory-minutes <m>    memory: time bound of the run (120; quick 1.5)
+  --memory-sample <s>     memory: seconds between samples (5; quick 1)
+  --memory-ttl <ms>       RESULT_TTL for the memory run (30000; quick 3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
   --baseline <dir>        a checkout of an older Petrel, built: scale runs its proxy too
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
@@ -112,7 +119,10 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       'balance-slots': { type: 'string' },
       'fake-nodes': { type: 'string' },
       'scale-seconds': { type: 'string' },
+      jobs: { type: 'string' },
       'memory-jobs': { type: 'string' },
+      'memory-minutes': { type: 'string' },
+      'memory-sample': { type: 'string' },
       'memory-ttl': { type: 'string' },
     },
     strict: true,
@@ -121,7 +131,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
   if (values.help) return null;
   const quick = values.quick ?? false;
 
-  const only = (values.only ?? SCENARIOS.join(','))
+  const only = (values.only ?? DEFAULT_SCENARIOS.join(','))
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
@@ -173,8 +183,10 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     scaleOrigins: 100,
     scaleWindow: 40,
     scaleMs: s(values['scale-seconds'], 'scale-seconds', 15, 3),
-    memoryJobs: num(values['memory-jobs'], 'memory-jobs', quick ? 50_000 : 1_000_000, 1),
-    memoryMaxMs: quick ? 12_000 : 80_000,
-    memoryTtlMs: num(values['memory-ttl'], 'memory-ttl', 3000, 1),
+    // --memory-jobs is the older name of --jobs
+    memoryJobs: num(values.jobs ?? values['memory-jobs'], 'jobs', quick ? 50_000 : 5_000_000, 1),
+    memoryMaxMs: num(values['memory-minutes'], 'memory-minutes', quick ? 1.5 : 120, 0.1) * 60_000,
+    memorySampleMs: s(values['memory-sample'], 'memory-sample', 5, 1),
+    memoryTtlMs: num(values['memory-ttl'], 'memory-ttl', quick ? 3000 : 30_000, 1),
   };
 }

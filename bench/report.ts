@@ -27,6 +27,8 @@ export interface ScenarioResult {
   readonly metrics: Metric[];
   readonly details: Record<string, unknown>;
   readonly notes: string[];
+  /** Printed below the table as it is (a curve, a verdict). */
+  readonly text?: string;
 }
 
 /** A scenario's outcome in one durability mode: its result, or why it failed. */

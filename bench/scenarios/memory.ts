@@ -1,28 +1,23 @@
-import type { Cluster } from '../cluster.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { LineClient } from '../line-client.js';
 import { closedLoop } from '../load.js';
-import { dirBytes, rssBytes } from '../proc-stats.js';
+import { curveCsv, renderCurve, verdict, verdictLine, type CurveSample } from '../memory-curve.js';
+import { processNames, sampleCluster } from '../memory-sampler.js';
 import type { ScenarioResult } from '../report.js';
 import { clusterOptions, sleep, withCluster, type ScenarioContext } from './context.js';
 
 /**
- * 6. Memory: proxy and node RSS before and after many finished jobs, with a short RESULT_TTL
- * so cleanup runs during the run. Cleanup is confirmed by the first ticket becoming unknown.
+ * 6. Memory over a long run: `--jobs` echo jobs through pipelining clients while every
+ * process's RSS, V8 heap and data directory are sampled every few seconds; the curve (jobs
+ * done → RSS per process), the growth over the last half in MiB per million jobs, and a CSV
+ * of every sample. RESULT_TTL is short so results expire during the run, as they would over
+ * days at the default; cleanup is confirmed by the first ticket becoming unknown.
  */
 
-const MB = 1024 * 1024;
-
-interface Rss {
-  readonly proxy: number;
-  /** The largest node. */
-  readonly node: number;
-  readonly nodes: number[];
-}
-
-function rss(cluster: Cluster): Rss {
-  const nodes = cluster.nodes.map((n) => rssBytes(n.pid));
-  return { proxy: rssBytes(cluster.proxy.pid), node: Math.max(...nodes), nodes };
-}
+const MiB = 1024 * 1024;
+/** Growth over the last half below this many MiB per million jobs counts as flat. */
+export const FLAT_MIB_PER_MILLION = 2;
 
 async function waitCleanedUp(port: number, ticket: string, timeoutMs: number): Promise<number> {
   const start = performance.now();
@@ -40,92 +35,147 @@ async function waitCleanedUp(port: number, ticket: string, timeoutMs: number): P
 }
 
 export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const { memoryJobs, memoryMaxMs, memoryTtlMs, clients, depth } = ctx.opts;
+  const { memoryJobs, memoryMaxMs, memoryTtlMs, memorySampleMs, clients, depth } = ctx.opts;
   const ttl = String(memoryTtlMs);
   const opts = clusterOptions(ctx, 'memory', {
     proxyEnv: { RESULT_TTL: ttl },
     nodeEnv: { RESULT_TTL: ttl },
+    nodeHttp: true,
   });
   return withCluster(opts, async (cluster) => {
-    const base = { ports: cluster.clientPorts, clients, depth, command: 'echo x', warmupMs: 0 };
-    const atStart = rss(cluster);
+    const names = processNames(cluster);
+    const nodes = names.slice(1);
+    const samples: CurveSample[] = [];
+    let completed = 0;
+    const start = performance.now();
+    const take = async (): Promise<void> => {
+      const s = await sampleCluster(cluster, completed, (performance.now() - start) / 1000);
+      samples.push(s);
+      const rss = names.map((n) => `${n} ${((s.byProcess[n]?.rss ?? NaN) / MiB).toFixed(0)}`);
+      const rate = s.seconds > 0 ? s.jobs / s.seconds : 0;
+      ctx.log(
+        `memory: ${s.jobs.toLocaleString('en-US')} jobs (${rate.toFixed(0)}/s), RSS MiB ${rss.join(', ')}`,
+      );
+    };
     ctx.log(
-      `memory: warm-up, then ${memoryJobs.toLocaleString('en-US')} jobs (at most ${memoryMaxMs / 1000} s), RESULT_TTL=${ttl}`,
+      `memory: ${memoryJobs.toLocaleString('en-US')} jobs (at most ${(memoryMaxMs / 60_000).toFixed(1)} min), RESULT_TTL=${ttl}, SLOTS=${opts.slots}, sample every ${memorySampleMs / 1000} s`,
     );
-    await closedLoop({ ...base, durationMs: 10_000, maxJobs: 20_000 });
-    await sleep(500);
-    const before = rss(cluster);
-    let peak = { ...before };
-    const sampler = setInterval(() => {
-      const now = rss(cluster);
-      peak = {
-        proxy: Math.max(peak.proxy, now.proxy),
-        node: Math.max(peak.node, now.node),
-        nodes: now.nodes,
-      };
-    }, 500);
+    await take();
+    let sampling = Promise.resolve();
+    const timer = setInterval(() => {
+      sampling = sampling.then(take);
+    }, memorySampleMs);
     let run;
     try {
-      run = await closedLoop({ ...base, durationMs: memoryMaxMs, maxJobs: memoryJobs });
+      run = await closedLoop({
+        ports: cluster.clientPorts,
+        clients,
+        depth,
+        command: 'echo x',
+        warmupMs: 0,
+        durationMs: memoryMaxMs,
+        maxJobs: memoryJobs,
+        onCompleted: (n) => (completed = n),
+      });
     } finally {
-      clearInterval(sampler);
+      clearInterval(timer);
+      await sampling;
     }
+    await take();
     cluster.assertAlive();
-    const firstPort = cluster.clientPorts[0] as number;
-    // the oldest ticket of the run disappears when its TTL has passed and a sweep ran
+    // the oldest ticket of the run disappears once its TTL has passed and a sweep ran
     const cleanupMs =
       run.firstTicket === null
         ? NaN
-        : await waitCleanedUp(firstPort, run.firstTicket, Math.max(15_000, 4 * memoryTtlMs));
-    await sleep(1000);
-    const after = rss(cluster);
-    const dbProxy = dirBytes(cluster.dataDirs.proxy);
-    const dbNodes = Math.max(...cluster.dataDirs.nodes.map((d) => dirBytes(d)));
+        : await waitCleanedUp(
+            cluster.clientPorts[0] as number,
+            run.firstTicket,
+            Math.max(15_000, 3 * memoryTtlMs),
+          );
+
+    const v = verdict(samples, names, FLAT_MIB_PER_MILLION);
+    const csv = join(dirname(ctx.opts.out), `memory-${ctx.durability}.csv`);
+    mkdirSync(dirname(csv), { recursive: true });
+    writeFileSync(csv, curveCsv(samples, names));
+    const first = samples[0] as CurveSample;
+    const last = samples.at(-1) as CurveSample;
+    const maxOf = (s: CurveSample, field: 'rss' | 'disk', who: readonly string[]): number =>
+      Math.max(...who.map((n) => s.byProcess[n]?.[field] ?? NaN));
+    const nodeGrowth = Math.max(...nodes.map((n) => v.rssGrowth[n] ?? NaN));
     const notes: string[] = [];
     if (run.completed < memoryJobs) {
       notes.push(
-        `memory: ${run.completed.toLocaleString('en-US')} of ${memoryJobs.toLocaleString('en-US')} jobs finished within ${memoryMaxMs / 1000} s`,
+        `memory: ${run.completed.toLocaleString('en-US')} of ${memoryJobs.toLocaleString('en-US')} jobs finished within ${(memoryMaxMs / 60_000).toFixed(1)} min`,
       );
     }
     if (Number.isNaN(cleanupMs))
       notes.push('memory: the first ticket was still known after the wait: no TTL cleanup seen');
-    const limit = 32;
+    const text = [
+      `6. memory, ${ctx.durability}: ${names.length} processes, SLOTS=${opts.slots}, RESULT_TTL=${ttl} ms, ${clients} clients × ${depth} in flight, echo jobs`,
+      renderCurve(samples, names),
+      verdictLine(v, FLAT_MIB_PER_MILLION),
+      `every sample: ${csv}`,
+    ].join('\n');
     return {
       metrics: [
         { label: 'finished jobs', unit: '', value: run.completed, digits: 0 },
-        { label: 'proxy RSS before', unit: 'MB', value: before.proxy / MB, digits: 0 },
-        { label: 'proxy RSS after', unit: 'MB', value: after.proxy / MB, digits: 0 },
+        { label: 'jobs/s', unit: '/s', value: run.completed / (run.windowMs / 1000), digits: 0 },
         {
-          label: 'proxy RSS growth',
-          unit: 'MB',
-          value: (after.proxy - before.proxy) / MB,
-          target: { op: '<=', value: limit },
+          label: 'proxy RSS at start',
+          unit: 'MiB',
+          value: (first.byProcess.proxy?.rss ?? NaN) / MiB,
           digits: 0,
         },
-        { label: 'node RSS before (max)', unit: 'MB', value: before.node / MB, digits: 0 },
-        { label: 'node RSS after (max)', unit: 'MB', value: after.node / MB, digits: 0 },
         {
-          label: 'node RSS growth',
-          unit: 'MB',
-          value: (after.node - before.node) / MB,
-          target: { op: '<=', value: limit },
+          label: 'proxy RSS at end',
+          unit: 'MiB',
+          value: (last.byProcess.proxy?.rss ?? NaN) / MiB,
           digits: 0,
         },
-        { label: 'data on disk proxy', unit: 'MB', value: dbProxy / MB, digits: 1 },
-        { label: 'data on disk node (max)', unit: 'MB', value: dbNodes / MB, digits: 1 },
+        {
+          label: 'node RSS at start (max)',
+          unit: 'MiB',
+          value: maxOf(first, 'rss', nodes) / MiB,
+          digits: 0,
+        },
+        {
+          label: 'node RSS at end (max)',
+          unit: 'MiB',
+          value: maxOf(last, 'rss', nodes) / MiB,
+          digits: 0,
+        },
+        {
+          label: 'proxy RSS growth, last half',
+          unit: 'MiB/M jobs',
+          value: v.rssGrowth.proxy ?? NaN,
+          target: v.judged ? { op: '<=', value: FLAT_MIB_PER_MILLION } : undefined,
+          digits: 2,
+        },
+        {
+          label: 'node RSS growth, last half (max)',
+          unit: 'MiB/M jobs',
+          value: nodeGrowth,
+          target: v.judged ? { op: '<=', value: FLAT_MIB_PER_MILLION } : undefined,
+          digits: 2,
+        },
+        {
+          label: 'data on disk at end (max)',
+          unit: 'MiB',
+          value: maxOf(last, 'disk', names) / MiB,
+          digits: 1,
+        },
         { label: 'TTL cleanup seen after', unit: 's', value: cleanupMs / 1000, digits: 1 },
       ],
       details: {
         ttlMs: memoryTtlMs,
-        atStart,
-        before,
-        peak,
-        after,
-        dbBytes: { proxy: dbProxy, nodeMax: dbNodes },
+        slots: opts.slots,
+        verdict: v,
+        samples,
+        csv,
         run: { ...run, latency: undefined },
-        throughput: run.completed / (run.windowMs / 1000),
       },
       notes,
+      text,
     };
   });
 }
