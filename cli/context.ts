@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { connect, WireError, type Client } from '../client/index.js';
+import { connect, WireError, type Client, type OutputLine } from '../client/index.js';
 import { exitCodeOfError } from './exit-codes.js';
 
 export interface CommonOptions {
@@ -39,6 +39,9 @@ export async function withClient<T>(
 
 export const out = (text: string) => process.stdout.write(text + '\n');
 export const note = (text: string) => process.stderr.write(text + '\n');
+/** A line of a job's output, on the stream the job printed it on (stdout or stderr). */
+export const outputLine = (line: OutputLine) =>
+  (line.stream === 'stderr' ? process.stderr : process.stdout).write(line.text + '\n');
 
 /**
  * An action's body: its exit code is returned; an error is one line on stderr (JSON with

@@ -2,6 +2,7 @@ import type tls from 'node:tls';
 import type { JobResultJson, JobState } from '../shared/api.js';
 import { WireError } from '../shared/errors.js';
 import { parseTicket } from '../shared/ids.js';
+import type { OutputLine } from '../shared/run-log-format.js';
 import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
@@ -110,27 +111,33 @@ export class Client {
     return ok(reply) as JobState;
   }
 
-  /** A job's output so far (or one task's), as text. */
-  async logs(ticket: string, opts: { task?: number } = {}): Promise<string> {
-    const reply = await this.main.request(`LOGS ${ticketArg(ticket)}${taskArg(opts.task)}`, {
-      shape: 'lines',
-    });
+  /**
+   * A job's output so far (or one task's): its lines, each with the stream it was printed on
+   * (`stdout` or `stderr`), in the order they were printed.
+   */
+  async logs(ticket: string, opts: { task?: number } = {}): Promise<OutputLine[]> {
+    const line = `LOGS ${ticketArg(ticket)}${taskArg(opts.task)} streams`;
+    const reply = await this.main.request(line, { shape: 'lines' });
     ok(reply);
-    return reply.slice(1).join('\n');
+    return reply.slice(1).map(markedLine);
   }
 
   /**
-   * Follows a job's output: `onLine` gets each line as the job prints it; resolves with the
-   * result once the job has finished.
+   * Follows a job's output: `onLine` gets each line as the job prints it, with its stream
+   * (`stdout` or `stderr`); resolves with the result once the job has finished.
    */
   async tail(
     ticket: string,
-    onLine: (line: string) => void,
+    onLine: (line: OutputLine) => void,
     opts: { task?: number } = {},
   ): Promise<JobResult> {
-    const line = `TAIL ${ticketArg(ticket)}${taskArg(opts.task)}`;
+    const line = `TAIL ${ticketArg(ticket)}${taskArg(opts.task)} streams`;
     return this.hold(async (conn) => {
-      const reply = await conn.request(line, { shape: 'stream', onLine, resend: false });
+      const reply = await conn.request(line, {
+        shape: 'stream',
+        onLine: (text, stream) => onLine({ stream, text }),
+        resend: false,
+      });
       return JSON.parse(ok(reply)) as JobResult;
     });
   }
@@ -254,4 +261,11 @@ function taskArg(task: number | undefined): string {
     throw new WireError('BAD_REQUEST', `a task is a whole number from 0: ${task}`);
   }
   return ` ${task}`;
+}
+
+/** A line of `LOGS ... streams`: `> <text>` printed on stdout, `2> <text>` on stderr. */
+function markedLine(line: string): OutputLine {
+  if (line.startsWith('2> ') || line === '2>') return { stream: 'stderr', text: line.slice(3) };
+  if (line.startsWith('> ') || line === '>') return { stream: 'stdout', text: line.slice(2) };
+  return { stream: 'stdout', text: line }; // a node that keeps no streams apart
 }

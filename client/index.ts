@@ -14,6 +14,7 @@ export type { ConnectOptions, SubmitSpec, JobResult, ListedJob } from './client.
 export { WireError } from '../shared/errors.js';
 export type { WireCode } from '../shared/errors.js';
 export type { JobState } from '../shared/api.js';
+export type { OutputLine, OutputStream } from '../shared/run-log-format.js';
 export { JOB_STATES } from '../shared/api.js';
 export { LineConnection } from './line-connection.js';
 export { PetrelWorker } from './worker.js';

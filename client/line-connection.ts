@@ -1,12 +1,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { WIRE_CODES, WireError, type WireCode } from '../shared/errors.js';
+import type { OutputStream } from '../shared/run-log-format.js';
 import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
 
 /**
  * How a reply is framed: one line; `OK <n>` then n lines (LIST, LOGS, HELP); or output lines
- * `> <text>` ending with one final `OK`/`ERR` line (TAIL).
+ * `> <text>` (`2> <text>` for stderr, TAIL `streams`) ending with one final `OK`/`ERR` line.
  */
 export type ReplyShape = 'line' | 'lines' | 'stream';
 
@@ -17,8 +18,8 @@ export interface RequestOptions {
    * its reply came (true for reads and for anything idempotent by ticket).
    */
   resend?: boolean;
-  /** For `stream`: each output line, without its `> ` marker. */
-  onLine?: (text: string) => void;
+  /** For `stream`: each output line, without its `> ` (stdout) or `2> ` (stderr) marker. */
+  onLine?: (text: string, stream: OutputStream) => void;
 }
 
 export interface ConnectionOptions {
@@ -36,7 +37,7 @@ interface Request {
   line: () => string;
   shape: ReplyShape;
   resend: boolean;
-  onLine?: (text: string) => void;
+  onLine?: (text: string, stream: OutputStream) => void;
   resolve: (lines: string[]) => void;
   reject: (err: Error) => void;
   got: string[];
@@ -245,7 +246,11 @@ export class LineConnection {
     const r = this.inflight[0];
     if (!r) return this.onUnsolicited(line);
     if (r.shape === 'stream' && (line.startsWith('> ') || line === '>')) {
-      r.onLine?.(line.slice(2));
+      r.onLine?.(line.slice(2), 'stdout');
+      return;
+    }
+    if (r.shape === 'stream' && (line.startsWith('2> ') || line === '2>')) {
+      r.onLine?.(line.slice(3), 'stderr');
       return;
     }
     r.got.push(line);

@@ -12,8 +12,9 @@ import {
 } from '../shared/job.js';
 import { viewToClientJson, type JobView } from '../shared/job-view.js';
 import type { Reply, Session } from './line-server.js';
-import { LineSplitter, linesOf } from './log-lines.js';
+import { StreamLines, streamLinesOf } from './log-lines.js';
 import { runOf } from './log-reader.js';
+import type { OutputLine, OutputPiece } from '../shared/run-log-format.js';
 import { hasQuoting, ShellWordsError, splitWords } from '../shared/shell-words.js';
 import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
 import { parseWorkerArgs } from './worker-protocol.js';
@@ -36,13 +37,13 @@ export interface NodeApi {
   listViews(limit: number): JobView[];
   stats(): Promise<unknown>;
   /** A run's whole output so far (up to JOB_LOG_LIMIT); null for an unknown ticket. */
-  logs(ticket: string, task: number | undefined): Promise<Buffer | null>;
+  logs(ticket: string, task: number | undefined): Promise<OutputPiece[] | null>;
   /** A run's output as it is produced, then the job's final view (null: the client left). */
   follow(
     first: JobView,
     task: number | undefined,
     signal: AbortSignal,
-  ): AsyncGenerator<Buffer, JobView | null>;
+  ): AsyncGenerator<OutputPiece[], JobView | null>;
   /**
    * Makes this connection a worker of `type` (see worker-session.ts); resolves once the type
    * is known to the cluster, or after a short bounded wait when the proxy cannot say.
@@ -86,6 +87,9 @@ const HELP = [
   '                            e.g. LOGS 01M8N8GPXM6C8T3FQY2ECZ0VBG',
   'TAIL <ticket> [task]        "> <line>" per line as printed, then the final result as WAIT',
   '                            e.g. TAIL 01M8N8GPXM6C8T3FQY2ECZ0VBG',
+  '  ... [task] streams        LOGS and TAIL keep stdout and stderr apart: "> <line>" for a',
+  '                            line of stdout, "2> <line>" for one of stderr',
+  '                            e.g. TAIL 01M8N8GPXM6C8T3FQY2ECZ0VBG streams',
   'STATS                       the cluster as the proxy sees it',
   'WORKER <type> [concurrency] serve jobs of <type> on this connection (JOB lines come; answer DONE/FAIL)',
   'AUTH <token>                authenticate (when the node requires a token)',
@@ -170,17 +174,36 @@ function taskIndex(arg: string | undefined): number | undefined {
   return Number(arg);
 }
 
-/** TAIL's lines: "> <line>" per output line, then the job's final result as WAIT gives it. */
+/** `<ticket> [task] [streams]` of LOGS and TAIL. */
+function logArgs(rest: string, verb: string) {
+  const words = rest === '' ? [] : rest.split(/\s+/);
+  const streams = words.length > 1 && words[words.length - 1]?.toLowerCase() === 'streams';
+  if (streams) words.pop();
+  if (words.length > 2) {
+    throw new WireError('BAD_REQUEST', `usage: ${verb} <ticket> [task] [streams]`);
+  }
+  return { ticket: words[0], task: taskIndex(words[1]), streams };
+}
+
+/** A line as LOGS `streams` and TAIL give it: "> " before stdout's, "2> " before stderr's. */
+const marked = (l: OutputLine) => (l.stream === 'stderr' ? `2> ${l.text}` : `> ${l.text}`);
+
+/**
+ * TAIL's lines: "> <line>" per output line (stderr's "2> <line>" with `streams`), then the
+ * job's final result as WAIT gives it.
+ */
 async function* tailLines(
-  output: AsyncGenerator<Buffer, JobView | null>,
+  output: AsyncGenerator<OutputPiece[], JobView | null>,
+  streams: boolean,
 ): AsyncGenerator<string, string> {
-  const lines = new LineSplitter();
+  const show = streams ? marked : (l: OutputLine) => `> ${l.text}`;
+  const lines = new StreamLines();
   let r = await output.next();
   while (!r.done) {
-    for (const line of lines.push(r.value)) yield `> ${line}`;
+    for (const line of lines.push(r.value)) yield show(line);
     r = await output.next();
   }
-  for (const line of lines.end()) yield `> ${line}`;
+  for (const line of lines.end()) yield show(line);
   return r.value ? `OK ${viewToClientJson(r.value)}` : formatErr('UNAVAILABLE', 'stopped');
 }
 
@@ -319,20 +342,20 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         case 'STATS':
           return ok(JSON.stringify(await api.stats()));
         case 'LOGS': {
-          const [arg, taskArg] = rest.split(/\s+/);
-          const ticket = ticketArg(arg, 'LOGS <ticket> [task]');
-          const output = await api.logs(ticket, taskIndex(taskArg));
+          const args = logArgs(rest, 'LOGS');
+          const ticket = ticketArg(args.ticket, 'LOGS <ticket> [task] [streams]');
+          const output = await api.logs(ticket, args.task);
           if (output === null) return err('NOT_FOUND', `no such ticket: ${ticket}`);
-          const lines = linesOf(output);
+          const lines = streamLinesOf(output).map(args.streams ? marked : (l) => l.text);
           return { text: [`OK ${lines.length}`, ...lines].join('\n') };
         }
         case 'TAIL': {
-          const [arg, taskArg] = rest.split(/\s+/);
-          const ticket = ticketArg(arg, 'TAIL <ticket> [task]');
-          const task = taskIndex(taskArg);
+          const { ticket: arg, task, streams } = logArgs(rest, 'TAIL');
+          const ticket = ticketArg(arg, 'TAIL <ticket> [task] [streams]');
           const first = await known(ticket);
           runOf(first, task); // a task it does not have is refused before anything streams
-          return { text: '', stream: tailLines(api.follow(first, task, session.signal)) };
+          const output = api.follow(first, task, session.signal);
+          return { text: '', stream: tailLines(output, streams) };
         }
         case 'WORKER': {
           const w = parseWorkerArgs(rest, workerTypeProblem);

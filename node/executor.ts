@@ -1,5 +1,6 @@
 import { isBuiltinType, type JobSpec } from '../shared/job.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
+import type { OutputStream } from '../shared/run-log-format.js';
 import { runJob, type RunnerOptions, type RunOutcome } from './job-runner.js';
 import type { RunLog } from './run-logs.js';
 import { WorkerPool } from './worker-pool.js';
@@ -57,9 +58,10 @@ export class Executor {
       started: (id, at) => events.started(id, at),
       finished: (id, o, s, f) => {
         if (o.output !== '') {
-          // what a worker sent is the run's whole output, for LOGS as for any run
+          // what a worker sent is the run's whole output, for LOGS as for any run; a worker
+          // answers on one line, so it has no stderr
           const log = events.log?.(id);
-          log?.write(Buffer.from(o.output));
+          log?.write(Buffer.from(o.output), 'stdout');
           log?.end();
         }
         events.finished(id, o, s, f);
@@ -192,7 +194,7 @@ export class Executor {
     this.runningTasks.add(task);
     this.events.started(task.id, startedAt);
     const log = this.events.log?.(task.id);
-    const sink = log && ((chunk: Buffer) => log.write(chunk));
+    const sink = log && ((chunk: Buffer, stream: OutputStream) => log.write(chunk, stream));
     void runJob(task.spec, this.runner, controller.signal, sink).then((outcome) => {
       // the log is complete before anyone hears the run ended
       log?.end();

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { JobSpec } from '../shared/job.js';
+import type { OutputStream } from '../shared/run-log-format.js';
 import { OutputClip } from './output-clip.js';
 
 /**
@@ -59,8 +60,8 @@ export function execRefusal(program: string, execAllow: readonly string[]): stri
   return allowed ? null : `${program} is not in EXEC_ALLOW`;
 }
 
-/** Receives every byte an `exec` job prints (stdout and stderr, in arrival order). */
-export type OutputSink = (chunk: Buffer) => void;
+/** Receives every byte an `exec` job prints, in arrival order, saying which stream it came on. */
+export type OutputSink = (chunk: Buffer, stream: OutputStream) => void;
 
 /**
  * Runs one job; resolves (never rejects) when it ends. Aborting `signal` cancels it. `sink`
@@ -153,9 +154,9 @@ function runExec(
       return;
     }
     feedStdin(child, spec.stdin);
-    const onOutput = (chunk: Buffer) => {
+    const onOutput = (chunk: Buffer, stream: OutputStream) => {
       output.push(chunk);
-      sink?.(chunk);
+      sink?.(chunk, stream);
     };
     watchChild(child, program, onOutput, output, spec.timeoutMs, signal, resolve);
   });
@@ -182,7 +183,7 @@ function feedStdin(child: ChildProcess, stdin: string | undefined): void {
 function watchChild(
   child: ChildProcess,
   program: string,
-  onOutput: (chunk: Buffer) => void,
+  onOutput: OutputSink,
   output: OutputClip,
   timeoutMs: number | undefined,
   signal: AbortSignal,
@@ -213,8 +214,8 @@ function watchChild(
     resolve(outcomeOf(program, output, killReason, exit, spawnError));
   };
 
-  child.stdout?.on('data', onOutput);
-  child.stderr?.on('data', onOutput);
+  child.stdout?.on('data', (chunk: Buffer) => onOutput(chunk, 'stdout'));
+  child.stderr?.on('data', (chunk: Buffer) => onOutput(chunk, 'stderr'));
   child.on('error', (err) => {
     // Also emitted when a signal cannot be delivered; only a failed spawn ends the job.
     if (child.pid === undefined) {

@@ -3,6 +3,7 @@ import { taskTicket } from '../shared/ids.js';
 import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import { LOG_CHUNK_BYTES, type FrameOf } from '../shared/protocol.js';
+import { LogDecoder, type OutputPiece } from '../shared/run-log-format.js';
 import type { LogReadRequest } from './proxy-link.js';
 import type { LogChunk, RunKey, RunLogs } from './run-logs.js';
 
@@ -66,6 +67,11 @@ export function runOf(v: JobView, task: number | undefined): RunRef {
   };
 }
 
+/** A run's output as its result keeps it, for a run without a log: one stream, stdout. */
+function resultPieces(output: string): OutputPiece[] {
+  return output === '' ? [] : [{ stream: 'stdout', data: Buffer.from(output) }];
+}
+
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -110,45 +116,51 @@ export class LogReader {
     return { status: f.status, offset: f.offset, data, size: f.size, live: f.live };
   }
 
-  /** Everything the run printed so far (up to JOB_LOG_LIMIT); null for an unknown ticket. */
-  async logs(ticket: string, task: number | undefined): Promise<Buffer | null> {
+  /**
+   * Everything the run printed so far (up to JOB_LOG_LIMIT), stream by stream in the order
+   * its lines were completed; null for an unknown ticket.
+   */
+  async logs(ticket: string, task: number | undefined): Promise<OutputPiece[] | null> {
     const v = await this.access.view(ticket);
     if (!v) return null;
     const run = runOf(v, task);
-    const fallback = () => Buffer.from(run.terminal ? run.output : '');
+    const fallback = () => resultPieces(run.terminal ? run.output : '');
     if (!run.node || !run.started) return fallback();
-    const parts: Buffer[] = [];
+    const decoder = new LogDecoder();
+    const pieces: OutputPiece[] = [];
     let offset = 0;
     const never = new AbortController().signal;
     for (;;) {
       const c = await this.chunk(run, offset, 0, never);
       // no log: the run printed nothing, or only a type without one (echo) has output
-      if (c.status === 'none') return offset === 0 ? fallback() : Buffer.concat(parts);
-      parts.push(c.data);
+      if (c.status === 'none') return offset === 0 ? fallback() : [...pieces, ...decoder.end()];
+      pieces.push(...decoder.push(c.data));
       offset += c.data.length;
-      if (c.data.length === 0 || offset >= c.size) return Buffer.concat(parts);
+      if (c.data.length === 0 || offset >= c.size) return [...pieces, ...decoder.end()];
     }
   }
 
   /**
-   * Follows a run's output as it is produced: yields it in chunks, from the start, and again
-   * from the start of each new run of the job; returns the job's final view (null if the
-   * client left first).
+   * Follows a run's output as it is produced: yields its pieces as they come, from the start,
+   * and again from the start of each new run of the job; returns the job's final view (null
+   * if the client left first).
    */
   async *follow(
     first: JobView,
     task: number | undefined,
     signal: AbortSignal,
-  ): AsyncGenerator<Buffer, JobView | null> {
+  ): AsyncGenerator<OutputPiece[], JobView | null> {
     let v = first;
     let offset = 0;
     let source = '';
+    let decoder = new LogDecoder();
     while (!signal.aborted) {
       const run = runOf(v, task);
       const id = `${run.node ?? ''}#${run.attempts}`;
       if (run.node && id !== source) {
         source = id;
         offset = 0;
+        decoder = new LogDecoder();
       }
       if (run.node && run.started) {
         let c: LogChunk;
@@ -163,16 +175,19 @@ export class LogReader {
         }
         if (c.data.length > 0) {
           offset += c.data.length;
-          yield c.data;
+          const pieces = decoder.push(c.data);
+          if (pieces.length > 0) yield pieces;
           continue; // there may be more already
         }
         if (run.terminal) {
-          if (c.status === 'none' && offset === 0 && run.output) yield Buffer.from(run.output);
+          const last =
+            c.status === 'none' && offset === 0 ? resultPieces(run.output) : decoder.end();
+          if (last.length > 0) yield last;
           return v;
         }
         if (!c.live) await pause(POLL_MS, signal);
       } else if (run.terminal) {
-        if (run.output) yield Buffer.from(run.output);
+        if (run.output) yield resultPieces(run.output);
         return v;
       } else {
         await pause(POLL_MS, signal);

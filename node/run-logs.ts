@@ -9,14 +9,19 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { LOG_HEADER, type OutputStream } from '../shared/run-log-format.js';
+import { LogFramer } from './log-framer.js';
+
+const HEADER = Buffer.from(LOG_HEADER);
 
 /**
  * The whole output of the runs this node executes, one file per run under
  * `DATA_DIR/logs`, for `LOGS` and `TAIL`. A run is a ticket and, for a job of many tasks, the
- * task's index. Each file holds at most `limit` bytes (JOB_LOG_LIMIT) and then one line saying
- * how much more was printed; files go when their job's RESULT_TTL has passed. Output is not a
- * promise, so it is written without fsync, synchronously in the child's chunks: the node never
- * holds more than one chunk of it in memory, however much a job prints.
+ * task's index. A file keeps stdout and stderr apart, line by line (shared/run-log-format.ts),
+ * holds at most `limit` bytes of output (JOB_LOG_LIMIT) and then one line saying how much
+ * more was printed; files go when their job's RESULT_TTL has passed. Output is not a promise,
+ * so it is written without fsync, synchronously as the child's chunks come: the node holds no
+ * more than an unfinished line per stream (at most PART_BYTES each), however much a job prints.
  */
 
 export interface RunKey {
@@ -37,70 +42,68 @@ export interface LogChunk {
 
 /** The log of a run in progress. */
 export interface RunLog {
-  write(chunk: Buffer): void;
-  /** The run ended: notes what went beyond the limit and closes the file. */
+  /** Output of the run as it comes; what a worker returns is stdout. */
+  write(chunk: Buffer, stream?: OutputStream): void;
+  /** The run ended: writes the lines still held, notes what went beyond the limit, closes. */
   end(): void;
 }
 
 const fileName = (k: RunKey) =>
   k.task === undefined ? `${k.ticket}.log` : `${k.ticket}.${k.task}.log`;
 
-/** The line a log ends with when its run printed more than the limit. */
-export function overLimitNote(limit: number, dropped: number): string {
-  return `\n[... ${dropped} more bytes not kept: JOB_LOG_LIMIT is ${limit} bytes ...]\n`;
-}
-
 class LiveLog implements RunLog {
   fd: number | undefined;
   size = 0;
-  dropped = 0;
   ended = false;
   /** A write failed (a full disk): the rest is counted, not kept. */
   broken = false;
   readonly listeners = new Set<() => void>();
+  private readonly framer: LogFramer;
 
   constructor(
     readonly path: string,
-    private readonly limit: number,
+    limit: number,
     private readonly onEnd: () => void,
-  ) {}
+  ) {
+    this.framer = new LogFramer(limit);
+  }
 
-  write(chunk: Buffer): void {
+  write(chunk: Buffer, stream: OutputStream = 'stdout'): void {
     if (this.ended) return;
-    const room = this.broken ? 0 : this.limit - this.size;
-    const kept = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
-    this.dropped += chunk.length - kept.length;
-    if (kept.length === 0) return;
-    try {
-      // opened on the first byte: a run that prints nothing leaves no file behind; 'w'
-      // replaces what an earlier run of the same ticket left here
-      this.fd ??= openSync(this.path, 'w');
-      writeSync(this.fd, kept);
-      this.size += kept.length;
-      this.notify();
-    } catch {
-      // the job goes on; its result still has the head and tail of its output
-      this.broken = true;
-      this.dropped += kept.length;
-    }
+    this.append(this.framer.push(stream, chunk));
   }
 
   end(): void {
     if (this.ended) return;
     this.ended = true;
     try {
-      if (this.fd !== undefined && this.dropped > 0) {
-        const note = Buffer.from(overLimitNote(this.limit, this.dropped));
-        writeSync(this.fd, note);
-        this.size += note.length;
-      }
-    } catch {
-      // a full disk: the log ends without its note
+      this.append(this.framer.end());
     } finally {
       if (this.fd !== undefined) closeQuietly(this.fd);
       else unlinkQuietly(this.path); // an earlier run's output is not this run's
       this.onEnd();
       this.notify();
+    }
+  }
+
+  private append(records: Buffer): void {
+    if (records.length === 0 || this.broken) return;
+    try {
+      if (this.fd === undefined) {
+        // opened on the first record: a run that prints nothing leaves no file behind; 'w'
+        // replaces what an earlier run of the same ticket left here
+        this.fd = openSync(this.path, 'w');
+        writeSync(this.fd, HEADER);
+        this.size += HEADER.length;
+      }
+      writeSync(this.fd, records);
+      this.size += records.length;
+      this.notify();
+    } catch {
+      // the job goes on; its result still has the head and tail of its output. Nothing more
+      // is written, so the file never holds a record cut by the failure and then another.
+      this.broken = true;
+      this.framer.stop();
     }
   }
 

@@ -2,6 +2,7 @@ import { WireError } from '../shared/errors.js';
 import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
+import { logText } from '../shared/run-log-format.js';
 import type { LogAsk } from './log-relay.js';
 
 /** The most output the dashboard shows of one run; `petrel logs` reads all of it. */
@@ -73,7 +74,8 @@ export async function readRunLog(
   return {
     node: run.node,
     source: 'log',
-    text: data.toString('utf8'),
+    // both streams, line by line as they were printed (the file marks whose each line is)
+    text: logText(data),
     size: f.size,
     shown: data.length,
     live: f.live,

@@ -1,5 +1,14 @@
 import type { Command } from 'commander';
-import { action, common, int, out, withClient, type CommonOptions } from '../context.js';
+import type { OutputLine } from '../../client/index.js';
+import {
+  action,
+  common,
+  int,
+  out,
+  outputLine,
+  withClient,
+  type CommonOptions,
+} from '../context.js';
 
 interface LogsOptions extends CommonOptions {
   follow?: boolean;
@@ -10,7 +19,9 @@ export function register(program: Command): void {
   common(
     program
       .command('logs')
-      .description("print a job's output so far; with -f, follow it until the job ends")
+      .description(
+        "print a job's output so far, its stdout on stdout and its stderr on stderr; with -f, follow it until the job ends",
+      )
       .argument('<ticket>')
       .option('-f, --follow', 'keep printing output as the job produces it')
       .option('--task <i>', 'the output of one task of a job of many tasks', int('--task')),
@@ -19,14 +30,16 @@ export function register(program: Command): void {
       withClient(opts, async (c) => {
         const task = { task: opts.task };
         if (!opts.follow) {
-          const text = await c.logs(ticket, task);
-          if (opts.json) out(JSON.stringify({ ticket, output: text }));
-          else if (text !== '') out(text);
+          const lines = await c.logs(ticket, task);
+          if (opts.json) {
+            const output = lines.map((l) => l.text).join('\n');
+            out(JSON.stringify({ ticket, output, lines }));
+          } else lines.forEach(outputLine);
           return;
         }
         const line = opts.json
-          ? (text: string) => out(JSON.stringify({ line: text }))
-          : (text: string) => out(text);
+          ? (l: OutputLine) => out(JSON.stringify({ line: l.text, stream: l.stream }))
+          : outputLine;
         const r = await c.tail(ticket, line, task);
         if (opts.json) out(JSON.stringify({ result: r }));
       }),

@@ -8,6 +8,7 @@ import {
   int,
   note,
   out,
+  outputLine,
   withClient,
   type CommonOptions,
 } from '../context.js';
@@ -28,7 +29,7 @@ export function register(program: Command): void {
     program
       .command('run')
       .description(
-        'run a program on the cluster as if here: its output as it is printed, its exit code; Ctrl-C cancels it',
+        'run a program on the cluster as if here: its stdout and stderr as they are printed, its exit code; Ctrl-C cancels it',
       )
       .argument('<program>', 'a program the nodes allow (EXEC_ALLOW)')
       .argument('[args...]')
@@ -70,10 +71,13 @@ export function register(program: Command): void {
   );
 }
 
-/** Streams the job's output as it is printed (TAIL); a node without TAIL prints it at the end. */
+/**
+ * Streams the job's output as it is printed (TAIL), its stdout on stdout and its stderr on
+ * stderr; a node without TAIL prints it at the end.
+ */
 async function follow(c: Client, ticket: string, quiet: boolean): Promise<JobResult> {
   try {
-    return await c.tail(ticket, (line) => quiet || out(line));
+    return await c.tail(ticket, (line) => quiet || outputLine(line));
   } catch (err) {
     if (!(err instanceof WireError && err.code === 'UNKNOWN_COMMAND')) throw err;
     const r = await c.wait(ticket);
