@@ -89,9 +89,12 @@ t.test('submit, wait, status, result, cancel, ls, top: text and --json', async (
 t.test('petrel run: output, exit code, Ctrl-C cancels', async (t) => {
   const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
   const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
-  const r = await petrel(['run', '--no-cwd', '--', 'sh', '-c', 'echo out; exit 3'], { env });
-  t.equal(r.code, 3, "the job's exit code");
-  t.match(r.stdout, /^out\n/);
+  const r = await petrel(['run', '--no-cwd', '--', 'sh', '-c', 'echo out; echo err >&2; exit 7'], {
+    env,
+  });
+  t.equal(r.code, 7, "the job's exit code");
+  t.equal(r.stdout, 'out\n', "the job's stdout, and only that, on stdout");
+  t.match(r.stderr, /^err\n/, "the job's stderr on stderr");
   const ok = await petrel(['run', '--no-cwd', '--json', '--', 'sh', '-c', 'echo fine'], { env });
   t.equal(ok.code, 0);
   t.match(JSON.parse(ok.stdout), { state: 'done', exitCode: 0 });
@@ -117,6 +120,7 @@ t.test('petrel run: output, exit code, Ctrl-C cancels', async (t) => {
   t.equal(stopped.code, 130, 'Ctrl-C: exit 130');
   t.match(stopped.stderr, /cancelling/);
   t.equal(await line.ask(`STATUS ${ticket}`), 'OK cancelled', 'the job was cancelled');
+  t.match(JSON.parse((await line.ask(`RESULT ${ticket}`)).slice(3)), { state: 'cancelled' });
 });
 
 t.test('a token from the environment', async (t) => {
@@ -162,16 +166,21 @@ t.test('petrel run streams as the job prints, in this directory, with stdin and 
   const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
   const dir = tempDir(t.teardown);
   const gate = join(dir, 'go');
-  const script = `echo first; while [ ! -e ${gate} ]; do sleep 0.02; done; echo "second $X"`;
+  const script = `echo first; echo warning >&2; while [ ! -e ${gate} ]; do sleep 0.02; done; echo "second $X"`;
   const { child, done } = spawnPetrel(['run', '-e', 'X=42', '--', 'sh', '-c', script], { env });
   let seen = '';
+  let seenErr = '';
   child.stdout!.on('data', (d: string) => (seen += d));
+  child.stderr!.on('data', (d: string) => (seenErr += d));
   await until(() => seen.includes('first\n'), 20_000, 'the first line');
+  await until(() => seenErr.includes('warning\n'), 20_000, 'the first line of stderr');
   t.equal(seen, 'first\n', 'printed while the job still runs');
+  t.equal(seenErr, 'warning\n', 'stderr too, on stderr');
   writeFileSync(gate, '');
   const r = await done;
   t.equal(r.code, 0);
   t.equal(r.stdout, 'first\nsecond 42\n');
+  t.equal(r.stderr, 'warning\n');
 
   const pwd = await petrel(['run', '--cwd', dir, '--', 'pwd'], { env });
   t.equal(pwd.stdout, `${dir}\n`, '--cwd');
@@ -181,19 +190,28 @@ t.test('petrel run streams as the job prints, in this directory, with stdin and 
   t.equal(cat.stdout, 'from stdin\n', '-i sends standard input');
 
   const ticket = (
-    await petrel(['submit', 'exec', '--', 'sh', '-c', 'echo a; echo b'], { env })
+    await petrel(['submit', 'exec', '--', 'sh', '-c', 'echo a; echo oops >&2; echo b'], { env })
   ).stdout.trim();
   t.equal((await petrel(['wait', ticket], { env })).code, 0);
-  t.equal((await petrel(['logs', ticket], { env })).stdout, 'a\nb\n');
-  t.equal(
-    (await petrel(['logs', '-f', ticket], { env })).stdout,
-    'a\nb\n',
-    'follow of a finished job',
+  const logs = await petrel(['logs', ticket], { env });
+  t.same([logs.stdout, logs.stderr], ['a\nb\n', 'oops\n'], 'each stream on its own');
+  const followed = await petrel(['logs', '-f', ticket], { env });
+  t.same([followed.stdout, followed.stderr], ['a\nb\n', 'oops\n'], 'follow of a finished job');
+  const asJson = JSON.parse((await petrel(['logs', '--json', ticket], { env })).stdout) as {
+    ticket: string;
+    output: string;
+    lines: Array<{ stream: string; text: string }>;
+  };
+  t.equal(asJson.ticket, ticket);
+  t.same(asJson.output.split('\n').sort(), ['a', 'b', 'oops']);
+  t.same(
+    [...asJson.lines].sort((x, y) => x.text.localeCompare(y.text)),
+    [
+      { stream: 'stdout', text: 'a' },
+      { stream: 'stdout', text: 'b' },
+      { stream: 'stderr', text: 'oops' },
+    ],
   );
-  t.same(JSON.parse((await petrel(['logs', '--json', ticket], { env })).stdout), {
-    ticket,
-    output: 'a\nb',
-  });
 });
 
 t.test(

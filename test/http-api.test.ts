@@ -148,38 +148,56 @@ t.test('a token guards the API as it guards the line protocol', async (t) => {
   t.equal((await call(`${base}/v1/openapi.json`)).status, 200, 'the document is public');
 });
 
-t.test('logs, whole and followed as the job prints', async (t) => {
+/** Reads a streamed response until `until` holds of its text, or to its end. */
+async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  text: { value: string },
+  until: (text: string) => boolean = () => false,
+): Promise<void> {
+  const decoder = new TextDecoder();
+  while (!until(text.value)) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    text.value += decoder.decode(value, { stream: true });
+  }
+}
+
+t.test('logs, whole and followed as the job prints, both streams or one', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
   const base = await serve(t.teardown, nodes[0]!);
   const gate = join(tempDir(t.teardown), 'go');
-  const script = `echo first; while [ ! -e ${gate} ]; do sleep 0.02; done; echo second`;
+  const script = `echo first; echo oops >&2; while [ ! -e ${gate} ]; do sleep 0.02; done; echo second`;
   const ticket = (await post(`${base}/v1/jobs`, { type: 'exec', args: ['sh', '-c', script] })).body
     .ticket as string;
 
-  const res = await fetch(`${base}/v1/jobs/${ticket}/logs?follow=1`);
+  const res = await fetch(`${base}/v1/jobs/${ticket}/logs?follow=1&stream=stdout`);
   t.equal(res.status, 200);
   t.match(res.headers.get('content-type'), /^text\/plain/);
+  const out = { value: '' };
   const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!text.includes('first\n')) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  t.equal(text, 'first\n', 'the first line arrives while the job still runs');
+  await readUntil(reader, out, (s) => s.includes('first\n'));
+  t.equal(out.value, 'first\n', 'the first line arrives while the job still runs');
+  const errRes = await fetch(`${base}/v1/jobs/${ticket}/logs?follow=1&stream=stderr`);
+  const err = { value: '' };
+  const errReader = errRes.body!.getReader();
+  await readUntil(errReader, err, (s) => s.includes('oops\n'));
+  t.equal(err.value, 'oops\n', 'stderr alone');
   t.equal((await call(`${base}/v1/jobs/${ticket}`)).body.state, 'running');
   writeFileSync(gate, '');
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  t.equal(text, 'first\nsecond\n', 'the stream ends with the job');
+  await readUntil(reader, out);
+  t.equal(out.value, 'first\nsecond\n', 'the stream ends with the job');
+  await readUntil(errReader, err);
+  t.equal(err.value, 'oops\n', 'only stderr, to the end');
 
   const whole = await call(`${base}/v1/jobs/${ticket}/logs`);
   t.equal(whole.status, 200);
-  t.equal(whole.text, 'first\nsecond\n');
+  t.same(whole.text.split('\n').sort(), ['', 'first', 'oops', 'second'], 'both streams');
+  t.match(whole.text, /first\n(.*\n)?second\n/);
+  const both = await fetch(`${base}/v1/jobs/${ticket}/logs?follow=1`);
+  t.equal(await both.text(), whole.text, 'followed after the end: the same');
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?stream=stdout`)).text, 'first\nsecond\n');
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?stream=stderr`)).text, 'oops\n');
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?stream=both`)).status, 400);
   t.equal((await call(`${base}/v1/jobs/${'0'.repeat(26)}/logs`)).status, 404);
   t.equal((await call(`${base}/v1/jobs/${ticket}/logs?follow=yes`)).status, 400);
   t.equal((await call(`${base}/v1/jobs/${ticket}/logs?task=3`)).status, 404);
@@ -229,6 +247,12 @@ t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) 
   const schemas = (doc.components as { schemas: Record<string, { properties?: object }> }).schemas;
   t.ok(schemas.JobSpec?.properties && 'timeoutMs' in schemas.JobSpec.properties, 'the job spec');
   t.ok(schemas.JobResult?.properties && 'exitCode' in schemas.JobResult.properties);
+  const logs = paths['/v1/jobs/{ticket}/logs']?.get as { parameters: Array<{ name: string }> };
+  t.match(
+    logs.parameters.find((p) => p.name === 'stream'),
+    { in: 'query', schema: { enum: ['stdout', 'stderr'] } },
+    'the stream filter is documented',
+  );
 });
 
 t.test('a real node process serves the API on HTTP_PORT', async (t) => {

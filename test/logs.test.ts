@@ -144,6 +144,77 @@ t.test('TAIL and LOGS while the job runs, from the node that did not run it', as
   t.match(json((await local.next()) as string), { state: 'done' });
 });
 
+/** The lines a TAIL gives until its final `OK <json>` line, and that line. */
+async function tailed(c: LineClient, n: number): Promise<string[]> {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) lines.push((await c.next()) as string);
+  return lines;
+}
+
+/** Lines of one stream in `lines` of LOGS/TAIL `streams`, their marks taken off. */
+const ofStream = (lines: string[], mark: '>' | '2>') =>
+  lines.filter((l) => l.startsWith(`${mark} `)).map((l) => l.slice(mark.length + 1));
+
+t.test('LOGS and TAIL with streams keep stdout and stderr apart, on every node', async (t) => {
+  const { client } = await cluster(t);
+  const gate = join(tempDir(t.teardown), 'go');
+  const a = await client('a');
+  const script = `echo out1; echo err1 >&2; while [ ! -e ${gate} ]; do sleep 0.05; done; printf part; echo err2 >&2; echo ial`;
+  const ticket = await submit(a, `SUBMIT exec sh -c '${script}'`);
+  const running = await until(async () => {
+    const v = json(await a.ask(`RESULT ${ticket}`));
+    return v.state === 'running' && v.node ? v : null;
+  });
+  const ran = running.node as string;
+  const nodes = [ran, other(ran)];
+  const tails: Record<string, LineClient> = {};
+  const plain = await client(other(ran));
+  plain.write(`TAIL ${ticket}\n`);
+  for (const id of nodes) {
+    tails[id] = await client(id);
+    tails[id].write(`TAIL ${ticket} streams\n`);
+  }
+  for (const id of nodes) {
+    const first = await tailed(tails[id] as LineClient, 2);
+    t.same(
+      first.sort(),
+      ['2> err1', '> out1'],
+      `TAIL streams on ${id === ran ? 'the' : 'another'} node, while it runs`,
+    );
+    const c = await client(id);
+    t.same((await multi(c, `LOGS ${ticket} streams`)).sort(), ['2> err1', '> out1']);
+    t.same((await multi(c, `LOGS ${ticket}`)).sort(), ['err1', 'out1'], 'LOGS as it always was');
+  }
+  t.same((await tailed(plain, 2)).sort(), ['> err1', '> out1'], 'TAIL as it always was');
+  writeFileSync(gate, '');
+  for (const id of nodes) {
+    const rest = await tailed(tails[id] as LineClient, 3);
+    t.same(ofStream(rest, '>'), ['partial'], 'a line split by a write to stderr stays whole');
+    t.same(ofStream(rest, '2>'), ['err2']);
+    t.match(json(rest[2] as string), { ticket, state: 'done' });
+    const c = await client(id);
+    const all = await multi(c, `LOGS ${ticket} streams`);
+    t.same(
+      [ofStream(all, '>'), ofStream(all, '2>')],
+      [
+        ['out1', 'partial'],
+        ['err1', 'err2'],
+      ],
+    );
+    t.same(await multi(c, `LOGS ${ticket} 0 STREAMS`), all, 'with the task, in any case');
+  }
+  const last = await tailed(plain, 3);
+  t.same(last.slice(0, 2).sort(), ['> err2', '> partial']);
+  t.match(
+    await a.ask(`LOGS ${ticket} 0 streams more`),
+    /^ERR BAD_REQUEST usage: LOGS <ticket> \[task\] \[streams\]/,
+  );
+  t.match(await a.ask(`TAIL ${ticket} stderr`), /^ERR BAD_REQUEST task is a task index/);
+  const echo = await submit(a, 'SUBMIT echo one two');
+  await a.ask(`WAIT ${echo}`);
+  t.same(await multi(a, `LOGS ${echo} streams`), ['> one two'], 'output without a log is stdout');
+});
+
 t.test('LOGS and TAIL name a task of a job of many tasks', async (t) => {
   const { client } = await cluster(t);
   const a = await client('a');
