@@ -21,7 +21,9 @@ export function overLimitNote(limit: number, dropped: number): string {
 }
 
 export class LogFramer {
-  private readonly held: Record<OutputStream, Buffer> = { stdout: EMPTY, stderr: EMPTY };
+  /** Each stream's unfinished line, as the chunks it came in (joined once, when it ends). */
+  private readonly held: Record<OutputStream, Buffer[]> = { stdout: [], stderr: [] };
+  private readonly heldBytes: Record<OutputStream, number> = { stdout: 0, stderr: 0 };
   /** A part was the stream's last record: its line is still open in the file. */
   private readonly open: Record<OutputStream, boolean> = { stdout: false, stderr: false };
   /** Bytes of output in the records so far. */
@@ -41,8 +43,18 @@ export class LogFramer {
       this.dropped += chunk.length;
       return EMPTY;
     }
+    if (
+      this.heldBytes[stream] + chunk.length < PART_BYTES &&
+      chunk.indexOf(NL) < 0 &&
+      chunk.indexOf(CR) < 0
+    ) {
+      // the line goes on: a copy, since holding a slice would keep the child's whole chunk
+      this.held[stream].push(Buffer.from(chunk));
+      this.heldBytes[stream] += chunk.length;
+      return EMPTY;
+    }
     const out: Buffer[] = [];
-    let buf = this.held[stream].length ? Buffer.concat([this.held[stream], chunk]) : chunk;
+    let buf = this.take(stream, chunk);
     let start = 0;
     for (let nl = buf.indexOf(NL); nl >= 0 && !this.full; nl = buf.indexOf(NL, start)) {
       this.emit(stream, buf.subarray(start, nl), true, out);
@@ -62,9 +74,20 @@ export class LogFramer {
       this.dropped += buf.length;
       buf = EMPTY;
     }
-    // a copy: holding a slice would keep the child's whole chunk alive
-    this.held[stream] = buf.length ? Buffer.from(buf) : EMPTY;
+    if (buf.length > 0) {
+      this.held[stream].push(Buffer.from(buf));
+      this.heldBytes[stream] = buf.length;
+    }
     return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
+  }
+
+  /** What `stream` holds, followed by `chunk`; nothing is held after. */
+  private take(stream: OutputStream, chunk: Buffer): Buffer {
+    const held = this.held[stream];
+    const all = held.length === 0 ? chunk : Buffer.concat([...held, chunk]);
+    this.held[stream] = [];
+    this.heldBytes[stream] = 0;
+    return all;
   }
 
   /**
@@ -74,8 +97,7 @@ export class LogFramer {
   end(): Buffer {
     const out: Buffer[] = [];
     for (const stream of ['stdout', 'stderr'] as const) {
-      const rest = this.held[stream];
-      this.held[stream] = EMPTY;
+      const rest = this.take(stream, EMPTY);
       if (this.full) this.dropped += rest.length;
       else if (rest.length) this.emit(stream, rest, false, out);
     }

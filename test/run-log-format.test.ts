@@ -99,6 +99,8 @@ t.test('carriage returns and long lines are written before their newline', async
   t.equal(f.push('stdout', b('10%\r20%\r3')).toString(), 'O10%\r20%\r\n', 'a progress bar at once');
   t.equal(f.push('stdout', b('0%')).length, 0, 'the rest of the line is held');
   t.equal(f.push('stdout', b('\n')).toString(), 'o30%\n');
+  for (const c of 'one byte at a time') t.equal(f.push('stderr', b(c)).length, 0);
+  t.equal(f.push('stderr', b('\n')).toString(), 'eone byte at a time\n');
   const long = Buffer.alloc(PART_BYTES + 10, 'x');
   const records = f.push('stderr', long);
   t.equal(records.length, PART_BYTES + 2, 'a part of PART_BYTES');

@@ -72,6 +72,8 @@ t.test('WORKER: a type becomes known cluster-wide, jobs flow, bad lines get ERR'
   w.write(`PROGRESS ${ticket} 50\nDONE ${ticket} "resized\\nto 300"\n`);
   const view = await waitView(client, ticket);
   t.match(view, { state: 'done', exitCode: 0, output: 'resized\nto 300', node: 'n1', attempts: 1 });
+  t.equal(await client.ask(`LOGS ${ticket} streams`), 'OK 2', "a worker's output is stdout");
+  t.same([await client.next(), await client.next()], ['> resized', '> to 300']);
   t.match(await w.ask(`DONE ${ticket} again`), /^ERR NOT_FOUND .* is not held by this worker/);
 
   const failed = await submit(client, 'SUBMIT resize b.png');
