@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
- * `npm run bench:map`: `petrel map` against `xargs -P` on this machine, over the same lines
- * and the same short program. Petrel runs a local cluster at npm start's defaults (three
- * nodes, SLOTS = CPU count, DURABILITY=fsync); xargs runs as many at once as there are CPUs.
- * Both outputs are checked to hold every line once; the table is printed and written to
- * bench/results/map.json.
+ * `npm run bench:map`: `petrel map` against `xargs -P 2` on this machine, over the same 1,000
+ * lines and the same short program (`echo {}`). Petrel runs a local cluster at npm start's
+ * defaults (three nodes, SLOTS = CPU count, DURABILITY=fsync): `petrel map` (one job of 1,000
+ * tasks on every free slot) and `petrel map -j 2` (the job's concurrency 2, as xargs). Every
+ * output is checked to hold every line once; the medians, each one's ratio to xargs and the
+ * machine's load are printed and written to bench/results/map.json.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from './cluster.js';
@@ -19,6 +20,8 @@ const PETREL = join(distDir, 'cli', 'main.js');
 const RESULTS = join(distDir, '..', 'bench', 'results');
 const TASKS = Number(process.env.MAP_TASKS ?? 1000);
 const ROUNDS = Number(process.env.MAP_ROUNDS ?? 3);
+/** xargs -P and petrel map -j: as many at once as this machine's 2 cores. */
+const PARALLEL = Number(process.env.MAP_PARALLEL ?? 2);
 const cpus = availableParallelism();
 
 interface Run {
@@ -52,53 +55,68 @@ function check(name: string, r: Run, lines: string[]): void {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
+/** The runs compared, each as the command line that reads the lines on stdin. */
+function contenders(program: string[]): Array<{ name: string; cmd: string; args: string[] }> {
+  const map = (extra: string[]) => [PETREL, 'map', ...extra, '--', ...program];
+  return [
+    {
+      name: `xargs -P ${PARALLEL}`,
+      cmd: 'xargs',
+      args: ['-P', String(PARALLEL), '-I{}', ...program],
+    },
+    { name: 'petrel map', cmd: process.execPath, args: map([]) },
+    {
+      name: `petrel map -j ${PARALLEL}`,
+      cmd: process.execPath,
+      args: map(['-j', String(PARALLEL)]),
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   const lines = Array.from({ length: TASKS }, (_, i) => `line-${i}`);
   const input = lines.join('\n') + '\n';
+  const loadBefore = loadavg()[0] ?? 0;
   const cluster = await Cluster.start({
     label: 'map',
     nodes: 3,
     slots: 0,
     durability: 'fsync',
-    nodeEnv: { EXEC_ALLOW: 'printf' },
+    nodeEnv: { EXEC_ALLOW: 'echo' },
   });
   const env = { ...process.env, PETREL_ADDR: `127.0.0.1:${cluster.clientPorts[0]}` };
-  const program = ['printf', '%s\\n', '{}'];
-  const results: Record<string, number[]> = { xargs: [], map: [], 'map --keep-order': [] };
+  const program = ['echo', '{}'];
+  const runs = contenders(program);
+  const results = new Map<string, number[]>(runs.map((r) => [r.name, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const x = await timed('xargs', ['-P', String(cpus), '-I{}', ...program], input);
-      check('xargs', x, lines);
-      results.xargs!.push(x.ms);
-      const m = await timed(process.execPath, [PETREL, 'map', '--', ...program], input, env);
-      check('petrel map', m, lines);
-      results.map!.push(m.ms);
-      const k = await timed(
-        process.execPath,
-        [PETREL, 'map', '--keep-order', '--', ...program],
-        input,
-        env,
-      );
-      check('petrel map --keep-order', k, lines);
-      if (k.stdout !== input) throw new Error('--keep-order: not in input order');
-      results['map --keep-order']!.push(k.ms);
+      for (const r of runs) {
+        const got = await timed(r.cmd, r.args, input, env);
+        check(r.name, got, lines);
+        results.get(r.name)?.push(got.ms);
+      }
     }
   } finally {
     await cluster.stop();
   }
-  const rows = Object.entries(results).map(([name, ms]) => ({
+  const base = median(results.get(runs[0]!.name) ?? []);
+  const rows = [...results].map(([name, ms]) => ({
     name,
     medianMs: Math.round(median(ms)),
     tasksPerSecond: Math.round((TASKS / median(ms)) * 1000),
+    vsXargs: Math.round((median(ms) / base) * 10) / 10,
     runsMs: ms.map(Math.round),
   }));
-  const report = { tasks: TASKS, rounds: ROUNDS, cpus, program: program.join(' '), rows };
+  const load = { before: round2(loadBefore), after: round2(loadavg()[0] ?? 0) };
+  const report = { tasks: TASKS, rounds: ROUNDS, cpus, program: program.join(' '), load, rows };
   process.stdout.write(
-    `${TASKS} tasks of \`${program.join(' ')}\`, ${cpus} CPUs, median of ${ROUNDS}\n` +
+    `${TASKS} tasks of \`${program.join(' ')}\`, ${cpus} CPUs, load average ${load.before} → ` +
+      `${load.after}, median of ${ROUNDS}\n` +
       rows
         .map(
           (r) =>
-            `${r.name.padEnd(18)} ${String(r.medianMs).padStart(7)} ms  ${r.tasksPerSecond} tasks/s`,
+            `${r.name.padEnd(18)} ${String(r.medianMs).padStart(7)} ms  ` +
+            `${String(r.tasksPerSecond).padStart(5)} tasks/s  ${r.vsXargs}× xargs's time`,
         )
         .join('\n') +
       '\n',
@@ -106,6 +124,8 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'map.json'), JSON.stringify(report, null, 2) + '\n');
 }
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
 
 main().catch((err: unknown) => {
   process.stderr.write(`bench:map: ${err instanceof Error ? err.message : String(err)}\n`);

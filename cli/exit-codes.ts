@@ -8,7 +8,7 @@ import type { JobResult } from '../client/index.js';
  */
 export const EXIT = {
   OK: 0,
-  /** A job failed or was cancelled (wait, map, result of a failed job in scripts). */
+  /** A job failed or was cancelled (wait, result of a failed job in scripts). */
   JOB_FAILED: 1,
   /** Bad arguments or a request the node refused as malformed. */
   USAGE: 64,
@@ -20,6 +20,8 @@ export const EXIT = {
   TEMPFAIL: 75,
   /** The token is missing or wrong, or the action is not allowed. */
   NOPERM: 77,
+  /** `petrel map`: a task failed or was cancelled (xargs's code when a command failed). */
+  TASKS_FAILED: 123,
   /** `petrel run`: the job ran out of its timeoutMs (as `timeout(1)` does). */
   JOB_TIMEOUT: 124,
   /** `petrel run`: the program could not be started. */

@@ -34,3 +34,14 @@ export class TaskPrinter {
     return ready;
   }
 }
+
+/** The markers where bytes were dropped: the node's (JOB_OUTPUT_LIMIT) and the reply's. */
+const DROPPED = /\n\[\.\.\. \d+ bytes dropped \.\.\.\]\n|\[…\d+ dropped…\]/;
+
+/**
+ * Whether a task's `output` in the job's result may not be the whole of what it printed: it
+ * was clipped on its node or to fit the reply (LOGS then reads all of it).
+ */
+export function isClipped(t: Task): boolean {
+  return DROPPED.test(t.output ?? '') || (t.error ?? '').startsWith('output clipped');
+}

@@ -1,10 +1,10 @@
 import t from 'tap';
-import { withLine } from '../cli/commands/map.js';
+import { batchesOf, mapSpec, withLine } from '../cli/commands/map.js';
 import { render } from '../cli/commands/top.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
 import { summary } from '../cli/format.js';
 import { envOf } from '../cli/job-input.js';
-import { TaskPrinter } from '../cli/task-printer.js';
+import { isClipped, TaskPrinter } from '../cli/task-printer.js';
 import { WireError } from '../shared/errors.js';
 
 const T = '01M8N95DJSFCSS7R4A8TAF97G2';
@@ -13,6 +13,38 @@ t.test('map: {} is the line, or the line is the last argument', async (t) => {
   t.same(withLine(['gzip', '-9', '{}'], 'a b.txt'), ['gzip', '-9', 'a b.txt']);
   t.same(withLine(['cp', '{}', '{}.bak'], 'x'), ['cp', 'x', 'x.bak']);
   t.same(withLine(['wc', '-l'], 'f'), ['wc', '-l', 'f']);
+});
+
+t.test('map: one job per 10,000 lines, -j as its concurrency', async (t) => {
+  const lines = Array.from({ length: 25_001 }, (_, i) => String(i));
+  t.same(
+    batchesOf(lines).map((b) => [b.length, b[0]]),
+    [
+      [10_000, '0'],
+      [10_000, '10000'],
+      [5001, '20000'],
+    ],
+  );
+  t.same(batchesOf(['a'], 2), [['a']]);
+  t.same(mapSpec('gzip', ['-9'], ['a', 'b'], { jobs: 8, retries: 2, timeout: 5000 }), {
+    tasks: [
+      { type: 'exec', args: ['gzip', '-9', 'a'], timeoutMs: 5000 },
+      { type: 'exec', args: ['gzip', '-9', 'b'], timeoutMs: 5000 },
+    ],
+    concurrency: 8,
+    retry: { attempts: 3 },
+  });
+  t.equal(mapSpec('true', [], ['a'], { jobs: 50_000 }).concurrency, 10_000, 'at most the limit');
+  t.notOk('concurrency' in mapSpec('true', [], ['a'], {}), 'no -j: every free slot');
+});
+
+t.test('map: a task whose output was clipped is read again in full', async (t) => {
+  const task = (output: string, error?: string) =>
+    ({ index: 0, state: 'done', output, error }) as never;
+  t.notOk(isClipped(task('all of it\n')));
+  t.ok(isClipped(task('head\n[... 4000 bytes dropped ...]\ntail')), "the node's marker");
+  t.ok(isClipped(task('head[…4000 dropped…]tail')), "the reply's marker");
+  t.ok(isClipped(task('x', 'output clipped to JOB_OUTPUT_LIMIT (1024 bytes): 10 bytes dropped')));
 });
 
 t.test('map prints each finished task once, as it ends or in input order', async (t) => {

@@ -214,55 +214,6 @@ t.test('petrel run streams as the job prints, in this directory, with stdin and 
   );
 });
 
-t.test(
-  'petrel map -j n: at most n at once, outputs in order with -k, failures counted',
-  async (t) => {
-    const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
-    const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
-    const lines = Array.from({ length: 12 }, (_, i) => `item${i}`);
-    const ok = await petrel(['map', '-j', '3', '-k', '--', 'sh', '-c', 'echo got {}'], {
-      env,
-      input: lines.join('\n') + '\n',
-    });
-    t.equal(ok.code, 0, ok.stderr);
-    t.equal(ok.stdout, lines.map((l) => `got ${l}\n`).join(''), 'every line once, in input order');
-    const failing = await petrel(['map', '-j', '2', '--', 'sh', '-c', 'echo {}; [ {} != b ]'], {
-      env,
-      input: 'a\nb\nc\n',
-    });
-    t.equal(failing.code, 1, 'a failed task makes map exit 1');
-    t.same(failing.stdout.split('\n').filter(Boolean).sort(), ['a', 'b', 'c']);
-    t.match(failing.stderr, /task 1 \(b\) failed: exit 1/);
-    const empty = await petrel(['map', '-j', '2', '--', 'sh'], { env, input: '' });
-    t.equal(empty.code, 0, 'no lines, nothing to do');
-  },
-);
-
-t.test('petrel map: one job of many tasks, outputs as tasks end or in order', async (t) => {
-  const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
-  const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
-  const lines = Array.from({ length: 20 }, (_, i) => `file ${i}.txt`);
-  const input = lines.join('\n') + '\n';
-  const ordered = await petrel(['map', '--keep-order', '--', 'sh', '-c', 'echo "did {}"'], {
-    env,
-    input,
-  });
-  t.equal(ordered.code, 0, ordered.stderr);
-  t.equal(ordered.stdout, lines.map((l) => `did ${l}\n`).join(''));
-  const asJson = await petrel(['map', '--json', '--', 'sh', '-c', 'echo {}'], { env, input });
-  const job = JSON.parse(asJson.stdout) as { state: string; tasks: unknown[]; progress: object };
-  t.equal(job.state, 'done');
-  t.equal(job.tasks.length, 20, 'one job, one task per line');
-  t.match(job.progress, { total: 20, done: 20, failed: 0 });
-  const failing = await petrel(['map', '--', 'sh', '-c', 'echo {}; [ {} != b ]'], {
-    env,
-    input: 'a\nb\nc\n',
-  });
-  t.equal(failing.code, 1);
-  t.same(failing.stdout.split('\n').filter(Boolean).sort(), ['a', 'b', 'c']);
-  t.match(failing.stderr, /task 1 \(b\) failed: exit 1/);
-});
-
 t.test('petrel retry runs a failed job again', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
   const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };

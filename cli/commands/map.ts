@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
-import type { Client, JobResult } from '../../client/index.js';
+import type { Client, JobResult, SubmitSpec } from '../../client/index.js';
 import { WireError } from '../../shared/errors.js';
 import { MAX_TASKS } from '../../shared/job.js';
 import { action, common, int, note, out, withClient, type CommonOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { readLines } from '../job-input.js';
-import { runPool } from '../map-pool.js';
-import { TaskPrinter, type Task } from '../task-printer.js';
+import { MapProgress } from '../map-progress.js';
+import { isClipped, TaskPrinter, type Task } from '../task-printer.js';
 
 interface MapOptions extends CommonOptions {
   jobs?: number;
@@ -26,11 +26,12 @@ export function register(program: Command): void {
       .description(
         'run a program once per line of standard input ({} in its arguments is the line, or ' +
           'the line is the last argument), as one job of many tasks across the cluster; prints ' +
-          'each output, exits 0 when every task succeeded',
+          `each output, exits 0 when every task succeeded, ${EXIT.TASKS_FAILED} when one did not ` +
+          `(as xargs), ${EXIT.INTERRUPTED} when Ctrl-C cancelled it`,
       )
       .option(
         '-j, --jobs <n>',
-        'at most n at once: each line a job of its own, the next sent as one finishes (as xargs -P)',
+        "at most n tasks at once across the cluster (the job's concurrency; default: every free slot)",
         int('--jobs', 1),
       )
       .argument('<program>')
@@ -43,46 +44,7 @@ export function register(program: Command): void {
     action(async (program: string, args: string[], opts: MapOptions) => {
       const lines = await readLines();
       if (lines.length === 0) return EXIT.OK;
-      if (lines.length > MAX_TASKS) {
-        throw new WireError(
-          'TOO_LARGE',
-          `${lines.length} lines; a job holds at most ${MAX_TASKS} tasks`,
-        );
-      }
-      const tasks = lines.map((line) => ({
-        type: 'exec',
-        args: [program, ...withLine(args, line)],
-        timeoutMs: opts.timeout,
-      }));
-      const retry = opts.retries === undefined ? undefined : { attempts: opts.retries + 1 };
-      if (opts.jobs !== undefined) {
-        const n = opts.jobs;
-        return withClient({ ...opts, maxWaitConnections: n }, async (c) => {
-          const printer = new TaskPrinter(opts.keepOrder === true);
-          let failed = false;
-          await runPool(
-            c,
-            tasks.map((task) => ({ ...task, retry })),
-            n,
-            (task) => {
-              if (task.state !== 'done') failed = true;
-              if (opts.json) out(JSON.stringify(task));
-              else for (const t of printer.add(task)) printTask(t, lines);
-            },
-          );
-          return failed ? EXIT.JOB_FAILED : EXIT.OK;
-        });
-      }
-      return withClient(opts, async (c) => {
-        const ticket = await c.submit({ tasks, retry });
-        const r = await printAsFinished(c, ticket, lines, opts);
-        if (opts.json) out(JSON.stringify(r));
-        else if (r.state !== 'done' && !r.tasks?.length) {
-          note(`petrel: ${r.ticket} ${r.state}${r.error ? `: ${r.error}` : ''}`);
-        }
-        const ok = r.state === 'done' && (r.tasks ?? []).every((t) => t.state === 'done');
-        return ok ? EXIT.OK : EXIT.JOB_FAILED;
-      });
+      return withClient(opts, (c) => mapLines(c, program, args, lines, opts));
     }),
   );
 }
@@ -94,11 +56,83 @@ export function withLine(args: string[], line: string): string[] {
     : [...args, line];
 }
 
-async function printAsFinished(
+/** The lines in batches of at most `size`: one job each. */
+export function batchesOf<T>(lines: T[], size = MAX_TASKS): T[][] {
+  const out: T[][] = [];
+  for (let start = 0; start < lines.length; start += size) {
+    out.push(lines.slice(start, start + size));
+  }
+  return out;
+}
+
+/** The job of one batch of lines (at most MAX_TASKS). */
+export function mapSpec(
+  program: string,
+  args: string[],
+  lines: string[],
+  opts: Pick<MapOptions, 'jobs' | 'timeout' | 'retries'>,
+): SubmitSpec {
+  const spec: SubmitSpec = {
+    tasks: lines.map((line) => ({
+      type: 'exec',
+      args: [program, ...withLine(args, line)],
+      timeoutMs: opts.timeout,
+    })),
+  };
+  if (opts.jobs !== undefined) spec.concurrency = Math.min(opts.jobs, MAX_TASKS);
+  if (opts.retries !== undefined) spec.retry = { attempts: opts.retries + 1 };
+  return spec;
+}
+
+/**
+ * Lines beyond MAX_TASKS make further jobs, run one after another (so `-j` holds across all
+ * of them). Returns the exit code.
+ */
+async function mapLines(
+  c: Client,
+  program: string,
+  args: string[],
+  lines: string[],
+  opts: MapOptions,
+): Promise<number> {
+  const bar = new MapProgress(lines.length, process.stderr.isTTY === true && !opts.json);
+  const ctrlC = onInterrupt(c);
+  let ok = true;
+  const tally = { ended: 0, failed: 0 };
+  try {
+    for (const batch of batchesOf(lines)) {
+      const ticket = await c.submit(mapSpec(program, args, batch, opts));
+      ctrlC.started(ticket);
+      const r = await follow(c, ticket, batch, opts, {
+        progress: (p) => bar.update(tally.ended, tally.failed, p),
+        clear: () => bar.clear(),
+      });
+      tally.ended += batch.length;
+      tally.failed += r.progress?.failed ?? 0;
+      if (opts.json) out(JSON.stringify(r));
+      else if (r.state !== 'done' && !r.tasks?.length) {
+        note(`petrel: ${r.ticket} ${r.state}${r.error ? `: ${r.error}` : ''}`);
+      }
+      ok &&= r.state === 'done' && (r.tasks ?? []).every((t) => t.state === 'done');
+      if (ctrlC.pressed) return EXIT.INTERRUPTED;
+    }
+  } catch (err) {
+    if (ctrlC.pressed) return EXIT.INTERRUPTED; // a second Ctrl-C stopped the waiting
+    throw err;
+  } finally {
+    bar.stop();
+    ctrlC.off();
+  }
+  return ok ? EXIT.OK : EXIT.TASKS_FAILED;
+}
+
+/** Waits for the job, printing each task's output as it ends (or in order); its final result. */
+async function follow(
   c: Client,
   ticket: string,
   lines: string[],
   opts: MapOptions,
+  bar: { progress(p: NonNullable<JobResult['progress']>): void; clear(): void },
 ): Promise<JobResult> {
   const printer = new TaskPrinter(opts.keepOrder === true);
   let pause = 20;
@@ -109,19 +143,55 @@ async function printAsFinished(
       throw err;
     });
     const r = ended ?? (await c.result(ticket));
-    if (!opts.json) {
-      for (const t of printer.take(r.tasks ?? [])) printTask(t, lines);
-    }
+    if (r.progress) bar.progress(r.progress);
+    const ready = opts.json ? [] : printer.take(r.tasks ?? []);
+    if (ready.length) bar.clear();
+    for (const t of ready) await printTask(c, ticket, t, lines);
     if (ended) return ended;
     pause = Math.min(MAX_POLL_MS, pause * 2);
   }
 }
 
-/** A finished task's output on stdout; why it failed on stderr. */
-function printTask(t: Task, lines: string[]): void {
-  if (t.output) process.stdout.write(asPrinted(t.output));
+/** A task's output on stdout (all of it: LOGS reads it when clipped); why it failed on stderr. */
+async function printTask(c: Client, ticket: string, t: Task, lines: string[]): Promise<void> {
+  let text = t.output ?? '';
+  if (isClipped(t)) {
+    text = await c.logs(ticket, { task: t.index }).catch((err: unknown) => {
+      note(`petrel: task ${t.index}: only part of its output (${String(err)})`);
+      return text;
+    });
+  }
+  if (text) process.stdout.write(asPrinted(text));
   if (t.state !== 'done') {
     const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
     note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);
   }
+}
+
+/** Ctrl-C cancels the job running now; a second Ctrl-C stops waiting for it. */
+function onInterrupt(c: Client) {
+  let ticket: string | undefined;
+  let count = 0;
+  const cancel = (t: string) => {
+    note(`\npetrel: cancelling ${t} (Ctrl-C again to stop waiting)`);
+    c.cancel(t).catch((err: unknown) => note(`petrel: could not cancel ${t}: ${String(err)}`));
+  };
+  const handler = () => {
+    count++;
+    if (count === 1 && ticket) cancel(ticket);
+    else if (count > 1) void c.close();
+  };
+  process.on('SIGINT', handler);
+  return {
+    get pressed() {
+      return count > 0;
+    },
+    started(t: string) {
+      ticket = t;
+      if (count > 0) cancel(t);
+    },
+    off() {
+      process.off('SIGINT', handler);
+    },
+  };
 }
