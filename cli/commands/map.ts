@@ -2,7 +2,16 @@ import type { Command } from 'commander';
 import type { Client, JobResult, SubmitSpec } from '../../client/index.js';
 import { WireError } from '../../shared/errors.js';
 import { MAX_TASKS } from '../../shared/job.js';
-import { action, common, int, note, out, withClient, type CommonOptions } from '../context.js';
+import {
+  action,
+  common,
+  int,
+  note,
+  out,
+  outputLine,
+  withClient,
+  type CommonOptions,
+} from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { readLines } from '../job-input.js';
@@ -152,16 +161,19 @@ async function follow(
   }
 }
 
-/** A task's output on stdout (all of it: LOGS reads it when clipped); why it failed on stderr. */
+/**
+ * A task's output (all of it, read with LOGS when its result clipped it: then each line on
+ * the stream it was printed on); why it failed on stderr.
+ */
 async function printTask(c: Client, ticket: string, t: Task, lines: string[]): Promise<void> {
-  let text = t.output ?? '';
-  if (isClipped(t)) {
-    text = await c.logs(ticket, { task: t.index }).catch((err: unknown) => {
-      note(`petrel: task ${t.index}: only part of its output (${String(err)})`);
-      return text;
-    });
-  }
-  if (text) process.stdout.write(asPrinted(text));
+  const whole = isClipped(t)
+    ? await c.logs(ticket, { task: t.index }).catch((err: unknown) => {
+        note(`petrel: task ${t.index}: only part of its output (${String(err)})`);
+        return null;
+      })
+    : null;
+  if (whole) whole.forEach(outputLine);
+  else if (t.output) process.stdout.write(asPrinted(t.output));
   if (t.state !== 'done') {
     const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
     note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);
