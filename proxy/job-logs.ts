@@ -2,7 +2,7 @@ import { WireError } from '../shared/errors.js';
 import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
-import { logText } from '../shared/run-log-format.js';
+import { decodeLog } from '../shared/run-log-format.js';
 import type { LogAsk } from './log-relay.js';
 
 /** The most output the dashboard shows of one run; `petrel logs` reads all of it. */
@@ -15,9 +15,9 @@ export interface RunLog {
   /** `log`: read from the node's disk; `result`: the head and tail its result keeps; `none`. */
   source: 'log' | 'result' | 'none';
   text: string;
-  /** Bytes of the whole log so far (0 unless `source` is `log`). */
+  /** Bytes of the whole output so far (0 unless `source` is `log`). */
   size: number;
-  /** Bytes shown, from the start. */
+  /** Bytes of output shown, from the start. */
   shown: number;
   /** The run is still writing. */
   live: boolean;
@@ -71,13 +71,18 @@ export async function readRunLog(
   }
   if (f.status === 'none') return fromResult();
   const data = Buffer.from(f.data, 'base64');
+  // both streams, line by line as they were printed (the file marks whose each line is)
+  const output = Buffer.concat(decodeLog(data).map((p) => p.data));
+  const text = output.toString('utf8');
+  const shown = output.length;
   return {
     node: run.node,
     source: 'log',
-    // both streams, line by line as they were printed (the file marks whose each line is)
-    text: logText(data),
-    size: f.size,
-    shown: data.length,
+    text,
+    // output bytes, as a person counts them; of a log read in part, the file's size says
+    // nearly as much (its marks are two bytes a line)
+    size: data.length >= f.size ? shown : f.size,
+    shown,
     live: f.live,
   };
 }
