@@ -1,0 +1,81 @@
+import { type JobResult } from '../shared/job-view.js';
+import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
+import type { OpenTicket } from './origin.js';
+import type { ProxyLink } from './proxy-link.js';
+import type { TicketStore } from './ticket-store.js';
+
+export interface ForwardingDeps {
+  tickets: TicketStore;
+  link: ProxyLink;
+  /** The origin's open tickets. */
+  open: Map<string, OpenTicket>;
+  nodeId: string;
+}
+
+/**
+ * The origin's forwards to the proxy: each ticket (and each result decided here) is sent
+ * until the proxy acknowledges it.
+ */
+export class Forwarding {
+  constructor(private readonly d: ForwardingDeps) {}
+
+  wireJob(t: OpenTicket, result?: JobResult): WireJob {
+    return { id: t.id, spec: t.spec, origin: this.d.nodeId, submittedAt: t.submittedAt, result };
+  }
+
+  /** The proxy acknowledged forwarded tickets (or results decided here). */
+  acked(ids: string[]): void {
+    const forwarded: string[] = [];
+    const reported: string[] = [];
+    for (const id of ids) {
+      const o = this.d.open.get(id);
+      if (o && o.state === 'accepted') {
+        o.state = 'forwarded';
+        forwarded.push(id);
+      } else if (!o) reported.push(id);
+    }
+    if (forwarded.length) this.d.tickets.markForwarded(forwarded);
+    if (reported.length) this.d.tickets.markReported(reported);
+  }
+
+  /** Forwarded tickets still waiting for a result (the sweep asks the proxy for them). */
+  waiting(): string[] {
+    const ids: string[] = [];
+    for (const t of this.d.open.values()) {
+      if (t.state === 'forwarded') ids.push(t.id);
+      if (ids.length >= MAX_BATCH) break;
+    }
+    return ids;
+  }
+
+  /**
+   * Sends again everything the proxy has not acknowledged, or, to a new leader of a proxy
+   * group (`all`), every open ticket.
+   */
+  rejoined(all: boolean): void {
+    // handlers on the proxy are idempotent, so a copy it already has is harmless
+    for (const t of this.d.open.values()) {
+      if ((all || t.state === 'accepted') && !t.local) this.d.link.forward(this.wireJob(t));
+    }
+    for (const row of this.d.tickets.unreported()) {
+      if (row.result) {
+        this.d.link.forward({
+          id: row.id,
+          spec: row.spec,
+          origin: this.d.nodeId,
+          submittedAt: row.submittedAt,
+          result: row.result,
+        });
+      }
+    }
+  }
+
+  /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */
+  resendStale(now: number, periodMs: number): void {
+    for (const t of this.d.open.values()) {
+      if (t.state === 'accepted' && !t.local && now - t.submittedAt > periodMs) {
+        this.d.link.forward(this.wireJob(t));
+      }
+    }
+  }
+}
