@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { NodeConfig } from '../shared/config.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
@@ -8,24 +7,26 @@ import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
-import { createCommandHandler, type NodeApi } from './commands.js';
+import { createClientServer } from './client-port.js';
+import type { NodeApi } from './commands.js';
 import { Executor } from './executor.js';
 import { KnownTypes } from './known-types.js';
 import type { RunOutcome } from './job-runner.js';
-import { LineServer, type Session } from './line-server.js';
+import { InfoReports } from './info-reports.js';
+import type { LineServer, Session } from './line-server.js';
+import { serveLog } from './log-serving.js';
 import { NodeMetrics } from './metrics.js';
 import { LogReader } from './log-reader.js';
+import { nodeIdentity, storedEpoch, storeEpoch } from './node-meta.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
 import { RunLogs } from './run-logs.js';
 import { NODE_SCHEMA } from './schema.js';
 import { TicketStore } from './ticket-store.js';
+import { Upkeep } from './upkeep.js';
 import { WorkStore } from './work-store.js';
 import { becomeWorker } from './worker-session.js';
 
-const MAX_LINE_BYTES = 64 * 1024;
-/** How often workers' silence is checked against their jobs' timeoutMs. */
-const LEASE_CHECK_MS = 100;
 /** How long `WORKER` waits for the proxy to confirm the type before answering anyway. */
 const TYPE_CONFIRM_MS = 2000;
 
@@ -50,17 +51,10 @@ export class PetrelNode {
   private readonly runLogs: RunLogs;
   private readonly logReader: LogReader;
   private readonly knownTypes: KnownTypes;
-  private leaseTimer: NodeJS.Timeout | undefined;
-  /** The worker types last told to the proxy (INFO carries them only when they change). */
-  private workersSent: string | undefined;
-  private infoScheduled = false;
-  private infoTimer: NodeJS.Timeout | undefined;
-  private resendTimer: NodeJS.Timeout | undefined;
-  private expireTimer: NodeJS.Timeout | undefined;
+  private readonly info: InfoReports;
+  private readonly upkeep: Upkeep;
   private draining = false;
   private closing: Promise<void> | undefined;
-  private resendPeriod = 3000;
-  private lastResend = 0;
   private executed = 0;
   readonly metrics: NodeMetrics;
   clientPort = 0;
@@ -89,9 +83,9 @@ export class PetrelNode {
       } else {
         this.log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: taking new jobs again');
       }
-      this.sendInfo(); // the proxy gives this node nothing new while its disk is full
+      this.info.sendInfo(); // the proxy gives this node nothing new while its disk is full
     };
-    this.nodeId = this.identity();
+    this.nodeId = nodeIdentity(this.db, cfg.NODE_ID, log);
     this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
     this.tickets = new TicketStore(this.db, this.committer);
     this.runLogs = new RunLogs(join(cfg.DATA_DIR, 'logs'), cfg.JOB_LOG_LIMIT);
@@ -105,13 +99,13 @@ export class PetrelNode {
         log: (id) => this.runLogs.start({ ticket: id }),
         finished: (id, o, s, f) => this.onFinished(id, o, s, f),
         lost: (id, ran, why) => this.onLost(id, ran, why),
-        typesChanged: () => this.sendInfo(),
+        typesChanged: () => this.info.sendInfo(),
       },
     );
     this.link = new ProxyLink(
       {
         urls: cfg.PROXY_URLS,
-        epoch: this.storedEpoch(),
+        epoch: storedEpoch(this.db),
         nodeId: this.nodeId,
         slots: cfg.SLOTS,
         heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
@@ -126,7 +120,7 @@ export class PetrelNode {
         holds: () => this.assignments.holds(),
         workers: () => this.executor.workerTypes(),
         welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
-        epochSeen: (e) => this.storeEpoch(e),
+        epochSeen: (e) => storeEpoch(this.db, e),
         frame: (f) => this.onFrame(f),
         down: () => this.origin.armFallback(),
       },
@@ -167,66 +161,22 @@ export class PetrelNode {
       follow: (v, task, signal) => this.logReader.follow(v, task, signal),
       attachWorker: (type, n, session) => this.attachWorker(type, n, session),
     };
-    const handler = createCommandHandler(this.api, {
-      clientToken: cfg.CLIENT_TOKEN,
-      maxAuthFailures: 3,
-      listLimit: 1000,
-      defaultWaitMs: 30_000,
-      maxWaitMs: 3_600_000,
+    this.server = createClientServer(cfg, this.api, log);
+    const { link, executor, committer, assignments, origin, tickets, runLogs } = this;
+    const draining = () => this.draining;
+    this.info = new InfoReports({ link, executor, committer, assignments, draining });
+    const sendInfo = () => this.info.sendInfo();
+    this.upkeep = new Upkeep({
+      cfg,
+      link,
+      origin,
+      assignments,
+      executor,
+      tickets,
+      runLogs,
+      log,
+      sendInfo,
     });
-    this.server = new LineServer(
-      {
-        host: cfg.CLIENT_HOST,
-        port: cfg.CLIENT_PORT,
-        maxClients: cfg.MAX_CLIENTS,
-        maxLineBytes: MAX_LINE_BYTES,
-        maxPending: 1024,
-        maxUnsentBytes: 1024 * 1024,
-        idleTimeoutMs: cfg.CLIENT_IDLE_TIMEOUT,
-        tls:
-          cfg.TLS_CERT && cfg.TLS_KEY
-            ? { cert: readFileSync(cfg.TLS_CERT), key: readFileSync(cfg.TLS_KEY) }
-            : undefined,
-        log,
-      },
-      handler,
-    );
-  }
-
-  /** NODE_ID if set, else the id generated on first start and kept in the database. */
-  private identity(): string {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'node_id'").get() as
-      { value: string } | undefined;
-    if (this.cfg.NODE_ID) {
-      if (row && row.value !== this.cfg.NODE_ID) {
-        this.log.warn(
-          { was: row.value, now: this.cfg.NODE_ID },
-          'NODE_ID differs from the stored id',
-        );
-      }
-      this.db
-        .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_id', ?)")
-        .run(this.cfg.NODE_ID);
-      return this.cfg.NODE_ID;
-    }
-    if (row) return row.value;
-    const id = `node-${randomBytes(4).toString('hex')}`;
-    this.db.prepare("INSERT INTO meta (key, value) VALUES ('node_id', ?)").run(id);
-    return id;
-  }
-
-  /** The newest proxy-group epoch this node saw: a deposed leader's is older. */
-  private storedEpoch(): number {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = 'proxy_epoch'").get() as
-      { value: string } | undefined;
-    return row ? Number(row.value) : 0;
-  }
-
-  private storeEpoch(epoch: number): void {
-    // rare (once per leader change) and promises nothing: written on its own
-    this.db
-      .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('proxy_epoch', ?)")
-      .run(String(epoch));
   }
 
   /** Rebuilds in-memory state from SQLite, then opens the client port and joins the proxy. */
@@ -238,14 +188,7 @@ export class PetrelNode {
       throw listenError(err, { host, port, portVar: 'CLIENT_PORT', hostVar: 'CLIENT_HOST' });
     });
     this.link.start();
-    this.infoTimer = setInterval(() => this.sendInfo(), this.cfg.INFO_PERIOD);
-    this.infoTimer.unref();
-    this.resendTimer = setInterval(() => this.resendStale(), 1000);
-    this.resendTimer.unref();
-    this.expireTimer = setInterval(() => this.expire(), Math.min(this.cfg.RESULT_TTL, 60_000));
-    this.expireTimer.unref();
-    this.leaseTimer = setInterval(() => this.executor.expireLeases(), LEASE_CHECK_MS);
-    this.leaseTimer.unref();
+    this.upkeep.start();
     this.origin.armFallback();
     this.log.info(
       {
@@ -299,20 +242,15 @@ export class PetrelNode {
   // ---- proxy link --------------------------------------------------------------------------
 
   private onWelcome(f: FrameOf<'WELCOME'>, newLeader: boolean): void {
-    if (this.resendPeriod !== f.requestResultPeriod) {
-      this.resendPeriod = f.requestResultPeriod;
-      clearInterval(this.resendTimer);
-      this.resendTimer = setInterval(() => this.resendStale(), Math.min(1000, this.resendPeriod));
-      this.resendTimer.unref();
-    }
+    this.upkeep.setResendPeriod(f.requestResultPeriod);
     for (const id of f.drop) this.assignments.drop(id);
     this.knownTypes.learn(f.types);
-    this.workersSent = undefined;
+    this.info.forgetWorkers();
     // everything not yet acknowledged goes again; handlers on the proxy are idempotent
     // a new leader knows nothing of what the last one acknowledged: every open ticket goes
     this.origin.rejoined(newLeader);
     this.assignments.resendResults(Infinity);
-    this.sendInfo();
+    this.info.sendInfo();
   }
 
   private onFrame(f: Frame): void {
@@ -341,7 +279,7 @@ export class PetrelNode {
       case 'RES_REQ':
         return this.origin.results(f.results);
       case 'LOG_READ':
-        return void this.serveLog(f);
+        return void serveLog(this.runLogs, this.link, f);
       case 'TYPES':
         return this.knownTypes.learn(f.types);
       case 'REOPEN':
@@ -351,27 +289,11 @@ export class PetrelNode {
     }
   }
 
-  /** Another node's client reads the output of a run this node executed. */
-  private async serveLog(f: FrameOf<'LOG_READ'>): Promise<void> {
-    const key = { ticket: f.ticket, task: f.task };
-    await this.runLogs.whenChanged(key, f.offset, f.waitMs);
-    const c = this.runLogs.read(key, f.offset, f.max);
-    this.link.send({
-      type: 'LOG_DATA',
-      reqId: f.reqId,
-      status: c.status,
-      offset: c.offset,
-      data: c.data.toString('base64'),
-      size: c.size,
-      live: c.live,
-    });
-  }
-
   // ---- executor events ---------------------------------------------------------------------
 
   private onStarted(id: string, at: number): void {
     this.assignments.onStarted(id, at);
-    this.scheduleInfo();
+    this.info.scheduleInfo();
   }
 
   private onFinished(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
@@ -379,7 +301,7 @@ export class PetrelNode {
     this.metrics.ran(startedAt, finishedAt);
     if (this.origin.runsLocally(id)) this.origin.finishedLocally(id, o, startedAt, finishedAt);
     else this.assignments.onFinished(id, o, startedAt, finishedAt);
-    this.scheduleInfo();
+    this.info.scheduleInfo();
   }
 
   private onLost(id: string, ran: boolean, why: string): void {
@@ -387,51 +309,7 @@ export class PetrelNode {
     if (this.origin.runsLocally(id)) this.origin.lostLocally(id);
     // a stopping node closed the worker connections itself: that run is not counted as lost
     else this.assignments.lost(id, ran && !this.draining);
-    this.scheduleInfo();
-  }
-
-  private scheduleInfo(): void {
-    if (this.infoScheduled) return;
-    this.infoScheduled = true;
-    setImmediate(() => {
-      this.infoScheduled = false;
-      this.sendInfo();
-    });
-  }
-
-  private sendInfo(): void {
-    if (!this.link.ready) return;
-    const workers = this.executor.workerTypes();
-    const text = JSON.stringify(workers);
-    const changed = text !== this.workersSent;
-    this.workersSent = text;
-    this.link.send({
-      type: 'INFO',
-      queued: this.executor.queued,
-      running: this.executor.running,
-      free: this.executor.free,
-      draining: this.draining || this.committer.full || undefined,
-      started: this.assignments.takeStarted(),
-      workers: changed ? workers : undefined,
-    });
-  }
-
-  /** Repairs lost frames: what is still unacknowledged goes again every period. */
-  private resendStale(): void {
-    if (!this.link.ready) return;
-    const now = Date.now();
-    if (now - this.lastResend < this.resendPeriod) return;
-    this.lastResend = now;
-    this.origin.resendStale(now, this.resendPeriod);
-    this.assignments.resendResults(now - this.resendPeriod);
-  }
-
-  private expire(): void {
-    const before = Date.now() - this.cfg.RESULT_TTL;
-    const n = this.tickets.expire(before);
-    if (n > 0) this.log.info({ deleted: n }, 'expired old results');
-    const logs = this.runLogs.expire(before);
-    if (logs > 0) this.log.info({ deleted: logs }, 'expired old job logs');
+    this.info.scheduleInfo();
   }
 
   /** Numbers for /metrics and /healthz. */
@@ -472,7 +350,7 @@ export class PetrelNode {
     this.draining = true;
     this.origin.close();
     this.assignments.refusing = true;
-    this.sendInfo();
+    this.info.sendInfo();
     this.log.info('stopping: no new jobs; handing back queued work');
     await this.server.close();
     // tickets this node ran locally stay here, accepted, and are forwarded on the next start
@@ -498,10 +376,7 @@ export class PetrelNode {
     if (!this.committer.full) await new Promise<void>((r) => this.committer.afterCommit(() => r()));
     this.link.flush();
     await this.waitForAcks(2000);
-    clearInterval(this.infoTimer);
-    clearInterval(this.resendTimer);
-    clearInterval(this.expireTimer);
-    clearInterval(this.leaseTimer);
+    this.upkeep.stop();
     await this.link.close();
     this.committer.flush();
     this.committer.stop();

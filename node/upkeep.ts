@@ -1,0 +1,82 @@
+import type { NodeConfig } from '../shared/config.js';
+import type { Logger } from '../shared/log.js';
+import type { Assignments } from './assignments.js';
+import type { Executor } from './executor.js';
+import type { Origin } from './origin.js';
+import type { ProxyLink } from './proxy-link.js';
+import type { RunLogs } from './run-logs.js';
+import type { TicketStore } from './ticket-store.js';
+
+/** How often workers' silence is checked against their jobs' timeoutMs. */
+const LEASE_CHECK_MS = 100;
+
+export interface UpkeepDeps {
+  cfg: NodeConfig;
+  link: ProxyLink;
+  origin: Origin;
+  assignments: Assignments;
+  executor: Executor;
+  tickets: TicketStore;
+  runLogs: RunLogs;
+  log: Logger;
+  sendInfo: () => void;
+}
+
+/** The node's periodic work: INFO, resending lost frames, expiring results, worker leases. */
+export class Upkeep {
+  private leaseTimer: NodeJS.Timeout | undefined;
+  private infoTimer: NodeJS.Timeout | undefined;
+  private resendTimer: NodeJS.Timeout | undefined;
+  private expireTimer: NodeJS.Timeout | undefined;
+  private resendPeriod = 3000;
+  private lastResend = 0;
+
+  constructor(private readonly d: UpkeepDeps) {}
+
+  start(): void {
+    const { cfg } = this.d;
+    this.infoTimer = setInterval(() => this.d.sendInfo(), cfg.INFO_PERIOD);
+    this.infoTimer.unref();
+    this.resendTimer = setInterval(() => this.resendStale(), 1000);
+    this.resendTimer.unref();
+    this.expireTimer = setInterval(() => this.expire(), Math.min(cfg.RESULT_TTL, 60_000));
+    this.expireTimer.unref();
+    this.leaseTimer = setInterval(() => this.d.executor.expireLeases(), LEASE_CHECK_MS);
+    this.leaseTimer.unref();
+  }
+
+  /** The proxy's REQUEST_OF_RES period (WELCOME): what goes unacknowledged that long goes again. */
+  setResendPeriod(period: number): void {
+    if (this.resendPeriod !== period) {
+      this.resendPeriod = period;
+      clearInterval(this.resendTimer);
+      this.resendTimer = setInterval(() => this.resendStale(), Math.min(1000, this.resendPeriod));
+      this.resendTimer.unref();
+    }
+  }
+
+  /** Repairs lost frames: what is still unacknowledged goes again every period. */
+  private resendStale(): void {
+    if (!this.d.link.ready) return;
+    const now = Date.now();
+    if (now - this.lastResend < this.resendPeriod) return;
+    this.lastResend = now;
+    this.d.origin.resendStale(now, this.resendPeriod);
+    this.d.assignments.resendResults(now - this.resendPeriod);
+  }
+
+  private expire(): void {
+    const before = Date.now() - this.d.cfg.RESULT_TTL;
+    const n = this.d.tickets.expire(before);
+    if (n > 0) this.d.log.info({ deleted: n }, 'expired old results');
+    const logs = this.d.runLogs.expire(before);
+    if (logs > 0) this.d.log.info({ deleted: logs }, 'expired old job logs');
+  }
+
+  stop(): void {
+    clearInterval(this.infoTimer);
+    clearInterval(this.resendTimer);
+    clearInterval(this.expireTimer);
+    clearInterval(this.leaseTimer);
+  }
+}
