@@ -140,7 +140,7 @@ export class ProxyLink {
 
   private connect(): void {
     if (this.closed) return;
-    const ws = new WebSocket(this.targets.url, {
+    const ws = new WebSocket(this.targets.connectUrl, {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       // in a group, a proxy whose host is gone must not hold up trying the others
@@ -180,7 +180,7 @@ export class ProxyLink {
       }
       if (this.closed) return;
       const why = reason.toString();
-      this.targets.closed(code, why);
+      const when = this.targets.closed(code, why, was);
       if (was) {
         this.opts.log.warn(
           { code, reason: why, next: this.targets.url },
@@ -195,7 +195,7 @@ export class ProxyLink {
           'a proxy refused this node',
         );
       }
-      this.scheduleReconnect();
+      this.scheduleReconnect(when === 'now');
     });
   }
 
@@ -272,11 +272,12 @@ export class ProxyLink {
     ws.close(1008, closeReason(reason));
   }
 
-  private scheduleReconnect(): void {
+  /** Reconnects after a capped, jittered backoff, or `now` (a follower named the leader). */
+  private scheduleReconnect(now = false): void {
     if (this.closed || this.reconnectTimer) return;
     const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** this.attempt);
     this.attempt++;
-    const delay = ceiling / 2 + Math.random() * (ceiling / 2);
+    const delay = now ? 0 : ceiling / 2 + Math.random() * (ceiling / 2);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       this.connect();

@@ -10,6 +10,8 @@ export class ProxyTargets {
   private hint: string | undefined;
   private current: string;
   private newest: number;
+  /** The leader this node was joined to and lost, until it joins again. */
+  private lost: string | undefined;
 
   constructor(
     private readonly urls: readonly string[],
@@ -26,6 +28,16 @@ export class ProxyTargets {
     return this.current;
   }
 
+  /**
+   * The URL to open: in a group, after losing its leader, it says which (`?lost=`), so a
+   * follower that still sees that leader's lease waits for the election instead of naming it.
+   */
+  get connectUrl(): string {
+    if (!this.group || this.lost === undefined) return this.current;
+    const sep = this.current.includes('?') ? '&' : '?';
+    return `${this.current}${sep}lost=${encodeURIComponent(this.lost)}`;
+  }
+
   /** The newest epoch seen: frames of an older one come from a deposed leader. */
   get epoch(): number {
     return this.newest;
@@ -38,18 +50,24 @@ export class ProxyTargets {
 
   /**
    * The proxy closed the connection: a follower's refusal (code 4010) names the leader, which
-   * is tried next; anything else moves on to the next proxy in the list.
+   * is tried next, at once the first time (`'now'`: it was elected, the named proxy leads);
+   * anything else moves on to the next proxy in the list, after the usual backoff.
    */
-  closed(code: number, reason: string): void {
+  closed(code: number, reason: string, joined = false): 'now' | 'later' {
+    // gone without a word (killed, cut off) or shutting down: its lease may still look alive
+    if (joined && (code === 1006 || code === 1001)) this.lost = this.current;
     if (code === NOT_LEADER_CODE) {
       const named = /leader: (wss?:\/\/\S+)/.exec(reason)?.[1];
       if (named && named !== this.current) {
+        // a second hop in a row waits: followers whose views lag must not bounce it around
+        const first = this.hint === undefined;
         this.hint = named;
         this.current = named;
-        return;
+        return first ? 'now' : 'later';
       }
     }
     this.advance();
+    return 'later';
   }
 
   private advance(): void {
@@ -69,6 +87,7 @@ export class ProxyTargets {
    */
   welcomed(epoch: number | undefined): 'stale' | 'new' | 'same' {
     this.hint = undefined;
+    this.lost = undefined;
     if (epoch === undefined) return 'same';
     if (epoch < this.newest) return 'stale';
     if (epoch === this.newest) return 'same';

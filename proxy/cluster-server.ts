@@ -21,10 +21,35 @@ export interface ClusterServerOptions {
   requestResultPeriod: number;
   /** Why a node may not join now (this proxy is not its group's leader). */
   refusal: () => string;
+  /**
+   * The other proxy known to lead (a group). While none is (an election is on), or the one
+   * known is the leader the node just lost (its lease has not run out yet), a node that
+   * connects here waits, to be let in if this proxy wins or sent on the moment another does.
+   */
+  otherLeader?: () => string | undefined;
+  /** How long a node may wait here for an election's outcome. */
+  parkMs?: number;
   log: Logger;
 }
 
 const HELLO_DEADLINE_MS = 5000;
+const PARK_MS = 5000;
+
+/** A node connection waiting for the group to have a leader. */
+interface Parked {
+  ws: WebSocket;
+  peer: string | undefined;
+  /** The leader the node lost (`?lost=` on its URL), if it said. */
+  lost: string | undefined;
+  timer: NodeJS.Timeout;
+}
+
+/** The `lost` query parameter of a node's connection URL. */
+function lostLeaderOf(url: string | undefined): string | undefined {
+  const q = url?.indexOf('?') ?? -1;
+  if (!url || q < 0) return undefined;
+  return new URLSearchParams(url.slice(q + 1)).get('lost') ?? undefined;
+}
 
 /** Loopback peers: the only ones accepted when no CLUSTER_SECRET is set. */
 export function isLoopback(address: string | undefined): boolean {
@@ -57,6 +82,7 @@ export class ClusterServer {
   rejectedFrames = 0;
   refusedConnections = 0;
   private readonly sockets = new Set<WebSocket>();
+  private readonly parked = new Set<Parked>();
 
   constructor(
     server: http.Server,
@@ -70,7 +96,9 @@ export class ClusterServer {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    this.wss.on('connection', (ws, req) => this.accept(ws, req.socket.remoteAddress));
+    this.wss.on('connection', (ws, req) =>
+      this.accept(ws, req.socket.remoteAddress, lostLeaderOf(req.url)),
+    );
     // the HTTP server's own errors (a port in use) are reported by whoever started it
     this.wss.on('error', () => {});
   }
@@ -81,13 +109,58 @@ export class ClusterServer {
     safeClose(ws, code, reason);
   }
 
-  private accept(ws: WebSocket, peer: string | undefined): void {
-    const { secret, log } = this.opts;
-    if (!secret && !isLoopback(peer)) {
+  private accept(ws: WebSocket, peer: string | undefined, lost: string | undefined): void {
+    if (!this.opts.secret && !isLoopback(peer)) {
       return this.refuse(ws, 4003, 'no CLUSTER_SECRET is set: only loopback nodes may join', peer);
     }
     const term = this.currentTerm();
-    if (!term) return this.refuse(ws, NOT_LEADER_CODE, this.opts.refusal(), peer);
+    if (term) return this.admit(ws, peer, term);
+    if (this.mustWait(lost)) return this.park(ws, peer, lost);
+    this.refuse(ws, NOT_LEADER_CODE, this.opts.refusal(), peer);
+  }
+
+  /** Whether a node that lost `lost` should wait here for the group's next leader. */
+  private mustWait(lost: string | undefined): boolean {
+    if (!this.opts.otherLeader) return false;
+    const leader = this.opts.otherLeader();
+    return leader === undefined || leader === lost;
+  }
+
+  private park(ws: WebSocket, peer: string | undefined, lost: string | undefined): void {
+    const p: Parked = {
+      ws,
+      peer,
+      lost,
+      timer: setTimeout(() => {
+        this.parked.delete(p);
+        this.refuse(ws, NOT_LEADER_CODE, this.opts.refusal(), peer);
+      }, this.opts.parkMs ?? PARK_MS),
+    };
+    this.parked.add(p);
+    ws.once('close', () => {
+      clearTimeout(p.timer);
+      this.parked.delete(p);
+    });
+  }
+
+  /**
+   * Who leads may have changed: waiting nodes join this proxy if it leads now, or are sent at
+   * once to the leader named.
+   */
+  leaderChanged(): void {
+    for (const p of [...this.parked]) {
+      const term = this.currentTerm();
+      if (!term && this.mustWait(p.lost)) continue;
+      clearTimeout(p.timer);
+      this.parked.delete(p);
+      if (p.ws.readyState !== p.ws.OPEN) continue;
+      if (term) this.admit(p.ws, p.peer, term);
+      else this.refuse(p.ws, NOT_LEADER_CODE, this.opts.refusal(), p.peer);
+    }
+  }
+
+  private admit(ws: WebSocket, peer: string | undefined, term: LeaderTerm): void {
+    const { secret, log } = this.opts;
     const scheduler = term.scheduler;
     const epoch = term.epoch || undefined;
     const nonce = randomBytes(32).toString('hex');
@@ -190,6 +263,8 @@ export class ClusterServer {
   }
 
   close(): Promise<void> {
+    for (const p of this.parked) clearTimeout(p.timer);
+    this.parked.clear();
     for (const ws of this.wss.clients) ws.close(1001, 'proxy shutting down');
     return new Promise((resolve) => this.wss.close(() => resolve()));
   }

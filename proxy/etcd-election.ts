@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Etcd3, type Campaign, type Election, type ElectionObserver, type Lease } from 'etcd3';
 import type { Logger } from '../shared/log.js';
+import type { Fence } from './etcd-group-store.js';
 
 export interface EtcdElectionOptions {
   endpoints: readonly string[];
@@ -31,29 +32,40 @@ const RETRY_MS = 500;
  * creation revision is the leader's epoch: a later leader's key is always newer.
  */
 export class EtcdElection {
-  private readonly client: Etcd3;
+  private readonly etcd: Etcd3;
   private readonly election: Election;
   private campaign: Campaign | undefined;
   private observer: ElectionObserver | undefined;
   private retry: NodeJS.Timeout | undefined;
   private closed = false;
   private generation = 0;
+  private won: Fence | undefined;
 
   constructor(
     private readonly opts: EtcdElectionOptions,
     private readonly events: ElectionEvents,
   ) {
-    this.client = new Etcd3({
+    this.etcd = new Etcd3({
       hosts: [...opts.endpoints],
       dialTimeout: 2000,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 2000 }),
     });
-    this.election = this.client.election(opts.name, opts.ttlSeconds);
+    this.election = this.etcd.election(opts.name, opts.ttlSeconds);
   }
 
   start(): void {
     this.campaignNow();
     void this.observe();
+  }
+
+  /** The etcd client, for the leader's group state. */
+  get client(): Etcd3 {
+    return this.etcd;
+  }
+
+  /** The key and epoch of the campaign this proxy last won: what fences its writes. */
+  get fence(): Fence | undefined {
+    return this.won;
   }
 
   /**
@@ -63,6 +75,7 @@ export class EtcdElection {
   restart(): void {
     const old = this.campaign;
     this.campaign = undefined;
+    this.won = undefined;
     this.generation++;
     const again = () => {
       if (!this.closed) this.campaignNow();
@@ -89,9 +102,11 @@ export class EtcdElection {
     this.watchLease(campaign, current);
     campaign.on('elected', () => {
       if (!current()) return;
-      this.epochOf(campaign).then(
-        (epoch) => {
-          if (current()) this.events.elected(epoch, grantedAt);
+      this.fenceOf(campaign).then(
+        (fence) => {
+          if (!current()) return;
+          this.won = fence;
+          this.events.elected(fence.epoch, grantedAt);
         },
         (err: unknown) => this.failed(campaign, current, err),
       );
@@ -103,6 +118,7 @@ export class EtcdElection {
     if (!current()) return;
     this.generation++;
     this.campaign = undefined;
+    this.won = undefined;
     campaign.resign().catch(() => {});
     this.opts.log.warn({ err }, 'the etcd campaign failed; campaigning again');
     this.events.lost(err instanceof Error ? err : new Error(String(err)));
@@ -132,13 +148,13 @@ export class EtcdElection {
     });
   }
 
-  /** The creation revision of the campaign's key: this leader's epoch. */
-  private async epochOf(campaign: Campaign): Promise<number> {
+  /** The campaign's key and its creation revision: this leader's epoch. */
+  private async fenceOf(campaign: Campaign): Promise<Fence> {
     const key = await campaign.getCampaignKey();
-    const res = await this.client.get(key).exec();
+    const res = await this.etcd.get(key).exec();
     const rev = Number(res.kvs[0]?.create_revision ?? NaN);
     if (!Number.isSafeInteger(rev) || rev < 1) throw new Error(`no campaign key ${key} in etcd`);
-    return rev;
+    return { key, epoch: rev };
   }
 
   private async observe(): Promise<void> {
@@ -167,7 +183,7 @@ export class EtcdElection {
     clearTimeout(this.retry);
     const steps = [this.campaign?.resign(), this.observer?.cancel()];
     await Promise.allSettled(steps.map((p) => withTimeout(p, 2000)));
-    this.client.close();
+    this.etcd.close();
   }
 }
 

@@ -2,7 +2,7 @@ import type { JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { WorkerType } from '../shared/protocol.js';
 import type { Membership, NodeEntry } from './membership.js';
-import type { TypeStore } from './type-store.js';
+import type { TypeStorage } from './type-store.js';
 import {
   isCustomJob,
   KnownTypes,
@@ -20,7 +20,7 @@ export class JobTypes {
   private readonly known: KnownTypes;
 
   constructor(
-    private readonly store: TypeStore,
+    private readonly store: TypeStorage,
     private readonly members: Membership,
     private readonly log: Logger,
   ) {

@@ -8,12 +8,15 @@ import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
 import type { EtcdElection } from './etcd-election.js';
+import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
+import { groupKeys } from './group-state.js';
+import { GroupScheduleStore, GroupTypeStore } from './group-stores.js';
 import { createProxyHttp } from './http.js';
 import { PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
 import { Leadership, type LeaderAction } from './leadership.js';
 import type { Scheduler } from './scheduler.js';
-import { LeaderTerm } from './term.js';
+import { LeaderTerm, type TermStores } from './term.js';
 
 /**
  * The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. Alone it
@@ -56,11 +59,14 @@ export class PetrelProxy {
       maxNodes: cfg.MAX_NUM_NODES,
       requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
       refusal: () => this.refusal(),
+      otherLeader: () => this.otherLeader(),
+      // a dead leader's lease runs out within its time to live, and the election follows
+      parkMs: cfg.ETCD_LEASE_TTL * 1000 + 1000,
       log,
     });
   }
 
-  private newTerm(epoch: number): LeaderTerm {
+  private newTerm(epoch: number, group?: TermStores): LeaderTerm {
     return new LeaderTerm(
       epoch,
       this.db,
@@ -69,6 +75,7 @@ export class PetrelProxy {
       () => this.mayAct(),
       (err) => this.fail(err),
       (job) => this.metrics.finished(job),
+      group,
     );
   }
 
@@ -98,22 +105,31 @@ export class PetrelProxy {
    */
   mayAct(): boolean {
     if (this.leadership.mayAct(performance.now())) return true;
-    if (this.term?.active && !this.stepDownQueued) {
-      this.stepDownQueued = true;
-      setImmediate(() => {
-        this.stepDownQueued = false;
-        this.stepDown('the leadership claim lapsed');
-        this.election?.restart();
-      });
-    }
+    if (this.term?.active) this.lapse('the leadership claim lapsed');
     return false;
   }
 
-  private refusal(): string {
+  /** Stops leading (soon, outside the caller's work) and campaigns again. */
+  private lapse(why: string): void {
+    if (this.stepDownQueued) return;
+    this.stepDownQueued = true;
+    setImmediate(() => {
+      this.stepDownQueued = false;
+      this.leadership.lost();
+      this.stepDown(why);
+      this.election?.restart();
+    });
+  }
+
+  /** The other proxy known to lead the group, if any. */
+  private otherLeader(): string | undefined {
     const leader = this.leadership.leader;
-    return leader && leader !== this.leadership.self
-      ? `not the leader; leader: ${leader}`
-      : 'not the leader; no leader elected yet';
+    return leader && leader !== this.leadership.self ? leader : undefined;
+  }
+
+  private refusal(): string {
+    const leader = this.otherLeader();
+    return leader ? `not the leader; leader: ${leader}` : 'not the leader; no leader elected yet';
   }
 
   async start(): Promise<void> {
@@ -152,6 +168,7 @@ export class PetrelProxy {
     const act = (a: LeaderAction, why: string) => {
       if (a === 'lead') this.lead();
       else if (a === 'step-down') this.stepDown(why);
+      this.cluster.leaderChanged();
     };
     this.election = new EtcdElection(
       {
@@ -178,12 +195,53 @@ export class PetrelProxy {
     );
   }
 
+  /**
+   * Elected: the term starts once the group's schedules and types are read from etcd (nodes
+   * wait for it). A proxy that cannot read them hands leadership on.
+   */
   private lead(): void {
     const epoch = this.leadership.epoch;
+    const election = this.election;
     this.term?.abandon();
-    this.term = this.newTerm(epoch);
-    this.term.start();
-    this.log.info({ epoch }, 'leading the proxy group');
+    this.term = undefined;
+    if (!election) return;
+    this.groupStores(election, epoch).then(
+      (stores) => {
+        if (this.leadership.epoch !== epoch || !this.mayAct() || this.closing) return;
+        this.term = this.newTerm(epoch, stores);
+        this.term.start();
+        this.log.info({ epoch }, 'leading the proxy group');
+        this.cluster.leaderChanged();
+      },
+      (err: unknown) => {
+        if (this.leadership.epoch !== epoch || this.closing) return;
+        this.log.error({ err }, 'cannot read the group state from etcd; handing leadership on');
+        this.lapse('the group state could not be read');
+      },
+    );
+  }
+
+  /** The leader's stores for schedules and types, read from etcd and written there, fenced. */
+  private async groupStores(election: EtcdElection, epoch: number): Promise<TermStores> {
+    const fence = election.fence;
+    if (fence?.epoch !== epoch) throw new Error(`no campaign of epoch ${epoch}`);
+    const keys = groupKeys(this.cfg.ETCD_PREFIX);
+    const loaded = await loadGroupState(election.client, keys, this.log);
+    const writer = new EtcdGroupWriter(
+      election.client,
+      fence,
+      () => this.leadership.epoch === epoch && this.mayAct(),
+      () => this.lapse('etcd refused a write: the election key is gone'),
+      this.log,
+    );
+    this.log.info(
+      { schedules: loaded.schedules.length, types: loaded.types.length },
+      'read the group state from etcd',
+    );
+    return {
+      schedules: new GroupScheduleStore(writer, keys, loaded.schedules),
+      types: new GroupTypeStore(writer, keys, loaded.types),
+    };
   }
 
   /** Stops scheduling at once: nothing more is written or sent; nodes are told to move. */

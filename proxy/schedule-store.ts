@@ -1,5 +1,6 @@
 import type { Committer, Db } from '../shared/db.js';
 import type { JobSpec } from '../shared/job.js';
+import type { WireJob } from '../shared/protocol.js';
 
 export const SCHEDULE_SCHEMA = `
 -- Schedules (jobs with cron): what each fires, and when next. next_due is a time, never an
@@ -57,8 +58,31 @@ const fromRaw = (r: Raw): ScheduleRecord => ({
 
 type After = (err?: Error) => void;
 
+/**
+ * Where schedules are kept: the proxy's own file (`ScheduleStore`), or, in a proxy group,
+ * etcd (`GroupScheduleStore`), so that whichever proxy leads fires them.
+ */
+export interface ScheduleStorage {
+  all(): ScheduleRecord[];
+  insert(s: ScheduleRecord, after: After): void;
+  /**
+   * A firing: `s` already holds its next due time and newest runs; `issue` creates the run.
+   * Both become durable together or the run is issued again by whoever leads next.
+   */
+  fired(s: ScheduleRecord, run: WireJob, issue: () => void): void;
+  cancel(s: ScheduleRecord, after: After): void;
+  /** Runs `fn` once everything written so far is durable. */
+  afterCommit(fn: () => void): void;
+  /** Forgets these schedules, cancelled before `before`. */
+  expire(before: number, ids: readonly string[]): void;
+  /** Runs fired earlier that must be issued again now (a proxy taking over a group). */
+  unfinishedRuns(): WireJob[];
+  /** A run reached its final state: it is never issued again. */
+  runEnded(ticket: string): void;
+}
+
 /** The proxy's durable schedule table; writes ride the group commit with the jobs they fire. */
-export class ScheduleStore {
+export class ScheduleStore implements ScheduleStorage {
   private readonly sql;
 
   constructor(
@@ -95,7 +119,8 @@ export class ScheduleStore {
   }
 
   /** A firing: its next due time and runs, in the same transaction as the job it created. */
-  fired(s: ScheduleRecord): void {
+  fired(s: ScheduleRecord, _run: WireJob, issue: () => void): void {
+    issue();
     const runs = JSON.stringify(s.runs);
     this.committer.write(() => this.sql.fired.run(s.nextDue, runs, s.id));
   }
@@ -109,8 +134,15 @@ export class ScheduleStore {
     this.committer.afterCommit(fn);
   }
 
-  /** Deletes schedules cancelled before `before`; returns how many. */
-  expire(before: number): number {
-    return this.sql.expire.run(before).changes;
+  /** Deletes schedules cancelled before `before`. */
+  expire(before: number): void {
+    this.sql.expire.run(before);
   }
+
+  /** A run and its firing commit together: none is ever left to issue again. */
+  unfinishedRuns(): WireJob[] {
+    return [];
+  }
+
+  runEnded(): void {}
 }

@@ -23,9 +23,9 @@ import type { Policy } from './policies.js';
 import { recover } from './recovery.js';
 import { Rerun } from './rerun.js';
 import { Results } from './results.js';
-import type { TypeStore } from './type-store.js';
+import type { TypeStorage } from './type-store.js';
 import { JobTypes } from './job-types.js';
-import type { ScheduleStore } from './schedule-store.js';
+import type { ScheduleStorage } from './schedule-store.js';
 import { Schedules } from './schedules.js';
 import { TicketViews } from './ticket-views.js';
 
@@ -48,7 +48,7 @@ export interface SchedulerOptions {
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
   /** The schedules' table (same database and commits as the jobs). */
-  schedules: ScheduleStore;
+  schedules: ScheduleStorage;
 }
 
 /**
@@ -81,7 +81,7 @@ export class Scheduler {
     private readonly committer: Committer,
     newPolicy: () => Policy,
     private readonly opts: SchedulerOptions,
-    typeStore: TypeStore,
+    typeStore: TypeStorage,
   ) {
     const { members, outbox } = this;
     this.types = new JobTypes(typeStore, members, opts.log);

@@ -4,7 +4,7 @@ import type { JobResult, JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { WireJob } from '../shared/protocol.js';
 import { firingAt, nextDue } from './schedule-clock.js';
-import type { ScheduleRecord, ScheduleStore } from './schedule-store.js';
+import type { ScheduleRecord, ScheduleStorage } from './schedule-store.js';
 
 /** Runs a schedule's view lists. */
 const VIEW_RUNS = 20;
@@ -14,7 +14,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export const DEFAULT_TZ = 'UTC';
 
 export interface ScheduleDeps {
-  store: ScheduleStore;
+  store: ScheduleStorage;
   /** Stores and queues a firing's job as an ordinary job, in the current tick's transaction. */
   issue(job: WireJob): void;
   /** A run's state, as its job says (null once it expired). */
@@ -39,10 +39,15 @@ export class Schedules {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly now: () => number;
+  /** Runs an earlier leader fired that did not finish: issued again on the first tick. */
+  private reissue: WireJob[];
+  /** Runs fired whose firing is not yet durable: not shown until they are issued. */
+  private readonly issuing = new Set<string>();
 
   constructor(private readonly d: ScheduleDeps) {
     this.now = d.now ?? Date.now;
     for (const s of d.store.all()) this.all.set(s.id, s);
+    this.reissue = d.store.unfinishedRuns();
     this.arm();
   }
 
@@ -95,7 +100,9 @@ export class Schedules {
     };
     this.all.set(s.id, s);
     this.d.store.insert(s, (err) => {
-      if (!err) this.d.ack(j.origin, j.id);
+      // not stored: its origin's resend is taken as new
+      if (err) this.all.delete(s.id);
+      else this.d.ack(j.origin, j.id);
     });
     this.d.log.info({ schedule: s.id, cron: s.spec.cron, tz, next: s.nextDue }, 'schedule added');
     this.arm();
@@ -111,10 +118,13 @@ export class Schedules {
       cron: s.spec.cron,
       tz: s.tz,
       next: s.nextDue,
-      runs: s.runs.slice(0, VIEW_RUNS).map((ticket) => ({
-        ticket,
-        state: this.d.stateOf(ticket) ?? 'done',
-      })),
+      runs: s.runs
+        .filter((ticket) => !this.issuing.has(ticket))
+        .slice(0, VIEW_RUNS)
+        .map((ticket) => ({
+          ticket,
+          state: this.d.stateOf(ticket) ?? 'done',
+        })),
       attempts: 0,
       submittedAt: s.submittedAt,
       finishedAt: s.cancelledAt,
@@ -165,27 +175,35 @@ export class Schedules {
     });
   }
 
-  /** Forgets schedules cancelled before `before`. */
+  /** Forgets schedules cancelled before `before`; returns how many. */
   expire(before: number): number {
+    const gone: string[] = [];
     for (const s of this.all.values()) {
-      if (s.state === 'cancelled' && (s.cancelledAt ?? 0) < before) this.all.delete(s.id);
+      if (s.state === 'cancelled' && (s.cancelledAt ?? 0) < before) gone.push(s.id);
     }
-    return this.d.store.expire(before);
+    for (const id of gone) this.all.delete(id);
+    this.d.store.expire(before, gone);
+    return gone.length;
   }
 
   /** Fires every schedule that is due now, then arms the timer for the next due time. */
   fireDue(): void {
     const now = this.now();
+    this.issueAgain();
     for (const s of this.all.values()) {
       if (s.state !== 'active') continue;
       const f = firingAt(s.spec.cron as string, s.tz, s.nextDue, now);
       if (!f) continue;
       const ticket = newTicket(now);
-      this.d.issue({ id: ticket, spec: runSpec(s.spec), origin: s.origin, submittedAt: now });
+      const run = { id: ticket, spec: runSpec(s.spec), origin: s.origin, submittedAt: now };
       s.nextDue = f.next;
       s.runs = [ticket, ...s.runs].slice(0, VIEW_RUNS);
-      // the same transaction as the job's row: both, or neither, survive a crash
-      this.d.store.fired(s);
+      // the firing and its run become durable together: neither is ever fired twice
+      this.issuing.add(ticket);
+      this.d.store.fired(s, run, () => {
+        this.issuing.delete(ticket);
+        this.d.issue(run);
+      });
       this.d.log.info(
         { schedule: s.id, run: ticket, due: new Date(f.dueAt).toISOString(), late: now - f.dueAt },
         'schedule fired',
@@ -194,11 +212,25 @@ export class Schedules {
     this.arm();
   }
 
+  /** Issues again the runs an earlier leader fired that it may not have finished. */
+  private issueAgain(): void {
+    const runs = this.reissue;
+    this.reissue = [];
+    for (const run of runs) {
+      if (this.d.stateOf(run.id) !== null) {
+        this.d.store.runEnded(run.id); // it ended here, under an earlier term of this proxy
+        continue;
+      }
+      this.d.issue(run);
+      this.d.log.info({ run: run.id }, 'issued again a schedule run an earlier leader fired');
+    }
+  }
+
   private arm(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.closed) return;
-    let earliest = Infinity;
+    let earliest = this.reissue.length > 0 ? this.now() : Infinity;
     for (const s of this.all.values()) {
       if (s.state === 'active' && s.nextDue !== null) earliest = Math.min(earliest, s.nextDue);
     }

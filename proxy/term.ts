@@ -4,8 +4,8 @@ import type { Logger } from '../shared/log.js';
 import { JobStore, type JobRecord } from './job-store.js';
 import { CHECK_EVERY_MS } from './membership.js';
 import { createPolicy } from './policies.js';
-import { ScheduleStore } from './schedule-store.js';
-import { TypeStore } from './type-store.js';
+import { ScheduleStore, type ScheduleStorage } from './schedule-store.js';
+import { TypeStore, type TypeStorage } from './type-store.js';
 import { Scheduler } from './scheduler.js';
 
 /** How often running tasks of `speculate` jobs are checked for stragglers. */
@@ -16,6 +16,12 @@ const SPECULATION_PERIOD_MS = 100;
  * within about a second (their backoff is capped there), and say what they hold.
  */
 const TAKEOVER_SETTLE_MS = 750;
+
+/** Where a term keeps schedules and types: etcd in a proxy group, else the proxy's own file. */
+export interface TermStores {
+  schedules: ScheduleStorage;
+  types: TypeStorage;
+}
 
 /**
  * One term of this proxy as the cluster's scheduler: the scheduler rebuilt from the file, its
@@ -38,6 +44,8 @@ export class LeaderTerm {
     onDbFailure: (err: Error) => void,
     /** A job reached its final state (for the latency metrics). */
     onFinished: (job: JobRecord) => void,
+    /** The group's stores (etcd); without, this proxy's own file. */
+    group?: TermStores,
   ) {
     this.committer = new Committer(db);
     this.committer.onFailure = onDbFailure;
@@ -50,6 +58,7 @@ export class LeaderTerm {
     };
     this.committer.fence = () => !this.ended && mayAct();
     if (epoch > 0) forgetUnconfirmed(db, log);
+    const schedules = group?.schedules ?? new ScheduleStore(db, this.committer);
     this.scheduler = new Scheduler(
       new JobStore(db, this.committer),
       this.committer,
@@ -59,14 +68,17 @@ export class LeaderTerm {
         weights: cfg.TENANT_WEIGHTS,
         dispatchPeriod: cfg.DISPATCH_PERIOD,
         maxJobsPerDispatch: cfg.MAX_NUM_JOBS_DISPATCH,
-        onFinished,
+        onFinished: (job) => {
+          onFinished(job);
+          schedules.runEnded(job.id);
+        },
         settleMs: epoch > 0 ? TAKEOVER_SETTLE_MS : 0,
         askOrigins: epoch > 0,
         phiThreshold: cfg.PHI_THRESHOLD,
-        schedules: new ScheduleStore(db, this.committer),
+        schedules,
         log,
       },
-      new TypeStore(db, this.committer),
+      group?.types ?? new TypeStore(db, this.committer),
     );
   }
 

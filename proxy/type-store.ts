@@ -9,8 +9,18 @@ CREATE TABLE IF NOT EXISTS job_types (
 ) WITHOUT ROWID;
 `;
 
+/**
+ * Where the registered types are kept: the proxy's own file (`TypeStore`), or, in a proxy
+ * group, etcd (`GroupTypeStore`), so that a type registered under one leader is known to the next.
+ */
+export interface TypeStorage {
+  all(): string[];
+  /** Records new types; `after` runs once they are durable (with an error when they are not). */
+  add(types: readonly string[], nodeId: string, after: (err?: Error) => void): void;
+}
+
 /** The `job_types` table. */
-export class TypeStore {
+export class TypeStore implements TypeStorage {
   private readonly sql;
 
   constructor(

@@ -2,13 +2,14 @@ import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import t from 'tap';
 import WebSocket from 'ws';
-import { LineClient, Proc, tempDir, until } from './helpers/cluster.js';
+import { LineClient, until } from './helpers/cluster.js';
 import {
   etcd,
   leaderOf,
   NO_ETCD,
   readiness,
   startGroup,
+  startGroupNodes as startNodes,
   type GroupProxy,
 } from './helpers/group.js';
 
@@ -35,6 +36,26 @@ if (!etcd) {
     const c = await LineClient.connect(nodes[0]!.port, t.teardown);
     const tk = (await c.ask('SUBMIT echo through the leader')).slice(3);
     t.match(await c.ask(`WAIT ${tk} 10000`), /"state":"done".*"output":"through the leader"/);
+  });
+
+  t.test('a node that comes during an election waits for its outcome', async (t) => {
+    const g = await startGroup(t.teardown, 3);
+    const urls = g.proxies.map((p) => p.url).join(',');
+    await startNodes(t.teardown, urls, 1);
+    const old = await leaderOf(g.proxies, 1);
+    const others = g.proxies.filter((p) => p !== old);
+    await old.proc.kill('SIGKILL');
+    // at once, well inside the lease the dead leader still holds, saying which leader it lost
+    const lost = `?lost=${encodeURIComponent(old.url)}`;
+    const outcomes = await Promise.all(others.map((p) => firstWord(p.url + lost)));
+    const next = await leaderOf(others, 1);
+    for (const [i, p] of others.entries()) {
+      t.same(
+        outcomes[i],
+        p === next ? 'CHALLENGE' : `4010 not the leader; leader: ${next.url}`,
+        p === next ? 'let in by the proxy that won' : 'sent on to the winner, by name',
+      );
+    }
   });
 
   t.test('kill -9 of the leader under load: a follower takes over, nothing is lost', async (t) => {
@@ -108,34 +129,24 @@ if (!etcd) {
   );
 }
 
-async function startNodes(teardown: (fn: () => unknown) => void, urls: string, n: number) {
-  const nodes: Array<{ proc: Proc; port: number }> = [];
-  for (let i = 0; i < n; i++) {
-    const proc = Proc.start(
-      'node',
-      {
-        CLIENT_HOST: '127.0.0.1',
-        CLIENT_PORT: '0',
-        PROXY_URL: urls,
-        DATA_DIR: tempDir(teardown),
-        NODE_ID: `g${i + 1}`,
-        SLOTS: '2',
-        INFO_PERIOD: '50',
-        LOCAL_FALLBACK: '0',
-      },
-      teardown,
-    );
-    const line = await proc.waitFor('listening for clients', 60_000);
-    nodes.push({ proc, port: (JSON.parse(line) as { port: number }).port });
-  }
-  return nodes;
-}
-
 /** How a proxy closes a node connection that is still at its CHALLENGE. */
 function closeOf(url: string): Promise<{ code: number; reason: string }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    ws.on('error', reject);
+  });
+}
+
+/** What a proxy first says to a node connection: its first frame's type, or its close. */
+function firstWord(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.once('message', (data) => {
+      resolve((JSON.parse(data.toString()) as { type: string }).type);
+      ws.close();
+    });
+    ws.on('close', (code, reason) => resolve(`${code} ${reason.toString()}`));
     ws.on('error', reject);
   });
 }

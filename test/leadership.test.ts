@@ -84,18 +84,45 @@ t.test('a node tries each proxy in turn and follows a named leader', async (t) =
   t.equal(p.url, 'ws://a/cluster');
   p.failed();
   t.equal(p.url, 'ws://b/cluster');
-  p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://c/cluster');
-  t.equal(p.url, 'ws://c/cluster', 'the named leader is next');
+  t.equal(p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://c/cluster'), 'now');
+  t.equal(p.url, 'ws://c/cluster', 'the named leader is next, at once');
   p.failed();
   t.equal(p.url, 'ws://b/cluster', 'a leader that fails sends it back to the list');
-  p.closed(NOT_LEADER_CODE, 'not the leader; no leader elected yet');
+  t.equal(p.closed(NOT_LEADER_CODE, 'not the leader; no leader elected yet'), 'later');
   t.equal(p.url, 'ws://c/cluster');
-  p.closed(1006, '');
+  t.equal(p.closed(1006, ''), 'later');
   t.equal(p.url, 'ws://a/cluster', 'round the list');
+  t.equal(p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://b/cluster'), 'now');
+  t.equal(
+    p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://c/cluster'),
+    'later',
+    'a second named leader in a row waits its turn',
+  );
+  t.equal(p.url, 'ws://c/cluster');
+  p.welcomed(undefined);
+  t.equal(p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://a/cluster'), 'now');
   const one = new ProxyTargets(['ws://x/cluster']);
   one.failed();
   t.equal(one.url, 'ws://x/cluster', 'one proxy stays the one');
   t.notOk(one.group);
+});
+
+t.test('a node that lost its leader says so when it connects to another proxy', async (t) => {
+  const p = new ProxyTargets(['ws://a/cluster', 'ws://b/cluster']);
+  t.equal(p.connectUrl, 'ws://a/cluster');
+  p.welcomed(3);
+  p.closed(4008, 'declared dead after a silence', true);
+  t.equal(p.connectUrl, 'ws://b/cluster', 'a leader that closed in words is alive');
+  p.welcomed(3);
+  p.closed(1006, '', true);
+  t.equal(p.connectUrl, `ws://a/cluster?lost=${encodeURIComponent('ws://b/cluster')}`);
+  p.closed(NOT_LEADER_CODE, 'not the leader; leader: ws://b/cluster');
+  t.equal(p.url, 'ws://b/cluster', 'a follower that waited a lease and names it: it lives');
+  p.welcomed(3);
+  t.equal(p.connectUrl, 'ws://b/cluster', 'joined again: nothing to say');
+  const one = new ProxyTargets(['ws://x/cluster']);
+  one.closed(1006, '', true);
+  t.equal(one.connectUrl, 'ws://x/cluster', 'a single proxy is never told');
 });
 
 t.test('a node refuses frames of an older epoch than it has seen', async (t) => {

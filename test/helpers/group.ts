@@ -99,3 +99,46 @@ export async function joined(port: number, host = '127.0.0.1'): Promise<number> 
   const body = (await res.json()) as { nodes: Array<{ connected: boolean }> };
   return body.nodes.filter((n) => n.connected).length;
 }
+
+/** Starts `n` nodes listing every proxy of a group (`urls`), ids g<first>, g<first+1>, ... */
+export async function startGroupNodes(
+  teardown: Teardown,
+  urls: string,
+  n: number,
+  first = 1,
+): Promise<Array<{ proc: Proc; port: number }>> {
+  const nodes: Array<{ proc: Proc; port: number }> = [];
+  for (let i = 0; i < n; i++) {
+    const proc = Proc.start(
+      'node',
+      {
+        CLIENT_HOST: '127.0.0.1',
+        CLIENT_PORT: '0',
+        PROXY_URL: urls,
+        DATA_DIR: tempDir(teardown),
+        NODE_ID: `g${first + i}`,
+        SLOTS: '2',
+        INFO_PERIOD: '50',
+        LOCAL_FALLBACK: '0',
+      },
+      teardown,
+    );
+    const line = await proc.waitFor('listening for clients', 60_000);
+    nodes.push({ proc, port: (JSON.parse(line) as { port: number }).port });
+  }
+  return nodes;
+}
+
+/** The cluster as a proxy's /api/cluster shows it (the parts group tests read). */
+export async function clusterOf(
+  port: number,
+  host = '127.0.0.1',
+): Promise<{ types?: string[]; nodes: Array<{ id: string; workers: Record<string, number> }> }> {
+  const res = await fetch(`http://${host}:${port}/api/cluster`, {
+    signal: AbortSignal.timeout(1000),
+  });
+  return (await res.json()) as {
+    types?: string[];
+    nodes: Array<{ id: string; workers: Record<string, number> }>;
+  };
+}
