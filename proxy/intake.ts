@@ -1,7 +1,7 @@
 import type { Committer } from '../shared/db.js';
 import type { WireCode } from '../shared/errors.js';
-import { taskTicket, ticketTime } from '../shared/ids.js';
-import { isTerminal, requestedRunAt } from '../shared/job.js';
+import { ticketTime } from '../shared/ids.js';
+import { requestedRunAt } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import type { FrameOf, WireJob } from '../shared/protocol.js';
 import type { Counters } from './counters.js';
@@ -157,24 +157,8 @@ export class Intake {
       if (!err) committed();
     });
     if (!j.result) {
-      if (job.spec.tasks) this.releaseAdoptedTasks(job);
       table.add(job);
       holding.admit(job);
-    }
-  }
-
-  /**
-   * Task copies adopted from nodes after a takeover, before their job came again, give way to
-   * the job's own tasks: the copies are let go (a node's result for one is then refused and
-   * the task runs again), so no task is known twice.
-   */
-  private releaseAdoptedTasks(job: Job): void {
-    const { table, members } = this.d;
-    for (let i = 0; i < (job.spec.tasks?.length ?? 0); i++) {
-      const adopted = table.get(taskTicket(job.id, i));
-      if (!adopted || isTerminal(adopted.state)) continue;
-      if (adopted.node) members.get(adopted.node)?.jobs.delete(adopted);
-      table.delete(adopted.id);
     }
   }
 
@@ -206,7 +190,7 @@ export class Intake {
       runs: [],
       heapIndex: -1,
       sentAt: Date.now(),
-      // a task's copy is adopted as a job of its own until its job comes again (acceptTasks)
+      // a task's copy is adopted as a job of its own until its job comes again (JobTasks.accept)
       parent: null,
       index: null,
     };

@@ -177,6 +177,9 @@ export class JobStore {
          WHERE id = ?`,
       ),
       delivered: db.prepare('UPDATE jobs SET delivered = 1 WHERE id = ?'),
+      makeTask: db.prepare(
+        'UPDATE jobs SET parent = ?, task_index = ?, delivered = 0 WHERE id = ?',
+      ),
       get: db.prepare<[string], Raw>('SELECT * FROM jobs WHERE id = ?'),
       live: db.prepare<[], Raw>('SELECT * FROM jobs WHERE delivered = 0 ORDER BY seq'),
       maxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM jobs'),
@@ -272,6 +275,11 @@ export class JobStore {
       () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, runs, id),
       after,
     );
+  }
+
+  /** A copy adopted as a job of its own turns out to be task `index` of `parent`. */
+  makeTask(id: string, parent: string, index: number): void {
+    this.committer.write(() => this.sql.makeTask.run(parent, index, id));
   }
 
   /** Notes the origin's ACK; deferred (a crash only pushes the result again). */

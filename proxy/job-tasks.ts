@@ -49,17 +49,30 @@ export class JobTasks {
 
   constructor(private readonly d: JobTasksDeps) {}
 
-  /** A job with `tasks` was accepted: its tasks are stored and queued (before the job's row). */
+  /**
+   * A job with `tasks` was accepted: its tasks are stored and queued (before the job's row).
+   * A task a node held when this proxy took over a group was adopted before its job came
+   * again: that copy becomes the task, running (or finished) where it is, never run again.
+   */
   accept(job: Job): void {
     const { table, store, assignments } = this.d;
+    const fresh = new Set<Job>();
     const tasks = (job.spec.tasks ?? []).map((_, i) => {
+      const copy = table.find(taskTicket(job.id, i));
+      if (copy && copy.parent === null) return this.takeOver(job, i, copy);
       const t = this.newTask(job, i);
       table.add(t);
       store.insert(t);
+      fresh.add(t);
       return t;
     });
-    this.track(job, tasks);
-    for (const t of tasks) assignments.enqueue(t);
+    const p = this.track(job, tasks);
+    for (const t of tasks) {
+      if (isTerminal(t.state)) this.ended(p, t);
+      // held by a node: it keeps its permit, as after a restart
+      else if (!fresh.has(t) && t.node !== null) p.gate?.force(t);
+    }
+    for (const t of fresh) assignments.enqueue(t);
     assignments.want();
   }
 
@@ -88,6 +101,18 @@ export class JobTasks {
       index: i,
       batch: job.id,
     };
+  }
+
+  /** An adopted copy becomes task `i` of `job` (its result, if any, was nobody else's). */
+  private takeOver(job: Job, i: number, held: Job): Job {
+    held.parent = job.id;
+    held.index = i;
+    held.batch = job.id;
+    held.delivered = false;
+    this.d.table.add(held);
+    this.d.store.makeTask(held.id, job.id, i);
+    this.d.log.info({ job: job.id, task: i, node: held.node }, 'a held task is kept, not rerun');
+    return held;
   }
 
   /**

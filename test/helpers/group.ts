@@ -106,6 +106,7 @@ export async function startGroupNodes(
   urls: string,
   n: number,
   first = 1,
+  env: Record<string, string> = {},
 ): Promise<Array<{ proc: Proc; port: number }>> {
   const nodes: Array<{ proc: Proc; port: number }> = [];
   for (let i = 0; i < n; i++) {
@@ -120,6 +121,7 @@ export async function startGroupNodes(
         SLOTS: '2',
         INFO_PERIOD: '50',
         LOCAL_FALLBACK: '0',
+        ...env,
       },
       teardown,
     );
