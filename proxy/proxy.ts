@@ -33,6 +33,8 @@ export class PetrelProxy {
   private readonly cluster: ClusterServer;
   private closing: Promise<void> | undefined;
   private stepDownQueued = false;
+  /** The epoch whose term waits for the group state from etcd. */
+  private loading: number | undefined;
   port = 0;
 
   constructor(
@@ -105,7 +107,7 @@ export class PetrelProxy {
    */
   mayAct(): boolean {
     if (this.leadership.mayAct(performance.now())) return true;
-    if (this.term?.active) this.lapse('the leadership claim lapsed');
+    if (this.term?.active || this.loading !== undefined) this.lapse('the leadership claim lapsed');
     return false;
   }
 
@@ -205,16 +207,23 @@ export class PetrelProxy {
     this.term?.abandon();
     this.term = undefined;
     if (!election) return;
+    this.loading = epoch;
+    const current = () => this.loading === epoch && !this.closing;
     this.groupStores(election, epoch).then(
       (stores) => {
-        if (this.leadership.epoch !== epoch || !this.mayAct() || this.closing) return;
+        if (!current()) return;
+        const may = this.leadership.epoch === epoch && this.mayAct();
+        this.loading = undefined;
+        if (!may) return;
         this.term = this.newTerm(epoch, stores);
         this.term.start();
         this.log.info({ epoch }, 'leading the proxy group');
         this.cluster.leaderChanged();
       },
       (err: unknown) => {
-        if (this.leadership.epoch !== epoch || this.closing) return;
+        if (!current()) return;
+        this.loading = undefined;
+        if (this.leadership.epoch !== epoch) return;
         this.log.error({ err }, 'cannot read the group state from etcd; handing leadership on');
         this.lapse('the group state could not be read');
       },
@@ -246,6 +255,7 @@ export class PetrelProxy {
 
   /** Stops scheduling at once: nothing more is written or sent; nodes are told to move. */
   private stepDown(why: string): void {
+    this.loading = undefined;
     const term = this.term;
     if (!term?.active) return;
     term.abandon();
