@@ -196,6 +196,7 @@ export class Intake {
     };
     counters.bump('submitted');
     table.add(job);
+    table.noteAdopted(job.id);
     n.jobs.add(job);
     store.insert(job);
     return job;

@@ -69,6 +69,8 @@ export function toView(job: JobRecord): JobView {
 export class JobTable {
   private readonly live = new Map<string, Job>();
   private seq: number;
+  /** Copies adopted from nodes' holds (after a takeover) that may be tasks of a job to come. */
+  private readonly adoptedCopies = new Set<string>();
 
   constructor(private readonly store: JobStore) {
     this.seq = store.maxSeq();
@@ -108,6 +110,18 @@ export class JobTable {
 
   delete(id: string): void {
     this.live.delete(id);
+  }
+
+  /** A copy held by a node was adopted as a job of its own (it may be a task). */
+  noteAdopted(id: string): void {
+    // a bound, not a rule: the notes matter only until the origins resend, right after a takeover
+    if (this.adoptedCopies.size >= 100_000) this.adoptedCopies.clear();
+    this.adoptedCopies.add(id);
+  }
+
+  /** The adopted copy `id`, if one was, live or stored; its note is used up. */
+  takeAdopted(id: string): Job | undefined {
+    return this.adoptedCopies.delete(id) ? this.find(id) : undefined;
   }
 
   values(): IterableIterator<Job> {

@@ -58,7 +58,7 @@ export class JobTasks {
     const { table, store, assignments } = this.d;
     const fresh = new Set<Job>();
     const tasks = (job.spec.tasks ?? []).map((_, i) => {
-      const copy = table.find(taskTicket(job.id, i));
+      const copy = table.takeAdopted(taskTicket(job.id, i));
       if (copy && copy.parent === null) return this.takeOver(job, i, copy);
       const t = this.newTask(job, i);
       table.add(t);
