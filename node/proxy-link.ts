@@ -14,8 +14,10 @@ import {
   type FrameOf,
   type WireJob,
 } from '../shared/protocol.js';
-import { WireError } from '../shared/errors.js';
+import { LinkRequests, type LogReadRequest } from './link-requests.js';
 import { ProxyTargets } from './proxy-targets.js';
+
+export type { LogReadRequest } from './link-requests.js';
 
 export interface LinkOptions {
   /** PROXY_URL: one proxy, or every proxy of a group. */
@@ -53,21 +55,6 @@ const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 1000;
 const SILENCE_LIMIT_MS = 5000;
 
-interface Pending {
-  resolve: (views: JobView[]) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-interface PendingLog {
-  resolve: (f: FrameOf<'LOG_DATA'>) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
-/** A log read as a node asks it of the proxy (its `reqId` is the link's own). */
-export type LogReadRequest = Omit<FrameOf<'LOG_READ'>, 'type' | 'reqId'>;
-
 /**
  * The node's connection to the proxy: joins (CHALLENGE → HELLO → WELCOME), batches outgoing
  * frames per tick, reconnects with capped exponential backoff and jitter, and detects a
@@ -81,10 +68,11 @@ export class ProxyLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private lastHeard = 0;
-  private nextReqId = 1;
-  private readonly pending = new Map<number, Pending>();
   private readonly readyWaiters = new Set<() => void>();
-  private readonly logReads = new Map<number, PendingLog>();
+  private readonly requests = new LinkRequests(
+    (frame) => this.send(frame),
+    () => this.flush(),
+  );
   private readonly out = new FrameBatcher(
     (frame) => this.send(frame),
     (sends) => (this.ws ? withCork(this.ws, sends) : sends()),
@@ -171,13 +159,7 @@ export class ProxyLink {
       this.ws = undefined;
       const was = this.welcomed;
       this.welcomed = false;
-      for (const waiting of [this.pending, this.logReads]) {
-        for (const [id, p] of waiting) {
-          clearTimeout(p.timer);
-          p.reject(new WireError('UNAVAILABLE', 'lost the connection to the proxy, try again'));
-          waiting.delete(id);
-        }
-      }
+      this.requests.lost();
       if (this.closed) return;
       const why = reason.toString();
       const when = this.targets.closed(code, why, was);
@@ -234,26 +216,11 @@ export class ProxyLink {
         return;
       }
       case 'RES_REQ':
-        if (frame.reqId !== undefined) {
-          const p = this.pending.get(frame.reqId);
-          if (p) {
-            this.pending.delete(frame.reqId);
-            clearTimeout(p.timer);
-            if (frame.error) p.reject(new WireError(frame.error.code, frame.error.message));
-            else p.resolve(frame.views);
-          }
-          return;
-        }
+        if (frame.reqId !== undefined) return this.requests.answered(frame.reqId, frame);
         this.handlers.frame(frame);
         return;
-      case 'LOG_DATA': {
-        const p = this.logReads.get(frame.reqId);
-        if (!p) return;
-        this.logReads.delete(frame.reqId);
-        clearTimeout(p.timer);
-        p.resolve(frame);
-        return;
-      }
+      case 'LOG_DATA':
+        return this.requests.logData(frame);
       default:
         if (!this.welcomed) return this.protocolError(ws, `${frame.type} before WELCOME`);
         this.handlers.frame(frame);
@@ -338,44 +305,17 @@ export class ProxyLink {
       cancel: (reqId: number): FrameIn => ({ type: 'CANCEL', ids, reqId }),
       retry: (reqId: number): FrameIn => ({ type: 'RETRY', ids, reqId }),
     };
-    return this.ask(frames[kind], timeoutMs);
+    return this.requests.ask(frames[kind], timeoutMs);
   }
 
   /** Claims a keyed or dependent job; resolves with the view of the ticket the client gets. */
   claim(job: WireJob, timeoutMs = 3000): Promise<JobView[]> {
-    return this.ask((reqId) => ({ type: 'CLAIM', reqId, job }), timeoutMs);
-  }
-
-  private ask(frameOf: (reqId: number) => FrameIn, timeoutMs: number): Promise<JobView[]> {
-    return new Promise((resolve, reject) => {
-      const reqId = this.nextReqId++;
-      this.flush(); // frames queued before this request must reach the proxy first
-      if (!this.send(frameOf(reqId))) {
-        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now, try again'));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.pending.delete(reqId);
-        reject(new WireError('UNAVAILABLE', 'the proxy did not answer in time, try again'));
-      }, timeoutMs);
-      this.pending.set(reqId, { resolve, reject, timer });
-    });
+    return this.requests.ask((reqId) => ({ type: 'CLAIM', reqId, job }), timeoutMs);
   }
 
   /** Asks the proxy for output of a run on another node (LOG_READ, answered by LOG_DATA). */
   readLog(req: LogReadRequest): Promise<FrameOf<'LOG_DATA'>> {
-    return new Promise((resolve, reject) => {
-      const reqId = this.nextReqId++;
-      if (!this.send({ type: 'LOG_READ', reqId, ...req })) {
-        reject(new WireError('UNAVAILABLE', 'the proxy is not reachable right now'));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.logReads.delete(reqId);
-        reject(new WireError('UNAVAILABLE', `node ${req.node} did not answer in time`));
-      }, req.waitMs + 5000);
-      this.logReads.set(reqId, { resolve, reject, timer });
-    });
+    return this.requests.readLog(req);
   }
 
   /** Closes the connection for good. Safe to call twice. */
