@@ -104,6 +104,25 @@ t.test('concurrency 2: 12 tasks on 12 free slots never run more than 2 at once',
   t.ok(new Set(v.tasks?.map((x) => x.node)).size >= 2, 'still spread over the nodes');
 });
 
+t.test('a speculative copy takes a permit of its own', async (t) => {
+  const { proxy, c } = await cluster(t.teardown);
+  // two slow tasks last: once they run, no permit is left for a copy of either
+  const tasks = [...sleeps(4, 0), ...sleeps(2, 1.5)];
+  const spec = { tasks, concurrency: 2, speculate: true };
+  const ticket = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
+  let most = 0;
+  const { v } = await watch(c, ticket, async () => {
+    const res = await fetch(`http://127.0.0.1:${proxy.port}/api/cluster`);
+    const { nodes } = (await res.json()) as { nodes: Array<{ outstanding: number }> };
+    most = Math.max(
+      most,
+      nodes.reduce((n, x) => n + x.outstanding, 0),
+    );
+  });
+  t.equal(v.state, 'done');
+  t.ok(most <= 2, `the nodes never held more than 2 runs, copies included (${most})`);
+});
+
 t.test('a task waiting for a permit says so in its own RESULT', async (t) => {
   const { c } = await cluster(t.teardown);
   const spec = { tasks: sleeps(3, 30), concurrency: 1 };
