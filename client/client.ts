@@ -116,10 +116,16 @@ export class Client {
    * (`stdout` or `stderr`), in the order they were printed.
    */
   async logs(ticket: string, opts: { task?: number } = {}): Promise<OutputLine[]> {
-    const line = `LOGS ${ticketArg(ticket)}${taskArg(opts.task)} streams`;
-    const reply = await this.main.request(line, { shape: 'lines' });
-    ok(reply);
-    return reply.slice(1).map(markedLine);
+    const line = `LOGS ${ticketArg(ticket)}${taskArg(opts.task)}`;
+    const ask = async (streams: boolean) => {
+      const reply = await this.main.request(streams ? `${line} streams` : line, { shape: 'lines' });
+      ok(reply);
+      return reply.slice(1).map(streams ? markedLine : stdoutLine);
+    };
+    return ask(true).catch((err: unknown) => {
+      if (knowsNoStreams(err)) return ask(false);
+      throw err;
+    });
   }
 
   /**
@@ -131,14 +137,19 @@ export class Client {
     onLine: (line: OutputLine) => void,
     opts: { task?: number } = {},
   ): Promise<JobResult> {
-    const line = `TAIL ${ticketArg(ticket)}${taskArg(opts.task)} streams`;
-    return this.hold(async (conn) => {
-      const reply = await conn.request(line, {
-        shape: 'stream',
-        onLine: (text, stream) => onLine({ stream, text }),
-        resend: false,
+    const line = `TAIL ${ticketArg(ticket)}${taskArg(opts.task)}`;
+    const follow = (streams: boolean) =>
+      this.hold(async (conn) => {
+        const reply = await conn.request(streams ? `${line} streams` : line, {
+          shape: 'stream',
+          onLine: (text, stream) => onLine({ stream, text }),
+          resend: false,
+        });
+        return JSON.parse(ok(reply)) as JobResult;
       });
-      return JSON.parse(ok(reply)) as JobResult;
+    return follow(true).catch((err: unknown) => {
+      if (knowsNoStreams(err)) return follow(false);
+      throw err;
     });
   }
 
@@ -266,6 +277,17 @@ function taskArg(task: number | undefined): string {
 /** A line of `LOGS ... streams`: `> <text>` printed on stdout, `2> <text>` on stderr. */
 function markedLine(line: string): OutputLine {
   if (line.startsWith('2> ') || line === '2>') return { stream: 'stderr', text: line.slice(3) };
-  if (line.startsWith('> ') || line === '>') return { stream: 'stdout', text: line.slice(2) };
-  return { stream: 'stdout', text: line }; // a node that keeps no streams apart
+  return { stream: 'stdout', text: line.startsWith('> ') || line === '>' ? line.slice(2) : line };
+}
+
+const stdoutLine = (text: string): OutputLine => ({ stream: 'stdout', text });
+
+/**
+ * A node from before `streams` read the word as a task: its output then comes without
+ * streams, all as stdout (a client newer than its cluster still works).
+ */
+function knowsNoStreams(err: unknown): boolean {
+  return (
+    err instanceof WireError && err.code === 'BAD_REQUEST' && err.message.startsWith('task is')
+  );
 }

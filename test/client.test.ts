@@ -148,3 +148,59 @@ t.test('a server that is not Petrel is reported, not trusted', async (t) => {
   const port = (server.address() as net.AddressInfo).port;
   await t.rejects(connect({ addr: `127.0.0.1:${port}` }), { code: 'UNAVAILABLE' });
 });
+
+t.test('logs and tail give each line with its stream', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh' } });
+  const petrel = await connect({ addr: `127.0.0.1:${nodes[1]!.clientPort}` });
+  t.teardown(() => petrel.close());
+  const ticket = await petrel.submit({
+    type: 'exec',
+    args: ['sh', '-c', 'echo out; echo "> err" >&2; echo'],
+  });
+  const seen: Array<{ stream: string; text: string }> = [];
+  const r = await petrel.tail(ticket, (line) => seen.push(line));
+  t.equal(r.state, 'done');
+  const byStream = (lines: typeof seen, s: string) =>
+    lines.filter((l) => l.stream === s).map((l) => l.text);
+  t.same([byStream(seen, 'stdout'), byStream(seen, 'stderr')], [['out', ''], ['> err']]);
+  const logs = await petrel.logs(ticket);
+  t.same([byStream(logs, 'stdout'), byStream(logs, 'stderr')], [['out', ''], ['> err']]);
+});
+
+t.test('a node from before streams: the output comes as stdout', async (t) => {
+  const T = '01M8N8GFDVEWPNKZDT70DFR54E';
+  const refuse = 'ERR BAD_REQUEST task is a task index: 0, 1, ...';
+  const replies: Record<string, string> = {
+    PING: 'OK PONG',
+    [`LOGS ${T} streams`]: refuse,
+    [`LOGS ${T}`]: 'OK 2\n> as typed\n2> too',
+    [`TAIL ${T} streams`]: refuse,
+    [`TAIL ${T}`]: `> one\n> 2> two\nOK {"ticket":"${T}","state":"done"}`,
+  };
+  const server = net.createServer((s) => {
+    let buf = '';
+    s.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        s.write(`${replies[line] ?? 'ERR UNKNOWN_COMMAND'}\n`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const petrel = await connect({ addr: `127.0.0.1:${port}` });
+  t.teardown(() => petrel.close());
+  t.same(await petrel.logs(T), [
+    { stream: 'stdout', text: '> as typed' },
+    { stream: 'stdout', text: '2> too' },
+  ]);
+  const seen: unknown[] = [];
+  t.match(await petrel.tail(T, (l) => seen.push(l)), { state: 'done' });
+  t.same(seen, [
+    { stream: 'stdout', text: 'one' },
+    { stream: 'stdout', text: '2> two' },
+  ]);
+});
