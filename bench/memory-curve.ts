@@ -52,8 +52,40 @@ export function lastHalf(samples: readonly CurveSample[]): CurveSample[] {
 }
 
 /**
- * Growth of one figure of one process over the last half of the run, in MiB per million jobs
- * (a least-squares fit, so one garbage collection's sawtooth does not decide it).
+ * The samples after the first split into `n` intervals of equal jobs; an interval without a
+ * sample is left out.
+ */
+export function intervals(samples: readonly CurveSample[], n: number): CurveSample[][] {
+  const first = samples[0];
+  const last = samples.at(-1);
+  if (first === undefined || last === undefined || last.jobs <= first.jobs) return [];
+  const span = last.jobs - first.jobs;
+  const out: CurveSample[][] = Array.from({ length: n }, () => []);
+  for (const s of samples.slice(1)) {
+    const i = Math.min(n - 1, Math.max(0, Math.ceil(((s.jobs - first.jobs) / span) * n) - 1));
+    out[i]?.push(s);
+  }
+  return out.filter((group) => group.length > 0);
+}
+
+/** The lowest and highest value of one figure of one process over some samples (bytes). */
+export function range(
+  samples: readonly CurveSample[],
+  process: string,
+  field: keyof ProcessSample,
+): { lo: number; hi: number } {
+  const values = samples
+    .map((s) => s.byProcess[process]?.[field] ?? NaN)
+    .filter((v) => Number.isFinite(v));
+  return values.length === 0
+    ? { lo: NaN, hi: NaN }
+    : { lo: Math.min(...values), hi: Math.max(...values) };
+}
+
+/**
+ * Growth of one figure of one process over the last half of the run, in MiB per million jobs:
+ * the least-squares slope over every sample of the last half, so that the sawtooth of a
+ * garbage-collected heap (tens of MiB between collections) averages out instead of deciding.
  */
 export function growthPerMillion(
   samples: readonly CurveSample[],
@@ -67,27 +99,18 @@ export function growthPerMillion(
   return slope(pts);
 }
 
-/** Up to `rows` samples spread evenly over the jobs, always the first and the last. */
-export function pickRows(samples: readonly CurveSample[], rows: number): CurveSample[] {
-  if (samples.length <= rows) return [...samples];
-  const last = samples.at(-1) as CurveSample;
-  const out: CurveSample[] = [];
-  for (let i = 0; i < rows; i++) {
-    const target = (last.jobs * i) / (rows - 1);
-    // the first sample at or past the target
-    const s = samples.find((x) => x.jobs >= target) ?? last;
-    if (out.at(-1) !== s) out.push(s);
-  }
-  return out;
-}
-
 const mib = (b: number): string => (Number.isFinite(b) ? (b / MiB).toFixed(0) : '—');
+const span = (r: { lo: number; hi: number }): string =>
+  Number.isFinite(r.lo) ? `${mib(r.lo)}–${mib(r.hi)}` : '—';
 
-/** The curve as a text table: jobs done → RSS (and heap) per process, MiB. */
+/**
+ * The curve as a text table: one row per interval of equal jobs, each process's RSS and heap
+ * used as the lowest–highest value seen in it (MiB), after a first row at the start.
+ */
 export function renderCurve(
   samples: readonly CurveSample[],
   processes: readonly string[],
-  rows = 21,
+  rows = 20,
 ): string {
   const header = [
     'jobs done',
@@ -96,19 +119,23 @@ export function renderCurve(
     ...processes.map((p) => `${p} heap`),
     'disk max',
   ];
-  const body = pickRows(samples, rows).map((s) => [
-    s.jobs.toLocaleString('en-US'),
-    (s.seconds / 60).toFixed(1),
-    ...processes.map((p) => mib(s.byProcess[p]?.rss ?? NaN)),
-    ...processes.map((p) => mib(s.byProcess[p]?.heapUsed ?? NaN)),
-    mib(Math.max(...processes.map((p) => s.byProcess[p]?.disk ?? NaN))),
-  ]);
+  const start = samples.slice(0, 1);
+  const body = [start, ...intervals(samples, rows)].map((group) => {
+    const end = group.at(-1) as CurveSample;
+    return [
+      end.jobs.toLocaleString('en-US'),
+      (end.seconds / 60).toFixed(1),
+      ...processes.map((p) => span(range(group, p, 'rss'))),
+      ...processes.map((p) => span(range(group, p, 'heapUsed'))),
+      mib(Math.max(...processes.map((p) => range(group, p, 'disk').hi))),
+    ];
+  });
   const table = [header, ...body];
   const widths = header.map((_, c) => Math.max(...table.map((r) => (r[c] ?? '').length)));
   const line = (r: string[]): string =>
     r.map((cell, c) => cell.padStart(widths[c] ?? 0)).join('  ');
   return [
-    '(MiB; heap = V8 heap used; disk max = the largest data directory)',
+    '(MiB, lowest–highest sample in each interval; heap = V8 heap used; disk = largest data directory)',
     line(header),
     ...body.map(line),
   ].join('\n');
@@ -145,10 +172,11 @@ export interface Verdict {
 }
 
 /**
- * A last half shorter than this says nothing: one garbage collection's sawtooth (tens of MiB)
- * over a few thousand jobs would read as hundreds of MiB per million.
+ * A last half shorter than this says too little: the sawtooth of garbage collection (tens of
+ * MiB) fitted over half a million jobs still reads as ±20-40 MiB per million (measured on
+ * runs whose curve was flat), so a run is judged from 2 million jobs on.
  */
-export const MIN_JUDGED_JOBS = 250_000;
+export const MIN_JUDGED_JOBS = 1_000_000;
 
 export function verdict(
   samples: readonly CurveSample[],
@@ -195,4 +223,26 @@ export function verdictLine(v: Verdict, flatMibPerMillion: number): string {
     `verdict: RSS growth over the last half (${v.fromJobs.toLocaleString('en-US')} → ` +
     `${v.toJobs.toLocaleString('en-US')} jobs), MiB per million jobs: ${each}: ${judged}`
   );
+}
+
+/** Samples back from `curveCsv`'s text, with the processes' names in column order. */
+export function parseCurveCsv(text: string): { samples: CurveSample[]; processes: string[] } {
+  const [head = '', ...rows] = text.trim().split('\n');
+  const columns = head.split(',');
+  const processes = columns
+    .filter((c) => c.endsWith('_rss'))
+    .map((c) => c.slice(0, -'_rss'.length));
+  const samples = rows.map((row) => {
+    const cells = row.split(',');
+    const at = (name: string): number => {
+      const cell = cells[columns.indexOf(name)];
+      return cell === undefined || cell === '' ? NaN : Number(cell);
+    };
+    const byProcess: Record<string, ProcessSample> = {};
+    for (const p of processes) {
+      byProcess[p] = { rss: at(`${p}_rss`), heapUsed: at(`${p}_heap_used`), disk: at(`${p}_disk`) };
+    }
+    return { seconds: at('seconds'), jobs: at('jobs'), byProcess };
+  });
+  return { samples, processes };
 }

@@ -2,7 +2,7 @@ import t from 'tap';
 import {
   curveCsv,
   MIN_JUDGED_JOBS,
-  pickRows,
+  intervals,
   renderCurve,
   slope,
   verdict,
@@ -59,7 +59,7 @@ t.test('slope is the least-squares fit, NaN without two points', (t) => {
 });
 
 t.test('a curve that levels off is flat; one that keeps climbing is not', (t) => {
-  const samples = run(2_000_000, 200, {
+  const samples = run(4_000_000, 200, {
     // grows 40 MiB over the first 400,000 jobs, then stays, with a sawtooth of 8 MiB
     proxy: (j) => 100 + Math.min(40, j / 10_000) + ((j / 1000) % 8),
     // 12 MiB per million jobs for ever
@@ -71,8 +71,8 @@ t.test('a curve that levels off is flat; one that keeps climbing is not', (t) =>
   t.ok(Math.abs((v.rssGrowth['bench-1'] as number) - 12) < 0.01, 'MiB per million jobs');
   t.equal(v.worst.process, 'bench-1');
   t.notOk(v.flat);
-  t.equal(v.fromJobs, 1_000_000);
-  t.equal(v.toJobs, 2_000_000);
+  t.equal(v.fromJobs, 2_000_000);
+  t.equal(v.toJobs, 4_000_000);
   t.match(verdictLine(v, 2), /GROWING \(bench-1 above 2 MiB/);
 
   const level = verdict(samples, ['proxy'], 2);
@@ -89,20 +89,32 @@ t.test('a run too short to judge says so and is never called flat', (t) => {
   t.end();
 });
 
-t.test('the table shows evenly spread rows with first and last; the CSV every sample', (t) => {
-  const samples = run(1000, 100, { proxy: (j) => 100 + j / 100 });
-  const rows = pickRows(samples, 11);
-  t.equal(rows.length, 11);
-  t.equal(rows[0], samples[0]);
-  t.equal(rows.at(-1), samples.at(-1));
-  const text = renderCurve(samples, ['proxy'], 11);
-  t.match(text, /jobs done/);
-  t.match(text, /1,000 +\S+ +110/, 'the last row: 110 MiB at 1,000 jobs');
-  const csv = curveCsv(samples, ['proxy']).trim().split('\n');
-  t.equal(csv.length, 102, 'header and 101 samples');
-  t.equal(csv[0], 'seconds,jobs,proxy_rss,proxy_heap_used,proxy_disk');
-  t.end();
-});
+t.test(
+  'the table has a row per interval with the lowest and highest in each; the CSV every sample',
+  (t) => {
+    const samples = run(1000, 100, { proxy: (j) => 100 + j / 100 });
+    const groups = intervals(samples, 10);
+    t.equal(groups.length, 10);
+    t.same(
+      groups.map((g) => g.length),
+      Array(10).fill(10),
+      'the first sample is the start, outside them',
+    );
+    t.equal(groups[0]?.[0]?.jobs, 10);
+    t.equal(groups.at(-1)?.at(-1)?.jobs, 1000);
+    const lines = renderCurve(samples, ['proxy'], 10).split('\n');
+    t.equal(lines.length, 2 + 11, 'legend, header, the start and ten intervals');
+    t.match(
+      lines.at(-1),
+      /^ *1,000 +\S+ +109–110 +20–20 +0$/,
+      'RSS 109.1–110 MiB in the last tenth',
+    );
+    const csv = curveCsv(samples, ['proxy']).trim().split('\n');
+    t.equal(csv.length, 102, 'header and 101 samples');
+    t.equal(csv[0], 'seconds,jobs,proxy_rss,proxy_heap_used,proxy_disk');
+    t.end();
+  },
+);
 
 t.test('the heap used is read from a /metrics exposition', (t) => {
   const text = [
