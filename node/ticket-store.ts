@@ -1,4 +1,5 @@
 import type { Committer, Db } from '../shared/db.js';
+import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec, TerminalState } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
@@ -74,7 +75,10 @@ export class TicketStore {
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
-      expire: db.prepare('DELETE FROM tickets WHERE id < ? AND finished_at < ? AND reported = 1'),
+      expire: db.prepare(
+        `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
+           WHERE id < ? AND finished_at < ? AND reported = 1 LIMIT ?)`,
+      ),
     };
   }
 
@@ -161,8 +165,11 @@ export class TicketStore {
     return this.sql.recentRows.all(limit).map(fromRaw);
   }
 
-  /** Deletes finished tickets older than `before`. */
-  expire(before: number): number {
-    return this.sql.expire.run(ticketFloor(before), before).changes;
+  /**
+   * Deletes finished tickets older than `before`, at most `limit` of them (see
+   * shared/expiry.ts); returns how many.
+   */
+  expire(before: number, limit = EXPIRE_CHUNK): number {
+    return this.sql.expire.run(ticketFloor(before), before, limit).changes;
   }
 }

@@ -1,4 +1,5 @@
 import type { NodeConfig } from '../shared/config.js';
+import { ChunkedSweep } from '../shared/expiry.js';
 import type { Logger } from '../shared/log.js';
 import type { Assignments } from './assignments.js';
 import type { Executor } from './executor.js';
@@ -30,6 +31,10 @@ export class Upkeep {
   private expireTimer: NodeJS.Timeout | undefined;
   private resendPeriod = 3000;
   private lastResend = 0;
+  /** RESULT_TTL expiry of tickets, a chunk per turn of the event loop (shared/expiry.ts). */
+  private readonly expiry = new ChunkedSweep(() =>
+    this.d.tickets.expire(Date.now() - this.d.cfg.RESULT_TTL),
+  );
 
   constructor(private readonly d: UpkeepDeps) {}
 
@@ -67,8 +72,9 @@ export class Upkeep {
 
   private expire(): void {
     const before = Date.now() - this.d.cfg.RESULT_TTL;
-    const n = this.d.tickets.expire(before);
-    if (n > 0) this.d.log.info({ deleted: n }, 'expired old results');
+    this.expiry.run((n) => {
+      if (n > 0) this.d.log.info({ deleted: n }, 'expired old results');
+    });
     const logs = this.d.runLogs.expire(before);
     if (logs > 0) this.d.log.info({ deleted: logs }, 'expired old job logs');
   }
@@ -77,6 +83,7 @@ export class Upkeep {
     clearInterval(this.infoTimer);
     clearInterval(this.resendTimer);
     clearInterval(this.expireTimer);
+    this.expiry.stop();
     clearInterval(this.leaseTimer);
   }
 }

@@ -1,4 +1,5 @@
 import { ensureColumns, type Committer, type Db } from '../shared/db.js';
+import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
@@ -183,7 +184,10 @@ export class JobStore {
       get: db.prepare<[string], Raw>('SELECT * FROM jobs WHERE id = ?'),
       live: db.prepare<[], Raw>('SELECT * FROM jobs WHERE delivered = 0 ORDER BY seq'),
       maxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM jobs'),
-      expire: db.prepare('DELETE FROM jobs WHERE id < ? AND finished_at < ? AND delivered = 1'),
+      expire: db.prepare(
+        `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs
+           WHERE id < ? AND finished_at < ? AND delivered = 1 LIMIT ?)`,
+      ),
       counters: db.prepare<[], { name: string; value: number }>('SELECT * FROM counters'),
       setCounter: db.prepare(
         'INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
@@ -303,9 +307,12 @@ export class JobStore {
     return this.sql.maxSeq.get()?.m ?? 0;
   }
 
-  /** Deletes delivered results that finished before `before` (they were submitted before it). */
-  expire(before: number): number {
-    const n = this.sql.expire.run(ticketFloor(before), before).changes;
+  /**
+   * Deletes delivered results that finished before `before` (they were submitted before it),
+   * at most `limit` of them (see shared/expiry.ts); returns how many.
+   */
+  expire(before: number, limit = EXPIRE_CHUNK): number {
+    const n = this.sql.expire.run(ticketFloor(before), before, limit).changes;
     if (n > 0) this.sql.expireKeys.run();
     return n;
   }

@@ -1,5 +1,6 @@
 import type { ProxyConfig } from '../shared/config.js';
 import { Committer, type Db } from '../shared/db.js';
+import { ChunkedSweep } from '../shared/expiry.js';
 import type { Logger } from '../shared/log.js';
 import { JobStore, type JobRecord } from './job-store.js';
 import { CHECK_EVERY_MS } from './membership.js';
@@ -32,6 +33,7 @@ export class LeaderTerm {
   readonly committer: Committer;
   readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
+  private readonly sweeps: ChunkedSweep[] = [];
   private ended = false;
 
   constructor(
@@ -101,16 +103,23 @@ export class LeaderTerm {
     every(Math.min(CHECK_EVERY_MS, Math.floor(timeout / 4)), () => scheduler.expireSilent(timeout));
     every(SPECULATION_PERIOD_MS, () => scheduler.speculate());
     every(cfg.REQUEST_RESULT_PERIOD, () => scheduler.sweep(cfg.REQUEST_RESULT_PERIOD));
-    every(Math.min(cfg.RESULT_TTL, 60_000), () => {
-      const n = scheduler.expire(cfg.RESULT_TTL);
-      if (n > 0) this.log.info({ deleted: n }, 'expired old results');
-    });
+    // each step deletes a chunk, on its own turn of the event loop, while this term may act
+    const expiry = new ChunkedSweep(() =>
+      this.ended || !this.mayAct() ? 0 : scheduler.expire(cfg.RESULT_TTL),
+    );
+    this.sweeps.push(expiry);
+    every(Math.min(cfg.RESULT_TTL, 60_000), () =>
+      expiry.run((n) => {
+        if (n > 0) this.log.info({ deleted: n }, 'expired old results');
+      }),
+    );
     if (cfg.DISPATCH_PERIOD > 0) every(cfg.DISPATCH_PERIOD, () => scheduler.periodicDispatch());
   }
 
   private stopTimers(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    for (const s of this.sweeps) s.stop();
   }
 
   /**

@@ -14,6 +14,12 @@ import { PetrelError } from './errors.js';
 import { reasonOf } from './startup.js';
 
 export type Db = Database.Database;
+
+/**
+ * The WAL is cut back to this many bytes once checkpointed: without a limit SQLite keeps it
+ * at the largest size one transaction ever needed, for the life of the file.
+ */
+export const WAL_SIZE_LIMIT = 16 * 1024 * 1024;
 export type Durability = 'fsync' | 'relaxed';
 
 /**
@@ -35,6 +41,8 @@ export function openDatabase(
   try {
     db = new Database(file, { fileMustExist: existed });
     db.pragma('journal_mode = WAL');
+    // a transaction larger than this leaves a WAL of its size behind unless it is cut back
+    db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
