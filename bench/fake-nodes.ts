@@ -262,18 +262,19 @@ export class FakeFleet {
   /** Connects every fake node and waits until all are welcomed. */
   static async start(options: FleetOptions): Promise<FakeFleet> {
     const fleet = new FakeFleet(options);
-    try {
-      await fleet.connectAll();
-    } catch (err) {
-      fleet.close();
-      throw err;
-    }
+    // nodes welcomed first beat while the rest join: silent until then, they would be dead
     let step = 0;
     const stepMs = Math.max(1, Math.round(options.infoPeriodMs / HEARTBEAT_STEPS));
     fleet.heartbeatTimer = setInterval(() => {
       for (let i = step; i < fleet.nodes.length; i += HEARTBEAT_STEPS) fleet.nodes[i]?.heartbeat();
       step = (step + 1) % HEARTBEAT_STEPS;
     }, stepMs);
+    try {
+      await fleet.connectAll();
+    } catch (err) {
+      fleet.close();
+      throw err;
+    }
     return fleet;
   }
 

@@ -6,6 +6,9 @@ import type { ScenarioResult } from '../report.js';
 import { summarize } from '../stats.js';
 import { clusterOptions, sleep, usPerJob, withCluster, type ScenarioContext } from './context.js';
 
+/** NODE_TIMEOUT of the proxies under the fake fleet. */
+const SCALE_NODE_TIMEOUT_MS = 10_000;
+
 /**
  * 5. Scale: one proxy, many light fake nodes in this process speaking the real cluster
  * protocol. Some of them forward `echo` jobs in a closed loop; all of them run what they
@@ -51,7 +54,12 @@ async function measureScale(
     ctx.opts;
   const opts = clusterOptions(ctx, proxyMain === undefined ? 'scale' : 'scale-baseline', {
     nodes: 0,
-    proxyEnv: { MAX_NUM_NODES: String(fakeNodes + 16) },
+    // The fleet is one process among others on a shared machine: a stall of it must not read as
+    // nodes dying, which would measure requeueing instead of dispatching.
+    proxyEnv: {
+      MAX_NUM_NODES: String(fakeNodes + 16),
+      NODE_TIMEOUT: String(SCALE_NODE_TIMEOUT_MS),
+    },
     proxyMain,
   });
   return withCluster(opts, async (cluster) => {
