@@ -2,13 +2,26 @@ import type { JobResult } from '../shared/job-view.js';
 import type { WireJob } from '../shared/protocol.js';
 import type { NodeEntry } from './membership.js';
 
+/** The longest an acknowledgement of a result waits for other frames to the same node. */
+export const LATE_ACK_MS = 100;
+
 /**
  * Frames for nodes wait in each connection's batcher; the outbox remembers which batchers
  * hold something so the conductor flushes them at the right moment (dispatches before the
  * tick's fsync, acks and results only after the commit that allows them).
+ *
+ * An acknowledged result only lets its node forget it (the node sends it again after
+ * REQUEST_RESULT_PERIOD without one), so its ACK does not cost a write of its own: it rides
+ * with the node's next frames, usually the dispatch that the finished job made room for, and
+ * leaves on its own only after `LATE_ACK_MS`. A busy node so gets one write per tick, not two.
  */
 export class Outbox {
   private readonly pending = new Set<NodeEntry>();
+  /** Nodes holding result acks only, with when the first of them was queued (oldest first). */
+  private readonly late = new Map<NodeEntry, number>();
+  private timer: NodeJS.Timeout | undefined;
+  /** When the last flush ran: the timer only stands in for flushes that stopped coming. */
+  private lastFlush = 0;
 
   /** Sends `job` to `n`; false when `n` is not connected. */
   job(n: NodeEntry, job: WireJob): boolean {
@@ -27,9 +40,14 @@ export class Outbox {
 
   ack(n: NodeEntry, kind: 'job' | 'result', id: string): void {
     if (!n.conn) return;
-    if (kind === 'job') n.conn.out.ackJob(id);
-    else n.conn.out.ackResult(id);
-    this.pending.add(n);
+    if (kind === 'job') {
+      n.conn.out.ackJob(id);
+      this.pending.add(n);
+      return;
+    }
+    n.conn.out.ackResultLater(id);
+    if (!this.late.has(n)) this.late.set(n, Date.now());
+    this.timer ??= setTimeout(() => this.flushLate(), LATE_ACK_MS).unref();
   }
 
   /** Tells `n` to stop its copy of a job (it finished elsewhere or was cancelled). */
@@ -37,8 +55,29 @@ export class Outbox {
     n.conn?.out.cancel(id);
   }
 
-  flush(): void {
-    for (const n of this.pending) n.conn?.out.flush();
+  /** Sends what waits for the nodes with new frames, and the result acks that waited long enough. */
+  flush(now = Date.now()): void {
+    this.lastFlush = now;
+    for (const n of this.pending) {
+      n.conn?.out.flush();
+      this.late.delete(n);
+    }
     this.pending.clear();
+    for (const [n, since] of this.late) {
+      if (now - since < LATE_ACK_MS) break;
+      n.conn?.out.flush();
+      this.late.delete(n);
+    }
+  }
+
+  /**
+   * The timer: acks due while flushes still come leave with the next one (a long commit must
+   * not make them leave just before the dispatches they could ride with).
+   */
+  private flushLate(): void {
+    this.timer = undefined;
+    const now = Date.now();
+    if (now - this.lastFlush >= LATE_ACK_MS) this.flush(now);
+    if (this.late.size > 0) this.timer = setTimeout(() => this.flushLate(), LATE_ACK_MS).unref();
   }
 }

@@ -11,7 +11,7 @@ export class FrameBatcher {
   private ackJobs: string[] = [];
   private ackResults: string[] = [];
   private cancels: string[] = [];
-  private scheduled = false;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly send: (frame: FrameIn) => void,
@@ -35,24 +35,40 @@ export class FrameBatcher {
     this.ackResults.push(id);
     this.schedule();
   }
+  /**
+   * Acknowledges a result without a send of its own: it leaves with whatever this connection
+   * sends next (the caller flushes it in time when nothing else comes).
+   */
+  ackResultLater(id: string): void {
+    this.ackResults.push(id);
+  }
+  /** Whether anything waits to be sent. */
+  get waiting(): boolean {
+    return (
+      this.jobs.length +
+        this.results.length +
+        this.ackJobs.length +
+        this.ackResults.length +
+        this.cancels.length >
+      0
+    );
+  }
   cancel(id: string): void {
     this.cancels.push(id);
     this.schedule();
   }
 
   private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => this.flush());
+    this.immediate ??= setImmediate(() => this.flush());
   }
 
   /** Sends everything queued, in a fixed order: jobs, results, acks, cancels. */
   flush(): void {
-    this.scheduled = false;
+    // flushed by its owner before the tick ended: the send scheduled for it has nothing to do
+    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    this.immediate = undefined;
+    if (!this.waiting) return;
     const { jobs, results, ackJobs, ackResults, cancels } = this;
-    if (jobs.length + results.length + ackJobs.length + ackResults.length + cancels.length === 0) {
-      return;
-    }
     this.jobs = [];
     this.results = [];
     this.ackJobs = [];
