@@ -22,7 +22,8 @@ export type CounterName = (typeof COUNTER_NAMES)[number];
  */
 export class Counters {
   readonly values: Record<CounterName, number>;
-  private changed = false;
+  /** The counters bumped since the last save: only their rows are written. */
+  private readonly changed = new Set<CounterName>();
 
   constructor(saved: Record<string, number>) {
     this.values = Object.fromEntries(COUNTER_NAMES.map((n) => [n, saved[n] ?? 0])) as Record<
@@ -33,13 +34,15 @@ export class Counters {
 
   bump(name: CounterName, by = 1): void {
     this.values[name] += by;
-    this.changed = true;
+    this.changed.add(name);
   }
 
-  /** The values when they changed since the last call, else undefined. */
-  takeChanged(): Record<CounterName, number> | undefined {
-    if (!this.changed) return undefined;
-    this.changed = false;
-    return this.values;
+  /** The counters that changed since the last call, with their values, else undefined. */
+  takeChanged(): Partial<Record<CounterName, number>> | undefined {
+    if (this.changed.size === 0) return undefined;
+    const out: Partial<Record<CounterName, number>> = {};
+    for (const name of this.changed) out[name] = this.values[name];
+    this.changed.clear();
+    return out;
   }
 }
