@@ -52,9 +52,8 @@ export const CLIENT_STATES = [
 export type ClientState = (typeof CLIENT_STATES)[number];
 
 export const TicketSchema = z.string().regex(TICKET_RE, 'not a ticket');
-export const NodeIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'node ids are 1-64 of A-Z a-z 0-9 . _ -');
+export const NODE_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const NodeIdSchema = z.string().regex(NODE_ID_RE, 'node ids are 1-64 of A-Z a-z 0-9 . _ -');
 
 const SleepMs = z.coerce
   .number()
