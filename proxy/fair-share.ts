@@ -106,8 +106,8 @@ export class FairQueue<J extends Fair> {
     if (!q) {
       q = new TenantQueue<J>(tenant, this);
       this.mine.set(tenant, q);
-      tenant.queues.add(q);
     }
+    if (q.jobs.size === 0) tenant.queues.add(q);
     q.jobs.push(job);
     if (this.order.has(q)) this.order.update(q);
     else this.order.push(q);
@@ -150,14 +150,17 @@ export class FairQueue<J extends Fair> {
     this.order.update(q);
   }
 
-  /** Drops an emptied tenant queue, or restores its place after its head changed. */
+  /**
+   * Takes an emptied tenant queue out of the order (it is kept for the tenant's next job: a
+   * queue that empties with every dispatch would otherwise be made again for each job), or
+   * restores its place after its head changed.
+   */
   private settle(q: TenantQueue<J>): void {
     if (q.jobs.size > 0) {
       this.order.update(q);
       return;
     }
     this.order.remove(q);
-    this.mine.delete(q.tenant);
     q.tenant.queues.delete(q);
   }
 }

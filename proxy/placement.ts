@@ -52,6 +52,15 @@ type PlacementSpec = Pick<JobSpec, 'type' | 'constraints' | 'resources'>;
 
 /** The needs of one run of `spec` (a task's spec carries its job's constraints and resources). */
 export function needsOf(spec: PlacementSpec): Needs {
+  // most jobs ask for nothing: no set or sort for them
+  if (
+    !spec.constraints?.labels.length &&
+    !spec.resources?.cpu &&
+    !spec.resources?.memMb &&
+    (spec.type === undefined || isBuiltinType(spec.type))
+  ) {
+    return NO_NEEDS;
+  }
   const labels = [...new Set(spec.constraints?.labels ?? [])].sort();
   const cpu = spec.resources?.cpu ?? 0;
   const memMb = spec.resources?.memMb ?? 0;

@@ -129,6 +129,7 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
   }
 
   remove(job: J): boolean {
+    if (this.count === 0) return false; // every finishing job asks: most clusters have none here
     const key = classOf(job);
     const heap = this.heaps.get(key);
     if (!heap?.remove(job)) return false;
@@ -149,6 +150,7 @@ export class TypedQueue<J extends TypedJob, N extends TypedSeat> {
     nodeLabels: LabelsOf = () => NO_LABELS,
   ): number {
     let placed = 0;
+    if (this.count === 0) return placed; // no scan of every node per dispatch for nothing
     const all = [...nodes].filter((n) => accepting(n) && n.workers.size > 0);
     for (const [key, heap] of [...this.heaps]) {
       const head = heap.peek() as J;
