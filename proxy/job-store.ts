@@ -102,7 +102,22 @@ interface Raw {
   runs: string | null;
 }
 
+/**
+ * The `runs` column of a job: empty when its result lists exactly these runs (as a finished
+ * job's result does), so a finishing job's row does not carry its runs twice; read back from
+ * the result then.
+ */
+function runsColumn(j: JobRecord): string | null {
+  const listed = j.result?.runs;
+  if (listed && listed.length === j.runs.length && listed.every((x, i) => x === j.runs[i])) {
+    return null;
+  }
+  if (j.runs.length === 0) return listed ? '[]' : null;
+  return JSON.stringify(j.runs);
+}
+
 function fromRaw(r: Raw): JobRecord {
+  const result = r.result === null ? null : (JSON.parse(r.result) as JobResult);
   return {
     id: r.id,
     spec: JSON.parse(r.spec) as JobSpec,
@@ -116,13 +131,13 @@ function fromRaw(r: Raw): JobRecord {
     placed: false,
     given: r.given === '' ? [] : r.given.split(','),
     startedAt: r.started_at,
-    result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
+    result,
     delivered: r.delivered === 1,
     parent: r.parent,
     index: r.task_index,
     dueAt: r.due_at,
     failedRuns: r.failed_runs,
-    runs: r.runs === null ? [] : (JSON.parse(r.runs) as RunView[]),
+    runs: r.runs === null ? [...(result?.runs ?? [])] : (JSON.parse(r.runs) as RunView[]),
   };
 }
 
@@ -242,7 +257,7 @@ export class JobStore {
       finishedAt: j.result?.finishedAt ?? null,
       delivered: j.delivered ? 1 : 0,
       dueAt: j.dueAt,
-      runs: j.runs.length ? JSON.stringify(j.runs) : null,
+      runs: runsColumn(j),
     };
     this.committer.write(() => this.sql.save.run(row), after);
   }
@@ -274,7 +289,7 @@ export class JobStore {
     const json = JSON.stringify(r);
     const { state, node, id } = j;
     const delivered = j.delivered ? 1 : 0;
-    const runs = j.runs.length ? JSON.stringify(j.runs) : null;
+    const runs = runsColumn(j);
     this.committer.write(
       () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, runs, id),
       after,
