@@ -8,7 +8,7 @@ import { countJob, uncountJob, type Membership, type NodeEntry } from './members
 import type { Outbox } from './outbox.js';
 import type { NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
-import { DEFAULT_MAX_PER_SLOT } from './prefetch.js';
+import { DEFAULT_MAX_PER_SLOT, type PrefetchLimits } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
 
 const NO_LABELS: ReadonlySet<string> = new Set();
@@ -52,6 +52,8 @@ export class Assignments {
   private readonly typed = new TypedQueue<Job, NodeEntry>();
   private wanted = false;
   private periodicBudget = 0;
+  /** Adaptive prefetch's bounds (asked on every ACK and RESULT). */
+  private readonly limits: PrefetchLimits;
   private heldUntil = 0;
 
   constructor(
@@ -59,6 +61,7 @@ export class Assignments {
     private readonly opts: AssignmentsOptions,
     private readonly d: AssignmentsDeps,
   ) {
+    this.limits = { base: opts.prefetch, maxPerSlot: DEFAULT_MAX_PER_SLOT };
     this.dispatcher = new Dispatcher<Job, NodeEntry>(newPolicy, {
       prefetch: opts.prefetch,
       periodic: opts.dispatchPeriod > 0,
@@ -255,10 +258,7 @@ export class Assignments {
   }
 
   private adapt(n: NodeEntry): void {
-    const hold = n.pace.allowance(n.slots, {
-      base: this.opts.prefetch,
-      maxPerSlot: DEFAULT_MAX_PER_SLOT,
-    });
+    const hold = n.pace.allowance(n.slots, this.limits);
     if (hold === n.hold) return;
     n.hold = hold;
     this.refresh(n);

@@ -22,6 +22,16 @@ export interface Queued extends HeapItem {
   readonly seq: number;
   /** Jobs of one batch (the tasks of one job) are placed together by batch sampling. */
   readonly batch?: string;
+  /** The dispatcher's note of the job's class and tenant, made when it first sees the job. */
+  dispatchMeta?: DispatchMeta;
+}
+
+/** What a dispatcher notes on a job (a field, not a WeakMap: it is read several times a job). */
+export interface DispatchMeta {
+  readonly owner: object;
+  readonly key: string;
+  readonly needs: Needs;
+  readonly tenant: Tenant;
 }
 
 /** What the dispatcher needs of a node. */
@@ -65,12 +75,6 @@ interface Klass<J extends Queued> {
   avail: number;
 }
 
-interface Meta {
-  key: string;
-  needs: Needs;
-  tenant: Tenant;
-}
-
 /**
  * The global queue and the choice of nodes. Jobs wait in placement classes (equal labels,
  * resources and type); inside a class, tenants share by weighted fair share and each tenant's
@@ -88,7 +92,6 @@ export class Dispatcher<J extends Queued, N extends Host> {
   readonly tenants: Tenants;
   private readonly classes = new Map<string, Klass<J>>();
   private readonly hosts = new Map<N, HostState<J, N>>();
-  private readonly meta = new WeakMap<J, Meta>();
   private readonly lateBinding: boolean;
   private queued = 0;
 
@@ -113,7 +116,7 @@ export class Dispatcher<J extends Queued, N extends Host> {
 
   /** Takes a job out of the queue (it was cancelled or finished elsewhere). */
   remove(job: J): boolean {
-    const m = this.meta.get(job);
+    const m = job.dispatchMeta?.owner === this ? job.dispatchMeta : undefined;
     const k = m && this.classes.get(m.key);
     if (!m || !k || !k.queue.remove(job, m.tenant)) return false;
     this.queued--;
@@ -250,12 +253,13 @@ export class Dispatcher<J extends Queued, N extends Host> {
     return h.accepting && n.outstanding < this.capacity(n) && fits(h.caps, h.used, k.needs);
   }
 
-  private metaOf(job: J): Meta {
-    let m = this.meta.get(job);
-    if (!m) {
+  private metaOf(job: J): DispatchMeta {
+    let m = job.dispatchMeta;
+    if (m?.owner !== this) {
       const needs = needsOf(job.spec);
-      m = { key: classKey(needs), needs, tenant: this.tenants.get(tenantOf(job.spec)) };
-      this.meta.set(job, m);
+      const tenant = this.tenants.get(tenantOf(job.spec));
+      m = { owner: this, key: classKey(needs), needs, tenant };
+      job.dispatchMeta = m;
     }
     return m;
   }
