@@ -1,4 +1,5 @@
 import t from 'tap';
+import { isDeepStrictEqual } from 'node:util';
 import { fastFrame } from '../shared/fast-frames.js';
 import { newTicket } from '../shared/ids.js';
 import { FrameSchema, parseFrame } from '../shared/protocol.js';
@@ -115,6 +116,7 @@ t.test('the hot frames in their common shapes are taken by the fast path', async
 t.test('the fast path accepts only what the schema accepts, and parses it the same', async (t) => {
   let fast = 0;
   let checked = 0;
+  const disagreements: string[] = [];
   for (const frame of COMMON) {
     for (const m of mutations(frame)) {
       const text = JSON.stringify(m);
@@ -123,13 +125,13 @@ t.test('the fast path accepts only what the schema accepts, and parses it the sa
       checked++;
       if (mine === undefined) continue;
       fast++;
-      if (!schema.success) {
-        t.fail(`fast path accepts what the schema refuses: ${text.slice(0, 200)}`);
-        continue;
+      if (!schema.success) disagreements.push(`refused by the schema: ${text.slice(0, 200)}`);
+      else if (!isDeepStrictEqual(mine, schema.data)) {
+        disagreements.push(`parsed otherwise: ${text.slice(0, 200)}`);
       }
-      t.same(mine, schema.data, text.slice(0, 120));
     }
   }
+  t.same(disagreements, []);
   t.ok(checked > 1000, `${checked} frames compared`);
   t.ok(fast > 100, `${fast} of them taken by the fast path`);
 });
