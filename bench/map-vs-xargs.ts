@@ -13,6 +13,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from './cluster.js';
+import { cpuMs } from './proc-stats.js';
+import { summarizeProfiles } from './profile-summary.js';
 
 /** dist/, where this file runs from. */
 const distDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -23,6 +25,8 @@ const ROUNDS = Number(process.env.MAP_ROUNDS ?? 3);
 /** xargs -P and petrel map -j: as many at once as this machine's 2 cores. */
 const PARALLEL = Number(process.env.MAP_PARALLEL ?? 2);
 const cpus = availableParallelism();
+/** MAP_PROFILE=dir: every process (proxy, nodes, each petrel map) runs with --cpu-prof there. */
+const PROFILE = process.env.MAP_PROFILE;
 
 interface Run {
   code: number | null;
@@ -57,7 +61,18 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 /** The runs compared, each as the command line that reads the lines on stdin. */
 function contenders(program: string[]): Array<{ name: string; cmd: string; args: string[] }> {
-  const map = (extra: string[]) => [PETREL, 'map', ...extra, '--', ...program];
+  const prof = (name: string) =>
+    PROFILE === undefined
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${PROFILE}`, `--cpu-prof-name=map-cli-${name}.cpuprofile`];
+  const map = (extra: string[]) => [
+    ...prof(extra.join('') || 'all'),
+    PETREL,
+    'map',
+    ...extra,
+    '--',
+    ...program,
+  ];
   return [
     {
       name: `xargs -P ${PARALLEL}`,
@@ -83,17 +98,31 @@ async function main(): Promise<void> {
     slots: 0,
     durability: 'fsync',
     nodeEnv: { EXEC_ALLOW: 'echo' },
+    ...(PROFILE === undefined ? {} : { profileDir: PROFILE }),
   });
+  const pids = cluster.pids();
+  /** CPU ms so far of the proxy and of the nodes together, from /proc. */
+  const clusterCpu = () => {
+    let nodes = 0;
+    for (const [name, pid] of Object.entries(pids)) if (name !== 'proxy') nodes += cpuMs(pid);
+    return { proxy: cpuMs(pids.proxy ?? 0), nodes };
+  };
   const env = { ...process.env, PETREL_ADDR: `127.0.0.1:${cluster.clientPorts[0]}` };
   const program = ['echo', '{}'];
   const runs = contenders(program);
   const results = new Map<string, number[]>(runs.map((r) => [r.name, []]));
+  const cpu = new Map<string, Array<{ proxy: number; nodes: number }>>(
+    runs.map((r) => [r.name, []]),
+  );
   try {
     for (let round = 0; round < ROUNDS; round++) {
       for (const r of runs) {
+        const cpu0 = clusterCpu();
         const got = await timed(r.cmd, r.args, input, env);
         check(r.name, got, lines);
         results.get(r.name)?.push(got.ms);
+        const cpu1 = clusterCpu();
+        cpu.get(r.name)?.push({ proxy: cpu1.proxy - cpu0.proxy, nodes: cpu1.nodes - cpu0.nodes });
       }
     }
   } finally {
@@ -106,6 +135,9 @@ async function main(): Promise<void> {
     tasksPerSecond: Math.round((TASKS / median(ms)) * 1000),
     vsXargs: Math.round((median(ms) / base) * 10) / 10,
     runsMs: ms.map(Math.round),
+    /** CPU per task (ms) of the proxy and of the three nodes together, medians, from /proc. */
+    proxyCpuMsPerTask: round2(median((cpu.get(name) ?? []).map((c) => c.proxy)) / TASKS),
+    nodesCpuMsPerTask: round2(median((cpu.get(name) ?? []).map((c) => c.nodes)) / TASKS),
   }));
   const load = { before: round2(loadBefore), after: round2(loadavg()[0] ?? 0) };
   const report = { tasks: TASKS, rounds: ROUNDS, cpus, program: program.join(' '), load, rows };
@@ -116,13 +148,15 @@ async function main(): Promise<void> {
         .map(
           (r) =>
             `${r.name.padEnd(18)} ${String(r.medianMs).padStart(7)} ms  ` +
-            `${String(r.tasksPerSecond).padStart(5)} tasks/s  ${r.vsXargs}× xargs's time`,
+            `${String(r.tasksPerSecond).padStart(5)} tasks/s  ${r.vsXargs}× xargs's time  ` +
+            `CPU per task: proxy ${r.proxyCpuMsPerTask} ms, nodes ${r.nodesCpuMsPerTask} ms`,
         )
         .join('\n') +
       '\n',
   );
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, 'map.json'), JSON.stringify(report, null, 2) + '\n');
+  if (PROFILE !== undefined) process.stdout.write(summarizeProfiles(PROFILE, 25) + '\n');
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;

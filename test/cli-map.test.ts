@@ -37,6 +37,35 @@ t.test(
   },
 );
 
+t.test('petrel map: lines beyond one SUBMIT line (64 KiB) make further jobs', async (t) => {
+  const { proxy, env } = await cluster(t.teardown);
+  const submitted = proxy.scheduler.counters.submitted;
+  // 40 lines of 2 KB: more than one job's SUBMIT line holds
+  const lines = Array.from({ length: 40 }, (_, i) => `${i}-${'x'.repeat(2000)}`);
+  const r = await petrel(['map', '-j', '4', '--', 'sh', '-c', 'echo "${0%%-*}"', '{}'], {
+    env,
+    input: lines.join('\n') + '\n',
+  });
+  t.equal(r.code, 0, r.stderr);
+  t.same(
+    r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map(Number)
+      .sort((a, b) => a - b),
+    lines.map((_, i) => i),
+    'every line ran once',
+  );
+  t.equal(proxy.scheduler.counters.submitted - submitted, 2, 'two jobs, one after the other');
+  const tooLong = await petrel(['map', '--', 'sh', '-c', 'echo'], {
+    env,
+    input: `short\n${'y'.repeat(70_000)}\n`,
+  });
+  t.equal(tooLong.code, 64, 'a line no job can hold is a usage error');
+  t.match(tooLong.stderr, /line 2 makes a task of \d+ bytes.*64 KiB/);
+  t.equal(proxy.scheduler.counters.submitted - submitted, 2, 'and nothing of it was submitted');
+});
+
 t.test('petrel map: a failed task makes it exit 123, as xargs does', async (t) => {
   const { env } = await cluster(t.teardown);
   const failing = await petrel(['map', '--', 'sh', '-c', 'echo {}; [ {} != b ]'], {

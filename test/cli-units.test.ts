@@ -1,5 +1,5 @@
 import t from 'tap';
-import { batchesOf, mapSpec, withLine } from '../cli/commands/map.js';
+import { batchesOf, mapJobs, mapSpec, TASKS_BYTES, withLine } from '../cli/commands/map.js';
 import { render } from '../cli/commands/top.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
 import { summary } from '../cli/format.js';
@@ -36,6 +36,51 @@ t.test('map: one job per 10,000 lines, -j as its concurrency', async (t) => {
   });
   t.equal(mapSpec('true', [], ['a'], { jobs: 50_000 }).concurrency, 10_000, 'at most the limit');
   t.notOk('concurrency' in mapSpec('true', [], ['a'], {}), 'no -j: every free slot');
+});
+
+t.test("map: a job's SUBMIT line stays within 64 KiB, however many lines fit", async (t) => {
+  t.same(
+    batchesOf(['aaaa', 'bb', 'cc', 'd'], 10, (s) => s.length, 8),
+    [
+      ['aaaa', 'bb'],
+      ['cc', 'd'],
+    ],
+    'each item weighs its bytes and a comma',
+  );
+  t.same(
+    batchesOf(['toolong', 'a'], 10, (s) => s.length, 4),
+    [['toolong'], ['a']],
+  );
+  const lines = Array.from({ length: 5000 }, (_, i) => `input-file-${i}.log`);
+  const jobs = mapJobs('gzip', ['-9', '{}'], lines, { jobs: 8 });
+  t.ok(jobs.length > 1, `${jobs.length} jobs`);
+  t.same(
+    jobs.flatMap((j) => j.lines),
+    lines,
+    'every line once, in order',
+  );
+  for (const j of jobs) {
+    const line = Buffer.byteLength(`SUBMIT ${JSON.stringify(j.spec)}\n`);
+    t.ok(line <= 64 * 1024, `a SUBMIT line of ${line} bytes`);
+    t.same(j.spec, mapSpec('gzip', ['-9', '{}'], j.lines, { jobs: 8 }));
+  }
+  t.ok(
+    jobs
+      .slice(0, -1)
+      .every((j) => Buffer.byteLength(JSON.stringify(j.spec.tasks)) > TASKS_BYTES / 2),
+    'jobs are filled, not cut short',
+  );
+  t.equal(mapJobs('echo', [], ['a', 'b'], {}).length, 1, 'a few lines are one job');
+  const refused = (() => {
+    try {
+      mapJobs('echo', [], ['short', 'x'.repeat(70_000)], {});
+      return null;
+    } catch (err) {
+      return err;
+    }
+  })();
+  t.ok(refused instanceof WireError && refused.code === 'TOO_LARGE', 'refused as too large');
+  t.match(String(refused), /line 2/, 'naming the line, before anything is submitted');
 });
 
 t.test('map: a task whose output was clipped is read again in full', async (t) => {

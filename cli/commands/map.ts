@@ -65,13 +65,64 @@ export function withLine(args: string[], line: string): string[] {
     : [...args, line];
 }
 
-/** The lines in batches of at most `size`: one job each. */
-export function batchesOf<T>(lines: T[], size = MAX_TASKS): T[][] {
+/** What one job's tasks may take in its `SUBMIT` line (64 KiB), less room for the rest. */
+export const TASKS_BYTES = 64 * 1024 - 1024;
+
+/**
+ * The items in batches, one job each: at most `size` of them, and at most `maxBytes` of their
+ * `bytes` (each with one more byte for the comma between them). An item heavier than
+ * `maxBytes` alone is a batch of its own (its job is refused as too large).
+ */
+export function batchesOf<T>(
+  items: T[],
+  size = MAX_TASKS,
+  bytes: (item: T) => number = () => 0,
+  maxBytes = Infinity,
+): T[][] {
   const out: T[][] = [];
-  for (let start = 0; start < lines.length; start += size) {
-    out.push(lines.slice(start, start + size));
+  let batch: T[] = [];
+  let weight = 0;
+  for (const item of items) {
+    const w = bytes(item) + 1;
+    if (batch.length > 0 && (batch.length >= size || weight + w > maxBytes)) {
+      out.push(batch);
+      batch = [];
+      weight = 0;
+    }
+    batch.push(item);
+    weight += w;
   }
+  if (batch.length > 0) out.push(batch);
   return out;
+}
+
+/**
+ * The jobs of `petrel map`, each with its lines: at most MAX_TASKS tasks, and no more than a
+ * `SUBMIT` line holds (64 KiB). A line whose task alone is too long is refused before any job
+ * is submitted.
+ */
+export function mapJobs(
+  program: string,
+  args: string[],
+  lines: string[],
+  opts: Pick<MapOptions, 'jobs' | 'timeout' | 'retries'>,
+): Array<{ lines: string[]; spec: SubmitSpec }> {
+  const tasks = mapSpec(program, args, lines, opts).tasks ?? [];
+  const sized = tasks.map((task, i) => ({
+    line: lines[i] as string,
+    bytes: Buffer.byteLength(JSON.stringify(task)),
+  }));
+  const heavy = sized.findIndex((s) => s.bytes > TASKS_BYTES);
+  if (heavy >= 0) {
+    throw new WireError(
+      'TOO_LARGE',
+      `line ${heavy + 1} makes a task of ${sized[heavy]?.bytes} bytes; a job's SUBMIT line is limited to 64 KiB`,
+    );
+  }
+  return batchesOf(sized, MAX_TASKS, (s) => s.bytes, TASKS_BYTES).map((batch) => {
+    const batchLines = batch.map((s) => s.line);
+    return { lines: batchLines, spec: mapSpec(program, args, batchLines, opts) };
+  });
 }
 
 /** The job of one batch of lines (at most MAX_TASKS). */
@@ -94,8 +145,8 @@ export function mapSpec(
 }
 
 /**
- * Lines beyond MAX_TASKS make further jobs, run one after another (so `-j` holds across all
- * of them). Returns the exit code.
+ * Lines beyond one job (MAX_TASKS, or a SUBMIT line's 64 KiB) make further jobs, run one after
+ * another (so `-j` holds across all of them). Returns the exit code.
  */
 async function mapLines(
   c: Client,
@@ -104,13 +155,14 @@ async function mapLines(
   lines: string[],
   opts: MapOptions,
 ): Promise<number> {
+  const jobs = mapJobs(program, args, lines, opts);
   const bar = new MapProgress(lines.length, process.stderr.isTTY === true && !opts.json);
   const ctrlC = onInterrupt(c);
   let ok = true;
   const tally = { ended: 0, failed: 0 };
   try {
-    for (const batch of batchesOf(lines)) {
-      const ticket = await c.submit(mapSpec(program, args, batch, opts));
+    for (const { lines: batch, spec } of jobs) {
+      const ticket = await c.submit(spec);
       ctrlC.started(ticket);
       const r = await follow(c, ticket, batch, opts, {
         progress: (p) => bar.update(tally.ended, tally.failed, p),
