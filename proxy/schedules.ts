@@ -153,6 +153,11 @@ export class Schedules {
     return true;
   }
 
+  /** Runs `fn` once every schedule change made so far is durable (etcd in a group). */
+  afterCommit(fn: () => void): void {
+    this.d.store.afterCommit(fn);
+  }
+
   /** An origin asks about its open tickets: the schedules among them that ended. */
   requested(from: string, ids: string[]): void {
     for (const id of ids) {
