@@ -35,15 +35,26 @@ const isNodeId = (v: unknown) => typeof v === 'string' && NODE_ID_RE.test(v);
 const intOrNull = (v: unknown) => v === null || isInt(v);
 const strOrNull = (v: unknown) => v === null || typeof v === 'string';
 
-/** Every key of `o` is known and passes its check; `required` keys are present. */
-function fields(o: Raw, checks: Readonly<Record<string, Check>>, required: readonly string[]) {
-  for (const k of required) if (!Object.hasOwn(o, k)) return false;
+/** A shape: a check for each key it may have, and the keys it must have. */
+interface Shape {
+  readonly checks: ReadonlyMap<string, Check>;
+  readonly required: ReadonlySet<string>;
+}
+/** Maps, not objects, so that no key is looked up on Object.prototype (`__proto__`...). */
+const shape = (checks: Record<string, Check>, required: readonly string[]): Shape => ({
+  checks: new Map(Object.entries(checks)),
+  required: new Set(required),
+});
+
+/** Every key of `o` is known and passes its check, and every required key is there. */
+function fields(o: Raw, s: Shape): boolean {
+  let required = 0;
   for (const k in o) {
-    // own keys only: a key named like an Object.prototype member is no field of ours
-    const check = Object.hasOwn(checks, k) ? checks[k] : undefined;
-    if (!check || !check(o[k])) return false;
+    const check = s.checks.get(k);
+    if (check === undefined || !check(o[k])) return false;
+    if (s.required.has(k)) required++;
   }
-  return true;
+  return required === s.required.size;
 }
 
 function listOf(v: unknown, item: Check, min = 0): boolean {
@@ -52,76 +63,102 @@ function listOf(v: unknown, item: Check, min = 0): boolean {
   return true;
 }
 
-const RESULT: Readonly<Record<string, Check>> = {
-  id: isTicket,
-  state: (v) => STATES.has(v),
-  exitCode: intOrNull,
-  output: (v) => typeof v === 'string',
-  error: strOrNull,
-  node: (v) => v === null || isNodeId(v),
-  attempt: (v) => intIn(v, 0, MAX_RUN_NUMBER),
-  startedAt: intOrNull,
-  finishedAt: isInt,
-};
-const RESULT_KEYS = Object.keys(RESULT);
-const isResult = (v: unknown) => isObject(v) && fields(v, RESULT, RESULT_KEYS);
+const RESULT = shape(
+  {
+    id: isTicket,
+    state: (v) => STATES.has(v),
+    exitCode: intOrNull,
+    output: (v) => typeof v === 'string',
+    error: strOrNull,
+    node: (v) => v === null || isNodeId(v),
+    attempt: (v) => intIn(v, 0, MAX_RUN_NUMBER),
+    startedAt: intOrNull,
+    finishedAt: isInt,
+  },
+  ['id', 'state', 'exitCode', 'output', 'error', 'node', 'attempt', 'startedAt', 'finishedAt'],
+);
+const isResult = (v: unknown) => isObject(v) && fields(v, RESULT);
 
-const STARTED: Readonly<Record<string, Check>> = { id: isTicket, at: isInt };
-const isStarted = (v: unknown) => isObject(v) && fields(v, STARTED, ['id', 'at']);
+const STARTED = shape({ id: isTicket, at: isInt }, ['id', 'at']);
+const isStarted = (v: unknown) => isObject(v) && fields(v, STARTED);
 
 /** A plain spec: one run of echo, exec or a custom type, string args, no other options. */
-const SPEC: Readonly<Record<string, Check>> = {
-  type: (v) => typeof v === 'string' && v !== 'sleep' && TYPE_NAME_RE.test(v),
-  args: (v) =>
-    Array.isArray(v) &&
-    v.length <= MAX_ARGS &&
-    v.every((a) => typeof a === 'string' && a.length <= MAX_ARG_BYTES),
-  priority: (v) => intIn(v, -1000, 1000),
-  maxAttempts: (v) => intIn(v, 1, MAX_ATTEMPTS),
-  timeoutMs: (v) => intIn(v, 1, MAX_JOB_MS),
-  tenant: (v) => typeof v === 'string' && TENANT_RE.test(v),
-};
-const SPEC_KEYS = ['type', 'args', 'priority', 'maxAttempts'];
+const SPEC = shape(
+  {
+    type: (v) => typeof v === 'string' && v !== 'sleep' && TYPE_NAME_RE.test(v),
+    args: (v) =>
+      Array.isArray(v) &&
+      v.length <= MAX_ARGS &&
+      v.every((a) => typeof a === 'string' && a.length <= MAX_ARG_BYTES),
+    priority: (v) => intIn(v, -1000, 1000),
+    maxAttempts: (v) => intIn(v, 1, MAX_ATTEMPTS),
+    timeoutMs: (v) => intIn(v, 1, MAX_JOB_MS),
+    tenant: (v) => typeof v === 'string' && TENANT_RE.test(v),
+  },
+  ['type', 'args', 'priority', 'maxAttempts'],
+);
 function isPlainSpec(v: unknown): boolean {
-  if (!isObject(v) || !fields(v, SPEC, SPEC_KEYS)) return false;
+  if (!isObject(v) || !fields(v, SPEC)) return false;
   // exec needs a program
   return v.type !== 'exec' || ((v.args as string[])[0] ?? '') !== '';
 }
 
-const WIRE_JOB: Readonly<Record<string, Check>> = {
-  id: isTicket,
-  spec: isPlainSpec,
-  origin: isNodeId,
-  submittedAt: isInt,
-  attempt: (v) => isInt(v) && v >= 1,
-};
-const isWireJob = (v: unknown) =>
-  isObject(v) && fields(v, WIRE_JOB, ['id', 'spec', 'origin', 'submittedAt']);
+const WIRE_JOB = shape(
+  {
+    id: isTicket,
+    spec: isPlainSpec,
+    origin: isNodeId,
+    submittedAt: isInt,
+    attempt: (v) => isInt(v) && v >= 1,
+  },
+  ['id', 'spec', 'origin', 'submittedAt'],
+);
+const isWireJob = (v: unknown) => isObject(v) && fields(v, WIRE_JOB);
 
 const ids = (v: unknown) => listOf(v, isTicket);
+const isType = () => true; // the frame was found by it
 
-const FRAMES: Readonly<Record<string, readonly [Record<string, Check>, string[]]>> = {
-  ACK: [{ type: () => true, jobs: ids, results: ids, reopened: ids }, []],
-  RESULT: [{ type: () => true, results: (v) => listOf(v, isResult, 1) }, ['results']],
-  INFO: [
+/** Each hot frame's shape, and the lists its schema fills in when the frame leaves them out. */
+const FRAMES: ReadonlyMap<string, { shape: Shape; defaults: readonly string[] }> = new Map([
+  [
+    'ACK',
     {
-      type: () => true,
-      queued: (v) => isInt(v) && v >= 0,
-      running: (v) => isInt(v) && v >= 0,
-      free: isInt,
-      draining: (v) => typeof v === 'boolean',
-      started: (v) => listOf(v, isStarted),
+      shape: shape({ type: isType, jobs: ids, results: ids, reopened: ids }, ['type']),
+      defaults: ['jobs', 'results', 'reopened'],
     },
-    ['queued', 'running', 'free'],
   ],
-  JOB: [{ type: () => true, jobs: (v) => listOf(v, isWireJob, 1) }, ['jobs']],
-};
-
-/** Lists a schema fills in when a frame leaves them out. */
-const DEFAULTS: Readonly<Record<string, readonly string[]>> = {
-  ACK: ['jobs', 'results', 'reopened'],
-  INFO: ['started'],
-};
+  [
+    'RESULT',
+    {
+      shape: shape({ type: isType, results: (v) => listOf(v, isResult, 1) }, ['type', 'results']),
+      defaults: [],
+    },
+  ],
+  [
+    'INFO',
+    {
+      shape: shape(
+        {
+          type: isType,
+          queued: (v) => isInt(v) && v >= 0,
+          running: (v) => isInt(v) && v >= 0,
+          free: isInt,
+          draining: (v) => typeof v === 'boolean',
+          started: (v) => listOf(v, isStarted),
+        },
+        ['type', 'queued', 'running', 'free'],
+      ),
+      defaults: ['started'],
+    },
+  ],
+  [
+    'JOB',
+    {
+      shape: shape({ type: isType, jobs: (v) => listOf(v, isWireJob, 1) }, ['type', 'jobs']),
+      defaults: [],
+    },
+  ],
+]);
 
 /**
  * The frame `raw` is, when it is one of the hot frames in its common shape; undefined sends it
@@ -129,10 +166,8 @@ const DEFAULTS: Readonly<Record<string, readonly string[]>> = {
  */
 export function fastFrame(raw: unknown): Raw | undefined {
   if (!isObject(raw) || typeof raw.type !== 'string') return undefined;
-  const shape = Object.hasOwn(FRAMES, raw.type) ? FRAMES[raw.type] : undefined;
-  if (!shape || !fields(raw, shape[0], shape[1])) return undefined;
-  for (const k of Object.hasOwn(DEFAULTS, raw.type) ? (DEFAULTS[raw.type] ?? []) : []) {
-    raw[k] ??= [];
-  }
+  const frame = FRAMES.get(raw.type);
+  if (!frame || !fields(raw, frame.shape)) return undefined;
+  for (const k of frame.defaults) raw[k] ??= [];
   return raw;
 }
