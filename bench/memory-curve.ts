@@ -12,6 +12,11 @@ export interface ProcessSample {
   readonly heapUsed: number;
   /** Bytes of the process's data directory (SQLite file, WAL, SHM, logs). */
   readonly disk: number;
+  /**
+   * Jobs it holds in memory: the proxy's live jobs (unfinished or undelivered), a node's
+   * open tickets; from its `/metrics`.
+   */
+  readonly held: number;
 }
 
 /** Every process at one moment of the run. */
@@ -144,12 +149,12 @@ export function renderCurve(
 /** Every sample as CSV: one row per sample, three columns (bytes) per process. */
 export function curveCsv(samples: readonly CurveSample[], processes: readonly string[]): string {
   const header = ['seconds', 'jobs'];
-  for (const p of processes) header.push(`${p}_rss`, `${p}_heap_used`, `${p}_disk`);
+  for (const p of processes) header.push(`${p}_rss`, `${p}_heap_used`, `${p}_disk`, `${p}_held`);
   const rows = samples.map((s) => {
     const cells = [s.seconds.toFixed(1), String(s.jobs)];
     for (const p of processes) {
       const x = s.byProcess[p];
-      for (const v of [x?.rss, x?.heapUsed, x?.disk])
+      for (const v of [x?.rss, x?.heapUsed, x?.disk, x?.held])
         cells.push(Number.isFinite(v) ? String(v) : '');
     }
     return cells.join(',');
@@ -240,7 +245,12 @@ export function parseCurveCsv(text: string): { samples: CurveSample[]; processes
     };
     const byProcess: Record<string, ProcessSample> = {};
     for (const p of processes) {
-      byProcess[p] = { rss: at(`${p}_rss`), heapUsed: at(`${p}_heap_used`), disk: at(`${p}_disk`) };
+      byProcess[p] = {
+        rss: at(`${p}_rss`),
+        heapUsed: at(`${p}_heap_used`),
+        disk: at(`${p}_disk`),
+        held: at(`${p}_held`),
+      };
     }
     return { seconds: at('seconds'), jobs: at('jobs'), byProcess };
   });

@@ -5,24 +5,35 @@ import { dirBytes, rssBytes } from './proc-stats.js';
 
 /**
  * Reads every process of a cluster from outside: resident set from `/proc/<pid>/status`,
- * V8 heap used from its `/metrics` (the proxy's port, each node's HTTP_PORT), and the size
- * of its data directory.
+ * V8 heap used and the jobs it holds from its `/metrics` (the proxy's port, each node's
+ * HTTP_PORT), and the size of its data directory.
  */
 
-const HEAP_USED = /^petrel_(?:proxy|node)_nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m;
-
-/** The V8 heap used, from a `/metrics` exposition; NaN when absent. */
-export function heapUsedOf(metricsText: string): number {
-  const m = HEAP_USED.exec(metricsText);
+/** One sample's value of a series of a `/metrics` exposition (any labels); NaN when absent. */
+export function seriesValue(metricsText: string, name: string): number {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metricsText);
   return m?.[1] === undefined ? NaN : Number(m[1]);
 }
 
-async function heapUsed(port: number | undefined): Promise<number> {
-  if (port === undefined) return NaN;
+/** The V8 heap used, from a `/metrics` exposition; NaN when absent. */
+export function heapUsedOf(metricsText: string): number {
+  return seriesValue(metricsText, 'petrel_(?:proxy|node)_nodejs_heap_size_used_bytes');
+}
+
+/** Jobs held in memory: the proxy's live jobs, or a node's open tickets; NaN when absent. */
+export function heldOf(metricsText: string): number {
+  const live = seriesValue(metricsText, 'petrel_proxy_live_jobs');
+  return Number.isNaN(live) ? seriesValue(metricsText, 'petrel_node_open_tickets') : live;
+}
+
+async function scrape(port: number | undefined): Promise<{ heapUsed: number; held: number }> {
+  if (port === undefined) return { heapUsed: NaN, held: NaN };
   try {
-    return heapUsedOf(await getText(port, '/metrics', 5000));
+    const text = await getText(port, '/metrics', 5000);
+    return { heapUsed: heapUsedOf(text), held: heldOf(text) };
   } catch {
-    return NaN; // a busy process that did not answer in time leaves a gap, not a failure
+    // a busy process that did not answer in time leaves a gap, not a failure
+    return { heapUsed: NaN, held: NaN };
   }
 }
 
@@ -46,10 +57,11 @@ export async function sampleCluster(
       dir: cluster.dataDirs.nodes[i] as string,
     })),
   ];
-  const heaps = await Promise.all(procs.map((p) => heapUsed(p.port)));
+  const scraped = await Promise.all(procs.map((p) => scrape(p.port)));
   const byProcess: Record<string, ProcessSample> = {};
   procs.forEach((p, i) => {
-    byProcess[p.name] = { rss: rssBytes(p.pid), heapUsed: heaps[i] ?? NaN, disk: dirBytes(p.dir) };
+    const { heapUsed, held } = scraped[i] ?? { heapUsed: NaN, held: NaN };
+    byProcess[p.name] = { rss: rssBytes(p.pid), heapUsed, disk: dirBytes(p.dir), held };
   });
   return { seconds, jobs, byProcess };
 }

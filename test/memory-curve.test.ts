@@ -3,13 +3,14 @@ import {
   curveCsv,
   MIN_JUDGED_JOBS,
   intervals,
+  parseCurveCsv,
   renderCurve,
   slope,
   verdict,
   verdictLine,
   type CurveSample,
 } from '../bench/memory-curve.js';
-import { heapUsedOf } from '../bench/memory-sampler.js';
+import { heapUsedOf, heldOf } from '../bench/memory-sampler.js';
 
 const MiB = 1024 * 1024;
 
@@ -19,7 +20,10 @@ function run(jobs: number, n: number, rss: Record<string, (jobs: number) => numb
   for (let i = 0; i <= n; i++) {
     const done = Math.round((jobs * i) / n);
     const byProcess: CurveSample['byProcess'] = Object.fromEntries(
-      Object.entries(rss).map(([p, f]) => [p, { rss: f(done) * MiB, heapUsed: 20 * MiB, disk: 0 }]),
+      Object.entries(rss).map(([p, f]) => [
+        p,
+        { rss: f(done) * MiB, heapUsed: 20 * MiB, disk: 0, held: 0 },
+      ]),
     );
     out.push({ seconds: i * 5, jobs: done, byProcess });
   }
@@ -111,7 +115,8 @@ t.test(
     );
     const csv = curveCsv(samples, ['proxy']).trim().split('\n');
     t.equal(csv.length, 102, 'header and 101 samples');
-    t.equal(csv[0], 'seconds,jobs,proxy_rss,proxy_heap_used,proxy_disk');
+    t.equal(csv[0], 'seconds,jobs,proxy_rss,proxy_heap_used,proxy_disk,proxy_held');
+    t.same(parseCurveCsv(csv.join('\n')), { samples, processes: ['proxy'] }, 'read back');
     t.end();
   },
 );
@@ -125,5 +130,7 @@ t.test('the heap used is read from a /metrics exposition', (t) => {
   t.equal(heapUsedOf(text), 31457280);
   t.equal(heapUsedOf('petrel_proxy_nodejs_heap_size_used_bytes 1234\n'), 1234);
   t.ok(Number.isNaN(heapUsedOf('nothing here')));
+  t.equal(heldOf('petrel_proxy_live_jobs 12\n'), 12, "the proxy's live jobs");
+  t.equal(heldOf('petrel_node_open_tickets{node="n1"} 3\n'), 3, "a node's open tickets");
   t.end();
 });

@@ -12,7 +12,9 @@ import { clusterOptions, sleep, withCluster, type ScenarioContext } from './cont
  * process's RSS, V8 heap and data directory are sampled every few seconds; the curve (jobs
  * done → RSS per process), the growth over the last half in MiB per million jobs, and a CSV
  * of every sample. RESULT_TTL is short so results expire during the run, as they would over
- * days at the default; cleanup is confirmed by the first ticket becoming unknown.
+ * days at the default; cleanup is confirmed by the first ticket becoming unknown, and the jobs
+ * the processes hold in memory (the proxy's live jobs, the nodes' open tickets) by their
+ * `/metrics` going back to zero once every result is delivered.
  */
 
 const MiB = 1024 * 1024;
@@ -56,9 +58,10 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
       const s = await sampleCluster(cluster, completed, (performance.now() - start) / 1000);
       samples.push(s);
       const rss = names.map((n) => `${n} ${((s.byProcess[n]?.rss ?? NaN) / MiB).toFixed(0)}`);
+      const held = names.map((n) => s.byProcess[n]?.held ?? NaN).join('/');
       const rate = s.seconds > 0 ? s.jobs / s.seconds : 0;
       ctx.log(
-        `memory: ${s.jobs.toLocaleString('en-US')} jobs (${rate.toFixed(0)}/s), RSS MiB ${rss.join(', ')}`,
+        `memory: ${s.jobs.toLocaleString('en-US')} jobs (${rate.toFixed(0)}/s), RSS MiB ${rss.join(', ')}; jobs held ${held}`,
       );
     };
     ctx.log(
@@ -97,6 +100,9 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
             Math.max(15_000, 3 * memoryTtlMs),
           );
 
+    // every result delivered: what the processes still hold per job must be gone
+    const settled = await sampleCluster(cluster, completed, (performance.now() - start) / 1000);
+    const heldAfter = names.reduce((sum, n) => sum + (settled.byProcess[n]?.held ?? NaN), 0);
     const v = verdict(samples, names, FLAT_MIB_PER_MILLION);
     const csv = join(dirname(ctx.opts.out), `memory-${ctx.durability}.csv`);
     mkdirSync(dirname(csv), { recursive: true });
@@ -169,12 +175,20 @@ export async function memory(ctx: ScenarioContext): Promise<ScenarioResult> {
           digits: 1,
         },
         { label: 'TTL cleanup seen after', unit: 's', value: cleanupMs / 1000, digits: 1 },
+        {
+          label: 'jobs held in memory after the run',
+          unit: '',
+          value: heldAfter,
+          target: { op: '<=', value: 0 },
+          digits: 0,
+        },
       ],
       details: {
         ttlMs: memoryTtlMs,
         slots: opts.slots,
         verdict: v,
         samples,
+        settled,
         csv,
         run: { ...run, latency: undefined },
       },
