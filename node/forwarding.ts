@@ -23,18 +23,25 @@ export class Forwarding {
     return { id: t.id, spec: t.spec, origin: this.d.nodeId, submittedAt: t.submittedAt, result };
   }
 
-  /** The proxy acknowledged forwarded tickets (or results decided here). */
+  /** The proxy acknowledged forwarded tickets. */
   acked(ids: string[]): void {
     const forwarded: string[] = [];
-    const reported: string[] = [];
     for (const id of ids) {
       const o = this.d.open.get(id);
       if (o && o.state === 'accepted') {
         o.state = 'forwarded';
         forwarded.push(id);
-      } else if (!o) reported.push(id);
+      }
     }
     if (forwarded.length) this.d.tickets.markForwarded(forwarded);
+  }
+
+  /**
+   * The proxy recorded results decided here (acked in `ACK.results`, so an ack of the job's
+   * earlier forward is never taken for one): the rows need not go again.
+   */
+  resultsAcked(ids: string[]): void {
+    const reported = ids.filter((id) => !this.d.open.has(id));
     if (reported.length) this.d.tickets.markReported(reported);
   }
 

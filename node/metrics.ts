@@ -11,6 +11,7 @@ export interface NodeNumbers {
   submitted: number;
   executed: number;
   localRuns: number;
+  startedHere: number;
   commits: number;
 }
 
@@ -28,6 +29,11 @@ export class NodeMetrics {
     m.counter('submitted_total', 'Tickets issued by this node', () => snap().submitted);
     m.counter('executed_total', 'Job runs finished on this node', () => snap().executed);
     m.counter('local_runs_total', 'Jobs run here under LOCAL_FALLBACK', () => snap().localRuns);
+    m.counter(
+      'started_here_total',
+      'Jobs started on this node, where they were submitted, under LOCAL_START',
+      () => snap().startedHere,
+    );
     m.counter('commits_total', 'SQLite group commits', () => snap().commits);
     this.latency = new JobLatency(m, {
       queueWait: 'Seconds from submission to the start of the counted run, for tickets issued here',

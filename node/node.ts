@@ -18,6 +18,7 @@ import { serveLog } from './log-serving.js';
 import { NodeMetrics } from './metrics.js';
 import { LogReader } from './log-reader.js';
 import { nodeIdentity, storedEpoch, storeEpoch } from './node-meta.js';
+import { mayStartHere, roomHere } from './local-start.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
 import { RunLogs } from './run-logs.js';
@@ -117,7 +118,7 @@ export class PetrelNode {
         log,
       },
       {
-        holds: () => this.assignments.holds(),
+        holds: () => [...this.assignments.holds(), ...this.origin.holdsHere()],
         workers: () => this.executor.workerTypes(),
         welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
         epochSeen: (e) => storeEpoch(this.db, e),
@@ -131,6 +132,8 @@ export class PetrelNode {
       localFallbackMs: cfg.LOCAL_FALLBACK,
       dataDir: resolve(cfg.DATA_DIR),
       customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
+      startHere: (spec) =>
+        cfg.LOCAL_START && !this.draining && mayStartHere(spec) && roomHere(this.executor),
       log,
     });
     this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);
@@ -260,11 +263,15 @@ export class PetrelNode {
       case 'ACK':
         this.origin.acked(f.jobs);
         this.assignments.acked(f.results);
+        this.origin.resultsAcked(f.results);
         return;
       case 'RESULT':
         return this.origin.results(f.results);
       case 'CANCEL':
-        for (const id of f.ids) this.assignments.cancel(id);
+        for (const id of f.ids) {
+          if (this.origin.runsLocally(id)) this.origin.cancelHere(id);
+          else this.assignments.cancel(id);
+        }
         return;
       case 'REQUEST_OF_RES': {
         if (f.reqId !== undefined) {
@@ -272,7 +279,9 @@ export class PetrelNode {
           this.link.send({ type: 'RES_REQ', reqId: f.reqId, views: this.origin.ownViews(f.ids) });
           return;
         }
-        const { results, missing } = this.assignments.sweep(f.ids);
+        const { results, missing: gone } = this.assignments.sweep(f.ids);
+        // a run started here is this node's own, not the executor's: it is not missing
+        const missing = gone.filter((id) => !this.origin.startedHereUnreported(id));
         this.link.send({ type: 'RES_REQ', results, missing, requests: this.origin.waiting() });
         return;
       }

@@ -2,8 +2,9 @@ import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
 import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
-import { type JobResult, type JobView } from '../shared/job-view.js';
+import { runOfResult, type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
+import type { FrameOf } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
 import { Claims, needsClaim } from './claims.js';
 import { Forwarding } from './forwarding.js';
@@ -11,6 +12,7 @@ import { execRefusal, type RunOutcome } from './job-runner.js';
 import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
+import { StartHere } from './start-here.js';
 import { pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -28,8 +30,10 @@ export interface OpenTicket {
   spec: JobSpec;
   submittedAt: number;
   state: 'accepted' | 'forwarded';
-  /** Running here under LOCAL_FALLBACK. */
+  /** Running here: under LOCAL_FALLBACK, or started here at once (`startedHere`). */
   local: boolean;
+  /** Started here at once under LOCAL_START: the proxy is told of the placement. */
+  startedHere?: boolean;
 }
 
 export interface OriginOptions {
@@ -41,6 +45,8 @@ export interface OriginOptions {
   dataDir?: string;
   /** Whether a custom type is known: the cluster's list, or a worker attached here. */
   customTypeKnown?: (type: string) => boolean;
+  /** LOCAL_START: whether `spec` may start here at once (see local-start.ts). */
+  startHere?: (spec: JobSpec) => boolean;
   log: Logger;
 }
 
@@ -59,7 +65,7 @@ export class Origin {
   private readonly reportedPending = new Map<string, JobView>();
   /** Stops new submissions (the node is stopping). */
   closed = false;
-  readonly counters = { submitted: 0, localRuns: 0, fallbacks: 0 };
+  readonly counters = { submitted: 0, localRuns: 0, fallbacks: 0, startedHere: 0 };
   /** Told when a ticket issued here gets its final result (for the latency metrics). */
   onTicketFinished: (submittedAt: number, r: JobResult) => void = () => {};
   private readonly claims: Claims;
@@ -67,6 +73,7 @@ export class Origin {
   private readonly fallback: LocalFallback;
   private readonly listing: TicketList;
   private readonly forwarding: Forwarding;
+  private readonly here: StartHere;
 
   constructor(
     private readonly tickets: TicketStore,
@@ -93,6 +100,7 @@ export class Origin {
     this.fallback = new LocalFallback(shared);
     this.listing = new TicketList(shared);
     this.forwarding = new Forwarding(shared);
+    this.here = new StartHere({ ...shared, wireJob: (t, r) => this.forwarding.wireJob(t, r) });
   }
 
   /** Running its own tickets while the proxy is away (LOCAL_FALLBACK). */
@@ -162,15 +170,19 @@ export class Origin {
     }
     const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
     this.open.set(id, t);
-    // The job travels to the proxy while its ticket commits here: only the ticket's reply
-    // must wait for the commit. Should the commit fail, the proxy runs a job nobody holds a
-    // ticket for, and its result is acknowledged and dropped.
-    if (this.fallback.active && runsWithoutProxy(spec)) this.fallback.runLocally(t);
+    // The job travels to the proxy (or starts here) while its ticket commits here: only the
+    // ticket's reply must wait for the commit. Should the commit fail, the proxy runs a job
+    // nobody holds a ticket for, and its result is acknowledged and dropped.
+    const here = !this.fallback.active && this.link.ready && this.opts.startHere?.(spec) === true;
+    if (here) this.here.start(t);
+    else if (this.fallback.active && runsWithoutProxy(spec)) this.fallback.runLocally(t);
     else this.link.forward(this.forwarding.wireJob(t));
     return new Promise((resolve, reject) => {
       this.tickets.insert(id, spec, submittedAt, (err) => {
+        if (here && !err) this.here.placed(t);
         if (err) {
           this.open.delete(id);
+          if (here) this.here.refused(id);
           if (isDiskFull(err)) return reject(this.diskFull());
           this.opts.log.error({ err }, 'could not commit a ticket');
           reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
@@ -203,6 +215,10 @@ export class Origin {
   private localView(id: string): JobView | null {
     const o = this.open.get(id);
     if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
+    const hidden = this.here.hidden(id);
+    if (hidden) {
+      return { ...pendingView(id, hidden.spec, hidden.submittedAt, 'forwarded'), state: 'running' };
+    }
     const pending = this.reportedPending.get(id);
     if (pending) return pending;
     const row = this.tickets.get(id);
@@ -234,7 +250,7 @@ export class Origin {
   async wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
     const deadline = Date.now() + ms;
     if (signal.aborted) return 'timeout'; // the client already left
-    if (this.open.has(id)) return this.waits.waitOwn(id, ms, signal);
+    if (this.open.has(id) || this.here.hidden(id)) return this.waits.waitOwn(id, ms, signal);
     return waitRemote((d) => this.view(id, d), deadline, signal);
   }
 
@@ -298,6 +314,7 @@ export class Origin {
       this.reportedPending.set(r.id, v);
       wake();
     }
+    if (o.startedHere && !reported) return this.here.finish(o, r, wake, after);
     this.tickets.finish(r, reported, () => {
       this.reportedPending.delete(r.id);
       if (!reported) {
@@ -308,9 +325,38 @@ export class Origin {
     });
   }
 
-  /** The proxy acknowledged forwarded tickets (or results decided here). */
+  /** The proxy acknowledged forwarded tickets. */
   acked(ids: string[]): void {
     this.forwarding.acked(ids);
+  }
+
+  /** The proxy recorded results decided here (run here, or cancelled before it heard). */
+  resultsAcked(ids: string[]): void {
+    this.here.acked(ids);
+    this.forwarding.resultsAcked(ids);
+  }
+
+  /** Runs started here, for the HELLO of a (re)join (see StartHere). */
+  holdsHere(): FrameOf<'HELLO'>['holds'] {
+    return this.here.holds();
+  }
+
+  /** Whether `id` was started here and the proxy has not recorded its result yet. */
+  startedHereUnreported(id: string): boolean {
+    return this.here.unreported(id);
+  }
+
+  /** The proxy stops a run of a ticket of this node started here. */
+  cancelHere(id: string): void {
+    if (!this.here.cancel(id)) return;
+    const now = Date.now();
+    const cancelled = {
+      state: 'cancelled',
+      exitCode: null,
+      output: '',
+      error: 'cancelled',
+    } as const;
+    this.finishedLocally(id, cancelled, now, now);
   }
 
   /** Final results for tickets issued here, pushed by the proxy; acked once recorded. */
@@ -334,7 +380,8 @@ export class Origin {
 
   /** A ticket run here under LOCAL_FALLBACK finished. */
   finishedLocally(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
-    this.finishTicket(resultOf(id, this.opts.nodeId, 1, o, startedAt, finishedAt), false);
+    const r = resultOf(id, this.opts.nodeId, 1, o, startedAt, finishedAt);
+    this.finishTicket({ ...r, runs: [runOfResult(r)] }, false);
   }
 
   /**
@@ -366,10 +413,12 @@ export class Origin {
   /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */
   resendStale(now: number, periodMs: number): void {
     this.forwarding.resendStale(now, periodMs);
+    this.here.resendStale(now, periodMs);
   }
 
   /** The proxy is away: after LOCAL_FALLBACK, this node runs its own tickets. */
   armFallback(): void {
+    this.here.linkDown();
     this.fallback.arm();
   }
 

@@ -226,6 +226,19 @@ export class Assignments {
     if (job.stored) this.d.store.assign(job);
   }
 
+  /**
+   * The origin `n` started `job` itself (LOCAL_START): recorded as placed and running there,
+   * counted against its room and tenant like any dispatch, and run again elsewhere if `n` dies.
+   */
+  startedHere(job: Job, n: NodeEntry): void {
+    job.state = 'running';
+    job.node = n.id;
+    job.attempt = 1;
+    job.placed = true;
+    if (!job.given.includes(n.id)) job.given.push(n.id);
+    this.take(job, n);
+  }
+
   /** Sends (or resends) the dispatch of `job` to `n`. */
   send(job: Job, n: NodeEntry): void {
     const sent = this.d.outbox.job(n, {

@@ -21,7 +21,19 @@ export interface IntakeDeps {
   outbox: Outbox;
   counters: Counters;
   committer: Committer;
+  /** A job reached its final state (for the latency metrics). */
+  finished: (job: Job) => void;
+  /** The origin `n` started `job` itself (LOCAL_START): it runs there. */
+  startedHere: (job: Job, n: NodeEntry) => void;
   log: Logger;
+}
+
+/**
+ * How a forward is acknowledged: a result decided at the origin in `ACK.results`, so the origin
+ * never takes the ack of the job's earlier forward (its placement) for the result's.
+ */
+function kindOf(j: WireJob): 'job' | 'result' {
+  return j.result ? 'result' : 'job';
 }
 
 /**
@@ -42,15 +54,15 @@ export class Intake {
       if (!this.mayIssue(n, j)) continue;
       const existing = this.known(j);
       if (!existing) {
-        this.accept(j, () => this.d.outbox.ack(n, 'job', j.id));
+        this.accept(j, () => this.d.outbox.ack(n, kindOf(j), j.id), n);
         continue;
       }
       if (existing.origin !== n.id) {
         this.reject(n, j.id, 'a node forwarded a job it did not issue');
         continue;
       }
-      if (j.result) this.d.results.originDecided(existing, j.result);
-      this.d.committer.afterCommit(() => this.d.outbox.ack(n, 'job', j.id));
+      if (j.result) this.d.results.originDecided(existing, j.result, n);
+      this.d.committer.afterCommit(() => this.d.outbox.ack(n, kindOf(j), j.id));
     }
   }
 
@@ -125,8 +137,11 @@ export class Intake {
     this.accept(j, () => {});
   }
 
-  /** Stores a new job, then holds or queues it; `committed` runs once it is on disk. */
-  private accept(j: WireJob, committed: () => void): void {
+  /**
+   * Stores a new job, then holds or queues it, or records it running on its origin `from` when
+   * that started it (LOCAL_START); `committed` runs once it is on disk.
+   */
+  private accept(j: WireJob, committed: () => void, from?: NodeEntry): void {
     const { table, store, holding, counters } = this.d;
     const job: Job = {
       id: j.id,
@@ -145,21 +160,26 @@ export class Intake {
       delivered: Boolean(j.result),
       dueAt: j.result ? null : (requestedRunAt(j.spec, j.submittedAt) ?? null),
       failedRuns: 0,
-      runs: [],
+      runs: j.result?.runs ? [...j.result.runs] : [],
       heapIndex: -1,
       sentAt: 0,
       parent: null,
       index: null,
     };
     counters.bump('submitted');
-    if (j.result) counters.bump(j.result.state);
+    if (j.result) {
+      counters.bump(j.result.state);
+      // a run its origin started itself (LOCAL_START) counts for that node, like any result
+      if (from && j.result.node === from.id) from.done++;
+      this.d.finished(job);
+    }
     store.insert(job, (err) => {
       if (!err) committed();
     });
-    if (!j.result) {
-      table.add(job);
-      holding.admit(job);
-    }
+    if (j.result) return;
+    table.add(job);
+    if (j.startedHere && from) this.d.startedHere(job, from);
+    else holding.admit(job);
   }
 
   /**

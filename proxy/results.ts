@@ -1,6 +1,6 @@
 import type { Committer } from '../shared/db.js';
 import { isTerminal } from '../shared/job.js';
-import { type JobResult, type RunView } from '../shared/job-view.js';
+import { runOfResult, type JobResult } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
@@ -29,18 +29,6 @@ export interface ResultsDeps {
   hold(job: Job): void;
   /** A job ended: the jobs waiting for it learn how. */
   settled(job: Job): void;
-}
-
-/** One run as a result's `runs` lists it. */
-export function runOf(r: JobResult): RunView {
-  return {
-    node: r.node,
-    attempt: r.attempt,
-    exitCode: r.exitCode,
-    error: r.error,
-    startedAt: r.startedAt,
-    finishedAt: r.finishedAt,
-  };
 }
 
 /**
@@ -86,14 +74,14 @@ export class Results {
   /** A run ended on `reporter`: the job's result, or a retry after its backoff. */
   private ended(job: Job, r: JobResult, reporter: NodeEntry): void {
     if (r.state !== 'failed' || !mayRetry(job.spec, job.failedRuns + 1)) {
-      job.runs.push(runOf(r));
+      job.runs.push(runOfResult(r));
       this.finish(job, r, false, reporter);
       return;
     }
     const { store, counters, outbox } = this.d;
     this.d.release(job, reporter);
     reporter.done++;
-    job.runs.push(runOf(r));
+    job.runs.push(runOfResult(r));
     job.failedRuns++;
     job.node = null;
     job.placed = false;
@@ -108,15 +96,17 @@ export class Results {
   }
 
   /** The origin ran (or cancelled) a job itself while the proxy was away. */
-  originDecided(job: Job, r: JobResult): void {
+  originDecided(job: Job, r: JobResult, origin?: NodeEntry): void {
     const { table, counters, store } = this.d;
     const live = table.get(job.id);
     if (!live || isTerminal(live.state)) {
       // both ran it (the proxy had it, but its ACK was lost while the origin fell back): the
       // origin already answered its clients, so its result is the one every node must give
       const rec = live ?? job;
-      if (r.state !== 'cancelled') counters.bump('duplicates');
-      if (rec.result?.finishedAt !== r.finishedAt || rec.result?.node !== r.node) {
+      // the same result sent again (its ACK was lost) is not a second run
+      const same = rec.result?.finishedAt === r.finishedAt && rec.result?.node === r.node;
+      if (!same) {
+        if (r.state !== 'cancelled') counters.bump('duplicates');
         rec.result = r;
         rec.state = r.state;
         rec.node = r.node;
@@ -126,13 +116,16 @@ export class Results {
       table.delete(job.id);
       return;
     }
-    this.finish(live, r, true);
+    // a run the origin started itself (LOCAL_START) ends on its own node: no copy to cancel
+    this.finish(live, r, true, origin && live.node === origin.id ? origin : undefined);
   }
 
   /** Records the final result of a job, frees its node, and pushes the result to the origin. */
   finish(job: Job, r: JobResult, fromOrigin: boolean, reporter?: NodeEntry): void {
     const { table, store, counters, outbox } = this.d;
     this.d.release(job, reporter);
+    // a run its origin started itself (LOCAL_START) is listed by the origin
+    if (fromOrigin && job.runs.length === 0 && r.runs) job.runs.push(...r.runs);
     const result = job.runs.length ? { ...r, runs: [...job.runs] } : r;
     job.state = r.state;
     job.result = result;

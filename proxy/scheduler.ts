@@ -150,6 +150,8 @@ export class Scheduler {
       outbox,
       counters,
       committer,
+      startedHere: (job, n) => assignments.startedHere(job, n),
+      finished: (job) => opts.onFinished?.(job),
       log: opts.log,
     });
     this.schedules = new Schedules({

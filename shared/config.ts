@@ -150,6 +150,11 @@ export const NodeConfigSchema = z.object({
   NODE_MEM_MB: int(1, 16 * 1024 * 1024).default(Math.max(1, Math.floor(totalmem() / 2 ** 20))),
   INFO_PERIOD: int(10).default(250),
   LOCAL_FALLBACK: int(0).default(5000),
+  /** Whether a plain job starts on the node it was submitted to when a slot is free there. */
+  LOCAL_START: z
+    .enum(['0', '1', 'true', 'false', 'on', 'off'], { message: 'must be 1 or 0' })
+    .default('1')
+    .transform((v) => v === '1' || v === 'true' || v === 'on'),
   EXEC_ALLOW: z
     .string()
     .default('')

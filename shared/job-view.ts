@@ -171,3 +171,15 @@ export function viewToClient(v: JobView): Record<string, unknown> {
 export function viewToClientJson(v: JobView): string {
   return JSON.stringify(viewToClient(v));
 }
+
+/** One run as a result's `runs` lists it. */
+export function runOfResult(r: JobResult): RunView {
+  return {
+    node: r.node,
+    attempt: r.attempt,
+    exitCode: r.exitCode,
+    error: r.error,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}

@@ -38,6 +38,8 @@ export const WireJobSchema = z
     attempt: z.number().int().min(1).optional(),
     /** Forward only: the origin already ran it itself while the proxy was away. */
     result: ResultSchema.optional(),
+    /** Forward only: the origin started it itself at once (LOCAL_START); it runs there. */
+    startedHere: z.literal(true).optional(),
   })
   .strict();
 export type WireJob = z.infer<typeof WireJobSchema>;

@@ -23,9 +23,11 @@ t.test('a hung node is declared dead from its heartbeats, long before NODE_TIMEO
   // NODE_TIMEOUT is 30 s: anything faster is the heartbeat history's verdict
   const proxy = await spawnProxy(t.teardown, tempDir(t.teardown), { NODE_TIMEOUT: '30000' });
   const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+  // b's jobs go through the proxy, which gives some to a
   const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
     NODE_ID: 'b',
     SLOTS: '4',
+    LOCAL_START: '0',
   });
   const c = await LineClient.connect(b.port, t.teardown);
   const tickets: string[] = [];

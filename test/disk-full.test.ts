@@ -117,7 +117,11 @@ t.test(
     const dataDir = join(disk, 'proxy');
     mkdirSync(dataDir);
     const proxy = await spawnProxy(t.teardown, dataDir, { DURABILITY: 'fsync' });
-    const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+    // every job goes through the proxy, whose disk this is about
+    const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
+      NODE_ID: 'a',
+      LOCAL_START: '0',
+    });
     const c = await LineClient.connect(a.port, t.teardown);
     const tickets: string[] = [];
     for (let i = 0; i < 20; i++) tickets.push((await c.ask(`SUBMIT echo before ${i}`)).slice(3));

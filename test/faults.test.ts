@@ -33,9 +33,11 @@ async function cluster(port: number): Promise<{
 t.test('a node killed with jobs queued and running: they run elsewhere', async (t) => {
   const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
   const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+  // b's jobs go through the proxy, which gives some to a
   const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
     NODE_ID: 'b',
     SLOTS: '6',
+    LOCAL_START: '0',
   });
   const c = await LineClient.connect(b.port, t.teardown);
   const tickets: string[] = [];

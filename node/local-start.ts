@@ -1,0 +1,121 @@
+import { isBuiltinType, retryOf, type JobSpec } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
+
+/**
+ * Starting a job where it was submitted (LOCAL_START). A job whose origin has a free slot and
+ * nothing waiting for one starts there at once, and the proxy records the placement instead of
+ * choosing it (Sparrow's distributed schedulers): the job's critical path then touches one
+ * process instead of three, and the proxy's view of balance stays whole because the node tells
+ * it what runs where (the forward says "started here", a rejoin's HELLO lists the run).
+ *
+ * Only a plain job qualifies: anything the proxy must decide stays with the proxy. A job of
+ * many tasks is spread by it; a delayed or scheduled one waits on its clock; a key or `after`
+ * is claimed there; labels, resources and custom types are matched there against the whole
+ * cluster; and a failed run's retries are placed there, with their backoff, on any node.
+ */
+export function mayStartHere(spec: JobSpec): boolean {
+  return (
+    spec.tasks === undefined &&
+    spec.cron === undefined &&
+    spec.delayMs === undefined &&
+    spec.runAt === undefined &&
+    spec.key === undefined &&
+    spec.after === undefined &&
+    spec.constraints === undefined &&
+    spec.resources === undefined &&
+    spec.type !== undefined &&
+    isBuiltinType(spec.type) &&
+    retryOf(spec).attempts <= 1
+  );
+}
+
+/**
+ * Whether this node has room now: a slot free and no job waiting for one. A node holding
+ * prefetched jobs has none: the proxy has work for it, and a local start would jump that queue
+ * (its priorities and its fair share between tenants).
+ */
+export function roomHere(executor: { free: number; queued: number }): boolean {
+  return executor.free > 0 && executor.queued === 0;
+}
+
+/** A result of a run started here, on its way to the proxy. */
+export interface Reporting {
+  result: JobResult;
+  spec: JobSpec;
+  submittedAt: number;
+  /** Shows the result to this node's clients (wakes its waiters). */
+  reveal: () => void;
+  /** When it was last sent to the proxy (0: not yet). */
+  sentAt: number;
+  revealed: boolean;
+  /** On disk here. */
+  committed: boolean;
+  /** Recorded by the proxy. */
+  acked: boolean;
+}
+
+/**
+ * The results of runs started here until the proxy has recorded them. Such a result is shown
+ * to clients once it is on disk here and the proxy acknowledged it: from then on every node
+ * gives the same result, as when the proxy decides one. While the proxy is away, on disk here
+ * is enough (as under LOCAL_FALLBACK), and the result goes to the proxy when it is back.
+ */
+export class HereResults {
+  private readonly pending = new Map<string, Reporting>();
+
+  /** A run started here ended. */
+  finished(id: string, r: Pick<Reporting, 'result' | 'spec' | 'submittedAt' | 'reveal'>): void {
+    this.pending.set(id, { ...r, sentAt: 0, revealed: false, committed: false, acked: false });
+  }
+
+  /** The result is on disk here; `linkUp` says whether the proxy can acknowledge it. */
+  committed(id: string, linkUp: boolean): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    p.committed = true;
+    if (p.acked || !linkUp) this.show(id, p);
+  }
+
+  /** The proxy recorded the result of `id`; false for a ticket not ended here. */
+  acked(id: string): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    p.acked = true;
+    if (p.committed) this.show(id, p);
+    return true;
+  }
+
+  /** The link went down: results on disk here are shown without the proxy's ack. */
+  linkDown(): void {
+    for (const [id, p] of this.pending) if (p.committed) this.show(id, p);
+  }
+
+  get(id: string): Reporting | undefined {
+    return this.pending.get(id);
+  }
+
+  /** The result of `id`, ended here, while clients may not see it yet. */
+  hidden(id: string): Reporting | undefined {
+    const p = this.pending.get(id);
+    return p && !p.revealed ? p : undefined;
+  }
+
+  /** Runs ended here whose result the proxy has not recorded yet. */
+  *unrecorded(): IterableIterator<[string, Reporting]> {
+    for (const e of this.pending) if (!e[1].acked) yield e;
+  }
+
+  /** Whether the proxy has yet to record the result of `id`, ended here. */
+  unrecordedHas(id: string): boolean {
+    const p = this.pending.get(id);
+    return p !== undefined && !p.acked;
+  }
+
+  private show(id: string, p: Reporting): void {
+    if (!p.revealed) {
+      p.revealed = true;
+      p.reveal();
+    }
+    if (p.acked) this.pending.delete(id);
+  }
+}

@@ -1,0 +1,132 @@
+import t from 'tap';
+import type { JobSpec } from '../shared/job.js';
+import { JobSpecSchema } from '../shared/job.js';
+import { mayStartHere, roomHere } from '../node/local-start.js';
+import {
+  LineClient,
+  spawnNode,
+  spawnProxy,
+  startCluster,
+  tempDir,
+  until,
+} from './helpers/cluster.js';
+
+const spec = (json: object): JobSpec => JobSpecSchema.parse(json);
+
+t.test('only a plain job of a built-in type may start where it was submitted', async (t) => {
+  t.ok(mayStartHere(spec({ type: 'echo', args: ['x'] })));
+  t.ok(mayStartHere(spec({ type: 'exec', args: ['true'], tenant: 'a', priority: 5 })));
+  const refused: Array<[string, object]> = [
+    ['a delay', { type: 'echo', delayMs: 100 }],
+    ['a time to run at', { type: 'echo', runAt: Date.now() + 60_000 }],
+    ['a schedule', { type: 'echo', cron: '* * * * *' }],
+    ['a key', { type: 'echo', key: 'k' }],
+    ['dependencies', { type: 'echo', after: ['01JD0000000000000000000000'] }],
+    ['labels', { type: 'echo', constraints: { labels: ['gpu'] } }],
+    ['resources', { type: 'echo', resources: { cpu: 1 } }],
+    ['retries', { type: 'echo', retry: { attempts: 3 } }],
+    ['a custom type', { type: 'resize' }],
+    ['tasks', { tasks: [{ type: 'echo' }] }],
+  ];
+  for (const [what, json] of refused) t.notOk(mayStartHere(spec(json)), `not with ${what}`);
+});
+
+t.test('room here means a free slot and nothing waiting for one', async (t) => {
+  t.ok(roomHere({ free: 1, queued: 0 }));
+  t.notOk(roomHere({ free: 0, queued: 0 }), 'every slot busy');
+  t.notOk(roomHere({ free: 2, queued: 1 }), 'a prefetched job waits: the proxy has work here');
+});
+
+/** The view a node gives of `ticket` (RESULT), parsed. */
+async function view(c: LineClient, ticket: string): Promise<Record<string, unknown>> {
+  const line = await c.ask(`RESULT ${ticket}`);
+  if (!line.startsWith('OK ')) throw new Error(`RESULT ${ticket}: ${line}`);
+  return JSON.parse(line.slice(3)) as Record<string, unknown>;
+}
+
+t.test('a plain job starts on its origin, and the proxy counts it there', async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 2, { nodeEnv: { SLOTS: '1' } });
+  const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+  const c1 = await LineClient.connect(n1.clientPort, t.teardown);
+  const c2 = await LineClient.connect(n2.clientPort, t.teardown);
+  const load = (id: string) =>
+    proxy.scheduler.connectedNodes().find((n) => n.id === id)?.jobs.size ?? -1;
+
+  const first = (await c1.ask('SUBMIT sleep 1500')).replace(/^OK /, '');
+  t.equal(n1.snapshot().startedHere, 1, 'started where it was submitted');
+  // the proxy hears of it once its ticket is committed, and counts it against n1's slot
+  await until(() => load('n1') === 1, 5000, 'the proxy to count the run on n1');
+  const seen = await view(c2, first);
+  t.equal(seen.state, 'running', 'another node sees it running (the proxy knows it)');
+  t.equal(seen.node, 'n1');
+
+  // n1 has no room now: the next job goes through the proxy, which places it on n2
+  const second = (await c1.ask('SUBMIT sleep 200')).replace(/^OK /, '');
+  t.equal(n1.snapshot().startedHere, 1, 'no room: not started here');
+  const w2 = JSON.parse((await c1.ask(`WAIT ${second} 10000`)).slice(3)) as { node: string };
+  t.equal(w2.node, 'n2', 'the proxy placed it where a slot was free');
+
+  const w1 = JSON.parse((await c1.ask(`WAIT ${first} 10000`)).slice(3)) as Record<string, unknown>;
+  t.equal(w1.state, 'done');
+  t.equal(w1.node, 'n1');
+  await until(() => load('n1') === 0, 5000, 'the proxy to free n1’s slot');
+  const remote = await view(c2, first);
+  t.equal(remote.state, 'done', 'the result is the cluster’s, asked from any node');
+  t.equal(remote.node, 'n1');
+});
+
+t.test('LOCAL_START=0 sends every job through the proxy', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { LOCAL_START: '0' } });
+  const n1 = nodes[0] as (typeof nodes)[0];
+  const c = await LineClient.connect(n1.clientPort, t.teardown);
+  const ticket = (await c.ask('SUBMIT echo hi')).replace(/^OK /, '');
+  t.match(await c.ask(`WAIT ${ticket} 10000`), /"state":"done"/);
+  t.equal(n1.snapshot().startedHere, 0);
+});
+
+t.test('CANCEL from another node stops a run started on its origin', async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 2);
+  const [n1, n2] = nodes as [(typeof nodes)[0], (typeof nodes)[0]];
+  const c1 = await LineClient.connect(n1.clientPort, t.teardown);
+  const c2 = await LineClient.connect(n2.clientPort, t.teardown);
+  const ticket = (await c1.ask('SUBMIT sleep 20000')).replace(/^OK /, '');
+  const onN1 = () => proxy.scheduler.connectedNodes().find((n) => n.id === 'n1')?.jobs.size === 1;
+  await until(onN1, 5000, 'the proxy to know the run');
+  t.match(await c2.ask(`CANCEL ${ticket}`), /^OK /);
+  const end = JSON.parse((await c1.ask(`WAIT ${ticket} 10000`)).slice(3)) as { state: string };
+  t.equal(end.state, 'cancelled');
+  t.equal(n1.snapshot().running, 0, 'the run was stopped');
+});
+
+t.test('an origin killed mid-run: the job runs elsewhere, its result waits for it', async (t) => {
+  const proxy = await spawnProxy(t.teardown, tempDir(t.teardown), { NODE_TIMEOUT: '1000' });
+  const dirA = tempDir(t.teardown);
+  const envA = { NODE_ID: 'a', SLOTS: '1' };
+  const a = await spawnNode(t.teardown, proxy.port, dirA, envA);
+  const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
+  const ca = await LineClient.connect(a.port, t.teardown);
+  const cb = await LineClient.connect(b.port, t.teardown);
+  const ticket = (await ca.ask('SUBMIT sleep 3000')).replace(/^OK /, '');
+  await until(
+    async () => (await view(cb, ticket)).node === 'a',
+    5000,
+    'the proxy to record the run on a',
+  );
+  await a.proc.kill('SIGKILL');
+  ca.close();
+  // the proxy notices a is gone and runs the job on b
+  const done = await until(
+    async () => {
+      const v = await view(cb, ticket);
+      return v.state === 'done' ? v : undefined;
+    },
+    20_000,
+    'the job to finish on b',
+  );
+  t.equal(done.node, 'b');
+  const again = await spawnNode(t.teardown, proxy.port, dirA, envA);
+  const c = await LineClient.connect(again.port, t.teardown);
+  const end = JSON.parse((await c.ask(`WAIT ${ticket} 10000`)).slice(3)) as Record<string, unknown>;
+  t.equal(end.state, 'done', 'the origin has the result once back');
+  t.equal(end.node, 'b');
+});
