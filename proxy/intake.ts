@@ -46,6 +46,8 @@ export class Intake {
   private readonly startedAt = Date.now();
   /** Keys of jobs accepted but not yet committed (committed ones are read from the store). */
   private readonly freshKeys = new Map<string, string>();
+  /** Jobs that came with their result, until their row is committed (a resend finds them). */
+  private readonly committing = new Map<string, Job>();
 
   constructor(private readonly d: IntakeDeps) {}
 
@@ -127,7 +129,7 @@ export class Intake {
    */
   private known(j: WireJob): Job | undefined {
     const { table } = this.d;
-    const live = table.get(j.id);
+    const live = table.get(j.id) ?? this.committing.get(j.id);
     if (live) return live;
     return j.result || ticketTime(j.id) < this.startedAt ? table.find(j.id) : undefined;
   }
@@ -173,7 +175,10 @@ export class Intake {
       if (from && j.result.node === from.id) from.done++;
       this.d.finished(job);
     }
+    // a result decided at the origin is not live here: found by its row once that commits
+    if (j.result) this.committing.set(job.id, job);
     store.insert(job, (err) => {
+      if (j.result) this.committing.delete(job.id);
       if (!err) committed();
     });
     if (j.result) return;
