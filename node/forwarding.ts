@@ -17,7 +17,16 @@ export interface ForwardingDeps {
  * until the proxy acknowledges it.
  */
 export class Forwarding {
+  /** Results decided here and sent, until the proxy records them (`ACK.results`). */
+  private readonly sentResults = new Set<string>();
+
   constructor(private readonly d: ForwardingDeps) {}
+
+  /** Sends a result decided here (a run here, a cancel before the proxy heard of the job). */
+  sendResult(t: OpenTicket, r: JobResult): void {
+    this.sentResults.add(t.id);
+    this.d.link.forward(this.wireJob(t, r));
+  }
 
   wireJob(t: OpenTicket, result?: JobResult): WireJob {
     return { id: t.id, spec: t.spec, origin: this.d.nodeId, submittedAt: t.submittedAt, result };
@@ -41,7 +50,7 @@ export class Forwarding {
    * earlier forward is never taken for one): the rows need not go again.
    */
   resultsAcked(ids: string[]): void {
-    const reported = ids.filter((id) => !this.d.open.has(id));
+    const reported = ids.filter((id) => this.sentResults.delete(id));
     if (reported.length) this.d.tickets.markReported(reported);
   }
 
@@ -66,6 +75,7 @@ export class Forwarding {
     }
     for (const row of this.d.tickets.unreported()) {
       if (row.result) {
+        this.sentResults.add(row.id);
         this.d.link.forward({
           id: row.id,
           spec: row.spec,

@@ -319,7 +319,7 @@ export class Origin {
       this.reportedPending.delete(r.id);
       if (!reported) {
         wake();
-        if (this.link.ready) this.link.forward(this.forwarding.wireJob(o, r));
+        if (this.link.ready) this.forwarding.sendResult(o, r);
       }
       after?.();
     });
