@@ -1,7 +1,7 @@
 import t from 'tap';
 import type { JobSpec } from '../shared/job.js';
 import { JobSpecSchema } from '../shared/job.js';
-import { mayStartHere, roomHere } from '../node/local-start.js';
+import { HereResults, mayStartHere, roomHere } from '../node/local-start.js';
 import {
   LineClient,
   spawnNode,
@@ -131,4 +131,49 @@ t.test('an origin killed mid-run: the job runs elsewhere, its result waits for i
   const end = JSON.parse((await c.ask(`WAIT ${ticket} 10000`)).slice(3)) as Record<string, unknown>;
   t.equal(end.state, 'done', 'the origin has the result once back');
   t.equal(end.node, 'b');
+});
+
+t.test('a result started here is shown once on disk here and recorded by the proxy', async (t) => {
+  const result = {
+    id: 'x',
+    state: 'done',
+    exitCode: 0,
+    output: '',
+    error: null,
+    node: 'n1',
+    attempt: 1,
+    startedAt: 1,
+    finishedAt: 2,
+  } as const;
+  const shown: string[] = [];
+  const base = { result, spec: spec({ type: 'echo' }), submittedAt: 1 };
+  const r = new HereResults();
+
+  r.finished('a', { ...base, reveal: () => shown.push('a') });
+  r.committed('a', true);
+  t.same(shown, [], 'on disk here is not enough while the proxy can still record it');
+  t.ok(r.hidden('a'), 'clients see it running meanwhile');
+  t.ok(r.unrecordedHas('a'), 'a HELLO lists it, the sweep does not call it missing');
+  t.ok(r.acked('a'));
+  t.same(shown, ['a'], 'shown once both happened');
+  t.notOk(r.unrecordedHas('a'), 'and forgotten');
+
+  r.finished('b', { ...base, reveal: () => shown.push('b') });
+  t.ok(r.acked('b'), 'recorded by the proxy before its commit here ended');
+  t.same(shown, ['a'], 'not shown before it is on disk here');
+  r.committed('b', true);
+  t.same(shown, ['a', 'b']);
+
+  r.finished('c', { ...base, reveal: () => shown.push('c') });
+  r.committed('c', false);
+  t.same(shown, ['a', 'b', 'c'], 'without a proxy, on disk here is enough');
+  t.ok(r.unrecordedHas('c'), 'and it still goes to the proxy later');
+
+  r.finished('d', { ...base, reveal: () => shown.push('d') });
+  r.committed('d', true);
+  r.linkDown();
+  t.same(shown, ['a', 'b', 'c', 'd'], 'the link went down: shown without the ack');
+  t.notOk(r.acked('zz'), 'a ticket not ended here');
+  t.ok(r.acked('d'));
+  t.notOk(r.unrecordedHas('d'));
 });
