@@ -15,7 +15,7 @@ import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from './ports.js';
-import { ackedJobs, checkTrace, okReplies, type TraceCounts } from './strace-check.js';
+import { ackedIds, checkTrace, okReplies, type TraceCounts } from './strace-check.js';
 
 // the built programs, whether this runs from dist/bench or from the sources (tests)
 const parent = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -136,7 +136,7 @@ export async function proveDurability(submits: number): Promise<ProofResult> {
     return {
       submits,
       node: checkTrace(trace('node.trace'), wal(join(nodeDir, 'node.db-wal')), okReplies),
-      proxy: checkTrace(trace('proxy.trace'), wal(join(proxyDir, 'proxy.db-wal')), ackedJobs),
+      proxy: checkTrace(trace('proxy.trace'), wal(join(proxyDir, 'proxy.db-wal')), ackedIds),
     };
   } finally {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -151,7 +151,8 @@ function report(r: ProofResult): string {
   return [
     `${r.submits} SUBMITs with DURABILITY=fsync, traced with strace -f:`,
     row('node', 'OK <ticket> to clients', r.node),
-    row('proxy', 'ACK of forwarded jobs', r.proxy),
+    row('proxy', 'ACK of jobs and results', r.proxy),
+    `       every job acknowledged: ${r.proxy.distinct} of ${r.submits} tickets`,
     ...[...r.node.violations, ...r.proxy.violations].map((v) => `  ${v.id}: ${v.why}`),
   ].join('\n');
 }

@@ -27,12 +27,18 @@ export type PromiseReader = (callText: string) => string[];
 export const okReplies: PromiseReader = (text) =>
   [...text.matchAll(/OK ([0-9A-HJKMNP-TV-Z]{26})\\n/g)].map((m) => m[1] as string);
 
-/** The `jobs` of the proxy's ACK frames (strace shows the JSON's quotes escaped). */
-export const ackedJobs: PromiseReader = (text) => {
+/**
+ * The ids the proxy's ACK frames promise (strace shows the JSON's quotes escaped): forwarded
+ * jobs (`jobs`) and results it recorded (`results`: an executor's, or one decided at the
+ * origin, as under LOCAL_START).
+ */
+export const ackedIds: PromiseReader = (text) => {
   const ids: string[] = [];
-  for (const m of text.replace(/\\"/g, '"').matchAll(/"type":"ACK","jobs":\[([^\]]*)\]/g)) {
-    for (const q of (m[1] as string).matchAll(/"([0-9A-HJKMNP-TV-Z]{26})"/g))
-      ids.push(q[1] as string);
+  const acks = /"type":"ACK","jobs":\[([^\]]*)\],"results":\[([^\]]*)\]/g;
+  for (const m of text.replace(/\\"/g, '"').matchAll(acks)) {
+    for (const list of [m[1], m[2]] as string[]) {
+      for (const q of list.matchAll(/"([0-9A-HJKMNP-TV-Z]{26})"/g)) ids.push(q[1] as string);
+    }
   }
   return ids;
 };
@@ -40,6 +46,8 @@ export const ackedJobs: PromiseReader = (text) => {
 export interface TraceCounts {
   /** Ids promised on a socket. */
   promised: number;
+  /** Different ids among them. */
+  distinct: number;
   /** Of those, promised after their WAL write was synced. */
   proven: number;
   /** fsync/fdatasync calls on the WAL that finished. */
@@ -71,12 +79,14 @@ export function checkTrace(
 ): TraceCounts {
   const counts: TraceCounts = {
     promised: 0,
+    distinct: 0,
     proven: 0,
     syncs: 0,
     walWrites: 0,
     violations: [],
     violationCount: 0,
   };
+  const promisedIds = new Set<string>();
   const writtenAt = new Map<string, number>(); // id -> index of its first WAL write
   const syncedAt = new Map<string, number>(); // id -> index of the sync that covered it
   let unsynced: string[] = [];
@@ -102,6 +112,7 @@ export function checkTrace(
     ) {
       for (const id of promises(c.text)) {
         counts.promised++;
+        promisedIds.add(id);
         if (!writtenAt.has(id)) violate(id, 'promised before it was written to the WAL');
         else if (!syncedAt.has(id)) violate(id, 'promised before its WAL write was synced');
         else counts.proven++;
@@ -135,5 +146,6 @@ export function checkTrace(
     if (call.text.endsWith('<unfinished ...>')) open.set(m[1] ?? '', { call, at: i });
     else finished(call, i, i);
   }
+  counts.distinct = promisedIds.size;
   return counts;
 }
