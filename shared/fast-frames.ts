@@ -5,19 +5,20 @@ import {
   MAX_ATTEMPTS,
   MAX_JOB_MS,
   MAX_RUN_NUMBER,
+  CLIENT_STATES,
   NODE_ID_RE,
   TENANT_RE,
   TERMINAL_STATES,
   TYPE_NAME_RE,
 } from './job.js';
+import { MAX_RUN_VIEWS } from './job-view.js';
 import { MAX_BATCH } from './protocol.js';
 
 /**
  * The frames of every job's path (ACK, RESULT, INFO, and JOB of plain specs) checked by hand:
  * the same rules as their zod schemas in `protocol.ts`, in a fraction of the time, because a
  * proxy reads several of them per job. A frame is accepted here only in the common shape; any
- * other field or form (a `runs` list, a spec with `tasks`, a number among `args`, a sleep
- * job...) answers undefined and the schema decides, so this never accepts what the schema
+ * other field or form (a spec with `tasks`, a number among `args`, a sleep job...) answers undefined and the schema decides, so this never accepts what the schema
  * refuses nor changes what it accepts (`fast-frames.test.ts` holds the two side by side).
  * The raw object is returned as the parsed frame: JSON.parse made it, nobody else holds it.
  */
@@ -63,6 +64,24 @@ function listOf(v: unknown, item: Check, min = 0): boolean {
   return true;
 }
 
+const CLIENT: ReadonlySet<unknown> = new Set(CLIENT_STATES);
+
+/** One entry of a result's `runs` (a result decided at the origin lists its run). */
+const RUN = shape(
+  {
+    ticket: isTicket,
+    state: (v) => CLIENT.has(v),
+    node: (v) => v === null || isNodeId(v),
+    attempt: (v) => intIn(v, 0, MAX_RUN_NUMBER),
+    exitCode: intOrNull,
+    error: strOrNull,
+    startedAt: intOrNull,
+    finishedAt: intOrNull,
+  },
+  [],
+);
+const isRun = (v: unknown) => isObject(v) && fields(v, RUN);
+
 const RESULT = shape(
   {
     id: isTicket,
@@ -74,10 +93,13 @@ const RESULT = shape(
     attempt: (v) => intIn(v, 0, MAX_RUN_NUMBER),
     startedAt: intOrNull,
     finishedAt: isInt,
+    runs: (v) => Array.isArray(v) && v.length <= MAX_RUN_VIEWS && v.every(isRun),
   },
   ['id', 'state', 'exitCode', 'output', 'error', 'node', 'attempt', 'startedAt', 'finishedAt'],
 );
-const isResult = (v: unknown) => isObject(v) && fields(v, RESULT);
+function isResult(v: unknown): boolean {
+  return isObject(v) && fields(v, RESULT);
+}
 
 const STARTED = shape({ id: isTicket, at: isInt }, ['id', 'at']);
 const isStarted = (v: unknown) => isObject(v) && fields(v, STARTED);
@@ -110,6 +132,9 @@ const WIRE_JOB = shape(
     origin: isNodeId,
     submittedAt: isInt,
     attempt: (v) => isInt(v) && v >= 1,
+    // forwards of jobs started at their origin (LOCAL_START): the placement, then the result
+    startedHere: (v) => v === true,
+    result: isResult,
   },
   ['id', 'spec', 'origin', 'submittedAt'],
 );

@@ -34,6 +34,30 @@ const COMMON: Record<string, unknown>[] = [
   { type: 'INFO', queued: 0, running: 2, free: 2, started: [{ id: a, at: now }] },
   { type: 'INFO', queued: 1, running: 0, free: -1, draining: true },
   { type: 'JOB', jobs: [wireJob] },
+  // started at the origin (LOCAL_START): its placement, then its result with its run
+  { type: 'JOB', jobs: [{ ...wireJob, startedHere: true }] },
+  {
+    type: 'JOB',
+    jobs: [
+      {
+        ...wireJob,
+        result: {
+          ...result,
+          id: b,
+          runs: [
+            {
+              node: 'n-1',
+              attempt: 1,
+              exitCode: 0,
+              error: null,
+              startedAt: now,
+              finishedAt: now + 1,
+            },
+          ],
+        },
+      },
+    ],
+  },
   {
     type: 'JOB',
     jobs: [
