@@ -32,8 +32,8 @@ export interface IntakeDeps {
  * How a forward is acknowledged: a result decided at the origin in `ACK.results`, so the origin
  * never takes the ack of the job's earlier forward (its placement) for the result's.
  */
-function kindOf(j: WireJob): 'job' | 'result' {
-  return j.result ? 'result' : 'job';
+function kindOf(j: WireJob): 'job' | 'decided' {
+  return j.result ? 'decided' : 'job';
 }
 
 /**

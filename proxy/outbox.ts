@@ -38,10 +38,16 @@ export class Outbox {
     return true;
   }
 
-  ack(n: NodeEntry, kind: 'job' | 'result', id: string): void {
+  /**
+   * Acknowledges a forwarded job (`job`), an executor's result (`result`, which may wait for
+   * other frames), or a result decided at the origin (`decided`: acked in `ACK.results` at
+   * once, because the origin shows it to its clients only then).
+   */
+  ack(n: NodeEntry, kind: 'job' | 'result' | 'decided', id: string): void {
     if (!n.conn) return;
-    if (kind === 'job') {
-      n.conn.out.ackJob(id);
+    if (kind !== 'result') {
+      if (kind === 'job') n.conn.out.ackJob(id);
+      else n.conn.out.ackResult(id);
       this.pending.add(n);
       return;
     }
