@@ -7,7 +7,7 @@ import type { FrameOf, WireJob } from '../shared/protocol.js';
 import type { Counters } from './counters.js';
 import type { Holding } from './holding.js';
 import type { JobStore } from './job-store.js';
-import { toView, type Job, type JobTable } from './job-table.js';
+import { newJob, toView, type Job, type JobTable } from './job-table.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import type { Results } from './results.js';
@@ -145,29 +145,19 @@ export class Intake {
    */
   private accept(j: WireJob, committed: () => void, from?: NodeEntry): void {
     const { table, store, holding, counters } = this.d;
-    const job: Job = {
-      id: j.id,
-      spec: j.spec,
-      origin: j.origin,
-      submittedAt: j.submittedAt,
-      seq: table.nextSeq(),
-      state: j.result ? j.result.state : 'queued',
-      node: j.result?.node ?? null,
-      attempt: j.result ? 1 : 0,
-      lostRuns: 0,
-      placed: false,
-      given: [],
-      startedAt: j.result?.startedAt ?? null,
-      result: j.result ?? null,
-      delivered: Boolean(j.result),
-      dueAt: j.result ? null : (requestedRunAt(j.spec, j.submittedAt) ?? null),
-      failedRuns: 0,
-      runs: j.result?.runs ? [...j.result.runs] : [],
-      heapIndex: -1,
-      sentAt: 0,
-      parent: null,
-      index: null,
-    };
+    const { id, spec, origin, submittedAt, result } = j;
+    const job = newJob({ id, spec, origin, submittedAt, seq: table.nextSeq() });
+    if (result) {
+      Object.assign(job, {
+        state: result.state,
+        node: result.node,
+        attempt: 1,
+        startedAt: result.startedAt,
+        result,
+        delivered: true,
+        runs: result.runs ? [...result.runs] : [],
+      });
+    } else job.dueAt = requestedRunAt(spec, submittedAt) ?? null;
     counters.bump('submitted');
     if (j.result) {
       counters.bump(j.result.state);
@@ -195,7 +185,8 @@ export class Intake {
   adopt(n: NodeEntry, h: FrameOf<'HELLO'>['holds'][number]): Job | undefined {
     const { table, store, counters } = this.d;
     if (!h.job) return undefined;
-    const job: Job = {
+    // a task's copy is adopted as a job of its own until its job comes again (JobTasks.accept)
+    const job = newJob({
       id: h.id,
       spec: h.job.spec,
       origin: h.job.origin,
@@ -204,21 +195,10 @@ export class Intake {
       state: h.state === 'running' ? 'running' : 'assigned',
       node: n.id,
       attempt: h.attempt ?? 1,
-      lostRuns: 0,
       placed: true,
       given: [n.id],
-      startedAt: null,
-      result: null,
-      delivered: false,
-      dueAt: null,
-      failedRuns: 0,
-      runs: [],
-      heapIndex: -1,
       sentAt: Date.now(),
-      // a task's copy is adopted as a job of its own until its job comes again (JobTasks.accept)
-      parent: null,
-      index: null,
-    };
+    });
     counters.bump('submitted');
     table.add(job);
     table.noteAdopted(job.id);

@@ -15,6 +15,32 @@ export interface Job extends JobRecord, HeapItem {
   copy?: string;
 }
 
+/** What a new job must be told; everything else starts empty (queued, never run). */
+export type NewJob = Pick<Job, 'id' | 'spec' | 'origin' | 'submittedAt' | 'seq'> & Partial<Job>;
+
+/** A job the proxy has just heard of: queued, never run, unless `fields` say otherwise. */
+export function newJob(fields: NewJob): Job {
+  return {
+    state: 'queued',
+    node: null,
+    attempt: 0,
+    lostRuns: 0,
+    placed: false,
+    given: [],
+    startedAt: null,
+    result: null,
+    delivered: false,
+    dueAt: null,
+    failedRuns: 0,
+    runs: [],
+    heapIndex: -1,
+    sentAt: 0,
+    parent: null,
+    index: null,
+    ...fields,
+  };
+}
+
 /** A job of a stored record (one no longer in memory, or read at start-up). */
 export function fromRecord(rec: JobRecord): Job {
   const job: Job = { ...rec, heapIndex: -1, sentAt: 0, stored: true };

@@ -6,7 +6,7 @@ import type { Assignments } from './assignments.js';
 import { ConcurrencyGate } from './concurrency.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
-import type { Job, JobTable } from './job-table.js';
+import { newJob, type Job, type JobTable } from './job-table.js';
 import type { Membership } from './membership.js';
 import { stragglers } from './speculation.js';
 import { jobResult, progressOf, stateOf, taskSpec, taskViews } from './tasks.js';
@@ -77,30 +77,16 @@ export class JobTasks {
   }
 
   private newTask(job: Job, i: number): Job {
-    return {
+    return newJob({
       id: taskTicket(job.id, i),
       spec: taskSpec(job.spec, i),
       origin: job.origin,
       submittedAt: job.submittedAt,
       seq: this.d.table.nextSeq(),
-      state: 'queued',
-      node: null,
-      attempt: 0,
-      lostRuns: 0,
-      placed: false,
-      given: [],
-      startedAt: null,
-      result: null,
-      delivered: false,
-      dueAt: null,
-      failedRuns: 0,
-      runs: [],
-      heapIndex: -1,
-      sentAt: 0,
       parent: job.id,
       index: i,
       batch: job.id,
-    };
+    });
   }
 
   /** An adopted copy becomes task `i` of `job` (its result, if any, was nobody else's). */

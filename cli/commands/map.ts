@@ -14,6 +14,7 @@ import {
 } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
+import { onInterrupt } from '../interrupt.js';
 import { readLines } from '../job-input.js';
 import { MapProgress } from '../map-progress.js';
 import { isClipped, TaskPrinter, type Task } from '../task-printer.js';
@@ -230,32 +231,4 @@ async function printTask(c: Client, ticket: string, t: Task, lines: string[]): P
     const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
     note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);
   }
-}
-
-/** Ctrl-C cancels the job running now; a second Ctrl-C stops waiting for it. */
-function onInterrupt(c: Client) {
-  let ticket: string | undefined;
-  let count = 0;
-  const cancel = (t: string) => {
-    note(`\npetrel: cancelling ${t} (Ctrl-C again to stop waiting)`);
-    c.cancel(t).catch((err: unknown) => note(`petrel: could not cancel ${t}: ${String(err)}`));
-  };
-  const handler = () => {
-    count++;
-    if (count === 1 && ticket) cancel(ticket);
-    else if (count > 1) void c.close();
-  };
-  process.on('SIGINT', handler);
-  return {
-    get pressed() {
-      return count > 0;
-    },
-    started(t: string) {
-      ticket = t;
-      if (count > 0) cancel(t);
-    },
-    off() {
-      process.off('SIGINT', handler);
-    },
-  };
 }

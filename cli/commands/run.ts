@@ -14,6 +14,7 @@ import {
 } from '../context.js';
 import { exitCodeOfJob } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
+import { onInterrupt } from '../interrupt.js';
 import { envOf, readStdin } from '../job-input.js';
 
 interface RunOptions extends CommonOptions {
@@ -84,29 +85,4 @@ async function follow(c: Client, ticket: string, quiet: boolean): Promise<JobRes
     if (!quiet && r.output) process.stdout.write(asPrinted(r.output));
     return r;
   }
-}
-
-/** Ctrl-C cancels the job (once it has a ticket); a second Ctrl-C stops waiting for it. */
-function onInterrupt(c: Client) {
-  let ticket: string | undefined;
-  let count = 0;
-  const cancel = (t: string) => {
-    note(`\npetrel: cancelling ${t} (Ctrl-C again to stop waiting)`);
-    c.cancel(t).catch((err: unknown) => note(`petrel: could not cancel ${t}: ${String(err)}`));
-  };
-  const handler = () => {
-    count++;
-    if (count === 1 && ticket) cancel(ticket);
-    else if (count > 1) void c.close();
-  };
-  process.on('SIGINT', handler);
-  return {
-    started(t: string) {
-      ticket = t;
-      if (count > 0) cancel(t);
-    },
-    off() {
-      process.off('SIGINT', handler);
-    },
-  };
 }
