@@ -70,10 +70,12 @@ t.test(
     );
     t.teardown(() => a.child.kill('SIGKILL'));
     await a.waitFor('joined the proxy');
+    // b's jobs go through the proxy, which gives some to a
     const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
       NODE_ID: 'b',
       SLOTS: '6',
       CLUSTER_SECRET: secret,
+      LOCAL_START: '0',
     });
     const api = async () =>
       (await (await fetch(`http://127.0.0.1:${proxy.port}/api/cluster`)).json()) as {
