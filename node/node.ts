@@ -118,7 +118,7 @@ export class PetrelNode {
         log,
       },
       {
-        holds: () => [...this.assignments.holds(), ...this.origin.holdsHere()],
+        holds: () => [...this.assignments.holds(), ...this.origin.here.holds()],
         workers: () => this.executor.workerTypes(),
         welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
         epochSeen: (e) => storeEpoch(this.db, e),
@@ -281,7 +281,7 @@ export class PetrelNode {
         }
         const { results, missing: gone } = this.assignments.sweep(f.ids);
         // a run started here is this node's own, not the executor's: it is not missing
-        const missing = gone.filter((id) => !this.origin.startedHereUnreported(id));
+        const missing = gone.filter((id) => !this.origin.here.unreported(id));
         this.link.send({ type: 'RES_REQ', results, missing, requests: this.origin.waiting() });
         return;
       }

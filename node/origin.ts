@@ -4,15 +4,15 @@ import { newTicket } from '../shared/ids.js';
 import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
 import { runOfResult, type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
-import type { FrameOf } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
 import { Claims, needsClaim } from './claims.js';
 import { Forwarding } from './forwarding.js';
-import { execRefusal, type RunOutcome } from './job-runner.js';
+import type { RunOutcome } from './job-runner.js';
 import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
+import { diskFullError, submitRefusal } from './submit-checks.js';
 import { pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -73,7 +73,8 @@ export class Origin {
   private readonly fallback: LocalFallback;
   private readonly listing: TicketList;
   private readonly forwarding: Forwarding;
-  private readonly here: StartHere;
+  /** Jobs started here at once (LOCAL_START): their placements, results and HELLO holds. */
+  readonly here: StartHere;
 
   constructor(
     private readonly tickets: TicketStore,
@@ -131,15 +132,6 @@ export class Origin {
     return isBuiltinType(type) || (this.opts.customTypeKnown?.(type) ?? false);
   }
 
-  /** The refusal a client hears while this node's disk is full. */
-  private diskFull(): WireError {
-    return new WireError(
-      'UNAVAILABLE',
-      `the disk holding ${this.opts.dataDir ?? 'DATA_DIR'} is full: this node takes no new ` +
-        'jobs until space is freed (tickets already issued still answer); try another node or later',
-    );
-  }
-
   /** Issues a ticket for `spec`: this node's new one, or, for a known key, the key's own. */
   async submit(spec: JobSpec): Promise<string> {
     return (await this.submitJob(spec)).ticket;
@@ -150,16 +142,9 @@ export class Origin {
     if (this.closed) {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
-    if (this.tickets.diskFull) return Promise.reject(this.diskFull());
-    for (const run of spec.tasks ?? [spec]) {
-      if (run.type !== undefined && !this.typeKnown(run.type)) {
-        return Promise.reject(new WireError('BAD_REQUEST', `unknown job type ${run.type}`));
-      }
-      if (run.type === 'exec') {
-        const why = execRefusal(run.args[0] ?? '', this.opts.execAllow);
-        if (why) return Promise.reject(new WireError('FORBIDDEN', why));
-      }
-    }
+    if (this.tickets.diskFull) return Promise.reject(diskFullError(this.opts.dataDir));
+    const refusal = submitRefusal(spec, (type) => this.typeKnown(type), this.opts.execAllow);
+    if (refusal) return Promise.reject(refusal);
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);
     if (needsClaim(spec)) {
@@ -183,7 +168,7 @@ export class Origin {
         if (err) {
           this.open.delete(id);
           if (here) this.here.refused(id);
-          if (isDiskFull(err)) return reject(this.diskFull());
+          if (isDiskFull(err)) return reject(diskFullError(this.opts.dataDir));
           this.opts.log.error({ err }, 'could not commit a ticket');
           reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
           return;
@@ -334,16 +319,6 @@ export class Origin {
   resultsAcked(ids: string[]): void {
     this.here.acked(ids);
     this.forwarding.resultsAcked(ids);
-  }
-
-  /** Runs started here, for the HELLO of a (re)join (see StartHere). */
-  holdsHere(): FrameOf<'HELLO'>['holds'] {
-    return this.here.holds();
-  }
-
-  /** Whether `id` was started here and the proxy has not recorded its result yet. */
-  startedHereUnreported(id: string): boolean {
-    return this.here.unreported(id);
   }
 
   /** The proxy stops a run of a ticket of this node started here. */

@@ -1,0 +1,33 @@
+import { WireError } from '../shared/errors.js';
+import type { JobSpec } from '../shared/job.js';
+import { execRefusal } from './job-runner.js';
+
+/**
+ * Why this node refuses `spec` before issuing a ticket: a type nobody serves, or a program
+ * `exec` may not run here (EXEC_ALLOW). Undefined when the job may be accepted.
+ */
+export function submitRefusal(
+  spec: JobSpec,
+  typeKnown: (type: string) => boolean,
+  execAllow: readonly string[],
+): WireError | undefined {
+  for (const run of spec.tasks ?? [spec]) {
+    if (run.type !== undefined && !typeKnown(run.type)) {
+      return new WireError('BAD_REQUEST', `unknown job type ${run.type}`);
+    }
+    if (run.type === 'exec') {
+      const why = execRefusal(run.args[0] ?? '', execAllow);
+      if (why) return new WireError('FORBIDDEN', why);
+    }
+  }
+  return undefined;
+}
+
+/** The refusal a client hears while this node's disk is full. */
+export function diskFullError(dataDir: string | undefined): WireError {
+  return new WireError(
+    'UNAVAILABLE',
+    `the disk holding ${dataDir ?? 'DATA_DIR'} is full: this node takes no new ` +
+      'jobs until space is freed (tickets already issued still answer); try another node or later',
+  );
+}

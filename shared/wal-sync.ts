@@ -1,0 +1,95 @@
+import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import type { Db } from './db.js';
+
+type After = (err?: Error) => void;
+
+/**
+ * Syncs one database's WAL file on libuv's thread pool, one fdatasync at a time. A callback
+ * given after a commit runs once a sync that started after that commit has finished; commits
+ * made while a sync runs share the next one. fdatasync acts on the file, whichever descriptor
+ * names it, so this descriptor of our own covers SQLite's writes.
+ */
+export class WalSync {
+  private fd: number | undefined;
+  /** Callbacks of commits no running sync covers yet. */
+  private waiting: After[] = [];
+  /** Callbacks the running sync covers. */
+  private inFlight: After[] = [];
+  private running = false;
+  private closing = false;
+
+  private constructor(private readonly path: string) {}
+
+  /** A WalSync for `db` when its commits are meant to reach the disk (FULL, WAL, a file). */
+  static for(db: Db): WalSync | undefined {
+    if (db.memory) return undefined;
+    if (db.pragma('synchronous', { simple: true }) !== 2) return undefined;
+    if (db.pragma('journal_mode', { simple: true }) !== 'wal') return undefined;
+    return new WalSync(`${db.name}-wal`);
+  }
+
+  /** Runs `cb` once a sync started after this call has finished (a commit just happened). */
+  afterCommitted(cb: After): void {
+    this.waiting.push(cb);
+    if (!this.running) this.start();
+  }
+
+  /** Runs `cb` once every commit made so far is on disk: at once when nothing waits. */
+  whenSynced(cb: After): void {
+    if (this.waiting.length > 0) this.waiting.push(cb);
+    else if (this.running) this.inFlight.push(cb);
+    else cb();
+  }
+
+  private start(): void {
+    let fd: number;
+    try {
+      fd = this.fd ??= openSync(this.path, 'r');
+    } catch (e) {
+      return this.finish(this.take(), e instanceof Error ? e : new Error(String(e)));
+    }
+    this.running = true;
+    this.inFlight = this.take();
+    fdatasync(fd, (err) => {
+      this.running = false;
+      const done = this.inFlight;
+      this.inFlight = [];
+      if (this.closing) return this.close();
+      // the next sync starts before these promises go out: it covers commits made meanwhile
+      if (this.waiting.length > 0) this.start();
+      this.finish(done, err ?? undefined);
+    });
+  }
+
+  private take(): After[] {
+    const cbs = this.waiting;
+    this.waiting = [];
+    return cbs;
+  }
+
+  private finish(cbs: After[], err?: Error): void {
+    for (const cb of cbs) cb(err);
+  }
+
+  /** Syncs now, blocking, and runs every pending callback (the process is closing). */
+  drainSync(): void {
+    const cbs = [...this.inFlight, ...this.take()];
+    this.inFlight = [];
+    if (cbs.length === 0) return;
+    let err: Error | undefined;
+    try {
+      fdatasyncSync((this.fd ??= openSync(this.path, 'r')));
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    this.finish(cbs, err);
+  }
+
+  /** Lets go of the descriptor, once no sync runs on it. */
+  close(): void {
+    this.closing = true;
+    if (this.running || this.fd === undefined) return;
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
