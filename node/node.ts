@@ -268,10 +268,7 @@ export class PetrelNode {
       case 'RESULT':
         return this.origin.results(f.results);
       case 'CANCEL':
-        for (const id of f.ids) {
-          if (this.origin.runsLocally(id)) this.origin.cancelHere(id);
-          else this.assignments.cancel(id);
-        }
+        for (const id of f.ids) if (!this.origin.cancelHere(id)) this.assignments.cancel(id);
         return;
       case 'REQUEST_OF_RES': {
         if (f.reqId !== undefined) {
@@ -280,7 +277,6 @@ export class PetrelNode {
           return;
         }
         const { results, missing: gone } = this.assignments.sweep(f.ids);
-        // a run started here is this node's own, not the executor's: it is not missing
         const missing = gone.filter((id) => !this.origin.here.unreported(id));
         this.link.send({ type: 'RES_REQ', results, missing, requests: this.origin.waiting() });
         return;

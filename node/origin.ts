@@ -321,17 +321,13 @@ export class Origin {
     this.forwarding.resultsAcked(ids);
   }
 
-  /** The proxy stops a run of a ticket of this node started here. */
-  cancelHere(id: string): void {
-    if (!this.here.cancel(id)) return;
+  /** The proxy stops a run of this node's own ticket running here; false if none runs here. */
+  cancelHere(id: string): boolean {
+    if (!this.runsLocally(id)) return false;
     const now = Date.now();
-    const cancelled = {
-      state: 'cancelled',
-      exitCode: null,
-      output: '',
-      error: 'cancelled',
-    } as const;
-    this.finishedLocally(id, cancelled, now, now);
+    const out = { state: 'cancelled', exitCode: null, output: '', error: 'cancelled' } as const;
+    if (this.here.cancel(id)) this.finishedLocally(id, out, now, now);
+    return true;
   }
 
   /** Final results for tickets issued here, pushed by the proxy; acked once recorded. */
