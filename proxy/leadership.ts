@@ -10,8 +10,11 @@ export type LeaderState =
   | { role: 'follower'; leader: string | undefined }
   | { role: 'leader'; epoch: number; validUntil: number };
 
-/** What the proxy must do after an event. */
-export type LeaderAction = 'lead' | 'step-down' | 'none';
+/**
+ * What the proxy must do after an event. `campaign-again`: it won, but too late to trust its
+ * lease; it must give up its key, or it would hold the group with nobody leading.
+ */
+export type LeaderAction = 'lead' | 'step-down' | 'campaign-again' | 'none';
 
 export interface LeadershipOptions {
   /** The lease's time to live in milliseconds. */
@@ -100,7 +103,9 @@ export class Leadership {
     if (!this.opts || this.current.role === 'leader') return 'none';
     this.lastConfirmed = Math.max(this.lastConfirmed, grantedAt);
     const validUntil = this.claimUntil();
-    if (now >= validUntil) return 'none'; // won too late: the lease may be gone already
+    // Won too late (its event waited behind a busy event loop): the lease may be gone, so it
+    // may not lead, yet etcd still names its key as the oldest while the lease lives.
+    if (now >= validUntil) return 'campaign-again';
     this.current = { role: 'leader', epoch, validUntil };
     return 'lead';
   }

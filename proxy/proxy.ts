@@ -170,6 +170,10 @@ export class PetrelProxy {
     const act = (a: LeaderAction, why: string) => {
       if (a === 'lead') this.lead();
       else if (a === 'step-down') this.stepDown(why);
+      else if (a === 'campaign-again') {
+        this.log.warn('won the election after its lease may have lapsed; campaigning again');
+        this.election?.restart();
+      }
       this.cluster.leaderChanged();
     };
     this.election = new EtcdElection(

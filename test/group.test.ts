@@ -5,6 +5,7 @@ import WebSocket from 'ws';
 import { LineClient, until } from './helpers/cluster.js';
 import {
   etcd,
+  explainOnFailure,
   leaderOf,
   NO_ETCD,
   readiness,
@@ -62,6 +63,10 @@ if (!etcd) {
     const g = await startGroup(t.teardown, 3);
     const urls = g.proxies.map((p) => p.url).join(',');
     const nodes = await startNodes(t.teardown, urls, 3);
+    explainOnFailure(t, () => [
+      ...g.proxies.map((p, i) => ({ name: `proxy ${i}`, proc: p.proc })),
+      ...nodes.map((n, i) => ({ name: `node ${i}`, proc: n.proc })),
+    ]);
     let leader = await leaderOf(g.proxies, 3);
     const clients = await Promise.all(nodes.map((n) => LineClient.connect(n.port, t.teardown)));
     const tickets: Array<{ c: LineClient; tk: string; text: string }> = [];

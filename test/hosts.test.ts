@@ -29,7 +29,7 @@ if (why) {
           PROXY_PORT: '8080',
           DATA_DIR: tempDir(t.teardown),
           ETCD_ENDPOINTS: server.endpoint,
-          ETCD_LEASE_TTL: '1',
+          ETCD_LEASE_TTL: '2',
           PROXY_ADVERTISE_URL: urls[i] as string,
           CLUSTER_SECRET: secret,
         },

@@ -57,10 +57,15 @@ t.test('broken keep-alive streams drop unanswered sends', async (t) => {
   t.ok(l.mayAct(2700), 'the answer pairs with the send after the break');
 });
 
-t.test('winning after the lease may have expired does not lead', async (t) => {
+t.test('winning after the lease may have expired does not lead: it campaigns again', async (t) => {
   const l = new Leadership('ws://a/cluster', opts);
-  t.equal(l.elected(9, 0, 5000), 'none');
+  t.equal(l.elected(9, 0, 5000), 'campaign-again', 'its key would hold the group with no leader');
   t.equal(l.state.role, 'follower');
+  t.notOk(l.mayAct(5000));
+  l.keepaliveSent(4900);
+  l.keepaliveConfirmed();
+  t.equal(l.elected(10, 4900, 5000), 'lead', 'a fresh claim leads');
+  t.equal(l.elected(10, 4900, 5100), 'none', 'a leader hears of its election once');
 });
 
 t.test('observing another leader or losing the lease steps down', async (t) => {

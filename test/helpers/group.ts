@@ -54,7 +54,8 @@ export async function startGroup(
         PROXY_PORT: String(port),
         DATA_DIR: dirs[i] as string,
         ETCD_ENDPOINTS: server.endpoint,
-        ETCD_LEASE_TTL: '1',
+        // the default: a shorter lease lapses on a loaded machine's event-loop stalls
+        ETCD_LEASE_TTL: '2',
         PROXY_ADVERTISE_URL: url,
         NODE_TIMEOUT: '1500',
         ...env,
@@ -143,4 +144,21 @@ export async function clusterOf(
     types?: string[];
     nodes: Array<{ id: string; workers: Record<string, number> }>;
   };
+}
+
+/**
+ * When the test fails, prints what the processes warned of (elections, lapses, takeovers),
+ * so a failure on a loaded CI machine explains itself.
+ */
+export function explainOnFailure(
+  t: { teardown: Teardown; passing(): boolean; comment(...args: unknown[]): void },
+  procs: () => Array<{ name: string; proc: Proc }>,
+): void {
+  t.teardown(() => {
+    if (t.passing()) return;
+    for (const { name, proc } of procs()) {
+      const lines = proc.output.filter((l) => /"level":(40|50|60)|leading|joined/.test(l));
+      t.comment(`${name}:\n${lines.slice(-40).join('\n')}`);
+    }
+  });
 }
