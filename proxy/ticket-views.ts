@@ -7,6 +7,15 @@ import type { Membership, NodeEntry } from './membership.js';
 import type { OriginLookups } from './origin-lookups.js';
 import type { Schedules } from './schedules.js';
 
+const NO_ANSWER = 'a node that may have issued this ticket did not answer in time, try again';
+const MAY_BE_ORIGIN = 'and may have issued this ticket, try again';
+
+/** "node a is away", "nodes a, b are away" (a few named). */
+function awayText(ids: string[]): string {
+  const named = ids.slice(0, 5).join(', ') + (ids.length > 5 ? ', …' : '');
+  return ids.length === 1 ? `node ${named} is away` : `nodes ${named} are away`;
+}
+
 export interface TicketViewsDeps {
   table: JobTable;
   assignments: Assignments;
@@ -46,11 +55,24 @@ export class TicketViews {
     const known = new Set(views.map((v) => v.ticket));
     const unknown = ids.filter((id) => !known.has(id));
     const others = this.d.members.connected().filter((x) => x !== n);
+    const away = [...this.d.members.nodes.values()].filter((x) => !x.conn).map((x) => x.id);
     this.d.lookups.ask(
       others.map((x) => x.id),
       (node, id) =>
         this.d.members.get(node)?.conn?.send({ type: 'REQUEST_OF_RES', ids: unknown, reqId: id }),
-      (found) => reply([...views, ...found]),
+      (found, complete) => {
+        const all = [...views, ...found];
+        if ((complete && away.length === 0) || all.length === ids.length) return void reply(all);
+        // a node that did not answer, or is away, may be the origin: "no such ticket" would
+        // be a guess; the asking node tries again until its client's deadline
+        const message = complete ? `${awayText(away)} ${MAY_BE_ORIGIN}` : NO_ANSWER;
+        n.conn?.send({
+          type: 'RES_REQ',
+          reqId,
+          views: all,
+          error: { code: 'UNAVAILABLE', message },
+        });
+      },
     );
   }
 }

@@ -102,6 +102,36 @@ if (!etcd) {
   });
 
   t.test(
+    'a ticket of a node that is away is unavailable, never unknown, to a new leader',
+    async (t) => {
+      const g = await startGroup(t.teardown, 2);
+      const urls = g.proxies.map((p) => p.url).join(',');
+      const nodes = await startNodes(t.teardown, urls, 2);
+      const old = await leaderOf(g.proxies, 2);
+      const c0 = await LineClient.connect(nodes[0]!.port, t.teardown);
+      const tk = (await c0.ask('SUBMIT echo recorded by the old leader')).slice(3);
+      t.match(await c0.ask(`WAIT ${tk} 10000`), /"state":"done"/);
+      await old.proc.kill('SIGKILL');
+      await leaderOf(
+        g.proxies.filter((p) => p !== old),
+        2,
+      );
+      const c1 = await LineClient.connect(nodes[1]!.port, t.teardown);
+      t.match(
+        await c1.ask(`RESULT ${tk}`, 10_000),
+        /"state":"done".*"output":"recorded by the old leader"/,
+        'the new leader never saw it: its origin answers',
+      );
+      await nodes[0]!.proc.kill('SIGTERM');
+      t.equal(
+        await c1.ask(`RESULT ${tk}`, 10_000),
+        'ERR UNAVAILABLE node g1 is away and may have issued this ticket, try again',
+        'its origin is away: not "no such ticket"',
+      );
+    },
+  );
+
+  t.test(
     'a paused leader that wakes after losing its lease writes and sends nothing',
     async (t) => {
       const g = await startGroup(t.teardown, 2);

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { startEtcd } from '../bench/etcd.js';
 import { LineClient, tempDir, until, type Proc } from './helpers/cluster.js';
-import { etcd, joined, NO_ETCD, readiness } from './helpers/group.js';
+import { etcd, explainOnFailure, joined, NO_ETCD, readiness } from './helpers/group.js';
 import { Hosts, netnsUnavailable } from './helpers/netns.js';
 
 /**
@@ -54,8 +54,10 @@ if (why) {
         },
         t.teardown,
       );
+      procs.set(n.name, proc);
       await proc.waitFor('listening for clients', 60_000);
     }
+    explainOnFailure(t, () => [...procs].map(([name, proc]) => ({ name, proc })));
     const leaderWith = async (among: typeof proxies, n: number) =>
       until(
         async () => {
