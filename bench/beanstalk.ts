@@ -170,3 +170,33 @@ export async function beanstalkClosedLoop(
   for (const c of conns) c.close();
   return { jobs: done, seconds, perSecond: done / seconds, errors };
 }
+
+/**
+ * Light load against beanstalkd: puts sent at `arrivals` (ms from the start), each on an idle
+ * connection of a pool, timed from send to INSERTED. At the pacing of Petrel's light-load run
+ * this is the peer of its submit→ticket: both include the machine's wake-ups between requests,
+ * which the back-to-back fsync floor does not.
+ */
+export async function beanstalkPaced(port: number, arrivals: readonly number[]): Promise<number[]> {
+  const pool = await Promise.all(Array.from({ length: 8 }, () => BeanstalkConn.connect(port)));
+  const samples: number[] = [];
+  const t0 = performance.now();
+  await new Promise<void>((resolve) => {
+    let next = 0;
+    const fire = (): void => {
+      const now = performance.now() - t0;
+      for (; next < arrivals.length && (arrivals[next] as number) <= now; next++) {
+        const sent = performance.now();
+        (pool[next % pool.length] as BeanstalkConn).send('put 0 0 60 1\r\nx\r\n', () => {
+          samples.push(performance.now() - sent);
+          if (samples.length === arrivals.length) resolve();
+        });
+      }
+      if (next < arrivals.length) setTimeout(fire, (arrivals[next] as number) - now);
+    };
+    if (arrivals.length === 0) resolve();
+    else fire();
+  });
+  for (const c of pool) c.close();
+  return samples;
+}

@@ -1,6 +1,7 @@
 import {
   beanstalkClosedLoop,
   beanstalkdPath,
+  beanstalkPaced,
   startBeanstalkd,
   type PeerRun,
 } from '../beanstalk.js';
@@ -8,7 +9,7 @@ import { Cluster } from '../cluster.js';
 import { measureCommitFloor } from '../fsync-floor.js';
 import { closedLoop, openLoop } from '../load.js';
 import type { Metric, ScenarioResult } from '../report.js';
-import { summarize } from '../stats.js';
+import { summarize, type Summary } from '../stats.js';
 import { echoJob, poissonArrivals, seededRandom } from '../workload.js';
 import type { ScenarioContext } from './context.js';
 
@@ -19,14 +20,26 @@ import type { ScenarioContext } from './context.js';
  * on the same disk. Machines differ up to 2.5× in speed, so only the ratios are results.
  */
 
-async function beanstalk(ctx: ScenarioContext, fsyncEachWrite: boolean): Promise<PeerRun | null> {
+/** beanstalkd's throughput, and its put latency at the light load's `arrivals`. */
+interface PeerRuns extends PeerRun {
+  readonly put: Summary;
+}
+
+async function beanstalk(
+  ctx: ScenarioContext,
+  fsyncEachWrite: boolean,
+  arrivals: readonly number[],
+): Promise<PeerRuns | null> {
   const path = beanstalkdPath();
   if (path === null) return null;
   const b = await startBeanstalkd(path, fsyncEachWrite);
   try {
     const { clients, depth, peerJobs } = ctx.opts;
-    ctx.log(`peers: beanstalkd ${fsyncEachWrite ? '-f 0' : 'in memory'}, ${peerJobs} jobs`);
-    return await beanstalkClosedLoop(b.port, clients, depth, peerJobs);
+    const mode = fsyncEachWrite ? '-f 0' : 'in memory';
+    ctx.log(`peers: beanstalkd ${mode}, ${arrivals.length} puts at the light load's pacing`);
+    const put = summarize(await beanstalkPaced(b.port, arrivals));
+    ctx.log(`peers: beanstalkd ${mode}, ${peerJobs} jobs`);
+    return { ...(await beanstalkClosedLoop(b.port, clients, depth, peerJobs)), put };
   } finally {
     await b.stop();
   }
@@ -36,8 +49,15 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { clients, depth, peerJobs, latencyRate, latencyMs, nodes } = ctx.opts;
   ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
   const floor = measureCommitFloor();
-  const memory = await beanstalk(ctx, false);
-  const synced = await beanstalk(ctx, true);
+  const lightJobs = poissonArrivals(
+    seededRandom(ctx.opts.seed + 11),
+    latencyRate,
+    latencyMs,
+    echoJob,
+  );
+  const arrivals = lightJobs.map((j) => j.at);
+  const memory = await beanstalk(ctx, false, arrivals);
+  const synced = await beanstalk(ctx, true, arrivals);
   const cluster = await Cluster.start({
     label: `defaults-${ctx.durability}`,
     nodes,
@@ -51,7 +71,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
     const light = await openLoop({
       ports: cluster.clientPorts,
-      jobs: poissonArrivals(seededRandom(ctx.opts.seed + 11), latencyRate, latencyMs, echoJob),
+      jobs: lightJobs,
       deadlineMs: latencyMs + 10_000,
       prewarmPerPort: 8,
       maxPerPort: 64,
@@ -84,10 +104,14 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     digits: 2,
   });
   const ratio = (peer: PeerRun | null) => (peer === null ? NaN : perSecond / peer.perSecond);
+  const put = (peer: PeerRuns | null) => peer?.put.p50 ?? NaN;
   const metrics: Metric[] = [
     { label: 'fsync’d commit p50 (the floor)', unit: 'ms', value: floor.p50, digits: 2 },
     { label: 'submit→ticket p50', unit: 'ms', value: ticket.p50, digits: 2 },
     vsFloor(ticket.p50, 1.5),
+    { label: 'beanstalkd -f 0 put p50, same pacing', unit: 'ms', value: put(synced), digits: 2 },
+    { label: '  ticket ÷ that put', unit: '×', value: ticket.p50 / put(synced), digits: 2 },
+    { label: 'beanstalkd in-memory put p50, same', unit: 'ms', value: put(memory), digits: 2 },
     { label: 'submit→result p50', unit: 'ms', value: result.p50, digits: 2 },
     vsFloor(result.p50, 3),
     { label: 'submit→result p99', unit: 'ms', value: result.p99, digits: 2 },
