@@ -1,7 +1,12 @@
 import { isBuiltinType, type JobSpec } from '../shared/job.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
 import type { OutputStream } from '../shared/run-log-format.js';
-import { runJob, type RunnerOptions, type RunOutcome } from './job-runner.js';
+import {
+  instantOutcome,
+  runJob,
+  type RunnerOptions,
+  type RunOutcome,
+} from './job-runner.js';
 import type { RunLog } from './run-logs.js';
 import { WorkerPool } from './worker-pool.js';
 
@@ -187,10 +192,19 @@ export class Executor {
   }
 
   private start(task: Task): void {
-    const controller = new AbortController();
-    task.controller = controller;
     const startedAt = Date.now();
     task.startedAt = startedAt;
+    const instant = instantOutcome(task.spec, this.runner);
+    if (instant) {
+      // it ends now, inside this call: the slot is free again before `pump` looks at it, and
+      // it has no log (its output is all in its result)
+      this.tasks.delete(task.id);
+      this.events.started(task.id, startedAt);
+      this.events.finished(task.id, instant, startedAt, Date.now());
+      return;
+    }
+    const controller = new AbortController();
+    task.controller = controller;
     this.runningTasks.add(task);
     this.events.started(task.id, startedAt);
     const log = this.events.log?.(task.id);

@@ -114,11 +114,26 @@ function runSleep(ms: number, timeoutMs: number | undefined, signal: AbortSignal
   });
 }
 
+/**
+ * The outcome of a job that needs no waiting (`echo`), computed now: the executor then ends
+ * it at once instead of holding a slot until a later turn of the event loop. Undefined for a
+ * job that has to wait for something (a timer, a program).
+ */
+export function instantOutcome(spec: JobSpec, opts: RunnerOptions): RunOutcome | undefined {
+  return spec.type === 'echo' ? runEcho(spec.args, opts.outputLimit) : undefined;
+}
+
+/** A UTF-16 surrogate, paired or lone: text without one is its own UTF-8 round trip. */
+const SURROGATE = /[\ud800-\udfff]/;
+
 function runEcho(args: readonly string[], limit: number): RunOutcome {
+  const text = args.join(' ');
+  // short and free of surrogates: it fits the limit and reads back unchanged, so no clipping
+  if (text.length * 3 <= limit && !SURROGATE.test(text)) return done(0, text, null);
   const clip = new OutputClip(limit);
-  clip.push(Buffer.from(args.join(' ')));
-  const { text, dropped } = clip.result();
-  return done(0, text, dropped > 0 ? clipNote(limit, dropped) : null);
+  clip.push(Buffer.from(text));
+  const kept = clip.result();
+  return done(0, kept.text, kept.dropped > 0 ? clipNote(limit, kept.dropped) : null);
 }
 
 /** How an `exec` ended before we know its exit status, when we ended it ourselves. */

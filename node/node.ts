@@ -393,7 +393,7 @@ export class PetrelNode {
   private async waitForAcks(ms: number): Promise<void> {
     const deadline = Date.now() + ms;
     while (Date.now() < deadline && this.link.ready) {
-      if (!this.assignments.hasUnackedResults()) return;
+      if (!this.assignments.hasUnackedResults() && !this.origin.here.unacked()) return;
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -159,10 +159,7 @@ export class Origin {
     // ticket's reply must wait for the commit. Should the commit fail, the proxy runs a job
     // nobody holds a ticket for, and its result is acknowledged and dropped.
     const here = !this.fallback.active && this.link.ready && this.opts.startHere?.(spec) === true;
-    if (here) this.here.start(t);
-    else if (this.fallback.active && runsWithoutProxy(spec)) this.fallback.runLocally(t);
-    else this.link.forward(this.forwarding.wireJob(t));
-    return new Promise((resolve, reject) => {
+    const stored = new Promise<Submitted>((resolve, reject) => {
       this.tickets.insert(id, spec, submittedAt, (err) => {
         if (here && !err) this.here.placed(t);
         if (err) {
@@ -177,6 +174,11 @@ export class Origin {
         resolve({ ticket: id, created: true });
       });
     });
+    // after the insert is queued: a job that ends at once (echo) queues its result behind it
+    if (here) this.here.start(t);
+    else if (this.fallback.active && runsWithoutProxy(spec)) this.fallback.runLocally(t);
+    else this.link.forward(this.forwarding.wireJob(t));
+    return stored;
   }
 
   /** RETRY: the proxy runs a failed or cancelled job again; its view, now queued. */

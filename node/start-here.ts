@@ -79,6 +79,11 @@ export class StartHere {
     if (reported.length) this.d.tickets.markReported(reported);
   }
 
+  /** Whether results of runs started here wait for the proxy to record them. */
+  unacked(): boolean {
+    return !this.results.unrecorded().next().done;
+  }
+
   /** A result of a run started here that clients may not see yet. */
   hidden(id: string): Reporting | undefined {
     return this.results.hidden(id);

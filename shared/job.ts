@@ -268,9 +268,12 @@ export type JobSpec = z.infer<typeof JobSpecSchema>;
 /** A spec as a caller writes it (defaults may be left out, numbers allowed in args). */
 export type JobSpecInput = z.input<typeof JobSpecSchema>;
 
+/** The policy of a job without `retry`, parsed once (every job asks for it). */
+const NO_RETRY: RetryPolicy = Object.freeze(RetrySchema.parse({}));
+
 /** The retry policy of a spec, defaults filled in (one run, no retry, when absent). */
 export function retryOf(spec: Pick<JobSpec, 'retry'>): RetryPolicy {
-  return spec.retry ?? RetrySchema.parse({});
+  return spec.retry ?? NO_RETRY;
 }
 
 /** The tenant a spec's work is charged to. */
