@@ -15,7 +15,7 @@ import type { Reply, Session } from './line-server.js';
 import { StreamLines, streamLinesOf } from './log-lines.js';
 import { runOf } from './log-reader.js';
 import type { OutputLine, OutputPiece } from '../shared/run-log-format.js';
-import { hasQuoting, ShellWordsError, splitWords } from '../shared/shell-words.js';
+import { plainSpec, plainSubmit } from './plain-submit.js';
 import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
 import { parseWorkerArgs } from './worker-protocol.js';
 
@@ -130,7 +130,10 @@ export function parseSubmit(rest: string): JobSpec {
       throw new WireError('BAD_REQUEST', 'SUBMIT <json>: not valid JSON');
     }
   } else {
-    candidate = plainSubmit(rest);
+    const plain = plainSubmit(rest);
+    const spec = plainSpec(plain);
+    if (spec) return spec;
+    candidate = plain;
   }
   return validateSpec(candidate);
 }
@@ -144,27 +147,6 @@ export function validateSpec(candidate: unknown): JobSpec {
     throw new WireError('BAD_REQUEST', `${where}${issue?.message ?? 'invalid job'}`);
   }
   return parsed.data;
-}
-
-/**
- * `SUBMIT <type> [arg ...]`: words split as a POSIX shell splits them. echo returns its words
- * joined by one space, as a shell's echo prints them; a line without quotes or backslashes
- * keeps its text exactly as typed, inner spacing included.
- */
-function plainSubmit(rest: string): { type: string; args: string[] } {
-  let words: string[];
-  try {
-    words = splitWords(rest);
-  } catch (e) {
-    if (e instanceof ShellWordsError) throw new WireError('BAD_REQUEST', `SUBMIT: ${e.message}`);
-    throw e;
-  }
-  const [type, ...args] = words;
-  if (type === undefined) throw new WireError('BAD_REQUEST', 'usage: SUBMIT <type> [arg ...]');
-  if (type.toLowerCase() !== 'echo') return { type: type.toLowerCase(), args };
-  const typed = rest.replace(/^\S+\s*/, '');
-  const text = hasQuoting(typed) ? args.join(' ') : typed;
-  return { type: 'echo', args: text === '' ? [] : [text] };
 }
 
 /** The optional `[task]` of LOGS and TAIL. */

@@ -1,12 +1,7 @@
 import { isBuiltinType, type JobSpec } from '../shared/job.js';
 import { Heap, type HeapItem } from '../shared/heap.js';
 import type { OutputStream } from '../shared/run-log-format.js';
-import {
-  instantOutcome,
-  runJob,
-  type RunnerOptions,
-  type RunOutcome,
-} from './job-runner.js';
+import { instantOutcome, runJob, type RunnerOptions, type RunOutcome } from './job-runner.js';
 import type { RunLog } from './run-logs.js';
 import { WorkerPool } from './worker-pool.js';
 

@@ -131,6 +131,9 @@ export class ProxyLink {
     const ws = new WebSocket(this.targets.connectUrl, {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
+      // Masking guards HTTP intermediaries against bytes a browser script chose; every frame
+      // here is JSON, which cannot spell an HTTP request, so the mask is zero and ws skips it.
+      generateMask: (mask) => void mask.fill(0),
       // in a group, a proxy whose host is gone must not hold up trying the others
       handshakeTimeout: this.targets.group ? 2000 : 5000,
       ca: this.opts.ca,

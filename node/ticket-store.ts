@@ -3,6 +3,7 @@ import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec, TerminalState } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
+import { RecentTickets } from './recent-tickets.js';
 
 export type TicketState = 'accepted' | 'forwarded' | TerminalState;
 
@@ -35,9 +36,18 @@ function fromRaw(r: RawTicket): TicketRow {
   };
 }
 
+/** A ticket whose insert is queued, not yet run; `finished` once its job ended meanwhile. */
+interface UnwrittenRow {
+  finished?: { result: JobResult; json: string; reported: boolean };
+  /** The insert wrote the row (false: a row of that id was there already). */
+  written?: boolean;
+}
+
 /** The tickets this node issued. Reads are immediate; writes go through the group commit. */
 export class TicketStore {
   private readonly sql;
+  private readonly unwritten = new Map<string, UnwrittenRow>();
+  private readonly finishedAtOnce = new RecentTickets();
 
   constructor(
     db: Db,
@@ -46,6 +56,10 @@ export class TicketStore {
     this.sql = {
       insert: db.prepare(
         'INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, ?, ?)',
+      ),
+      insertFinished: db.prepare(
+        `INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at, result, finished_at, reported)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertForwarded: db.prepare(
         "INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, 'forwarded', ?)",
@@ -66,7 +80,9 @@ export class TicketStore {
         `UPDATE tickets SET state = ?, result = ?, finished_at = ?, reported = ?
          WHERE id = ? AND state IN ('accepted', 'forwarded')`,
       ),
-      reported: db.prepare('UPDATE tickets SET reported = 1 WHERE id = ?'),
+      reported: db.prepare(
+        'UPDATE tickets SET reported = 1 WHERE id IN (SELECT value FROM json_each(?))',
+      ),
       open: db.prepare<[], RawTicket>(
         "SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') ORDER BY id",
       ),
@@ -82,13 +98,42 @@ export class TicketStore {
     };
   }
 
-  /** Records a new ticket; `after` runs once it is on disk. */
+  /**
+   * Records a new ticket; `after` runs once it is on disk. The row is written when the
+   * transaction runs: a job that ended meanwhile (`finish` before the commit) is written with
+   * its result, in one statement.
+   */
   insert(id: string, spec: JobSpec, submittedAt: number, after: (err?: Error) => void): void {
     const specJson = JSON.stringify(spec);
+    const row: UnwrittenRow = {};
+    this.unwritten.set(id, row);
+    const write = () => {
+      this.unwritten.delete(id);
+      const f = row.finished;
+      if (f === undefined) return void this.sql.insert.run(id, specJson, 'accepted', submittedAt);
+      const { result, json, reported } = f;
+      row.written =
+        this.sql.insertFinished.run(
+          id,
+          specJson,
+          result.state,
+          submittedAt,
+          json,
+          result.finishedAt,
+          reported ? 1 : 0,
+        ).changes > 0;
+    };
+    const done = (err?: Error) => {
+      if (err)
+        this.unwritten.delete(id); // refused (a full disk): the row will never be written
+      else if (row.finished && row.written) {
+        const { result, reported } = row.finished;
+        this.finishedAtOnce.add({ id, spec, state: result.state, submittedAt, result, reported });
+      }
+      after(err);
+    };
     // on a full disk the client is told at once rather than kept waiting for space
-    this.committer.write(() => this.sql.insert.run(id, specJson, 'accepted', submittedAt), after, {
-      refusable: true,
-    });
+    this.committer.write(write, done, { refusable: true });
   }
 
   /** The disk is full: new tickets cannot be stored. */
@@ -109,6 +154,7 @@ export class TicketStore {
 
   /** Opens a final ticket again (RETRY): it waits for its new result. */
   reopen(id: string, after: (err?: Error) => void): void {
+    this.finishedAtOnce.forget(id);
     this.committer.write(() => this.sql.reopen.run(id), after);
   }
 
@@ -121,6 +167,8 @@ export class TicketStore {
   }
 
   get(id: string): TicketRow | undefined {
+    const recent = this.finishedAtOnce.get(id);
+    if (recent) return recent;
     const raw = this.sql.get.get(id);
     return raw && fromRaw(raw);
   }
@@ -135,15 +183,25 @@ export class TicketStore {
   /** Records a terminal result; `reported` false when the proxy still has to hear of it. */
   finish(result: JobResult, reported: boolean, after?: (err?: Error) => void): void {
     const json = JSON.stringify(result);
+    const row = this.unwritten.get(result.id);
+    if (row && row.finished === undefined) {
+      // its insert, still queued, writes the result too; `after` waits for that commit
+      row.finished = { result, json, reported };
+      if (after) this.committer.afterCommit(after);
+      return;
+    }
     this.committer.write(
       () => this.sql.finish.run(result.state, json, result.finishedAt, reported ? 1 : 0, result.id),
       after,
     );
   }
 
+  /** Notes that the proxy recorded these results (deferred, like `markForwarded`). */
   markReported(ids: readonly string[]): void {
+    const json = JSON.stringify(ids);
     this.committer.defer(() => {
-      for (const id of ids) this.sql.reported.run(id);
+      this.sql.reported.run(json);
+      this.finishedAtOnce.reported(ids);
     });
   }
 
@@ -170,6 +228,7 @@ export class TicketStore {
    * shared/expiry.ts); returns how many.
    */
   expire(before: number, limit = EXPIRE_CHUNK): number {
+    this.finishedAtOnce.clear();
     return this.sql.expire.run(ticketFloor(before), before, limit).changes;
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isoTime } from './iso-time.js';
 import {
   CLIENT_STATES,
   DEFAULT_TENANT,
@@ -127,7 +128,7 @@ export function specViewFields(spec: JobSpec, submittedAt: number): Partial<JobV
   return out;
 }
 
-const iso = (ms: number) => new Date(ms).toISOString();
+const iso = isoTime;
 
 function runToClient(r: RunView): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { getEventListeners } from 'node:events';
 import { join } from 'node:path';
 import t from 'tap';
-import { execRefusal, runJob, type RunnerOptions } from '../node/job-runner.js';
+import { execRefusal, instantOutcome, runJob, type RunnerOptions } from '../node/job-runner.js';
 import { JobSpecSchema } from '../shared/job.js';
 
 const opts: RunnerOptions = {
@@ -82,6 +82,20 @@ t.test('echo returns its text, capped at the limit on a character boundary', asy
   t.equal(capped.output, 'éé');
   t.equal(capped.state, 'done');
   t.match(capped.error, /clipped/);
+});
+
+t.test('echo ends at once, as runJob ends it; the other types wait', async (t) => {
+  const small = { ...opts, outputLimit: 40 };
+  for (const text of ['x', '', 'a  b', 'ééé', '😀 \ud800 lone', 'é'.repeat(13), 'y'.repeat(90)]) {
+    const s = spec('echo', [text]);
+    for (const o of [opts, small]) {
+      t.same(instantOutcome(s, o), await run(s, o), `the same: ${text.slice(0, 12)}`);
+    }
+  }
+  const lone = instantOutcome(spec('echo', ['a\ud800b']), opts);
+  t.equal(lone?.output, 'a\ufffdb', 'a lone surrogate reads back as U+FFFD, as from bytes');
+  t.equal(instantOutcome(spec('sleep', ['1']), opts), undefined);
+  t.equal(instantOutcome(spec('exec', ['true']), opts), undefined);
 });
 
 t.test('exec captures stdout and stderr, and reports exit codes and signals', async (t) => {

@@ -1,0 +1,109 @@
+import t, { type Test } from 'tap';
+import { RecentTickets } from '../node/recent-tickets.js';
+import { Committer, openDatabase } from '../shared/db.js';
+import { NODE_SCHEMA } from '../node/schema.js';
+import { TicketStore, type TicketRow } from '../node/ticket-store.js';
+import { newTicket } from '../shared/ids.js';
+import { JobSpecSchema } from '../shared/job.js';
+import type { JobResult } from '../shared/job-view.js';
+import { tempDir } from './helpers/cluster.js';
+
+const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
+const result = (id: string, at: number): JobResult => ({
+  id,
+  state: 'done',
+  exitCode: 0,
+  output: 'x',
+  error: null,
+  node: 'a',
+  attempt: 1,
+  startedAt: at,
+  finishedAt: at,
+});
+const row = (id: string): TicketRow => ({
+  id,
+  spec,
+  state: 'done',
+  submittedAt: 1,
+  result: result(id, 1),
+  reported: false,
+});
+
+t.test('RecentTickets keeps the newest rows, up to its bound', async (t) => {
+  const recent = new RecentTickets(2);
+  recent.add(row('a'));
+  recent.add(row('b'));
+  recent.add(row('c'));
+  t.equal(recent.size, 2);
+  t.equal(recent.get('a'), undefined, 'the oldest went');
+  t.ok(recent.get('c'));
+  recent.reported(['b', 'zz']);
+  t.equal(recent.get('b')?.reported, true);
+  recent.forget('b');
+  t.equal(recent.get('b'), undefined);
+  recent.clear();
+  t.equal(recent.size, 0);
+});
+
+function store(t: Test) {
+  const db = openDatabase(tempDir(t.teardown), 'node.db', 'relaxed', NODE_SCHEMA);
+  t.teardown(() => db.close());
+  const committer = new Committer(db);
+  const raw = (id: string) =>
+    db.prepare('SELECT state, result, reported FROM tickets WHERE id = ?').get(id) as
+      { state: string; result: string | null; reported: number } | undefined;
+  return { tickets: new TicketStore(db, committer), committer, raw };
+}
+
+t.test('a job that ends before its ticket commits is written finished, in one row', async (t) => {
+  const { tickets, committer, raw } = store(t);
+  const id = newTicket(Date.now());
+  const order: string[] = [];
+  tickets.insert(id, spec, 1, (err) => order.push(`insert ${err ?? 'ok'}`));
+  tickets.finish(result(id, 2), false, (err) => order.push(`finish ${err ?? 'ok'}`));
+  t.equal(raw(id), undefined, 'nothing written before the commit');
+  committer.flush();
+  t.same(order, ['insert ok', 'finish ok'], 'each is told, in order, once committed');
+  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), reported: 0 });
+  const got = tickets.get(id);
+  t.equal(got?.state, 'done');
+  t.same(got?.result, result(id, 2));
+  tickets.markReported([id]);
+  committer.flush();
+  t.equal(raw(id)?.reported, 1);
+  t.equal(tickets.get(id)?.reported, true, 'what get() gives follows the file');
+});
+
+t.test('a job that ends after its ticket committed updates the row', async (t) => {
+  const { tickets, committer, raw } = store(t);
+  const id = newTicket(Date.now());
+  tickets.insert(id, spec, 1, () => {});
+  committer.flush();
+  t.equal(raw(id)?.state, 'accepted');
+  tickets.finish(result(id, 2), true);
+  committer.flush();
+  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), reported: 1 });
+});
+
+t.test('RETRY and expiry: get() never answers from a row the file no longer has', async (t) => {
+  const { tickets, committer, raw } = store(t);
+  const id = newTicket(Date.now() - 10_000);
+  tickets.insert(id, spec, 1, () => {});
+  tickets.finish(result(id, 2), true);
+  committer.flush();
+  tickets.reopen(id, () => {});
+  committer.flush();
+  t.equal(raw(id)?.state, 'forwarded');
+  t.equal(tickets.get(id)?.state, 'forwarded', 'reopened: read from the file');
+  tickets.finish(result(id, 3), true);
+  committer.flush();
+  t.equal(tickets.expire(Date.now()), 1);
+  t.equal(tickets.get(id), undefined, 'expired: gone');
+  const again = newTicket(Date.now() - 10_000);
+  tickets.insert(again, spec, 1, () => {});
+  tickets.finish(result(again, 2), true);
+  committer.flush();
+  t.ok(tickets.get(again));
+  t.equal(tickets.expire(Date.now()), 1);
+  t.equal(tickets.get(again), undefined, 'a row written finished is forgotten on expiry too');
+});
