@@ -13,7 +13,7 @@ import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
 import { diskFullError, submitRefusal } from './submit-checks.js';
-import { pendingView, resultOf, viewOfResult } from './results.js';
+import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
 import { askProxy, LINK_WAIT_MS, TicketWaits, waitRemote } from './ticket-waits.js';
@@ -245,17 +245,7 @@ export class Origin {
     const o = this.open.get(id);
     if (o && o.state === 'accepted' && !o.local) {
       // not yet acknowledged by the proxy: decide here and tell the proxy when it acks
-      const r: JobResult = {
-        id,
-        state: 'cancelled',
-        exitCode: null,
-        output: '',
-        error: 'cancelled by a client',
-        node: null,
-        attempt: 0,
-        startedAt: null,
-        finishedAt: Date.now(),
-      };
+      const r = cancelledBeforeRun(id, Date.now());
       await new Promise<void>((resolve) => this.finishTicket(r, false, resolve));
       return this.localView(id);
     }

@@ -85,6 +85,22 @@ export function resultOf(
   };
 }
 
+/** The result of a job a client cancelled before any run of it started. */
+export function cancelledBeforeRun(id: string, at: number): JobResult {
+  const error = 'cancelled by a client';
+  return {
+    id,
+    state: 'cancelled',
+    exitCode: null,
+    output: '',
+    error,
+    node: null,
+    attempt: 0,
+    startedAt: null,
+    finishedAt: at,
+  };
+}
+
 /** What a client is told of a ticket's stored state. */
 export function clientState(s: TicketState): JobView['state'] {
   return s === 'accepted' || s === 'forwarded' ? 'queued' : s;
