@@ -10,23 +10,61 @@ import { summarize, type Summary } from './stats.js';
  * benchmark's clusters use. Petrel's latencies are reported as multiples of it.
  */
 export function measureCommitFloor(commits = 500, dir = tmpdir()): Summary {
-  const root = mkdtempSync(join(dir, 'petrel-floor-'));
-  const db = new Database(join(root, 'floor.db'));
+  const { insert, close } = floorTable(dir);
   try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     const samples = new Float64Array(commits);
-    for (let i = 0; i < 50; i++) insert.run('warm-up');
     for (let i = 0; i < commits; i++) {
       const t0 = performance.now();
-      insert.run(`row ${i}`);
+      insert(`row ${i}`);
       samples[i] = performance.now() - t0;
     }
     return summarize(samples);
   } finally {
-    db.close();
-    rmSync(root, { recursive: true, force: true });
+    close();
   }
+}
+
+/**
+ * The same commit, one at each of `arrivals` (ms from the start), the process idle between:
+ * what one commit costs at a light load's pacing, when the disk and the CPU were idle before
+ * it, as they are for Petrel's light-load requests (the back-to-back floor never is).
+ */
+export async function measurePacedFloor(
+  arrivals: readonly number[],
+  dir = tmpdir(),
+): Promise<Summary> {
+  const { insert, close } = floorTable(dir);
+  try {
+    const samples = new Float64Array(arrivals.length);
+    const start = performance.now();
+    for (const [i, at] of arrivals.entries()) {
+      const wait = at - (performance.now() - start);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      const t0 = performance.now();
+      insert(`row ${i}`);
+      samples[i] = performance.now() - t0;
+    }
+    return summarize(samples);
+  } finally {
+    close();
+  }
+}
+
+/** A fresh table with `DURABILITY=fsync`'s settings, warmed up. */
+function floorTable(dir: string): { insert: (v: string) => void; close: () => void } {
+  const root = mkdtempSync(join(dir, 'petrel-floor-'));
+  const db = new Database(join(root, 'floor.db'));
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+  const stmt = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const insert = (v: string) => void stmt.run(v);
+  for (let i = 0; i < 50; i++) insert('warm-up');
+  return {
+    insert,
+    close: () => {
+      db.close();
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
 }

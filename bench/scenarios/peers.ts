@@ -6,7 +6,7 @@ import {
   type PeerRun,
 } from '../beanstalk.js';
 import { Cluster } from '../cluster.js';
-import { measureCommitFloor } from '../fsync-floor.js';
+import { measureCommitFloor, measurePacedFloor } from '../fsync-floor.js';
 import { closedLoop, openLoop } from '../load.js';
 import type { Metric, ScenarioResult } from '../report.js';
 import { summarize, type Summary } from '../stats.js';
@@ -56,6 +56,8 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     echoJob,
   );
   const arrivals = lightJobs.map((j) => j.at);
+  ctx.log('peers: the same commit at the light load’s pacing');
+  const pacedFloor = await measurePacedFloor(arrivals);
   const memory = await beanstalk(ctx, false, arrivals);
   const synced = await beanstalk(ctx, true, arrivals);
   const cluster = await Cluster.start({
@@ -109,6 +111,8 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     { label: 'fsync’d commit p50 (the floor)', unit: 'ms', value: floor.p50, digits: 2 },
     { label: 'submit→ticket p50', unit: 'ms', value: ticket.p50, digits: 2 },
     vsFloor(ticket.p50, 1.5),
+    { label: 'fsync’d commit at that pacing, p50', unit: 'ms', value: pacedFloor.p50, digits: 2 },
+    { label: '  ticket ÷ paced commit', unit: '×', value: ticket.p50 / pacedFloor.p50, digits: 2 },
     { label: 'beanstalkd -f 0 put p50, same pacing', unit: 'ms', value: put(synced), digits: 2 },
     { label: '  ticket ÷ that put', unit: '×', value: ticket.p50 / put(synced), digits: 2 },
     { label: 'beanstalkd in-memory put p50, same', unit: 'ms', value: put(memory), digits: 2 },
@@ -144,6 +148,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     metrics,
     details: {
       floor,
+      pacedFloor,
       ticket,
       result,
       jobs: run.completed,
