@@ -3,8 +3,9 @@ import { getCluster, measureNode } from './monitor.js';
 import type { Cluster } from './processes.js';
 
 /**
- * The chaos itself: a random node `kill -9`'d about every `killEveryMs` and restarted at once,
- * the proxy once when half of the jobs are done, until the queue has drained.
+ * The chaos itself: a random node `kill -9`'d about every `killEveryMs` and restarted at once
+ * while jobs are being submitted, the proxy once when half of the jobs are done; then the
+ * queue must drain.
  */
 export class Faults {
   constructor(
@@ -38,7 +39,9 @@ export class Faults {
       if (proxyDue && (await this.halfway())) {
         await Promise.all(measuring);
         await this.killProxy();
-      } else {
+      } else if (!this.ctx.submitDone) {
+        // once every job is in, kills stop: on a loaded machine a restart can take longer
+        // than the gap between kills, and the cluster would never be whole to drain
         const candidates = this.cluster.up.flatMap((u, i) => (u ? [i] : []));
         const i = candidates[Math.floor(this.ctx.rand() * candidates.length)];
         if (i !== undefined) measuring.push(this.killNode(i));
