@@ -62,6 +62,11 @@ export class Assignments {
     }));
   }
 
+  /** Whether jobs started since the last INFO. */
+  hasStarted(): boolean {
+    return this.started.length > 0;
+  }
+
   /** Jobs started since the last INFO. */
   takeStarted(): Array<{ id: string; at: number }> {
     const s = this.started;

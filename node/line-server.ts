@@ -59,6 +59,11 @@ export interface LineServerOptions {
 
 const LINES_PER_TICK = 64;
 
+/** Whether `text` is longer than `max` bytes of UTF-8 (counted only when it could be). */
+function overLimit(text: string, max: number): boolean {
+  return text.length * 3 > max && Buffer.byteLength(text) > max;
+}
+
 interface Slot {
   done: boolean;
   reply?: Reply;
@@ -245,14 +250,14 @@ export class LineServer {
         let line = buffer.slice(0, nl);
         buffer = buffer.slice(nl + 1);
         if (line.endsWith('\r')) line = line.slice(0, -1);
-        if (Buffer.byteLength(line) > maxLine) {
+        if (overLimit(line, maxLine)) {
           tooLarge();
           return;
         }
         run(line);
       }
       if (ending || rejecting) return;
-      if (Buffer.byteLength(buffer) > maxLine) {
+      if (overLimit(buffer, maxLine)) {
         tooLarge();
         return;
       }

@@ -238,6 +238,8 @@ export class Origin {
     const deadline = Date.now() + ms;
     if (signal.aborted) return 'timeout'; // the client already left
     if (this.open.has(id) || this.here.hidden(id)) return this.waits.waitOwn(id, ms, signal);
+    const local = this.localView(id); // ended here already (the usual WAIT after a quick job)
+    if (local && isTerminal(local.state) && local.cron === undefined) return local;
     return waitRemote((d) => this.view(id, d), deadline, signal);
   }
 
