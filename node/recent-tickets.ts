@@ -7,8 +7,9 @@ export const RECENT_TICKETS = 4096;
  * The newest tickets that were written already finished (a job that ended before its ticket
  * committed, as an `echo` does): the client's WAIT or RESULT usually comes right after its
  * ticket, and is answered from here instead of reading and parsing the row again. It holds
- * only what the file holds: the store adds a row once it is committed, and drops it when the
- * row changes (RETRY reopens it) or may be gone (expiry).
+ * only what the file holds: the store adds a row when its statement runs (when SQL reads
+ * would see it too), updates it with the rows it marks reported, and drops it when the row
+ * changes (RETRY reopens it), is rolled back (a full disk) or may be gone (expiry).
  */
 export class RecentTickets {
   private readonly rows = new Map<string, TicketRow>();

@@ -39,8 +39,6 @@ function fromRaw(r: RawTicket): TicketRow {
 /** A ticket whose insert is queued, not yet run; `finished` once its job ended meanwhile. */
 interface UnwrittenRow {
   finished?: { result: JobResult; json: string; reported: boolean };
-  /** The insert wrote the row (false: a row of that id was there already). */
-  written?: boolean;
 }
 
 /** The tickets this node issued. Reads are immediate; writes go through the group commit. */
@@ -112,23 +110,26 @@ export class TicketStore {
       const f = row.finished;
       if (f === undefined) return void this.sql.insert.run(id, specJson, 'accepted', submittedAt);
       const { result, json, reported } = f;
-      row.written =
-        this.sql.insertFinished.run(
-          id,
-          specJson,
-          result.state,
-          submittedAt,
-          json,
-          result.finishedAt,
-          reported ? 1 : 0,
-        ).changes > 0;
+      const { state, finishedAt } = result;
+      const flag = reported ? 1 : 0;
+      const run = this.sql.insertFinished.run(
+        id,
+        specJson,
+        state,
+        submittedAt,
+        json,
+        finishedAt,
+        flag,
+      );
+      if (run.changes === 0) return;
+      // kept from here on, as SQL reads see the row from here on
+      this.finishedAtOnce.add({ id, spec, state, submittedAt, result, reported });
     };
     const done = (err?: Error) => {
-      if (err)
-        this.unwritten.delete(id); // refused (a full disk): the row will never be written
-      else if (row.finished && row.written) {
-        const { result, reported } = row.finished;
-        this.finishedAtOnce.add({ id, spec, state: result.state, submittedAt, result, reported });
+      if (err) {
+        // refused (a full disk): rolled back, never written
+        this.unwritten.delete(id);
+        this.finishedAtOnce.forget(id);
       }
       after(err);
     };

@@ -107,3 +107,14 @@ t.test('RETRY and expiry: get() never answers from a row the file no longer has'
   t.equal(tickets.expire(Date.now()), 1);
   t.equal(tickets.get(again), undefined, 'a row written finished is forgotten on expiry too');
 });
+
+t.test('the proxy records a result before its ticket commits: the row says so', async (t) => {
+  const { tickets, committer, raw } = store(t);
+  const id = newTicket(Date.now());
+  tickets.insert(id, spec, 1, () => {});
+  tickets.finish(result(id, 2), false);
+  tickets.markReported([id]);
+  committer.flush();
+  t.equal(raw(id)?.reported, 1);
+  t.equal(tickets.get(id)?.reported, true);
+});
