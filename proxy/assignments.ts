@@ -8,6 +8,7 @@ import { countJob, uncountJob, type Membership, type NodeEntry } from './members
 import type { Outbox } from './outbox.js';
 import type { NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
+import { specJson, wireJobJson } from './job-text.js';
 import { DEFAULT_MAX_PER_SLOT, type PrefetchLimits } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
 
@@ -241,14 +242,9 @@ export class Assignments {
 
   /** Sends (or resends) the dispatch of `job` to `n`. */
   send(job: Job, n: NodeEntry): void {
-    const sent = this.d.outbox.job(n, {
-      id: job.id,
-      spec: job.spec,
-      origin: job.origin,
-      submittedAt: job.submittedAt,
-      attempt: job.attempt,
-    });
-    if (sent) job.sentAt = Date.now();
+    if (!n.conn) return;
+    this.d.outbox.job(n, wireJobJson(job, specJson(job)));
+    job.sentAt = Date.now();
   }
 
   /**

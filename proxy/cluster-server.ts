@@ -177,6 +177,12 @@ export class ClusterServer {
       if (this.currentTerm() !== term) return safeClose(ws, NOT_LEADER_CODE, this.opts.refusal());
       ws.send(JSON.stringify(epoch ? { ...frame, epoch } : frame));
     };
+    // a frame put together as text: the same checks, and the epoch added before its last brace
+    const sendText = (json: string) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (this.currentTerm() !== term) return safeClose(ws, NOT_LEADER_CODE, this.opts.refusal());
+      ws.send(epoch ? `${json.slice(0, -1)},"epoch":${epoch}}` : json);
+    };
     const corked = (fn: () => void) => withCork(ws, fn);
     ws.on('message', (data, isBinary) => {
       const parsed = isBinary
@@ -209,7 +215,7 @@ export class ClusterServer {
         }
         nodeId = frame.nodeId;
         const c: NodeConn = {
-          out: new FrameBatcher(send, corked),
+          out: new FrameBatcher(send, corked, sendText),
           send,
           close: (code, reason, graceMs = 0) => {
             if (code === 4008) declaredDead = true;

@@ -3,6 +3,7 @@ import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
+import { resultJson, specJson, type JobTexts } from './job-text.js';
 
 export const PROXY_SCHEMA = `
 -- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's
@@ -215,8 +216,8 @@ export class JobStore {
    * same tick is stored already assigned, in one statement; `j.stored` tells later writes
    * whether the row exists.
    */
-  insert(j: JobRecord & { stored?: boolean }, after?: (err?: Error) => void): void {
-    const spec = JSON.stringify(j.spec);
+  insert(j: JobRecord & JobTexts & { stored?: boolean }, after?: (err?: Error) => void): void {
+    const spec = specJson(j);
     this.committer.write(() => {
       this.sql.insert.run(
         j.id,
@@ -228,7 +229,7 @@ export class JobStore {
         j.node,
         j.attempt,
         j.given.join(','),
-        j.result ? JSON.stringify(j.result) : null,
+        j.result ? resultJson(j) : null,
         j.result?.finishedAt ?? null,
         j.delivered ? 1 : 0,
         j.dueAt,
@@ -284,9 +285,9 @@ export class JobStore {
     this.committer.write(() => this.sql.requeue.run(lostRuns, id));
   }
 
-  finish(j: JobRecord, after?: (err?: Error) => void): void {
+  finish(j: JobRecord & JobTexts, after?: (err?: Error) => void): void {
     const r = j.result as JobResult;
-    const json = JSON.stringify(r);
+    const json = resultJson(j);
     const { state, node, id } = j;
     const delivered = j.delivered ? 1 : 0;
     const runs = runsColumn(j);

@@ -2,9 +2,10 @@ import { DEFAULT_TENANT, isTerminal, type ClientState } from '../shared/job.js';
 import { MAX_RUN_VIEWS, specViewFields, type JobView } from '../shared/job-view.js';
 import type { HeapItem } from '../shared/heap.js';
 import type { JobRecord, JobStore, ProxyState } from './job-store.js';
+import type { JobTexts } from './job-text.js';
 
 /** A job as the proxy holds it in memory. */
-export interface Job extends JobRecord, HeapItem {
+export interface Job extends JobRecord, HeapItem, Omit<JobTexts, 'spec' | 'result'> {
   /** Whether its row exists (or is written by a statement already queued). */
   stored?: boolean;
   /** When the current dispatch or result push was last sent, for resends. */
@@ -21,6 +22,9 @@ export type NewJob = Pick<Job, 'id' | 'spec' | 'origin' | 'submittedAt' | 'seq'>
 /** A job the proxy has just heard of: queued, never run, unless `fields` say otherwise. */
 export function newJob(fields: NewJob): Job {
   return {
+    specJson: undefined,
+    resultJson: undefined,
+    resultJsonOf: null,
     state: 'queued',
     node: null,
     attempt: 0,

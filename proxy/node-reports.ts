@@ -62,18 +62,21 @@ export class NodeReports {
   }
 
   /**
-   * The REQUEST_OF_RES sweep: asks each node for results of jobs placed on it, and resends
-   * dispatches and results that went unacknowledged for a period (a lost frame).
+   * The REQUEST_OF_RES sweep: asks each node for results of jobs placed on it at least a
+   * period ago, and resends dispatches and results that went unacknowledged for a period (a
+   * lost frame). A job placed since the last sweep is asked at the next one: its result is
+   * usually on its way, and a node busy with short jobs is not asked about each of them.
    */
   sweep(periodMs: number, now = Date.now()): void {
     for (const n of this.d.members.nodes.values()) {
       if (!n.conn) continue;
       const ids: string[] = [];
       for (const job of n.jobs) {
-        if (job.placed) ids.push(job.id);
-        else if (now - job.sentAt >= periodMs) this.d.assignments.send(job, n);
+        if (now - job.sentAt < periodMs) continue;
+        if (!job.placed) this.d.assignments.send(job, n);
+        else if (ids.length < MAX_BATCH) ids.push(job.id);
       }
-      if (ids.length) n.conn.send({ type: 'REQUEST_OF_RES', ids: ids.slice(0, MAX_BATCH) });
+      if (ids.length) n.conn.send({ type: 'REQUEST_OF_RES', ids });
       n.conn.out.flush();
     }
     this.d.results.resendDue(periodMs, now);

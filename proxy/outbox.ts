@@ -1,5 +1,3 @@
-import type { JobResult } from '../shared/job-view.js';
-import type { WireJob } from '../shared/protocol.js';
 import type { NodeEntry } from './membership.js';
 
 /** The longest an acknowledgement of a result waits for other frames to the same node. */
@@ -23,17 +21,18 @@ export class Outbox {
   /** When the last flush ran: the timer only stands in for flushes that stopped coming. */
   private lastFlush = 0;
 
-  /** Sends `job` to `n`; false when `n` is not connected. */
-  job(n: NodeEntry, job: WireJob): boolean {
+  /** Sends a job (a `WireJob` as JSON) to `n`; false when `n` is not connected. */
+  job(n: NodeEntry, json: string): boolean {
     if (!n.conn) return false;
-    n.conn.out.job(job);
+    n.conn.out.jobText(json);
     this.pending.add(n);
     return true;
   }
 
-  result(n: NodeEntry, r: JobResult): boolean {
+  /** Sends a result (a `JobResult` as JSON) to `n`; false when `n` is not connected. */
+  result(n: NodeEntry, json: string): boolean {
     if (!n.conn) return false;
-    n.conn.out.result(r);
+    n.conn.out.resultText(json);
     this.pending.add(n);
     return true;
   }

@@ -18,6 +18,9 @@ import { Leadership, type LeaderAction } from './leadership.js';
 import type { Scheduler } from './scheduler.js';
 import { LeaderTerm, type TermStores } from './term.js';
 
+/** SQLite page size of a new proxy database (bytes). */
+const PROXY_PAGE_SIZE = 16_384;
+
 /**
  * The proxy process: HTTP and the node WebSocket on one port, over one SQLite file. Alone it
  * schedules from start to stop; in a group (ETCD_ENDPOINTS) it schedules only while it leads,
@@ -41,7 +44,11 @@ export class PetrelProxy {
     readonly cfg: ProxyConfig,
     private readonly log: Logger,
   ) {
-    this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA);
+    // rows of 300-500 bytes, written in batches of hundreds: large pages mean fewer of them to
+    // split and to write to the WAL per commit
+    this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA, {
+      pageSize: PROXY_PAGE_SIZE,
+    });
     const group = cfg.ETCD_ENDPOINTS.length > 0;
     this.leadership = new Leadership(
       cfg.PROXY_ADVERTISE_URL ?? '',

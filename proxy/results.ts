@@ -5,6 +5,7 @@ import type { Logger } from '../shared/log.js';
 import type { Counters } from './counters.js';
 import type { JobStore } from './job-store.js';
 import type { Job, JobTable } from './job-table.js';
+import { resultJson } from './job-text.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
 import { mayRetry, retryDelay } from './retries.js';
@@ -174,7 +175,7 @@ export class Results {
     const origin = this.d.members.get(job.origin);
     // a task's result goes no further: its job's result, when it ends, carries it
     if (!origin || !job.result || job.parent !== null) return;
-    if (this.d.outbox.result(origin, job.result)) job.sentAt = Date.now();
+    if (this.d.outbox.result(origin, resultJson(job))) job.sentAt = Date.now();
   }
 
   /** Sends every undelivered result of `nodeId`'s tickets (it just joined). */

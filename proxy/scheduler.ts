@@ -159,7 +159,7 @@ export class Scheduler {
       issue: (job) => this.intake.issue(job),
       stateOf: (ticket) => this.table.view(ticket)?.state ?? null,
       ack: (origin, id) => this.toNode(origin, (n) => this.outbox.ack(n, 'job', id)),
-      ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, r)),
+      ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, JSON.stringify(r))),
       log: opts.log,
     });
     this.rerun = new Rerun({ table, store, holding, members, committer, tasks: this.tasks });

@@ -18,13 +18,15 @@ export type Durability = 'fsync' | 'relaxed';
  * Opens (or creates) the process's SQLite file in WAL mode. `fsync` makes every commit reach
  * the disk before it returns; `relaxed` survives a process crash but not a power cut.
  * A file that cannot be read as a database stops the process with a message naming it:
- * starting silently empty would break every promise the file holds.
+ * starting silently empty would break every promise the file holds. `pageSize` applies to a
+ * file created now.
  */
 export function openDatabase(
   dataDir: string,
   fileName: string,
   durability: Durability,
   schema: string,
+  opts: { pageSize?: number } = {},
 ): Db {
   const file = resolve(join(dataDir, fileName));
   usableDataDir(dataDir, file);
@@ -32,6 +34,8 @@ export function openDatabase(
   let db: Db | undefined;
   try {
     db = new Database(file, { fileMustExist: existed });
+    // a page size is chosen once, by the file's first write; a file made earlier keeps its own
+    if (!existed && opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
     db.pragma('journal_mode = WAL');
     // a transaction larger than this leaves a WAL of its size behind unless it is cut back
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);

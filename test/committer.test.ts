@@ -170,3 +170,19 @@ t.test('closing drains the pending syncs and runs their promises', async (t) => 
   t.same(done, ['1', '2', '3'], 'every promise ran before close returned');
   c.stop();
 });
+
+t.test('a page size is given to a new file only; an existing file keeps its own', (t) => {
+  const dir = tempDir(t.teardown);
+  const pageSize = (db: ReturnType<typeof openDatabase>) =>
+    db.pragma('page_size', { simple: true });
+  const made = openDatabase(dir, 'p.db', 'relaxed', SCHEMA, { pageSize: 16_384 });
+  t.equal(pageSize(made), 16_384);
+  made.close();
+  const reopened = openDatabase(dir, 'p.db', 'relaxed', SCHEMA, { pageSize: 8192 });
+  t.equal(pageSize(reopened), 16_384, 'the file keeps the size it was made with');
+  reopened.close();
+  const plain = openDatabase(dir, 'q.db', 'relaxed', SCHEMA);
+  t.equal(pageSize(plain), 4096, "SQLite's default without one");
+  plain.close();
+  t.end();
+});
