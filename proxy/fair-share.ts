@@ -1,5 +1,6 @@
 import { Heap, type HeapItem } from '../shared/heap.js';
 import { DEFAULT_TENANT } from '../shared/job.js';
+import { OrderedQueue } from './ordered-queue.js';
 
 /**
  * Weighted fair share between tenants. A tenant's share is the work it has out on nodes divided
@@ -32,7 +33,7 @@ export interface Tenant {
 /** One tenant's jobs in one queue. */
 export class TenantQueue<J extends Fair> implements HeapItem {
   heapIndex = -1;
-  readonly jobs = new Heap<J>((a, b) =>
+  readonly jobs = new OrderedQueue<J>((a, b) =>
     a.spec.priority !== b.spec.priority ? a.spec.priority > b.spec.priority : a.seq < b.seq,
   );
   constructor(

@@ -176,6 +176,8 @@ export class Results {
     // a task's result goes no further: its job's result, when it ends, carries it
     if (!origin || !job.result || job.parent !== null) return;
     if (this.d.outbox.result(origin, resultJson(job))) job.sentAt = Date.now();
+    // its text was made for its row and this push; a resend makes it again
+    job.resultJson = undefined;
   }
 
   /** Sends every undelivered result of `nodeId`'s tickets (it just joined). */
