@@ -68,6 +68,7 @@ export class NodeReports {
    * usually on its way, and a node busy with short jobs is not asked about each of them.
    */
   sweep(periodMs: number, now = Date.now()): void {
+    this.d.outbox.resendPeriod(periodMs);
     for (const n of this.d.members.nodes.values()) {
       if (!n.conn) continue;
       const ids: string[] = [];

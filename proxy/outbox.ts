@@ -1,7 +1,9 @@
 import type { NodeEntry } from './membership.js';
 
-/** The longest an acknowledgement of a result waits for other frames to the same node. */
+/** How long an acknowledgement of a result waits for other frames, until the period is known. */
 export const LATE_ACK_MS = 100;
+/** The longest it ever waits. */
+export const MAX_LATE_ACK_MS = 1000;
 
 /**
  * Frames for nodes wait in each connection's batcher; the outbox remembers which batchers
@@ -10,8 +12,10 @@ export const LATE_ACK_MS = 100;
  *
  * An acknowledged result only lets its node forget it (the node sends it again after
  * REQUEST_RESULT_PERIOD without one), so its ACK does not cost a write of its own: it rides
- * with the node's next frames, usually the dispatch that the finished job made room for, and
- * leaves on its own only after `LATE_ACK_MS`. A busy node so gets one write per tick, not two.
+ * with the node's next frames, usually a later dispatch, and leaves on its own only after a
+ * quarter of that period (at most `MAX_LATE_ACK_MS`), long before the node would send the
+ * result again. A busy node so gets one write per dispatch, not two. A stopping node, which
+ * waits for its acks, gets them at once.
  */
 export class Outbox {
   private readonly pending = new Set<NodeEntry>();
@@ -20,6 +24,13 @@ export class Outbox {
   private timer: NodeJS.Timeout | undefined;
   /** When the last flush ran: the timer only stands in for flushes that stopped coming. */
   private lastFlush = 0;
+  /** How long a result's ack may wait for other frames to its node. */
+  private lateAckMs = LATE_ACK_MS;
+
+  /** The period after which nodes send unacknowledged results again (REQUEST_RESULT_PERIOD). */
+  resendPeriod(ms: number): void {
+    this.lateAckMs = Math.min(MAX_LATE_ACK_MS, Math.max(0, Math.floor(ms / 4)));
+  }
 
   /** Sends a job (a `WireJob` as JSON) to `n`; false when `n` is not connected. */
   job(n: NodeEntry, json: string): boolean {
@@ -44,7 +55,7 @@ export class Outbox {
    */
   ack(n: NodeEntry, kind: 'job' | 'result' | 'decided', id: string): void {
     if (!n.conn) return;
-    if (kind !== 'result') {
+    if (kind !== 'result' || n.draining) {
       if (kind === 'job') n.conn.out.ackJob(id);
       else n.conn.out.ackResult(id);
       this.pending.add(n);
@@ -52,7 +63,7 @@ export class Outbox {
     }
     n.conn.out.ackResultLater(id);
     if (!this.late.has(n)) this.late.set(n, Date.now());
-    this.timer ??= setTimeout(() => this.flushLate(), LATE_ACK_MS).unref();
+    this.timer ??= setTimeout(() => this.flushLate(), this.lateAckMs).unref();
   }
 
   /** Tells `n` to stop its copy of a job (it finished elsewhere or was cancelled). */
@@ -69,7 +80,7 @@ export class Outbox {
     }
     this.pending.clear();
     for (const [n, since] of this.late) {
-      if (now - since < LATE_ACK_MS) break;
+      if (now - since < this.lateAckMs) break;
       n.conn?.out.flush();
       this.late.delete(n);
     }
@@ -82,7 +93,7 @@ export class Outbox {
   private flushLate(): void {
     this.timer = undefined;
     const now = Date.now();
-    if (now - this.lastFlush >= LATE_ACK_MS) this.flush(now);
-    if (this.late.size > 0) this.timer = setTimeout(() => this.flushLate(), LATE_ACK_MS).unref();
+    if (now - this.lastFlush >= this.lateAckMs) this.flush(now);
+    if (this.late.size > 0) this.timer = setTimeout(() => this.flushLate(), this.lateAckMs).unref();
   }
 }
