@@ -37,6 +37,11 @@ export interface FleetCounters {
   duplicatesAtOrigin: number;
   sweeps: number;
   closes: number;
+  /** Frames the proxy sent to the fleet, and the fleet to the proxy (heartbeat INFOs too). */
+  framesIn: number;
+  framesOut: number;
+  /** INFO frames that carried no started runs: the heartbeat alone. */
+  heartbeats: number;
 }
 
 /** How many INFO ticks a heartbeat period is split into, so 1,000 nodes do not beat at once. */
@@ -202,6 +207,7 @@ class FakeNode {
     if (this.sendInfo) {
       const slots = this.fleet.options.slots;
       for (const started of chunks(this.started, true)) {
+        if (started.length === 0) this.fleet.counters.heartbeats++;
         this.send({ type: 'INFO', queued: 0, running: 0, free: slots, started });
       }
       this.started = [];
@@ -212,7 +218,9 @@ class FakeNode {
   }
 
   send(frame: FrameIn): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(frame));
+    if (this.ws.readyState !== WebSocket.OPEN) return;
+    this.fleet.counters.framesOut++;
+    this.ws.send(JSON.stringify(frame));
   }
 
   close(): void {
@@ -246,6 +254,9 @@ export class FakeFleet {
     duplicatesAtOrigin: 0,
     sweeps: 0,
     closes: 0,
+    framesIn: 0,
+    framesOut: 0,
+    heartbeats: 0,
   };
   readonly nodes: FakeNode[] = [];
   /** The first few close codes and reasons the proxy gave. */
@@ -327,6 +338,7 @@ export class FakeFleet {
         }
       });
       ws.on('message', (data: WebSocket.RawData) => {
+        this.counters.framesIn++;
         let frame: Frame;
         try {
           frame = JSON.parse(data.toString()) as Frame;

@@ -139,6 +139,24 @@ async function measureScale(
             digits: 0,
           },
           { label: 'fake fleet CPU', unit: '% core', value: cpu.ownMs / 10 / wallS, digits: 0 },
+          {
+            label: 'frames into the proxy per dispatch',
+            unit: '',
+            value: (c1.framesOut - c0.framesOut) / dispatched,
+            digits: 2,
+          },
+          {
+            label: '  of them heartbeat INFOs',
+            unit: '',
+            value: (c1.heartbeats - c0.heartbeats) / dispatched,
+            digits: 2,
+          },
+          {
+            label: 'frames out of the proxy per dispatch',
+            unit: '',
+            value: (c1.framesIn - c0.framesIn) / dispatched,
+            digits: 2,
+          },
           { label: 'forward→result p50', unit: 'ms', value: lat.p50 },
           { label: 'forward→result p99', unit: 'ms', value: lat.p99 },
           {
