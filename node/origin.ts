@@ -285,12 +285,13 @@ export class Origin {
     }
     this.open.delete(r.id);
     this.onTicketFinished(o.submittedAt, r);
-    const v = viewOfResult(r.id, o.spec, o.submittedAt, r);
+    let view: JobView | undefined; // built only for a client that reads it
+    const v = () => (view ??= viewOfResult(r.id, o.spec, o.submittedAt, r));
     const wake = () => this.waits.wake(r.id, v);
     // A result from the proxy is already durable there (it pushes it again until this node
     // acks), so waiting clients hear it at once; one decided here is told only once committed.
     if (reported) {
-      this.reportedPending.set(r.id, v);
+      this.reportedPending.set(r.id, v());
       wake();
     }
     if (o.startedHere && !reported) return this.here.finish(o, r, wake, after);
@@ -346,7 +347,8 @@ export class Origin {
   /** A ticket run here under LOCAL_FALLBACK finished. */
   finishedLocally(id: string, o: RunOutcome, startedAt: number, finishedAt: number): void {
     const r = resultOf(id, this.opts.nodeId, 1, o, startedAt, finishedAt);
-    this.finishTicket({ ...r, runs: [runOfResult(r)] }, false);
+    r.runs = [runOfResult(r)];
+    this.finishTicket(r, false);
   }
 
   /**

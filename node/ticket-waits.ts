@@ -84,10 +84,11 @@ export class TicketWaits {
     });
   }
 
-  /** Tells the clients waiting for `id` its final view. */
-  wake(id: string, v: JobView): void {
+  /** Tells the clients waiting for `id` its final view (made only when someone waits). */
+  wake(id: string, view: () => JobView): void {
     const set = this.waiters.get(id);
     if (!set) return;
+    const v = view();
     for (const w of [...set]) w(v);
   }
 }
