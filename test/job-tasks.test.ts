@@ -51,7 +51,7 @@ t.test('a job of many tasks: one ticket, spread, running until the last, one WAI
   const c = await LineClient.connect(ports[0] as number, t.teardown);
   const tasks = [
     ...Array.from({ length: 5 }, (_, i) => ({ type: 'echo', args: [`hello ${i}`] })),
-    { type: 'sleep', args: [300] },
+    { type: 'sleep', args: [3000] }, // long enough to be still running under a loaded CI
   ];
   const reply = await c.ask(`SUBMIT ${JSON.stringify({ tasks })}`);
   t.match(reply, /^OK [0-9A-Z]{26}$/, 'one ticket');
