@@ -6,6 +6,7 @@ import {
   eligible,
   fits,
   needsOf,
+  NO_NEEDS,
   OPEN_CAPS,
   waitingReason,
   type Needs,
@@ -94,6 +95,8 @@ export class Dispatcher<J extends Queued, N extends Host> {
   private readonly hosts = new Map<N, HostState<J, N>>();
   private readonly lateBinding: boolean;
   private queued = 0;
+  /** The note of each tenant's jobs that need nothing of their node (most jobs). */
+  private readonly plain = new Map<Tenant, DispatchMeta>();
 
   constructor(
     private readonly newPolicy: () => Policy,
@@ -258,7 +261,12 @@ export class Dispatcher<J extends Queued, N extends Host> {
     if (m?.owner !== this) {
       const needs = needsOf(job.spec);
       const tenant = this.tenants.get(tenantOf(job.spec));
-      m = { owner: this, key: classKey(needs), needs, tenant };
+      // most jobs need nothing: they share one note per tenant
+      m = needs === NO_NEEDS ? this.plain.get(tenant) : undefined;
+      if (!m) {
+        m = { owner: this, key: classKey(needs), needs, tenant };
+        if (needs === NO_NEEDS) this.plain.set(tenant, m);
+      }
       job.dispatchMeta = m;
     }
     return m;

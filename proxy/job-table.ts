@@ -1,6 +1,7 @@
 import { DEFAULT_TENANT, isTerminal, type ClientState } from '../shared/job.js';
 import { MAX_RUN_VIEWS, specViewFields, type JobView } from '../shared/job-view.js';
 import type { HeapItem } from '../shared/heap.js';
+import type { DispatchMeta } from './dispatcher.js';
 import type { JobRecord, JobStore, ProxyState } from './job-store.js';
 import type { JobTexts } from './job-text.js';
 
@@ -14,6 +15,8 @@ export interface Job extends JobRecord, HeapItem, Omit<JobTexts, 'spec' | 'resul
   batch?: string;
   /** The node running a speculative copy of this task, beside `node`. */
   copy?: string;
+  /** The dispatcher's note of its class and tenant. */
+  dispatchMeta?: DispatchMeta;
 }
 
 /** What a new job must be told; everything else starts empty (queued, never run). */
@@ -21,10 +24,20 @@ export type NewJob = Pick<Job, 'id' | 'spec' | 'origin' | 'submittedAt' | 'seq'>
 
 /** A job the proxy has just heard of: queued, never run, unless `fields` say otherwise. */
 export function newJob(fields: NewJob): Job {
-  return {
+  // every field a job ever has is made here, set or not: it keeps one shape for its life
+  const job: Job = {
+    id: fields.id,
+    spec: fields.spec,
+    origin: fields.origin,
+    submittedAt: fields.submittedAt,
+    seq: fields.seq,
     specJson: undefined,
     resultJson: undefined,
     resultJsonOf: null,
+    stored: false,
+    batch: undefined,
+    copy: undefined,
+    dispatchMeta: undefined,
     state: 'queued',
     node: null,
     attempt: 0,
@@ -41,14 +54,15 @@ export function newJob(fields: NewJob): Job {
     sentAt: 0,
     parent: null,
     index: null,
-    ...fields,
   };
+  return Object.assign(job, fields);
 }
 
 /** A job of a stored record (one no longer in memory, or read at start-up). */
 export function fromRecord(rec: JobRecord): Job {
-  const job: Job = { ...rec, heapIndex: -1, sentAt: 0, stored: true };
-  if (rec.parent) job.batch = rec.parent;
+  const job = newJob(rec);
+  job.stored = true;
+  job.batch = rec.parent ?? undefined;
   return job;
 }
 
