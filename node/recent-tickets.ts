@@ -8,8 +8,8 @@ export const RECENT_TICKETS = 4096;
  * committed, as an `echo` does): the client's WAIT or RESULT usually comes right after its
  * ticket, and is answered from here instead of reading and parsing the row again. It holds
  * only what the file holds: the store adds a row when its statement runs (when SQL reads
- * would see it too), updates it with the rows it marks reported, and drops it when the row
- * changes (RETRY reopens it), is rolled back (a full disk) or may be gone (expiry).
+ * would see it too), and drops it when the row changes (RETRY reopens it), is rolled back (a
+ * full disk) or may be gone (expiry).
  */
 export class RecentTickets {
   private readonly rows = new Map<string, TicketRow>();
@@ -27,14 +27,6 @@ export class RecentTickets {
     if (this.rows.size > this.max) {
       const oldest = this.rows.keys().next();
       if (!oldest.done) this.rows.delete(oldest.value);
-    }
-  }
-
-  /** The proxy recorded these results. */
-  reported(ids: readonly string[]): void {
-    for (const id of ids) {
-      const row = this.rows.get(id);
-      if (row) row.reported = true;
     }
   }
 

@@ -13,7 +13,6 @@ export interface TicketRow {
   state: TicketState;
   submittedAt: number;
   result: JobResult | null;
-  reported: boolean;
 }
 
 interface RawTicket {
@@ -22,7 +21,6 @@ interface RawTicket {
   state: TicketState;
   submitted_at: number;
   result: string | null;
-  reported: number;
 }
 
 function fromRaw(r: RawTicket): TicketRow {
@@ -32,7 +30,6 @@ function fromRaw(r: RawTicket): TicketRow {
     state: r.state,
     submittedAt: r.submitted_at,
     result: r.result === null ? null : (JSON.parse(r.result) as JobResult),
-    reported: r.reported === 1,
   };
 }
 
@@ -56,16 +53,18 @@ export class TicketStore {
         'INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, ?, ?)',
       ),
       insertFinished: db.prepare(
-        `INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at, result, finished_at, reported)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at, result, finished_at)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       ),
+      unreported: db.prepare('INSERT OR IGNORE INTO unreported (id) VALUES (?)'),
       insertForwarded: db.prepare(
         "INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, 'forwarded', ?)",
       ),
       reopen: db.prepare(
-        `UPDATE tickets SET state = 'forwarded', result = NULL, finished_at = NULL, reported = 1
+        `UPDATE tickets SET state = 'forwarded', result = NULL, finished_at = NULL
          WHERE id = ? AND state IN ('done', 'failed', 'cancelled')`,
       ),
+      reopenReported: db.prepare('DELETE FROM unreported WHERE id = ?'),
       recentIn: db.prepare<[string, number], { id: string; state: TicketState }>(
         `SELECT id, state FROM tickets WHERE state IN (SELECT value FROM json_each(?))
          ORDER BY id DESC LIMIT ?`,
@@ -75,23 +74,23 @@ export class TicketStore {
         "UPDATE tickets SET state = 'forwarded' WHERE id = ? AND state = 'accepted'",
       ),
       finish: db.prepare(
-        `UPDATE tickets SET state = ?, result = ?, finished_at = ?, reported = ?
+        `UPDATE tickets SET state = ?, result = ?, finished_at = ?
          WHERE id = ? AND state IN ('accepted', 'forwarded')`,
       ),
-      reported: db.prepare(
-        'UPDATE tickets SET reported = 1 WHERE id IN (SELECT value FROM json_each(?))',
-      ),
+      reported: db.prepare('DELETE FROM unreported WHERE id IN (SELECT value FROM json_each(?))'),
       open: db.prepare<[], RawTicket>(
         "SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') ORDER BY id",
       ),
-      unreported: db.prepare<[], RawTicket>('SELECT * FROM tickets WHERE reported = 0'),
+      unreportedRows: db.prepare<[], RawTicket>(
+        'SELECT t.* FROM unreported u JOIN tickets t ON t.id = u.id ORDER BY t.id',
+      ),
       recent: db.prepare<[number], { id: string; state: TicketState }>(
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
       expire: db.prepare(
         `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
-           WHERE id < ? AND finished_at < ? AND reported = 1 LIMIT ?)`,
+           WHERE id < ? AND finished_at < ? AND id NOT IN (SELECT id FROM unreported) LIMIT ?)`,
       ),
     };
   }
@@ -111,19 +110,11 @@ export class TicketStore {
       if (f === undefined) return void this.sql.insert.run(id, specJson, 'accepted', submittedAt);
       const { result, json, reported } = f;
       const { state, finishedAt } = result;
-      const flag = reported ? 1 : 0;
-      const run = this.sql.insertFinished.run(
-        id,
-        specJson,
-        state,
-        submittedAt,
-        json,
-        finishedAt,
-        flag,
-      );
+      const run = this.sql.insertFinished.run(id, specJson, state, submittedAt, json, finishedAt);
       if (run.changes === 0) return;
+      if (!reported) this.sql.unreported.run(id);
       // kept from here on, as SQL reads see the row from here on
-      this.finishedAtOnce.add({ id, spec, state, submittedAt, result, reported });
+      this.finishedAtOnce.add({ id, spec, state, submittedAt, result });
     };
     const done = (err?: Error) => {
       if (err) {
@@ -156,7 +147,9 @@ export class TicketStore {
   /** Opens a final ticket again (RETRY): it waits for its new result. */
   reopen(id: string, after: (err?: Error) => void): void {
     this.finishedAtOnce.forget(id);
-    this.committer.write(() => this.sql.reopen.run(id), after);
+    this.committer.write(() => {
+      if (this.sql.reopen.run(id).changes > 0) this.sql.reopenReported.run(id);
+    }, after);
   }
 
   /** The newest tickets in one of `states`. */
@@ -191,19 +184,16 @@ export class TicketStore {
       if (after) this.committer.afterCommit(after);
       return;
     }
-    this.committer.write(
-      () => this.sql.finish.run(result.state, json, result.finishedAt, reported ? 1 : 0, result.id),
-      after,
-    );
+    this.committer.write(() => {
+      const run = this.sql.finish.run(result.state, json, result.finishedAt, result.id);
+      if (run.changes > 0 && !reported) this.sql.unreported.run(result.id);
+    }, after);
   }
 
   /** Notes that the proxy recorded these results (deferred, like `markForwarded`). */
   markReported(ids: readonly string[]): void {
     const json = JSON.stringify(ids);
-    this.committer.defer(() => {
-      this.sql.reported.run(json);
-      this.finishedAtOnce.reported(ids);
-    });
+    this.committer.defer(() => this.sql.reported.run(json));
   }
 
   /** Tickets not yet terminal, oldest first (used at start to rebuild in-memory state). */
@@ -211,8 +201,9 @@ export class TicketStore {
     return this.sql.open.all().map(fromRaw);
   }
 
+  /** Tickets whose result was decided here and the proxy has not recorded yet. */
   unreported(): TicketRow[] {
-    return this.sql.unreported.all().map(fromRaw);
+    return this.sql.unreportedRows.all().map(fromRaw);
   }
 
   recent(limit: number): Array<{ id: string; state: TicketState }> {

@@ -26,7 +26,6 @@ const row = (id: string): TicketRow => ({
   state: 'done',
   submittedAt: 1,
   result: result(id, 1),
-  reported: false,
 });
 
 t.test('RecentTickets keeps the newest rows, up to its bound', async (t) => {
@@ -37,8 +36,7 @@ t.test('RecentTickets keeps the newest rows, up to its bound', async (t) => {
   t.equal(recent.size, 2);
   t.equal(recent.get('a'), undefined, 'the oldest went');
   t.ok(recent.get('c'));
-  recent.reported(['b', 'zz']);
-  t.equal(recent.get('b')?.reported, true);
+  t.ok(recent.get('b'));
   recent.forget('b');
   t.equal(recent.get('b'), undefined);
   recent.clear();
@@ -49,9 +47,13 @@ function store(t: Test) {
   const db = openDatabase(tempDir(t.teardown), 'node.db', 'relaxed', NODE_SCHEMA);
   t.teardown(() => db.close());
   const committer = new Committer(db);
-  const raw = (id: string) =>
-    db.prepare('SELECT state, result, reported FROM tickets WHERE id = ?').get(id) as
-      { state: string; result: string | null; reported: number } | undefined;
+  // reported: 0 while the ticket is listed as a result the proxy has not recorded yet
+  const raw = (id: string) => {
+    const row = db.prepare('SELECT state, result FROM tickets WHERE id = ?').get(id) as
+      { state: string; result: string | null } | undefined;
+    const unreported = db.prepare('SELECT 1 FROM unreported WHERE id = ?').get(id) !== undefined;
+    return row && { ...row, reported: unreported ? 0 : 1 };
+  };
   return { tickets: new TicketStore(db, committer), committer, raw };
 }
 
@@ -68,10 +70,15 @@ t.test('a job that ends before its ticket commits is written finished, in one ro
   const got = tickets.get(id);
   t.equal(got?.state, 'done');
   t.same(got?.result, result(id, 2));
+  t.same(
+    tickets.unreported().map((r) => r.id),
+    [id],
+    'sent again after a restart until the proxy records it',
+  );
   tickets.markReported([id]);
   committer.flush();
-  t.equal(raw(id)?.reported, 1);
-  t.equal(tickets.get(id)?.reported, true, 'what get() gives follows the file');
+  t.equal(raw(id)?.reported, 1, 'no longer listed as unreported');
+  t.same(tickets.unreported(), []);
 });
 
 t.test('a job that ends after its ticket committed updates the row', async (t) => {
@@ -116,5 +123,35 @@ t.test('the proxy records a result before its ticket commits: the row says so', 
   tickets.markReported([id]);
   committer.flush();
   t.equal(raw(id)?.reported, 1);
-  t.equal(tickets.get(id)?.reported, true);
+  t.same(tickets.unreported(), []);
+});
+
+t.test('rows an older version flagged unreported are listed as such after a restart', async (t) => {
+  const dir = tempDir(t.teardown);
+  const db = openDatabase(dir, 'node.db', 'relaxed', NODE_SCHEMA);
+  t.teardown(() => db.close());
+  const id = newTicket(Date.now());
+  db.prepare(
+    `INSERT INTO tickets (id, spec, state, submitted_at, result, finished_at, reported)
+     VALUES (?, ?, 'done', 1, ?, 2, 0)`,
+  ).run(id, JSON.stringify(spec), JSON.stringify(result(id, 2)));
+  db.exec(NODE_SCHEMA); // what the next start runs
+  const tickets = new TicketStore(db, new Committer(db));
+  t.same(
+    tickets.unreported().map((r) => r.id),
+    [id],
+  );
+  t.equal(tickets.expire(Date.now() + 10_000), 0, 'an unreported result never expires');
+});
+
+t.test('a reopened ticket is no longer an unreported result', async (t) => {
+  const { tickets, committer } = store(t);
+  const id = newTicket(Date.now());
+  tickets.insert(id, spec, 1, () => {});
+  tickets.finish(result(id, 2), false);
+  committer.flush();
+  t.equal(tickets.unreported().length, 1);
+  tickets.reopen(id, () => {});
+  committer.flush();
+  t.same(tickets.unreported(), []);
 });
