@@ -10,14 +10,10 @@ import { summarize, type Summary } from './stats.js';
  * benchmark's clusters use. Petrel's latencies are reported as multiples of it.
  */
 export function measureCommitFloor(commits = 500, dir = tmpdir()): Summary {
-  const { insert, close } = floorTable(dir);
+  const { commit, close } = floorTable(dir);
   try {
     const samples = new Float64Array(commits);
-    for (let i = 0; i < commits; i++) {
-      const t0 = performance.now();
-      insert(`row ${i}`);
-      samples[i] = performance.now() - t0;
-    }
+    for (let i = 0; i < commits; i++) samples[i] = commit();
     return summarize(samples);
   } finally {
     close();
@@ -33,16 +29,14 @@ export async function measurePacedFloor(
   arrivals: readonly number[],
   dir = tmpdir(),
 ): Promise<Summary> {
-  const { insert, close } = floorTable(dir);
+  const { commit, close } = floorTable(dir);
   try {
     const samples = new Float64Array(arrivals.length);
     const start = performance.now();
     for (const [i, at] of arrivals.entries()) {
       const wait = at - (performance.now() - start);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      const t0 = performance.now();
-      insert(`row ${i}`);
-      samples[i] = performance.now() - t0;
+      samples[i] = commit();
     }
     return summarize(samples);
   } finally {
@@ -50,18 +44,21 @@ export async function measurePacedFloor(
   }
 }
 
-/** A fresh table with `DURABILITY=fsync`'s settings, warmed up. */
-function floorTable(dir: string): { insert: (v: string) => void; close: () => void } {
+/** A fresh table with `DURABILITY=fsync`'s settings, warmed up; `commit` times one insert. */
+function floorTable(dir: string): { commit: () => number; close: () => void } {
   const root = mkdtempSync(join(dir, 'petrel-floor-'));
   const db = new Database(join(root, 'floor.db'));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
-  const stmt = db.prepare('INSERT INTO t (v) VALUES (?)');
-  const insert = (v: string) => void stmt.run(v);
-  for (let i = 0; i < 50; i++) insert('warm-up');
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  for (let i = 0; i < 50; i++) insert.run('warm-up');
   return {
-    insert,
+    commit: () => {
+      const t0 = performance.now();
+      insert.run('row');
+      return performance.now() - t0;
+    },
     close: () => {
       db.close();
       rmSync(root, { recursive: true, force: true });
