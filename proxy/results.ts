@@ -109,6 +109,7 @@ export class Results {
       if (!same) {
         if (r.state !== 'cancelled') counters.bump('duplicates');
         rec.result = r;
+        rec.runs = r.runs ? [...r.runs] : []; // the origin's, as its clients see them
         rec.state = r.state;
         rec.node = r.node;
         rec.delivered = true;
@@ -125,8 +126,10 @@ export class Results {
   finish(job: Job, r: JobResult, fromOrigin: boolean, reporter?: NodeEntry): void {
     const { table, store, counters, outbox } = this.d;
     this.d.release(job, reporter);
-    // a run its origin started itself (LOCAL_START) is listed by the origin
-    if (fromOrigin && job.runs.length === 0 && r.runs) job.runs.push(...r.runs);
+    // a result the origin decided (a run it started itself, LOCAL_START, or under fallback) is
+    // given by every node as the origin gives it, with the origin's runs: a copy the proxy ran
+    // meanwhile is a duplicate the origin's clients never saw
+    if (fromOrigin) job.runs = r.runs ? [...r.runs] : [];
     const result = job.runs.length ? { ...r, runs: [...job.runs] } : r;
     job.state = r.state;
     job.result = result;

@@ -133,6 +133,42 @@ t.test('an origin killed mid-run: the job runs elsewhere, its result waits for i
   t.equal(end.node, 'b');
 });
 
+t.test(
+  'an origin paused mid-run while its job runs again elsewhere: every node gives its result',
+  async (t) => {
+    const proxy = await spawnProxy(t.teardown, tempDir(t.teardown), { NODE_TIMEOUT: '1000' });
+    const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
+      NODE_ID: 'a',
+      SLOTS: '1',
+    });
+    const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
+    const ca = await LineClient.connect(a.port, t.teardown);
+    const cb = await LineClient.connect(b.port, t.teardown);
+    const ticket = (await ca.ask('SUBMIT sleep 1500')).replace(/^OK /, '');
+    await until(async () => (await view(cb, ticket)).node === 'a', 5000, 'the run recorded on a');
+    a.proc.child.kill('SIGSTOP');
+    // the proxy takes a for dead and runs the job again on b, to its end
+    await until(async () => (await view(cb, ticket)).state === 'done', 20_000, 'a result from b');
+    a.proc.child.kill('SIGCONT');
+    // a's own run ended while it was paused: its clients see that run, and so must b's
+    const own = JSON.parse((await ca.ask(`WAIT ${ticket} 10000`)).slice(3)) as { node: string };
+    t.equal(own.node, 'a', 'the origin keeps the run it started');
+    const same = await until(
+      async () => {
+        const [here, there] = [await ca.ask(`RESULT ${ticket}`), await cb.ask(`RESULT ${ticket}`)];
+        return here === there ? here : undefined;
+      },
+      20_000,
+      'both nodes to give the same result',
+    ).catch(() => undefined);
+    t.ok(same, 'another node gives the origin’s result, runs and all');
+    t.match(JSON.parse((same ?? 'OK {}').slice(3)), {
+      node: 'a',
+      runs: [{ node: 'a', attempt: 1 }],
+    });
+  },
+);
+
 t.test('a result started here is shown once on disk here and recorded by the proxy', async (t) => {
   const result = {
     id: 'x',
