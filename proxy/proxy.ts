@@ -7,6 +7,7 @@ import { openDatabase, type Committer, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import { ClusterServer } from './cluster-server.js';
+import { carryOver } from './carry-over.js';
 import type { EtcdElection } from './etcd-election.js';
 import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
 import { groupKeys } from './group-state.js';
@@ -258,9 +259,10 @@ export class PetrelProxy {
       { schedules: loaded.schedules.length, types: loaded.types.length },
       'read the group state from etcd',
     );
+    const state = await carryOver(this.db, writer, keys, loaded, this.log);
     return {
-      schedules: new GroupScheduleStore(writer, keys, loaded.schedules),
-      types: new GroupTypeStore(writer, keys, loaded.types),
+      schedules: new GroupScheduleStore(writer, keys, state.schedules),
+      types: new GroupTypeStore(writer, keys, state.types),
     };
   }
 

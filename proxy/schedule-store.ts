@@ -32,7 +32,8 @@ export interface ScheduleRecord {
   cancelledAt: number | null;
 }
 
-interface Raw {
+/** A row of the `schedules` table. */
+export interface ScheduleRow {
   id: string;
   spec: string;
   origin: string;
@@ -44,7 +45,7 @@ interface Raw {
   cancelled_at: number | null;
 }
 
-const fromRaw = (r: Raw): ScheduleRecord => ({
+export const scheduleOfRow = (r: ScheduleRow): ScheduleRecord => ({
   id: r.id,
   spec: JSON.parse(r.spec) as JobSpec,
   origin: r.origin,
@@ -100,13 +101,13 @@ export class ScheduleStore implements ScheduleStorage {
       cancel: db.prepare(
         "UPDATE schedules SET state = 'cancelled', next_due = NULL, cancelled_at = ? WHERE id = ?",
       ),
-      all: db.prepare<[], Raw>('SELECT * FROM schedules'),
+      all: db.prepare<[], ScheduleRow>('SELECT * FROM schedules'),
       expire: db.prepare("DELETE FROM schedules WHERE state = 'cancelled' AND cancelled_at < ?"),
     };
   }
 
   all(): ScheduleRecord[] {
-    return this.sql.all.all().map(fromRaw);
+    return this.sql.all.all().map(scheduleOfRow);
   }
 
   insert(s: ScheduleRecord, after: After): void {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { LineClient, until } from './helpers/cluster.js';
+import { LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
 import {
   clusterOf,
   etcd,
@@ -22,6 +22,40 @@ if (!etcd) {
   t.comment(`skipped: ${NO_ETCD}`);
   t.pass('skipped: etcd is absent');
 } else {
+  t.test('a proxy that ran alone brings its schedules and types into its group', async (t) => {
+    const dir = tempDir(t.teardown);
+    const alone = await spawnProxy(t.teardown, dir);
+    const node = await spawnNode(t.teardown, alone.port, tempDir(t.teardown), { NODE_ID: 'solo' });
+    const c = await LineClient.connect(node.port, t.teardown);
+    const submitted = await c.ask('SUBMIT {"type":"echo","args":["new year"],"cron":"0 0 1 1 *"}');
+    t.match(submitted, /^OK [0-9A-Z]{26}$/);
+    const schedule = submitted.slice(3);
+    t.equal(await c.ask('WORKER resize'), 'OK worker');
+    await until(async () => ((await clusterOf(alone.port)).types ?? []).includes('resize'));
+    await node.proc.kill('SIGTERM');
+    await alone.proc.kill('SIGTERM');
+
+    // the same file, now the first proxy of a group: it leads first and carries them over
+    const g = await startGroup(t.teardown, 2, {}, [dir]);
+    const urls = g.proxies.map((p) => p.url).join(',');
+    const nodes = await startGroupNodes(t.teardown, urls, 1);
+    const first = await leaderOf(g.proxies, 1);
+    t.equal(first, g.proxies[0], 'the proxy started first leads');
+    const ask = await LineClient.connect(nodes[0]!.port, t.teardown);
+    const next = async () => json(await ask.ask(`RESULT ${schedule}`)).next;
+    t.match(await next(), /^\d{4}-01-01T00:00:00/, 'the group fires it');
+    t.ok(
+      first.proc.output.some((l) => l.includes('carried this proxy')),
+      'it says so',
+    );
+
+    // the other proxy never had the file: it knows them from etcd
+    await first.proc.kill('SIGKILL');
+    const other = await leaderOf([g.proxies[1]!], 1);
+    t.match(await next(), /^\d{4}-01-01T00:00:00/, 'the next leader fires it too');
+    t.same((await clusterOf(other.port)).types, ['resize'], 'and knows the type');
+  });
+
   t.test('a schedule and a type accepted under one leader live on under the next', async (t) => {
     const g = await startGroup(t.teardown, 2);
     const urls = g.proxies.map((p) => p.url).join(',');

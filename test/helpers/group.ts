@@ -39,11 +39,13 @@ export async function startGroup(
   teardown: Teardown,
   n: number,
   env: Record<string, string> = {},
+  /** Data directories of the first proxies (a fresh one for each other). */
+  given: string[] = [],
 ): Promise<{ endpoint: string; proxies: GroupProxy[]; start(i: number): Promise<GroupProxy> }> {
   const server = await startEtcd(etcd as string);
   teardown(() => server.stop());
   const ports = await freePorts(n);
-  const dirs = ports.map(() => tempDir(teardown, 'petrel-gp-'));
+  const dirs = ports.map((_, i) => given[i] ?? tempDir(teardown, 'petrel-gp-'));
   const start = async (i: number): Promise<GroupProxy> => {
     const port = ports[i] as number;
     const url = `ws://127.0.0.1:${port}/cluster`;
