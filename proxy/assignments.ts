@@ -9,6 +9,7 @@ import type { Outbox } from './outbox.js';
 import type { NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
 import { specJson, wireJobJson } from './job-text.js';
+import { DispatchHold } from './dispatch-hold.js';
 import { DEFAULT_MAX_PER_SLOT, type PrefetchLimits } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
 
@@ -55,7 +56,7 @@ export class Assignments {
   private periodicBudget = 0;
   /** Adaptive prefetch's bounds (asked on every ACK and RESULT). */
   private readonly limits: PrefetchLimits;
-  private heldUntil = 0;
+  private readonly pause = new DispatchHold(() => this.want());
 
   constructor(
     newPolicy: () => Policy,
@@ -181,21 +182,20 @@ export class Assignments {
    * Gives out no work for `ms`: a proxy taking over a group first lets the nodes say what they
    * hold, so a job still running on one is not started again on another.
    */
-  holdFor(ms: number, now = Date.now()): void {
-    this.heldUntil = now + ms;
-    setTimeout(() => this.want(), ms).unref();
+  holdFor(ms: number): void {
+    this.pause.holdFor(ms);
   }
 
   /** Runs the wanted dispatch, inside the tick's commit; true when it ran. */
   dispatchIfWanted(): boolean {
-    if (!this.wanted || Date.now() < this.heldUntil) return false;
+    if (!this.wanted || this.pause.held()) return false;
     this.dispatch();
     return true;
   }
 
   /** The seed's periodic mode: called every DISPATCH_PERIOD. */
   periodicDispatch(): void {
-    if (Date.now() < this.heldUntil) return;
+    if (this.pause.held()) return;
     this.periodicBudget = this.opts.maxJobsPerDispatch;
     this.dispatch();
     this.periodicBudget = 0;
