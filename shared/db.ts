@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { PetrelError } from './errors.js';
 import { reasonOf } from './startup.js';
-import { WalSync } from './wal-sync.js';
+import { presizeWal, WalSync } from './wal-sync.js';
 
 export type Db = Database.Database;
 
@@ -45,6 +45,7 @@ export function openDatabase(
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new Error(String(check));
     db.exec(schema);
+    if (durability === 'fsync') presizeWal(`${file}-wal`, walWorkingSize(db));
     return db;
   } catch (cause) {
     try {
@@ -61,6 +62,16 @@ export function openDatabase(
       { cause },
     );
   }
+}
+
+/**
+ * The size a WAL reaches between two automatic checkpoints (`wal_autocheckpoint` frames of a
+ * page and its 24-byte header, after the 32-byte file header), at most `WAL_SIZE_LIMIT`.
+ */
+export function walWorkingSize(db: Db): number {
+  const page = db.pragma('page_size', { simple: true }) as number;
+  const frames = db.pragma('wal_autocheckpoint', { simple: true }) as number;
+  return Math.min(WAL_SIZE_LIMIT, 32 + frames * (page + 24));
 }
 
 /** Makes sure DATA_DIR exists and this user may write it and its file; throws naming what to fix. */

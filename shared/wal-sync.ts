@@ -1,4 +1,14 @@
-import { closeSync, fdatasync, fdatasyncSync, openSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  statfsSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
 import type { Db } from './db.js';
 
 type After = (err?: Error) => void;
@@ -91,5 +101,43 @@ export class WalSync {
     if (this.running || this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
+  }
+}
+
+/** A WAL is given its working size only while the disk has this many times that size free. */
+const PRESIZE_FREE_FACTOR = 8;
+
+/**
+ * Gives the WAL at `path` its working size (`bytes`) at once, as zeros, so that commits write
+ * over the file instead of growing it: an fdatasync that grows a file must also commit the
+ * file system's record of its size, a second write to the disk per commit. SQLite reads a WAL
+ * only up to its last valid frame, and starts it again from the beginning after a checkpoint,
+ * so the zeros are never read as frames and the size is kept (it is below the
+ * `journal_size_limit` the WAL is cut back to). Only zeros beyond the file's end are written,
+ * before any commit of this process. Skipped when the disk is short of space (a WAL that
+ * cannot grow would then refuse commits earlier); any failure leaves the file as it was.
+ */
+export function presizeWal(path: string, bytes: number): void {
+  let fd: number | undefined;
+  let size = 0;
+  try {
+    fd = openSync(path, 'r+');
+    size = fstatSync(fd).size;
+    if (size >= bytes) return;
+    const { bavail, bsize } = statfsSync(dirname(path));
+    if (bavail * bsize < PRESIZE_FREE_FACTOR * (bytes - size)) return;
+    const zeros = Buffer.alloc(Math.min(1 << 20, bytes - size));
+    for (let at = size; at < bytes; at += zeros.length) {
+      writeSync(fd, zeros, 0, Math.min(zeros.length, bytes - at), at);
+    }
+    fdatasyncSync(fd);
+  } catch {
+    try {
+      if (fd !== undefined) ftruncateSync(fd, size);
+    } catch {
+      // the zeros stay: SQLite never reads them as frames
+    }
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

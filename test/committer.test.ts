@@ -1,3 +1,6 @@
+import { copyFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import { Committer, openDatabase } from '../shared/db.js';
 import { tempDir, until } from './helpers/cluster.js';
@@ -186,3 +189,43 @@ t.test('a page size is given to a new file only; an existing file keeps its own'
   plain.close();
   t.end();
 });
+
+t.test(
+  'with DURABILITY=fsync the WAL starts at its working size and commits write over it',
+  async (t) => {
+    const dir = tempDir(t.teardown);
+    const db = openDatabase(dir, 'w.db', 'fsync', SCHEMA);
+    const c = new Committer(db);
+    t.teardown(() => {
+      c.stop();
+      db.close();
+    });
+    const wal = () => statSync(join(dir, 'w.db-wal')).size;
+    const working = 32 + 1000 * (4096 + 24);
+    t.equal(wal(), working, 'wal_autocheckpoint frames of a 4 KiB page, at once');
+    const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+    const commit = (v: string) =>
+      new Promise<void>((resolve, reject) => {
+        c.write(
+          () => insert.run(v),
+          (err) => (err ? reject(err) : resolve()),
+        );
+      });
+    for (let i = 0; i < 50; i++) await commit(`before ${i}`);
+    db.pragma('wal_checkpoint(PASSIVE)');
+    for (let i = 0; i < 50; i++) await commit(`after ${i}`);
+    t.equal(wal(), working, 'the commits, and a checkpoint between them, kept its size');
+    // the files as a crash leaves them: the WAL's zeros are not taken for frames
+    const copy = tempDir(t.teardown);
+    for (const f of ['w.db', 'w.db-wal']) copyFileSync(join(dir, f), join(copy, f));
+    const crashed = new Database(join(copy, 'w.db'));
+    t.teardown(() => crashed.close());
+    t.equal(crashed.pragma('integrity_check', { simple: true }), 'ok');
+    const rows = crashed.prepare('SELECT v FROM t ORDER BY id').all() as Array<{ v: string }>;
+    t.equal(rows.length, 100, 'every committed row is read back');
+    t.equal(rows.at(-1)?.v, 'after 49');
+    const relaxed = openDatabase(dir, 'r.db', 'relaxed', SCHEMA);
+    t.ok(statSync(join(dir, 'r.db-wal')).size < working, 'relaxed: nothing to gain, left alone');
+    relaxed.close();
+  },
+);
