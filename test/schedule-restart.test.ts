@@ -1,5 +1,12 @@
 import t from 'tap';
-import { LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
+import {
+  explainOnFailure,
+  LineClient,
+  spawnNode,
+  spawnProxy,
+  tempDir,
+  until,
+} from './helpers/cluster.js';
 
 /**
  * A due time passes while the proxy is down: the restarted proxy fires it once, late, and
@@ -24,6 +31,10 @@ t.test('killing the proxy across a due time yields exactly one late firing', asy
   const dataDir = tempDir(t.teardown);
   let proxy = await spawnProxy(t.teardown, dataDir);
   const node = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+  explainOnFailure(t, () => [
+    { name: 'proxy', proc: proxy.proc },
+    { name: 'node', proc: node.proc },
+  ]);
   const c = await LineClient.connect(node.port, t.teardown);
   const schedule = (await c.ask('SUBMIT {"type":"echo","args":["late"],"cron":"* * * * *"}')).slice(
     3,
@@ -48,7 +59,11 @@ t.test('killing the proxy across a due time yields exactly one late firing', asy
     await until(
       async () => {
         const r = await c.ask(`RESULT ${schedule}`);
-        return r.startsWith('OK ') && (json(r).runs as unknown[]).length > 0 ? r : null;
+        if (!r.startsWith('OK ')) throw new Error(r);
+        const runs = json(r).runs;
+        if (!Array.isArray(runs)) throw new Error(`a schedule's view without runs: ${r}`);
+        if (runs.length === 0) throw new Error(`no run yet: ${r}`);
+        return r;
       },
       30_000,
       'the late firing',

@@ -34,6 +34,7 @@ export async function until<T>(
     try {
       const v = await check();
       if (v) return v as NonNullable<T>;
+      last = undefined; // the failure to report is the latest attempt's, not an earlier one's
     } catch (e) {
       last = e;
     }
@@ -251,4 +252,23 @@ export async function spawnNode(
   const port = await loggedPort(proc, 'listening for clients');
   await proc.waitFor('joined the proxy');
   return { proc, port };
+}
+
+/**
+ * When the test fails, prints what the processes warned of (elections, lapses, takeovers, firings),
+ * so a failure on a loaded CI machine explains itself.
+ */
+export function explainOnFailure(
+  t: { teardown: Teardown; passing(): boolean; comment(...args: unknown[]): void },
+  procs: () => Array<{ name: string; proc: Proc }>,
+): void {
+  t.teardown(() => {
+    if (t.passing()) return;
+    for (const { name, proc } of procs()) {
+      const lines = proc.output.filter((l) =>
+        /"level":(40|50|60)|leading|joined|schedule fired/.test(l),
+      );
+      t.comment(`${name}:\n${lines.slice(-40).join('\n')}`);
+    }
+  });
 }

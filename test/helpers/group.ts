@@ -2,6 +2,8 @@ import { etcdBinary, startEtcd } from '../../bench/etcd.js';
 import { freePorts } from '../../bench/ports.js';
 import { Proc, tempDir, until } from './cluster.js';
 
+export { explainOnFailure } from './cluster.js';
+
 type Teardown = (fn: () => unknown) => void;
 
 /** The etcd binary, or undefined: then a group test is skipped with this message. */
@@ -146,21 +148,4 @@ export async function clusterOf(
     types?: string[];
     nodes: Array<{ id: string; workers: Record<string, number> }>;
   };
-}
-
-/**
- * When the test fails, prints what the processes warned of (elections, lapses, takeovers),
- * so a failure on a loaded CI machine explains itself.
- */
-export function explainOnFailure(
-  t: { teardown: Teardown; passing(): boolean; comment(...args: unknown[]): void },
-  procs: () => Array<{ name: string; proc: Proc }>,
-): void {
-  t.teardown(() => {
-    if (t.passing()) return;
-    for (const { name, proc } of procs()) {
-      const lines = proc.output.filter((l) => /"level":(40|50|60)|leading|joined/.test(l));
-      t.comment(`${name}:\n${lines.slice(-40).join('\n')}`);
-    }
-  });
 }
