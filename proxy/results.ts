@@ -68,7 +68,9 @@ export class Results {
         outbox.ack(n, 'result', r.id);
         continue;
       }
-      this.ended(job, { ...r, node: n.id }, n);
+      // the frame's own object (nobody else holds it) is the result: its node is the reporter
+      r.node = n.id;
+      this.ended(job, r, n);
     }
   }
 
@@ -130,9 +132,10 @@ export class Results {
     // given by every node as the origin gives it, with the origin's runs: a copy the proxy ran
     // meanwhile is a duplicate the origin's clients never saw
     if (fromOrigin) job.runs = r.runs ? [...r.runs] : [];
-    const result = job.runs.length ? { ...r, runs: [...job.runs] } : r;
+    // every caller hands over a result of its own: it is completed in place, not copied
+    if (job.runs.length) r.runs = [...job.runs];
     job.state = r.state;
-    job.result = result;
+    job.result = r;
     job.node = r.node;
     job.delivered = fromOrigin;
     if (reporter) reporter.done++;
