@@ -57,8 +57,6 @@ async function beanstalk(
 
 export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { clients, depth, peerJobs, latencyRate, latencyMs, nodes } = ctx.opts;
-  ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
-  const floor = measureCommitFloor();
   const lightJobs = poissonArrivals(
     seededRandom(ctx.opts.seed + 11),
     latencyRate,
@@ -66,8 +64,6 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     echoJob,
   );
   const arrivals = lightJobs.map((j) => j.at);
-  ctx.log('peers: the same commit at the light load’s pacing');
-  const pacedFloor = await measurePacedFloor(arrivals);
   const memory = await beanstalk(ctx, false, arrivals);
   const synced = await beanstalk(ctx, true, arrivals);
   const cluster = await Cluster.start({
@@ -78,7 +74,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     profileDir: ctx.opts.profileDir,
     proxyEnv: ctx.opts.proxyEnv,
   });
-  let ticket, result, run, seconds;
+  let floor, pacedFloor, ticket, result, run, seconds;
   try {
     ctx.log(`peers: Petrel at the defaults, ${WARMUP_JOBS} echo jobs to warm it up`);
     await closedLoop({
@@ -91,6 +87,12 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
       maxJobs: WARMUP_JOBS,
     });
     await new Promise((r) => setTimeout(r, SETTLE_MS));
+    // the floor just before the light load, the cluster idle: on a shared machine the disk's
+    // speed changes from one minute to the next, and the ratios compare the two
+    ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
+    floor = measureCommitFloor();
+    ctx.log('peers: the same commit at the light load’s pacing');
+    pacedFloor = await measurePacedFloor(arrivals);
     ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
     const light = await openLoop({
       ports: cluster.clientPorts,
