@@ -93,7 +93,9 @@ export class Schedules {
       origin: j.origin,
       submittedAt: j.submittedAt,
       tz,
-      nextDue: cancelled ? null : nextDue(j.spec.cron as string, tz, now),
+      // counted from its acceptance at its node: a due time that passed before this proxy
+      // heard of it (it was down, or away from the node) fires once, late, like any other
+      nextDue: cancelled ? null : nextDue(j.spec.cron as string, tz, Math.min(now, j.submittedAt)),
       state: cancelled ? 'cancelled' : 'active',
       runs: [],
       cancelledAt: cancelled ? now : null,

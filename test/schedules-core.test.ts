@@ -103,3 +103,26 @@ t.test('fires once per due time, survives restarts, fires a missed time once', a
   t.equal(p.schedules.view(id), null);
   p.close();
 });
+
+t.test(
+  'a due time that passed before the proxy heard of its schedule fires once, late',
+  async (t) => {
+    const dir = tempDir(t.teardown);
+    // accepted by its node at 04:00:30; the proxy was down until 04:03:10 and hears of it then
+    const submittedAt = at('2026-11-30T04:00:30Z');
+    const clock = { now: at('2026-11-30T04:03:10Z') };
+    const id = newTicket(submittedAt);
+    const p = open(dir, clock);
+    p.schedules.take('a', [{ id, spec, origin: 'a', submittedAt }]);
+    p.committer.flush();
+    t.match(p.schedules.view(id), { next: at('2026-11-30T04:01:00Z') }, 'due from its acceptance');
+    p.schedules.fireDue();
+    t.equal(p.issued.length, 1, 'one late firing for the due times it missed');
+    t.match(p.schedules.view(id), { next: at('2026-11-30T04:04:00Z') });
+    // a node whose clock runs ahead of the proxy's does not put the first due time off
+    const ahead = newTicket(clock.now);
+    p.schedules.take('b', [{ id: ahead, spec, origin: 'b', submittedAt: clock.now + 90_000 }]);
+    t.match(p.schedules.view(ahead), { next: at('2026-11-30T04:04:00Z') });
+    p.close();
+  },
+);
