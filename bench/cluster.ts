@@ -66,6 +66,8 @@ export interface ClusterOptions {
   readonly startTimeoutMs?: number;
   /** Another build's proxy program (a baseline to compare with). */
   readonly proxyMain?: string;
+  /** Another build's node program. */
+  readonly nodeMain?: string;
   /** Gives every node an HTTP_PORT (for its `/metrics`). */
   readonly nodeHttp?: boolean;
 }
@@ -140,7 +142,7 @@ export class Cluster {
         nodeDirs.push(dir);
         const node = spawnNode(
           id,
-          [...nodeArgs(id), NODE_MAIN],
+          [...nodeArgs(id), opts.nodeMain ?? NODE_MAIN],
           {
             ...baseEnv(),
             ...common,

@@ -131,7 +131,8 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  for (const main of [PROXY_MAIN, NODE_MAIN, ...(opts.baselineProxy ? [opts.baselineProxy] : [])]) {
+  const mains = [PROXY_MAIN, NODE_MAIN, opts.baselineProxy, opts.build?.proxy, opts.build?.node];
+  for (const main of mains.filter((m) => m !== undefined)) {
     if (!existsSync(main)) {
       process.stderr.write(
         `bench: ${main} is missing: run \`npm run build\` first (npm run bench does)\n`,
@@ -160,6 +161,8 @@ async function main(): Promise<number> {
     byMode: outcomes.get(name) ?? {},
   }));
   const notes: string[] = [];
+  if (opts.build)
+    notes.push(`the cluster measured is another build's: ${opts.build.proxy}, ${opts.build.node}`);
   for (const row of rows)
     for (const o of Object.values(row.byMode)) if (o.ok) notes.push(...o.result.notes);
 

@@ -29,6 +29,8 @@ export interface BenchOptions {
   readonly profileDir: string | undefined;
   /** The proxy program of an older build, run beside this one in the scale scenario. */
   readonly baselineProxy: string | undefined;
+  /** Another build's programs, measured instead of this checkout's (--build). */
+  readonly build: { readonly proxy: string; readonly node: string } | undefined;
   /** Proxy variables set on every cluster the run starts (--policy, --prefetch). */
   readonly proxyEnv: Readonly<Record<string, string>>;
   // 0. peers: jobs per run, Petrel and beanstalkd each
@@ -81,6 +83,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --memory-ttl <ms>       RESULT_TTL for the memory run (30000; quick 3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
   --baseline <dir>        a checkout of an older Petrel, built: scale runs its proxy too
+  --build <dir>           a checkout of another Petrel, built: its proxy and nodes are the ones
+                          measured, by this checkout's load generators, floor and peers
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
   --policy <name>         POLICY of the proxy (least-loaded)   --prefetch <n>  PREFETCH (1)
 `;
@@ -107,6 +111,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       out: { type: 'string' },
       profile: { type: 'string' },
       baseline: { type: 'string' },
+      build: { type: 'string' },
       policy: { type: 'string' },
       prefetch: { type: 'string' },
       'peer-jobs': { type: 'string' },
@@ -159,6 +164,13 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     profileDir: values.profile,
     baselineProxy:
       values.baseline === undefined ? undefined : join(values.baseline, 'dist', 'proxy', 'main.js'),
+    build:
+      values.build === undefined
+        ? undefined
+        : {
+            proxy: join(values.build, 'dist', 'proxy', 'main.js'),
+            node: join(values.build, 'dist', 'node', 'main.js'),
+          },
     proxyEnv: {
       ...(values.policy ? { POLICY: values.policy } : {}),
       ...(values.prefetch ? { PREFETCH: String(num(values.prefetch, 'prefetch', 1)) } : {}),

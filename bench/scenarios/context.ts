@@ -20,6 +20,8 @@ export function clusterOptions(
     slots: ctx.opts.throughputSlots,
     durability: ctx.durability,
     profileDir: ctx.opts.profileDir,
+    proxyMain: ctx.opts.build?.proxy,
+    nodeMain: ctx.opts.build?.node,
     ...extra,
     proxyEnv: { ...ctx.opts.proxyEnv, ...extra.proxyEnv },
   };

@@ -73,6 +73,8 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     durability: ctx.durability,
     profileDir: ctx.opts.profileDir,
     proxyEnv: ctx.opts.proxyEnv,
+    proxyMain: ctx.opts.build?.proxy,
+    nodeMain: ctx.opts.build?.node,
   });
   let floor, pacedFloor, ticket, result, run, seconds;
   try {

@@ -60,7 +60,7 @@ async function measureScale(
       MAX_NUM_NODES: String(fakeNodes + 16),
       NODE_TIMEOUT: String(SCALE_NODE_TIMEOUT_MS),
     },
-    proxyMain,
+    proxyMain: proxyMain ?? ctx.opts.build?.proxy,
   });
   return withCluster(opts, async (cluster) => {
     ctx.log(`scale: connecting ${fakeNodes} fake nodes`);
