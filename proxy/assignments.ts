@@ -186,6 +186,11 @@ export class Assignments {
     this.pause.holdFor(ms);
   }
 
+  /** Its term is over: the pause's timer goes. */
+  close(): void {
+    this.pause.close();
+  }
+
   /** Runs the wanted dispatch, inside the tick's commit; true when it ran. */
   dispatchIfWanted(): boolean {
     if (!this.wanted || this.pause.held()) return false;

@@ -7,12 +7,14 @@
  */
 export class DispatchHold {
   private until = 0;
+  private timer: { cancel(): void } | undefined;
 
   constructor(
     private readonly wake: () => void,
     private readonly clock: () => number = Date.now,
-    private readonly after: (fn: () => void, ms: number) => void = (fn, ms) => {
-      setTimeout(fn, ms).unref();
+    private readonly after: (fn: () => void, ms: number) => { cancel(): void } = (fn, ms) => {
+      const t = setTimeout(fn, ms).unref();
+      return { cancel: () => clearTimeout(t) };
     },
   ) {}
 
@@ -27,9 +29,16 @@ export class DispatchHold {
     return now < this.until;
   }
 
+  /** The pause's term is over: no wake comes any more. */
+  close(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+  }
+
   private arm(): void {
+    this.close();
     const left = this.until - this.clock();
-    if (left > 0) this.after(() => this.arm(), left);
+    if (left > 0) this.timer = this.after(() => this.arm(), left);
     else this.wake();
   }
 }

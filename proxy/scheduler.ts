@@ -385,11 +385,17 @@ export class Scheduler {
     return this.store.expire(now - ttlMs) + this.schedules.expire(now - ttlMs);
   }
 
+  /** Its term is over: the timers that would act for it (firings, due jobs, a pause) go. */
+  halt(): void {
+    this.schedules.close();
+    this.holding.close();
+    this.assignments.close();
+  }
+
   /** Commits everything and stops dispatching (graceful stop). */
   stop(): void {
     this.logs.close();
-    this.schedules.close();
-    this.holding.close();
+    this.halt();
     this.committer.beforeFlush = () => {};
     this.store.saveCounters(this.count.values);
     this.committer.flush();

@@ -130,6 +130,7 @@ export class LeaderTerm {
     if (this.ended) return;
     this.ended = true;
     this.stopTimers();
+    this.scheduler.halt();
     this.committer.stop();
   }
 

@@ -11,8 +11,15 @@ function fakeTime(lag: number) {
   return {
     clock: () => now,
     after: (fn: () => void, ms: number) => {
-      timers.push({ at: now + ms - lag, fn });
+      const timer = { at: now + ms - lag, fn };
+      timers.push(timer);
       lag = 0;
+      return {
+        cancel: () => {
+          const i = timers.indexOf(timer);
+          if (i >= 0) timers.splice(i, 1);
+        },
+      };
     },
     /** Moves the clock to `to`, firing each timer due by then. */
     advance(to: number) {
@@ -46,6 +53,16 @@ t.test(
   },
 );
 
+t.test('a closed pause (its term is over) never wakes', async (t) => {
+  const time = fakeTime(0);
+  let woken = 0;
+  const hold = new DispatchHold(() => woken++, time.clock, time.after);
+  hold.holdFor(100);
+  hold.close();
+  time.advance(5_000);
+  t.equal(woken, 0, 'no wake after close');
+});
+
 t.test('a pause of nothing wakes at once', async (t) => {
   const time = fakeTime(0);
   let woken = 0;
@@ -60,12 +77,12 @@ t.test(
   async (t) => {
     const alive = setInterval(() => {}, 1000); // the hold's timer does not keep a process up
     t.teardown(() => clearInterval(alive));
+    // a pause counted from a clock read 40 ms ahead of the loop's: its timer fires early
+    const end = Date.now() + 40 + 50;
     const woke = new Promise<number>((resolve) => {
       const hold = new DispatchHold(() => resolve(Date.now()));
-      // a pause counted from a clock read 40 ms ahead of the loop's: its timer fires early
-      hold.holdFor(50, Date.now() + 40);
+      hold.holdFor(50, end - 50);
     });
-    const start = Date.now();
-    t.ok((await woke) - start >= 89, 'not before the pause ends');
+    t.ok((await woke) >= end, 'not before the pause ends');
   },
 );
