@@ -164,6 +164,10 @@ export class Committer {
   onDiskFull: (full: boolean, err?: Error) => void = () => {};
   /** Commits so far (a number for metrics). */
   commits = 0;
+  /** WAL syncs started so far (with `DURABILITY=fsync`; a number for metrics and tests). */
+  get syncs(): number {
+    return this.walSync?.syncs ?? 0;
+  }
   /**
    * Asked before each flush: false means this process may no longer write (a proxy that lost
    * its leadership). Everything queued is then dropped unwritten and no `after` runs, so no
@@ -214,8 +218,9 @@ export class Committer {
   /**
    * Queues a write that promises nothing to anyone (an acknowledgement noted, a row no longer
    * needed): it rides along with the next commit instead of paying for an fsync of its own,
-   * and is committed within `DEFER_MS` at the latest. Losing it in a crash only means a frame
-   * is sent again, which every handler accepts.
+   * and is committed within `DEFER_MS` at the latest; a batch of such writes alone starts no
+   * sync, the next one covers it. Losing it in a crash only means a frame is sent again, which
+   * every handler accepts.
    */
   defer(op: () => void): void {
     this.queue.push({ op, after: undefined, refusable: false });
@@ -281,7 +286,13 @@ export class Committer {
       this.onDiskFull(false);
     }
     if (this.walSync === undefined) this.synced(batch);
-    else this.walSync.afterCommitted((err) => this.synced(batch, err));
+    else if (batch.some((w) => w.after)) {
+      this.walSync.afterCommitted((err) => this.synced(batch, err));
+    } else {
+      // nothing waits for this batch (deferred writes, a disk probe): the next sync covers it
+      this.walSync.committedQuietly();
+      this.onFlushed();
+    }
   }
 
   /** A batch is on disk: its promises may go out (unless this process may no longer act). */

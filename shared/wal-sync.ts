@@ -27,6 +27,10 @@ export class WalSync {
   private inFlight: After[] = [];
   private running = false;
   private closing = false;
+  /** A commit was made since the last sync started, and nothing waits for it. */
+  private unsynced = false;
+  /** Syncs started so far (a number for metrics and tests). */
+  syncs = 0;
 
   private constructor(private readonly path: string) {}
 
@@ -44,9 +48,17 @@ export class WalSync {
     if (!this.running) this.start();
   }
 
+  /**
+   * A commit no promise waits for: it starts no sync of its own, and the next sync covers it
+   * (an fdatasync covers every write made to the file before it starts).
+   */
+  committedQuietly(): void {
+    this.unsynced = true;
+  }
+
   /** Runs `cb` once every commit made so far is on disk: at once when nothing waits. */
   whenSynced(cb: After): void {
-    if (this.waiting.length > 0) this.waiting.push(cb);
+    if (this.waiting.length > 0 || this.unsynced) this.afterCommitted(cb);
     else if (this.running) this.inFlight.push(cb);
     else cb();
   }
@@ -59,6 +71,8 @@ export class WalSync {
       return this.finish(this.take(), e instanceof Error ? e : new Error(String(e)));
     }
     this.running = true;
+    this.unsynced = false;
+    this.syncs++;
     this.inFlight = this.take();
     fdatasync(fd, (err) => {
       this.running = false;
@@ -85,7 +99,9 @@ export class WalSync {
   drainSync(): void {
     const cbs = [...this.inFlight, ...this.take()];
     this.inFlight = [];
-    if (cbs.length === 0) return;
+    if (cbs.length === 0 && !this.unsynced) return;
+    this.unsynced = false;
+    this.syncs++;
     let err: Error | undefined;
     try {
       fdatasyncSync((this.fd ??= openSync(this.path, 'r')));

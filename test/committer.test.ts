@@ -133,6 +133,46 @@ t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event lo
   t.ok(now, 'with nothing committing, afterCommit runs at once');
 });
 
+t.test('a batch no promise waits for starts no sync; the next sync covers it', async (t) => {
+  const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
+  const c = new Committer(db);
+  t.teardown(() => {
+    c.stop();
+    db.close();
+  });
+  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  let flushed = 0;
+  c.onFlushed = () => flushed++;
+  c.defer(() => insert.run('deferred'));
+  c.flush();
+  t.equal(c.commits, 1, 'the deferred write committed');
+  t.equal(c.syncs, 0, 'and started no sync of its own');
+  t.equal(flushed, 1, 'the flush still ends with onFlushed (outbound frames leave)');
+  let synced = false;
+  c.afterCommit(() => (synced = true));
+  t.notOk(synced, 'afterCommit waits: a commit is not on disk yet');
+  await until(() => synced, 5000, 'the quiet commit synced');
+  t.equal(c.syncs, 1, 'one sync covered it');
+  c.write(
+    () => insert.run('promised'),
+    () => undefined,
+  );
+  c.flush();
+  t.equal(c.syncs, 2, 'a batch with a promise starts its sync at once');
+  let now = false;
+  await until(
+    () => {
+      c.afterCommit(() => (now = true));
+      return now;
+    },
+    5000,
+    'everything synced',
+  );
+  c.defer(() => insert.run('at close'));
+  c.flushSync();
+  t.equal(c.syncs, 3, 'closing syncs a commit nothing waited for');
+});
+
 t.test(
   'a fenced committer sends no promise for a batch whose sync ends after the fence',
   async (t) => {
