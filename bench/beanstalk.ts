@@ -20,6 +20,7 @@ export function beanstalkdPath(): string | null {
 
 export interface Beanstalkd {
   readonly port: number;
+  readonly pid: number;
   stop(): Promise<void>;
 }
 
@@ -49,6 +50,7 @@ export async function startBeanstalkd(path: string, fsyncEachWrite: boolean): Pr
   }
   return {
     port,
+    pid: child.pid ?? NaN,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

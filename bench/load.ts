@@ -55,6 +55,11 @@ export interface ClosedLoopResult {
   /** False when jobs were still in flight when the drain bound ran out. */
   readonly drained: boolean;
   readonly firstTicket: string | null;
+  /**
+   * From the first submit (connections already open) to the last result: with `maxJobs`, the
+   * time the jobs took, free of the connecting before and of the 50 ms polls of the window.
+   */
+  readonly activeMs: number;
 }
 
 /**
@@ -103,6 +108,7 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
       c.send(`WAIT ${ticket} ${waitMs}`, (r2) => {
         if (r2.startsWith('OK ') && r2.includes('"state":"done"')) {
           completed++;
+          lastDoneAt = performance.now();
           opts.onCompleted?.(completed);
           if (inWindow) {
             completedInWindow++;
@@ -116,6 +122,8 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
     });
   };
 
+  const firstIssueAt = performance.now();
+  let lastDoneAt = firstIssueAt;
   for (const c of clients) for (let i = 0; i < opts.depth; i++) issue(c);
 
   await sleep(opts.warmupMs);
@@ -153,6 +161,7 @@ export async function closedLoop(opts: ClosedLoopOptions): Promise<ClosedLoopRes
     latency: latencies === null ? null : summarize(latencies.values()),
     drained,
     firstTicket,
+    activeMs: lastDoneAt - firstIssueAt,
   };
 }
 
