@@ -289,9 +289,10 @@ export class Committer {
     else if (batch.some((w) => w.after)) {
       this.walSync.afterCommitted((err) => this.synced(batch, err));
     } else {
-      // nothing waits for this batch (deferred writes, a disk probe): the next sync covers it
+      // nothing waits for this batch (deferred writes, a disk probe): the next sync covers it.
+      // Frames leave now only if every earlier commit is on disk; else that sync's end sends them.
       this.walSync.committedQuietly();
-      this.onFlushed();
+      if (this.walSync.idle) this.onFlushed();
     }
   }
 

@@ -56,6 +56,11 @@ export class WalSync {
     this.unsynced = true;
   }
 
+  /** Whether no sync runs and no commit with a promise waits for one. */
+  get idle(): boolean {
+    return !this.running && this.waiting.length === 0;
+  }
+
   /** Runs `cb` once every commit made so far is on disk: at once when nothing waits. */
   whenSynced(cb: After): void {
     if (this.waiting.length > 0 || this.unsynced) this.afterCommitted(cb);

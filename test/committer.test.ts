@@ -168,9 +168,20 @@ t.test('a batch no promise waits for starts no sync; the next sync covers it', a
     5000,
     'everything synced',
   );
+  // a quiet commit while a promised one still syncs: its frames wait for that sync's end
+  c.write(
+    () => insert.run('syncing'),
+    () => undefined,
+  );
+  c.flush();
+  const before = flushed;
+  c.defer(() => insert.run('quiet'));
+  c.flush();
+  t.equal(flushed, before, 'no frames leave while an earlier commit is not on disk');
+  await until(() => flushed > before, 5000, 'the sync ended and the frames left');
   c.defer(() => insert.run('at close'));
   c.flushSync();
-  t.equal(c.syncs, 3, 'closing syncs a commit nothing waited for');
+  t.equal(c.syncs, 4, 'closing syncs a commit nothing waited for');
 });
 
 t.test(
