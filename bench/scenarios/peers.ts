@@ -177,6 +177,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     vsFloor(result.p50, 3),
     { label: 'submit→result p99', unit: 'ms', value: result.p99, digits: 2 },
     vsFloor(result.p99, 10),
+    { label: 'fsync’d commit at that pacing, p99', unit: 'ms', value: pacedFloor.p99, digits: 2 },
     { label: 'jobs/s end to end (defaults)', unit: '/s', value: perSecond, digits: 0 },
     { label: 'beanstalkd in memory', unit: '/s', value: memory?.perSecond ?? NaN, digits: 0 },
     {
