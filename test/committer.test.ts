@@ -7,8 +7,8 @@ import { tempDir, until } from './helpers/cluster.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);';
 
-function setup(teardown: (fn: () => unknown) => void) {
-  const db = openDatabase(tempDir(teardown), 'test.db', 'relaxed', SCHEMA);
+function setup(teardown: (fn: () => unknown) => void, durability: 'relaxed' | 'fsync' = 'relaxed') {
+  const db = openDatabase(tempDir(teardown), 'test.db', durability, SCHEMA);
   const c = new Committer(db);
   teardown(() => {
     c.stop();
@@ -102,13 +102,7 @@ t.test('any other failed commit stops the process (fail-stop)', async (t) => {
 });
 
 t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event loop', async (t) => {
-  const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
-  const c = new Committer(db);
-  t.teardown(() => {
-    c.stop();
-    db.close();
-  });
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const { db, c, insert } = setup(t.teardown, 'fsync');
   const order: string[] = [];
   c.write(
     () => insert.run('a'),
@@ -134,13 +128,7 @@ t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event lo
 });
 
 t.test('a batch no promise waits for starts no sync; the next sync covers it', async (t) => {
-  const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
-  const c = new Committer(db);
-  t.teardown(() => {
-    c.stop();
-    db.close();
-  });
-  const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
+  const { c, insert } = setup(t.teardown, 'fsync');
   let flushed = 0;
   c.onFlushed = () => flushed++;
   c.defer(() => insert.run('deferred'));
