@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { ensureColumns, type Committer, type Db } from '../shared/db.js';
 import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
@@ -142,6 +143,9 @@ function fromRaw(r: Raw): JobRecord {
   };
 }
 
+/** The most tickets one delivered-flag statement names. */
+const DELIVERED_CHUNK = 64;
+
 /** What `list` may filter on. */
 export interface ListFilter {
   /** Stored states to include (none: all). */
@@ -153,9 +157,11 @@ export interface ListFilter {
 /** The proxy's durable job table. Writes go through the group commit; reads are direct. */
 export class JobStore {
   private readonly sql;
+  /** `UPDATE … delivered = 1` of exactly n tickets, by n (made when first needed). */
+  private readonly deliveredOf: Database.Statement<[string[]]>[] = [];
 
   constructor(
-    db: Db,
+    private readonly db: Db,
     private readonly committer: Committer,
   ) {
     ensureColumns(db, 'jobs', ADDED_COLUMNS);
@@ -193,7 +199,6 @@ export class JobStore {
         `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?, runs = ?
          WHERE id = ?`,
       ),
-      delivered: db.prepare('UPDATE jobs SET delivered = 1 WHERE id = ?'),
       makeTask: db.prepare(
         'UPDATE jobs SET parent = ?, task_index = ?, delivered = 0 WHERE id = ?',
       ),
@@ -305,8 +310,21 @@ export class JobStore {
   /** Notes the origin's ACK; deferred (a crash only pushes the result again). */
   delivered(ids: readonly string[]): void {
     this.committer.defer(() => {
-      for (const id of ids) this.sql.delivered.run(id);
+      for (let at = 0; at < ids.length; at += DELIVERED_CHUNK) {
+        const chunk = ids.slice(at, at + DELIVERED_CHUNK);
+        this.deliveredStatement(chunk.length).run(chunk);
+      }
     });
+  }
+
+  /**
+   * One statement per acknowledgement rather than one per ticket: a run of a statement costs
+   * about as much as the row it finds, and an origin acks its results in batches.
+   */
+  private deliveredStatement(n: number): Database.Statement<[string[]]> {
+    return (this.deliveredOf[n] ??= this.db.prepare<[string[]]>(
+      `UPDATE jobs SET delivered = 1 WHERE id IN (${'?,'.repeat(n - 1)}?)`,
+    ));
   }
 
   get(id: string): JobRecord | undefined {

@@ -1,0 +1,73 @@
+import t from 'tap';
+import { JobStore, PROXY_SCHEMA, type JobRecord } from '../proxy/job-store.js';
+import { Committer, openDatabase } from '../shared/db.js';
+import { newTicket } from '../shared/ids.js';
+import { JobSpecSchema } from '../shared/job.js';
+import { tempDir } from './helpers/cluster.js';
+
+const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
+
+/** A job finished on n1 whose result its origin has not acknowledged yet. */
+function finished(seq: number): JobRecord {
+  const now = Date.now();
+  const id = newTicket(now);
+  return {
+    id,
+    spec,
+    origin: 'n1',
+    submittedAt: now,
+    seq,
+    state: 'done',
+    node: 'n1',
+    attempt: 1,
+    lostRuns: 0,
+    placed: false,
+    given: ['n1'],
+    startedAt: now,
+    result: {
+      id,
+      state: 'done',
+      exitCode: 0,
+      output: 'x',
+      error: null,
+      node: 'n1',
+      attempt: 1,
+      startedAt: now,
+      finishedAt: now,
+    },
+    delivered: false,
+    parent: null,
+    index: null,
+    dueAt: null,
+    failedRuns: 0,
+    runs: [],
+  };
+}
+
+t.test('acknowledged results leave the live rows, in batches of any size', (t) => {
+  const dir = tempDir(t.teardown);
+  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA);
+  t.teardown(() => db.close());
+  const committer = new Committer(db);
+  const store = new JobStore(db, committer);
+  const jobs = Array.from({ length: 150 }, (_, i) => finished(i + 1));
+  for (const j of jobs) store.insert(j);
+  committer.flush();
+  t.equal(store.live().length, 150, 'every undelivered result is live');
+
+  const ids = jobs.map((j) => j.id);
+  // one ticket, a few, exactly one statement's worth, and more than one statement's worth;
+  // a ticket the table does not hold changes nothing
+  store.delivered(ids.slice(0, 1));
+  store.delivered([...ids.slice(1, 4), newTicket()]);
+  store.delivered(ids.slice(4, 68));
+  store.delivered(ids.slice(68, 138));
+  store.delivered(ids.slice(4, 10)); // acknowledged again
+  committer.flush();
+
+  const live = store.live().map((j) => j.id);
+  t.same(live, ids.slice(138), 'only the unacknowledged results stay live, in order');
+  t.equal(store.get(ids[70] as string)?.delivered, true);
+  t.equal(store.get(ids[140] as string)?.delivered, false);
+  t.end();
+});
