@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pacedRequests } from './paced.js';
 import { freePorts } from './ports.js';
 
 /**
@@ -181,24 +182,9 @@ export async function beanstalkClosedLoop(
  */
 export async function beanstalkPaced(port: number, arrivals: readonly number[]): Promise<number[]> {
   const pool = await Promise.all(Array.from({ length: 8 }, () => BeanstalkConn.connect(port)));
-  const samples: number[] = [];
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const fire = (): void => {
-      const now = performance.now() - t0;
-      for (; next < arrivals.length && (arrivals[next] as number) <= now; next++) {
-        const sent = performance.now();
-        (pool[next % pool.length] as BeanstalkConn).send('put 0 0 60 1\r\nx\r\n', () => {
-          samples.push(performance.now() - sent);
-          if (samples.length === arrivals.length) resolve();
-        });
-      }
-      if (next < arrivals.length) setTimeout(fire, (arrivals[next] as number) - now);
-    };
-    if (arrivals.length === 0) resolve();
-    else fire();
-  });
+  const samples = await pacedRequests(arrivals, (i, done) =>
+    (pool[i % pool.length] as BeanstalkConn).send('put 0 0 60 1\r\nx\r\n', done),
+  );
   for (const c of pool) c.close();
   return samples;
 }

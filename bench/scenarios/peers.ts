@@ -7,6 +7,7 @@ import {
 } from '../beanstalk.js';
 import { Cluster } from '../cluster.js';
 import { measureCommitFloor, measurePacedFloor } from '../fsync-floor.js';
+import { measureCommitServer } from '../commit-floor.js';
 import { closedLoop, openLoop } from '../load.js';
 import { cpuDelta, cpuSnapshot } from '../proc-stats.js';
 import type { Metric, ScenarioResult } from '../report.js';
@@ -106,7 +107,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     proxyMain: ctx.opts.build?.proxy,
     nodeMain: ctx.opts.build?.node,
   });
-  let floor, pacedFloor, ticket, result, run, seconds;
+  let floor, pacedFloor, commitServer, ticket, result, run, seconds;
   try {
     ctx.log(`peers: Petrel at the defaults, ${WARMUP_JOBS} echo jobs to warm it up`);
     await closedLoop({
@@ -125,6 +126,8 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     floor = measureCommitFloor();
     ctx.log('peers: the same commit at the light load’s pacing');
     pacedFloor = await measurePacedFloor(arrivals);
+    ctx.log('peers: a bare Node server committing each line through the group commit, same pacing');
+    commitServer = summarize(await measureCommitServer(arrivals));
     ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
     const light = await openLoop({
       ports: cluster.clientPorts,
@@ -173,6 +176,13 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     { label: 'beanstalkd -f 0 put p50, same pacing', unit: 'ms', value: put(synced), digits: 2 },
     { label: '  ticket ÷ that put', unit: '×', value: ticket.p50 / put(synced), digits: 2 },
     { label: 'beanstalkd in-memory put p50, same', unit: 'ms', value: put(memory), digits: 2 },
+    {
+      label: 'Node + Petrel’s group commit, same, p50',
+      unit: 'ms',
+      value: commitServer.p50,
+      digits: 2,
+    },
+    { label: '  ticket ÷ that', unit: '×', value: ticket.p50 / commitServer.p50, digits: 2 },
     { label: 'submit→result p50', unit: 'ms', value: result.p50, digits: 2 },
     vsFloor(result.p50, 3),
     { label: 'submit→result p99', unit: 'ms', value: result.p99, digits: 2 },
@@ -221,6 +231,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     details: {
       floor,
       pacedFloor,
+      commitServer,
       ticket,
       result,
       jobs: run.completed,
