@@ -10,6 +10,7 @@ import { newTicket } from '../shared/ids.js';
 import { JobSpecSchema } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
 import { tempDir } from './helpers/cluster.js';
+import { finishedRecord } from './helpers/job-records.js';
 
 /** A `later` that queues steps for the test to run, instead of the event loop. */
 function manualTurns() {
@@ -81,28 +82,14 @@ function result(id: string, finishedAt: number): JobResult {
 }
 
 function delivered(submittedAt: number, seq: number): JobRecord {
-  const id = newTicket(submittedAt);
-  return {
-    id,
-    spec: seq % 10 === 0 ? { ...spec, key: `k${seq}` } : spec,
-    origin: 'n1',
+  const keyed = seq % 10 === 0 ? { ...spec, key: `k${seq}` } : spec;
+  return finishedRecord({
+    spec: keyed,
     submittedAt,
     seq,
-    state: 'done',
-    node: 'n1',
-    attempt: 1,
-    lostRuns: 0,
-    placed: false,
-    given: ['n1'],
-    startedAt: submittedAt,
-    result: result(id, submittedAt + 1),
     delivered: true,
-    parent: null,
-    index: null,
-    dueAt: null,
-    failedRuns: 0,
-    runs: [],
-  };
+    output: 'x'.repeat(200),
+  });
 }
 
 t.test('the proxy: results past their TTL leave in chunks, keys with them', (t) => {

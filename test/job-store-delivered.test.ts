@@ -4,44 +4,13 @@ import { Committer, openDatabase } from '../shared/db.js';
 import { newTicket } from '../shared/ids.js';
 import { JobSpecSchema } from '../shared/job.js';
 import { tempDir } from './helpers/cluster.js';
+import { finishedRecord } from './helpers/job-records.js';
 
 const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
 
 /** A job finished on n1 whose result its origin has not acknowledged yet. */
 function finished(seq: number): JobRecord {
-  const now = Date.now();
-  const id = newTicket(now);
-  return {
-    id,
-    spec,
-    origin: 'n1',
-    submittedAt: now,
-    seq,
-    state: 'done',
-    node: 'n1',
-    attempt: 1,
-    lostRuns: 0,
-    placed: false,
-    given: ['n1'],
-    startedAt: now,
-    result: {
-      id,
-      state: 'done',
-      exitCode: 0,
-      output: 'x',
-      error: null,
-      node: 'n1',
-      attempt: 1,
-      startedAt: now,
-      finishedAt: now,
-    },
-    delivered: false,
-    parent: null,
-    index: null,
-    dueAt: null,
-    failedRuns: 0,
-    runs: [],
-  };
+  return finishedRecord({ spec, submittedAt: Date.now(), seq, delivered: false, output: 'x' });
 }
 
 t.test('acknowledged results leave the live rows, in batches of any size', (t) => {

@@ -1,0 +1,41 @@
+import type { JobRecord } from '../../proxy/job-store.js';
+import { newTicket } from '../../shared/ids.js';
+import type { JobSpec } from '../../shared/job.js';
+import type { JobResult } from '../../shared/job-view.js';
+
+/**
+ * A job as the proxy stores it once it ran on `n1` (its origin too) and finished `done` 1 ms
+ * after its submission; `delivered` says whether the origin acknowledged the result.
+ */
+export function finishedRecord(o: {
+  spec: JobSpec;
+  submittedAt: number;
+  seq: number;
+  delivered: boolean;
+  output: string;
+}): JobRecord {
+  const id = newTicket(o.submittedAt);
+  const finishedAt = o.submittedAt + 1;
+  const result = { id, state: 'done', exitCode: 0, output: o.output, node: 'n1', attempt: 1 };
+  return {
+    id,
+    spec: o.spec,
+    origin: 'n1',
+    submittedAt: o.submittedAt,
+    seq: o.seq,
+    state: 'done',
+    node: 'n1',
+    attempt: 1,
+    lostRuns: 0,
+    placed: false,
+    given: ['n1'],
+    startedAt: o.submittedAt,
+    result: { ...result, startedAt: finishedAt, finishedAt } as JobResult,
+    delivered: o.delivered,
+    parent: null,
+    index: null,
+    dueAt: null,
+    failedRuns: 0,
+    runs: [],
+  };
+}
