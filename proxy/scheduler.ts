@@ -13,6 +13,7 @@ import { JobTable, type JobFilter } from './job-table.js';
 import { JobTasks } from './job-tasks.js';
 import { LogRelay, type LogAsk } from './log-relay.js';
 import { DEFAULT_DETECTOR } from './failure-detector.js';
+import { routeFrame, type FrameRoutes } from './frame-router.js';
 import { Membership, type NodeConn, type NodeEntry } from './membership.js';
 import { NodeReports } from './node-reports.js';
 import { NodeSessions } from './node-sessions.js';
@@ -75,6 +76,7 @@ export class Scheduler {
   private readonly sessions: NodeSessions;
   private readonly reports: NodeReports;
   private readonly cancels: Cancels;
+  private readonly routes: FrameRoutes;
 
   constructor(
     private readonly store: JobStore,
@@ -192,6 +194,9 @@ export class Scheduler {
     });
     this.reports = new NodeReports({ table, assignments, results, schedules, members, outbox });
     this.cancels = new Cancels({ table, results, schedules, tasks, views, committer });
+    const { sessions, reports, cancels, logs } = this;
+    const routes = { members, assignments, sessions, reports, intake, schedules, rerun, results };
+    this.routes = { ...routes, lookups, views, cancels, logs };
     committer.beforeFlush = () => {
       // Dispatches go out now, not after this tick's fsync. Everything else in the outboxes
       // was queued by earlier commits (acks and results are queued only once committed), so
@@ -329,40 +334,7 @@ export class Scheduler {
     const n = this.members.get(nodeId);
     if (!n || !n.conn) return;
     this.members.heard(n);
-    switch (frame.type) {
-      case 'INFO':
-        if (this.members.noteInfo(n, frame)) this.assignments.refresh(n);
-        if (frame.workers) this.sessions.noteWorkers(n, frame.workers);
-        for (const s of frame.started) this.reports.onStarted(n, s.id, s.at);
-        return;
-      case 'JOB':
-        return this.intake.onForwarded(n, this.schedules.take(n.id, frame.jobs));
-      case 'ACK':
-        this.reports.onPlaced(n, frame.jobs);
-        this.rerun.onReopened(frame.reopened);
-        return this.results.onDelivered(n, frame.results);
-      case 'RESULT':
-        this.assignments.noteRuns(n, frame.results);
-        return this.results.onResults(n, frame.results);
-      case 'RES_REQ':
-        // an origin's answer to a lookup this proxy asked for
-        if (frame.reqId !== undefined) return this.lookups.answered(n.id, frame.reqId, frame.views);
-        return this.reports.onResReq(n, frame);
-      case 'REQUEST_OF_RES':
-        return this.views.answerViews(n, frame.ids, frame.reqId);
-      case 'CANCEL':
-        return this.cancels.onCancel(n, frame.ids, frame.reqId);
-      case 'LOG_READ':
-        return this.logs.read(nodeId, frame);
-      case 'LOG_DATA':
-        return this.logs.data(nodeId, frame);
-      case 'CLAIM':
-        return this.intake.onClaim(n, frame.reqId, frame.job);
-      case 'RETRY':
-        return this.rerun.onRetry(n, frame.reqId, frame.ids);
-      default:
-        n.conn.close(1008, `${frame.type} is not a node's frame`);
-    }
+    routeFrame(this.routes, n, frame);
   }
 
   // ---- periodic ------------------------------------------------------------------------------
