@@ -65,7 +65,18 @@ export class HereResults {
 
   /** A run started here ended. */
   finished(id: string, r: Pick<Reporting, 'result' | 'spec' | 'submittedAt' | 'reveal'>): void {
-    this.pending.set(id, { ...r, sentAt: 0, revealed: false, committed: false, acked: false });
+    // built field by field: a spread followed by more fields costs microseconds per job in V8
+    const { result, spec, submittedAt, reveal } = r;
+    this.pending.set(id, {
+      result,
+      spec,
+      submittedAt,
+      reveal,
+      sentAt: 0,
+      revealed: false,
+      committed: false,
+      acked: false,
+    });
   }
 
   /** The result is on disk here; `linkUp` says whether the proxy can acknowledge it. */
