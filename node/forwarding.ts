@@ -1,5 +1,6 @@
 import { type JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
+import { wireJobJson, type WireJobHead } from '../shared/wire-text.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
 import type { TicketStore } from './ticket-store.js';
@@ -10,6 +11,11 @@ export interface ForwardingDeps {
   /** The origin's open tickets. */
   open: Map<string, OpenTicket>;
   nodeId: string;
+}
+
+/** The JSON of a ticket's spec, made once (a ticket restored from the file has none yet). */
+export function specJsonOf(t: OpenTicket): string {
+  return (t.specJson ??= JSON.stringify(t.spec));
 }
 
 /**
@@ -30,6 +36,16 @@ export class Forwarding {
 
   wireJob(t: OpenTicket, result?: JobResult): WireJob {
     return { id: t.id, spec: t.spec, origin: this.d.nodeId, submittedAt: t.submittedAt, result };
+  }
+
+  /** Sends a ticket to the proxy, its spec's JSON made once (`specJsonOf`). */
+  forward(t: OpenTicket): void {
+    this.d.link.forwardText(wireJobJson(this.head(t), specJsonOf(t)));
+  }
+
+  /** What a forward of `t` says besides its spec. */
+  head(t: { id: string; submittedAt: number }): WireJobHead {
+    return { id: t.id, origin: this.d.nodeId, submittedAt: t.submittedAt };
   }
 
   /** The proxy acknowledged forwarded tickets. */
@@ -71,7 +87,7 @@ export class Forwarding {
   rejoined(all: boolean): void {
     // handlers on the proxy are idempotent, so a copy it already has is harmless
     for (const t of this.d.open.values()) {
-      if ((all || t.state === 'accepted') && !t.local) this.d.link.forward(this.wireJob(t));
+      if ((all || t.state === 'accepted') && !t.local) this.forward(t);
     }
     for (const row of this.d.tickets.unreported()) {
       if (row.result) {
@@ -91,7 +107,7 @@ export class Forwarding {
   resendStale(now: number, periodMs: number): void {
     for (const t of this.d.open.values()) {
       if (t.state === 'accepted' && !t.local && now - t.submittedAt > periodMs) {
-        this.d.link.forward(this.wireJob(t));
+        this.forward(t);
       }
     }
   }

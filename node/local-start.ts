@@ -41,7 +41,10 @@ export function roomHere(executor: { free: number; queued: number }): boolean {
 /** A result of a run started here, on its way to the proxy. */
 export interface Reporting {
   result: JobResult;
+  /** The result's JSON, as stored and sent. */
+  resultJson: string;
   spec: JobSpec;
+  specJson: string;
   submittedAt: number;
   /** Shows the result to this node's clients (wakes its waiters). */
   reveal: () => void;
@@ -64,12 +67,14 @@ export class HereResults {
   private readonly pending = new Map<string, Reporting>();
 
   /** A run started here ended. */
-  finished(id: string, r: Pick<Reporting, 'result' | 'spec' | 'submittedAt' | 'reveal'>): void {
+  finished(id: string, r: Omit<Reporting, 'sentAt' | 'revealed' | 'committed' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
-    const { result, spec, submittedAt, reveal } = r;
+    const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
     this.pending.set(id, {
       result,
+      resultJson,
       spec,
+      specJson,
       submittedAt,
       reveal,
       sentAt: 0,

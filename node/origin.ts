@@ -34,6 +34,8 @@ export interface OpenTicket {
   local: boolean;
   /** Started here at once under LOCAL_START: the proxy is told of the placement. */
   startedHere?: boolean;
+  /** The spec's JSON, made once for the ticket's row and its forwards (see `specJsonOf`). */
+  specJson?: string;
 }
 
 export interface OriginOptions {
@@ -101,7 +103,7 @@ export class Origin {
     this.fallback = new LocalFallback(shared);
     this.listing = new TicketList(shared);
     this.forwarding = new Forwarding(shared);
-    this.here = new StartHere({ ...shared, wireJob: (t, r) => this.forwarding.wireJob(t, r) });
+    this.here = new StartHere(shared);
   }
 
   /** Running its own tickets while the proxy is away (LOCAL_FALLBACK). */
@@ -153,14 +155,15 @@ export class Origin {
         created: ticket === id,
       }));
     }
-    const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false };
+    const specJson = JSON.stringify(spec);
+    const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false, specJson };
     this.open.set(id, t);
     // The job travels to the proxy (or starts here) while its ticket commits here: only the
     // ticket's reply must wait for the commit. Should the commit fail, the proxy runs a job
     // nobody holds a ticket for, and its result is acknowledged and dropped.
     const here = !this.fallback.active && this.link.ready && this.opts.startHere?.(spec) === true;
     const stored = new Promise<Submitted>((resolve, reject) => {
-      this.tickets.insert(id, spec, submittedAt, (err) => {
+      const committed = (err?: Error) => {
         if (here && !err) this.here.placed(t);
         if (err) {
           this.open.delete(id);
@@ -172,12 +175,13 @@ export class Origin {
         }
         this.counters.submitted++;
         resolve({ ticket: id, created: true });
-      });
+      };
+      this.tickets.insert(id, spec, submittedAt, committed, specJson);
     });
     // after the insert is queued: a job that ends at once (echo) queues its result behind it
     if (here) this.here.start(t);
     else if (this.fallback.active && runsWithoutProxy(spec)) this.fallback.runLocally(t);
-    else this.link.forward(this.forwarding.wireJob(t));
+    else this.forwarding.forward(t);
     return stored;
   }
 

@@ -76,6 +76,7 @@ export class ProxyLink {
   private readonly out = new FrameBatcher(
     (frame) => this.send(frame),
     (sends) => (this.ws ? withCork(this.ws, sends) : sends()),
+    (text) => this.sendText(text),
   );
   /** Counts for metrics and tests. */
   framesSent = 0;
@@ -267,9 +268,14 @@ export class ProxyLink {
 
   /** Sends one frame now, if joined. Returns whether it was sent. */
   send(frame: FrameIn): boolean {
+    return this.sendText(JSON.stringify(frame));
+  }
+
+  /** Sends a frame already encoded as JSON. */
+  private sendText(text: string): boolean {
     const ws = this.ws;
     if (!this.welcomed || !ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(frame));
+    ws.send(text);
     this.framesSent++;
     return true;
   }
@@ -277,6 +283,11 @@ export class ProxyLink {
   /** Queues a forwarded job for this tick's JOB frame. */
   forward(job: WireJob): void {
     this.out.job(job);
+  }
+
+  /** As `forward`, the job given as its JSON (see `wireJobJson`). */
+  forwardText(json: string): void {
+    this.out.jobText(json);
   }
   result(result: JobResult): void {
     this.out.result(result);

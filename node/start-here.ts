@@ -1,6 +1,8 @@
 import { runOfResult, type JobResult } from '../shared/job-view.js';
-import type { FrameOf, WireJob } from '../shared/protocol.js';
+import type { FrameOf } from '../shared/protocol.js';
+import { wireJobJson } from '../shared/wire-text.js';
 import type { Executor } from './executor.js';
+import { specJsonOf } from './forwarding.js';
 import { HereResults, type Reporting } from './local-start.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
@@ -14,7 +16,6 @@ export interface StartHereDeps {
   open: Map<string, OpenTicket>;
   nodeId: string;
   counters: { startedHere: number };
-  wireJob: (t: OpenTicket, result?: JobResult) => WireJob;
 }
 
 /**
@@ -43,7 +44,8 @@ export class StartHere {
    */
   placed(t: OpenTicket): void {
     if (this.d.open.get(t.id) !== t || !this.d.link.ready) return; // the HELLO tells it
-    this.d.link.forward({ ...this.d.wireJob(t), startedHere: true });
+    const head = { id: t.id, origin: this.d.nodeId, submittedAt: t.submittedAt };
+    this.d.link.forwardText(wireJobJson(head, specJsonOf(t), { startedHere: true }));
   }
 
   /** The ticket could not be stored: the run stops, unreported. */
@@ -57,20 +59,25 @@ export class StartHere {
    */
   finish(o: OpenTicket, r: JobResult, reveal: () => void, after?: () => void): void {
     const result = r.runs ? r : { ...r, runs: [runOfResult(r)] };
-    this.results.finished(r.id, { result, spec: o.spec, submittedAt: o.submittedAt, reveal });
+    // encoded once, for the proxy's frame and this node's row
+    const resultJson = JSON.stringify(result);
+    const { spec, submittedAt } = o;
+    const specJson = specJsonOf(o);
+    this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });
     this.send(r.id, Date.now());
-    this.d.tickets.finish(result, false, () => {
+    const committed = () => {
       this.results.committed(r.id, this.d.link.ready);
       after?.();
-    });
+    };
+    this.d.tickets.finish(result, false, committed, resultJson);
   }
 
   private send(id: string, now: number): void {
     const p = this.results.get(id);
     if (!p || p.acked || !this.d.link.ready) return;
     p.sentAt = now;
-    const { spec, submittedAt, result } = p;
-    this.d.link.forward({ id, spec, origin: this.d.nodeId, submittedAt, result });
+    const head = { id, origin: this.d.nodeId, submittedAt: p.submittedAt };
+    this.d.link.forwardText(wireJobJson(head, p.specJson, { result: p.resultJson }));
   }
 
   /** The proxy recorded these results: shown to clients if not yet; the rows say reported. */

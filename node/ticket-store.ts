@@ -98,10 +98,15 @@ export class TicketStore {
   /**
    * Records a new ticket; `after` runs once it is on disk. The row is written when the
    * transaction runs: a job that ended meanwhile (`finish` before the commit) is written with
-   * its result, in one statement.
+   * its result, in one statement. `specJson` is the spec's JSON when the caller made it already.
    */
-  insert(id: string, spec: JobSpec, submittedAt: number, after: (err?: Error) => void): void {
-    const specJson = JSON.stringify(spec);
+  insert(
+    id: string,
+    spec: JobSpec,
+    submittedAt: number,
+    after: (err?: Error) => void,
+    specJson = JSON.stringify(spec),
+  ): void {
     const row: UnwrittenRow = {};
     this.unwritten.set(id, row);
     const write = () => {
@@ -174,9 +179,16 @@ export class TicketStore {
     });
   }
 
-  /** Records a terminal result; `reported` false when the proxy still has to hear of it. */
-  finish(result: JobResult, reported: boolean, after?: (err?: Error) => void): void {
-    const json = JSON.stringify(result);
+  /**
+   * Records a terminal result; `reported` false when the proxy still has to hear of it. `json`
+   * is the result's JSON when the caller made it already.
+   */
+  finish(
+    result: JobResult,
+    reported: boolean,
+    after?: (err?: Error) => void,
+    json = JSON.stringify(result),
+  ): void {
     const row = this.unwritten.get(result.id);
     if (row && row.finished === undefined) {
       // its insert, still queued, writes the result too; `after` waits for that commit

@@ -8,7 +8,8 @@ import { countJob, uncountJob, type Membership, type NodeEntry } from './members
 import type { Outbox } from './outbox.js';
 import type { NodeCaps } from './placement.js';
 import type { Policy } from './policies.js';
-import { specJson, wireJobJson } from './job-text.js';
+import { wireJobJson } from '../shared/wire-text.js';
+import { specJson } from './job-text.js';
 import { DispatchHold } from './dispatch-hold.js';
 import { DEFAULT_MAX_PER_SLOT, type PrefetchLimits } from './prefetch.js';
 import { isCustomJob, TypedQueue } from './worker-types.js';
@@ -248,7 +249,7 @@ export class Assignments {
   /** Sends (or resends) the dispatch of `job` to `n`. */
   send(job: Job, n: NodeEntry): void {
     if (!n.conn) return;
-    this.d.outbox.job(n, wireJobJson(job, specJson(job)));
+    this.d.outbox.job(n, wireJobJson(job, specJson(job), { attempt: job.attempt }));
     job.sentAt = Date.now();
   }
 

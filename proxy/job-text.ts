@@ -33,22 +33,3 @@ export function resultJson(j: JobTexts): string {
   }
   return j.resultJson;
 }
-
-/** What a dispatch says of a job besides its spec. */
-export interface Dispatched {
-  readonly id: string;
-  readonly origin: string;
-  readonly submittedAt: number;
-  readonly attempt: number;
-}
-
-/**
- * A dispatch (`WireJob`) as JSON, around the spec's JSON made already: what
- * `JSON.stringify({ id, spec, origin, submittedAt, attempt })` gives.
- */
-export function wireJobJson(j: Dispatched, spec: string): string {
-  return (
-    `{"id":${JSON.stringify(j.id)},"spec":${spec},"origin":${JSON.stringify(j.origin)},` +
-    `"submittedAt":${j.submittedAt},"attempt":${j.attempt}}`
-  );
-}

@@ -4,7 +4,8 @@ import { newTicket } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, parseFrame, type FrameIn } from '../shared/protocol.js';
-import { resultJson, specJson, wireJobJson, type JobTexts } from '../proxy/job-text.js';
+import { resultJson, specJson, type JobTexts } from '../proxy/job-text.js';
+import { wireJobJson } from '../shared/wire-text.js';
 
 const now = 1_760_000_000_000;
 const spec: JobSpec = { type: 'echo', args: ['a "quoted"', 'é\n'], priority: 0, maxAttempts: 3 };
@@ -25,7 +26,7 @@ const result = (id: string): JobResult => ({
 
 t.test('a dispatch made around the spec text is the JSON of the same dispatch', (t) => {
   const job = { id: newTicket(now), origin: 'node-7', submittedAt: now, attempt: 2 };
-  const text = wireJobJson(job, JSON.stringify(spec));
+  const text = wireJobJson(job, JSON.stringify(spec), { attempt: job.attempt });
   t.same(JSON.parse(text), { ...job, spec });
   t.equal(
     text,
@@ -60,7 +61,8 @@ t.test('frames of texts are the frames of the objects, split at MAX_BATCH', (t) 
   );
   const ids = Array.from({ length: MAX_BATCH + 3 }, () => newTicket(now));
   const jobs = ids.map((id) => ({ id, spec, origin: 'o-1', submittedAt: now, attempt: 1 }));
-  for (const j of jobs) b.jobText(wireJobJson(j, specJson({ spec, result: null })));
+  for (const j of jobs)
+    b.jobText(wireJobJson(j, specJson({ spec, result: null }), { attempt: j.attempt }));
   b.resultText(JSON.stringify(result(ids[0] as string)));
   b.ackJob(ids[1] as string);
   t.ok(b.waiting);
@@ -80,7 +82,9 @@ t.test('without a text sender, texts go as objects (the node side)', (t) => {
   const frames: FrameIn[] = [];
   const b = new FrameBatcher((f) => frames.push(f));
   const id = newTicket(now);
-  b.jobText(wireJobJson({ id, origin: 'o', submittedAt: now, attempt: 1 }, JSON.stringify(spec)));
+  b.jobText(
+    wireJobJson({ id, origin: 'o', submittedAt: now }, JSON.stringify(spec), { attempt: 1 }),
+  );
   b.resultText(JSON.stringify(result(id)));
   b.flush();
   t.same(frames, [
@@ -97,10 +101,28 @@ t.test('a cleared batcher sends nothing', (t) => {
     undefined,
     (s) => sent.push(s),
   );
-  b.jobText(wireJobJson({ id: newTicket(now), origin: 'o', submittedAt: now, attempt: 1 }, '{}'));
+  b.jobText(
+    wireJobJson({ id: newTicket(now), origin: 'o', submittedAt: now }, '{}', { attempt: 1 }),
+  );
   b.clear();
   t.notOk(b.waiting);
   b.flush();
   t.same(sent, []);
+  t.end();
+});
+
+t.test('a forward made around the spec and result texts is the JSON of the same forward', (t) => {
+  const id = newTicket(now);
+  const head = { id, origin: 'node-7', submittedAt: now };
+  const r = result(id);
+  const decided = wireJobJson(head, JSON.stringify(spec), { result: JSON.stringify(r) });
+  t.equal(decided, JSON.stringify({ id, spec, origin: 'node-7', submittedAt: now, result: r }));
+  const placed = wireJobJson(head, JSON.stringify(spec), { startedHere: true });
+  t.equal(
+    placed,
+    JSON.stringify({ id, spec, origin: 'node-7', submittedAt: now, startedHere: true }),
+  );
+  const parsed = parseFrame(`{"type":"JOB","jobs":[${decided},${placed}]}`);
+  t.ok(parsed.ok, 'a JOB frame of both is valid');
   t.end();
 });

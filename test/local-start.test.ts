@@ -182,7 +182,9 @@ t.test('a result started here is shown once on disk here and recorded by the pro
     finishedAt: 2,
   } as const;
   const shown: string[] = [];
-  const base = { result, spec: spec({ type: 'echo' }), submittedAt: 1 };
+  const s = spec({ type: 'echo' });
+  const texts = { resultJson: JSON.stringify(result), specJson: JSON.stringify(s) };
+  const base = { result, spec: s, submittedAt: 1, ...texts };
   const r = new HereResults();
 
   r.finished('a', { ...base, reveal: () => shown.push('a') });
