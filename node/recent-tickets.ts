@@ -12,22 +12,33 @@ export const RECENT_TICKETS = 4096;
  * full disk) or may be gone (expiry).
  */
 export class RecentTickets {
-  private readonly rows = new Map<string, TicketRow>();
+  /** Each kept row, with the slot of `order` that holds its id. */
+  private readonly rows = new Map<string, { row: TicketRow; slot: number }>();
+  /**
+   * The kept ids in the order they were added, as a ring: the slot written next holds the
+   * oldest. (Evicting through the Map's own order would cost more with every eviction, as a
+   * Map skips the holes its deletions leave in front until it is rebuilt.)
+   */
+  private readonly order: (string | undefined)[];
+  private next = 0;
 
-  constructor(private readonly max = RECENT_TICKETS) {}
+  constructor(private readonly max = RECENT_TICKETS) {
+    this.order = new Array<string | undefined>(max);
+  }
 
   get(id: string): TicketRow | undefined {
-    return this.rows.get(id);
+    return this.rows.get(id)?.row;
   }
 
   /** Keeps `row`, forgetting the oldest beyond `max`. */
   add(row: TicketRow): void {
-    this.rows.delete(row.id);
-    this.rows.set(row.id, row);
-    if (this.rows.size > this.max) {
-      const oldest = this.rows.keys().next();
-      if (!oldest.done) this.rows.delete(oldest.value);
-    }
+    const slot = this.next;
+    const oldest = this.order[slot];
+    // the id last added in this slot, unless it was added again since (a later slot holds it)
+    if (oldest !== undefined && this.rows.get(oldest)?.slot === slot) this.rows.delete(oldest);
+    this.order[slot] = row.id;
+    this.rows.set(row.id, { row, slot });
+    this.next = slot + 1 === this.max ? 0 : slot + 1;
   }
 
   forget(id: string): void {
@@ -36,6 +47,8 @@ export class RecentTickets {
 
   clear(): void {
     this.rows.clear();
+    this.order.fill(undefined);
+    this.next = 0;
   }
 
   get size(): number {

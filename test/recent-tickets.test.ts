@@ -43,6 +43,31 @@ t.test('RecentTickets keeps the newest rows, up to its bound', async (t) => {
   t.equal(recent.size, 0);
 });
 
+t.test('RecentTickets counts a row added again as new, and a forgotten one as gone', async (t) => {
+  const recent = new RecentTickets(3);
+  for (const id of ['a', 'b', 'c']) recent.add(row(id));
+  recent.add(row('a')); // the newest now: 'b' goes first
+  t.equal(recent.size, 3);
+  recent.add(row('d'));
+  t.equal(recent.get('b'), undefined, 'the oldest went');
+  t.ok(recent.get('a'), 'the row added again stays');
+  recent.add(row('e'));
+  t.equal(recent.get('c'), undefined);
+  t.ok(recent.get('a'), 'still within the newest three');
+  recent.forget('d');
+  recent.add(row('f'));
+  recent.add(row('g'));
+  t.equal(recent.get('a'), undefined, 'its own slot came round again');
+  t.same(
+    ['e', 'f', 'g'].map((id) => recent.get(id)?.id),
+    ['e', 'f', 'g'],
+  );
+  t.ok(recent.size <= 3);
+  for (let i = 0; i < 50; i++) recent.add(row(`r${i}`));
+  t.equal(recent.size, 3, 'never more than its bound');
+  t.ok(recent.get('r49') && recent.get('r48') && recent.get('r47'));
+});
+
 function store(t: Test) {
   const db = openDatabase(tempDir(t.teardown), 'node.db', 'relaxed', NODE_SCHEMA);
   t.teardown(() => db.close());
