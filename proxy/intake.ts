@@ -3,10 +3,11 @@ import type { WireCode } from '../shared/errors.js';
 import { ticketTime } from '../shared/ids.js';
 import { requestedRunAt } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
+import type { JobResult } from '../shared/job-view.js';
 import type { FrameOf, WireJob } from '../shared/protocol.js';
 import type { Counters } from './counters.js';
 import type { Holding } from './holding.js';
-import type { JobStore } from './job-store.js';
+import type { JobRecord, JobStore } from './job-store.js';
 import { newJob, toView, type Job, type JobTable } from './job-table.js';
 import type { Membership, NodeEntry } from './membership.js';
 import type { Outbox } from './outbox.js';
@@ -28,12 +29,18 @@ export interface IntakeDeps {
   log: Logger;
 }
 
-/**
- * How a forward is acknowledged: a result decided at the origin in `ACK.results`, so the origin
- * never takes the ack of the job's earlier forward (its placement) for the result's.
- */
-function kindOf(j: WireJob): 'job' | 'decided' {
-  return j.result ? 'decided' : 'job';
+/** A job its origin decided (ran or cancelled itself), as this proxy records it. */
+function decidedJob(j: WireJob, r: JobResult, seq: number): Job {
+  const { id, spec, origin, submittedAt } = j;
+  const job = newJob({ id, spec, origin, submittedAt, seq });
+  job.state = r.state;
+  job.node = r.node;
+  job.attempt = 1;
+  job.startedAt = r.startedAt;
+  job.result = r;
+  job.delivered = true;
+  job.runs = r.runs ? [...r.runs] : [];
+  return job;
 }
 
 /**
@@ -55,16 +62,23 @@ export class Intake {
     for (const j of jobs) {
       if (!this.mayIssue(n, j)) continue;
       const existing = this.known(j);
+      if (!existing && j.result) {
+        this.acceptDecided(j, j.result, n);
+        continue;
+      }
       if (!existing) {
-        this.accept(j, () => this.d.outbox.ack(n, kindOf(j), j.id), n);
+        this.accept(j, () => this.d.outbox.ack(n, 'job', j.id), n);
         continue;
       }
       if (existing.origin !== n.id) {
         this.reject(n, j.id, 'a node forwarded a job it did not issue');
         continue;
       }
+      // a result decided at the origin is acked in `ACK.results`, so the origin never takes
+      // the ack of the job's earlier forward (its placement) for the result's
       if (j.result) this.d.results.originDecided(existing, j.result, n);
-      this.d.committer.afterCommit(() => this.d.outbox.ack(n, kindOf(j), j.id));
+      const kind = j.result ? 'decided' : 'job';
+      this.d.committer.afterCommit(() => this.d.outbox.ack(n, kind, j.id));
     }
   }
 
@@ -123,15 +137,16 @@ export class Intake {
   }
 
   /**
-   * The job already known by its ticket. Only a job already delivered is in the database but
-   * not in memory, and its origin has its result, so it forwards it again only with that
-   * result, or after this proxy's restart: the common case needs no read.
+   * The job already known by its ticket: live, or committing. Only a job already delivered is
+   * in the database but not in memory, and its origin has its result, so it forwards it again
+   * only with that result (its insert then finds the row: `acceptDecided`), or after this
+   * proxy's restart (read then): the common case needs no read.
    */
   private known(j: WireJob): Job | undefined {
     const { table } = this.d;
     const live = table.get(j.id) ?? this.committing.get(j.id);
     if (live) return live;
-    return j.result || ticketTime(j.id) < this.startedAt ? table.find(j.id) : undefined;
+    return ticketTime(j.id) < this.startedAt ? table.find(j.id) : undefined;
   }
 
   /** A job the proxy issues itself (a schedule's firing): stored and queued as if forwarded. */
@@ -145,36 +160,60 @@ export class Intake {
    */
   private accept(j: WireJob, committed: () => void, from?: NodeEntry): void {
     const { table, store, holding, counters } = this.d;
-    const { id, spec, origin, submittedAt, result } = j;
-    const job = newJob({ id, spec, origin, submittedAt, seq: table.nextSeq() });
-    if (result) {
-      Object.assign(job, {
-        state: result.state,
-        node: result.node,
-        attempt: 1,
-        startedAt: result.startedAt,
-        result,
-        delivered: true,
-        runs: result.runs ? [...result.runs] : [],
-      });
-    } else job.dueAt = requestedRunAt(spec, submittedAt) ?? null;
-    counters.bump('submitted');
     if (j.result) {
-      counters.bump(j.result.state);
-      // a run its origin started itself (LOCAL_START) counts for that node, like any result
-      if (from && j.result.node === from.id) from.done++;
-      this.d.finished(job);
+      // only a claim could carry one (its origin never sends it so)
+      this.acceptDecided(j, j.result, from, committed);
+      return;
     }
-    // a result decided at the origin is not live here: found by its row once that commits
-    if (j.result) this.committing.set(job.id, job);
+    const { id, spec, origin, submittedAt } = j;
+    const job = newJob({ id, spec, origin, submittedAt, seq: table.nextSeq() });
+    job.dueAt = requestedRunAt(spec, submittedAt) ?? null;
+    counters.bump('submitted');
     store.insert(job, (err) => {
-      if (j.result) this.committing.delete(job.id);
       if (!err) committed();
     });
-    if (j.result) return;
     table.add(job);
     if (j.startedHere && from) this.d.startedHere(job, from);
     else holding.admit(job);
+  }
+
+  /**
+   * A job its origin `from` ran (or cancelled) itself, forwarded with its result: stored as
+   * delivered (not live here; a resend finds it in `committing` until its row commits) and
+   * acked once committed. Its insert tells, inside the transaction, whether it is new, and
+   * only a new one counts. Else it is a resend of one stored and delivered already (its ACK
+   * was lost): the row found is settled there as `Results.settleDecided` says.
+   */
+  private acceptDecided(j: WireJob, r: JobResult, from?: NodeEntry, committed?: () => void) {
+    const { table, store, counters, results } = this.d;
+    const job = decidedJob(j, r, table.nextSeq());
+    let ours = true;
+    const settle = (stored: JobRecord | undefined): JobRecord | undefined => {
+      if (!stored) this.counted(job, r, from);
+      else if (from && stored.origin !== from.id) {
+        ours = false;
+        this.reject(from, job.id, 'a node forwarded a job it did not issue');
+      } else if (results.settleDecided(stored, r)) return stored;
+      return undefined;
+    };
+    this.committing.set(job.id, job);
+    counters.willCount();
+    store.insertDecided(job, settle, (err) => {
+      this.committing.delete(job.id);
+      if (err || !ours) return;
+      if (committed) committed();
+      else if (from) this.d.outbox.ack(from, 'decided', job.id);
+    });
+  }
+
+  /** A job decided at its origin `from` was new here: counted, as every node's results are. */
+  private counted(job: Job, r: JobResult, from: NodeEntry | undefined): void {
+    const { counters } = this.d;
+    counters.bump('submitted');
+    counters.bump(r.state);
+    // a run its origin started itself (LOCAL_START) counts for that node, like any result
+    if (from && r.node === from.id) from.done++;
+    this.d.finished(job);
   }
 
   /**

@@ -5,6 +5,7 @@ import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
 import { resultJson, specJson, type JobTexts } from './job-text.js';
+import { finishValues, fromRaw, runsColumn, type FinishValues, type Raw } from './job-rows.js';
 
 export const PROXY_SCHEMA = `
 -- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's
@@ -83,66 +84,6 @@ export interface JobRecord {
   runs: RunView[];
 }
 
-interface Raw {
-  id: string;
-  spec: string;
-  origin: string;
-  submitted_at: number;
-  seq: number;
-  state: ProxyState;
-  node: string | null;
-  attempt: number;
-  lost_runs: number;
-  given: string;
-  started_at: number | null;
-  result: string | null;
-  delivered: number;
-  parent: string | null;
-  task_index: number | null;
-  due_at: number | null;
-  failed_runs: number;
-  runs: string | null;
-}
-
-/**
- * The `runs` column of a job: empty when its result lists exactly these runs (as a finished
- * job's result does), so a finishing job's row does not carry its runs twice; read back from
- * the result then.
- */
-function runsColumn(j: JobRecord): string | null {
-  const listed = j.result?.runs;
-  if (listed && listed.length === j.runs.length && listed.every((x, i) => x === j.runs[i])) {
-    return null;
-  }
-  if (j.runs.length === 0) return listed ? '[]' : null;
-  return JSON.stringify(j.runs);
-}
-
-function fromRaw(r: Raw): JobRecord {
-  const result = r.result === null ? null : (JSON.parse(r.result) as JobResult);
-  return {
-    id: r.id,
-    spec: JSON.parse(r.spec) as JobSpec,
-    origin: r.origin,
-    submittedAt: r.submitted_at,
-    seq: r.seq,
-    state: r.state,
-    node: r.node,
-    attempt: r.attempt,
-    lostRuns: r.lost_runs,
-    placed: false,
-    given: r.given === '' ? [] : r.given.split(','),
-    startedAt: r.started_at,
-    result,
-    delivered: r.delivered === 1,
-    parent: r.parent,
-    index: r.task_index,
-    dueAt: r.due_at,
-    failedRuns: r.failed_runs,
-    runs: r.runs === null ? [...(result?.runs ?? [])] : (JSON.parse(r.runs) as RunView[]),
-  };
-}
-
 /** The most tickets one delivered-flag statement names. */
 const DELIVERED_CHUNK = 64;
 
@@ -195,7 +136,7 @@ export class JobStore {
       requeue: db.prepare(
         "UPDATE jobs SET state = 'queued', node = NULL, lost_runs = ? WHERE id = ?",
       ),
-      finish: db.prepare(
+      finish: db.prepare<FinishValues>(
         `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?, runs = ?
          WHERE id = ?`,
       ),
@@ -223,27 +164,57 @@ export class JobStore {
    */
   insert(j: JobRecord & JobTexts & { stored?: boolean }, after?: (err?: Error) => void): void {
     const spec = specJson(j);
+    this.committer.write(() => this.insertRow(j, spec), after);
+  }
+
+  /**
+   * Inserts a job whose result its origin decided, unless its ticket has a row already (a
+   * resend of one stored and delivered). Inside the transaction `settle` is told the row found
+   * there (undefined: this insert made it) and may hand back that job, its result replaced, to
+   * be written over it in the same transaction: what is acked after the commit never precedes
+   * it. `settle` runs once; a batch a full disk rolled back runs again with its first answer.
+   */
+  insertDecided(
+    j: JobRecord & JobTexts,
+    settle: (stored: JobRecord | undefined) => JobRecord | undefined,
+    after: (err?: Error) => void,
+  ): void {
+    const spec = specJson(j);
+    let settled = false;
+    let over: FinishValues | undefined;
     this.committer.write(() => {
-      this.sql.insert.run(
-        j.id,
-        spec,
-        j.origin,
-        j.submittedAt,
-        j.seq,
-        j.state === 'running' ? 'assigned' : j.state,
-        j.node,
-        j.attempt,
-        j.given.join(','),
-        j.result ? resultJson(j) : null,
-        j.result?.finishedAt ?? null,
-        j.delivered ? 1 : 0,
-        j.dueAt,
-        j.parent,
-        j.index,
-      );
-      if (j.spec.key !== undefined) this.sql.insertKey.run(j.spec.key, j.id);
-      j.stored = true;
+      const made = this.insertRow(j, spec);
+      if (!settled) {
+        const rec = settle(made ? undefined : this.get(j.id));
+        over = rec && finishValues(rec);
+        settled = true;
+      }
+      if (over) this.sql.finish.run(...over);
     }, after);
+  }
+
+  /** Runs the insert of `j`; false when its ticket had a row already (nothing written). */
+  private insertRow(j: JobRecord & JobTexts & { stored?: boolean }, spec: string): boolean {
+    const made = this.sql.insert.run(
+      j.id,
+      spec,
+      j.origin,
+      j.submittedAt,
+      j.seq,
+      j.state === 'running' ? 'assigned' : j.state,
+      j.node,
+      j.attempt,
+      j.given.join(','),
+      j.result ? resultJson(j) : null,
+      j.result?.finishedAt ?? null,
+      j.delivered ? 1 : 0,
+      j.dueAt,
+      j.parent,
+      j.index,
+    ).changes;
+    if (j.spec.key !== undefined) this.sql.insertKey.run(j.spec.key, j.id);
+    j.stored = true;
+    return made === 1;
   }
 
   /**
@@ -291,15 +262,8 @@ export class JobStore {
   }
 
   finish(j: JobRecord & JobTexts, after?: (err?: Error) => void): void {
-    const r = j.result as JobResult;
-    const json = resultJson(j);
-    const { state, node, id } = j;
-    const delivered = j.delivered ? 1 : 0;
-    const runs = runsColumn(j);
-    this.committer.write(
-      () => this.sql.finish.run(state, json, r.finishedAt, node, delivered, runs, id),
-      after,
-    );
+    const values = finishValues(j);
+    this.committer.write(() => this.sql.finish.run(...values), after);
   }
 
   /** A copy adopted as a job of its own turns out to be task `index` of `parent`. */
@@ -355,9 +319,10 @@ export class JobStore {
     return Object.fromEntries(this.sql.counters.all().map((r) => [r.name, r.value]));
   }
 
-  saveCounters(values: Readonly<Record<string, number | undefined>>): void {
+  /** Saves the counters `take` gives when the transaction runs (none: nothing to save). */
+  saveCounters(take: () => Readonly<Record<string, number | undefined>> | undefined): void {
     this.committer.write(() => {
-      for (const [k, v] of Object.entries(values))
+      for (const [k, v] of Object.entries(take() ?? {}))
         if (v !== undefined) this.sql.setCounter.run(k, v);
     });
   }

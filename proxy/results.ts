@@ -3,7 +3,7 @@ import { isTerminal } from '../shared/job.js';
 import { runOfResult, type JobResult } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Counters } from './counters.js';
-import type { JobStore } from './job-store.js';
+import type { JobRecord, JobStore } from './job-store.js';
 import type { Job, JobTable } from './job-table.js';
 import { resultJson } from './job-text.js';
 import type { Membership, NodeEntry } from './membership.js';
@@ -100,28 +100,33 @@ export class Results {
 
   /** The origin ran (or cancelled) a job itself while the proxy was away. */
   originDecided(job: Job, r: JobResult, origin?: NodeEntry): void {
-    const { table, counters, store } = this.d;
+    const { table, store } = this.d;
     const live = table.get(job.id);
     if (!live || isTerminal(live.state)) {
-      // both ran it (the proxy had it, but its ACK was lost while the origin fell back): the
-      // origin already answered its clients, so its result is the one every node must give
       const rec = live ?? job;
-      // the same result sent again (its ACK was lost) is not a second run
-      const same = rec.result?.finishedAt === r.finishedAt && rec.result?.node === r.node;
-      if (!same) {
-        if (r.state !== 'cancelled') counters.bump('duplicates');
-        rec.result = r;
-        rec.runs = r.runs ? [...r.runs] : []; // the origin's, as its clients see them
-        rec.state = r.state;
-        rec.node = r.node;
-        rec.delivered = true;
-        store.finish(rec);
-      }
+      if (this.settleDecided(rec, r)) store.finish(rec);
       table.delete(job.id);
       return;
     }
     // a run the origin started itself (LOCAL_START) ends on its own node: no copy to cancel
     this.finish(live, r, true, origin && live.node === origin.id ? origin : undefined);
+  }
+
+  /**
+   * The origin's result `r` of a job that has a result already: both ran it (the proxy had it,
+   * but its ACK was lost while the origin fell back). The origin already answered its clients,
+   * so its result is the one every node must give: `rec` takes it, and true says its row is to
+   * be written. The same result sent again (its ACK was lost) is not a second run: false.
+   */
+  settleDecided(rec: JobRecord, r: JobResult): boolean {
+    if (rec.result?.finishedAt === r.finishedAt && rec.result?.node === r.node) return false;
+    if (r.state !== 'cancelled') this.d.counters.bump('duplicates');
+    rec.result = r;
+    rec.runs = r.runs ? [...r.runs] : []; // the origin's, as its clients see them
+    rec.state = r.state;
+    rec.node = r.node;
+    rec.delivered = true;
+    return true;
   }
 
   /** Records the final result of a job, frees its node, and pushes the result to the origin. */

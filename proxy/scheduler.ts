@@ -202,9 +202,9 @@ export class Scheduler {
       // was queued by earlier commits (acks and results are queued only once committed), so
       // it may leave too.
       if (this.assignments.dispatchIfWanted()) this.outbox.flush();
-      // counters change with the jobs they count, so they are committed with them
-      const changed = this.count.takeChanged();
-      if (changed) this.store.saveCounters(changed);
+      // counters change with the jobs they count, so they are committed with them: read last
+      // in the transaction, as a write may count inside it (Intake's decided forwards)
+      if (this.count.unsaved) this.store.saveCounters(this.count.saver());
     };
     committer.onFlushed = () => this.outbox.flush();
     this.recover();
@@ -369,7 +369,7 @@ export class Scheduler {
     this.logs.close();
     this.halt();
     this.committer.beforeFlush = () => {};
-    this.store.saveCounters(this.count.values);
+    this.store.saveCounters(() => this.count.values);
     this.committer.flush();
   }
 }
