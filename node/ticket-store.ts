@@ -4,6 +4,8 @@ import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec, TerminalState } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
 import { RecentTickets } from './recent-tickets.js';
+import { ReportMark } from './report-mark.js';
+import { upgradeTickets } from './schema.js';
 
 export type TicketState = 'accepted' | 'forwarded' | TerminalState;
 
@@ -38,33 +40,42 @@ interface UnwrittenRow {
   finished?: { result: JobResult; json: string; reported: boolean };
 }
 
-/** The tickets this node issued. Reads are immediate; writes go through the group commit. */
+/**
+ * The tickets this node issued. Reads are immediate; writes go through the group commit.
+ * Results decided here that the proxy has not recorded yet are told by the report mark (see
+ * report-mark.ts): the row's `here` is written by the statement that writes its result.
+ */
 export class TicketStore {
   private readonly sql;
   private readonly unwritten = new Map<string, UnwrittenRow>();
   private readonly finishedAtOnce = new RecentTickets();
+  private readonly mark: ReportMark;
+  /** A write of the mark is queued (one per commit is enough: it reads the latest state). */
+  private markQueued = false;
 
   constructor(
     db: Db,
     private readonly committer: Committer,
   ) {
+    upgradeTickets(db);
     this.sql = {
       insert: db.prepare(
         'INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, ?, ?)',
       ),
       insertFinished: db.prepare(
-        `INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at, result, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?)`,
+        `INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at, result, finished_at, here)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ),
-      unreported: db.prepare('INSERT OR IGNORE INTO unreported (id) VALUES (?)'),
+      isHere: db.prepare<[string], { here: number }>('SELECT here FROM tickets WHERE id = ?'),
+      storedMark: db.prepare<[], { below: string }>('SELECT below FROM report_mark'),
+      setMark: db.prepare('UPDATE report_mark SET below = ?'),
       insertForwarded: db.prepare(
         "INSERT OR IGNORE INTO tickets (id, spec, state, submitted_at) VALUES (?, ?, 'forwarded', ?)",
       ),
       reopen: db.prepare(
-        `UPDATE tickets SET state = 'forwarded', result = NULL, finished_at = NULL
+        `UPDATE tickets SET state = 'forwarded', result = NULL, finished_at = NULL, here = 0
          WHERE id = ? AND state IN ('done', 'failed', 'cancelled')`,
       ),
-      reopenReported: db.prepare('DELETE FROM unreported WHERE id = ?'),
       recentIn: db.prepare<[string, number], { id: string; state: TicketState }>(
         `SELECT id, state FROM tickets WHERE state IN (SELECT value FROM json_each(?))
          ORDER BY id DESC LIMIT ?`,
@@ -74,15 +85,16 @@ export class TicketStore {
         "UPDATE tickets SET state = 'forwarded' WHERE id = ? AND state = 'accepted'",
       ),
       finish: db.prepare(
-        `UPDATE tickets SET state = ?, result = ?, finished_at = ?
+        `UPDATE tickets SET state = ?, result = ?, finished_at = ?, here = ?
          WHERE id = ? AND state IN ('accepted', 'forwarded')`,
       ),
-      reported: db.prepare('DELETE FROM unreported WHERE id IN (SELECT value FROM json_each(?))'),
       open: db.prepare<[], RawTicket>(
         "SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') ORDER BY id",
       ),
+      // a range of the primary key: W trails the newest tickets
       unreportedRows: db.prepare<[], RawTicket>(
-        'SELECT t.* FROM unreported u JOIN tickets t ON t.id = u.id ORDER BY t.id',
+        `SELECT * FROM tickets WHERE id >= (SELECT below FROM report_mark)
+           AND here = 1 AND result IS NOT NULL ORDER BY id`,
       ),
       recent: db.prepare<[number], { id: string; state: TicketState }>(
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
@@ -90,9 +102,27 @@ export class TicketStore {
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
       expire: db.prepare(
         `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
-           WHERE id < ? AND finished_at < ? AND id NOT IN (SELECT id FROM unreported) LIMIT ?)`,
+           WHERE id < ? AND finished_at < ?
+             AND (here = 0 OR id < (SELECT below FROM report_mark)) LIMIT ?)`,
       ),
     };
+    const unacked = this.sql.unreportedRows.all().map((r) => r.id);
+    this.mark = new ReportMark(this.storedMark(), unacked);
+    // a rolled-back transaction (a full disk) may have moved the mark in memory only
+    committer.onRollback(() => this.mark.reset(this.storedMark()));
+  }
+
+  /**
+   * A result decided here was not written (its ticket had ended otherwise): unless an earlier
+   * one of its own is on disk, the proxy has nothing of it to record. Rare: runs no statement
+   * on the hot path.
+   */
+  private notWritten(id: string): void {
+    if (this.sql.isHere.get(id)?.here !== 1) this.mark.acked(id);
+  }
+
+  private storedMark(): string {
+    return (this.sql.storedMark.get() as { below: string }).below;
   }
 
   /**
@@ -115,9 +145,18 @@ export class TicketStore {
       if (f === undefined) return void this.sql.insert.run(id, specJson, 'accepted', submittedAt);
       const { result, json, reported } = f;
       const { state, finishedAt } = result;
-      const run = this.sql.insertFinished.run(id, specJson, state, submittedAt, json, finishedAt);
-      if (run.changes === 0) return;
-      if (!reported) this.sql.unreported.run(id);
+      const here = reported ? 0 : 1;
+      const run = this.sql.insertFinished.run(
+        id,
+        specJson,
+        state,
+        submittedAt,
+        json,
+        finishedAt,
+        here,
+      );
+      if (run.changes === 0) return this.notWritten(id);
+      if (!reported && this.mark.lowers(id)) this.sql.setMark.run(id);
       // kept from here on, as SQL reads see the row from here on
       this.finishedAtOnce.add({ id, spec, state, submittedAt, result });
     };
@@ -126,6 +165,7 @@ export class TicketStore {
         // refused (a full disk): rolled back, never written
         this.unwritten.delete(id);
         this.finishedAtOnce.forget(id);
+        this.mark.acked(id);
       }
       after(err);
     };
@@ -152,9 +192,7 @@ export class TicketStore {
   /** Opens a final ticket again (RETRY): it waits for its new result. */
   reopen(id: string, after: (err?: Error) => void): void {
     this.finishedAtOnce.forget(id);
-    this.committer.write(() => {
-      if (this.sql.reopen.run(id).changes > 0) this.sql.reopenReported.run(id);
-    }, after);
+    this.committer.write(() => this.sql.reopen.run(id), after);
   }
 
   /** The newest tickets in one of `states`. */
@@ -189,6 +227,7 @@ export class TicketStore {
     after?: (err?: Error) => void,
     json = JSON.stringify(result),
   ): void {
+    if (!reported) this.mark.decided(result.id);
     const row = this.unwritten.get(result.id);
     if (row && row.finished === undefined) {
       // its insert, still queued, writes the result too; `after` waits for that commit
@@ -196,16 +235,29 @@ export class TicketStore {
       if (after) this.committer.afterCommit(after);
       return;
     }
+    const { id, state, finishedAt } = result;
     this.committer.write(() => {
-      const run = this.sql.finish.run(result.state, json, result.finishedAt, result.id);
-      if (run.changes > 0 && !reported) this.sql.unreported.run(result.id);
+      const run = this.sql.finish.run(state, json, finishedAt, reported ? 0 : 1, id);
+      if (reported) return;
+      if (run.changes === 0) this.notWritten(id);
+      else if (this.mark.lowers(id)) this.sql.setMark.run(id);
     }, after);
   }
 
-  /** Notes that the proxy recorded these results (deferred, like `markForwarded`). */
+  /**
+   * Notes that the proxy recorded these results: the mark moves up past them (deferred, like
+   * `markForwarded`; a crash before it commits only sends them again).
+   */
   markReported(ids: readonly string[]): void {
-    const json = JSON.stringify(ids);
-    this.committer.defer(() => this.sql.reported.run(json));
+    let moved = false;
+    for (const id of ids) if (this.mark.acked(id)) moved = true;
+    if (!moved || this.markQueued) return;
+    this.markQueued = true;
+    this.committer.defer(() => {
+      this.markQueued = false;
+      const w = this.mark.next(ticketFloor(Date.now()));
+      if (w !== undefined) this.sql.setMark.run(w);
+    });
   }
 
   /** Tickets not yet terminal, oldest first (used at start to rebuild in-memory state). */
@@ -213,7 +265,10 @@ export class TicketStore {
     return this.sql.open.all().map(fromRaw);
   }
 
-  /** Tickets whose result was decided here and the proxy has not recorded yet. */
+  /**
+   * Tickets whose result was decided here and the proxy may not have recorded yet (those at or
+   * above the report mark; some may be recorded already, and taken again without harm).
+   */
   unreported(): TicketRow[] {
     return this.sql.unreportedRows.all().map(fromRaw);
   }

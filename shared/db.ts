@@ -324,6 +324,7 @@ export class Committer {
       this.onFailure(err);
       return;
     }
+    for (const fn of this.rollbackListeners) fn();
     const kept = batch.filter((w) => !w.refusable && w.op !== this.probe);
     this.queue = [...kept, ...this.queue];
     if (!this.full) {
@@ -344,6 +345,15 @@ export class Committer {
     this.walSync?.drainSync();
     this.walSync?.close();
   }
+
+  /**
+   * Runs `fn` whenever a transaction was rolled back for want of space: owners that track in
+   * memory what their statements left in the file read it again.
+   */
+  onRollback(fn: () => void): void {
+    this.rollbackListeners.push(fn);
+  }
+  private readonly rollbackListeners: Array<() => void> = [];
 
   /** Called when a commit failed for another reason than space (an I/O error): stop the process. */
   onFailure: (err: Error) => void = () => {};

@@ -1,8 +1,11 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import t from 'tap';
 import type { JobSpec } from '../shared/job.js';
 import { JobSpecSchema } from '../shared/job.js';
 import { HereResults, mayStartHere, roomHere } from '../node/local-start.js';
 import {
+  freePort,
   LineClient,
   spawnNode,
   spawnProxy,
@@ -166,6 +169,73 @@ t.test(
       node: 'a',
       runs: [{ node: 'a', attempt: 1 }],
     });
+  },
+);
+
+/** The report mark in a node's file (see node/report-mark.ts), read beside the running node. */
+function storedMark(dataDir: string): string {
+  const db = new Database(join(dataDir, 'node.db'), { readonly: true });
+  try {
+    return (db.prepare('SELECT below FROM report_mark').get() as { below: string }).below;
+  } finally {
+    db.close();
+  }
+}
+
+t.test(
+  'results decided here and killed with the node before the proxy recorded them: sent on restart',
+  async (t) => {
+    const port = await freePort();
+    const proxyDir = tempDir(t.teardown);
+    const proxy = await spawnProxy(t.teardown, proxyDir, {}, port);
+    const dirA = tempDir(t.teardown);
+    const a = await spawnNode(t.teardown, port, dirA, { NODE_ID: 'a', SLOTS: '4' });
+    const b = await spawnNode(t.teardown, port, tempDir(t.teardown), { NODE_ID: 'b' });
+    const ca = await LineClient.connect(a.port, t.teardown);
+    const cb = await LineClient.connect(b.port, t.teardown);
+    const long = (await ca.ask('SUBMIT sleep 600000')).replace(/^OK /, '');
+    await until(async () => (await view(cb, long)).node === 'a', 5000, 'the run recorded on a');
+    // later jobs end here and the proxy records them: the mark passes the long run's ticket
+    for (let i = 0; i < 3; i++) {
+      const tk = (await ca.ask(`SUBMIT echo later ${i}`)).replace(/^OK /, '');
+      t.match(await ca.ask(`WAIT ${tk} 10000`), /"state":"done"/);
+    }
+    // a job the proxy places (a delay) commits here with every write queued so far: no move
+    // of the mark is left pending
+    t.match(await ca.ask('SUBMIT {"type":"echo","args":["later"],"delayMs":600000}'), /^OK /);
+    t.ok(storedMark(dirA) > long, 'the mark passed the running ticket');
+
+    await proxy.proc.kill('SIGKILL');
+    await a.proc.waitFor('lost the proxy');
+    // decided here with no proxy to hear of it: the long run stopped below the mark, and a job
+    // cancelled before the proxy ever saw it
+    t.match(await ca.ask(`CANCEL ${long}`), /^OK cancelled/);
+    const unseen = (await ca.ask('SUBMIT sleep 600000')).replace(/^OK /, '');
+    t.match(await ca.ask(`CANCEL ${unseen}`), /^OK cancelled/);
+    ca.close();
+    await a.proc.kill('SIGKILL');
+
+    await spawnProxy(t.teardown, proxyDir, {}, port);
+    await spawnNode(t.teardown, port, dirA, { NODE_ID: 'a', SLOTS: '4' });
+    for (const tk of [long, unseen]) {
+      const v = await until(
+        async () => {
+          const r = await cb.ask(`RESULT ${tk}`);
+          return r.startsWith('OK ') ? (JSON.parse(r.slice(3)) as Record<string, unknown>) : null;
+        },
+        20_000,
+        `another node to know ${tk}`,
+      );
+      const end = await until(
+        async () => {
+          const got = await view(cb, tk);
+          return got.state === 'cancelled' ? got : undefined;
+        },
+        20_000,
+        `the proxy to record ${tk} cancelled (last seen ${String(v.state)})`,
+      );
+      t.equal(end.state, 'cancelled', 'every node gives the result decided on a');
+    }
   },
 );
 

@@ -72,26 +72,23 @@ function store(t: Test) {
   const db = openDatabase(tempDir(t.teardown), 'node.db', 'relaxed', NODE_SCHEMA);
   t.teardown(() => db.close());
   const committer = new Committer(db);
-  // reported: 0 while the ticket is listed as a result the proxy has not recorded yet
-  const raw = (id: string) => {
-    const row = db.prepare('SELECT state, result FROM tickets WHERE id = ?').get(id) as
-      { state: string; result: string | null } | undefined;
-    const unreported = db.prepare('SELECT 1 FROM unreported WHERE id = ?').get(id) !== undefined;
-    return row && { ...row, reported: unreported ? 0 : 1 };
-  };
+  // here: 1 for a result decided here (the proxy hears of it from this node)
+  const raw = (id: string) =>
+    db.prepare('SELECT state, result, here FROM tickets WHERE id = ?').get(id) as
+      { state: string; result: string | null; here: number } | undefined;
   return { tickets: new TicketStore(db, committer), committer, raw };
 }
 
 t.test('a job that ends before its ticket commits is written finished, in one row', async (t) => {
   const { tickets, committer, raw } = store(t);
-  const id = newTicket(Date.now());
+  const id = newTicket(Date.now() - 1000);
   const order: string[] = [];
   tickets.insert(id, spec, 1, (err) => order.push(`insert ${err ?? 'ok'}`));
   tickets.finish(result(id, 2), false, (err) => order.push(`finish ${err ?? 'ok'}`));
   t.equal(raw(id), undefined, 'nothing written before the commit');
   committer.flush();
   t.same(order, ['insert ok', 'finish ok'], 'each is told, in order, once committed');
-  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), reported: 0 });
+  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), here: 1 });
   const got = tickets.get(id);
   t.equal(got?.state, 'done');
   t.same(got?.result, result(id, 2));
@@ -102,8 +99,7 @@ t.test('a job that ends before its ticket commits is written finished, in one ro
   );
   tickets.markReported([id]);
   committer.flush();
-  t.equal(raw(id)?.reported, 1, 'no longer listed as unreported');
-  t.same(tickets.unreported(), []);
+  t.same(tickets.unreported(), [], 'recorded: no longer sent again');
 });
 
 t.test('a job that ends after its ticket committed updates the row', async (t) => {
@@ -114,7 +110,7 @@ t.test('a job that ends after its ticket committed updates the row', async (t) =
   t.equal(raw(id)?.state, 'accepted');
   tickets.finish(result(id, 2), true);
   committer.flush();
-  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), reported: 1 });
+  t.same(raw(id), { state: 'done', result: JSON.stringify(result(id, 2)), here: 0 });
 });
 
 t.test('RETRY and expiry: get() never answers from a row the file no longer has', async (t) => {
@@ -142,13 +138,13 @@ t.test('RETRY and expiry: get() never answers from a row the file no longer has'
 
 t.test('the proxy records a result before its ticket commits: the row says so', async (t) => {
   const { tickets, committer, raw } = store(t);
-  const id = newTicket(Date.now());
+  const id = newTicket(Date.now() - 1000);
   tickets.insert(id, spec, 1, () => {});
   tickets.finish(result(id, 2), false);
   tickets.markReported([id]);
   committer.flush();
-  t.equal(raw(id)?.reported, 1);
-  t.same(tickets.unreported(), []);
+  t.equal(raw(id)?.here, 1, 'decided here');
+  t.same(tickets.unreported(), [], 'and recorded already');
 });
 
 t.test('rows an older version flagged unreported are listed as such after a restart', async (t) => {
