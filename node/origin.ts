@@ -1,4 +1,3 @@
-import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
 import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
@@ -12,7 +11,7 @@ import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
-import { diskFullError, submitRefusal } from './submit-checks.js';
+import { diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
 import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -168,10 +167,7 @@ export class Origin {
         if (err) {
           this.open.delete(id);
           if (here) this.here.refused(id);
-          if (isDiskFull(err)) return reject(diskFullError(this.opts.dataDir));
-          this.opts.log.error({ err }, 'could not commit a ticket');
-          reject(new WireError('UNAVAILABLE', 'could not store the job, try again'));
-          return;
+          return reject(storeFailure(err, this.opts.dataDir, this.opts.log));
         }
         this.counters.submitted++;
         resolve({ ticket: id, created: true });

@@ -1,4 +1,6 @@
+import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import type { JobSpec } from '../shared/job.js';
 import { execRefusal } from './job-runner.js';
 
@@ -30,4 +32,14 @@ export function diskFullError(dataDir: string | undefined): WireError {
     `the disk holding ${dataDir ?? 'DATA_DIR'} is full: this node takes no new ` +
       'jobs until space is freed (tickets already issued still answer); try another node or later',
   );
+}
+
+/**
+ * What a client is told when its ticket could not be stored; the cause is logged, unless it is
+ * a full disk, which the reply names.
+ */
+export function storeFailure(err: Error, dataDir: string | undefined, log: Logger): WireError {
+  if (isDiskFull(err)) return diskFullError(dataDir);
+  log.error({ err }, 'could not commit a ticket');
+  return new WireError('UNAVAILABLE', 'could not store the job, try again');
 }

@@ -5,21 +5,11 @@ import { NODE_SCHEMA } from '../node/schema.js';
 import { TicketStore, type TicketRow } from '../node/ticket-store.js';
 import { newTicket } from '../shared/ids.js';
 import { JobSpecSchema } from '../shared/job.js';
-import type { JobResult } from '../shared/job-view.js';
 import { tempDir } from './helpers/cluster.js';
+import { echoResult } from './helpers/job-records.js';
 
 const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
-const result = (id: string, at: number): JobResult => ({
-  id,
-  state: 'done',
-  exitCode: 0,
-  output: 'x',
-  error: null,
-  node: 'a',
-  attempt: 1,
-  startedAt: at,
-  finishedAt: at,
-});
+const result = echoResult;
 const row = (id: string): TicketRow => ({
   id,
   spec,

@@ -7,8 +7,8 @@ import { TicketStore } from '../node/ticket-store.js';
 import { Committer, openDatabase } from '../shared/db.js';
 import { newTicket } from '../shared/ids.js';
 import { JobSpecSchema } from '../shared/job.js';
-import type { JobResult } from '../shared/job-view.js';
 import { tempDir } from './helpers/cluster.js';
+import { echoResult } from './helpers/job-records.js';
 
 // tickets sort by creation time; single letters stand for them here
 t.test('the mark rises to the oldest result the proxy has not recorded', async (t) => {
@@ -103,17 +103,7 @@ t.test('after a rollback the mark is what the file holds again', async (t) => {
 });
 
 const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
-const result = (id: string, at: number): JobResult => ({
-  id,
-  state: 'done',
-  exitCode: 0,
-  output: 'x',
-  error: null,
-  node: 'a',
-  attempt: 1,
-  startedAt: at,
-  finishedAt: at,
-});
+const result = echoResult;
 
 /** A node's ticket file in `dir`, opened as a start does. */
 function open(t: Test, dir: string) {

@@ -39,3 +39,18 @@ export function finishedRecord(o: {
     runs: [],
   };
 }
+
+/** The result of an `echo x` that ran on node `a` at `at` (a node's ticket store tests). */
+export function echoResult(id: string, at: number): JobResult {
+  return {
+    id,
+    state: 'done',
+    exitCode: 0,
+    output: 'x',
+    error: null,
+    node: 'a',
+    attempt: 1,
+    startedAt: at,
+    finishedAt: at,
+  };
+}
