@@ -53,8 +53,6 @@ export class Intake {
   private readonly startedAt = Date.now();
   /** Keys of jobs accepted but not yet committed (committed ones are read from the store). */
   private readonly freshKeys = new Map<string, string>();
-  /** Jobs that came with their result, until their row is committed (a resend finds them). */
-  private readonly committing = new Map<string, Job>();
 
   constructor(private readonly d: IntakeDeps) {}
 
@@ -137,14 +135,14 @@ export class Intake {
   }
 
   /**
-   * The job already known by its ticket: live, or committing. Only a job already delivered is
-   * in the database but not in memory, and its origin has its result, so it forwards it again
-   * only with that result (its insert then finds the row: `acceptDecided`), or after this
-   * proxy's restart (read then): the common case needs no read.
+   * The job already known by its ticket, when memory tells. Only a job already delivered is in
+   * the database but not in memory, and its origin has its result, so it forwards it again only
+   * with that result (its insert then finds the row: `acceptDecided`), or after this proxy's
+   * restart (read then): the common case needs no read.
    */
   private known(j: WireJob): Job | undefined {
     const { table } = this.d;
-    const live = table.get(j.id) ?? this.committing.get(j.id);
+    const live = table.get(j.id);
     if (live) return live;
     return ticketTime(j.id) < this.startedAt ? table.find(j.id) : undefined;
   }
@@ -179,10 +177,11 @@ export class Intake {
 
   /**
    * A job its origin `from` ran (or cancelled) itself, forwarded with its result: stored as
-   * delivered (not live here; a resend finds it in `committing` until its row commits) and
-   * acked once committed. Its insert tells, inside the transaction, whether it is new, and
-   * only a new one counts. Else it is a resend of one stored and delivered already (its ACK
-   * was lost): the row found is settled there as `Results.settleDecided` says.
+   * delivered (not live here) and acked once committed. Its insert tells, inside the
+   * transaction, whether it is new, and only a new one counts. Else the row found there is
+   * another origin's (refused, not acked) or a copy sent before (its ACK was lost, or it came
+   * again before its first commit, whose insert runs first in the same transaction), settled
+   * as `Results.settleDecided` says: so a copy is judged by the row, never by a copy in flight.
    */
   private acceptDecided(j: WireJob, r: JobResult, from?: NodeEntry, committed?: () => void) {
     const { table, store, counters, results } = this.d;
@@ -196,10 +195,8 @@ export class Intake {
       } else if (results.settleDecided(stored, r)) return stored;
       return undefined;
     };
-    this.committing.set(job.id, job);
     counters.willCount();
     store.insertDecided(job, settle, (err) => {
-      this.committing.delete(job.id);
       if (err || !ours) return;
       if (committed) committed();
       else if (from) this.d.outbox.ack(from, 'decided', job.id);

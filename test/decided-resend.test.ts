@@ -164,3 +164,33 @@ t.test('sent again before its first commit, on a full disk: counted once', async
   t.match(await totals(proxy), { submitted: 2, done: 2, duplicates: 0 }, 'each counted once');
   t.match(file.counters(), { submitted: 2, done: 2 }, 'and committed so');
 });
+
+t.test('another origin’s stored job claimed twice before a commit: both refused', async (t) => {
+  const proxy = await startProxy(t.teardown, {});
+  const a = await joined(t.teardown, proxy);
+  const id = newTicket();
+  a.send({ type: 'JOB', jobs: [decided(id)] });
+  await awaitAcks(a, id, 1);
+
+  // node b claims a's ticket as its own result, twice in one frame: the second copy arrives
+  // while the first is not yet committed, and must be judged by a's row, not by the first copy
+  const b = await RawNode.connect(`ws://127.0.0.1:${proxy.port}/cluster`);
+  t.teardown(() => b.terminate());
+  await b.nonce();
+  b.hello('b');
+  await b.frame('WELCOME');
+  const rejected0 = (await totals(proxy)).rejected ?? 0;
+  const forged = { ...decided(id, { node: 'b', output: 'forged' }), origin: 'b' };
+  b.send({ type: 'JOB', jobs: [forged, forged] });
+  await until(
+    async () => (await totals(proxy)).rejected === rejected0 + 2,
+    10_000,
+    'both copies to be refused',
+  );
+  // a frame after them, acked, shows the proxy is past them: neither was acked
+  const own = newTicket();
+  b.send({ type: 'JOB', jobs: [{ ...decided(own), origin: 'b' }] });
+  await awaitAcks(b, own, 1);
+  t.equal(acks(b, id), 0, 'no ACK for a ticket b did not issue');
+  t.match(await api(proxy, `/api/jobs/${id}`), { node: 'a', output: 'x' }, 'a’s result kept');
+});
