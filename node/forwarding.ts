@@ -1,6 +1,5 @@
 import { type JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
-import { wireJobJson, type WireJobHead } from '../shared/wire-text.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
 import type { TicketStore } from './ticket-store.js';
@@ -40,12 +39,7 @@ export class Forwarding {
 
   /** Sends a ticket to the proxy, its spec's JSON made once (`specJsonOf`). */
   forward(t: OpenTicket): void {
-    this.d.link.forwardText(wireJobJson(this.head(t), specJsonOf(t)));
-  }
-
-  /** What a forward of `t` says besides its spec. */
-  head(t: { id: string; submittedAt: number }): WireJobHead {
-    return { id: t.id, origin: this.d.nodeId, submittedAt: t.submittedAt };
+    this.d.link.forwardOwn(t, specJsonOf(t));
   }
 
   /** The proxy acknowledged forwarded tickets. */

@@ -14,6 +14,7 @@ import {
   type FrameOf,
   type WireJob,
 } from '../shared/protocol.js';
+import { wireJobJson, type WireJobExtras } from '../shared/wire-text.js';
 import { LinkRequests, type LogReadRequest } from './link-requests.js';
 import { ProxyTargets } from './proxy-targets.js';
 
@@ -285,9 +286,17 @@ export class ProxyLink {
     this.out.job(job);
   }
 
-  /** As `forward`, the job given as its JSON (see `wireJobJson`). */
-  forwardText(json: string): void {
-    this.out.jobText(json);
+  /**
+   * As `forward`, for a job this node issued whose spec's JSON (and result's, in `extras`) is
+   * made already: the frame is put together around them (`wireJobJson`), not encoded again.
+   */
+  forwardOwn(
+    t: { id: string; submittedAt: number },
+    specJson: string,
+    extras?: WireJobExtras,
+  ): void {
+    const head = { id: t.id, origin: this.opts.nodeId, submittedAt: t.submittedAt };
+    this.out.jobText(wireJobJson(head, specJson, extras));
   }
   result(result: JobResult): void {
     this.out.result(result);

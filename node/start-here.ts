@@ -1,6 +1,5 @@
 import { runOfResult, type JobResult } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
-import { wireJobJson } from '../shared/wire-text.js';
 import type { Executor } from './executor.js';
 import { specJsonOf } from './forwarding.js';
 import { HereResults, type Reporting } from './local-start.js';
@@ -44,8 +43,7 @@ export class StartHere {
    */
   placed(t: OpenTicket): void {
     if (this.d.open.get(t.id) !== t || !this.d.link.ready) return; // the HELLO tells it
-    const head = { id: t.id, origin: this.d.nodeId, submittedAt: t.submittedAt };
-    this.d.link.forwardText(wireJobJson(head, specJsonOf(t), { startedHere: true }));
+    this.d.link.forwardOwn(t, specJsonOf(t), { startedHere: true });
   }
 
   /** The ticket could not be stored: the run stops, unreported. */
@@ -76,8 +74,9 @@ export class StartHere {
     const p = this.results.get(id);
     if (!p || p.acked || !this.d.link.ready) return;
     p.sentAt = now;
-    const head = { id, origin: this.d.nodeId, submittedAt: p.submittedAt };
-    this.d.link.forwardText(wireJobJson(head, p.specJson, { result: p.resultJson }));
+    this.d.link.forwardOwn({ id, submittedAt: p.submittedAt }, p.specJson, {
+      result: p.resultJson,
+    });
   }
 
   /** The proxy recorded these results: shown to clients if not yet; the rows say reported. */
