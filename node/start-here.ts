@@ -1,4 +1,4 @@
-import { runOfResult, type JobResult } from '../shared/job-view.js';
+import { resultJson as resultJsonOf, runOfResult, type JobResult } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
 import { specJsonOf } from './forwarding.js';
@@ -58,7 +58,7 @@ export class StartHere {
   finish(o: OpenTicket, r: JobResult, reveal: () => void, after?: () => void): void {
     const result = r.runs ? r : { ...r, runs: [runOfResult(r)] };
     // encoded once, for the proxy's frame and this node's row
-    const resultJson = JSON.stringify(result);
+    const resultJson = resultJsonOf(result);
     const { spec, submittedAt } = o;
     const specJson = specJsonOf(o);
     this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isoTime } from './iso-time.js';
+import { jsonNumber, jsonString } from './wire-text.js';
 import {
   CLIENT_STATES,
   DEFAULT_TENANT,
@@ -168,9 +169,111 @@ export function viewToClient(v: JobView): Record<string, unknown> {
   return out;
 }
 
-/** The client JSON of a view (RESULT, WAIT, HTTP). */
+/**
+ * The client JSON of a view (RESULT, WAIT, HTTP): the text `JSON.stringify(viewToClient(v))`
+ * gives, the same members in the same order, written straight from the view. Every job's
+ * WAIT reply is one; the object in between and the generic walk cost more than the text.
+ */
 export function viewToClientJson(v: JobView): string {
-  return JSON.stringify(viewToClient(v));
+  let s = add(add('{', 'ticket', v.ticket), 'state', v.state);
+  if (v.cron !== undefined) s = add(s, 'cron', v.cron);
+  if (v.tz !== undefined) s = add(s, 'tz', v.tz);
+  if (v.next !== undefined) s = v.next === null ? add(s, 'next', null) : time(s, 'next', v.next);
+  if (v.exitCode !== undefined && v.exitCode !== null) s = add(s, 'exitCode', v.exitCode);
+  if (v.output !== undefined && isTerminal(v.state)) s = add(s, 'output', v.output);
+  if (v.error) s = add(s, 'error', v.error);
+  if (v.node) s = add(s, 'node', v.node);
+  s = time(add(s, 'attempts', v.attempts), 'submittedAt', v.submittedAt);
+  if (v.startedAt) s = time(s, 'startedAt', v.startedAt);
+  if (v.finishedAt) s = time(s, 'finishedAt', v.finishedAt);
+  if (v.waiting) s = add(s, 'waiting', v.waiting);
+  if (v.runAt !== undefined) s = time(s, 'runAt', v.runAt);
+  if (v.key !== undefined) s = add(s, 'key', v.key);
+  if (v.after !== undefined) s = add(s, 'after', v.after);
+  if (v.tenant !== undefined && v.tenant !== DEFAULT_TENANT) s = add(s, 'tenant', v.tenant);
+  if (v.progress) s = add(s, 'progress', v.progress);
+  if (v.tasks) s = add(s, 'tasks', v.tasks);
+  if (v.runs) {
+    s += s.length > 1 ? ',"runs":[' : '"runs":[';
+    for (let i = 0; i < v.runs.length; i++) s += (i === 0 ? '' : ',') + runJson(v.runs[i]!);
+    s += ']';
+  }
+  return `${s}}`;
+}
+
+/** `runToClient(r)` as JSON, written straight from the run. */
+function runJson(r: RunView): string {
+  let s = '{';
+  if (r.ticket) s = add(s, 'ticket', r.ticket);
+  if (r.state) s = add(s, 'state', r.state);
+  if (r.node) s = add(s, 'node', r.node);
+  if (r.attempt !== undefined) s = add(s, 'attempt', r.attempt);
+  if (r.exitCode !== undefined && r.exitCode !== null) s = add(s, 'exitCode', r.exitCode);
+  if (r.error) s = add(s, 'error', r.error);
+  if (r.startedAt) s = time(s, 'startedAt', r.startedAt);
+  if (r.finishedAt) s = time(s, 'finishedAt', r.finishedAt);
+  return `${s}}`;
+}
+
+/**
+ * A result's JSON, as stored and sent (`JSON.stringify(r)` for a result whose members are in
+ * the schema's order, as `resultOf` makes them; the same value in any case), written straight
+ * from it: V8's generic walk spends most of its time on the four epoch times of a run.
+ */
+export function resultJson(r: JobResult): string {
+  let s = add(
+    add(add(add('{', 'id', r.id), 'state', r.state), 'exitCode', r.exitCode),
+    'output',
+    r.output,
+  );
+  s = add(
+    add(add(add(s, 'error', r.error), 'node', r.node), 'attempt', r.attempt),
+    'startedAt',
+    r.startedAt,
+  );
+  s = add(s, 'finishedAt', r.finishedAt);
+  if (r.runs !== undefined) {
+    s += s.length > 1 ? ',"runs":[' : '"runs":[';
+    for (let i = 0; i < r.runs.length; i++) s += (i === 0 ? '' : ',') + storedRunJson(r.runs[i]!);
+    s += ']';
+  }
+  return `${add(add(s, 'tasks', r.tasks), 'progress', r.progress)}}`;
+}
+
+/** One of a result's `runs` as JSON, its members in the schema's order. */
+function storedRunJson(r: RunView): string {
+  let s = add(
+    add(add(add('{', 'ticket', r.ticket), 'state', r.state), 'node', r.node),
+    'attempt',
+    r.attempt,
+  );
+  s = add(
+    add(add(add(s, 'exitCode', r.exitCode), 'error', r.error), 'startedAt', r.startedAt),
+    'finishedAt',
+    r.finishedAt,
+  );
+  return `${s}}`;
+}
+
+/**
+ * `s`, an object's JSON so far (`{` and its members), with `"key":value` added as
+ * `JSON.stringify` writes it: nothing for a value it leaves out (undefined), a comma before
+ * every member but the first.
+ */
+function add(s: string, key: string, value: unknown): string {
+  let text: string | undefined;
+  if (typeof value === 'string') text = jsonString(value);
+  else if (typeof value === 'number') text = jsonNumber(value);
+  else if (value === null) text = 'null';
+  else if (value === undefined) return s;
+  else text = JSON.stringify(value) as string | undefined;
+  if (text === undefined) return s;
+  return s.length > 1 ? `${s},"${key}":${text}` : `${s}"${key}":${text}`;
+}
+
+/** A time as a member, in ISO text (which needs no escaping). */
+function time(s: string, key: string, ms: number): string {
+  return s.length > 1 ? `${s},"${key}":"${iso(ms)}"` : `${s}"${key}":"${iso(ms)}"`;
 }
 
 /** One run as a result's `runs` lists it. */
