@@ -1,6 +1,6 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { formatErr, WireError } from '../shared/errors.js';
-import { parseTicket } from '../shared/ids.js';
+import { parseTicket, TICKET_RE } from '../shared/ids.js';
 import {
   CLIENT_STATES,
   isBuiltinType,
@@ -198,7 +198,8 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
 
   const ticketArg = (arg: string | undefined, verb: string): string => {
     if (!arg) throw new WireError('BAD_REQUEST', `usage: ${verb} <ticket>`);
-    const t = parseTicket(arg);
+    // a ticket as this node wrote it (the usual case) needs none of parseTicket's mending
+    const t = TICKET_RE.test(arg) ? arg : parseTicket(arg);
     if (!t) throw new WireError('NOT_FOUND', `no such ticket: ${arg.slice(0, 40)}`);
     return t;
   };

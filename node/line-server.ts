@@ -125,7 +125,7 @@ export class LineServer {
     this.sockets.add(socket);
     socket.setNoDelay(true);
     const controller = new AbortController();
-    // every pending WAIT listens on it
+    // what waits for the client (its WAITs share one listener, a TAIL adds its own) listens on it
     setMaxListeners(this.opts.maxPending + 16, controller.signal);
     const slots: Slot[] = [];
     const session: Session = {

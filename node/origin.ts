@@ -134,8 +134,8 @@ export class Origin {
   }
 
   /** Issues a ticket for `spec`: this node's new one, or, for a known key, the key's own. */
-  async submit(spec: JobSpec): Promise<string> {
-    return (await this.submitJob(spec)).ticket;
+  submit(spec: JobSpec): Promise<string> {
+    return this.submitJob(spec).then((s) => s.ticket);
   }
 
   /** As `submit`, saying whether the ticket is new (false: an earlier job had this key). */
@@ -234,10 +234,15 @@ export class Origin {
     return remote.find((v) => v.ticket === id) ?? null;
   }
 
-  async wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
+  wait(id: string, ms: number, signal: AbortSignal): Promise<JobView | null | 'timeout'> {
+    // its own open ticket (the usual WAIT): the promise goes out as it is, without a wrapper
+    if (this.open.has(id) || this.here.hidden(id)) return this.waits.waitOwn(id, ms, signal);
+    return this.waitEnded(id, ms, signal);
+  }
+
+  private async waitEnded(id: string, ms: number, signal: AbortSignal) {
     const deadline = Date.now() + ms;
     if (signal.aborted) return 'timeout'; // the client already left
-    if (this.open.has(id) || this.here.hidden(id)) return this.waits.waitOwn(id, ms, signal);
     const local = this.localView(id); // ended here already (the usual WAIT after a quick job)
     if (local && isTerminal(local.state) && local.cron === undefined) return local;
     return waitRemote((d) => this.view(id, d), deadline, signal);

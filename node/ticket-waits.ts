@@ -60,35 +60,72 @@ export async function waitRemote(
   }
 }
 
-/** Clients waiting for the result of a ticket issued here (it is pushed here when it ends). */
+/** A client waiting for the result of a ticket issued here. */
+interface Waiter {
+  readonly id: string;
+  readonly resolve: (v: JobView | 'timeout') => void;
+  /** The waits of the waiter's connection (see `TicketWaits.ofSignal`). */
+  readonly group: Set<Waiter>;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Clients waiting for the result of a ticket issued here (it is pushed here when it ends).
+ * Every job's WAIT passes here, so a wait costs one object and one timer: a connection's
+ * waits share one listener on its signal, which ends them all when the client goes away.
+ */
 export class TicketWaits {
-  private readonly waiters = new Map<string, Set<(v: JobView) => void>>();
+  /** The waiters of each ticket: one, or, rarely, several. */
+  private readonly waiters = new Map<string, Waiter | Waiter[]>();
+  private readonly groups = new WeakMap<AbortSignal, Set<Waiter>>();
 
   /** This node's own ticket: its result is pushed here, no need to ask the proxy. */
   waitOwn(id: string, ms: number, signal: AbortSignal): Promise<JobView | 'timeout'> {
     return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
-      const done = (v: JobView | 'timeout') => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', onAbort);
-        set.delete(waiter);
-        if (set.size === 0) this.waiters.delete(id);
-        resolve(v);
-      };
-      const waiter = (v: JobView) => done(v);
-      const onAbort = () => done('timeout');
-      const timer = setTimeout(() => done('timeout'), ms);
-      set.add(waiter);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) return resolve('timeout'); // the client already left
+      const w: Waiter = { id, resolve, group: this.ofSignal(signal), timer: undefined };
+      w.timer = setTimeout(() => this.end(w, 'timeout'), ms);
+      w.group.add(w);
+      const had = this.waiters.get(id);
+      if (had === undefined) this.waiters.set(id, w);
+      else if (Array.isArray(had)) had.push(w);
+      else this.waiters.set(id, [had, w]);
     });
   }
 
   /** Tells the clients waiting for `id` its final view (made only when someone waits). */
   wake(id: string, view: () => JobView): void {
-    const set = this.waiters.get(id);
-    if (!set) return;
+    const had = this.waiters.get(id);
+    if (had === undefined) return;
     const v = view();
-    for (const w of [...set]) w(v);
+    if (!Array.isArray(had)) return this.end(had, v);
+    for (const w of [...had]) this.end(w, v);
+  }
+
+  /** The waits of the connection that `signal` belongs to, ended when it aborts. */
+  private ofSignal(signal: AbortSignal): Set<Waiter> {
+    let group = this.groups.get(signal);
+    if (group === undefined) {
+      const waits = (group = new Set());
+      this.groups.set(signal, waits);
+      const onAbort = () => {
+        for (const w of [...waits]) this.end(w, 'timeout');
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+    return group;
+  }
+
+  private end(w: Waiter, v: JobView | 'timeout'): void {
+    clearTimeout(w.timer);
+    w.group.delete(w);
+    const had = this.waiters.get(w.id);
+    if (had === w) this.waiters.delete(w.id);
+    else if (Array.isArray(had)) {
+      const rest = had.filter((x) => x !== w);
+      if (rest.length === 1) this.waiters.set(w.id, rest[0]!);
+      else this.waiters.set(w.id, rest);
+    }
+    w.resolve(v);
   }
 }
