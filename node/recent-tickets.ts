@@ -10,48 +10,46 @@ export const RECENT_TICKETS = 4096;
  * only what the file holds: the store adds a row when its statement runs (when SQL reads
  * would see it too), and drops it when the row changes (RETRY reopens it), is rolled back (a
  * full disk) or may be gone (expiry).
+ *
+ * Rows are kept in two generations of half the bound each: a full young one becomes the old
+ * one, and the old one is let go whole. Every job adds a row, and one `Map.set` per row costs
+ * a seventh of evicting the oldest row one at a time (a Map skips the holes its deletions
+ * leave in front until it is rebuilt). At least the newest `max / 2` rows are kept, at most
+ * `max`.
  */
 export class RecentTickets {
-  /** Each kept row, with the slot of `order` that holds its id. */
-  private readonly rows = new Map<string, { row: TicketRow; slot: number }>();
-  /**
-   * The kept ids in the order they were added, as a ring: the slot written next holds the
-   * oldest. (Evicting through the Map's own order would cost more with every eviction, as a
-   * Map skips the holes its deletions leave in front until it is rebuilt.)
-   */
-  private readonly order: (string | undefined)[];
-  private next = 0;
+  private young = new Map<string, TicketRow>();
+  private old = new Map<string, TicketRow>();
+  private readonly half: number;
 
-  constructor(private readonly max = RECENT_TICKETS) {
-    this.order = new Array<string | undefined>(max);
+  constructor(max = RECENT_TICKETS) {
+    this.half = Math.max(1, Math.floor(max / 2));
   }
 
   get(id: string): TicketRow | undefined {
-    return this.rows.get(id)?.row;
+    return this.young.get(id) ?? this.old.get(id);
   }
 
-  /** Keeps `row`, forgetting the oldest beyond `max`. */
+  /** Keeps `row`; the older generation goes once the young one is full. */
   add(row: TicketRow): void {
-    const slot = this.next;
-    const oldest = this.order[slot];
-    // the id last added in this slot, unless it was added again since (a later slot holds it)
-    if (oldest !== undefined && this.rows.get(oldest)?.slot === slot) this.rows.delete(oldest);
-    this.order[slot] = row.id;
-    this.rows.set(row.id, { row, slot });
-    this.next = slot + 1 === this.max ? 0 : slot + 1;
+    this.young.set(row.id, row);
+    if (this.young.size < this.half) return;
+    this.old = this.young;
+    this.young = new Map();
   }
 
   forget(id: string): void {
-    this.rows.delete(id);
+    this.young.delete(id);
+    this.old.delete(id);
   }
 
   clear(): void {
-    this.rows.clear();
-    this.order.fill(undefined);
-    this.next = 0;
+    this.young = new Map();
+    this.old = new Map();
   }
 
+  /** Rows kept (one added again in both generations counts twice). */
   get size(): number {
-    return this.rows.size;
+    return this.young.size + this.old.size;
   }
 }
