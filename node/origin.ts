@@ -12,6 +12,7 @@ import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
 import { diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
+import { specJson as specJsonText } from '../shared/wire-text.js';
 import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -154,7 +155,7 @@ export class Origin {
         created: ticket === id,
       }));
     }
-    const specJson = JSON.stringify(spec);
+    const specJson = specJsonText(spec);
     const t: OpenTicket = { id, spec, submittedAt, state: 'accepted', local: false, specJson };
     this.open.set(id, t);
     // The job travels to the proxy (or starts here) while its ticket commits here: only the

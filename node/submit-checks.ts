@@ -13,14 +13,26 @@ export function submitRefusal(
   typeKnown: (type: string) => boolean,
   execAllow: readonly string[],
 ): WireError | undefined {
-  for (const run of spec.tasks ?? [spec]) {
-    if (run.type !== undefined && !typeKnown(run.type)) {
-      return new WireError('BAD_REQUEST', `unknown job type ${run.type}`);
-    }
-    if (run.type === 'exec') {
-      const why = execRefusal(run.args[0] ?? '', execAllow);
-      if (why) return new WireError('FORBIDDEN', why);
-    }
+  if (spec.tasks === undefined) return runRefusal(spec, typeKnown, execAllow);
+  for (const run of spec.tasks) {
+    const refusal = runRefusal(run, typeKnown, execAllow);
+    if (refusal) return refusal;
+  }
+  return undefined;
+}
+
+/** Why one run (a job's, or one of its tasks) may not run here, if it may not. */
+function runRefusal(
+  run: { type?: string; args: string[] },
+  typeKnown: (type: string) => boolean,
+  execAllow: readonly string[],
+): WireError | undefined {
+  if (run.type !== undefined && !typeKnown(run.type)) {
+    return new WireError('BAD_REQUEST', `unknown job type ${run.type}`);
+  }
+  if (run.type === 'exec') {
+    const why = execRefusal(run.args[0] ?? '', execAllow);
+    if (why) return new WireError('FORBIDDEN', why);
   }
   return undefined;
 }

@@ -1,3 +1,5 @@
+import type { JobSpec } from './job.js';
+
 /**
  * A job on the wire (`WireJob`) as JSON text around its spec's JSON, and its result's, made
  * already: a process that stores the same text in its own row encodes it once, not twice.
@@ -59,4 +61,36 @@ export function jsonNumber(n: number): string {
     return `${cachedSecondText}${milli < 10 ? '00' : milli < 100 ? '0' : ''}${milli}`;
   }
   return Number.isFinite(n) ? String(n) : 'null';
+}
+
+/**
+ * `JSON.stringify(spec)`. A plain spec (`SUBMIT <type> [arg ...]`: its type, args, priority
+ * and maxAttempts, in that order, nothing else) is written by hand; any other by the walk.
+ */
+export function specJson(spec: JobSpec): string {
+  const keys = Object.keys(spec);
+  const { type, args, priority, maxAttempts } = spec;
+  if (
+    keys.length !== 4 ||
+    keys[0] !== 'type' ||
+    keys[1] !== 'args' ||
+    keys[2] !== 'priority' ||
+    keys[3] !== 'maxAttempts' ||
+    typeof type !== 'string' ||
+    !Array.isArray(args) ||
+    typeof priority !== 'number' ||
+    typeof maxAttempts !== 'number'
+  ) {
+    return JSON.stringify(spec);
+  }
+  let list = '';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (typeof a !== 'string') return JSON.stringify(spec);
+    list += i === 0 ? jsonString(a) : `,${jsonString(a)}`;
+  }
+  return (
+    `{"type":${jsonString(type)},"args":[${list}],"priority":${jsonNumber(priority)},` +
+    `"maxAttempts":${jsonNumber(maxAttempts)}}`
+  );
 }

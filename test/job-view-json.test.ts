@@ -10,7 +10,7 @@ import {
   type JobView,
   type RunView,
 } from '../shared/job-view.js';
-import { jsonNumber, jsonString } from '../shared/wire-text.js';
+import { jsonNumber, jsonString, specJson } from '../shared/wire-text.js';
 import { pendingView, resultOf, viewOfResult } from '../node/results.js';
 
 // The client JSON and a result's JSON are written by hand; each must be the text the generic
@@ -215,5 +215,29 @@ t.test('numbers and strings are written as JSON.stringify writes them', (t) => {
   for (const s of [...texts, newTicket(now), 'a'.repeat(63), 'a'.repeat(64), '"', '\\']) {
     t.equal(jsonString(s), JSON.stringify(s), `string ${JSON.stringify(s)}`);
   }
+  t.end();
+});
+
+t.test("a spec's JSON is the generic one, plain or not", (t) => {
+  const r = rng(5);
+  const plain = (args: string[]): JobSpec => ({ type: 'echo', args, priority: 0, maxAttempts: 1 });
+  const specs: JobSpec[] = [
+    plain([]),
+    plain(['x']),
+    ...texts.map((a) => plain([a, a])),
+    { type: 'exec', args: ['sh', '-c', 'echo "hi"; exit 3'], priority: -2, maxAttempts: 3 },
+    // members in another order, or more of them: the generic walk, the same text
+    { args: ['x'], type: 'echo', priority: 0, maxAttempts: 1 },
+    { type: 'echo', args: ['x'], priority: 0, maxAttempts: 1, tenant: 'team-a' },
+    { type: 'echo', args: [1 as unknown as string], priority: 0, maxAttempts: 1 },
+  ];
+  for (let i = 0; i < 1000; i++) specs.push(specOf(r));
+  for (const spec of specs) {
+    if (specJson(spec) !== JSON.stringify(spec)) {
+      t.equal(specJson(spec), JSON.stringify(spec));
+      break;
+    }
+  }
+  t.pass(`${specs.length} specs`);
   t.end();
 });
