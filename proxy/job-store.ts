@@ -106,10 +106,6 @@ export class JobStore {
     private readonly committer: Committer,
   ) {
     ensureColumns(db, 'jobs', ADDED_COLUMNS);
-    // A statement that writes several rows (the delivered flags) keeps a journal of the pages
-    // it changes, to undo itself alone; past 64 KiB SQLite spills it to a temporary file, a
-    // write of every page it touches. In memory it is only a copy.
-    db.pragma('temp_store = MEMORY');
     this.sql = {
       // positional: binding by name costs a lookup per column on every job
       insert: db.prepare(
