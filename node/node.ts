@@ -151,7 +151,7 @@ export class PetrelNode {
       remote: (req) => this.link.readLog(req),
     });
     this.api = {
-      submit: (spec) => this.origin.submit(spec),
+      submit: (spec) => this.origin.submitJob(spec).then((s) => s.ticket),
       submitJob: (spec) => this.origin.submitJob(spec),
       view: (t) => this.origin.view(t),
       wait: (t, ms, signal) => this.origin.wait(t, ms, signal),

@@ -3,6 +3,7 @@ import { newTicket } from '../shared/ids.js';
 import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
 import { runOfResult, type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
+import { specJson as specJsonText } from '../shared/wire-text.js';
 import type { Executor } from './executor.js';
 import { Claims, needsClaim } from './claims.js';
 import { Forwarding } from './forwarding.js';
@@ -12,7 +13,6 @@ import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
 import { diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
-import { specJson as specJsonText } from '../shared/wire-text.js';
 import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -134,12 +134,7 @@ export class Origin {
     return isBuiltinType(type) || (this.opts.customTypeKnown?.(type) ?? false);
   }
 
-  /** Issues a ticket for `spec`: this node's new one, or, for a known key, the key's own. */
-  submit(spec: JobSpec): Promise<string> {
-    return this.submitJob(spec).then((s) => s.ticket);
-  }
-
-  /** As `submit`, saying whether the ticket is new (false: an earlier job had this key). */
+  /** Issues a ticket for `spec`; for a known key, the key's own (`created` false). */
   submitJob(spec: JobSpec): Promise<Submitted> {
     if (this.closed) {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
