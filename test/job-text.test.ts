@@ -51,6 +51,18 @@ t.test('texts are made once and remade when the result is replaced', (t) => {
   t.end();
 });
 
+t.test('a result as a frame brings it, members in any order, is stored as the same value', (t) => {
+  const r = result(newTicket(now));
+  const reversed = Object.fromEntries(Object.entries(r).reverse());
+  const reordered = JSON.parse(JSON.stringify(reversed)) as JobResult;
+  t.not(Object.keys(reordered)[0], 'id', 'its members came in another order');
+  const j: JobTexts = { spec: JSON.parse(JSON.stringify(spec)) as JobSpec, result: reordered };
+  t.same(JSON.parse(resultJson(j)), r);
+  t.equal(resultJson(j), JSON.stringify(r), 'written in the schema order');
+  t.equal(specJson(j), JSON.stringify(spec));
+  t.end();
+});
+
 t.test('frames of texts are the frames of the objects, split at MAX_BATCH', (t) => {
   const sent: string[] = [];
   const frames: FrameIn[] = [];
