@@ -1,4 +1,5 @@
 import WebSocket from 'ws';
+import { withCork } from '../shared/batcher.js';
 import { newTicket } from '../shared/ids.js';
 import type { JobResult } from '../shared/job-view.js';
 import {
@@ -190,8 +191,13 @@ class FakeNode {
     setImmediate(() => this.flush());
   }
 
+  /** The frames of a tick leave in one write, as a real node's do (`withCork`). */
   private flush(): void {
     this.scheduled = false;
+    withCork(this.ws, () => this.sendTick());
+  }
+
+  private sendTick(): void {
     if (this.ackJobs.length > 0 || this.ackResults.length > 0) {
       for (const [jobs, results] of chunkPairs(this.ackJobs, this.ackResults)) {
         this.send({ type: 'ACK', jobs, results });
