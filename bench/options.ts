@@ -33,8 +33,9 @@ export interface BenchOptions {
   readonly build: { readonly proxy: string; readonly node: string } | undefined;
   /** Proxy variables set on every cluster the run starts (--policy, --prefetch). */
   readonly proxyEnv: Readonly<Record<string, string>>;
-  // 0. peers: jobs per run, Petrel and beanstalkd each
+  // 0. peers: jobs per run, Petrel and beanstalkd each, and measured rounds of the two in turn
   readonly peerJobs: number;
+  readonly peerRounds: number;
   // 1. throughput
   readonly clients: number;
   readonly depth: number;
@@ -72,6 +73,7 @@ export const USAGE = `usage: npm run bench -- [flags]
                           (default: all but memory, which runs only when named)
   --durability <modes>    'relaxed' adds a relaxed column next to fsync; 'fsync,relaxed' likewise
   --peer-jobs <n>         peers: jobs for Petrel at its defaults and for beanstalkd (30000)
+  --peer-rounds <n>       peers: measured rounds of each, taken in turn (5; quick 3)
   --clients <n>           throughput clients (48)         --depth <n>   jobs in flight per client (16)
   --seconds <s>           throughput window               --slots <n>   SLOTS per node for 1, 2, 6 (64)
   --latency-rate <n>      jobs/s for the latency run (200)
@@ -97,6 +99,13 @@ function num(v: string | undefined, name: string, fallback: number, min = 0): nu
   return n;
 }
 
+/** A whole number of at least 1 (`--name`), or `fallback` when not given. */
+function count(v: string | undefined, name: string, fallback: number): number {
+  const n = num(v, name, fallback, 1);
+  if (!Number.isInteger(n)) throw new Error(`--${name} must be a whole number, got ${v}`);
+  return n;
+}
+
 /** Parses argv; throws with a message on bad flags. Returns null for --help. */
 export function parseOptions(argv: readonly string[], defaultOut: string): BenchOptions | null {
   const { values } = parseArgs({
@@ -115,6 +124,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       policy: { type: 'string' },
       prefetch: { type: 'string' },
       'peer-jobs': { type: 'string' },
+      'peer-rounds': { type: 'string' },
       clients: { type: 'string' },
       depth: { type: 'string' },
       seconds: { type: 'string' },
@@ -176,6 +186,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       ...(values.prefetch ? { PREFETCH: String(num(values.prefetch, 'prefetch', 1)) } : {}),
     },
     peerJobs: num(values['peer-jobs'], 'peer-jobs', quick ? 10_000 : 30_000, 1),
+    peerRounds: count(values['peer-rounds'], 'peer-rounds', quick ? 3 : 5),
     clients: num(values.clients, 'clients', 48, 1),
     depth: num(values.depth, 'depth', 16, 1),
     throughputSlots: num(values.slots, 'slots', 64, 1),

@@ -3,12 +3,14 @@ import {
   beanstalkdPath,
   beanstalkPaced,
   startBeanstalkd,
+  type Beanstalkd,
   type PeerRun,
 } from '../beanstalk.js';
 import { Cluster } from '../cluster.js';
 import { measureCommitFloor, measurePacedFloor } from '../fsync-floor.js';
 import { measureCommitServer } from '../commit-floor.js';
-import { closedLoop, openLoop } from '../load.js';
+import { closedLoop, openLoop, type ErrorCounts } from '../load.js';
+import { alternateRounds, type RoundFigures, type Side } from '../peer-rounds.js';
 import { cpuDelta, cpuSnapshot } from '../proc-stats.js';
 import type { Metric, ScenarioResult } from '../report.js';
 import { summarize, type Summary } from '../stats.js';
@@ -63,31 +65,46 @@ async function secondPass<R extends { jobs: number }>(
   return { ...run, cpu: { systemUs: perJob(systemMs), generatorUs: perJob(d.ownMs) } };
 }
 
-async function beanstalk(
+/** beanstalkd started, and its put latency at the light load's `arrivals`; null if absent. */
+async function startPeer(
   ctx: ScenarioContext,
   fsyncEachWrite: boolean,
   arrivals: readonly number[],
-): Promise<PeerRuns | null> {
+): Promise<{ b: Beanstalkd; put: Summary } | null> {
   const path = beanstalkdPath();
   if (path === null) return null;
   const b = await startBeanstalkd(path, fsyncEachWrite);
   try {
-    const { clients, depth, peerJobs } = ctx.opts;
     const mode = fsyncEachWrite ? '-f 0' : 'in memory';
     ctx.log(`peers: beanstalkd ${mode}, ${arrivals.length} puts at the light load's pacing`);
-    const put = summarize(await beanstalkPaced(b.port, arrivals));
-    ctx.log(`peers: beanstalkd ${mode}, ${peerJobs} jobs`);
-    const run = await secondPass({ beanstalkd: b.pid }, () =>
-      beanstalkClosedLoop(b.port, clients, depth, peerJobs),
-    );
-    return { ...run, put };
-  } finally {
+    return { b, put: summarize(await beanstalkPaced(b.port, arrivals)) };
+  } catch (err) {
     await b.stop();
+    throw err;
+  }
+}
+
+/** beanstalkd with its binlog fsync'd after every write: paced puts, then its closed loop. */
+async function syncedPeer(
+  ctx: ScenarioContext,
+  arrivals: readonly number[],
+): Promise<PeerRuns | null> {
+  const peer = await startPeer(ctx, true, arrivals);
+  if (peer === null) return null;
+  try {
+    const { clients, depth, peerJobs } = ctx.opts;
+    ctx.log(`peers: beanstalkd -f 0, ${peerJobs} jobs`);
+    const run = await secondPass({ beanstalkd: peer.b.pid }, () =>
+      beanstalkClosedLoop(peer.b.port, clients, depth, peerJobs),
+    );
+    return { ...run, put: peer.put };
+  } finally {
+    await peer.b.stop();
   }
 }
 
 export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const { clients, depth, peerJobs, latencyRate, latencyMs, nodes } = ctx.opts;
+  const { clients, depth, peerJobs, peerRounds, latencyRate, latencyMs, nodes } = ctx.opts;
   const lightJobs = poissonArrivals(
     seededRandom(ctx.opts.seed + 11),
     latencyRate,
@@ -95,68 +112,89 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     echoJob,
   );
   const arrivals = lightJobs.map((j) => j.at);
-  const memory = await beanstalk(ctx, false, arrivals);
-  const synced = await beanstalk(ctx, true, arrivals);
-  const cluster = await Cluster.start({
-    label: `defaults-${ctx.durability}`,
-    nodes,
-    slots: 0,
-    durability: ctx.durability,
-    profileDir: ctx.opts.profileDir,
-    proxyEnv: ctx.opts.proxyEnv,
-    proxyMain: ctx.opts.build?.proxy,
-    nodeMain: ctx.opts.build?.node,
-  });
-  let floor, pacedFloor, commitServer, ticket, result, run, seconds;
+  const synced = await syncedPeer(ctx, arrivals);
+  // in memory, it stays up until its rounds beside Petrel's are done
+  const memory = await startPeer(ctx, false, arrivals);
+  let floor, pacedFloor, commitServer, ticket, result, rounds: RoundFigures;
+  const errors: ErrorCounts = {};
   try {
-    ctx.log(`peers: Petrel at the defaults, ${WARMUP_JOBS} echo jobs to warm it up`);
-    await closedLoop({
-      ports: cluster.clientPorts,
-      clients: 12,
-      depth: 4,
-      command: 'echo warm-up',
-      warmupMs: 0,
-      durationMs: 60_000,
-      maxJobs: WARMUP_JOBS,
+    const cluster = await Cluster.start({
+      label: `defaults-${ctx.durability}`,
+      nodes,
+      slots: 0,
+      durability: ctx.durability,
+      profileDir: ctx.opts.profileDir,
+      proxyEnv: ctx.opts.proxyEnv,
+      proxyMain: ctx.opts.build?.proxy,
+      nodeMain: ctx.opts.build?.node,
     });
-    await new Promise((r) => setTimeout(r, SETTLE_MS));
-    // the floor just before the light load, the cluster idle: on a shared machine the disk's
-    // speed changes from one minute to the next, and the ratios compare the two
-    ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
-    floor = measureCommitFloor();
-    ctx.log('peers: the same commit at the light load’s pacing');
-    pacedFloor = await measurePacedFloor(arrivals);
-    ctx.log('peers: a bare Node server committing each line through the group commit, same pacing');
-    commitServer = summarize(await measureCommitServer(arrivals));
-    ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
-    const light = await openLoop({
-      ports: cluster.clientPorts,
-      jobs: lightJobs,
-      deadlineMs: latencyMs + 10_000,
-      prewarmPerPort: 8,
-      maxPerPort: 64,
-    });
-    ticket = summarize(light.ticketMs);
-    result = summarize(light.resultMs);
-    ctx.log(`peers: Petrel at the defaults, ${peerJobs} echo jobs, ${clients} × ${depth}, twice`);
-    run = await secondPass(cluster.pids(), async () => {
-      const r = await closedLoop({
+    try {
+      ctx.log(`peers: Petrel at the defaults, ${WARMUP_JOBS} echo jobs to warm it up`);
+      await closedLoop({
         ports: cluster.clientPorts,
-        clients,
-        depth,
-        command: 'echo x',
+        clients: 12,
+        depth: 4,
+        command: 'echo warm-up',
         warmupMs: 0,
-        durationMs: 10 * 60_000,
-        maxJobs: peerJobs,
+        durationMs: 60_000,
+        maxJobs: WARMUP_JOBS,
       });
-      return { ...r, jobs: r.completed };
-    });
-    seconds = run.activeMs / 1000;
-    cluster.assertAlive();
+      await new Promise((r) => setTimeout(r, SETTLE_MS));
+      // the floor just before the light load, the cluster idle: on a shared machine the disk's
+      // speed changes from one minute to the next, and the ratios compare the two
+      ctx.log('peers: one fsync’d SQLite commit (WAL, synchronous=FULL), 500 samples');
+      floor = measureCommitFloor();
+      ctx.log('peers: the same commit at the light load’s pacing');
+      pacedFloor = await measurePacedFloor(arrivals);
+      ctx.log(
+        'peers: a bare Node server committing each line through the group commit, same pacing',
+      );
+      commitServer = summarize(await measureCommitServer(arrivals));
+      ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
+      const light = await openLoop({
+        ports: cluster.clientPorts,
+        jobs: lightJobs,
+        deadlineMs: latencyMs + 10_000,
+        prewarmPerPort: 8,
+        maxPerPort: 64,
+      });
+      ticket = summarize(light.ticketMs);
+      result = summarize(light.resultMs);
+      const petrel: Side = {
+        pids: cluster.pids(),
+        pass: async () => {
+          const r = await closedLoop({
+            ports: cluster.clientPorts,
+            clients,
+            depth,
+            command: 'echo x',
+            warmupMs: 0,
+            durationMs: 10 * 60_000,
+            maxJobs: peerJobs,
+          });
+          for (const [k, v] of Object.entries(r.errors)) errors[k] = (errors[k] ?? 0) + v;
+          return { jobs: r.completed, seconds: r.activeMs / 1000 };
+        },
+      };
+      const peer: Side | undefined = memory
+        ? {
+            pids: { beanstalkd: memory.b.pid },
+            pass: () => beanstalkClosedLoop(memory.b.port, clients, depth, peerJobs),
+          }
+        : undefined;
+      ctx.log(
+        `peers: ${peerJobs} echo jobs, ${clients} × ${depth}, ${peerRounds} rounds of Petrel` +
+          (peer ? ' and beanstalkd in memory in turn' : ''),
+      );
+      rounds = await alternateRounds(petrel, peer, peerRounds, (l) => ctx.log(`peers: ${l}`));
+      cluster.assertAlive();
+    } finally {
+      await cluster.stop();
+    }
   } finally {
-    await cluster.stop();
+    await memory?.b.stop();
   }
-  const perSecond = run.completed / seconds;
+  const { perSecond, cpu } = rounds;
   /** A latency as a multiple of the floor, against its target. */
   const vsFloor = (ms: number, most: number): Metric => ({
     label: '  ÷ floor',
@@ -165,8 +203,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     target: { op: '<=', value: most },
     digits: 2,
   });
-  const ratio = (peer: PeerRun | null) => (peer === null ? NaN : perSecond / peer.perSecond);
-  const put = (peer: PeerRuns | null) => peer?.put.p50 ?? NaN;
+  const put = (peer: { put: Summary } | null) => peer?.put.p50 ?? NaN;
   const metrics: Metric[] = [
     { label: 'fsync’d commit p50 (the floor)', unit: 'ms', value: floor.p50, digits: 2 },
     { label: 'submit→ticket p50', unit: 'ms', value: ticket.p50, digits: 2 },
@@ -189,11 +226,11 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
     vsFloor(result.p99, 10),
     { label: 'fsync’d commit at that pacing, p99', unit: 'ms', value: pacedFloor.p99, digits: 2 },
     { label: 'jobs/s end to end (defaults)', unit: '/s', value: perSecond, digits: 0 },
-    { label: 'beanstalkd in memory', unit: '/s', value: memory?.perSecond ?? NaN, digits: 0 },
+    { label: 'beanstalkd in memory', unit: '/s', value: rounds.peerPerSecond, digits: 0 },
     {
-      label: '  Petrel ÷ beanstalkd',
+      label: '  Petrel ÷ beanstalkd (median of rounds)',
       unit: '×',
-      value: ratio(memory),
+      value: rounds.ratio,
       target: { op: '>=', value: 1 },
       digits: 2,
     },
@@ -203,19 +240,19 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
       value: synced?.perSecond ?? NaN,
       digits: 0,
     },
-    { label: '  Petrel ÷ beanstalkd -f 0', unit: '×', value: ratio(synced), digits: 2 },
     {
-      label: 'CPU per job: Petrel (proxy + nodes)',
-      unit: 'µs',
-      value: run.cpu.systemUs,
-      digits: 1,
+      label: '  Petrel ÷ beanstalkd -f 0',
+      unit: '×',
+      value: perSecond / (synced?.perSecond ?? NaN),
+      digits: 2,
     },
-    { label: '  beanstalkd in memory', unit: 'µs', value: memory?.cpu.systemUs ?? NaN, digits: 1 },
-    { label: '  load generator, Petrel', unit: 'µs', value: run.cpu.generatorUs, digits: 1 },
+    { label: 'CPU per job: Petrel (proxy + nodes)', unit: 'µs', value: cpu.systemUs, digits: 1 },
+    { label: '  beanstalkd in memory', unit: 'µs', value: rounds.peerCpu.systemUs, digits: 1 },
+    { label: '  load generator, Petrel', unit: 'µs', value: cpu.generatorUs, digits: 1 },
     {
       label: '  load generator, beanstalkd',
       unit: 'µs',
-      value: memory?.cpu.generatorUs ?? NaN,
+      value: rounds.peerCpu.generatorUs,
       digits: 1,
     },
   ];
@@ -223,9 +260,13 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   if (memory === null) {
     notes.push('peers: beanstalkd is not installed (apt-get install beanstalkd): no peer ratio');
   }
-  const errors = Object.entries(run.errors);
-  if (errors.length > 0)
-    notes.push(`peers: errors ${errors.map(([k, v]) => `${k}×${v}`).join(', ')}`);
+  if (rounds.ratios.length > 0) {
+    const each = rounds.ratios.map((r) => r.toFixed(2)).join(', ');
+    notes.push(`peers: Petrel ÷ beanstalkd in memory, round by round: ${each}`);
+  }
+  const failed = Object.entries(errors);
+  if (failed.length > 0)
+    notes.push(`peers: errors ${failed.map(([k, v]) => `${k}×${v}`).join(', ')}`);
   return {
     metrics,
     details: {
@@ -234,10 +275,15 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
       commitServer,
       ticket,
       result,
-      jobs: run.completed,
-      seconds,
-      cpu: run.cpu,
-      beanstalkd: { memory, synced },
+      jobs: rounds.jobs,
+      seconds: rounds.seconds,
+      cpu,
+      rounds: {
+        ratios: rounds.ratios,
+        peerPerSecond: rounds.peerPerSecond,
+        peerCpu: rounds.peerCpu,
+      },
+      beanstalkd: { memory: memory && { put: memory.put }, synced },
     },
     notes,
   };
