@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { Etcd3, type Campaign, type Election, type ElectionObserver, type Lease } from 'etcd3';
+import { Election, Etcd3, type Campaign, type Lease, type Watcher } from 'etcd3';
 import type { Logger } from '../shared/log.js';
 import type { Fence } from './etcd-group-store.js';
 
@@ -16,8 +16,11 @@ export interface EtcdElectionOptions {
 /** What the election tells the proxy; times are `performance.now()` milliseconds. */
 export interface ElectionEvents {
   elected(epoch: number, grantedAt: number): void;
-  /** The election's current leader value, `undefined` while there is none. */
-  observed(leader: string | undefined): void;
+  /**
+   * The election's leader as etcd answered a read: its oldest key's value and creation
+   * revision (its epoch), both `undefined` while there is none. Reads follow every change.
+   */
+  observed(leader: string | undefined, epoch: number | undefined): void;
   lost(err: Error): void;
   keepaliveSent(at: number): void;
   keepaliveConfirmed(): void;
@@ -30,13 +33,23 @@ const RETRY_MS = 500;
  * The etcd edge of leadership: one campaign at a time through etcd3's Election API (a key
  * under a lease; the oldest key leads) and an observer of who leads. The campaign's key
  * creation revision is the leader's epoch: a later leader's key is always newer.
+ *
+ * The observer is this module's own, not etcd3's ElectionObserver: that one, when several
+ * keys appear between its first read and its watch (proxies starting together), takes the
+ * newest of them for the leader and keeps naming it until that key goes. Here every change
+ * under the election's prefix is followed by a read of the oldest key, one read at a time.
  */
 export class EtcdElection {
   private readonly etcd: Etcd3;
   private readonly election: Election;
   private campaign: Campaign | undefined;
-  private observer: ElectionObserver | undefined;
-  private retry: NodeJS.Timeout | undefined;
+  private readonly prefix: string;
+  private watcher: Watcher | undefined;
+  /** A read of who leads is under way; `readAgain`: something changed meanwhile. */
+  private reading = false;
+  private readAgain = false;
+  /** Retries of the campaign and of the observer: each its own, one never cancels the other. */
+  private readonly retries = new Map<'campaign' | 'observe' | 'read', NodeJS.Timeout>();
   private closed = false;
   private generation = 0;
   private won: Fence | undefined;
@@ -51,6 +64,7 @@ export class EtcdElection {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 2000 }),
     });
     this.election = this.etcd.election(opts.name, opts.ttlSeconds);
+    this.prefix = `${Election.prefix}/${opts.name}/`;
   }
 
   start(): void {
@@ -83,14 +97,18 @@ export class EtcdElection {
     if (!old) return again();
     old.resign().then(again, (err: unknown) => {
       this.opts.log.warn({ err }, 'could not resign from the election');
-      this.later(again);
+      this.later('campaign', again);
     });
   }
 
-  private later(fn: () => void): void {
-    clearTimeout(this.retry);
-    this.retry = setTimeout(fn, RETRY_MS);
-    this.retry.unref();
+  private later(what: 'campaign' | 'observe' | 'read', fn: () => void): void {
+    clearTimeout(this.retries.get(what));
+    const timer = setTimeout(() => {
+      this.retries.delete(what);
+      if (!this.closed) fn();
+    }, RETRY_MS);
+    timer.unref();
+    this.retries.set(what, timer);
   }
 
   private campaignNow(): void {
@@ -122,8 +140,8 @@ export class EtcdElection {
     campaign.resign().catch(() => {});
     this.opts.log.warn({ err }, 'the etcd campaign failed; campaigning again');
     this.events.lost(err instanceof Error ? err : new Error(String(err)));
-    this.later(() => {
-      if (!this.closed && !this.campaign) this.campaignNow();
+    this.later('campaign', () => {
+      if (!this.campaign) this.campaignNow();
     });
   }
 
@@ -157,31 +175,67 @@ export class EtcdElection {
     return { key, epoch: rev };
   }
 
+  /** Watches the election's keys; each change (and each resumed stream) reads who leads. */
   private async observe(): Promise<void> {
     try {
-      const observer = await this.election.observe();
-      if (this.closed) return void observer.cancel();
-      this.observer = observer;
-      this.events.observed(observer.leader());
-      observer.on('change', (leader) => this.events.observed(leader));
-      observer.on('error', (err) => {
-        this.opts.log.warn({ err }, 'lost the etcd election observer; observing again');
-        this.observer = undefined;
-        this.later(() => void this.observe());
+      const watcher = await this.etcd.watch().prefix(this.prefix).create();
+      if (this.closed) return void watcher.cancel();
+      this.watcher = watcher;
+      watcher.on('data', () => this.readLeader());
+      watcher.on('connected', () => this.readLeader());
+      watcher.on('error', (err) => {
+        if (this.closed) return;
+        this.opts.log.warn({ err }, 'lost the etcd election watch; watching again');
+        this.watcher = undefined;
+        void watcher.cancel().catch(() => {});
+        this.later('observe', () => void this.observe());
       });
+      // after the watch exists: a key that comes later is seen by both, never by neither
+      this.readLeader();
     } catch (err) {
       if (this.closed) return;
-      this.opts.log.warn({ err }, 'cannot observe the etcd election yet');
-      this.later(() => void this.observe());
+      this.opts.log.warn({ err }, 'cannot watch the etcd election yet');
+      this.later('observe', () => void this.observe());
     }
+  }
+
+  /** Reads the oldest key; a change during a read is followed by another read. */
+  private readLeader(): void {
+    if (this.reading) {
+      this.readAgain = true;
+      return;
+    }
+    this.reading = true;
+    this.readAgain = false;
+    this.etcd
+      .getAll()
+      .prefix(this.prefix)
+      .sort('Create', 'Ascend')
+      .limit(1)
+      .exec()
+      .then(
+        (res) => {
+          this.reading = false;
+          if (this.closed) return;
+          const kv = res.kvs[0];
+          this.events.observed(kv?.value.toString(), kv ? Number(kv.create_revision) : undefined);
+          if (this.readAgain) this.readLeader();
+        },
+        (err: unknown) => {
+          this.reading = false;
+          if (this.closed) return;
+          this.opts.log.warn({ err }, 'cannot read who leads the etcd election; reading again');
+          this.later('read', () => this.readLeader());
+        },
+      );
   }
 
   /** Resigns (a graceful stop hands leadership over at once) and closes the client. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.retry);
-    const steps = [this.campaign?.resign(), this.observer?.cancel()];
+    for (const t of this.retries.values()) clearTimeout(t);
+    const steps = [this.campaign?.resign(), this.watcher?.cancel()];
     await Promise.allSettled(steps.map((p) => withTimeout(p, 2000)));
     this.etcd.close();
   }

@@ -12,9 +12,10 @@ export type LeaderState =
 
 /**
  * What the proxy must do after an event. `campaign-again`: it won, but too late to trust its
- * lease; it must give up its key, or it would hold the group with nobody leading.
+ * lease; it must give up its key, or it would hold the group with nobody leading. `resign`:
+ * it stops leading and gives its key up likewise.
  */
-export type LeaderAction = 'lead' | 'step-down' | 'campaign-again' | 'none';
+export type LeaderAction = 'lead' | 'step-down' | 'resign' | 'campaign-again' | 'none';
 
 export interface LeadershipOptions {
   /** The lease's time to live in milliseconds. */
@@ -110,16 +111,23 @@ export class Leadership {
     return 'lead';
   }
 
-  /** Another proxy's value is the election's leader now (or none, `undefined`). */
-  observed(leader: string | undefined): LeaderAction {
+  /**
+   * The election's leader as read from etcd: the value of its oldest key and that key's
+   * creation revision (both `undefined` while there is none). A leader judges by the
+   * revision, never by the value: a read answered before it won names an older key (gone
+   * since, or it could not have won), which changes nothing; only a newer key means its own
+   * is gone. It then resigns rather than only stepping down: a proxy that stops leading while
+   * its key may still be the oldest would hold the group with nobody leading.
+   */
+  observed(leader: string | undefined, epoch: number | undefined): LeaderAction {
     if (!this.opts) return 'none';
+    const named = leader === this.self ? undefined : leader;
     if (this.current.role === 'leader') {
-      // the observer lags behind the campaign: only another name means this proxy lost
-      if (leader === undefined || leader === this.self) return 'none';
-      this.current = { role: 'follower', leader };
-      return 'step-down';
+      if (epoch === undefined || epoch <= this.current.epoch) return 'none';
+      this.current = { role: 'follower', leader: named };
+      return 'resign';
     }
-    this.current = { role: 'follower', leader: leader === this.self ? undefined : leader };
+    this.current = { role: 'follower', leader: named };
     return 'none';
   }
 

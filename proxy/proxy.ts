@@ -178,7 +178,10 @@ export class PetrelProxy {
     const act = (a: LeaderAction, why: string) => {
       if (a === 'lead') this.lead();
       else if (a === 'step-down') this.stepDown(why);
-      else if (a === 'campaign-again') {
+      else if (a === 'resign') {
+        this.stepDown(why);
+        this.election?.restart();
+      } else if (a === 'campaign-again') {
         this.log.warn('won the election after its lease may have lapsed; campaigning again');
         this.election?.restart();
       }
@@ -195,7 +198,8 @@ export class PetrelProxy {
       {
         elected: (epoch, grantedAt) =>
           act(this.leadership.elected(epoch, grantedAt, performance.now()), 'elected'),
-        observed: (leader) => act(this.leadership.observed(leader), `${leader} leads`),
+        observed: (leader, epoch) =>
+          act(this.leadership.observed(leader, epoch), `${leader} leads (epoch ${epoch})`),
         lost: (err) => act(this.leadership.lost(), `etcd: ${err.message}`),
         keepaliveSent: (at) => this.leadership.keepaliveSent(at),
         keepaliveConfirmed: () => this.leadership.keepaliveConfirmed(),
@@ -227,8 +231,16 @@ export class PetrelProxy {
         const may = this.leadership.epoch === epoch && this.mayAct();
         this.loading = undefined;
         if (!may) return;
-        this.term = this.newTerm(epoch, stores);
-        this.term.start();
+        try {
+          this.term = this.newTerm(epoch, stores);
+          this.term.start();
+        } catch (err) {
+          // holding the lease without a term would keep every other proxy from leading
+          this.term?.abandon();
+          this.log.error({ err, epoch }, 'cannot start leading; handing leadership on');
+          this.lapse('the term could not start');
+          return;
+        }
         this.log.info({ epoch }, 'leading the proxy group');
         this.cluster.leaderChanged();
       },
@@ -268,9 +280,13 @@ export class PetrelProxy {
 
   /** Stops scheduling at once: nothing more is written or sent; nodes are told to move. */
   private stepDown(why: string): void {
+    const loading = this.loading;
     this.loading = undefined;
     const term = this.term;
-    if (!term?.active) return;
+    if (!term?.active) {
+      if (loading !== undefined) this.log.warn({ epoch: loading, why }, 'no longer taking over');
+      return;
+    }
     term.abandon();
     this.cluster.closeAll(4010, this.refusal());
     this.log.warn({ epoch: term.epoch, why }, 'no longer leading the proxy group');

@@ -70,17 +70,37 @@ t.test('winning after the lease may have expired does not lead: it campaigns aga
 
 t.test('observing another leader or losing the lease steps down', async (t) => {
   const l = new Leadership('ws://a/cluster', opts);
-  t.equal(l.observed('ws://b/cluster'), 'none');
+  t.equal(l.observed('ws://b/cluster', 3), 'none');
   t.equal(l.leader, 'ws://b/cluster', 'a follower names the leader');
   l.elected(4, 0, 10);
-  t.equal(l.observed('ws://a/cluster'), 'none', 'seeing itself changes nothing');
-  t.equal(l.observed(undefined), 'none', 'the observer lagging changes nothing');
-  t.equal(l.observed('ws://c/cluster'), 'step-down');
+  t.equal(l.observed('ws://a/cluster', 4), 'none', 'seeing itself changes nothing');
+  t.equal(l.observed(undefined, undefined), 'none', 'the observer lagging changes nothing');
+  t.equal(l.observed('ws://c/cluster', 7), 'resign', 'a newer key leads: its own is gone');
   t.equal(l.leader, 'ws://c/cluster');
-  l.elected(6, 0, 10);
+  t.notOk(l.mayAct(10));
+  l.elected(9, 0, 10);
   t.equal(l.lost(), 'step-down');
   t.equal(l.lost(), 'none', 'only once');
   t.equal(l.leader, undefined);
+});
+
+t.test('a read of the election older than the win changes nothing', async (t) => {
+  const l = new Leadership('ws://a/cluster', opts);
+  t.equal(l.observed('ws://b/cluster', 3), 'none');
+  t.equal(l.elected(5, 0, 10), 'lead');
+  // answered before the old leader's key went: naming it must not depose the new leader
+  t.equal(l.observed('ws://b/cluster', 3), 'none');
+  t.equal(l.state.role, 'leader');
+  t.ok(l.mayAct(10));
+  t.equal(l.leader, 'ws://a/cluster');
+});
+
+t.test('a leader named wrongly by value resigns only on a newer key', async (t) => {
+  const l = new Leadership('ws://a/cluster', opts);
+  t.equal(l.elected(5, 0, 10), 'lead');
+  // the same proxy's value under a newer key: its own key is gone all the same
+  t.equal(l.observed('ws://a/cluster', 8), 'resign');
+  t.equal(l.leader, undefined, 'it names nobody rather than itself');
 });
 
 t.test('a node tries each proxy in turn and follows a named leader', async (t) => {
