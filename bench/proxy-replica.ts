@@ -136,7 +136,10 @@ function runReplica(turns: number): {
   framesOut: number;
 } {
   const dir = mkdtempSync(join(tmpdir(), 'petrel-replica-'));
-  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA, { pageSize: 16_384 });
+  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA, {
+    pageSize: 16_384,
+    tempStore: 'memory',
+  });
   try {
     const committer = new Committer(db);
     const log = silentLogger();

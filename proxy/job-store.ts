@@ -283,11 +283,13 @@ export class JobStore {
 
   /**
    * One statement per acknowledgement rather than one per ticket: a run of a statement costs
-   * about as much as the row it finds, and an origin acks its results in batches.
+   * about as much as the row it finds, and an origin acks its results in batches. `OR IGNORE`
+   * changes no outcome (setting the flag breaks no constraint) but tells SQLite the statement
+   * never stops halfway, so it keeps no journal of the pages it changes to undo itself alone.
    */
   private deliveredStatement(n: number): Database.Statement<[string[]]> {
     return (this.deliveredOf[n] ??= this.db.prepare<[string[]]>(
-      `UPDATE jobs SET delivered = 1 WHERE id IN (${'?,'.repeat(n - 1)}?)`,
+      `UPDATE OR IGNORE jobs SET delivered = 1 WHERE id IN (${'?,'.repeat(n - 1)}?)`,
     ));
   }
 

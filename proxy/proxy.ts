@@ -46,9 +46,12 @@ export class PetrelProxy {
     private readonly log: Logger,
   ) {
     // rows of 300-500 bytes, written in batches of hundreds: large pages mean fewer of them to
-    // split and to write to the WAL per commit
+    // split and to write to the WAL per commit. A statement that changes several rows (an
+    // origin's delivered flags) keeps a journal of its pages to undo itself alone; past 64 KiB
+    // a file-backed one is written out page by page, in memory it is only a copy.
     this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA, {
       pageSize: PROXY_PAGE_SIZE,
+      tempStore: 'memory',
     });
     const group = cfg.ETCD_ENDPOINTS.length > 0;
     this.leadership = new Leadership(

@@ -19,14 +19,16 @@ export type Durability = 'fsync' | 'relaxed';
  * the disk before it returns; `relaxed` survives a process crash but not a power cut.
  * A file that cannot be read as a database stops the process with a message naming it:
  * starting silently empty would break every promise the file holds. `pageSize` applies to a
- * file created now.
+ * file created now. `tempStore: 'memory'` keeps the connection's temporary data (statement
+ * journals, sorts) in memory instead of temporary files; it is set here, at the open, since
+ * SQLite refuses to change it inside a transaction once temporary storage is in use.
  */
 export function openDatabase(
   dataDir: string,
   fileName: string,
   durability: Durability,
   schema: string,
-  opts: { pageSize?: number } = {},
+  opts: { pageSize?: number; tempStore?: 'memory' } = {},
 ): Db {
   const file = resolve(join(dataDir, fileName));
   usableDataDir(dataDir, file);
@@ -42,6 +44,7 @@ export function openDatabase(
     db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
     db.pragma('busy_timeout = 5000');
     db.pragma('foreign_keys = ON');
+    if (opts.tempStore === 'memory') db.pragma('temp_store = MEMORY');
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new Error(String(check));
     db.exec(schema);

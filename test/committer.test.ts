@@ -229,6 +229,19 @@ t.test('a page size is given to a new file only; an existing file keeps its own'
   t.end();
 });
 
+t.test('temporary storage is kept in memory when asked at the open', (t) => {
+  const dir = tempDir(t.teardown);
+  const tempStore = (db: ReturnType<typeof openDatabase>) =>
+    db.pragma('temp_store', { simple: true });
+  const memory = openDatabase(dir, 'm.db', 'relaxed', SCHEMA, { tempStore: 'memory' });
+  t.equal(tempStore(memory), 2, 'MEMORY');
+  memory.close();
+  const plain = openDatabase(dir, 'f.db', 'relaxed', SCHEMA);
+  t.equal(tempStore(plain), 0, "SQLite's default without it");
+  plain.close();
+  t.end();
+});
+
 t.test(
   'with DURABILITY=fsync the WAL starts at its working size and commits write over it',
   async (t) => {
