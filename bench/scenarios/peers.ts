@@ -4,14 +4,12 @@ import {
   beanstalkPaced,
   startBeanstalkd,
   type Beanstalkd,
-  type PeerRun,
 } from '../beanstalk.js';
 import { Cluster } from '../cluster.js';
 import { measureCommitFloor, measurePacedFloor } from '../fsync-floor.js';
 import { measureCommitServer } from '../commit-floor.js';
 import { closedLoop, openLoop, type ErrorCounts } from '../load.js';
 import { alternateRounds, type RoundFigures, type Side } from '../peer-rounds.js';
-import { cpuDelta, cpuSnapshot } from '../proc-stats.js';
 import type { Metric, ScenarioResult } from '../report.js';
 import { summarize, type Summary } from '../stats.js';
 import { echoJob, poissonArrivals, seededRandom } from '../workload.js';
@@ -34,35 +32,12 @@ import type { ScenarioContext } from './context.js';
 const WARMUP_JOBS = 3000;
 const SETTLE_MS = 1000;
 
-/** beanstalkd's throughput, and its put latency at the light load's `arrivals`. */
-interface PeerRuns extends PeerRun {
+/** beanstalkd -f 0's throughput (one measured pass after a warm one), and its put latency. */
+interface SyncedPeer {
+  readonly perSecond: number;
+  readonly jobs: number;
+  readonly cpu: RoundFigures['cpu'];
   readonly put: Summary;
-  readonly cpu: JobCpu;
-}
-
-/** CPU per job over a measured closed loop: the system measured, and the load generator. */
-interface JobCpu {
-  readonly systemUs: number;
-  readonly generatorUs: number;
-}
-
-/**
- * Runs `pass` twice, the same load each time, and measures the second with the CPU `pids` and
- * this process (the load generator) used: the first pass warms what a fresh process compiles
- * on its first jobs of a new shape (Petrel's batch paths under 768 pipelined jobs), so both
- * sides are measured as a long-running service would be.
- */
-async function secondPass<R extends { jobs: number }>(
-  pids: Record<string, number>,
-  pass: () => Promise<R>,
-): Promise<R & { cpu: JobCpu }> {
-  await pass();
-  const a = cpuSnapshot(pids);
-  const run = await pass();
-  const d = cpuDelta(a, cpuSnapshot(pids));
-  const systemMs = Object.values(d.byName).reduce((sum, ms) => sum + ms, 0);
-  const perJob = (ms: number) => (ms * 1000) / run.jobs;
-  return { ...run, cpu: { systemUs: perJob(systemMs), generatorUs: perJob(d.ownMs) } };
 }
 
 /** beanstalkd started, and its put latency at the light load's `arrivals`; null if absent. */
@@ -88,16 +63,18 @@ async function startPeer(
 async function syncedPeer(
   ctx: ScenarioContext,
   arrivals: readonly number[],
-): Promise<PeerRuns | null> {
+): Promise<SyncedPeer | null> {
   const peer = await startPeer(ctx, true, arrivals);
   if (peer === null) return null;
   try {
     const { clients, depth, peerJobs } = ctx.opts;
-    ctx.log(`peers: beanstalkd -f 0, ${peerJobs} jobs`);
-    const run = await secondPass({ beanstalkd: peer.b.pid }, () =>
-      beanstalkClosedLoop(peer.b.port, clients, depth, peerJobs),
-    );
-    return { ...run, put: peer.put };
+    ctx.log(`peers: beanstalkd -f 0, ${peerJobs} jobs, twice (the second measured)`);
+    const alone: Side = {
+      pids: { beanstalkd: peer.b.pid },
+      pass: () => beanstalkClosedLoop(peer.b.port, clients, depth, peerJobs),
+    };
+    const { perSecond, jobs, cpu } = await alternateRounds(alone, undefined, 1, () => {});
+    return { perSecond, jobs, cpu, put: peer.put };
   } finally {
     await peer.b.stop();
   }
