@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { PetrelError } from './errors.js';
 import { reasonOf } from './startup.js';
-import type { SyncPlacer } from './sync-place.js';
 import { presizeWal, WalSync } from './wal-sync.js';
 
 export type Db = Database.Database;
@@ -132,12 +131,11 @@ export function isDiskFull(err: unknown): boolean {
  * one fsync, not one per job. Each write's `after` runs once its transaction is on disk: that
  * is where promises are sent, never before.
  *
- * With `DURABILITY=fsync` a busy process's fsync does not block the event loop: the
- * transaction commits with `synchronous=NORMAL` (its WAL frames written, not yet synced) and
- * the WAL is then fdatasync'd on libuv's thread pool (`WalSync`), while this process goes on
- * reading and committing the next batch. Batches committed during one sync share the next: a
- * pipelined group commit. While the disk is mostly idle the sync runs on the loop instead,
- * sparing the wake-ups between threads (`SyncPlacer`). The `after` callbacks of a batch run only when a sync that started after its
+ * With `DURABILITY=fsync` the fsync does not block the event loop: the transaction commits
+ * with `synchronous=NORMAL` (its WAL frames written, not yet synced) and the WAL is then
+ * fdatasync'd on libuv's thread pool (`WalSync`), while this process goes on reading and
+ * committing the next batch. Batches committed during one sync share the next: a pipelined
+ * group commit. The `after` callbacks of a batch run only when a sync that started after its
  * commit has finished, in commit order, so the rule holds exactly as with `synchronous=FULL`
  * (checkpoints keep their own syncs under NORMAL). Writes made outside a Committer still run
  * under the connection's FULL and sync before they return.
@@ -173,10 +171,6 @@ export class Committer {
   get syncs(): number {
     return this.walSync?.syncs ?? 0;
   }
-  /** Of those, the syncs that ran on the event loop, the process being mostly idle. */
-  get syncsOnLoop(): number {
-    return this.walSync?.syncsOnLoop ?? 0;
-  }
   /**
    * Asked before each flush: false means this process may no longer write (a proxy that lost
    * its leadership). Everything queued is then dropped unwritten and no `after` runs, so no
@@ -184,12 +178,11 @@ export class Committer {
    */
   fence: () => boolean = () => true;
 
-  /** `syncs` chooses where each WAL sync runs (by default `SyncPlacer`'s `adaptive`). */
-  constructor(db: Db, opts: { syncs?: SyncPlacer } = {}) {
+  constructor(db: Db) {
     const tx = db.transaction((writes: Write[]) => {
       for (const w of writes) w.op?.();
     });
-    this.walSync = WalSync.for(db, opts.syncs);
+    this.walSync = WalSync.for(db);
     if (this.walSync === undefined) this.tx = tx;
     else {
       // this connection's own commits skip SQLite's fsync: `WalSync` does it off the loop

@@ -10,13 +10,11 @@ import {
 } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Db } from './db.js';
-import { SyncPlacer } from './sync-place.js';
 
 type After = (err?: Error) => void;
 
 /**
- * Syncs one database's WAL file, one fdatasync at a time: on libuv's thread pool while the
- * process is busy, on the event loop while the disk is mostly idle (`SyncPlacer`). A callback
+ * Syncs one database's WAL file on libuv's thread pool, one fdatasync at a time. A callback
  * given after a commit runs once a sync that started after that commit has finished; commits
  * made while a sync runs share the next one. fdatasync acts on the file, whichever descriptor
  * names it, so this descriptor of our own covers SQLite's writes.
@@ -34,22 +32,14 @@ export class WalSync {
   /** Syncs started so far (a number for metrics and tests). */
   syncs = 0;
 
-  private constructor(
-    private readonly path: string,
-    private readonly placer: SyncPlacer,
-  ) {}
+  private constructor(private readonly path: string) {}
 
   /** A WalSync for `db` when its commits are meant to reach the disk (FULL, WAL, a file). */
-  static for(db: Db, placer = new SyncPlacer()): WalSync | undefined {
+  static for(db: Db): WalSync | undefined {
     if (db.memory) return undefined;
     if (db.pragma('synchronous', { simple: true }) !== 2) return undefined;
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') return undefined;
-    return new WalSync(`${db.name}-wal`, placer);
-  }
-
-  /** Syncs run on the event loop so far. */
-  get syncsOnLoop(): number {
-    return this.placer.onLoopCount;
+    return new WalSync(`${db.name}-wal`);
   }
 
   /** Runs `cb` once a sync started after this call has finished (a commit just happened). */
@@ -88,36 +78,16 @@ export class WalSync {
     this.running = true;
     this.unsynced = false;
     this.syncs++;
-    if (!this.placer.begin()) {
-      this.inFlight = this.take();
-      fdatasync(fd, (err) => this.ended(err ?? undefined));
-      return;
-    }
-    // on the loop, but once this turn's other callbacks ran: frames queued in this tick (a
-    // result for the proxy) leave first, so the proxy's sync runs while this one does
-    setImmediate(() => {
-      // commits made since share this sync: it starts after them (`whenSynced` may have
-      // added to `inFlight` meanwhile)
-      this.inFlight = this.inFlight.concat(this.take());
-      let err: Error | undefined;
-      try {
-        fdatasyncSync(fd);
-      } catch (e) {
-        err = e instanceof Error ? e : new Error(String(e));
-      }
-      this.ended(err);
+    this.inFlight = this.take();
+    fdatasync(fd, (err) => {
+      this.running = false;
+      const done = this.inFlight;
+      this.inFlight = [];
+      if (this.closing) return this.close();
+      // the next sync starts before these promises go out: it covers commits made meanwhile
+      if (this.waiting.length > 0) this.start();
+      this.finish(done, err ?? undefined);
     });
-  }
-
-  private ended(err: Error | undefined): void {
-    this.placer.end();
-    this.running = false;
-    const done = this.inFlight;
-    this.inFlight = [];
-    if (this.closing) return this.close();
-    // the next sync starts before these promises go out: it covers commits made meanwhile
-    if (this.waiting.length > 0) this.start();
-    this.finish(done, err);
   }
 
   private take(): After[] {

@@ -3,18 +3,13 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { Committer, openDatabase } from '../shared/db.js';
-import { SyncPlacer } from '../shared/sync-place.js';
 import { tempDir, until } from './helpers/cluster.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);';
 
-function setup(
-  teardown: (fn: () => unknown) => void,
-  durability: 'relaxed' | 'fsync' = 'relaxed',
-  syncs = new SyncPlacer(),
-) {
+function setup(teardown: (fn: () => unknown) => void, durability: 'relaxed' | 'fsync' = 'relaxed') {
   const db = openDatabase(tempDir(teardown), 'test.db', durability, SCHEMA);
-  const c = new Committer(db, { syncs });
+  const c = new Committer(db);
   teardown(() => {
     c.stop();
     db.close();
@@ -107,7 +102,7 @@ t.test('any other failed commit stops the process (fail-stop)', async (t) => {
 });
 
 t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event loop', async (t) => {
-  const { db, c, insert } = setup(t.teardown, 'fsync', new SyncPlacer('pool'));
+  const { db, c, insert } = setup(t.teardown, 'fsync');
   const order: string[] = [];
   c.write(
     () => insert.run('a'),
@@ -132,49 +127,8 @@ t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event lo
   t.ok(now, 'with nothing committing, afterCommit runs at once');
 });
 
-t.test(
-  'an idle process syncs on the event loop; a sync right after another runs on the pool',
-  async (t) => {
-    // a clock that moves 1 ms a reading, and as far as the test says: each sync takes 1 ms
-    let idle = 0;
-    let reads = 0;
-    const clock = () => idle + reads++;
-    const { c, insert, count } = setup(t.teardown, 'fsync', new SyncPlacer('adaptive', clock));
-    const order: string[] = [];
-    const write = (v: string) =>
-      c.write(
-        () => insert.run(v),
-        (err) => order.push(err ? `${v} failed ${err.message}` : v),
-      );
-    const turn = () => new Promise((resolve) => setImmediate(resolve));
-    write('a');
-    c.flush();
-    t.same(order, [], "the sync waits for this turn's other callbacks (frames leave first)");
-    await turn();
-    t.same(order, ['a'], 'the first sync ran on the loop');
-    t.same([c.syncs, c.syncsOnLoop], [1, 1]);
-    write('b');
-    c.flush();
-    t.same(order, ['a'], '1 ms after a sync of 1 ms: the promise waits for the thread pool');
-    t.same([c.syncs, c.syncsOnLoop], [2, 1]);
-    await until(() => order.length === 2, 5000, "b's sync");
-    idle += 100;
-    write('c');
-    c.flush();
-    let barrier = false;
-    c.afterCommit(() => (barrier = true));
-    write('d');
-    c.flush();
-    await turn();
-    t.same(order, ['a', 'b', 'c', 'd'], 'after 100 ms idle: on the loop again, d sharing it');
-    t.ok(barrier, 'with what waited for it');
-    t.same([c.syncs, c.syncsOnLoop], [3, 2]);
-    t.equal(count(), 4);
-  },
-);
-
 t.test('a batch no promise waits for starts no sync; the next sync covers it', async (t) => {
-  const { c, insert } = setup(t.teardown, 'fsync', new SyncPlacer('pool'));
+  const { c, insert } = setup(t.teardown, 'fsync');
   let flushed = 0;
   c.onFlushed = () => flushed++;
   c.defer(() => insert.run('deferred'));
@@ -222,7 +176,7 @@ t.test(
   'a fenced committer sends no promise for a batch whose sync ends after the fence',
   async (t) => {
     const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
-    const c = new Committer(db, { syncs: new SyncPlacer('pool') });
+    const c = new Committer(db);
     t.teardown(() => db.close());
     const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
     let mayAct = true;
@@ -243,7 +197,7 @@ t.test(
 
 t.test('closing drains the pending syncs and runs their promises', async (t) => {
   const db = openDatabase(tempDir(t.teardown), 'test.db', 'fsync', SCHEMA);
-  const c = new Committer(db, { syncs: new SyncPlacer('pool') });
+  const c = new Committer(db);
   t.teardown(() => db.close());
   const insert = db.prepare('INSERT INTO t (v) VALUES (?)');
   const done: string[] = [];
