@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench:pair -- <build dir> [<build dir>]`: light-load latency of two builds,
+ * measured side by side in one run. Each build runs a cluster of its own at the defaults
+ * (a proxy and three nodes, SLOTS = CPU count, DURABILITY=fsync); one Poisson stream of
+ * `SUBMIT echo x` + `WAIT` jobs (PAIR_RATE jobs/s in all, PAIR_SECONDS long) alternates
+ * between them A B B A, each job on an idle connection, after PAIR_WARM jobs to warm both.
+ * With one directory, A is that build and B this checkout.
+ *
+ * Runs of one build differ by ±15% from run to run on a shared machine, more than most
+ * levers move a latency; jobs of the two builds interleaved within a run meet the same
+ * machine, so their ratio holds still (two copies of one build measure 1.00 ± a few %).
+ * Prints each side's submit→ticket and submit→result percentiles, B ÷ A over the run, and the
+ * range of B ÷ A over blocks of PAIR_BLOCK jobs a side.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Cluster } from './cluster.js';
+import { LineClient } from './line-client.js';
+import { paired, sideOf, type PairedFigure } from './pair-stats.js';
+import { echoJob, poissonArrivals, seededRandom } from './workload.js';
+
+const here = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const RATE = Number(process.env.PAIR_RATE ?? 200);
+const SECONDS = Number(process.env.PAIR_SECONDS ?? 30);
+const WARM = Number(process.env.PAIR_WARM ?? 1000);
+const BLOCK = Number(process.env.PAIR_BLOCK ?? 250);
+/** Idle connections per node port: more than the jobs in flight at this rate. */
+const POOL = 8;
+
+const args = process.argv.slice(2).map((b) => resolve(b));
+if (args.length < 1 || args.length > 2) {
+  process.stderr.write('usage: npm run bench:pair -- <build dir> [<build dir>]\n');
+  process.exit(2);
+}
+const builds = (args.length === 1 ? [args[0], here] : args) as [string, string];
+
+/** One side: its cluster and a pool of idle connections to each of its nodes. */
+interface Side {
+  readonly build: string;
+  readonly cluster: Cluster;
+  readonly pools: LineClient[][];
+  next: number;
+}
+
+async function startSide(build: string, label: string): Promise<Side> {
+  const cluster = await Cluster.start({
+    label,
+    nodes: 3,
+    slots: 0,
+    durability: 'fsync',
+    proxyMain: join(build, 'dist', 'proxy', 'main.js'),
+    nodeMain: join(build, 'dist', 'node', 'main.js'),
+  });
+  const pools = await Promise.all(
+    cluster.clientPorts.map((port) =>
+      Promise.all(Array.from({ length: POOL }, () => LineClient.connect(port))),
+    ),
+  );
+  return { build, cluster, pools, next: 0 };
+}
+
+/** Submits one echo job on `side` and waits for it; calls back with both times (ms). */
+function job(side: Side, done: (ticketMs: number, resultMs: number) => void): void {
+  const k = side.next++;
+  const pool = side.pools[k % side.pools.length] as LineClient[];
+  const c = pool[Math.floor(k / side.pools.length) % pool.length] as LineClient;
+  const t0 = performance.now();
+  c.send(`SUBMIT ${echoJob().command}`, (r1) => {
+    const t1 = performance.now();
+    if (!r1.startsWith('OK ')) return done(NaN, NaN);
+    c.send(`WAIT ${r1.slice(3)} 60000`, (r2) => {
+      done(t1 - t0, r2.startsWith('OK ') ? performance.now() - t0 : NaN);
+    });
+  });
+}
+
+/** Sends job `i` at `at[i]` ms to side `sideOf(i)`; resolves with each side's times in order. */
+function run(sides: [Side, Side], at: readonly number[]) {
+  const ticket: [number[], number[]] = [[], []];
+  const result: [number[], number[]] = [[], []];
+  return new Promise<{ ticket: typeof ticket; result: typeof result }>((resolveRun) => {
+    let left = at.length;
+    const t0 = performance.now();
+    let i = 0;
+    const fire = (): void => {
+      for (; i < at.length && (at[i] as number) <= performance.now() - t0; i++) {
+        const s = sideOf(i);
+        const slot = ticket[s].length;
+        ticket[s].push(NaN);
+        result[s].push(NaN);
+        job(sides[s], (tMs, rMs) => {
+          ticket[s][slot] = tMs;
+          result[s][slot] = rMs;
+          if (--left === 0) resolveRun({ ticket, result });
+        });
+      }
+      if (i < at.length) setTimeout(fire, (at[i] as number) - (performance.now() - t0));
+    };
+    fire();
+  });
+}
+
+const fmt = (f: PairedFigure) => {
+  const lo = f.blockRatios[0] ?? NaN;
+  const hi = f.blockRatios[f.blockRatios.length - 1] ?? NaN;
+  return `A ${f.a.toFixed(2)} ms, B ${f.b.toFixed(2)} ms, B÷A ${f.ratio.toFixed(2)} (blocks ${lo.toFixed(2)}-${hi.toFixed(2)})`;
+};
+
+const sides: [Side, Side] = [
+  await startSide(builds[0], 'pair-a'),
+  await startSide(builds[1], 'pair-b'),
+];
+try {
+  const arrivals = (ms: number, seed: number) =>
+    poissonArrivals(seededRandom(seed), RATE, ms, echoJob).map((j) => j.at);
+  process.stdout.write(`A ${builds[0]}\nB ${builds[1]}\nwarming up: ${WARM} jobs\n`);
+  await run(sides, arrivals((WARM * 1000) / RATE, 1));
+  process.stdout.write(`${RATE} jobs/s for ${SECONDS} s, alternating A B B A\n`);
+  const r = await run(sides, arrivals(SECONDS * 1000, 2));
+  for (const [name, times] of [
+    ['submit→ticket', r.ticket],
+    ['submit→result', r.result],
+  ] as const) {
+    for (const p of [50, 90, 99] as const) {
+      process.stdout.write(`${name} p${p}: ${fmt(paired(times[0], times[1], p, BLOCK))}\n`);
+    }
+  }
+  const unfinished = r.result.flat().filter((v) => Number.isNaN(v)).length;
+  if (unfinished > 0) process.stdout.write(`unfinished or refused: ${unfinished}\n`);
+} finally {
+  for (const s of sides) for (const pool of s.pools) for (const c of pool) c.close();
+  await Promise.all(sides.map((s) => s.cluster.stop()));
+}
