@@ -4,12 +4,13 @@
  * measured side by side in one run. Each build runs a cluster of its own at the defaults
  * (a proxy and three nodes, SLOTS = CPU count, DURABILITY=fsync); one Poisson stream of
  * `SUBMIT echo x` + `WAIT` jobs (PAIR_RATE jobs/s in all, PAIR_SECONDS long) alternates
- * between them A B B A, each job on an idle connection, after PAIR_WARM jobs to warm both.
- * With one directory, A is that build and B this checkout.
+ * between them A B B A, each job on a connection with nothing else in flight while one of
+ * the 8 a node is free, after PAIR_WARM jobs to warm both. With one directory, A is that
+ * build and B this checkout.
  *
  * Runs of one build differ by ±15% from run to run on a shared machine, more than most
  * levers move a latency; jobs of the two builds interleaved within a run meet the same
- * machine, so their ratio holds still (two copies of one build measure 1.00 ± a few %).
+ * machine, so their ratio holds still (two copies of one build: p50 0.97, blocks 0.92-1.03).
  * Prints each side's submit→ticket and submit→result percentiles, B ÷ A over the run, and the
  * range of B ÷ A over blocks of PAIR_BLOCK jobs a side.
  */
@@ -40,6 +41,8 @@ interface Side {
   readonly build: string;
   readonly cluster: Cluster;
   readonly pools: LineClient[][];
+  /** Connections with a job still in flight. */
+  readonly busy: Set<LineClient>;
   next: number;
 }
 
@@ -57,20 +60,35 @@ async function startSide(build: string, label: string): Promise<Side> {
       Promise.all(Array.from({ length: POOL }, () => LineClient.connect(port))),
     ),
   );
-  return { build, cluster, pools, next: 0 };
+  return { build, cluster, pools, busy: new Set(), next: 0 };
+}
+
+/** The next node in turn, and on it a connection with no job in flight if there is one. */
+function connection(side: Side): LineClient {
+  const k = side.next++;
+  const pool = side.pools[k % side.pools.length] as LineClient[];
+  const first = Math.floor(k / side.pools.length);
+  for (let j = 0; j < pool.length; j++) {
+    const c = pool[(first + j) % pool.length] as LineClient;
+    if (!side.busy.has(c)) return c;
+  }
+  return pool[first % pool.length] as LineClient;
 }
 
 /** Submits one echo job on `side` and waits for it; calls back with both times (ms). */
 function job(side: Side, done: (ticketMs: number, resultMs: number) => void): void {
-  const k = side.next++;
-  const pool = side.pools[k % side.pools.length] as LineClient[];
-  const c = pool[Math.floor(k / side.pools.length) % pool.length] as LineClient;
+  const c = connection(side);
+  side.busy.add(c);
+  const end = (ticketMs: number, resultMs: number) => {
+    side.busy.delete(c);
+    done(ticketMs, resultMs);
+  };
   const t0 = performance.now();
   c.send(`SUBMIT ${echoJob().command}`, (r1) => {
     const t1 = performance.now();
-    if (!r1.startsWith('OK ')) return done(NaN, NaN);
+    if (!r1.startsWith('OK ')) return end(NaN, NaN);
     c.send(`WAIT ${r1.slice(3)} 60000`, (r2) => {
-      done(t1 - t0, r2.startsWith('OK ') ? performance.now() - t0 : NaN);
+      end(t1 - t0, r2.startsWith('OK ') ? performance.now() - t0 : NaN);
     });
   });
 }
