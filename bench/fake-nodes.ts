@@ -9,6 +9,7 @@ import {
   type FrameIn,
   type WireJob,
 } from '../shared/protocol.js';
+import { chunkPairs, chunks } from './frame-chunks.js';
 import { Samples } from './stats.js';
 
 /**
@@ -232,22 +233,6 @@ class FakeNode {
   close(): void {
     this.ws.terminate();
   }
-}
-
-function chunks<T>(items: T[], always = false): T[][] {
-  if (items.length === 0) return always ? [[]] : [];
-  if (items.length <= MAX_BATCH) return [items];
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += MAX_BATCH) out.push(items.slice(i, i + MAX_BATCH));
-  return out;
-}
-
-function chunkPairs(a: string[], b: string[]): [string[], string[]][] {
-  const out: [string[], string[]][] = [];
-  for (let i = 0; i < Math.max(a.length, b.length); i += MAX_BATCH) {
-    out.push([a.slice(i, i + MAX_BATCH), b.slice(i, i + MAX_BATCH)]);
-  }
-  return out;
 }
 
 export class FakeFleet {
