@@ -79,7 +79,8 @@ export class PetrelProxy {
     });
   }
 
-  private newTerm(epoch: number, group?: TermStores): LeaderTerm {
+  /** A new term of this proxy (protected: a test makes one fail to start). */
+  protected newTerm(epoch: number, group?: TermStores): LeaderTerm {
     return new LeaderTerm(
       epoch,
       this.db,
