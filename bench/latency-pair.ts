@@ -14,10 +14,12 @@
  * Prints each side's submit→ticket and submit→result percentiles, B ÷ A over the run, and the
  * range of B ÷ A over blocks of PAIR_BLOCK jobs a side.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Cluster } from './cluster.js';
 import { LineClient } from './line-client.js';
+import { pacedRequests } from './paced.js';
 import { paired, sideOf, type PairedFigure } from './pair-stats.js';
 import { echoJob, poissonArrivals, seededRandom } from './workload.js';
 
@@ -35,10 +37,22 @@ if (args.length < 1 || args.length > 2) {
   process.exit(2);
 }
 const builds = (args.length === 1 ? [args[0], here] : args) as [string, string];
+const programs = (build: string) => ({
+  proxyMain: join(build, 'dist', 'proxy', 'main.js'),
+  nodeMain: join(build, 'dist', 'node', 'main.js'),
+});
+for (const build of builds) {
+  const { proxyMain, nodeMain } = programs(build);
+  if (!existsSync(proxyMain) || !existsSync(nodeMain)) {
+    process.stderr.write(
+      `${build} is not a built checkout of Petrel (no ${proxyMain}): run npm ci && npm run build there\n`,
+    );
+    process.exit(2);
+  }
+}
 
 /** One side: its cluster and a pool of idle connections to each of its nodes. */
 interface Side {
-  readonly build: string;
   readonly cluster: Cluster;
   readonly pools: LineClient[][];
   /** Connections with a job still in flight. */
@@ -52,15 +66,14 @@ async function startSide(build: string, label: string): Promise<Side> {
     nodes: 3,
     slots: 0,
     durability: 'fsync',
-    proxyMain: join(build, 'dist', 'proxy', 'main.js'),
-    nodeMain: join(build, 'dist', 'node', 'main.js'),
+    ...programs(build),
   });
   const pools = await Promise.all(
     cluster.clientPorts.map((port) =>
       Promise.all(Array.from({ length: POOL }, () => LineClient.connect(port))),
     ),
   );
-  return { build, cluster, pools, busy: new Set(), next: 0 };
+  return { cluster, pools, busy: new Set(), next: 0 };
 }
 
 /** The next node in turn, and on it a connection with no job in flight if there is one. */
@@ -94,29 +107,20 @@ function job(side: Side, done: (ticketMs: number, resultMs: number) => void): vo
 }
 
 /** Sends job `i` at `at[i]` ms to side `sideOf(i)`; resolves with each side's times in order. */
-function run(sides: [Side, Side], at: readonly number[]) {
+async function run(sides: [Side, Side], at: readonly number[]) {
   const ticket: [number[], number[]] = [[], []];
   const result: [number[], number[]] = [[], []];
-  return new Promise<{ ticket: typeof ticket; result: typeof result }>((resolveRun) => {
-    let left = at.length;
-    const t0 = performance.now();
-    let i = 0;
-    const fire = (): void => {
-      for (; i < at.length && (at[i] as number) <= performance.now() - t0; i++) {
-        const s = sideOf(i);
-        const slot = ticket[s].length;
-        ticket[s].push(NaN);
-        result[s].push(NaN);
-        job(sides[s], (tMs, rMs) => {
-          ticket[s][slot] = tMs;
-          result[s][slot] = rMs;
-          if (--left === 0) resolveRun({ ticket, result });
-        });
-      }
-      if (i < at.length) setTimeout(fire, (at[i] as number) - (performance.now() - t0));
-    };
-    fire();
+  await pacedRequests(at, (i, done) => {
+    const s = sideOf(i);
+    const slot = ticket[s].push(NaN) - 1;
+    result[s].push(NaN);
+    job(sides[s] as Side, (tMs, rMs) => {
+      ticket[s][slot] = tMs;
+      result[s][slot] = rMs;
+      done();
+    });
   });
+  return { ticket, result };
 }
 
 const fmt = (f: PairedFigure) => {
@@ -125,11 +129,12 @@ const fmt = (f: PairedFigure) => {
   return `A ${f.a.toFixed(2)} ms, B ${f.b.toFixed(2)} ms, B÷A ${f.ratio.toFixed(2)} (blocks ${lo.toFixed(2)}-${hi.toFixed(2)})`;
 };
 
-const sides: [Side, Side] = [
-  await startSide(builds[0], 'pair-a'),
-  await startSide(builds[1], 'pair-b'),
-];
+const started: Side[] = [];
 try {
+  for (const [i, build] of builds.entries()) {
+    started.push(await startSide(build, i === 0 ? 'pair-a' : 'pair-b'));
+  }
+  const sides = started as [Side, Side];
   const arrivals = (ms: number, seed: number) =>
     poissonArrivals(seededRandom(seed), RATE, ms, echoJob).map((j) => j.at);
   process.stdout.write(`A ${builds[0]}\nB ${builds[1]}\nwarming up: ${WARM} jobs\n`);
@@ -147,6 +152,6 @@ try {
   const unfinished = r.result.flat().filter((v) => Number.isNaN(v)).length;
   if (unfinished > 0) process.stdout.write(`unfinished or refused: ${unfinished}\n`);
 } finally {
-  for (const s of sides) for (const pool of s.pools) for (const c of pool) c.close();
-  await Promise.all(sides.map((s) => s.cluster.stop()));
+  for (const s of started) for (const pool of s.pools) for (const c of pool) c.close();
+  await Promise.all(started.map((s) => s.cluster.stop()));
 }
