@@ -46,6 +46,11 @@ export interface Reporting {
   spec: JobSpec;
   specJson: string;
   submittedAt: number;
+  /**
+   * No other result can stand: the proxy never heard of the run before this result (an `echo`
+   * ends in the call that starts it), so it records this one or none. Shown once on disk here.
+   */
+  settled: boolean;
   /** Shows the result to this node's clients (wakes its waiters). */
   reveal: () => void;
   /** When it was last sent to the proxy (0: not yet). */
@@ -60,8 +65,10 @@ export interface Reporting {
 /**
  * The results of runs started here until the proxy has recorded them. Such a result is shown
  * to clients once it is on disk here and the proxy acknowledged it: from then on every node
- * gives the same result, as when the proxy decides one. While the proxy is away, on disk here
- * is enough (as under LOCAL_FALLBACK), and the result goes to the proxy when it is back.
+ * gives the same result, as when the proxy decides one. A result `settled` (the proxy never
+ * heard of its run before it) is shown once on disk here: the proxy learns of the ticket with
+ * that result, so no node can give another. While the proxy is away, on disk here is enough
+ * (as under LOCAL_FALLBACK), and the result goes to the proxy when it is back.
  */
 export class HereResults {
   private readonly pending = new Map<string, Reporting>();
@@ -69,13 +76,14 @@ export class HereResults {
   /** A run started here ended. */
   finished(id: string, r: Omit<Reporting, 'sentAt' | 'revealed' | 'committed' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
-    const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
+    const { result, resultJson, spec, specJson, submittedAt, reveal, settled } = r;
     this.pending.set(id, {
       result,
       resultJson,
       spec,
       specJson,
       submittedAt,
+      settled,
       reveal,
       sentAt: 0,
       revealed: false,
@@ -89,7 +97,7 @@ export class HereResults {
     const p = this.pending.get(id);
     if (!p) return;
     p.committed = true;
-    if (p.acked || !linkUp) this.show(id, p);
+    if (p.acked || p.settled || !linkUp) this.show(id, p);
   }
 
   /** The proxy recorded the result of `id`; false for a ticket not ended here. */

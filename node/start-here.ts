@@ -43,6 +43,7 @@ export class StartHere {
    */
   placed(t: OpenTicket): void {
     if (this.d.open.get(t.id) !== t || !this.d.link.ready) return; // the HELLO tells it
+    t.toldRunning = true;
     this.d.link.forwardOwn(t, specJsonOf(t), { startedHere: true });
   }
 
@@ -61,7 +62,16 @@ export class StartHere {
     const resultJson = resultJsonOf(result);
     const { spec, submittedAt } = o;
     const specJson = specJsonOf(o);
-    this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });
+    const settled = o.toldRunning !== true;
+    this.results.finished(r.id, {
+      result,
+      resultJson,
+      spec,
+      specJson,
+      submittedAt,
+      reveal,
+      settled,
+    });
     this.send(r.id, Date.now());
     const committed = () => {
       this.results.committed(r.id, this.d.link.ready);
@@ -106,6 +116,7 @@ export class StartHere {
     const origin = this.d.nodeId;
     for (const t of this.d.open.values()) {
       if (!t.startedHere || !t.local) continue;
+      t.toldRunning = true;
       const job = { spec: t.spec, origin, submittedAt: t.submittedAt };
       holds.push({ id: t.id, state: 'running', attempt: 1, job });
     }

@@ -254,7 +254,7 @@ t.test('a result started here is shown once on disk here and recorded by the pro
   const shown: string[] = [];
   const s = spec({ type: 'echo' });
   const texts = { resultJson: JSON.stringify(result), specJson: JSON.stringify(s) };
-  const base = { result, spec: s, submittedAt: 1, ...texts };
+  const base = { result, spec: s, submittedAt: 1, settled: false, ...texts };
   const r = new HereResults();
 
   r.finished('a', { ...base, reveal: () => shown.push('a') });
@@ -284,4 +284,53 @@ t.test('a result started here is shown once on disk here and recorded by the pro
   t.notOk(r.acked('zz'), 'a ticket not ended here');
   t.ok(r.acked('d'));
   t.notOk(r.unrecordedHas('d'));
+
+  // the proxy never heard of the run before its result: it records this one or none
+  r.finished('e', { ...base, settled: true, reveal: () => shown.push('e') });
+  t.same(shown, ['a', 'b', 'c', 'd'], 'settled, but not on disk here yet');
+  r.committed('e', true);
+  t.same(shown, ['a', 'b', 'c', 'd', 'e'], 'settled: on disk here is enough');
+  t.ok(r.unrecordedHas('e'), 'still sent to the proxy until it records it');
+  t.ok(r.acked('e'));
+  t.same(shown, ['a', 'b', 'c', 'd', 'e'], 'shown once');
+  t.notOk(r.unrecordedHas('e'), 'and forgotten');
 });
+
+t.test(
+  'an echo is shown once on disk at its origin; a run the proxy knew of waits for it',
+  async (t) => {
+    const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
+    const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+    const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
+    const ca = await LineClient.connect(a.port, t.teardown);
+    const cb = await LineClient.connect(b.port, t.teardown);
+    const warm = (await ca.ask('SUBMIT echo warm')).replace(/^OK /, '');
+    t.match(await ca.ask(`WAIT ${warm} 10000`), /"state":"done"/, 'the node has joined');
+
+    // the placement of a longer run leaves with its ticket's commit, before the reply
+    const slow = (await ca.ask('SUBMIT sleep 200')).replace(/^OK /, '');
+    proxy.proc.child.kill('SIGSTOP');
+    t.teardown(() => void proxy.proc.child.kill('SIGCONT'));
+    // the proxy is paused, its link still open (silent for less than five seconds)
+    const echo = (await ca.ask('SUBMIT echo settled')).replace(/^OK /, '');
+    t.match(await ca.ask(`WAIT ${echo} 3000`), /"output":"settled"/, 'the echo without the proxy');
+    t.match(
+      await ca.ask(`WAIT ${slow} 1000`),
+      /^ERR TIMEOUT/,
+      'the run the proxy knew of waits for the proxy to record its result',
+    );
+    proxy.proc.child.kill('SIGCONT');
+    t.match(await ca.ask(`WAIT ${slow} 10000`), /"state":"done"/, 'shown once recorded');
+    for (const tk of [echo, slow]) {
+      const same = await until(
+        async () => {
+          const [here, there] = [await ca.ask(`RESULT ${tk}`), await cb.ask(`RESULT ${tk}`)];
+          return here === there && here.startsWith('OK ') ? here : undefined;
+        },
+        10_000,
+        `both nodes to give the same result of ${tk}`,
+      );
+      t.match(same, /"state":"done"/);
+    }
+  },
+);
