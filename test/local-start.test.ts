@@ -201,9 +201,17 @@ t.test(
       t.match(await ca.ask(`WAIT ${tk} 10000`), /"state":"done"/);
     }
     // a job the proxy places (a delay) commits here with every write queued so far: no move
-    // of the mark is left pending
-    t.match(await ca.ask('SUBMIT {"type":"echo","args":["later"],"delayMs":600000}'), /^OK /);
-    t.ok(storedMark(dirA) > long, 'the mark passed the running ticket');
+    // of the mark is left pending once the proxy's acknowledgements came (an echo's WAIT does
+    // not wait for them)
+    await until(
+      async () => {
+        const delayed = '{"type":"echo","args":["later"],"delayMs":600000}';
+        t.match(await ca.ask(`SUBMIT ${delayed}`), /^OK /);
+        return storedMark(dirA) > long;
+      },
+      10_000,
+      'the mark to pass the running ticket',
+    );
 
     await proxy.proc.kill('SIGKILL');
     await a.proc.waitFor('lost the proxy');
