@@ -95,6 +95,15 @@ export class Forwarding {
         });
       }
     }
+    // Tickets waiting for a result ask for it: a result decided here reaches the proxy before
+    // this node's own commit of it (LOCAL_START), so a crash between the two leaves the proxy
+    // holding it as delivered, and only this question brings it back.
+    const waiting: string[] = [];
+    for (const t of this.d.open.values())
+      if (t.state === 'forwarded' && !t.local) waiting.push(t.id);
+    for (let i = 0; i < waiting.length; i += MAX_BATCH) {
+      this.d.link.send({ type: 'RES_REQ', requests: waiting.slice(i, i + MAX_BATCH) });
+    }
   }
 
   /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */

@@ -34,10 +34,7 @@ export interface OpenTicket {
   local: boolean;
   /** Started here at once under LOCAL_START: the proxy is told of the placement. */
   startedHere?: boolean;
-  /**
-   * The proxy may have heard of its run before its result (a placement or a HELLO): then only
-   * the proxy decides which result stands (a run again elsewhere may end first).
-   */
+  /** The proxy heard of its run before its result (a placement or a HELLO). */
   toldRunning?: boolean;
   /** The spec's JSON, made once for the ticket's row and its forwards (see `specJsonOf`). */
   specJson?: string;

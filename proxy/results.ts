@@ -176,8 +176,11 @@ export class Results {
   /** The origin asks again for results it misses. */
   onRequested(n: NodeEntry, ids: string[]): void {
     for (const id of ids) {
-      const job = this.d.table.get(id);
-      if (job && job.origin === n.id && isTerminal(job.state) && !job.delivered) this.push(job);
+      // delivered or not: an origin asks only for what it lacks. A result it decided itself
+      // (LOCAL_START) comes here before its own commit, and a crash between the two loses it
+      // there while it counts here as delivered.
+      const job = this.d.table.find(id);
+      if (job && job.origin === n.id && isTerminal(job.state)) this.push(job);
     }
   }
 
