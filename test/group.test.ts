@@ -103,6 +103,9 @@ if (!etcd) {
       const c = await LineClient.connect(nodes[0]!.port, t.teardown);
       const before = (await c.ask('SUBMIT echo before')).slice(3);
       t.match(await c.ask(`WAIT ${before} 10000`), /"state":"done"/);
+      // an echo's result is shown once on disk at its origin: the leader records it meanwhile
+      const recorded = (row: unknown) => (row as { id: string }).id === before;
+      await until(async () => snapshot(old).some(recorded), 10_000, 'the leader to record it');
       old.proc.child.kill('SIGSTOP');
       const rows = snapshot(old);
       // work arrives for the paused leader: frames wait unread in its sockets
