@@ -3,7 +3,8 @@
  * `npm run bench:pair -- <build dir> [<build dir>]`: light-load latency of two builds,
  * measured side by side in one run. Each build runs a cluster of its own at the defaults
  * (a proxy and three nodes, SLOTS = CPU count, DURABILITY=fsync); one Poisson stream of
- * `SUBMIT echo x` + `WAIT` jobs (PAIR_RATE jobs/s in all, PAIR_SECONDS long) alternates
+ * `SUBMIT echo x` + `WAIT` jobs (PAIR_RATE jobs/s in all, PAIR_SECONDS long; PAIR_JOB another
+ * command line than `echo x`, such as `sleep 5`) alternates
  * between them A B B A, each job on a connection with nothing else in flight while one of
  * the 8 a node is free, after PAIR_WARM jobs to warm both. With one directory, A is that
  * build and B this checkout.
@@ -28,6 +29,8 @@ const RATE = Number(process.env.PAIR_RATE ?? 200);
 const SECONDS = Number(process.env.PAIR_SECONDS ?? 30);
 const WARM = Number(process.env.PAIR_WARM ?? 1000);
 const BLOCK = Number(process.env.PAIR_BLOCK ?? 250);
+/** What each job submits: `SUBMIT <JOB>`. */
+const JOB = process.env.PAIR_JOB ?? echoJob().command;
 /** Idle connections per node port: more than the jobs in flight at this rate. */
 const POOL = 8;
 
@@ -88,7 +91,7 @@ function connection(side: Side): LineClient {
   return pool[first % pool.length] as LineClient;
 }
 
-/** Submits one echo job on `side` and waits for it; calls back with both times (ms). */
+/** Submits one job on `side` and waits for it; calls back with both times (ms). */
 function job(side: Side, done: (ticketMs: number, resultMs: number) => void): void {
   const c = connection(side);
   side.busy.add(c);
@@ -97,7 +100,7 @@ function job(side: Side, done: (ticketMs: number, resultMs: number) => void): vo
     done(ticketMs, resultMs);
   };
   const t0 = performance.now();
-  c.send(`SUBMIT ${echoJob().command}`, (r1) => {
+  c.send(`SUBMIT ${JOB}`, (r1) => {
     const t1 = performance.now();
     if (!r1.startsWith('OK ')) return end(NaN, NaN);
     c.send(`WAIT ${r1.slice(3)} 60000`, (r2) => {
@@ -139,7 +142,7 @@ try {
     poissonArrivals(seededRandom(seed), RATE, ms, echoJob).map((j) => j.at);
   process.stdout.write(`A ${builds[0]}\nB ${builds[1]}\nwarming up: ${WARM} jobs\n`);
   await run(sides, arrivals((WARM * 1000) / RATE, 1));
-  process.stdout.write(`${RATE} jobs/s for ${SECONDS} s, alternating A B B A\n`);
+  process.stdout.write(`${RATE} jobs/s of \`${JOB}\` for ${SECONDS} s, alternating A B B A\n`);
   const r = await run(sides, arrivals(SECONDS * 1000, 2));
   for (const [name, times] of [
     ['submit→ticket', r.ticket],
