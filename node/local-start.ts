@@ -46,58 +46,52 @@ export interface Reporting {
   spec: JobSpec;
   specJson: string;
   submittedAt: number;
-  /**
-   * No other result can stand: the proxy never heard of the run before this result (an `echo`
-   * ends in the call that starts it), so it records this one or none. Shown once on disk here.
-   */
-  settled: boolean;
   /** Shows the result to this node's clients (wakes its waiters). */
   reveal: () => void;
   /** When it was last sent to the proxy (0: not yet). */
   sentAt: number;
-  revealed: boolean;
-  /** On disk here. */
+  /** On disk here, and so shown. */
   committed: boolean;
   /** Recorded by the proxy. */
   acked: boolean;
 }
 
 /**
- * The results of runs started here until the proxy has recorded them. Such a result is shown
- * to clients once it is on disk here and the proxy acknowledged it: from then on every node
- * gives the same result, as when the proxy decides one. A result `settled` (the proxy never
- * heard of its run before it) is shown once on disk here: the proxy learns of the ticket with
- * that result, so no node can give another. While the proxy is away, on disk here is enough
- * (as under LOCAL_FALLBACK), and the result goes to the proxy when it is back.
+ * The results of runs started here until the proxy has recorded them. Such a result goes to
+ * the proxy the moment the run ends, again until it is recorded, and is shown to clients once
+ * it is on disk here. No node can then give another: the proxy gives every node the result its
+ * origin decided (a copy it ran meanwhile, having taken this node for dead and closed its link,
+ * is a duplicate), and with the link up it runs no copy of a plain job. Waiting for the proxy's
+ * acknowledgement as well, as earlier releases did, gave no more than that and cost a round
+ * trip and the proxy's sync.
  */
 export class HereResults {
   private readonly pending = new Map<string, Reporting>();
 
   /** A run started here ended. */
-  finished(id: string, r: Omit<Reporting, 'sentAt' | 'revealed' | 'committed' | 'acked'>): void {
+  finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
-    const { result, resultJson, spec, specJson, submittedAt, reveal, settled } = r;
+    const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
     this.pending.set(id, {
       result,
       resultJson,
       spec,
       specJson,
       submittedAt,
-      settled,
       reveal,
       sentAt: 0,
-      revealed: false,
       committed: false,
       acked: false,
     });
   }
 
-  /** The result is on disk here; `linkUp` says whether the proxy can acknowledge it. */
-  committed(id: string, linkUp: boolean): void {
+  /** The result is on disk here: clients see it. */
+  committed(id: string): void {
     const p = this.pending.get(id);
-    if (!p) return;
+    if (!p || p.committed) return;
     p.committed = true;
-    if (p.acked || p.settled || !linkUp) this.show(id, p);
+    p.reveal();
+    if (p.acked) this.pending.delete(id);
   }
 
   /** The proxy recorded the result of `id`; false for a ticket not ended here. */
@@ -105,13 +99,8 @@ export class HereResults {
     const p = this.pending.get(id);
     if (!p) return false;
     p.acked = true;
-    if (p.committed) this.show(id, p);
+    if (p.committed) this.pending.delete(id);
     return true;
-  }
-
-  /** The link went down: results on disk here are shown without the proxy's ack. */
-  linkDown(): void {
-    for (const [id, p] of this.pending) if (p.committed) this.show(id, p);
   }
 
   get(id: string): Reporting | undefined {
@@ -121,7 +110,7 @@ export class HereResults {
   /** The result of `id`, ended here, while clients may not see it yet. */
   hidden(id: string): Reporting | undefined {
     const p = this.pending.get(id);
-    return p && !p.revealed ? p : undefined;
+    return p && !p.committed ? p : undefined;
   }
 
   /** Runs ended here whose result the proxy has not recorded yet. */
@@ -133,13 +122,5 @@ export class HereResults {
   unrecordedHas(id: string): boolean {
     const p = this.pending.get(id);
     return p !== undefined && !p.acked;
-  }
-
-  private show(id: string, p: Reporting): void {
-    if (!p.revealed) {
-      p.revealed = true;
-      p.reveal();
-    }
-    if (p.acked) this.pending.delete(id);
   }
 }

@@ -34,8 +34,6 @@ export interface OpenTicket {
   local: boolean;
   /** Started here at once under LOCAL_START: the proxy is told of the placement. */
   startedHere?: boolean;
-  /** The proxy heard of its run before its result (a placement or a HELLO). */
-  toldRunning?: boolean;
   /** The spec's JSON, made once for the ticket's row and its forwards (see `specJsonOf`). */
   specJson?: string;
 }
@@ -388,7 +386,6 @@ export class Origin {
 
   /** The proxy is away: after LOCAL_FALLBACK, this node runs its own tickets. */
   armFallback(): void {
-    this.here.linkDown();
     this.fallback.arm();
   }
 

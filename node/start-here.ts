@@ -43,7 +43,6 @@ export class StartHere {
    */
   placed(t: OpenTicket): void {
     if (this.d.open.get(t.id) !== t || !this.d.link.ready) return; // the HELLO tells it
-    t.toldRunning = true;
     this.d.link.forwardOwn(t, specJsonOf(t), { startedHere: true });
   }
 
@@ -54,7 +53,7 @@ export class StartHere {
 
   /**
    * The run ended: its result goes to the proxy at once and commits here meanwhile; clients
-   * see it once both happened (`HereResults`), then `after` runs.
+   * see it once it is on disk here (`HereResults`), then `after` runs.
    */
   finish(o: OpenTicket, r: JobResult, reveal: () => void, after?: () => void): void {
     const result = r.runs ? r : { ...r, runs: [runOfResult(r)] };
@@ -62,19 +61,10 @@ export class StartHere {
     const resultJson = resultJsonOf(result);
     const { spec, submittedAt } = o;
     const specJson = specJsonOf(o);
-    const settled = o.toldRunning !== true;
-    this.results.finished(r.id, {
-      result,
-      resultJson,
-      spec,
-      specJson,
-      submittedAt,
-      reveal,
-      settled,
-    });
+    this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });
     this.send(r.id, Date.now());
     const committed = () => {
-      this.results.committed(r.id, this.d.link.ready);
+      this.results.committed(r.id);
       after?.();
     };
     this.d.tickets.finish(result, false, committed, resultJson);
@@ -116,7 +106,6 @@ export class StartHere {
     const origin = this.d.nodeId;
     for (const t of this.d.open.values()) {
       if (!t.startedHere || !t.local) continue;
-      t.toldRunning = true;
       const job = { spec: t.spec, origin, submittedAt: t.submittedAt };
       holds.push({ id: t.id, state: 'running', attempt: 1, job });
     }
@@ -140,10 +129,5 @@ export class StartHere {
     for (const [id, r] of this.results.unrecorded()) {
       if (r.committed && now - r.sentAt > periodMs) this.send(id, now);
     }
-  }
-
-  /** The link went down: results on disk here are shown without the proxy's ack. */
-  linkDown(): void {
-    this.results.linkDown();
   }
 }

@@ -247,98 +247,81 @@ t.test(
   },
 );
 
-t.test('a result started here is shown once on disk here and recorded by the proxy', async (t) => {
-  const result = {
-    id: 'x',
-    state: 'done',
-    exitCode: 0,
-    output: '',
-    error: null,
-    node: 'n1',
-    attempt: 1,
-    startedAt: 1,
-    finishedAt: 2,
-  } as const;
-  const shown: string[] = [];
-  const s = spec({ type: 'echo' });
-  const texts = { resultJson: JSON.stringify(result), specJson: JSON.stringify(s) };
-  const base = { result, spec: s, submittedAt: 1, settled: false, ...texts };
-  const r = new HereResults();
-
-  r.finished('a', { ...base, reveal: () => shown.push('a') });
-  r.committed('a', true);
-  t.same(shown, [], 'on disk here is not enough while the proxy can still record it');
-  t.ok(r.hidden('a'), 'clients see it running meanwhile');
-  t.ok(r.unrecordedHas('a'), 'a HELLO lists it, the sweep does not call it missing');
-  t.ok(r.acked('a'));
-  t.same(shown, ['a'], 'shown once both happened');
-  t.notOk(r.unrecordedHas('a'), 'and forgotten');
-
-  r.finished('b', { ...base, reveal: () => shown.push('b') });
-  t.ok(r.acked('b'), 'recorded by the proxy before its commit here ended');
-  t.same(shown, ['a'], 'not shown before it is on disk here');
-  r.committed('b', true);
-  t.same(shown, ['a', 'b']);
-
-  r.finished('c', { ...base, reveal: () => shown.push('c') });
-  r.committed('c', false);
-  t.same(shown, ['a', 'b', 'c'], 'without a proxy, on disk here is enough');
-  t.ok(r.unrecordedHas('c'), 'and it still goes to the proxy later');
-
-  r.finished('d', { ...base, reveal: () => shown.push('d') });
-  r.committed('d', true);
-  r.linkDown();
-  t.same(shown, ['a', 'b', 'c', 'd'], 'the link went down: shown without the ack');
-  t.notOk(r.acked('zz'), 'a ticket not ended here');
-  t.ok(r.acked('d'));
-  t.notOk(r.unrecordedHas('d'));
-
-  // the proxy never heard of the run before its result: it records this one or none
-  r.finished('e', { ...base, settled: true, reveal: () => shown.push('e') });
-  t.same(shown, ['a', 'b', 'c', 'd'], 'settled, but not on disk here yet');
-  r.committed('e', true);
-  t.same(shown, ['a', 'b', 'c', 'd', 'e'], 'settled: on disk here is enough');
-  t.ok(r.unrecordedHas('e'), 'still sent to the proxy until it records it');
-  t.ok(r.acked('e'));
-  t.same(shown, ['a', 'b', 'c', 'd', 'e'], 'shown once');
-  t.notOk(r.unrecordedHas('e'), 'and forgotten');
-});
-
 t.test(
-  'an echo is shown once on disk at its origin; a run the proxy knew of waits for it',
+  'a result started here is shown once on disk here, kept until the proxy records it',
   async (t) => {
-    const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
-    const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
-    const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
-    const ca = await LineClient.connect(a.port, t.teardown);
-    const cb = await LineClient.connect(b.port, t.teardown);
-    const warm = (await ca.ask('SUBMIT echo warm')).replace(/^OK /, '');
-    t.match(await ca.ask(`WAIT ${warm} 10000`), /"state":"done"/, 'the node has joined');
+    const result = {
+      id: 'x',
+      state: 'done',
+      exitCode: 0,
+      output: '',
+      error: null,
+      node: 'n1',
+      attempt: 1,
+      startedAt: 1,
+      finishedAt: 2,
+    } as const;
+    const shown: string[] = [];
+    const s = spec({ type: 'echo' });
+    const texts = { resultJson: JSON.stringify(result), specJson: JSON.stringify(s) };
+    const base = { result, spec: s, submittedAt: 1, ...texts };
+    const r = new HereResults();
 
-    // the placement of a longer run leaves with its ticket's commit, before the reply
-    const slow = (await ca.ask('SUBMIT sleep 200')).replace(/^OK /, '');
-    proxy.proc.child.kill('SIGSTOP');
-    t.teardown(() => void proxy.proc.child.kill('SIGCONT'));
-    // the proxy is paused, its link still open (silent for less than five seconds)
-    const echo = (await ca.ask('SUBMIT echo settled')).replace(/^OK /, '');
-    t.match(await ca.ask(`WAIT ${echo} 3000`), /"output":"settled"/, 'the echo without the proxy');
-    t.match(
-      await ca.ask(`WAIT ${slow} 1000`),
-      /^ERR TIMEOUT/,
-      'the run the proxy knew of waits for the proxy to record its result',
+    r.finished('a', { ...base, reveal: () => shown.push('a') });
+    t.same(shown, [], 'not shown before it is on disk here');
+    t.ok(r.hidden('a'), 'clients see it running meanwhile');
+    r.committed('a');
+    t.same(shown, ['a'], 'on disk here: shown, without waiting for the proxy');
+    t.notOk(r.hidden('a'));
+    t.ok(r.unrecordedHas('a'), 'a HELLO lists it, the sweep does not call it missing');
+    t.same(
+      [...r.unrecorded()].map(([id]) => id),
+      ['a'],
+      'and it is sent again',
     );
-    proxy.proc.child.kill('SIGCONT');
-    t.match(await ca.ask(`WAIT ${slow} 10000`), /"state":"done"/, 'shown once recorded');
-    for (const tk of [echo, slow]) {
-      const same = await until(
-        async () => {
-          const [here, there] = [await ca.ask(`RESULT ${tk}`), await cb.ask(`RESULT ${tk}`)];
-          return here === there && here.startsWith('OK ') ? here : undefined;
-        },
-        10_000,
-        `both nodes to give the same result of ${tk}`,
-      );
-      t.match(same, /"state":"done"/);
-    }
+    t.ok(r.acked('a'));
+    t.notOk(r.unrecordedHas('a'), 'forgotten once recorded');
+    t.notOk(r.get('a'));
+
+    r.finished('b', { ...base, reveal: () => shown.push('b') });
+    t.ok(r.acked('b'), 'recorded by the proxy before its commit here ended');
+    t.same(shown, ['a'], 'not shown before it is on disk here');
+    t.ok(r.hidden('b'), 'kept until then');
+    r.committed('b');
+    r.committed('b');
+    t.same(shown, ['a', 'b'], 'shown once');
+    t.notOk(r.get('b'), 'and forgotten');
+    t.notOk(r.acked('zz'), 'a ticket not ended here');
   },
 );
+
+t.test('a run started at its origin is shown once on disk there, the proxy paused', async (t) => {
+  const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
+  const a = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'a' });
+  const b = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
+  const ca = await LineClient.connect(a.port, t.teardown);
+  const cb = await LineClient.connect(b.port, t.teardown);
+  const warm = (await ca.ask('SUBMIT echo warm')).replace(/^OK /, '');
+  t.match(await ca.ask(`WAIT ${warm} 10000`), /"state":"done"/, 'the node has joined');
+
+  // the proxy hears of the longer run's placement with its ticket's commit, before the reply
+  const slow = (await ca.ask('SUBMIT sleep 200')).replace(/^OK /, '');
+  proxy.proc.child.kill('SIGSTOP');
+  t.teardown(() => void proxy.proc.child.kill('SIGCONT'));
+  // the proxy is paused, the link still open (silent for less than five seconds)
+  const echo = (await ca.ask('SUBMIT echo here')).replace(/^OK /, '');
+  t.match(await ca.ask(`WAIT ${echo} 2000`), /"output":"here"/, 'an echo, the proxy paused');
+  t.match(await ca.ask(`WAIT ${slow} 2000`), /"node":"a"/, 'a run it heard of, too');
+  proxy.proc.child.kill('SIGCONT');
+  for (const tk of [echo, slow]) {
+    const same = await until(
+      async () => {
+        const [here, there] = [await ca.ask(`RESULT ${tk}`), await cb.ask(`RESULT ${tk}`)];
+        return here === there && here.startsWith('OK ') ? here : undefined;
+      },
+      10_000,
+      `both nodes to give the same result of ${tk}`,
+    );
+    t.match(same, /"state":"done"/, 'the proxy back, every node gives the origin’s result');
+  }
+});
