@@ -64,7 +64,9 @@ if (!etcd) {
     async (t) => {
       const g = await startGroup(t.teardown, 2);
       const urls = g.proxies.map((p) => p.url).join(',');
-      const nodes = await startNodes(t.teardown, urls, 2);
+      // the proxy places the job: its origin has the result it pushed, and sends it no leader
+      // again (a result decided at the origin goes to a new leader until one records it)
+      const nodes = await startNodes(t.teardown, urls, 2, 1, { LOCAL_START: '0' });
       const old = await leaderOf(g.proxies, 2);
       const c0 = await LineClient.connect(nodes[0]!.port, t.teardown);
       const tk = (await c0.ask('SUBMIT echo recorded by the old leader')).slice(3);
