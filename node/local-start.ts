@@ -38,6 +38,13 @@ export function roomHere(executor: { free: number; queued: number }): boolean {
   return executor.free > 0 && executor.queued === 0;
 }
 
+/**
+ * Results shown before the proxy recorded them, at most, while the link is up. Beyond this the
+ * proxy is falling behind (nodes can decide results faster than it records them), and a result
+ * then also waits for its acknowledgement: its clients, waiting, submit no more meanwhile.
+ */
+export const SHOWN_AHEAD_LIMIT = 256;
+
 /** A result of a run started here, on its way to the proxy. */
 export interface Reporting {
   result: JobResult;
@@ -50,8 +57,10 @@ export interface Reporting {
   reveal: () => void;
   /** When it was last sent to the proxy (0: not yet). */
   sentAt: number;
-  /** On disk here, and so shown. */
+  /** On disk here. */
   committed: boolean;
+  /** Shown to clients. */
+  shown: boolean;
   /** Recorded by the proxy. */
   acked: boolean;
 }
@@ -62,14 +71,16 @@ export interface Reporting {
  * it is on disk here. No node can then give another: the proxy gives every node the result its
  * origin decided (a copy it ran meanwhile, having taken this node for dead and closed its link,
  * is a duplicate), and with the link up it runs no copy of a plain job. Waiting for the proxy's
- * acknowledgement as well, as earlier releases did, gave no more than that and cost a round
- * trip and the proxy's sync.
+ * acknowledgement as well gives no more than that, and costs a round trip and the proxy's sync;
+ * it is kept only as a brake, when `SHOWN_AHEAD_LIMIT` results wait for the proxy already.
  */
 export class HereResults {
   private readonly pending = new Map<string, Reporting>();
+  /** Results shown and not yet recorded by the proxy. */
+  private ahead = 0;
 
   /** A run started here ended. */
-  finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'acked'>): void {
+  finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'shown' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
     const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
     this.pending.set(id, {
@@ -81,26 +92,32 @@ export class HereResults {
       reveal,
       sentAt: 0,
       committed: false,
+      shown: false,
       acked: false,
     });
   }
 
-  /** The result is on disk here: clients see it. */
-  committed(id: string): void {
+  /** The result is on disk here; `linkUp` says whether the proxy can acknowledge it. */
+  committed(id: string, linkUp: boolean): void {
     const p = this.pending.get(id);
     if (!p || p.committed) return;
     p.committed = true;
-    p.reveal();
-    if (p.acked) this.pending.delete(id);
+    if (p.acked || !linkUp || this.ahead < SHOWN_AHEAD_LIMIT) this.show(id, p);
   }
 
   /** The proxy recorded the result of `id`; false for a ticket not ended here. */
   acked(id: string): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
+    if (p.shown && !p.acked) this.ahead--;
     p.acked = true;
-    if (p.committed) this.pending.delete(id);
+    if (p.committed) this.show(id, p);
     return true;
+  }
+
+  /** The link went down: results on disk here are shown without waiting for it. */
+  linkDown(): void {
+    for (const [id, p] of this.pending) if (p.committed) this.show(id, p);
   }
 
   get(id: string): Reporting | undefined {
@@ -110,7 +127,7 @@ export class HereResults {
   /** The result of `id`, ended here, while clients may not see it yet. */
   hidden(id: string): Reporting | undefined {
     const p = this.pending.get(id);
-    return p && !p.committed ? p : undefined;
+    return p && !p.shown ? p : undefined;
   }
 
   /** Runs ended here whose result the proxy has not recorded yet. */
@@ -122,5 +139,14 @@ export class HereResults {
   unrecordedHas(id: string): boolean {
     const p = this.pending.get(id);
     return p !== undefined && !p.acked;
+  }
+
+  private show(id: string, p: Reporting): void {
+    if (!p.shown) {
+      p.shown = true;
+      if (!p.acked) this.ahead++;
+      p.reveal();
+    }
+    if (p.acked) this.pending.delete(id);
   }
 }

@@ -386,6 +386,7 @@ export class Origin {
 
   /** The proxy is away: after LOCAL_FALLBACK, this node runs its own tickets. */
   armFallback(): void {
+    this.here.linkDown();
     this.fallback.arm();
   }
 

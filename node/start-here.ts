@@ -64,7 +64,7 @@ export class StartHere {
     this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });
     this.send(r.id, Date.now());
     const committed = () => {
-      this.results.committed(r.id);
+      this.results.committed(r.id, this.d.link.ready);
       after?.();
     };
     this.d.tickets.finish(result, false, committed, resultJson);
@@ -98,6 +98,11 @@ export class StartHere {
   /** Whether `id` was started here and the proxy has not recorded its result yet. */
   unreported(id: string): boolean {
     return this.results.unrecordedHas(id) || this.d.open.get(id)?.startedHere === true;
+  }
+
+  /** The link went down: results on disk here are shown without the proxy's ack. */
+  linkDown(): void {
+    this.results.linkDown();
   }
 
   /** Runs started here, for the HELLO of a (re)join: running, or ended but not recorded. */
