@@ -70,7 +70,7 @@ export class PetrelNode {
     private readonly log: Logger,
   ) {
     this.db = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA);
-    this.committer = new Committer(this.db);
+    this.committer = new Committer(this.db, { syncOnLoopWhenIdle: true });
     this.committer.onFailure = (err) => {
       this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
       this.onFatal(err);

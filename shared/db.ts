@@ -178,11 +178,12 @@ export class Committer {
    */
   fence: () => boolean = () => true;
 
-  constructor(db: Db) {
+  /** `syncOnLoopWhenIdle`: see `WalSync`. */
+  constructor(db: Db, opts: { syncOnLoopWhenIdle?: boolean } = {}) {
     const tx = db.transaction((writes: Write[]) => {
       for (const w of writes) w.op?.();
     });
-    this.walSync = WalSync.for(db);
+    this.walSync = WalSync.for(db, opts.syncOnLoopWhenIdle);
     if (this.walSync === undefined) this.tx = tx;
     else {
       // this connection's own commits skip SQLite's fsync: `WalSync` does it off the loop

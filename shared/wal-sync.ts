@@ -9,15 +9,25 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Db } from './db.js';
 
 type After = (err?: Error) => void;
+
+/** The event loop's busy share since the last sync up to which `onLoopWhenIdle` syncs there. */
+export const LOOP_IDLE_SHARE = 0.25;
 
 /**
  * Syncs one database's WAL file on libuv's thread pool, one fdatasync at a time. A callback
  * given after a commit runs once a sync that started after that commit has finished; commits
  * made while a sync runs share the next one. fdatasync acts on the file, whichever descriptor
  * names it, so this descriptor of our own covers SQLite's writes.
+ *
+ * With `onLoopWhenIdle`, a sync starting while the event loop was busy at most
+ * `LOOP_IDLE_SHARE` of the time since the last one runs on the loop itself, at once: a quiet
+ * process then spares the hand-off to a pool thread and back (two wake-ups), and what it sends
+ * after the commit leaves after the sync. A busy one keeps the pool, where the disk's time
+ * overlaps the loop's work.
  */
 export class WalSync {
   private fd: number | undefined;
@@ -32,14 +42,22 @@ export class WalSync {
   /** Syncs started so far (a number for metrics and tests). */
   syncs = 0;
 
-  private constructor(private readonly path: string) {}
+  /** Syncs run on the event loop so far (a number for tests). */
+  syncsOnLoop = 0;
+  /** The loop's utilization when the last sync started. */
+  private loopAt: EventLoopUtilization | undefined;
+
+  private constructor(
+    private readonly path: string,
+    private readonly onLoopWhenIdle: boolean,
+  ) {}
 
   /** A WalSync for `db` when its commits are meant to reach the disk (FULL, WAL, a file). */
-  static for(db: Db): WalSync | undefined {
+  static for(db: Db, onLoopWhenIdle = false): WalSync | undefined {
     if (db.memory) return undefined;
     if (db.pragma('synchronous', { simple: true }) !== 2) return undefined;
     if (db.pragma('journal_mode', { simple: true }) !== 'wal') return undefined;
-    return new WalSync(`${db.name}-wal`);
+    return new WalSync(`${db.name}-wal`, onLoopWhenIdle);
   }
 
   /** Runs `cb` once a sync started after this call has finished (a commit just happened). */
@@ -75,6 +93,7 @@ export class WalSync {
     } catch (e) {
       return this.finish(this.take(), e instanceof Error ? e : new Error(String(e)));
     }
+    if (this.onLoopWhenIdle && this.loopWasIdle()) return this.syncOnLoop(fd);
     this.running = true;
     this.unsynced = false;
     this.syncs++;
@@ -88,6 +107,29 @@ export class WalSync {
       if (this.waiting.length > 0) this.start();
       this.finish(done, err ?? undefined);
     });
+  }
+
+  /** Whether the loop was busy at most `LOOP_IDLE_SHARE` of the time since the last sync. */
+  private loopWasIdle(): boolean {
+    const now = performance.eventLoopUtilization();
+    const last = this.loopAt;
+    this.loopAt = now;
+    if (last === undefined) return false;
+    return performance.eventLoopUtilization(now, last).utilization <= LOOP_IDLE_SHARE;
+  }
+
+  private syncOnLoop(fd: number): void {
+    this.unsynced = false;
+    this.syncs++;
+    this.syncsOnLoop++;
+    const done = this.take();
+    let err: Error | undefined;
+    try {
+      fdatasyncSync(fd);
+    } catch (e) {
+      err = e instanceof Error ? e : new Error(String(e));
+    }
+    this.finish(done, err);
   }
 
   private take(): After[] {

@@ -7,9 +7,13 @@ import { tempDir, until } from './helpers/cluster.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);';
 
-function setup(teardown: (fn: () => unknown) => void, durability: 'relaxed' | 'fsync' = 'relaxed') {
+function setup(
+  teardown: (fn: () => unknown) => void,
+  durability: 'relaxed' | 'fsync' = 'relaxed',
+  opts: { syncOnLoopWhenIdle?: boolean } = {},
+) {
   const db = openDatabase(tempDir(teardown), 'test.db', durability, SCHEMA);
-  const c = new Committer(db);
+  const c = new Committer(db, opts);
   teardown(() => {
     c.stop();
     db.close();
@@ -125,6 +129,30 @@ t.test('with DURABILITY=fsync a promise waits for the WAL sync, off the event lo
   let now = false;
   c.afterCommit(() => (now = true));
   t.ok(now, 'with nothing committing, afterCommit runs at once');
+});
+
+t.test('a quiet process may sync on its event loop, a busy one on the thread pool', async (t) => {
+  const { c, insert } = setup(t.teardown, 'fsync', { syncOnLoopWhenIdle: true });
+  /** Commits a row; returns whether its promise went out yet. */
+  const commit = () => {
+    let sent = false;
+    c.write(
+      () => insert.run('x'),
+      () => (sent = true),
+    );
+    c.flush();
+    return () => sent;
+  };
+  const first = commit();
+  t.notOk(first(), 'the first sync, with no measure of the loop yet, runs on the pool');
+  await until(first, 5000, 'the first promise');
+  await new Promise((r) => setTimeout(r, 50));
+  t.ok(commit()(), 'after an idle spell the promise went out within the flush: synced on the loop');
+  const spinUntil = performance.now() + 50;
+  while (performance.now() < spinUntil); // the loop busy throughout
+  const busy = commit();
+  t.notOk(busy(), 'after a busy spell the sync runs on the pool');
+  await until(busy, 5000, 'its promise');
 });
 
 t.test('a batch no promise waits for starts no sync; the next sync covers it', async (t) => {
