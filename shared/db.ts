@@ -186,7 +186,7 @@ export class Committer {
     this.walSync = WalSync.for(db, opts.syncOnLoopWhenIdle);
     if (this.walSync === undefined) this.tx = tx;
     else {
-      // this connection's own commits skip SQLite's fsync: `WalSync` does it off the loop
+      // this connection's own commits skip SQLite's fsync: `WalSync` does it (see there)
       const normal = db.prepare('PRAGMA synchronous = NORMAL');
       const full = db.prepare('PRAGMA synchronous = FULL');
       this.tx = (writes) => {

@@ -42,8 +42,6 @@ export class WalSync {
   /** Syncs started so far (a number for metrics and tests). */
   syncs = 0;
 
-  /** Syncs run on the event loop so far (a number for tests). */
-  syncsOnLoop = 0;
   /** The loop's utilization when the last sync started. */
   private loopAt: EventLoopUtilization | undefined;
 
@@ -121,7 +119,6 @@ export class WalSync {
   private syncOnLoop(fd: number): void {
     this.unsynced = false;
     this.syncs++;
-    this.syncsOnLoop++;
     const done = this.take();
     let err: Error | undefined;
     try {
