@@ -13,6 +13,7 @@ import {
   tempDir,
   until,
 } from './helpers/cluster.js';
+import { echoResult } from './helpers/job-records.js';
 
 const spec = (json: object): JobSpec => JobSpecSchema.parse(json);
 
@@ -250,17 +251,7 @@ t.test(
 t.test(
   'a result started here is shown once on disk here, kept until the proxy records it',
   async (t) => {
-    const result = {
-      id: 'x',
-      state: 'done',
-      exitCode: 0,
-      output: '',
-      error: null,
-      node: 'n1',
-      attempt: 1,
-      startedAt: 1,
-      finishedAt: 2,
-    } as const;
+    const result = echoResult('x', 1);
     const shown: string[] = [];
     const s = spec({ type: 'echo' });
     const texts = { resultJson: JSON.stringify(result), specJson: JSON.stringify(s) };
@@ -296,22 +287,11 @@ t.test(
 );
 
 t.test('results shown ahead of the proxy are bounded while the link is up', async (t) => {
-  const result = {
-    id: 'x',
-    state: 'done',
-    exitCode: 0,
-    output: '',
-    error: null,
-    node: 'n1',
-    attempt: 1,
-    startedAt: 1,
-    finishedAt: 2,
-  } as const;
   const base = { spec: spec({ type: 'echo' }), submittedAt: 1, resultJson: '{}', specJson: '{}' };
   const shown = new Set<string>();
   const r = new HereResults();
   const end = (id: string, linkUp = true) => {
-    r.finished(id, { ...base, result: { ...result, id }, reveal: () => shown.add(id) });
+    r.finished(id, { ...base, result: echoResult(id, 1), reveal: () => shown.add(id) });
     r.committed(id, linkUp);
   };
   for (let i = 0; i < SHOWN_AHEAD_LIMIT; i++) end(`a${i}`);
