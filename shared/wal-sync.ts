@@ -16,6 +16,16 @@ type After = (err?: Error) => void;
 
 /** The event loop's busy share since the last sync up to which `onLoopWhenIdle` syncs there. */
 export const LOOP_IDLE_SHARE = 0.25;
+/**
+ * A sync that took longer (a stalled disk) sends the next ones to the pool until one is quick
+ * again: a loop blocked for long silences the node's heartbeats and every client.
+ */
+export const LOOP_SYNC_MAX_MS = 10;
+
+/** Whether a sync runs on the loop, given its busy share since the last and that sync's length. */
+export function syncOnLoopNow(busyShare: number, lastSyncMs: number): boolean {
+  return busyShare <= LOOP_IDLE_SHARE && lastSyncMs <= LOOP_SYNC_MAX_MS;
+}
 
 /**
  * Syncs one database's WAL file on libuv's thread pool, one fdatasync at a time. A callback
@@ -27,7 +37,7 @@ export const LOOP_IDLE_SHARE = 0.25;
  * `LOOP_IDLE_SHARE` of the time since the last one runs on the loop itself, at once: a quiet
  * process then spares the hand-off to a pool thread and back (two wake-ups), and what it sends
  * after the commit leaves after the sync. A busy one keeps the pool, where the disk's time
- * overlaps the loop's work.
+ * overlaps the loop's work, and so does one whose last sync was slow (`syncOnLoopNow`).
  */
 export class WalSync {
   private fd: number | undefined;
@@ -44,6 +54,8 @@ export class WalSync {
 
   /** The loop's utilization when the last sync started. */
   private loopAt: EventLoopUtilization | undefined;
+  /** How long the last sync took, from its start to its end on the loop (ms). */
+  private lastSyncMs = 0;
 
   private constructor(
     private readonly path: string,
@@ -96,7 +108,9 @@ export class WalSync {
     this.unsynced = false;
     this.syncs++;
     this.inFlight = this.take();
+    const startedAt = performance.now();
     fdatasync(fd, (err) => {
+      this.lastSyncMs = performance.now() - startedAt;
       this.running = false;
       const done = this.inFlight;
       this.inFlight = [];
@@ -107,13 +121,14 @@ export class WalSync {
     });
   }
 
-  /** Whether the loop was busy at most `LOOP_IDLE_SHARE` of the time since the last sync. */
+  /** Whether the loop was quiet enough since the last sync, and that sync quick enough. */
   private loopWasIdle(): boolean {
     const now = performance.eventLoopUtilization();
     const last = this.loopAt;
     this.loopAt = now;
     if (last === undefined) return false;
-    return performance.eventLoopUtilization(now, last).utilization <= LOOP_IDLE_SHARE;
+    const busy = performance.eventLoopUtilization(now, last).utilization;
+    return syncOnLoopNow(busy, this.lastSyncMs);
   }
 
   private syncOnLoop(fd: number): void {
@@ -121,11 +136,13 @@ export class WalSync {
     this.syncs++;
     const done = this.take();
     let err: Error | undefined;
+    const startedAt = performance.now();
     try {
       fdatasyncSync(fd);
     } catch (e) {
       err = e instanceof Error ? e : new Error(String(e));
     }
+    this.lastSyncMs = performance.now() - startedAt;
     this.finish(done, err);
   }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { Committer, openDatabase } from '../shared/db.js';
+import { LOOP_IDLE_SHARE, LOOP_SYNC_MAX_MS, syncOnLoopNow } from '../shared/wal-sync.js';
 import { tempDir, until } from './helpers/cluster.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT NOT NULL);';
@@ -153,6 +154,14 @@ t.test('a quiet process may sync on its event loop, a busy one on the thread poo
   const busy = commit();
   t.notOk(busy(), 'after a busy spell the sync runs on the pool');
   await until(busy, 5000, 'its promise');
+});
+
+t.test('a sync runs on the loop only when the loop was quiet and the last sync quick', (t) => {
+  t.ok(syncOnLoopNow(0.01, 0.3), 'a quiet loop, a quick disk');
+  t.ok(syncOnLoopNow(LOOP_IDLE_SHARE, LOOP_SYNC_MAX_MS), 'both at their limit');
+  t.notOk(syncOnLoopNow(LOOP_IDLE_SHARE + 0.01, 0.3), 'a loop busier than that keeps the pool');
+  t.notOk(syncOnLoopNow(0.01, LOOP_SYNC_MAX_MS + 1), 'after a slow sync, the pool again');
+  t.end();
 });
 
 t.test('a batch no promise waits for starts no sync; the next sync covers it', async (t) => {
