@@ -45,6 +45,14 @@ export function roomHere(executor: { free: number; queued: number }): boolean {
  */
 export const SHOWN_AHEAD_LIMIT = 256;
 
+/**
+ * Results decided here the proxy has yet to record, at most, before the tickets of new runs
+ * started here wait (with the link up): a client that only submits never waits for a result,
+ * so without this a node issuing tickets faster than the proxy records them grew without
+ * bound. The replies it holds back make the client port stop reading that client's lines.
+ */
+export const UNRECORDED_LIMIT = 1024;
+
 /** A result of a run started here, on its way to the proxy. */
 export interface Reporting {
   result: JobResult;
@@ -78,11 +86,16 @@ export class HereResults {
   private readonly pending = new Map<string, Reporting>();
   /** Results shown and not yet recorded by the proxy. */
   private ahead = 0;
+  /** Results not yet recorded by the proxy. */
+  private unrecordedCount = 0;
+  /** Ticket replies waiting for the proxy to catch up (`whenRoom`). */
+  private roomWaiters: Array<() => void> = [];
 
   /** A run started here ended. */
   finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'shown' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
     const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
+    if (!this.pending.has(id)) this.unrecordedCount++;
     this.pending.set(id, {
       result,
       resultJson,
@@ -109,15 +122,33 @@ export class HereResults {
   acked(id: string): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
-    if (p.shown && !p.acked) this.ahead--;
-    p.acked = true;
+    if (!p.acked) {
+      if (p.shown) this.ahead--;
+      this.unrecordedCount--;
+      p.acked = true;
+    }
     if (p.committed) this.show(id, p);
+    if (this.unrecordedCount < UNRECORDED_LIMIT) this.releaseRoom();
     return true;
   }
 
-  /** The link went down: results on disk here are shown without waiting for it. */
+  /** Runs `cb` (a ticket's reply) now, or once the proxy recorded enough to be under the limit. */
+  whenRoom(cb: () => void, linkUp: boolean): void {
+    if (!linkUp || this.unrecordedCount < UNRECORDED_LIMIT) cb();
+    else this.roomWaiters.push(cb);
+  }
+
+  /** The link went down: results on disk here are shown, and tickets sent, without waiting. */
   linkDown(): void {
     for (const [id, p] of this.pending) if (p.committed) this.show(id, p);
+    this.releaseRoom();
+  }
+
+  private releaseRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    const waiters = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const cb of waiters) cb();
   }
 
   get(id: string): Reporting | undefined {

@@ -166,7 +166,8 @@ export class Origin {
           return reject(storeFailure(err, this.opts.dataDir, this.opts.log));
         }
         this.counters.submitted++;
-        resolve({ ticket: id, created: true });
+        const reply = () => resolve({ ticket: id, created: true });
+        return here ? this.here.whenRoom(reply) : reply(); // see StartHere.whenRoom
       };
       this.tickets.insert(id, spec, submittedAt, committed, specJson);
     });

@@ -46,6 +46,11 @@ export class StartHere {
     this.d.link.forwardOwn(t, specJsonOf(t), { startedHere: true });
   }
 
+  /** Runs `reply` (a ticket of a run started here) once the proxy is not too far behind. */
+  whenRoom(reply: () => void): void {
+    this.results.whenRoom(reply, this.d.link.ready);
+  }
+
   /** The ticket could not be stored: the run stops, unreported. */
   refused(id: string): void {
     this.d.executor.cancel(id, true);

@@ -3,7 +3,13 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import type { JobSpec } from '../shared/job.js';
 import { JobSpecSchema } from '../shared/job.js';
-import { HereResults, mayStartHere, roomHere, SHOWN_AHEAD_LIMIT } from '../node/local-start.js';
+import {
+  HereResults,
+  mayStartHere,
+  roomHere,
+  SHOWN_AHEAD_LIMIT,
+  UNRECORDED_LIMIT,
+} from '../node/local-start.js';
 import {
   freePort,
   LineClient,
@@ -346,4 +352,27 @@ t.test('a run started at its origin is shown once on disk there, the proxy pause
     );
     t.match(same, /"state":"done"/, 'the proxy back, every node gives the origin’s result');
   }
+});
+
+t.test('tickets of runs started here wait while too many results wait for the proxy', async (t) => {
+  const base = { spec: spec({ type: 'echo' }), submittedAt: 1, resultJson: '{}', specJson: '{}' };
+  const r = new HereResults();
+  for (let i = 0; i < UNRECORDED_LIMIT; i++) {
+    r.finished(`a${i}`, { ...base, result: echoResult(`a${i}`, 1), reveal: () => {} });
+  }
+  const sent: string[] = [];
+  r.whenRoom(() => sent.push('down'), false);
+  t.same(sent, ['down'], 'without a link, at once');
+  r.whenRoom(() => sent.push('x'), true);
+  r.whenRoom(() => sent.push('y'), true);
+  t.same(sent, ['down'], 'the proxy is behind: the replies wait');
+  r.acked('a0');
+  t.same(sent, ['down', 'x', 'y'], 'one recorded: under the limit, both go');
+  r.whenRoom(() => sent.push('z'), true);
+  t.same(sent, ['down', 'x', 'y', 'z'], 'and the next goes at once');
+  r.finished('b', { ...base, result: echoResult('b', 1), reveal: () => {} });
+  r.whenRoom(() => sent.push('w'), true);
+  t.same(sent, ['down', 'x', 'y', 'z'], 'at the limit again');
+  r.linkDown();
+  t.same(sent, ['down', 'x', 'y', 'z', 'w'], 'the link went down: sent without waiting');
 });
