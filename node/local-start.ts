@@ -39,13 +39,6 @@ export function roomHere(executor: { free: number; queued: number }): boolean {
 }
 
 /**
- * Results shown before the proxy recorded them, at most, while the link is up. Beyond this the
- * proxy is falling behind (nodes can decide results faster than it records them), and a result
- * then also waits for its acknowledgement: its clients, waiting, submit no more meanwhile.
- */
-export const SHOWN_AHEAD_LIMIT = 256;
-
-/**
  * Results decided here the proxy has yet to record, at most, before the tickets of new runs
  * started here wait (with the link up): a client that only submits never waits for a result,
  * so without this a node issuing tickets faster than the proxy records them grew without
@@ -65,10 +58,8 @@ export interface Reporting {
   reveal: () => void;
   /** When it was last sent to the proxy (0: not yet). */
   sentAt: number;
-  /** On disk here. */
+  /** On disk here, and so shown to clients. */
   committed: boolean;
-  /** Shown to clients. */
-  shown: boolean;
   /** Recorded by the proxy. */
   acked: boolean;
 }
@@ -79,20 +70,18 @@ export interface Reporting {
  * it is on disk here. No node can then give another: the proxy gives every node the result its
  * origin decided (a copy it ran meanwhile, having taken this node for dead and closed its link,
  * is a duplicate), and with the link up it runs no copy of a plain job. Waiting for the proxy's
- * acknowledgement as well gives no more than that, and costs a round trip and the proxy's sync;
- * it is kept only as a brake, when `SHOWN_AHEAD_LIMIT` results wait for the proxy already.
+ * acknowledgement as well gives no more than that, and costs a round trip and the proxy's sync.
+ * What keeps nodes from outrunning the proxy is `UNRECORDED_LIMIT`, on new tickets.
  */
 export class HereResults {
   private readonly pending = new Map<string, Reporting>();
-  /** Results shown and not yet recorded by the proxy. */
-  private ahead = 0;
   /** Results not yet recorded by the proxy. */
   private unrecordedCount = 0;
   /** Ticket replies waiting for the proxy to catch up (`whenRoom`). */
   private roomWaiters: Array<() => void> = [];
 
   /** A run started here ended. */
-  finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'shown' | 'acked'>): void {
+  finished(id: string, r: Omit<Reporting, 'sentAt' | 'committed' | 'acked'>): void {
     // built field by field: a spread followed by more fields costs microseconds per job in V8
     const { result, resultJson, spec, specJson, submittedAt, reveal } = r;
     if (!this.pending.has(id)) this.unrecordedCount++;
@@ -105,17 +94,17 @@ export class HereResults {
       reveal,
       sentAt: 0,
       committed: false,
-      shown: false,
       acked: false,
     });
   }
 
-  /** The result is on disk here; `linkUp` says whether the proxy can acknowledge it. */
-  committed(id: string, linkUp: boolean): void {
+  /** The result is on disk here: clients see it. */
+  committed(id: string): void {
     const p = this.pending.get(id);
     if (!p || p.committed) return;
     p.committed = true;
-    if (p.acked || !linkUp || this.ahead < SHOWN_AHEAD_LIMIT) this.show(id, p);
+    p.reveal();
+    if (p.acked) this.pending.delete(id);
   }
 
   /** The proxy recorded the result of `id`; false for a ticket not ended here. */
@@ -123,11 +112,10 @@ export class HereResults {
     const p = this.pending.get(id);
     if (!p) return false;
     if (!p.acked) {
-      if (p.shown) this.ahead--;
-      this.unrecordedCount--;
       p.acked = true;
+      this.unrecordedCount--;
     }
-    if (p.committed) this.show(id, p);
+    if (p.committed) this.pending.delete(id);
     if (this.unrecordedCount < UNRECORDED_LIMIT) this.releaseRoom();
     return true;
   }
@@ -138,9 +126,8 @@ export class HereResults {
     else this.roomWaiters.push(cb);
   }
 
-  /** The link went down: results on disk here are shown, and tickets sent, without waiting. */
+  /** The link went down: tickets held back go without waiting for the proxy. */
   linkDown(): void {
-    for (const [id, p] of this.pending) if (p.committed) this.show(id, p);
     this.releaseRoom();
   }
 
@@ -158,7 +145,7 @@ export class HereResults {
   /** The result of `id`, ended here, while clients may not see it yet. */
   hidden(id: string): Reporting | undefined {
     const p = this.pending.get(id);
-    return p && !p.shown ? p : undefined;
+    return p && !p.committed ? p : undefined;
   }
 
   /** Runs ended here whose result the proxy has not recorded yet. */
@@ -170,14 +157,5 @@ export class HereResults {
   unrecordedHas(id: string): boolean {
     const p = this.pending.get(id);
     return p !== undefined && !p.acked;
-  }
-
-  private show(id: string, p: Reporting): void {
-    if (!p.shown) {
-      p.shown = true;
-      if (!p.acked) this.ahead++;
-      p.reveal();
-    }
-    if (p.acked) this.pending.delete(id);
   }
 }

@@ -69,7 +69,7 @@ export class StartHere {
     this.results.finished(r.id, { result, resultJson, spec, specJson, submittedAt, reveal });
     this.send(r.id, Date.now());
     const committed = () => {
-      this.results.committed(r.id, this.d.link.ready);
+      this.results.committed(r.id);
       after?.();
     };
     this.d.tickets.finish(result, false, committed, resultJson);
@@ -105,7 +105,7 @@ export class StartHere {
     return this.results.unrecordedHas(id) || this.d.open.get(id)?.startedHere === true;
   }
 
-  /** The link went down: results on disk here are shown without the proxy's ack. */
+  /** The link went down: tickets held back for the proxy go at once. */
   linkDown(): void {
     this.results.linkDown();
   }

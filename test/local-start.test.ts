@@ -3,13 +3,7 @@ import Database from 'better-sqlite3';
 import t from 'tap';
 import type { JobSpec } from '../shared/job.js';
 import { JobSpecSchema } from '../shared/job.js';
-import {
-  HereResults,
-  mayStartHere,
-  roomHere,
-  SHOWN_AHEAD_LIMIT,
-  UNRECORDED_LIMIT,
-} from '../node/local-start.js';
+import { HereResults, mayStartHere, roomHere, UNRECORDED_LIMIT } from '../node/local-start.js';
 import {
   freePort,
   LineClient,
@@ -267,7 +261,7 @@ t.test(
     r.finished('a', { ...base, reveal: () => shown.push('a') });
     t.same(shown, [], 'not shown before it is on disk here');
     t.ok(r.hidden('a'), 'clients see it running meanwhile');
-    r.committed('a', true);
+    r.committed('a');
     t.same(shown, ['a'], 'on disk here: shown, without waiting for the proxy');
     t.notOk(r.hidden('a'));
     t.ok(r.unrecordedHas('a'), 'a HELLO lists it, the sweep does not call it missing');
@@ -284,44 +278,13 @@ t.test(
     t.ok(r.acked('b'), 'recorded by the proxy before its commit here ended');
     t.same(shown, ['a'], 'not shown before it is on disk here');
     t.ok(r.hidden('b'), 'kept until then');
-    r.committed('b', true);
-    r.committed('b', true);
+    r.committed('b');
+    r.committed('b');
     t.same(shown, ['a', 'b'], 'shown once');
     t.notOk(r.get('b'), 'and forgotten');
     t.notOk(r.acked('zz'), 'a ticket not ended here');
   },
 );
-
-t.test('results shown ahead of the proxy are bounded while the link is up', async (t) => {
-  const base = { spec: spec({ type: 'echo' }), submittedAt: 1, resultJson: '{}', specJson: '{}' };
-  const shown = new Set<string>();
-  const r = new HereResults();
-  const end = (id: string, linkUp = true) => {
-    r.finished(id, { ...base, result: echoResult(id, 1), reveal: () => shown.add(id) });
-    r.committed(id, linkUp);
-  };
-  for (let i = 0; i < SHOWN_AHEAD_LIMIT; i++) end(`a${i}`);
-  t.equal(
-    shown.size,
-    SHOWN_AHEAD_LIMIT,
-    'as many as the limit shown before the proxy records them',
-  );
-  end('over');
-  t.notOk(shown.has('over'), 'one more waits: the proxy is behind');
-  t.ok(r.hidden('over'));
-  r.acked('a0');
-  end('next');
-  t.ok(shown.has('next'), 'a recorded one makes room');
-  t.notOk(shown.has('over'), 'the one waiting still waits for its own record');
-  r.acked('over');
-  t.ok(shown.has('over'), 'shown once recorded');
-  end('down', false);
-  t.ok(shown.has('down'), 'without a link, on disk here is enough');
-  end('late');
-  t.notOk(shown.has('late'));
-  r.linkDown();
-  t.ok(shown.has('late'), 'the link went down: shown without the record');
-});
 
 t.test('a run started at its origin is shown once on disk there, the proxy paused', async (t) => {
   const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
