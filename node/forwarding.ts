@@ -65,11 +65,11 @@ export class Forwarding {
   }
 
   /** Forwarded tickets still waiting for a result (the sweep asks the proxy for them). */
-  waiting(): string[] {
+  waiting(limit = MAX_BATCH): string[] {
     const ids: string[] = [];
     for (const t of this.d.open.values()) {
       if (t.state === 'forwarded') ids.push(t.id);
-      if (ids.length >= MAX_BATCH) break;
+      if (ids.length >= limit) break;
     }
     return ids;
   }
@@ -98,9 +98,7 @@ export class Forwarding {
     // Tickets waiting for a result ask for it: a result decided here reaches the proxy before
     // this node's own commit of it (LOCAL_START), so a crash between the two leaves the proxy
     // holding it as delivered, and only this question brings it back.
-    const waiting: string[] = [];
-    for (const t of this.d.open.values())
-      if (t.state === 'forwarded' && !t.local) waiting.push(t.id);
+    const waiting = this.waiting(Infinity);
     for (let i = 0; i < waiting.length; i += MAX_BATCH) {
       this.d.link.send({ type: 'RES_REQ', requests: waiting.slice(i, i + MAX_BATCH) });
     }
