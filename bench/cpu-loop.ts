@@ -20,6 +20,8 @@ const WARM = Number(process.env.CPU_WARM ?? 30_000);
 const JOBS = Number(process.env.CPU_JOBS ?? 60_000);
 const ROUNDS = Number(process.env.CPU_ROUNDS ?? 2);
 const TURNS = Number(process.env.CPU_TURNS ?? 1);
+/** CPU_LOCAL_START=0: every job goes through the proxy (the nodes' LOCAL_START). */
+const LOCAL_START = process.env.CPU_LOCAL_START;
 
 async function measure(build: string): Promise<void> {
   const cluster = await Cluster.start({
@@ -29,6 +31,7 @@ async function measure(build: string): Promise<void> {
     durability: 'fsync',
     proxyMain: join(build, 'dist', 'proxy', 'main.js'),
     nodeMain: join(build, 'dist', 'node', 'main.js'),
+    nodeEnv: LOCAL_START === undefined ? undefined : { LOCAL_START },
   });
   try {
     const run = (maxJobs: number) =>

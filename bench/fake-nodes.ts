@@ -9,7 +9,7 @@ import {
   type FrameIn,
   type WireJob,
 } from '../shared/protocol.js';
-import { chunkPairs, chunks } from './frame-chunks.js';
+import { chunks } from './frame-chunks.js';
 import { Samples } from './stats.js';
 
 /**
@@ -49,11 +49,13 @@ export interface FleetCounters {
 /** How many INFO ticks a heartbeat period is split into, so 1,000 nodes do not beat at once. */
 const HEARTBEAT_STEPS = 10;
 
+/**
+ * A node that runs every job at once: like a real node, it reports each by its RESULT alone (a
+ * result sent before the job's row commits makes the ACK and the INFO's start needless).
+ */
 class FakeNode {
-  private ackJobs: string[] = [];
   private ackResults: string[] = [];
   private results: JobResult[] = [];
-  private started: { id: string; at: number }[] = [];
   private forwards: WireJob[] = [];
   private sendInfo = false;
   private scheduled = false;
@@ -109,8 +111,6 @@ class FakeNode {
   private runJobs(jobs: readonly WireJob[]): void {
     const now = Date.now();
     for (const job of jobs) {
-      this.ackJobs.push(job.id);
-      this.started.push({ id: job.id, at: now });
       const result: JobResult = {
         id: job.id,
         state: 'done',
@@ -126,7 +126,6 @@ class FakeNode {
       this.unacked.set(job.id, result);
     }
     this.fleet.counters.dispatched += jobs.length;
-    this.sendInfo = true;
     this.schedule();
   }
 
@@ -199,13 +198,8 @@ class FakeNode {
   }
 
   private sendTick(): void {
-    if (this.ackJobs.length > 0 || this.ackResults.length > 0) {
-      for (const [jobs, results] of chunkPairs(this.ackJobs, this.ackResults)) {
-        this.send({ type: 'ACK', jobs, results });
-      }
-      this.ackJobs = [];
-      this.ackResults = [];
-    }
+    for (const results of chunks(this.ackResults)) this.send({ type: 'ACK', jobs: [], results });
+    this.ackResults = [];
     for (const results of chunks(this.results)) {
       this.send({ type: 'RESULT', results });
       this.fleet.counters.resultsSent += results.length;
@@ -213,11 +207,8 @@ class FakeNode {
     this.results = [];
     if (this.sendInfo) {
       const slots = this.fleet.options.slots;
-      for (const started of chunks(this.started, true)) {
-        if (started.length === 0) this.fleet.counters.heartbeats++;
-        this.send({ type: 'INFO', queued: 0, running: 0, free: slots, started });
-      }
-      this.started = [];
+      this.fleet.counters.heartbeats++;
+      this.send({ type: 'INFO', queued: 0, running: 0, free: slots, started: [] });
       this.sendInfo = false;
     }
     for (const jobs of chunks(this.forwards)) this.send({ type: 'JOB', jobs });

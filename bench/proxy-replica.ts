@@ -38,15 +38,15 @@ const WARMUP_TURNS = 50;
 
 type Outgoing = [node: string, text: string];
 
-/** A node as the scale scenario's fleet plays it: runs every job at once, forwards as origin. */
+/**
+ * A node as the scale scenario's fleet plays it: runs every job at once and reports it by its
+ * RESULT alone, forwards as origin.
+ */
 class ReplicaNode {
   private inbox: string[] = [];
-  private ackJobs: string[] = [];
   private ackResults: string[] = [];
   private results: JobResult[] = [];
-  private started: { id: string; at: number }[] = [];
   private forwards: WireJob[] = [];
-  private info = false;
   private readonly own = new Set<string>();
 
   constructor(
@@ -71,8 +71,6 @@ class ReplicaNode {
     if (f.type === 'JOB') {
       const now = Date.now();
       for (const j of f.jobs) {
-        this.ackJobs.push(j.id);
-        this.started.push({ id: j.id, at: now });
         this.results.push({
           id: j.id,
           state: 'done',
@@ -86,7 +84,6 @@ class ReplicaNode {
         });
       }
       this.counts.dispatched += f.jobs.length;
-      this.info = true;
     } else if (f.type === 'RESULT') {
       let refill = 0;
       for (const r of f.results) {
@@ -109,17 +106,10 @@ class ReplicaNode {
 
   flush(): void {
     const send = (f: FrameIn) => this.out.push([this.id, JSON.stringify(f)]);
-    if (this.ackJobs.length || this.ackResults.length) {
-      send({ type: 'ACK', jobs: this.ackJobs, results: this.ackResults });
-      this.ackJobs = [];
-      this.ackResults = [];
-    }
+    if (this.ackResults.length) send({ type: 'ACK', jobs: [], results: this.ackResults });
+    this.ackResults = [];
     if (this.results.length) send({ type: 'RESULT', results: this.results });
     this.results = [];
-    if (this.info)
-      send({ type: 'INFO', queued: 0, running: 0, free: SLOTS, started: this.started });
-    this.started = [];
-    this.info = false;
     if (this.forwards.length) send({ type: 'JOB', jobs: this.forwards });
     this.forwards = [];
   }

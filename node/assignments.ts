@@ -115,7 +115,9 @@ export class Assignments {
         if (err) {
           this.log.error({ err }, 'could not commit dispatched work');
           this.drop(j.id); // unacknowledged: the proxy sends it again or elsewhere
-        } else acks.push(j.id);
+        } else if (!this.work.get(j.id)?.result) acks.push(j.id);
+        // else: its result left already and says more than the ACK would (the proxy takes a
+        // result of a job it gave here whether or not the job was acknowledged)
         if (--pending === 0 && acks.length) this.link.ackJobs(acks);
       });
       // It may start before its row commits (a quick job then commits its result in the same
@@ -153,11 +155,20 @@ export class Assignments {
     const r = resultOf(id, this.nodeId, w.attempt, o, startedAt, finishedAt);
     w.state = 'finished';
     w.result = r;
+    this.unstarted(id); // the result carries its start: the INFO need not
     // The result leaves at once: it promises nothing until the proxy commits it. The local
     // row only lets this node send it again after a crash (without it, the job reruns).
     this.link.result(r);
     if (w.stored) this.store.finished(r);
     // else: the insert still queued writes the result too
+  }
+
+  /** Takes `id` out of the starts the next INFO would report (usually the last one). */
+  private unstarted(id: string): void {
+    const s = this.started;
+    const i =
+      s.length > 0 && s[s.length - 1]?.id === id ? s.length - 1 : s.findIndex((x) => x.id === id);
+    if (i >= 0) s.splice(i, 1);
   }
 
   /** The proxy cancelled a job: a waiting one ends cancelled now, a running one is stopped. */

@@ -263,6 +263,16 @@ export class Assignments {
     this.adapt(n);
   }
 
+  /**
+   * `n` reported the result of `job` before acknowledging it (a node leaves out the ACK of a
+   * job whose result went first): the time since the dispatch, less the run, is the round trip.
+   */
+  noteReported(n: NodeEntry, job: Job, r: JobResult, now = Date.now()): void {
+    if (job.placed || job.sentAt === 0 || job.node !== n.id || r.startedAt === null) return;
+    n.pace.observeRoundTrip(now - job.sentAt - (r.finishedAt - r.startedAt));
+    this.adapt(n);
+  }
+
   /** Results from `n`: how long its runs take. */
   noteRuns(n: NodeEntry, results: readonly JobResult[], now = Date.now()): void {
     n.pace.observeCompletions(results.length, now);

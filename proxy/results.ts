@@ -20,6 +20,8 @@ export interface ResultsDeps {
   log: Logger;
   /** Takes a finishing job off its node, out of the queue and out of waiting. */
   release(job: Job, reporter: NodeEntry | undefined): void;
+  /** A node reported the result of a job it was given (the round trip it shows). */
+  reported(n: NodeEntry, job: Job, r: JobResult): void;
   /** Told of each job's final state once (metrics). */
   finished?: (job: Job) => void;
   /** A task's result was recorded: its job may end. */
@@ -68,6 +70,7 @@ export class Results {
         outbox.ack(n, 'result', r.id);
         continue;
       }
+      this.d.reported(n, job, r);
       // the frame's own object (nobody else holds it) is the result: its node is the reporter
       r.node = n.id;
       this.ended(job, r, n);

@@ -127,6 +127,7 @@ export class Scheduler {
         holding.remove(job);
         this.tasks.released(job);
       },
+      reported: (n, job, r) => assignments.noteReported(n, job, r),
       hold: (job) => holding.admit(job),
       settled: (job) => holding.settled(job),
       finished: opts.onFinished,
