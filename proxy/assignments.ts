@@ -273,6 +273,11 @@ export class Assignments {
     this.adapt(n);
   }
 
+  /** Jobs `n` may hold beyond its slots now. */
+  holdOf(n: NodeEntry): number {
+    return this.dispatcher.holdOf(n);
+  }
+
   /** Results from `n`: how long its runs take. */
   noteRuns(n: NodeEntry, results: readonly JobResult[], now = Date.now()): void {
     n.pace.observeCompletions(results.length, now);

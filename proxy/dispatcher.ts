@@ -244,11 +244,15 @@ export class Dispatcher<J extends Queued, N extends Host> {
     return jobs;
   }
 
-  /** How many jobs `n` may hold: its slots, plus PREFETCH or its measured hold. */
-  private capacity(n: Host): number {
+  /** How many jobs `n` may hold beyond its slots: PREFETCH or its measured hold. */
+  holdOf(n: Host): number {
     if (this.opts.periodic) return Infinity;
-    if (this.lateBinding) return n.slots;
-    return n.slots + Math.max(this.opts.prefetch, n.hold ?? 0);
+    if (this.lateBinding) return 0;
+    return Math.max(this.opts.prefetch, n.hold ?? 0);
+  }
+
+  private capacity(n: Host): number {
+    return n.slots + this.holdOf(n);
   }
 
   private hasRoom(h: HostState<J, N>, k: Klass<J>): boolean {

@@ -21,6 +21,8 @@ export interface ClusterNumbers {
   readonly counters: Readonly<Record<string, number>>;
   readonly nodes: ReadonlyMap<string, NodeEntry>;
   readonly suspicions: { readonly suspicions: number; readonly falseSuspicions: number };
+  /** Jobs a node may hold beyond its slots now. */
+  holdOf(n: NodeEntry): number;
   tenants(): TenantLoad[];
 }
 
@@ -60,6 +62,11 @@ export class ProxyMetrics {
       (n) => n.running,
     );
     perNode('node_outstanding_jobs', 'Jobs given to a joined node, unfinished', (n) => n.jobs.size);
+    perNode(
+      'node_hold_jobs',
+      'Jobs a joined node may hold beyond its slots now: PREFETCH, or more for short jobs',
+      (n) => c()?.holdOf(n) ?? 0,
+    );
     perNode('node_draining', '1 while a joined node is stopping', (n) => (n.draining ? 1 : 0));
     const perTenant = (name: string, help: string, read: (t: TenantLoad) => number) =>
       m.labelledGauge(name, help, 'tenant', () =>
