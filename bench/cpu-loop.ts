@@ -22,6 +22,8 @@ const ROUNDS = Number(process.env.CPU_ROUNDS ?? 2);
 const TURNS = Number(process.env.CPU_TURNS ?? 1);
 /** CPU_LOCAL_START=0: every job goes through the proxy (the nodes' LOCAL_START). */
 const LOCAL_START = process.env.CPU_LOCAL_START;
+/** CPU_JOB: the command line submitted (`echo x`; e.g. `sleep 1`). */
+const JOB = process.env.CPU_JOB ?? 'echo x';
 
 async function measure(build: string): Promise<void> {
   const cluster = await Cluster.start({
@@ -39,7 +41,7 @@ async function measure(build: string): Promise<void> {
         ports: cluster.clientPorts,
         clients: 48,
         depth: 16,
-        command: 'echo x',
+        command: JOB,
         warmupMs: 0,
         durationMs: 600_000,
         maxJobs,

@@ -1,5 +1,6 @@
 import {
   closeSync,
+  existsSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -80,7 +81,9 @@ class LiveLog implements RunLog {
       this.append(this.framer.end());
     } finally {
       if (this.fd !== undefined) closeQuietly(this.fd);
-      else unlinkQuietly(this.path); // an earlier run's output is not this run's
+      // an earlier run's output is not this run's; asked first, as a run that printed nothing
+      // usually has no earlier file, and a failed unlink costs a thrown error (about 10 µs)
+      else if (existsSync(this.path)) unlinkQuietly(this.path);
       this.onEnd();
       this.notify();
     }
