@@ -22,8 +22,9 @@ interface Work {
 }
 
 /**
- * The executor role: the jobs the proxy gave this node. Each is committed before it is acked,
- * runs on the executor, and keeps its result until the proxy acknowledges it.
+ * The executor role: the jobs the proxy gave this node. Each is committed before it is acked
+ * (one whose result left before that commit is not acked: the result says more), runs on the
+ * executor, and keeps its result until the proxy acknowledges it.
  */
 export class Assignments {
   private readonly work = new Map<string, Work>();

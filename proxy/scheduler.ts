@@ -239,6 +239,7 @@ export class Scheduler {
   get queueLength(): number {
     return this.assignments.queueLength;
   }
+
   holdOf(n: NodeEntry): number {
     return this.assignments.holdOf(n);
   }

@@ -339,3 +339,19 @@ t.test('tickets of runs started here wait while too many results wait for the pr
   r.linkDown();
   t.same(sent, ['down', 'x', 'y', 'z', 'w'], 'the link went down: sent without waiting');
 });
+
+t.test('a result recorded and then decided again counts once more, not less', async (t) => {
+  const base = { spec: spec({ type: 'echo' }), submittedAt: 1, resultJson: '{}', specJson: '{}' };
+  const r = new HereResults();
+  const end = (id: string) =>
+    r.finished(id, { ...base, result: echoResult(id, 1), reveal: () => {} });
+  end('again');
+  t.ok(r.acked('again'), 'recorded by the proxy before its commit here');
+  end('again'); // decided again: the proxy has yet to record this one
+  for (let i = 1; i < UNRECORDED_LIMIT; i++) end(`a${i}`);
+  const sent: string[] = [];
+  r.whenRoom(() => sent.push('x'), true);
+  t.same(sent, [], 'at the limit: the reply waits');
+  r.acked('again');
+  t.same(sent, ['x'], 'its record makes room');
+});

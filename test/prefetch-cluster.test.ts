@@ -32,10 +32,13 @@ t.test('short jobs placed by the proxy deepen each node’s hold beyond PREFETCH
     for (let i = 0; i < JOBS; i++) if ((await c.next(30_000))?.includes('"state":"done"')) done++;
     t.equal(done, JOBS, 'every job done');
   }
-  await until(
-    async () => (await holds(proxy.port)).every((h) => h > 1),
+  const deepened = await until(
+    async () => {
+      const h = await holds(proxy.port);
+      return h.every((x) => x > 1) ? h : undefined;
+    },
     10_000,
     'every node to hold more than PREFETCH',
   );
-  t.pass('each node may now hold more than PREFETCH beyond its slots');
+  t.equal(deepened.length, 2, `both nodes hold more than PREFETCH beyond their slots: ${deepened}`);
 });
