@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Cluster } from './cluster.js';
 import { closedLoop } from './load.js';
 import { cpuMs, ownCpuMs } from './proc-stats.js';
+import { summarizeProfiles } from './profile-summary.js';
 
 const here = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const WARM = Number(process.env.CPU_WARM ?? 30_000);
@@ -24,6 +25,8 @@ const TURNS = Number(process.env.CPU_TURNS ?? 1);
 const LOCAL_START = process.env.CPU_LOCAL_START;
 /** CPU_JOB: the command line submitted (`echo x`; e.g. `sleep 1`). */
 const JOB = process.env.CPU_JOB ?? 'echo x';
+/** CPU_PROFILE=<dir>: every process runs with `--cpu-prof` writing there; a summary is printed. */
+const PROFILE = process.env.CPU_PROFILE;
 
 async function measure(build: string): Promise<void> {
   const cluster = await Cluster.start({
@@ -34,6 +37,7 @@ async function measure(build: string): Promise<void> {
     proxyMain: join(build, 'dist', 'proxy', 'main.js'),
     nodeMain: join(build, 'dist', 'node', 'main.js'),
     nodeEnv: LOCAL_START === undefined ? undefined : { LOCAL_START },
+    profileDir: PROFILE,
   });
   try {
     const run = (maxJobs: number) =>
@@ -73,3 +77,4 @@ async function measure(build: string): Promise<void> {
 
 const builds = [...process.argv.slice(2).map((b) => resolve(b)), here];
 for (let turn = 0; turn < TURNS; turn++) for (const build of builds) await measure(build);
+if (PROFILE !== undefined) process.stdout.write(`\n${summarizeProfiles(PROFILE)}\n`);

@@ -185,6 +185,10 @@ export interface OpenLoopResult {
   readonly startDelayMs: Float64Array;
   readonly runMs: Float64Array;
   readonly deliveryMs: Float64Array;
+  /** Per planned job: the node that ran it (its result's `node`), undefined if not known. */
+  readonly ranOn: Array<string | undefined>;
+  /** Per planned job: the index in `ports` of the node it was submitted to. */
+  readonly portOf: Uint16Array;
   readonly errors: ErrorCounts;
   /** How late sends were against the plan (timer granularity), ms. */
   readonly lateness: Summary;
@@ -213,6 +217,8 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const startDelayMs = new Float64Array(n).fill(NaN);
   const runMs = new Float64Array(n).fill(NaN);
   const deliveryMs = new Float64Array(n).fill(NaN);
+  const ranOn = new Array<string | undefined>(n);
+  const portOf = new Uint16Array(n);
   // the job's own times (ms resolution, one clock on this machine) split the response
   const phases = (json: string, i: number): void => {
     try {
@@ -220,7 +226,9 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
         submittedAt?: string;
         startedAt?: string;
         finishedAt?: string;
+        node?: string;
       };
+      ranOn[i] = v.node;
       const submitted = Date.parse(v.submittedAt ?? '');
       const started = Date.parse(v.startedAt ?? '');
       const finished = Date.parse(v.finishedAt ?? '');
@@ -288,6 +296,7 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
   const start = performance.now();
   const runJob = async (i: number, job: PlannedJob): Promise<void> => {
     const p = i % opts.ports.length;
+    portOf[i] = p;
     let conn: Conn;
     try {
       conn = await acquire(p);
@@ -359,6 +368,8 @@ export async function openLoop(opts: OpenLoopOptions): Promise<OpenLoopResult> {
     startDelayMs,
     runMs,
     deliveryMs,
+    ranOn,
+    portOf,
     errors,
     lateness: summarize(late.values()),
     sharedSends,

@@ -3,6 +3,7 @@ import { idealResponseTimes } from '../ideal-schedule.js';
 import { openLoop } from '../load.js';
 import { sampleLoads } from '../load-sampler.js';
 import type { Metric, ScenarioResult } from '../report.js';
+import { bySite } from '../site-split.js';
 import { mean, summarize } from '../stats.js';
 import { poissonArrivals, seededRandom, sleepJob, type PlannedJob } from '../workload.js';
 import type { ScenarioContext } from './context.js';
@@ -70,6 +71,12 @@ export async function balance(
     } else response[i] = r;
   }
   const measured = summarize(response);
+  const sites = bySite(
+    res,
+    ideal,
+    jobs,
+    cluster.nodes.map((n) => n.name),
+  );
   const idealMean = mean(ideal);
   const balanced = loads.spreads.filter((s) => s <= 1).length;
   const bound = unfinished > 0 ? '≥' : '';
@@ -119,6 +126,16 @@ export async function balance(
       value: mean(res.deliveryMs.filter((v) => !Number.isNaN(v))),
       digits: 1,
     },
+    { label: '  run at its origin', unit: '% of jobs', value: sites.atOrigin, digits: 1 },
+    {
+      label: '  started after the ideal, at origin',
+      unit: 'ms',
+      value: sites.origin.lateStart,
+      digits: 2,
+    },
+    { label: '    elsewhere', unit: 'ms', value: sites.elsewhere.lateStart, digits: 2 },
+    { label: '  finished→client, at origin', unit: 'ms', value: sites.origin.delivery, digits: 2 },
+    { label: '    elsewhere', unit: 'ms', value: sites.elsewhere.delivery, digits: 2 },
     { label: 'response p99', unit: 'ms', value: measured.p99, prefix: bound, digits: 1 },
     { label: `unfinished (of ${jobs.length})`, unit: '', value: unfinished, digits: 0 },
   ];
