@@ -111,7 +111,9 @@ async function runMode(
     const balanceOpts = clusterOptions(ctx, 'balance', { slots: opts.balanceSlots });
     record(
       'balance',
-      await timed(() => withCluster(balanceOpts, (c) => balance(ctx, c, { graceMs: 5000 }))),
+      await timed(() =>
+        withCluster(balanceOpts, (c) => balance(ctx, c, { graceMs: 5000, warmUp: true })),
+      ),
     );
   }
   if (want('seed')) record('seed', await timed(() => seedMode(ctx)));

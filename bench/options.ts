@@ -51,6 +51,8 @@ export interface BenchOptions {
   readonly balanceLoad: number;
   readonly meanSleepMs: number;
   readonly balanceMs: number;
+  /** An unmeasured run of the same load first (a fresh process is slow until V8 compiles it). */
+  readonly balanceWarmMs: number;
   readonly seedGraceMs: number;
   // 5. scale
   readonly fakeNodes: number;
@@ -78,6 +80,7 @@ export const USAGE = `usage: npm run bench -- [flags]
   --seconds <s>           throughput window               --slots <n>   SLOTS per node for 1, 2, 6 (64)
   --latency-rate <n>      jobs/s for the latency run (200)
   --balance-seconds <s>   arrival window of 3 and 4       --balance-slots <n>  SLOTS for 3, 4 (4)
+  --balance-warmup <s>    unmeasured load before 3 and 4 (5; quick 2; 0: none)
   --fake-nodes <n>        scale: simulated nodes (1000)   --scale-seconds <s>
   --jobs <n>              memory: echo jobs to finish (5000000; quick 50000)
   --memory-minutes <m>    memory: time bound of the run (120; quick 1.5)
@@ -132,6 +135,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       'latency-rate': { type: 'string' },
       'balance-seconds': { type: 'string' },
       'balance-slots': { type: 'string' },
+      'balance-warmup': { type: 'string' },
       'fake-nodes': { type: 'string' },
       'scale-seconds': { type: 'string' },
       jobs: { type: 'string' },
@@ -199,6 +203,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     balanceLoad: 0.8,
     meanSleepMs: 50,
     balanceMs: s(values['balance-seconds'], 'balance-seconds', 15, 3),
+    balanceWarmMs: num(values['balance-warmup'], 'balance-warmup', quick ? 2 : 5, 0) * 1000,
     seedGraceMs: quick ? 3000 : 10_000,
     fakeNodes: num(values['fake-nodes'], 'fake-nodes', 1000, 1),
     fakeSlots: 4,

@@ -15,22 +15,41 @@ import type { ScenarioContext } from './context.js';
  * the ideal schedule computed from the same arrivals and run times.
  */
 
-/** The workload, the same for scenario 3 and 4 (same seed). */
-export function balanceWorkload(ctx: ScenarioContext): {
+/**
+ * The workload, the same for scenario 3 and 4 (same seed); `warm`: the warm-up's, as long as
+ * `balanceWarmMs`, from the next seed.
+ */
+export function balanceWorkload(
+  ctx: ScenarioContext,
+  warm = false,
+): {
   jobs: PlannedJob[];
   rate: number;
   slots: number;
 } {
-  const { nodes, balanceSlots, meanSleepMs, balanceLoad, balanceMs, seed } = ctx.opts;
+  const { nodes, balanceSlots, meanSleepMs, balanceLoad, balanceMs, balanceWarmMs, seed } =
+    ctx.opts;
   const slots = nodes * balanceSlots;
   const rate = (balanceLoad * slots * 1000) / meanSleepMs;
-  const jobs = poissonArrivals(seededRandom(seed), rate, balanceMs, sleepJob(meanSleepMs));
+  const random = seededRandom(warm ? seed + 1 : seed);
+  const jobs = poissonArrivals(
+    random,
+    rate,
+    warm ? balanceWarmMs : balanceMs,
+    sleepJob(meanSleepMs),
+  );
   return { jobs, rate, slots };
 }
 
 export interface BalanceRunOptions {
   /** Results not back this long after the arrivals end count as unfinished. */
   readonly graceMs: number;
+  /**
+   * The same load, unmeasured, for `balanceWarmMs` first, every result awaited: a fresh
+   * process answers slowly until V8 has compiled its hot paths, and a cluster in production
+   * runs warm. (Seed mode's periodic dispatch cannot keep up with the load: it starts cold.)
+   */
+  readonly warmUp: boolean;
 }
 
 export async function balance(
@@ -40,6 +59,20 @@ export async function balance(
 ): Promise<ScenarioResult> {
   const { jobs, rate, slots } = balanceWorkload(ctx);
   const windowMs = ctx.opts.balanceMs;
+  const warmMs = ctx.opts.balanceWarmMs;
+  if (run.warmUp && warmMs > 0) {
+    const warm = balanceWorkload(ctx, true).jobs;
+    ctx.log(`${cluster.options.label}: ${warm.length} sleep jobs to warm it up, unmeasured`);
+    const w = await openLoop({
+      ports: cluster.clientPorts,
+      jobs: warm,
+      deadlineMs: warmMs + run.graceMs,
+      prewarmPerPort: 32,
+      maxPerPort: 1500,
+    });
+    if (w.unfinished > 0)
+      ctx.log(`${cluster.options.label}: ${w.unfinished} warm-up jobs unfinished`);
+  }
   ctx.log(
     `${cluster.options.label}: ${jobs.length} sleep jobs at ${rate.toFixed(0)}/s (${slots} slots), ${windowMs / 1000} s`,
   );

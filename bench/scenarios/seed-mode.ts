@@ -24,5 +24,5 @@ export async function seedMode(ctx: ScenarioContext): Promise<ScenarioResult> {
     proxyEnv: SEED_PROXY_ENV,
     nodeEnv: SEED_NODE_ENV,
   });
-  return withCluster(opts, (cluster) => balance(ctx, cluster, { graceMs }));
+  return withCluster(opts, (cluster) => balance(ctx, cluster, { graceMs, warmUp: false }));
 }
