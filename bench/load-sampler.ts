@@ -19,6 +19,11 @@ export interface LoadSamples {
    * work a perfectly work-conserving scheduler would have been running.
    */
   readonly unconserved: number;
+  /**
+   * Samples in which a job waited in the proxy's queue while a node had a free slot: the
+   * dispatch had not caught up with a slot freed (or the job fits no node with room).
+   */
+  readonly queuedWhileFree: number;
   readonly meanPeriodMs: number;
   readonly failures: number;
 }
@@ -34,6 +39,7 @@ export async function sampleLoads(
   let nodeIds: string[] = [];
   let failures = 0;
   let unconserved = 0;
+  let queuedWhileFree = 0;
   const start = performance.now();
   const end = start + durationMs;
   let next = start;
@@ -46,7 +52,9 @@ export async function sampleLoads(
       if (nodeIds.length === 0) nodeIds = nodes.map((n) => n.id);
       const sample = nodes.map((n) => n.queued + n.running);
       loads.push(sample);
-      if (nodes.some((n) => n.queued > 0) && nodes.some((n) => n.running < n.slots)) unconserved++;
+      const free = nodes.some((n) => n.running < n.slots);
+      if (free && nodes.some((n) => n.queued > 0)) unconserved++;
+      if (free && (c.queue?.queued ?? 0) > 0) queuedWhileFree++;
       spreads.push(spread(sample));
       if (nodes.every((n) => typeof n.outstanding === 'number')) {
         outstandingSpreads.push(spread(nodes.map((n) => n.outstanding ?? 0)));
@@ -68,6 +76,7 @@ export async function sampleLoads(
     loads,
     nodeIds,
     unconserved,
+    queuedWhileFree,
     meanPeriodMs: spreads.length > 1 ? (last - first) / (spreads.length - 1) : NaN,
     failures,
   };

@@ -130,6 +130,12 @@ export async function balance(
       target: { op: '<=', value: 1 },
       digits: 2,
     },
+    {
+      label: 'job waits at the proxy, slot free on a node',
+      unit: '% of samples',
+      value: loads.spreads.length > 0 ? (loads.queuedWhileFree / loads.spreads.length) * 100 : NaN,
+      digits: 2,
+    },
     // a cluster that runs nothing is perfectly balanced: this shows how busy the nodes were
     {
       label: 'mean queued+running per node',
