@@ -59,8 +59,9 @@ export async function balance(
 ): Promise<ScenarioResult> {
   const { jobs, rate, slots } = balanceWorkload(ctx);
   const windowMs = ctx.opts.balanceMs;
-  const warmMs = ctx.opts.balanceWarmMs;
-  if (run.warmUp && warmMs > 0) {
+  const warmMs = run.warmUp ? ctx.opts.balanceWarmMs : 0;
+  let warmUp: { jobs: number; unfinished: number } | undefined;
+  if (warmMs > 0) {
     const warm = balanceWorkload(ctx, true).jobs;
     ctx.log(`${cluster.options.label}: ${warm.length} sleep jobs to warm it up, unmeasured`);
     const w = await openLoop({
@@ -72,6 +73,7 @@ export async function balance(
     });
     if (w.unfinished > 0)
       ctx.log(`${cluster.options.label}: ${w.unfinished} warm-up jobs unfinished`);
+    warmUp = { jobs: warm.length, unfinished: w.unfinished };
   }
   ctx.log(
     `${cluster.options.label}: ${jobs.length} sleep jobs at ${rate.toFixed(0)}/s (${slots} slots), ${windowMs / 1000} s`,
@@ -193,6 +195,7 @@ export async function balance(
       rate,
       slots,
       jobs: jobs.length,
+      warmUp: warmUp ?? null,
       meanDurationMs: mean(jobs.map((j) => j.durationMs)),
       response: measured,
       ideal: summarize(ideal),
