@@ -297,14 +297,16 @@ export class Origin {
       wake();
     }
     if (o.startedHere && !reported) return this.here.finish(o, r, wake, after);
-    this.tickets.finish(r, reported, () => {
+    const committed = () => {
       this.reportedPending.delete(r.id);
       if (!reported) {
         wake();
         if (this.link.ready) this.forwarding.sendResult(o, r);
       }
       after?.();
-    });
+    };
+    // one from the proxy was shown already: its commit only lets this node ack it (lazily)
+    this.tickets.finish(r, reported, committed, undefined, reported);
   }
 
   /** The proxy acknowledged forwarded tickets. */

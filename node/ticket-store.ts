@@ -219,29 +219,35 @@ export class TicketStore {
 
   /**
    * Records a terminal result; `reported` false when the proxy still has to hear of it. `json`
-   * is the result's JSON when the caller made it already.
+   * is the result's JSON when the caller made it already. `lazy`: `after` promises no client
+   * anything (an ack to the proxy), so the write shares the next sync (the Committer's lazy write).
    */
   finish(
     result: JobResult,
     reported: boolean,
     after?: (err?: Error) => void,
     json = JSON.stringify(result),
+    lazy = false,
   ): void {
     if (!reported) this.mark.decided(result.id);
     const row = this.unwritten.get(result.id);
     if (row && row.finished === undefined) {
       // its insert, still queued, writes the result too; `after` waits for that commit
       row.finished = { result, json, reported };
-      if (after) this.committer.afterCommit(after);
+      if (after) this.committer.afterCommit(after, { lazy });
       return;
     }
     const { id, state, finishedAt } = result;
-    this.committer.write(() => {
-      const run = this.sql.finish.run(state, json, finishedAt, reported ? 0 : 1, id);
-      if (reported) return;
-      if (run.changes === 0) this.notWritten(id);
-      else if (this.mark.lowers(id)) this.sql.setMark.run(id);
-    }, after);
+    this.committer.write(
+      () => {
+        const run = this.sql.finish.run(state, json, finishedAt, reported ? 0 : 1, id);
+        if (reported) return;
+        if (run.changes === 0) this.notWritten(id);
+        else if (this.mark.lowers(id)) this.sql.setMark.run(id);
+      },
+      after,
+      { lazy },
+    );
   }
 
   /**

@@ -76,7 +76,8 @@ export class Intake {
       // the ack of the job's earlier forward (its placement) for the result's
       if (j.result) this.d.results.originDecided(existing, j.result, n);
       const kind = j.result ? 'decided' : 'job';
-      this.d.committer.afterCommit(() => this.d.outbox.ack(n, kind, j.id));
+      // an ack only stops the origin sending again: it shares the next sync (a lazy write)
+      this.d.committer.afterCommit(() => this.d.outbox.ack(n, kind, j.id), { lazy: true });
     }
   }
 
@@ -154,7 +155,8 @@ export class Intake {
 
   /**
    * Stores a new job, then holds or queues it, or records it running on its origin `from` when
-   * that started it (LOCAL_START); `committed` runs once it is on disk.
+   * that started it (LOCAL_START); `committed` runs once it is on disk. It promises no client
+   * anything (an ack, a key's note): the insert is a lazy write, sharing the next sync.
    */
   private accept(j: WireJob, committed: () => void, from?: NodeEntry): void {
     const { table, store, holding, counters } = this.d;
@@ -167,9 +169,13 @@ export class Intake {
     const job = newJob({ id, spec, origin, submittedAt, seq: table.nextSeq() });
     job.dueAt = requestedRunAt(spec, submittedAt) ?? null;
     counters.bump('submitted');
-    store.insert(job, (err) => {
-      if (!err) committed();
-    });
+    store.insert(
+      job,
+      (err) => {
+        if (!err) committed();
+      },
+      { lazy: true },
+    );
     table.add(job);
     if (j.startedHere && from) this.d.startedHere(job, from);
     else holding.admit(job);

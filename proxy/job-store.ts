@@ -162,9 +162,13 @@ export class JobStore {
    * same tick is stored already assigned, in one statement; `j.stored` tells later writes
    * whether the row exists.
    */
-  insert(j: JobRecord & JobTexts & { stored?: boolean }, after?: (err?: Error) => void): void {
+  insert(
+    j: JobRecord & JobTexts & { stored?: boolean },
+    after?: (err?: Error) => void,
+    opts: { lazy?: boolean } = {},
+  ): void {
     const spec = specJson(j);
-    this.committer.write(() => this.insertRow(j, spec), after);
+    this.committer.write(() => this.insertRow(j, spec), after, opts);
   }
 
   /**
@@ -173,6 +177,7 @@ export class JobStore {
    * there (undefined: this insert made it) and may hand back that job, its result replaced, to
    * be written over it in the same transaction: what is acked after the commit never precedes
    * it. `settle` runs once; a batch a full disk rolled back runs again with its first answer.
+   * `after` only acknowledges (see the Committer's lazy writes).
    */
   insertDecided(
     j: JobRecord & JobTexts,
@@ -182,15 +187,19 @@ export class JobStore {
     const spec = specJson(j);
     let settled = false;
     let over: FinishValues | undefined;
-    this.committer.write(() => {
-      const made = this.insertRow(j, spec);
-      if (!settled) {
-        const rec = settle(made ? undefined : this.get(j.id));
-        over = rec && finishValues(rec);
-        settled = true;
-      }
-      if (over) this.sql.finish.run(...over);
-    }, after);
+    this.committer.write(
+      () => {
+        const made = this.insertRow(j, spec);
+        if (!settled) {
+          const rec = settle(made ? undefined : this.get(j.id));
+          over = rec && finishValues(rec);
+          settled = true;
+        }
+        if (over) this.sql.finish.run(...over);
+      },
+      after,
+      { lazy: true },
+    );
   }
 
   /** Runs the insert of `j`; false when its ticket had a row already (nothing written). */
@@ -261,9 +270,14 @@ export class JobStore {
     this.committer.write(() => this.sql.requeue.run(lostRuns, id));
   }
 
-  finish(j: JobRecord & JobTexts, after?: (err?: Error) => void): void {
+  /** Writes a job's result; `lazy`: `after` promises no client anything (a lazy write). */
+  finish(
+    j: JobRecord & JobTexts,
+    after?: (err?: Error) => void,
+    opts: { lazy?: boolean } = {},
+  ): void {
     const values = finishValues(j);
-    this.committer.write(() => this.sql.finish.run(...values), after);
+    this.committer.write(() => this.sql.finish.run(...values), after, opts);
   }
 
   /** A copy adopted as a job of its own turns out to be task `index` of `parent`. */

@@ -150,12 +150,17 @@ export class Results {
     const task = job.parent !== null;
     counters.bump(task ? 'tasks' : r.state);
     if (!task) this.d.finished?.(job);
-    store.finish(job, (err) => {
-      if (err) return;
-      if (reporter) outbox.ack(reporter, 'result', job.id);
-      if (fromOrigin) table.delete(job.id);
-      else this.push(job);
-    });
+    // the origin's own result is only acked (lazily); any other goes on to its origin
+    store.finish(
+      job,
+      (err) => {
+        if (err) return;
+        if (reporter) outbox.ack(reporter, 'result', job.id);
+        if (fromOrigin) table.delete(job.id);
+        else this.push(job);
+      },
+      { lazy: fromOrigin },
+    );
     // a task's job may end with it, in the same commit
     if (task) this.d.taskEnded(job);
     this.d.settled(job);

@@ -113,10 +113,14 @@ interface Write {
   after: After | undefined;
   /** On a full disk, dropped and told so, instead of waiting for space (see `write`). */
   refusable: boolean;
+  /** `after` is a promise no one waits on: it asks for no sync of its own (see `write`). */
+  lazy?: boolean;
 }
 
 /** The longest a deferred write waits for a commit to ride along with. */
 const DEFER_MS = 50;
+/** The longest a lazy write's `after` waits for a sync to ride along with. */
+export const LAZY_SYNC_MS = 20;
 /** How often a full disk is tried again. */
 const RETRY_FULL_MS = 250;
 
@@ -213,9 +217,13 @@ export class Committer {
    * Queues `op` for this tick's transaction; `after` runs once it is committed. A `refusable`
    * write (a new ticket) is dropped when the disk is full and its `after` gets the error, so a
    * client hears at once instead of waiting for space; every other write waits for space.
+   * A `lazy` write's `after` is a promise no one waits on (an acknowledgement to another
+   * process, which only stops it sending again): it is still sent only once the write is on
+   * disk, but a batch of such writes alone starts no sync at once; the next sync covers it,
+   * and one starts for it after `LAZY_SYNC_MS` if no other does.
    */
-  write(op: () => void, after?: After, opts: { refusable?: boolean } = {}): void {
-    this.queue.push({ op, after, refusable: opts.refusable === true });
+  write(op: () => void, after?: After, opts: { refusable?: boolean; lazy?: boolean } = {}): void {
+    this.queue.push({ op, after, refusable: opts.refusable === true, lazy: opts.lazy });
     this.schedule();
   }
 
@@ -235,14 +243,17 @@ export class Committer {
   }
   private deferTimer: NodeJS.Timeout | undefined;
 
-  /** Runs `after` once everything queued so far is committed (at once if nothing is). */
-  afterCommit(after: After): void {
+  /**
+   * Runs `after` once everything queued so far is committed (at once if nothing is); `lazy`:
+   * a promise no one waits on, as a lazy `write`'s.
+   */
+  afterCommit(after: After, opts: { lazy?: boolean } = {}): void {
     if (this.queue.length === 0 && !this.scheduled && !this.full) {
       if (this.walSync) this.walSync.whenSynced(after);
       else after();
       return;
     }
-    this.queue.push({ op: undefined, after, refusable: false });
+    this.queue.push({ op: undefined, after, refusable: false, lazy: opts.lazy });
     this.schedule();
   }
 
@@ -290,8 +301,10 @@ export class Committer {
       this.onDiskFull(false);
     }
     if (this.walSync === undefined) this.synced(batch);
-    else if (batch.some((w) => w.after)) {
+    else if (batch.some((w) => w.after && !w.lazy)) {
       this.walSync.afterCommitted((err) => this.synced(batch, err));
+    } else if (batch.some((w) => w.after)) {
+      this.walSync.afterCommittedLazily((err) => this.synced(batch, err), LAZY_SYNC_MS);
     } else {
       // nothing waits for this batch (deferred writes, a disk probe): the next sync covers it.
       // Frames leave now only if every earlier commit is on disk; else that sync's end sends them.

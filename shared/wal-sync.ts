@@ -41,10 +41,16 @@ export function syncOnLoopNow(busyShare: number, lastSyncMs: number): boolean {
  */
 export class WalSync {
   private fd: number | undefined;
-  /** Callbacks of commits no running sync covers yet. */
+  /** Callbacks of commits no running sync covers yet, in commit order. */
   private waiting: After[] = [];
+  /** How many of `waiting` asked for a sync (the others are lazy: they ride along). */
+  private eager = 0;
   /** Callbacks the running sync covers. */
   private inFlight: After[] = [];
+  /** Starts a sync for lazy callbacks once they have waited long enough. */
+  private lazyTimer: NodeJS.Timeout | undefined;
+  /** Lazy callbacks waited long enough while a sync ran: the next starts when it ends. */
+  private lazyDue = false;
   private running = false;
   private closing = false;
   /** A commit was made since the last sync started, and nothing waits for it. */
@@ -73,7 +79,24 @@ export class WalSync {
   /** Runs `cb` once a sync started after this call has finished (a commit just happened). */
   afterCommitted(cb: After): void {
     this.waiting.push(cb);
+    this.eager++;
     if (!this.running) this.start();
+  }
+
+  /**
+   * As `afterCommitted`, for a promise no one waits on (an acknowledgement to another
+   * process, which only stops it sending again): `cb` rides with the next sync that starts for
+   * any other reason, and a sync starts for it alone once it has waited `maxWaitMs`. Under load
+   * such promises share the syncs that others need; when quiet, many share one.
+   */
+  afterCommittedLazily(cb: After, maxWaitMs: number): void {
+    this.waiting.push(cb);
+    this.lazyTimer ??= setTimeout(() => {
+      this.lazyTimer = undefined;
+      if (this.waiting.length === 0) return;
+      if (this.running) this.lazyDue = true;
+      else this.start();
+    }, maxWaitMs);
   }
 
   /**
@@ -116,7 +139,7 @@ export class WalSync {
       this.inFlight = [];
       if (this.closing) return this.close();
       // the next sync starts before these promises go out: it covers commits made meanwhile
-      if (this.waiting.length > 0) this.start();
+      if (this.eager > 0 || (this.lazyDue && this.waiting.length > 0)) this.start();
       this.finish(done, err ?? undefined);
     });
   }
@@ -146,9 +169,14 @@ export class WalSync {
     this.finish(done, err);
   }
 
+  /** Every callback a sync starting now covers, the lazy ones included, in commit order. */
   private take(): After[] {
     const cbs = this.waiting;
     this.waiting = [];
+    this.eager = 0;
+    this.lazyDue = false;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     return cbs;
   }
 
@@ -175,6 +203,8 @@ export class WalSync {
   /** Lets go of the descriptor, once no sync runs on it. */
   close(): void {
     this.closing = true;
+    clearTimeout(this.lazyTimer);
+    this.lazyTimer = undefined;
     if (this.running || this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
