@@ -245,7 +245,8 @@ export class Committer {
 
   /**
    * Runs `after` once everything queued so far is committed (at once if nothing is); `lazy`:
-   * a promise no one waits on, as a lazy `write`'s.
+   * a promise no one waits on, queued as a lazy `write`'s (with nothing queued, it waits for
+   * the disk as any other).
    */
   afterCommit(after: After, opts: { lazy?: boolean } = {}): void {
     if (this.queue.length === 0 && !this.scheduled && !this.full) {
