@@ -290,8 +290,8 @@ export class Origin {
     let view: JobView | undefined; // built only for a client that reads it
     const v = () => (view ??= viewOfResult(r.id, o.spec, o.submittedAt, r));
     const wake = () => this.waits.wake(r.id, v);
-    // A result from the proxy is already durable there (it pushes it again until this node
-    // acks), so waiting clients hear it at once; one decided here is told only once committed.
+    // A result from the proxy is durable there (pushed until acked): clients hear it at once
+    // and its commit here only lets this node ack it (lazily); one decided here waits for it.
     if (reported) {
       this.reportedPending.set(r.id, v());
       wake();
@@ -305,7 +305,6 @@ export class Origin {
       }
       after?.();
     };
-    // one from the proxy was shown already: its commit only lets this node ack it (lazily)
     this.tickets.finish(r, reported, committed, undefined, reported);
   }
 

@@ -120,7 +120,7 @@ interface Write {
 /** The longest a deferred write waits for a commit to ride along with. */
 const DEFER_MS = 50;
 /** The longest a lazy write's `after` waits for a sync to ride along with. */
-export const LAZY_SYNC_MS = 20;
+const LAZY_SYNC_MS = 20;
 /** How often a full disk is tried again. */
 const RETRY_FULL_MS = 250;
 
