@@ -61,6 +61,8 @@ export interface BenchOptions {
   readonly scaleOrigins: number;
   readonly scaleWindow: number;
   readonly scaleMs: number;
+  /** Rounds of each proxy in turn, when a baseline runs too. */
+  readonly scaleRounds: number;
   // 6. memory
   readonly memoryJobs: number;
   readonly memoryMaxMs: number;
@@ -87,7 +89,9 @@ export const USAGE = `usage: npm run bench -- [flags]
   --memory-sample <s>     memory: seconds between samples (5; quick 1)
   --memory-ttl <ms>       RESULT_TTL for the memory run (30000; quick 3000)
   --seed <n>              workload random seed (1)        --out <file>  JSON report path
-  --baseline <dir>        a checkout of an older Petrel, built: scale runs its proxy too
+  --baseline <dir>        a checkout of an older Petrel, built: scale runs its proxy too, the
+                          two loaded in turn, each for half of --scale-seconds a round
+  --scale-rounds <n>      scale with a baseline: rounds of each proxy (4; quick 2)
   --build <dir>           a checkout of another Petrel, built: its proxy and nodes are the ones
                           measured, by this checkout's load generators, floor and peers
   --profile <dir>         run every process with --cpu-prof into <dir>, print the top functions
@@ -138,6 +142,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
       'balance-warmup': { type: 'string' },
       'fake-nodes': { type: 'string' },
       'scale-seconds': { type: 'string' },
+      'scale-rounds': { type: 'string' },
       jobs: { type: 'string' },
       'memory-jobs': { type: 'string' },
       'memory-minutes': { type: 'string' },
@@ -211,6 +216,7 @@ export function parseOptions(argv: readonly string[], defaultOut: string): Bench
     scaleOrigins: 100,
     scaleWindow: 40,
     scaleMs: s(values['scale-seconds'], 'scale-seconds', 15, 3),
+    scaleRounds: count(values['scale-rounds'], 'scale-rounds', quick ? 2 : 4),
     // --memory-jobs is the older name of --jobs
     memoryJobs: num(values.jobs ?? values['memory-jobs'], 'jobs', quick ? 50_000 : 5_000_000, 1),
     memoryMaxMs: num(values['memory-minutes'], 'memory-minutes', quick ? 1.5 : 120, 0.1) * 60_000,

@@ -48,6 +48,16 @@ t.test('sleep waits and succeeds', async (t) => {
   t.ok(Date.now() - start >= 45, 'took about as long as asked');
 });
 
+t.test('a sleep exactly as long as its timeout is done, and a sleep of 0 is done', async (t) => {
+  t.same(await run(spec('sleep', ['30'], 30)), { state: 'done', exitCode: 0, output: '', error: null });
+  t.same(await run(spec('sleep', ['0'])), { state: 'done', exitCode: 0, output: '', error: null });
+});
+
+t.test('a sleep exactly as long as its timeout is done, and a sleep of 0 is done', async (t) => {
+  t.same(await run(spec('sleep', ['30'], 30)), { state: 'done', exitCode: 0, output: '', error: null });
+  t.same(await run(spec('sleep', ['0'])), { state: 'done', exitCode: 0, output: '', error: null });
+});
+
 t.test('sleep past its timeout fails with TIMEOUT, quickly', async (t) => {
   const start = Date.now();
   const out = await run(spec('sleep', ['60000'], 30));
