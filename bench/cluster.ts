@@ -1,8 +1,8 @@
 import { freePorts } from './ports.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { onCleanup } from './cleanup.js';
 import { getCluster } from './http-json.js';
 import { LineClient } from './line-client.js';
@@ -16,6 +16,17 @@ import { spawnNode, stopChild, type Child } from './processes.js';
 const distDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const PROXY_MAIN = join(distDir, 'proxy', 'main.js');
 export const NODE_MAIN = join(distDir, 'node', 'main.js');
+
+/**
+ * The Node options the build of `proxyMain` launches its proxy with (its
+ * `shared/node-flags.js`), so that an older build runs as it shipped: none before that file.
+ */
+export async function proxyFlagsOf(proxyMain: string): Promise<readonly string[]> {
+  const file = join(dirname(proxyMain), '..', 'shared', 'node-flags.js');
+  if (!existsSync(file)) return [];
+  const mod = (await import(pathToFileURL(file).href)) as { PROXY_NODE_FLAGS?: readonly string[] };
+  return mod.PROXY_NODE_FLAGS ?? [];
+}
 
 /** Variables of the contract: never inherited from the caller's environment. */
 const CONTRACT_VARS = [
@@ -118,11 +129,13 @@ export class Cluster {
           ];
     const common = { DURABILITY: opts.durability, LOG_LEVEL: 'warn' };
     const proxyDir = join(root, 'proxy');
+    const proxyMain = opts.proxyMain ?? PROXY_MAIN;
     const children: Child[] = [];
     try {
+      const proxyFlags = await proxyFlagsOf(proxyMain);
       const proxy = spawnNode(
         'proxy',
-        [...nodeArgs('proxy'), opts.proxyMain ?? PROXY_MAIN],
+        [...nodeArgs('proxy'), ...proxyFlags, proxyMain],
         {
           ...baseEnv(),
           ...common,

@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environment } from '../shared/config.js';
+import { PROXY_NODE_FLAGS } from '../shared/node-flags.js';
 
 const env = environment();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,8 +105,15 @@ function pretty(name: string, color: string, line: string): string {
 
 const children: Array<{ name: string; proc: ChildProcess }> = [];
 
-function run(name: string, script: string, extraEnv: Record<string, string>, color: string): void {
-  const proc = spawn(process.execPath, [join(here, script)], {
+/** Starts `script` with Node's options `flags`, its log lines prefixed by `name`. */
+function run(
+  name: string,
+  script: string,
+  extraEnv: Record<string, string>,
+  color: string,
+  flags: readonly string[] = [],
+): void {
+  const proc = spawn(process.execPath, [...flags, join(here, script)], {
     env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
     // its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops
@@ -163,6 +171,7 @@ run(
   '../proxy/main.js',
   { DATA_DIR: join(dataRoot, 'proxy'), PROXY_PORT: String(proxyPort) },
   COLORS[0] as string,
+  PROXY_NODE_FLAGS,
 );
 for (let i = 0; i < nodes; i++) {
   const port = basePort + i;

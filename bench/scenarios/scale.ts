@@ -3,7 +3,7 @@ import { Cluster } from '../cluster.js';
 import { FakeFleet, type FleetCounters } from '../fake-nodes.js';
 import { getCluster } from '../http-json.js';
 import { firstInRound } from '../peer-rounds.js';
-import { cpuDelta, cpuSnapshot, foreignShare, type CpuDelta } from '../proc-stats.js';
+import { cpuDelta, cpuSnapshot, foreignShare, rssBytes, type CpuDelta } from '../proc-stats.js';
 import type { Metric, ScenarioResult } from '../report.js';
 import { summarize } from '../stats.js';
 import { clusterOptions, sleep, usPerJob, type ScenarioContext } from './context.js';
@@ -27,6 +27,8 @@ interface Window {
   readonly after: FleetCounters;
   readonly latencies: Float64Array;
   readonly outstanding: number;
+  /** The proxy's resident set at the window's end, bytes. */
+  readonly proxyRss: number;
 }
 
 /**
@@ -135,6 +137,7 @@ async function loadWindow(ctx: ScenarioContext, side: Side, ms: number): Promise
   const a = cpuSnapshot(pids);
   await sleep(ms);
   const b = cpuSnapshot(pids);
+  const proxyRss = rssBytes(cluster.proxy.pid);
   const after = { ...fleet.counters };
   const latencies = fleet.stopLoad();
   const drainEnd = performance.now() + 5000;
@@ -148,6 +151,7 @@ async function loadWindow(ctx: ScenarioContext, side: Side, ms: number): Promise
     after,
     latencies,
     outstanding: fleet.outstanding(),
+    proxyRss,
   };
 }
 
@@ -180,6 +184,12 @@ function report(ws: readonly Window[], side: Side): ScenarioResult {
       { label: 'results at origin', unit: '/s', value: sum((w) => w.atOrigin) / wallS, digits: 0 },
       { label: 'proxy CPU/job', unit: 'µs', value: usPerJob(proxyMs, dispatched), digits: 1 },
       { label: 'proxy CPU', unit: '% core', value: proxyMs / 10 / wallS, digits: 0 },
+      {
+        label: 'proxy RSS, loaded',
+        unit: 'MB',
+        value: Math.max(...ws.map((w) => w.proxyRss)) / 2 ** 20,
+        digits: 0,
+      },
       { label: 'fake fleet CPU', unit: '% core', value: ownMs / 10 / wallS, digits: 0 },
       {
         label: 'frames into the proxy per dispatch',
@@ -253,6 +263,7 @@ function compare(
       digits: 0,
     },
     { label: 'baseline proxy CPU/job', unit: 'µs', value: value('proxy CPU/job'), digits: 1 },
+    { label: 'baseline proxy RSS, loaded', unit: 'MB', value: value('proxy RSS'), digits: 0 },
     {
       label: '  this ÷ baseline (per CPU-s)',
       unit: '×',
