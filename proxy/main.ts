@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=64
+#!/usr/bin/env node
 import { environment, loadProxyConfig } from '../shared/config.js';
 import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/log.js';

@@ -1,8 +1,10 @@
 /**
  * The Node.js options the proxy is launched with, in one place: `npm start`, the image's
- * entry point, the installed bin's first line and the benchmark all run it this way
- * (`test/node-flags.test.ts` holds them to this list). `node dist/proxy/main.js` without
- * them runs the same, with V8's defaults. The node program takes V8's defaults.
+ * entry point and the benchmark run it this way (`test/node-flags.test.ts` holds them to this
+ * list). The `petrel-proxy` bin and `node dist/proxy/main.js` run the same with V8's defaults
+ * (a first line `#!/usr/bin/env -S node …` would not start where `env` has no `-S`, as
+ * BusyBox's); give them these options, or `NODE_OPTIONS`, to match. The node program takes
+ * V8's defaults.
  *
  * `--max-semi-space-size=64` (MB) lets the proxy's young generation grow to 128 MB instead
  * of 32. Under load a job lives a few hundred milliseconds in the proxy (its row, its frames,
