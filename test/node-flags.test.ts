@@ -23,7 +23,7 @@ t.test('this Node accepts the proxy options, and they size the young generation'
   t.end();
 });
 
-t.test('every launcher of the proxy gives it PROXY_NODE_FLAGS', async (t) => {
+t.test('the image and npm start give the proxy PROXY_NODE_FLAGS', async (t) => {
   const entry = /^ENTRYPOINT (.*)$/m.exec(read('Dockerfile.proxy'))?.[1];
   t.same(JSON.parse(entry ?? 'null'), ['node', ...PROXY_NODE_FLAGS, 'dist/proxy/main.js'], 'image');
   const launcher = read('scripts/local-cluster.ts');
