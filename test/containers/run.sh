@@ -102,19 +102,22 @@ once() {
   return "${code:-125}"
 }
 
+# $2: the JSON of the entrypoint expected (node, its options, the program)
 image_is_right() {
   local user entry
   user=$("$CLI" image inspect -f '{{.Config.User}}' "$1")
   entry=$("$CLI" image inspect -f '{{json .Config.Entrypoint}}' "$1")
   "$CLI" image inspect -f '{{json .Config.Healthcheck}}' "$1" | grep -q healthz &&
-    [[ $user == node && $entry == "[\"node\",\"dist/$2/main.js\"]" ]] &&
+    [[ $user == node && $entry == "$2" ]] &&
     once --entrypoint sh "$1" -c \
       '[ ! -e node_modules/typescript ] && [ ! -e node_modules/tap ] && [ "$DATA_DIR" = /data ]'
 }
+# the proxy's options are shared/node-flags.ts's PROXY_NODE_FLAGS (test/node-flags.test.ts
+# holds Dockerfile.proxy to them)
 check "proxy image: user node, exec-form entrypoint, HEALTHCHECK, production deps only" \
-  image_is_right "$PROXY_IMAGE" proxy
+  image_is_right "$PROXY_IMAGE" '["node","--max-semi-space-size=64","dist/proxy/main.js"]'
 check "node image: user node, exec-form entrypoint, HEALTHCHECK, production deps only" \
-  image_is_right "$NODE_IMAGE" node
+  image_is_right "$NODE_IMAGE" '["node","dist/node/main.js"]'
 
 # ---- a cluster -----------------------------------------------------------------------------
 "$CLI" network create "$NET" >/dev/null || exit 1
