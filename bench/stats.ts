@@ -80,3 +80,11 @@ export class Samples {
     return this.buf.subarray(0, this.n);
   }
 }
+
+/** The median, the mean of the two middle values for an even count (NaN for none). */
+export function median(values: readonly number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  if (s.length === 0) return NaN;
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}

@@ -14,6 +14,7 @@ import {
 } from './group-cluster.js';
 import { LineClient } from './line-client.js';
 import { stopAllChildren } from './processes.js';
+import { median } from './stats.js';
 
 /**
  * `npm run bench:takeover`: three proxies in a group over one etcd, three nodes listing all
@@ -126,12 +127,6 @@ async function main(): Promise<void> {
 
 function fmt(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
 function report(

@@ -5,7 +5,7 @@ import { getCluster } from '../http-json.js';
 import { firstInRound } from '../peer-rounds.js';
 import { cpuDelta, cpuSnapshot, foreignShare, rssBytes, type CpuDelta } from '../proc-stats.js';
 import type { Metric, ScenarioResult } from '../report.js';
-import { summarize } from '../stats.js';
+import { median, summarize } from '../stats.js';
 import { clusterOptions, sleep, usPerJob, type ScenarioContext } from './context.js';
 
 /** NODE_TIMEOUT of the proxies under the fake fleet. */
@@ -246,14 +246,8 @@ function compare(
   theirs: readonly Window[],
 ): ScenarioResult {
   const ratios = mine.map((w, i) => perCpuS([w]) / perCpuS([theirs[i] as Window]));
-  const sorted = [...ratios].sort((x, y) => x - y);
-  const mid = sorted.length / 2;
-  const median =
-    sorted.length % 2 === 1
-      ? (sorted[Math.floor(mid)] as number)
-      : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
   const value = (label: string) =>
-    baseline.metrics.find((m) => m.label === label || m.label.startsWith(label))?.value ?? NaN;
+    baseline.metrics.find((m) => m.label.startsWith(label))?.value ?? NaN;
   const extra: Metric[] = [
     { label: 'baseline dispatch rate', unit: '/s', value: value('dispatch rate'), digits: 0 },
     {
@@ -267,7 +261,7 @@ function compare(
     {
       label: '  this ÷ baseline (per CPU-s)',
       unit: '×',
-      value: median,
+      value: median(ratios),
       target: { op: '>=', value: 1.5 },
       digits: 2,
     },
