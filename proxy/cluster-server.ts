@@ -209,7 +209,7 @@ export class ClusterServer {
           log.warn({ node: frame.nodeId }, 'a node sent a secret proof but the proxy has none');
         }
         const known = scheduler.nodes.get(frame.nodeId);
-        const connected = scheduler.connectedNodes().length;
+        const connected = scheduler.connectedCount;
         if (!known?.conn && connected >= this.opts.maxNodes) {
           return this.refuse(ws, 4029, `MAX_NUM_NODES (${this.opts.maxNodes}) reached`, peer);
         }

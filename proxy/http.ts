@@ -25,7 +25,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok' }),
       '/readyz': (_req, res) => {
         const group = proxy.groupView();
-        const nodes = proxy.activeTerm()?.scheduler.connectedNodes().length ?? 0;
+        const nodes = proxy.activeTerm()?.scheduler.connectedCount ?? 0;
         // a follower refuses nodes, so it is not ready; the body says who leads
         sendJson(res, nodes > 0 ? 200 : 503, { ready: nodes > 0, nodes, ...group });
       },

@@ -103,6 +103,7 @@ export class Membership {
   /** phi above which a silent node is declared dead; 0: only the timeout decides. */
   phiThreshold = DEFAULT_DETECTOR.threshold;
   private lastCheck = Date.now();
+  private connectedNodes = 0;
 
   get(id: string): NodeEntry | undefined {
     return this.nodes.get(id);
@@ -144,6 +145,11 @@ export class Membership {
     return [...this.nodes.values()].filter((n) => n.conn);
   }
 
+  /** How many nodes are connected (read on every HELLO: counting the map is O(nodes)). */
+  get connectedCount(): number {
+    return this.connectedNodes;
+  }
+
   /** After a restart, every recovered node's grace period for its return starts now. */
   restartGrace(now = Date.now()): void {
     for (const n of this.nodes.values()) {
@@ -156,6 +162,7 @@ export class Membership {
   attach(id: string, slots: number, conn: NodeConn, now = Date.now()): NodeEntry {
     const n = this.entry(id);
     if (n.conn && n.conn !== conn) n.conn.close(4000, 'replaced by a newer connection');
+    if (!n.conn) this.connectedNodes++;
     n.conn = conn;
     n.slots = slots;
     n.lastSeen = now;
@@ -169,6 +176,7 @@ export class Membership {
     const n = this.nodes.get(id);
     if (!n || n.conn !== conn) return undefined;
     n.conn = undefined;
+    this.connectedNodes--;
     return n;
   }
 

@@ -253,6 +253,9 @@ export class Scheduler {
   connectedNodes(): NodeEntry[] {
     return this.members.connected();
   }
+  get connectedCount(): number {
+    return this.members.connectedCount;
+  }
 
   /** Reads a run's output from the node that ran it (the dashboard). */
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>> {

@@ -22,8 +22,14 @@ t.test('a newer connection replaces the older one, and only the current one deta
   t.equal(m.get('n1')?.slots, 4);
   t.equal(m.detach('n1', a), undefined, 'the replaced connection closing changes nothing');
   t.equal(m.connected().length, 1);
+  t.equal(m.connectedCount, 1, 'a replaced connection is not counted twice');
+  m.attach('n2', 1, conn(), 2500);
+  t.equal(m.connectedCount, 2);
   t.equal(m.detach('n1', b)?.id, 'n1');
-  t.equal(m.connected().length, 0);
+  t.equal(m.connected().length, 1);
+  t.equal(m.connectedCount, 1);
+  t.equal(m.detach('n1', b), undefined, 'a second close of the same connection');
+  t.equal(m.connectedCount, 1);
   t.end();
 });
 
