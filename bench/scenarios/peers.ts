@@ -92,7 +92,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
   const synced = await syncedPeer(ctx, arrivals);
   // in memory, it stays up until its rounds beside Petrel's are done
   const memory = await startPeer(ctx, false, arrivals);
-  let floor, pacedFloor, commitServer, ticket, result, rounds: RoundFigures;
+  let floor, pacedFloor, commitServer, commitServers, ticket, result, rounds: RoundFigures;
   const errors: ErrorCounts = {};
   try {
     const cluster = await Cluster.start({
@@ -127,6 +127,8 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
         'peers: a bare Node server committing each line through the group commit, same pacing',
       );
       commitServer = summarize(await measureCommitServer(arrivals));
+      ctx.log(`peers: ${nodes} such servers, the requests spread over them as jobs over the nodes`);
+      commitServers = summarize(await measureCommitServer(arrivals, nodes));
       ctx.log(`peers: Petrel at the defaults, light load ${latencyRate}/s`);
       const light = await openLoop({
         ports: cluster.clientPorts,
@@ -197,6 +199,13 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
       digits: 2,
     },
     { label: '  ticket ÷ that', unit: '×', value: ticket.p50 / commitServer.p50, digits: 2 },
+    {
+      label: `${nodes} such servers, one a node, p50`,
+      unit: 'ms',
+      value: commitServers.p50,
+      digits: 2,
+    },
+    { label: '  ticket ÷ those', unit: '×', value: ticket.p50 / commitServers.p50, digits: 2 },
     { label: 'submit→result p50', unit: 'ms', value: result.p50, digits: 2 },
     vsFloor(result.p50, 3),
     { label: 'submit→result p99', unit: 'ms', value: result.p99, digits: 2 },
@@ -250,6 +259,7 @@ export async function peers(ctx: ScenarioContext): Promise<ScenarioResult> {
       floor,
       pacedFloor,
       commitServer,
+      commitServers,
       ticket,
       result,
       jobs: rounds.jobs,
