@@ -1,5 +1,5 @@
 import { cpuDelta, cpuSnapshot } from './proc-stats.js';
-import { percentileSorted } from './stats.js';
+import { median } from './stats.js';
 
 /**
  * Throughput against a peer, in rounds taken in turn: Petrel, the peer, the peer, Petrel, …
@@ -44,10 +44,6 @@ export interface RoundFigures {
 /** Which side goes first in round `i` (0-based): A B, B A, A B, … */
 export function firstInRound(i: number): 'system' | 'peer' {
   return i % 2 === 0 ? 'system' : 'peer';
-}
-
-function median(values: readonly number[]): number {
-  return values.length === 0 ? NaN : percentileSorted(Float64Array.from(values).sort(), 50);
 }
 
 function perJob(passes: readonly Pass[]): { systemUs: number; generatorUs: number } {

@@ -103,7 +103,7 @@ export class Membership {
   /** phi above which a silent node is declared dead; 0: only the timeout decides. */
   phiThreshold = DEFAULT_DETECTOR.threshold;
   private lastCheck = Date.now();
-  private connectedNodes = 0;
+  private connectedSize = 0;
 
   get(id: string): NodeEntry | undefined {
     return this.nodes.get(id);
@@ -147,7 +147,7 @@ export class Membership {
 
   /** How many nodes are connected (read on every HELLO: counting the map is O(nodes)). */
   get connectedCount(): number {
-    return this.connectedNodes;
+    return this.connectedSize;
   }
 
   /** After a restart, every recovered node's grace period for its return starts now. */
@@ -162,7 +162,7 @@ export class Membership {
   attach(id: string, slots: number, conn: NodeConn, now = Date.now()): NodeEntry {
     const n = this.entry(id);
     if (n.conn && n.conn !== conn) n.conn.close(4000, 'replaced by a newer connection');
-    if (!n.conn) this.connectedNodes++;
+    if (!n.conn) this.connectedSize++;
     n.conn = conn;
     n.slots = slots;
     n.lastSeen = now;
@@ -176,7 +176,7 @@ export class Membership {
     const n = this.nodes.get(id);
     if (!n || n.conn !== conn) return undefined;
     n.conn = undefined;
-    this.connectedNodes--;
+    this.connectedSize--;
     return n;
   }
 
