@@ -19,8 +19,8 @@ export interface SiteSplit {
 /**
  * The balance scenario's excess split by where each job ran: on the node it was submitted to
  * (`nodeIds[portOf[i]]`), or on another the proxy chose. Jobs without a result or its times
- * are left out. The jobs' own times have millisecond resolution, so `delivery` reads about
- * half a millisecond high.
+ * are left out. The jobs' own times have millisecond resolution: single values are ±1 ms,
+ * their means are not biased (both ends of each span are cut to the millisecond alike).
  */
 export function bySite(
   res: Pick<OpenLoopResult, 'ranOn' | 'portOf' | 'startDelayMs' | 'deliveryMs'>,
