@@ -93,3 +93,11 @@ export function int(name: string, min = 0) {
 
 /** Collects a repeatable option. */
 export const collect = (value: string, previous: string[]) => [...previous, value];
+/** A repeatable option whose values may each be a comma list: `--after a,b --after c`. */
+export const collectList = (value: string, previous: string[]) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter((v) => v !== ''),
+];

@@ -62,6 +62,28 @@ t.test('submit, wait, status, result, cancel, ls, top: text and --json', async (
   const lsDone = await petrel(['ls', '--state', 'done'], { env });
   t.equal(lsDone.stdout, `${ticket}  done\n`);
 
+  // --after takes one value (a comma list) per flag, so the type and its args stay the job's
+  const later = await petrel(['submit', '--after', ticket, 'echo', 'after', 'it'], { env });
+  t.equal(later.code, 0, later.stderr);
+  t.match(
+    JSON.parse((await petrel(['wait', later.stdout.trim(), '--json'], { env })).stdout),
+    { state: 'done', output: 'after it' },
+    'the job after a finished one runs with its own type and args',
+  );
+  const running = (await petrel(['submit', 'sleep', '60000'], { env })).stdout.trim();
+  const both = await petrel(
+    ['submit', '--after', `${ticket},${running}`, '--after', ticket, 'echo', 'x'],
+    { env },
+  );
+  t.equal(both.code, 0, both.stderr);
+  await until(
+    async () =>
+      (await petrel(['status', both.stdout.trim()], { env })).stdout === 'blocked\n' || undefined,
+    10_000,
+    'the job to wait for every ticket named',
+  );
+  await petrel(['cancel', running, both.stdout.trim()], { env });
+
   const missing = await petrel(['status', '0'.repeat(26)], { env });
   t.equal(missing.code, 66, 'an unknown ticket is 66');
   t.match(missing.stderr, /no such ticket/);

@@ -1,7 +1,16 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { SubmitSpec } from '../../client/index.js';
 import { WireError } from '../../shared/errors.js';
-import { action, collect, common, int, out, withClient, type CommonOptions } from '../context.js';
+import {
+  action,
+  collect,
+  collectList,
+  common,
+  int,
+  out,
+  withClient,
+  type CommonOptions,
+} from '../context.js';
 
 interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   json?: boolean | string;
@@ -11,7 +20,7 @@ interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   retries?: number;
   key?: string;
   delay?: number;
-  after?: string[];
+  after: string[];
   tenant?: string;
   label: string[];
 }
@@ -40,7 +49,13 @@ export function register(program: Command): void {
       .option('--retries <n>', 'runs again after a failure, up to n times', int('--retries'))
       .option('--key <key>', 'idempotency key: the same key answers the same ticket')
       .option('--delay <ms>', 'scheduled this long from now', int('--delay'))
-      .option('--after <ticket...>', 'blocked until these jobs are done')
+      // one value per flag: a variadic option would take the type and its args as tickets
+      .option(
+        '--after <tickets>',
+        'blocked until these jobs are done (a comma list; repeatable)',
+        collectList,
+        [],
+      )
       .option('--tenant <name>', 'whose share of the cluster the job uses')
       .option('--label <label>', 'runs only on nodes with this label (repeatable)', collect, [])
       .passThroughOptions(),
@@ -83,7 +98,7 @@ function specOf(type: string | undefined, args: string[], o: SubmitOptions): Sub
     retry: o.retries === undefined ? undefined : { attempts: o.retries + 1 },
     key: o.key,
     delayMs: o.delay,
-    after: o.after,
+    after: o.after.length ? o.after : undefined,
     tenant: o.tenant,
     constraints: o.label.length ? { labels: o.label } : undefined,
   };
