@@ -95,7 +95,10 @@ export class Client {
         const [line = ''] = await conn.request(() => `WAIT ${t} ${Math.round(chunk())}`);
         if (line.startsWith('OK ')) return JSON.parse(line.slice(3)) as JobResult;
         const err = replyError(line);
-        if (err.code !== 'TIMEOUT' || Date.now() >= deadline) throw err;
+        if (err.code !== 'TIMEOUT') throw err;
+        // the node names the last chunk's wait; the caller's is the whole of it
+        if (Date.now() >= deadline)
+          throw new WireError('TIMEOUT', `not finished after ${opts.timeoutMs} ms`);
       }
     });
   }

@@ -167,6 +167,39 @@ t.test('logs and tail give each line with its stream', async (t) => {
   t.same([byStream(logs, 'stdout'), byStream(logs, 'stderr')], [['out', ''], ['> err']]);
 });
 
+t.test('a wait that runs out names the time the caller gave, not its last request', async (t) => {
+  const T = '01M8N8GFDVEWPNKZDT70DFR54E';
+  const asked: number[] = [];
+  // a node whose every WAIT runs out after a few milliseconds, naming what it was asked
+  const server = net.createServer((s) => {
+    let buf = '';
+    s.setEncoding('utf8').on('data', (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        const wait = /^WAIT \S+ (\d+)$/.exec(line);
+        if (!wait) s.write(line === 'PING' ? 'OK PONG\n' : 'ERR UNKNOWN_COMMAND\n');
+        else {
+          const ms = Number(wait[1]);
+          asked.push(ms);
+          setTimeout(() => s.write(`ERR TIMEOUT not finished after ${ms} ms\n`), Math.min(ms, 5));
+        }
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const petrel = await connect({ addr: `127.0.0.1:${port}` });
+  t.teardown(() => petrel.close());
+  await t.rejects(petrel.wait(T, { timeoutMs: 60 }), {
+    code: 'TIMEOUT',
+    message: 'not finished after 60 ms',
+  });
+  t.ok(asked.length > 1, `asked again until the time ran out (${asked.join(', ')} ms)`);
+});
+
 t.test('a node from before streams: the output comes as stdout', async (t) => {
   const T = '01M8N8GFDVEWPNKZDT70DFR54E';
   const refuse = 'ERR BAD_REQUEST task is a task index: 0, 1, ...';
