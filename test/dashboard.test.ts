@@ -162,6 +162,13 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   const pageErrors: string[] = [];
   const foreign: string[] = [];
+  // resources the page (or the browser, for it) failed to load, by address
+  const failedLoads: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' && m.text().startsWith('Failed to load')) {
+      failedLoads.push(new URL(m.location().url).pathname);
+    }
+  });
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('request', (req) => {
     if (!req.url().startsWith(url)) foreign.push(req.url());
@@ -245,6 +252,11 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
 
   t.same(pageErrors, [], 'no script errors');
   t.same(foreign, [], 'no request leaves the page origin');
+  t.same(
+    failedLoads.filter((path) => path !== '/api/cluster'),
+    [],
+    'nothing fails to load but the API this test makes fail (no /favicon.ico 404)',
+  );
 });
 
 t.test('a person finds a job by its ticket and reads its result', { skip }, async (t) => {
