@@ -166,7 +166,8 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
   const failedLoads: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error' && m.text().startsWith('Failed to load')) {
-      failedLoads.push(new URL(m.location().url).pathname);
+      const where = m.location().url;
+      failedLoads.push(where ? new URL(where).pathname : m.text());
     }
   });
   page.on('pageerror', (err) => pageErrors.push(err.message));
