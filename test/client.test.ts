@@ -167,30 +167,39 @@ t.test('logs and tail give each line with its stream', async (t) => {
   t.same([byStream(logs, 'stdout'), byStream(logs, 'stderr')], [['out', ''], ['> err']]);
 });
 
-t.test('a wait that runs out names the time the caller gave, not its last request', async (t) => {
-  const T = '01M8N8GFDVEWPNKZDT70DFR54E';
-  const asked: number[] = [];
-  // a node whose every WAIT runs out after a few milliseconds, naming what it was asked
+/** A node of the test's own on a free port: `answer` replies to each line the client sends. */
+async function fakeNode(
+  teardown: (fn: () => unknown) => void,
+  answer: (line: string, reply: (text: string) => void) => void,
+): Promise<number> {
   const server = net.createServer((s) => {
     let buf = '';
+    s.on('error', () => {}); // a client gone before a late reply
     s.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        const wait = /^WAIT \S+ (\d+)$/.exec(line);
-        if (!wait) s.write(line === 'PING' ? 'OK PONG\n' : 'ERR UNKNOWN_COMMAND\n');
-        else {
-          const ms = Number(wait[1]);
-          asked.push(ms);
-          setTimeout(() => s.write(`ERR TIMEOUT not finished after ${ms} ms\n`), Math.min(ms, 5));
-        }
+        answer(line, (text) => s.write(`${text}\n`));
       }
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
+  teardown(() => server.close());
+  return (server.address() as net.AddressInfo).port;
+}
+
+t.test('a wait that runs out names the time the caller gave, not its last request', async (t) => {
+  const T = '01M8N8GFDVEWPNKZDT70DFR54E';
+  const asked: number[] = [];
+  // a node whose every WAIT runs out after a few milliseconds, naming what it was asked
+  const port = await fakeNode(t.teardown, (line, reply) => {
+    const wait = /^WAIT \S+ (\d+)$/.exec(line);
+    if (!wait) return reply(line === 'PING' ? 'OK PONG' : 'ERR UNKNOWN_COMMAND');
+    const ms = Number(wait[1]);
+    asked.push(ms);
+    setTimeout(() => reply(`ERR TIMEOUT not finished after ${ms} ms`), Math.min(ms, 5));
+  });
   const petrel = await connect({ addr: `127.0.0.1:${port}` });
   t.teardown(() => petrel.close());
   await t.rejects(petrel.wait(T, { timeoutMs: 60 }), {
@@ -210,20 +219,9 @@ t.test('a node from before streams: the output comes as stdout', async (t) => {
     [`TAIL ${T} streams`]: refuse,
     [`TAIL ${T}`]: `> one\n> 2> two\nOK {"ticket":"${T}","state":"done"}`,
   };
-  const server = net.createServer((s) => {
-    let buf = '';
-    s.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        s.write(`${replies[line] ?? 'ERR UNKNOWN_COMMAND'}\n`);
-      }
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.teardown(() => server.close());
-  const port = (server.address() as net.AddressInfo).port;
+  const port = await fakeNode(t.teardown, (line, reply) =>
+    reply(replies[line] ?? 'ERR UNKNOWN_COMMAND'),
+  );
   const petrel = await connect({ addr: `127.0.0.1:${port}` });
   t.teardown(() => petrel.close());
   t.same(await petrel.logs(T), [
