@@ -7,6 +7,7 @@ import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
 import { parseJobQuery } from './job-query.js';
 import { readRunLog } from './job-logs.js';
+import { jobAccess, type JobAccessRequest } from './job-access.js';
 import type { JobFilter } from './job-table.js';
 import type { LogAsk } from './log-relay.js';
 
@@ -28,6 +29,14 @@ export interface DashboardSource {
   retry(ticket: string): Promise<JobView>;
 }
 
+/** A route of the API; `jobs`: it shows or changes jobs, so `jobAccess` guards it. */
+interface Route {
+  readonly method: string;
+  readonly path: RegExp;
+  readonly handle: Handler;
+  readonly jobs?: true;
+}
+
 type Handler = (
   req: http.IncomingMessage,
   res: http.ServerResponse,
@@ -37,27 +46,40 @@ type Handler = (
 /**
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
  * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=` (the cluster's newest
- * jobs: dead letters with `state=failed`) and `/api/jobs/{ticket}` (one job's result).
+ * jobs: dead letters with `state=failed`) and `/api/jobs/{ticket}` (one job's result). The job
+ * paths answer only whom `jobAccess` lets in (`DASHBOARD_TOKEN`, or this machine without it).
  */
 export class DashboardApi {
   readonly history = new History(HISTORY_SAMPLES);
-  private readonly routes: Array<{ method: string; path: RegExp; handle: Handler }>;
+  private readonly routes: Route[];
+  private readonly mayReadJobs: (req: JobAccessRequest) => WireError | null;
 
-  constructor(private readonly src: DashboardSource) {
+  constructor(
+    private readonly src: DashboardSource,
+    opts: { readonly token?: string } = {},
+  ) {
+    this.mayReadJobs = jobAccess(opts.token);
     this.routes = [
       { method: 'GET', path: /^\/api\/cluster$/, handle: (_q, res) => this.cluster(res) },
       { method: 'GET', path: /^\/api\/history$/, handle: (q, res) => this.recent(q, res) },
-      { method: 'GET', path: /^\/api\/jobs$/, handle: (q, res) => this.jobs(q, res) },
-      { method: 'GET', path: /^\/api\/jobs\/([^/]+)$/, handle: (_q, res, t) => this.job(res, t) },
+      { method: 'GET', path: /^\/api\/jobs$/, handle: (q, res) => this.jobs(q, res), jobs: true },
+      {
+        method: 'GET',
+        path: /^\/api\/jobs\/([^/]+)$/,
+        handle: (_q, res, t) => this.job(res, t),
+        jobs: true,
+      },
       {
         method: 'GET',
         path: /^\/api\/jobs\/([^/]+)\/logs$/,
         handle: (q, res, t) => this.logs(q, res, t),
+        jobs: true,
       },
       {
         method: 'POST',
         path: /^\/api\/jobs\/([^/]+)\/retry$/,
         handle: (q, res, t) => this.retry(q, res, t),
+        jobs: true,
       },
     ];
   }
@@ -81,6 +103,18 @@ export class DashboardApi {
     if (!route) {
       res.setHeader('allow', matching.map((r) => r.method).join(', '));
       sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
+      return true;
+    }
+    const refused = route.jobs
+      ? this.mayReadJobs({
+          peer: req.socket.remoteAddress,
+          host: req.headers.host,
+          authorization: req.headers.authorization,
+        })
+      : null;
+    if (refused) {
+      req.resume();
+      sendError(res, refused);
       return true;
     }
     const fail = (err: unknown) => {

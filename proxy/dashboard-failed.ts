@@ -68,6 +68,7 @@ async function loadFailed() {
     if (jobs.length === 0) emptyRow($('failed'), 6, 'No failed jobs.');
     else $('failed').replaceChildren(...jobs.map(failedRow));
   } catch (err) {
+    $('failed-count').textContent = '–';
     emptyRow($('failed'), 6, 'Could not list the failed jobs: ' + err.message);
   } finally {
     failedTimer = setTimeout(loadFailed, FAILED_POLL_MS);
@@ -81,5 +82,6 @@ jobShown.push((v) => {
   retryButton.hidden = !(v.state === 'failed' || v.state === 'cancelled');
   retryButton.disabled = false;
 });
+tokenSeen.push(loadFailed);
 loadFailed();
 `;

@@ -1,6 +1,7 @@
 /**
  * The dashboard's job search (browser script): find a job by ticket and read its result,
- * following it until it ends. Runs after `LIVE_SCRIPT`, whose `$` and `el` it uses.
+ * following it until it ends. Runs after `LIVE_SCRIPT`, whose `$` and `el` it uses, and
+ * `TOKEN_SCRIPT`, whose `authHeaders`, `needToken` and `tokenSeen` it uses.
  */
 export const JOBS_SCRIPT = `
 const TICKET_RE = /^[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -32,13 +33,16 @@ function duration(from, to) {
 }
 
 async function getJson(url, init) {
-  const res = await fetch(url, Object.assign({ cache: 'no-store' }, init || {}));
+  const options = Object.assign({ cache: 'no-store' }, init || {});
+  options.headers = Object.assign({}, authHeaders(), options.headers || {});
+  const res = await fetch(url, options);
   let body = null;
   try { body = await res.json(); } catch { body = null; }
   if (!res.ok) {
     const message = body && body.error && body.error.message ? body.error.message : 'HTTP ' + res.status;
     const err = new Error(message);
     err.status = res.status;
+    if (res.status === 401 || res.status === 403) needToken(err);
     throw err;
   }
   return body;
@@ -200,6 +204,7 @@ $('search').addEventListener('submit', (e) => {
   e.preventDefault();
   showJob($('ticket').value);
 });
+tokenSeen.push(() => { if ($('ticket').value) showJob($('ticket').value, true); });
 const linked = /^#ticket=(.+)$/.exec(location.hash);
 if (linked) {
   $('ticket').value = decodeURIComponent(linked[1]);

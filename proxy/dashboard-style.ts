@@ -82,7 +82,7 @@ button.link { border: 0; background: none; color: var(--accent); padding: 0; fon
 button:disabled { opacity: .55; cursor: default; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .job { margin-top: 12px; }
-.job[hidden] { display: none; }
+.job[hidden], form.search[hidden] { display: none; }
 .job-head { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 12px; margin-bottom: 8px; }
 .job-head .mono { font-size: 15px; font-weight: 600; }
 dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0 0 8px; }

@@ -2,6 +2,7 @@ import { FAILED_SCRIPT, FAILED_SECTION } from './dashboard-failed.js';
 import { JOBS_SCRIPT } from './dashboard-jobs.js';
 import { LIVE_SCRIPT } from './dashboard-live.js';
 import { STYLE } from './dashboard-style.js';
+import { TOKEN_SCRIPT, TOKEN_SECTION } from './dashboard-token.js';
 
 const BODY = `
 <main>
@@ -52,7 +53,7 @@ const BODY = `
       </div>
     </section>
   </div>
-  <section aria-labelledby="find-title">
+${TOKEN_SECTION}  <section aria-labelledby="find-title">
     <h2 id="find-title">Find a job</h2>
     <form class="search" id="search" role="search">
       <label for="ticket">Ticket</label>
@@ -90,6 +91,7 @@ ${BODY}
 <script>
 'use strict';
 ${LIVE_SCRIPT}
+${TOKEN_SCRIPT}
 ${JOBS_SCRIPT}
 ${FAILED_SCRIPT}
 </script>

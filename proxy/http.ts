@@ -8,14 +8,17 @@ import type { PetrelProxy } from './proxy.js';
 export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const html = dashboardHtml();
   const cfg = proxy.cfg;
-  const api = new DashboardApi({
-    snapshot: () => proxy.snapshot(),
-    // a follower knows no jobs: its dashboard finds none
-    view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
-    list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? [],
-    readLog: (req) => proxy.scheduler.readLog(req),
-    retry: (ticket) => proxy.scheduler.retry(ticket),
-  });
+  const api = new DashboardApi(
+    {
+      snapshot: () => proxy.snapshot(),
+      // a follower knows no jobs: its dashboard finds none
+      view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
+      list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? [],
+      readLog: (req) => proxy.scheduler.readLog(req),
+      retry: (ticket) => proxy.scheduler.retry(ticket),
+    },
+    { token: cfg.DASHBOARD_TOKEN },
+  );
   const server = createHttpServer(
     {
       '/': (_req, res) => {

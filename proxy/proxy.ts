@@ -161,6 +161,9 @@ export class PetrelProxy {
     if (!this.cfg.CLUSTER_SECRET) {
       this.log.warn('CLUSTER_SECRET is not set: only nodes on this machine (loopback) may join');
     }
+    if (!this.cfg.DASHBOARD_TOKEN) {
+      this.log.info('DASHBOARD_TOKEN is not set: the dashboard shows jobs on this machine only');
+    }
     if (this.term) this.term.start();
     else await this.joinGroup();
     this.log.info(

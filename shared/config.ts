@@ -104,6 +104,8 @@ export const ProxyConfigSchema = z.object({
     .default('least-loaded'),
   PREFETCH: int(0, 10_000).default(1),
   TENANT_WEIGHTS: TenantWeights,
+  /** Unset: the dashboard shows jobs on the proxy's machine only; set: to whoever sends it. */
+  DASHBOARD_TOKEN: optionalText,
   /** etcd client URLs (comma list): set, the proxy joins a group that elects one leader. */
   ETCD_ENDPOINTS: z
     .string()
