@@ -2,6 +2,7 @@ import { type JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
+import { expiredUnread } from './results.js';
 import type { TicketStore } from './ticket-store.js';
 
 export interface ForwardingDeps {
@@ -75,6 +76,20 @@ export class Forwarding {
   }
 
   /**
+   * The ends of the tickets among `ids` that the proxy says it no longer holds: their results
+   * expired there while this node was away. Only a ticket waiting for the proxy's result ends
+   * so; one this node runs itself (LOCAL_FALLBACK, LOCAL_START) ends with its own run.
+   */
+  expired(ids: readonly string[], now = Date.now()): JobResult[] {
+    const ends: JobResult[] = [];
+    for (const id of ids) {
+      const t = this.d.open.get(id);
+      if (t?.state === 'forwarded' && !t.local && !t.startedHere) ends.push(expiredUnread(id, now));
+    }
+    return ends;
+  }
+
+  /**
    * Sends again everything the proxy has not acknowledged, or, to a new leader of a proxy
    * group (`all`), every open ticket.
    */
@@ -97,7 +112,9 @@ export class Forwarding {
     }
     // Tickets waiting for a result ask for it: a result decided here reaches the proxy before
     // this node's own commit of it (LOCAL_START), so a crash between the two leaves the proxy
-    // holding it as delivered, and only this question brings it back.
+    // holding it as delivered, and only this question brings it back. The forwards go first:
+    // a new leader must know a ticket before it is asked, or it takes the ticket for expired.
+    this.d.link.flush();
     const waiting = this.waiting(Infinity);
     for (let i = 0; i < waiting.length; i += MAX_BATCH) {
       this.d.link.send({ type: 'RES_REQ', requests: waiting.slice(i, i + MAX_BATCH) });

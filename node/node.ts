@@ -282,7 +282,7 @@ export class PetrelNode {
         return;
       }
       case 'RES_REQ':
-        return this.origin.results(f.results);
+        return this.origin.results(f.results, f.missing);
       case 'LOG_READ':
         return void serveLog(this.runLogs, this.link, f);
       case 'TYPES':

@@ -328,11 +328,11 @@ export class Origin {
     return true;
   }
 
-  /** Final results for tickets issued here, pushed by the proxy; acked once recorded. */
-  results(results: JobResult[]): void {
+  /** Results of tickets issued here, pushed or said `expired` by the proxy; acked once recorded. */
+  results(results: JobResult[], expired: readonly string[] = []): void {
     const acks: string[] = [];
     let pending = 0;
-    for (const r of results) {
+    for (const r of expired.length ? [...results, ...this.forwarding.expired(expired)] : results) {
       if (this.claims.holdEarly(r)) continue;
       if (!this.open.has(r.id)) {
         acks.push(r.id); // already recorded, or expired: acknowledging is harmless

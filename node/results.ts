@@ -101,6 +101,24 @@ export function cancelledBeforeRun(id: string, at: number): JobResult {
   };
 }
 
+/**
+ * The end of a forwarded ticket whose result the proxy deleted at RESULT_TTL before this node,
+ * its origin, came back for it: the job's outcome is unknown here, so it ends failed, `EXPIRED`.
+ */
+export function expiredUnread(id: string, at: number): JobResult {
+  return {
+    id,
+    state: 'failed',
+    exitCode: null,
+    output: '',
+    error: 'EXPIRED',
+    node: null,
+    attempt: 0,
+    startedAt: null,
+    finishedAt: at,
+  };
+}
+
 /** What a client is told of a ticket's stored state. */
 export function clientState(s: TicketState): JobView['state'] {
   return s === 'accepted' || s === 'forwarded' ? 'queued' : s;

@@ -6,13 +6,14 @@ import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
 import { resultJson, specJson, type JobTexts } from './job-text.js';
 import { finishValues, fromRaw, runsColumn, type FinishValues, type Raw } from './job-rows.js';
+import { UndeliveredRows } from './undelivered-store.js';
 
 export const PROXY_SCHEMA = `
 -- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's
 -- backoff), blocked (waiting for its after tickets), queued, assigned (given to node), done,
 -- failed, cancelled; whether the node acked it and whether it runs yet are kept in memory (a node's
 -- HELLO says both again). delivered = 1 once the origin acked the final result; until then
--- the result is pushed again after every rejoin and sweep.
+-- the result is pushed again after every rejoin and sweep, for RESULT_TTL from its finish.
 CREATE TABLE IF NOT EXISTS jobs (
   id TEXT PRIMARY KEY,
   spec TEXT NOT NULL,
@@ -100,12 +101,15 @@ export class JobStore {
   private readonly sql;
   /** `UPDATE … delivered = 1` of exactly n tickets, by n (made when first needed). */
   private readonly deliveredOf: Database.Statement<[string[]]>[] = [];
+  /** Results whose origin never came back for them (see undelivered-store.ts). */
+  readonly undelivered: UndeliveredRows;
 
   constructor(
     private readonly db: Db,
     private readonly committer: Committer,
   ) {
     ensureColumns(db, 'jobs', ADDED_COLUMNS);
+    this.undelivered = new UndeliveredRows(db);
     this.sql = {
       // positional: binding by name costs a lookup per column on every job
       insert: db.prepare(
@@ -312,7 +316,10 @@ export class JobStore {
     return raw && fromRaw(raw);
   }
 
-  /** Jobs not finished, or finished but not yet delivered to their origin. */
+  /**
+   * Jobs not finished, or finished but not yet delivered to their origin (those older than
+   * RESULT_TTL leave with `undelivered`).
+   */
   live(): JobRecord[] {
     return this.sql.live.all().map(fromRaw);
   }

@@ -18,6 +18,8 @@ export interface ProxyMetricsSource {
 export interface ClusterNumbers {
   readonly queueLength: number;
   readonly liveJobs: number;
+  /** Jobs whose result expired before its origin took it, since this process started. */
+  readonly undeliveredExpired: number;
   readonly counters: Readonly<Record<string, number>>;
   readonly nodes: ReadonlyMap<string, NodeEntry>;
   readonly suspicions: { readonly suspicions: number; readonly falseSuspicions: number };
@@ -51,6 +53,11 @@ export class ProxyMetrics {
     });
     m.gauge('queued_jobs', 'Jobs waiting in the global queue', () => c()?.queueLength ?? 0);
     m.gauge('live_jobs', 'Jobs not finished or not yet delivered', () => c()?.liveJobs ?? 0);
+    m.counter(
+      'undelivered_expired_total',
+      'Results deleted at RESULT_TTL that never reached their origin (it stayed away)',
+      () => c()?.undeliveredExpired ?? 0,
+    );
     m.gauge('connected_nodes', 'Nodes joined now', () => connected(c()).length);
     const perNode = (name: string, help: string, read: (n: NodeEntry) => number) =>
       m.labelledGauge(name, help, 'node', () => connected(c()).map((n) => [n.id, read(n)]));

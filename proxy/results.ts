@@ -28,6 +28,8 @@ export interface ResultsDeps {
   taskEnded(task: Job): void;
   /** A job's result reached its origin (its tasks may leave memory). */
   delivered(job: Job): void;
+  /** Whether a ticket no row holds had its result expired here (see undelivered.ts). */
+  expired(id: string): boolean;
   /** Holds a job until its due time (a retry's backoff). */
   hold(job: Job): void;
   /** A job ended: the jobs waiting for it learn how. */
@@ -181,15 +183,21 @@ export class Results {
     if (delivered.length) this.d.store.delivered(delivered);
   }
 
-  /** The origin asks again for results it misses. */
+  /**
+   * The origin asks again for results it misses; those that expired here are named in
+   * `missing`, so that it stops waiting for them.
+   */
   onRequested(n: NodeEntry, ids: string[]): void {
+    const gone: string[] = [];
     for (const id of ids) {
       // delivered or not: an origin asks only for what it lacks. A result it decided itself
       // (LOCAL_START) comes here before its own commit, and a crash between the two loses it
       // there while it counts here as delivered.
       const job = this.d.table.find(id);
       if (job && job.origin === n.id && isTerminal(job.state)) this.push(job);
+      else if (!job && this.d.expired(id)) gone.push(id);
     }
+    if (gone.length) n.conn?.send({ type: 'RES_REQ', missing: gone });
   }
 
   /** Sends a committed result to its origin (again). */

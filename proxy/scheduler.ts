@@ -29,6 +29,7 @@ import { JobTypes } from './job-types.js';
 import type { ScheduleStorage } from './schedule-store.js';
 import { Schedules } from './schedules.js';
 import { TicketViews } from './ticket-views.js';
+import { UndeliveredResults } from './undelivered.js';
 
 export type { NodeConn, NodeEntry } from './membership.js';
 
@@ -76,6 +77,7 @@ export class Scheduler {
   private readonly sessions: NodeSessions;
   private readonly reports: NodeReports;
   private readonly cancels: Cancels;
+  private readonly undelivered: UndeliveredResults;
   private readonly routes: FrameRoutes;
 
   constructor(
@@ -133,6 +135,7 @@ export class Scheduler {
       finished: opts.onFinished,
       taskEnded: (task) => this.tasks.taskEnded(task),
       delivered: (job) => this.tasks.delivered(job),
+      expired: (id) => this.undelivered.expiredHere(id),
     });
     const results = this.results;
     this.tasks = new JobTasks({
@@ -166,6 +169,13 @@ export class Scheduler {
       log: opts.log,
     });
     this.rerun = new Rerun({ table, store, holding, members, committer, tasks: this.tasks });
+    this.undelivered = new UndeliveredResults({
+      rows: store.undelivered,
+      table,
+      dropTasks: (job) => this.tasks.delivered(job), // as on delivery; their rows are gone
+      isSchedule: (id) => this.schedules.has(id),
+      log: opts.log,
+    });
     const { schedules, tasks, types, rerun, lookups, intake, log } = this;
     const { askOrigins } = opts;
     const views = new TicketViews({
@@ -249,6 +259,10 @@ export class Scheduler {
   }
   get liveJobs(): number {
     return this.table.size;
+  }
+  /** Jobs whose result expired undelivered since this proxy started (see undelivered.ts). */
+  get undeliveredExpired(): number {
+    return this.undelivered.expired;
   }
   connectedNodes(): NodeEntry[] {
     return this.members.connected();
@@ -361,9 +375,11 @@ export class Scheduler {
     this.reports.sweep(periodMs, now);
   }
 
-  /** Deletes delivered results older than the TTL. */
+  /** Deletes results older than the TTL, delivered or not (a chunk of each, see ChunkedSweep). */
   expire(ttlMs: number, now = Date.now()): number {
-    return this.store.expire(now - ttlMs) + this.schedules.expire(now - ttlMs);
+    const before = now - ttlMs;
+    const n = this.store.expire(before) + this.undelivered.expire(before);
+    return n + this.schedules.expire(before);
   }
 
   /** Its term is over: the timers that would act for it (firings, due jobs, a pause) go. */

@@ -1,0 +1,55 @@
+import t from 'tap';
+import { Forwarding, type ForwardingDeps } from '../node/forwarding.js';
+import type { OpenTicket } from '../node/origin.js';
+import { newTicket } from '../shared/ids.js';
+import { JobSpecSchema } from '../shared/job.js';
+
+const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'] });
+
+/** An origin's forwarding over a link that notes, in order, what goes out and when. */
+function forwarding(tickets: Array<Partial<OpenTicket> & Pick<OpenTicket, 'state'>>) {
+  const open = new Map<string, OpenTicket>();
+  for (const x of tickets) {
+    const id = newTicket();
+    open.set(id, { id, spec, submittedAt: Date.now(), local: false, ...x });
+  }
+  const wire: string[] = [];
+  const link = {
+    forwardOwn: (o: { id: string }) => wire.push(`queued ${o.id}`),
+    forward: (j: { id: string }) => wire.push(`queued ${j.id}`),
+    flush: () => wire.push('flush'),
+    send: (f: { type: string }) => wire.push(`sent ${f.type}`),
+  };
+  const deps = { tickets: { unreported: () => [] }, link, open, nodeId: 'o' };
+  return { f: new Forwarding(deps as unknown as ForwardingDeps), ids: [...open.keys()], wire };
+}
+
+t.test('only a ticket waiting for the proxy’s result ends EXPIRED when it expired there', (t) => {
+  const { f, ids } = forwarding([
+    { state: 'forwarded' },
+    { state: 'accepted' }, // the proxy never acknowledged it: it is forwarded again instead
+    { state: 'forwarded', local: true, startedHere: true }, // runs here: its run decides
+  ]);
+  const ends = f.expired([...ids, newTicket()], 1234);
+  t.same(ends, [
+    {
+      id: ids[0],
+      state: 'failed',
+      exitCode: null,
+      output: '',
+      error: 'EXPIRED',
+      node: null,
+      attempt: 0,
+      startedAt: null,
+      finishedAt: 1234,
+    },
+  ]);
+  t.end();
+});
+
+t.test('a node joining a new leader forwards its tickets before it asks for them', (t) => {
+  const { f, ids, wire } = forwarding([{ state: 'forwarded' }]);
+  f.rejoined(true);
+  t.same(wire, [`queued ${ids[0]}`, 'flush', 'sent RES_REQ'], 'else it would be told expired');
+  t.end();
+});
