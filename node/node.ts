@@ -134,6 +134,7 @@ export class PetrelNode {
       customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
       startHere: (spec) =>
         cfg.LOCAL_START && !this.draining && mayStartHere(spec) && roomHere(this.executor),
+      maxOpen: cfg.MAX_OPEN_JOBS,
       log,
     });
     this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);

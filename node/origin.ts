@@ -12,7 +12,7 @@ import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
-import { diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
+import { busyError, diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
 import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -49,6 +49,8 @@ export interface OriginOptions {
   customTypeKnown?: (type: string) => boolean;
   /** LOCAL_START: whether `spec` may start here at once (see local-start.ts). */
   startHere?: (spec: JobSpec) => boolean;
+  /** MAX_OPEN_JOBS: open tickets this node holds at most; a SUBMIT beyond them is BUSY. */
+  maxOpen?: number;
   log: Logger;
 }
 
@@ -140,6 +142,9 @@ export class Origin {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
     if (this.tickets.diskFull) return Promise.reject(diskFullError(this.opts.dataDir));
+    if (this.open.size >= (this.opts.maxOpen ?? Infinity)) {
+      return Promise.reject(busyError(this.open.size));
+    }
     const refusal = submitRefusal(spec, (type) => this.typeKnown(type), this.opts.execAllow);
     if (refusal) return Promise.reject(refusal);
     const submittedAt = Date.now();

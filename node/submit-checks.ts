@@ -47,6 +47,20 @@ export function diskFullError(dataDir: string | undefined): WireError {
 }
 
 /**
+ * A SUBMIT beyond MAX_OPEN_JOBS: every unfinished job this node issued is held in its memory
+ * (and, while queued, in the proxy's), so a backlog without bound would end in running out of
+ * memory, and a restart would load it all again. Nothing is created; the same SUBMIT succeeds
+ * once jobs finish.
+ */
+export function busyError(open: number): WireError {
+  return new WireError(
+    'BUSY',
+    `this node holds ${open} unfinished jobs (MAX_OPEN_JOBS): submit again when some have ` +
+      'finished, or to another node',
+  );
+}
+
+/**
  * What a client is told when its ticket could not be stored; the cause is logged, unless it is
  * a full disk, which the reply names.
  */

@@ -171,6 +171,8 @@ export const NodeConfigSchema = z.object({
   /** Bytes of each run's output kept on disk for LOGS and TAIL. */
   JOB_LOG_LIMIT: int(0, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   MAX_CLIENTS: int(1, 1_000_000).default(1024),
+  /** Unfinished jobs submitted through this node that it holds (each in memory): more are BUSY. */
+  MAX_OPEN_JOBS: int(1, 100_000_000).default(250_000),
   CLIENT_IDLE_TIMEOUT: int(0).default(600_000),
   /** How long a stopping node lets running jobs finish before handing them back. */
   DRAIN_TIMEOUT: int(0).default(8000),

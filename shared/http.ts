@@ -26,6 +26,8 @@ export function sendError(res: http.ServerResponse, err: WireError, status?: num
     'cache-control': 'no-store',
   };
   if (err.code === 'UNAUTHORIZED') headers['www-authenticate'] = 'Bearer realm="petrel"';
+  // BUSY lasts until work finishes: a client that honours this waits before it asks again
+  if (err.code === 'BUSY') headers['retry-after'] = '1';
   res.writeHead(status ?? HTTP_STATUS[err.code], headers);
   res.end(
     JSON.stringify({ error: { code: err.code, message: err.message || WIRE_CODES[err.code] } }),

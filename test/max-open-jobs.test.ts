@@ -1,0 +1,58 @@
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import t from 'tap';
+import { createNodeHttp } from '../node/http.js';
+import { loadNodeConfig } from '../shared/config.js';
+import { LineClient, startCluster, until } from './helpers/cluster.js';
+
+t.test('MAX_OPEN_JOBS: a node holds at most so many unfinished jobs, then says BUSY', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, {
+    nodeEnv: { MAX_OPEN_JOBS: '3', SLOTS: '4' },
+  });
+  const node = nodes[0]!;
+  const c = await LineClient.connect(node.clientPort, t.teardown);
+  const tickets: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    const reply = await c.ask('SUBMIT sleep 60000');
+    t.match(reply, /^OK [0-9A-Z]{26}$/);
+    tickets.push(reply.slice(3));
+  }
+  t.match(
+    await c.ask('SUBMIT echo one too many'),
+    /^ERR BUSY this node holds 3 unfinished jobs \(MAX_OPEN_JOBS\)/,
+  );
+  t.match(await c.ask('500'), /BUSY/, 'the seed dialect is refused alike');
+
+  const server: http.Server = createNodeHttp(node);
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const post = () =>
+    fetch(`${base}/v1/jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'echo', args: ['over http'] }),
+    });
+  const refused = await post();
+  t.equal(refused.status, 429);
+  t.equal(refused.headers.get('retry-after'), '1');
+  t.match(await refused.json(), { error: { code: 'BUSY', message: /MAX_OPEN_JOBS/ } });
+
+  // a job that ends makes room: the same request now succeeds
+  t.match(await c.ask(`CANCEL ${tickets[0]}`), /^OK /);
+  const accepted = await until(async () => {
+    const res = await post();
+    return res.status === 201 ? res : null;
+  });
+  const { ticket } = (await accepted.json()) as { ticket: string };
+  t.match(await c.ask(`WAIT ${ticket} 20000`), /"output":"over http"/);
+  for (const id of tickets.slice(1)) await c.ask(`CANCEL ${id}`);
+});
+
+t.test('MAX_OPEN_JOBS is a whole number from 1, 250,000 by default', async (t) => {
+  t.equal(loadNodeConfig({}).MAX_OPEN_JOBS, 250_000);
+  t.throws(() => loadNodeConfig({ MAX_OPEN_JOBS: '0' }), /MAX_OPEN_JOBS="0": must be at least 1/);
+});
