@@ -176,6 +176,7 @@ export const ResReqSchema = z
     reqId: z.number().int().min(0).optional(),
     results: z.array(ResultSchema).max(MAX_BATCH).default([]),
     requests: Ids.default([]),
+    /** From a node: ids it never heard of, or hands back; from the proxy: results expired. */
     missing: Ids.default([]),
     /** Jobs whose run was lost here (a worker left or went silent): counted as lost runs. */
     lost: Ids.default([]),
