@@ -12,7 +12,7 @@ import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
-import { busyError, diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
+import { busyRefusal, diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
 import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
@@ -49,7 +49,7 @@ export interface OriginOptions {
   customTypeKnown?: (type: string) => boolean;
   /** LOCAL_START: whether `spec` may start here at once (see local-start.ts). */
   startHere?: (spec: JobSpec) => boolean;
-  /** MAX_OPEN_JOBS: open tickets this node holds at most; a SUBMIT beyond them is BUSY. */
+  /** MAX_OPEN_JOBS: a SUBMIT beyond this many open tickets is BUSY (`busyRefusal`). */
   maxOpen?: number;
   log: Logger;
 }
@@ -142,10 +142,9 @@ export class Origin {
       return Promise.reject(new WireError('UNAVAILABLE', 'this node is shutting down'));
     }
     if (this.tickets.diskFull) return Promise.reject(diskFullError(this.opts.dataDir));
-    if (this.open.size >= (this.opts.maxOpen ?? Infinity)) {
-      return Promise.reject(busyError(this.open.size));
-    }
-    const refusal = submitRefusal(spec, (type) => this.typeKnown(type), this.opts.execAllow);
+    const refusal =
+      submitRefusal(spec, (type) => this.typeKnown(type), this.opts.execAllow) ??
+      busyRefusal(this.open.size, this.opts.maxOpen);
     if (refusal) return Promise.reject(refusal);
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);

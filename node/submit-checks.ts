@@ -50,9 +50,10 @@ export function diskFullError(dataDir: string | undefined): WireError {
  * A SUBMIT beyond MAX_OPEN_JOBS: every unfinished job this node issued is held in its memory
  * (and, while queued, in the proxy's), so a backlog without bound would end in running out of
  * memory, and a restart would load it all again. Nothing is created; the same SUBMIT succeeds
- * once jobs finish.
+ * once jobs finish. Asked after the spec's own checks, so a bad spec is told what is wrong.
  */
-export function busyError(open: number): WireError {
+export function busyRefusal(open: number, max = Infinity): WireError | undefined {
+  if (open < max) return undefined;
   return new WireError(
     'BUSY',
     `this node holds ${open} unfinished jobs (MAX_OPEN_JOBS): submit again when some have ` +
