@@ -9,6 +9,7 @@ import { Claims, needsClaim } from './claims.js';
 import { Forwarding } from './forwarding.js';
 import type { RunOutcome } from './job-runner.js';
 import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
+import { OpenTickets } from './open-tickets.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
@@ -60,7 +61,7 @@ export interface OriginOptions {
  * proxy has been away for LOCAL_FALLBACK, runs its own tickets itself and reports them later.
  */
 export class Origin {
-  private readonly open = new Map<string, OpenTicket>();
+  private readonly open = new OpenTickets();
   private readonly waits = new TicketWaits();
   /**
    * Results the proxy reported (durable there) whose commit here has not finished yet: long
@@ -144,7 +145,7 @@ export class Origin {
     if (this.tickets.diskFull) return Promise.reject(diskFullError(this.opts.dataDir));
     const refusal =
       submitRefusal(spec, (type) => this.typeKnown(type), this.opts.execAllow) ??
-      busyRefusal(this.open.size, this.opts.maxOpen);
+      busyRefusal(this.open.weight, this.opts.maxOpen);
     if (refusal) return Promise.reject(refusal);
     const submittedAt = Date.now();
     const id = newTicket(submittedAt);

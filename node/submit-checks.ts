@@ -56,8 +56,8 @@ export function busyRefusal(open: number, max = Infinity): WireError | undefined
   if (open < max) return undefined;
   return new WireError(
     'BUSY',
-    `this node holds ${open} unfinished jobs (MAX_OPEN_JOBS): submit again when some have ` +
-      'finished, or to another node',
+    `this node holds ${open} unfinished jobs and tasks (MAX_OPEN_JOBS): ` +
+      'submit again when some have finished, or to another node',
   );
 }
 

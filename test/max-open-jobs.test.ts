@@ -2,6 +2,8 @@ import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { createNodeHttp } from '../node/http.js';
+import { OpenTickets, weightOf } from '../node/open-tickets.js';
+import type { OpenTicket } from '../node/origin.js';
 import { loadNodeConfig } from '../shared/config.js';
 import { LineClient, startCluster, until } from './helpers/cluster.js';
 
@@ -19,7 +21,7 @@ t.test('MAX_OPEN_JOBS: a node holds at most so many unfinished jobs, then says B
   }
   t.match(
     await c.ask('SUBMIT echo one too many'),
-    /^ERR BUSY this node holds 3 unfinished jobs \(MAX_OPEN_JOBS\)/,
+    /^ERR BUSY this node holds 3 unfinished jobs and tasks \(MAX_OPEN_JOBS\)/,
   );
   t.match(await c.ask('500'), /BUSY/, 'the seed dialect is refused alike');
 
@@ -55,4 +57,44 @@ t.test('MAX_OPEN_JOBS: a node holds at most so many unfinished jobs, then says B
 t.test('MAX_OPEN_JOBS is a whole number from 1, 250,000 by default', async (t) => {
   t.equal(loadNodeConfig({}).MAX_OPEN_JOBS, 250_000);
   t.throws(() => loadNodeConfig({ MAX_OPEN_JOBS: '0' }), /MAX_OPEN_JOBS="0": must be at least 1/);
+});
+
+t.test('a job of many tasks weighs its tasks', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, {
+    nodeEnv: { MAX_OPEN_JOBS: '3', SLOTS: '4' },
+  });
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const tasks = [1, 2, 3].map(() => ({ type: 'sleep', args: ['60000'] }));
+  const job = (await c.ask(`SUBMIT ${JSON.stringify({ tasks })}`)).slice(3);
+  t.match(await c.ask('SUBMIT echo fourth'), /^ERR BUSY this node holds 3 unfinished/);
+  t.match(await c.ask(`CANCEL ${job}`), /^OK /);
+  t.match(await c.ask('SUBMIT echo fourth'), /^OK /, 'its end frees all three');
+});
+
+t.test('the open tickets keep their weight as they come and go', async (t) => {
+  const open = new OpenTickets();
+  const ticket = (id: string, tasks?: number): OpenTicket => ({
+    id,
+    spec: {
+      type: tasks ? undefined : 'echo',
+      args: [],
+      priority: 0,
+      maxAttempts: 3,
+      tasks: tasks ? Array.from({ length: tasks }, () => ({ type: 'echo', args: [] })) : undefined,
+    } as unknown as OpenTicket['spec'],
+    submittedAt: 0,
+    state: 'accepted',
+    local: false,
+  });
+  open.set('a', ticket('a'));
+  open.set('b', ticket('b', 5));
+  t.equal(open.weight, 6);
+  open.set('b', { ...ticket('b', 5), state: 'forwarded' });
+  t.equal(open.weight, 6, 'a ticket set again is not counted twice');
+  t.equal(open.delete('a'), true);
+  t.equal(open.delete('a'), false);
+  t.equal(open.weight, 5, 'nor deleted twice');
+  open.clear();
+  t.equal(open.weight, 0);
+  t.equal(weightOf({}), 1);
 });
