@@ -1,6 +1,8 @@
 import type { NodeConfig } from '../shared/config.js';
+import type { Db } from '../shared/db.js';
 import { ChunkedSweep } from '../shared/expiry.js';
 import type { Logger } from '../shared/log.js';
+import { Reclaim } from '../shared/reclaim.js';
 import type { Assignments } from './assignments.js';
 import type { Executor } from './executor.js';
 import type { Origin } from './origin.js';
@@ -21,6 +23,8 @@ export interface UpkeepDeps {
   runLogs: RunLogs;
   log: Logger;
   sendInfo: () => void;
+  /** The node's database: given, its free pages go back to the disk after each expiry. */
+  db?: Db;
 }
 
 /** The node's periodic work: INFO, resending lost frames, expiring results, worker leases. */
@@ -36,7 +40,12 @@ export class Upkeep {
     this.d.tickets.expire(Date.now() - this.d.cfg.RESULT_TTL),
   );
 
-  constructor(private readonly d: UpkeepDeps) {}
+  /** Gives the pages the expiry freed back to the disk, a step per turn (shared/reclaim.ts). */
+  private readonly reclaim: Reclaim | undefined;
+
+  constructor(private readonly d: UpkeepDeps) {
+    this.reclaim = d.db && new Reclaim(d.db, d.log);
+  }
 
   start(): void {
     const { cfg } = this.d;
@@ -74,6 +83,9 @@ export class Upkeep {
     const before = Date.now() - this.d.cfg.RESULT_TTL;
     this.expiry.run((n) => {
       if (n > 0) this.d.log.info({ deleted: n }, 'expired old results');
+      // after every sweep, not only those that deleted: a file left with free pages by a
+      // restart midway is reclaimed too, and a file without enough to reclaim costs a look
+      this.reclaim?.run();
     });
     const logs = this.d.runLogs.expire(before);
     if (logs > 0) this.d.log.info({ deleted: logs }, 'expired old job logs');
@@ -84,6 +96,7 @@ export class Upkeep {
     clearInterval(this.resendTimer);
     clearInterval(this.expireTimer);
     this.expiry.stop();
+    this.reclaim?.stop();
     clearInterval(this.leaseTimer);
   }
 }

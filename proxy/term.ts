@@ -2,6 +2,7 @@ import type { ProxyConfig } from '../shared/config.js';
 import { Committer, type Db } from '../shared/db.js';
 import { ChunkedSweep } from '../shared/expiry.js';
 import type { Logger } from '../shared/log.js';
+import { Reclaim } from '../shared/reclaim.js';
 import { JobStore, type JobRecord } from './job-store.js';
 import { CHECK_EVERY_MS } from './membership.js';
 import { createPolicy } from './policies.js';
@@ -33,12 +34,12 @@ export class LeaderTerm {
   readonly committer: Committer;
   readonly scheduler: Scheduler;
   private readonly timers: NodeJS.Timeout[] = [];
-  private readonly sweeps: ChunkedSweep[] = [];
+  private readonly sweeps: Array<{ stop(): void }> = [];
   private ended = false;
 
   constructor(
     readonly epoch: number,
-    db: Db,
+    private readonly db: Db,
     private readonly cfg: ProxyConfig,
     private readonly log: Logger,
     /** Whether this proxy may still act; checked before every commit and timer. */
@@ -107,10 +108,15 @@ export class LeaderTerm {
     const expiry = new ChunkedSweep(() =>
       this.ended || !this.mayAct() ? 0 : scheduler.expire(cfg.RESULT_TTL),
     );
-    this.sweeps.push(expiry);
+    // then the pages the expiry freed go back to the disk, a step per turn, on the same terms
+    const reclaim = new Reclaim(this.db, this.log, {
+      mayWrite: () => !this.ended && this.mayAct(),
+    });
+    this.sweeps.push(expiry, reclaim);
     every(Math.min(cfg.RESULT_TTL, 60_000), () =>
       expiry.run((n) => {
         if (n > 0) this.log.info({ deleted: n }, 'expired old results');
+        reclaim.run();
       }),
     );
     if (cfg.DISPATCH_PERIOD > 0) every(cfg.DISPATCH_PERIOD, () => scheduler.periodicDispatch());

@@ -2,6 +2,7 @@ import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { PetrelError } from './errors.js';
+import { convertOldFormat, makeReclaimable } from './reclaim.js';
 import { reasonOf } from './startup.js';
 import { presizeWal, WalSync } from './wal-sync.js';
 
@@ -22,6 +23,8 @@ export type Durability = 'fsync' | 'relaxed';
  * file created now. `tempStore: 'memory'` keeps the connection's temporary data (statement
  * journals, sorts) in memory instead of temporary files; it is set here, at the open, since
  * SQLite refuses to change it inside a transaction once temporary storage is in use.
+ * A file is made with incremental auto-vacuum, so `Reclaim` can give freed pages back; one an
+ * earlier release made without is converted here if small enough (`convertOldFormat`).
  */
 export function openDatabase(
   dataDir: string,
@@ -38,6 +41,8 @@ export function openDatabase(
     db = new Database(file, { fileMustExist: existed });
     // a page size is chosen once, by the file's first write; a file made earlier keeps its own
     if (!existed && opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
+    // so is the ability to give deleted rows' pages back to the disk (`Reclaim`)
+    if (!existed) makeReclaimable(db);
     db.pragma('journal_mode = WAL');
     // a transaction larger than this leaves a WAL of its size behind unless it is cut back
     db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
@@ -47,6 +52,7 @@ export function openDatabase(
     if (opts.tempStore === 'memory') db.pragma('temp_store = MEMORY');
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw new Error(String(check));
+    if (existed) convertOldFormat(db);
     db.exec(schema);
     if (durability === 'fsync') presizeWal(`${file}-wal`, walWorkingSize(db));
     return db;
