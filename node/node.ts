@@ -178,6 +178,7 @@ export class PetrelNode {
       executor,
       tickets,
       runLogs,
+      db: this.db,
       log,
       sendInfo,
     });

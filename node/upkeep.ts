@@ -23,8 +23,8 @@ export interface UpkeepDeps {
   runLogs: RunLogs;
   log: Logger;
   sendInfo: () => void;
-  /** The node's database: given, its free pages go back to the disk after each expiry. */
-  db?: Db;
+  /** The node's database: its free pages go back to the disk after each expiry. */
+  db: Db;
 }
 
 /** The node's periodic work: INFO, resending lost frames, expiring results, worker leases. */
@@ -41,10 +41,10 @@ export class Upkeep {
   );
 
   /** Gives the pages the expiry freed back to the disk, a step per turn (shared/reclaim.ts). */
-  private readonly reclaim: Reclaim | undefined;
+  private readonly reclaim: Reclaim;
 
   constructor(private readonly d: UpkeepDeps) {
-    this.reclaim = d.db && new Reclaim(d.db, d.log);
+    this.reclaim = new Reclaim(d.db, d.log);
   }
 
   start(): void {
@@ -85,7 +85,7 @@ export class Upkeep {
       if (n > 0) this.d.log.info({ deleted: n }, 'expired old results');
       // after every sweep, not only those that deleted: a file left with free pages by a
       // restart midway is reclaimed too, and a file without enough to reclaim costs a look
-      this.reclaim?.run();
+      this.reclaim.run();
     });
     const logs = this.d.runLogs.expire(before);
     if (logs > 0) this.d.log.info({ deleted: logs }, 'expired old job logs');
@@ -96,7 +96,7 @@ export class Upkeep {
     clearInterval(this.resendTimer);
     clearInterval(this.expireTimer);
     this.expiry.stop();
-    this.reclaim?.stop();
+    this.reclaim.stop();
     clearInterval(this.leaseTimer);
   }
 }
