@@ -8,6 +8,7 @@ import { listenError } from '../shared/startup.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
 import { Assignments } from './assignments.js';
 import { createClientServer } from './client-port.js';
+import { readClusterNumbers } from './cluster-numbers.js';
 import type { NodeApi } from './commands.js';
 import { Executor } from './executor.js';
 import { KnownTypes } from './known-types.js';
@@ -216,17 +217,7 @@ export class PetrelNode {
       proxyConnected: this.link.ready,
       localFallback: this.origin.fallbackActive,
     };
-    let cluster: unknown = null;
-    try {
-      const url = new URL(this.link.url);
-      url.protocol = url.protocol === 'wss:' ? 'https:' : 'http:';
-      url.pathname = '/api/cluster';
-      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (res.ok) cluster = await res.json();
-    } catch {
-      // the proxy is unreachable: the node still reports itself
-    }
-    return { node: self, cluster };
+    return { node: self, cluster: await readClusterNumbers(this.link.url) };
   }
 
   /** A client connection becomes a worker; answered once the cluster knows its type. */

@@ -9,12 +9,13 @@ import { Claims, needsClaim } from './claims.js';
 import { Forwarding } from './forwarding.js';
 import type { RunOutcome } from './job-runner.js';
 import { LocalFallback, runsWithoutProxy } from './local-fallback.js';
+import { localView, type LocalViewSources } from './local-view.js';
 import { OpenTickets } from './open-tickets.js';
 import type { ProxyLink } from './proxy-link.js';
 import { Reopen } from './reopen.js';
 import { StartHere } from './start-here.js';
 import { busyRefusal, diskFullError, storeFailure, submitRefusal } from './submit-checks.js';
-import { cancelledBeforeRun, pendingView, resultOf, viewOfResult } from './results.js';
+import { cancelledBeforeRun, resultOf, viewOfResult } from './results.js';
 import { TicketList } from './ticket-list.js';
 import type { TicketStore } from './ticket-store.js';
 import { askProxy, LINK_WAIT_MS, TicketWaits, waitRemote } from './ticket-waits.js';
@@ -78,6 +79,7 @@ export class Origin {
   private readonly fallback: LocalFallback;
   private readonly listing: TicketList;
   private readonly forwarding: Forwarding;
+  private readonly viewSources: LocalViewSources;
   /** Jobs started here at once (LOCAL_START): their placements, results and HELLO holds. */
   readonly here: StartHere;
 
@@ -107,6 +109,8 @@ export class Origin {
     this.listing = new TicketList(shared);
     this.forwarding = new Forwarding(shared);
     this.here = new StartHere(shared);
+    const { open, here, reportedPending } = this;
+    this.viewSources = { open, here, reportedPending, tickets };
   }
 
   /** Running its own tickets while the proxy is away (LOCAL_FALLBACK). */
@@ -202,18 +206,7 @@ export class Origin {
   }
 
   private localView(id: string): JobView | null {
-    const o = this.open.get(id);
-    if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
-    const hidden = this.here.hidden(id);
-    if (hidden) {
-      return { ...pendingView(id, hidden.spec, hidden.submittedAt, 'forwarded'), state: 'running' };
-    }
-    const pending = this.reportedPending.get(id);
-    if (pending) return pending;
-    const row = this.tickets.get(id);
-    if (!row) return null;
-    if (row.result) return viewOfResult(id, row.spec, row.submittedAt, row.result);
-    return pendingView(id, row.spec, row.submittedAt, row.state);
+    return localView(id, this.viewSources);
   }
 
   /**
