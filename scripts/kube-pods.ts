@@ -63,18 +63,20 @@ function image(container: Doc, volumes: Doc[], mounts: Doc[]): string {
 /** The environment with what podman does not resolve filled in as Kubernetes would. */
 function env(list: Doc[] | undefined, pod: string): Doc[] | undefined {
   const seen: Record<string, string> = {};
-  return list?.map((e) => {
+  return list?.flatMap((e) => {
     const from = e.valueFrom;
     let value: string | undefined;
     if (from?.fieldRef?.fieldPath === 'metadata.name') value = pod;
     else if (from?.secretKeyRef) {
       value = secrets.get(from.secretKeyRef.name)?.[from.secretKeyRef.key];
+      // an optional key the Secret lacks leaves the variable unset, as Kubernetes does
+      if (value === undefined && from.secretKeyRef.optional === true) return [];
       if (value === undefined) throw new Error(`no secret for ${e.name}`);
     } else value = String(e.value ?? '');
     // $(NAME) refers to a variable defined earlier in the list
     value = value.replace(/\$\((\w+)\)/g, (all, v: string) => seen[v] ?? all);
     seen[e.name] = value;
-    return { name: e.name, value };
+    return [{ name: e.name, value }];
   });
 }
 

@@ -123,6 +123,13 @@ if (!available) {
       const ref = envOf(c).find((e) => e.name === 'CLUSTER_SECRET')?.valueFrom?.secretKeyRef;
       t.equal(ref?.name, secret.metadata.name, `${name}: CLUSTER_SECRET from the Secret`);
       t.ok(ref && ref.key in secret.stringData, `${name}: the Secret has the key`);
+      const token = name === 'petrel-proxy' ? 'DASHBOARD_TOKEN' : 'CLIENT_TOKEN';
+      const tokenRef = envOf(c).find((e) => e.name === token)?.valueFrom?.secretKeyRef;
+      t.same(
+        tokenRef,
+        { name: secret.metadata.name, key: token, optional: true },
+        `${name}: ${token} from the Secret when it has the key`,
+      );
       const ports = new Set(c.ports.map((p: Doc) => p.name));
       t.equal(c.readinessProbe.httpGet.path, '/readyz');
       t.equal(c.livenessProbe.httpGet.path, '/healthz');
