@@ -2,13 +2,18 @@
 # StatefulSet replica as a Pod with its own claim, the pods' containers, environment,
 # commands and volumes as written (scripts/kube-pods.ts), Services as host aliases of fixed
 # addresses. Checks: one proxy of the group leads, the others refuse nodes and name it, every
-# node joins, jobs run through a node, and the leader's pod killed hands over to another.
+# node joins, jobs run through a node, and the leader's pod killed hands over to another. The
+# Secret is given the two optional keys, so the pods must read them: nodes ask clients for
+# CLIENT_TOKEN, and the proxies' job views answer only DASHBOARD_TOKEN's bearer.
 # Sourced by run.sh (podman only), after the images are built; uses its helpers.
 
 kube_net=$RUN-kube
 kube_subnet=10.$((RANDOM % 150 + 100)).$((RANDOM % 250))
 kube_file=$LOGS/kube-pods.yaml
+kube_dir=$LOGS/kube-manifests
 kube_pods=()
+kube_client_token=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
+kube_dashboard_token=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 
 kube_cleanup() {
   [[ -f $kube_file ]] && podman kube down "$kube_file" >/dev/null 2>&1
@@ -25,7 +30,10 @@ kube_play() {
     return 0
   }
   [[ -f dist/scripts/kube-pods.js ]] || npm run build --silent || return 1
-  node dist/scripts/kube-pods.js deploy/kubernetes "$kube_file" "$TAG" "$kube_subnet" \
+  rm -rf "$kube_dir" && cp -r deploy/kubernetes "$kube_dir" || return 1
+  printf '  CLIENT_TOKEN: %s\n  DASHBOARD_TOKEN: %s\n' "$kube_client_token" \
+    "$kube_dashboard_token" >>"$kube_dir/secret.yaml"
+  node dist/scripts/kube-pods.js "$kube_dir" "$kube_file" "$TAG" "$kube_subnet" \
     "$etcd_bin" >"$LOGS/kube-ips" || return 1
   while read -r line; do
     kube_pods+=("${line% *}")
@@ -40,14 +48,33 @@ kube_play() {
 
 kube_ip() { awk -v p="$1" '$1 == p { print $2 }' "$LOGS/kube-ips"; }
 
-# kube_ask <ip> <line>: the first reply line of a node pod's client port.
+# kube_ask <ip> <line> [token]: the reply to <line> on a node pod's client port, after
+# `AUTH <token>` (the Secret's CLIENT_TOKEN unless given; '' sends no AUTH).
 kube_ask() {
-  local fd line
+  local fd line token=${3-$kube_client_token}
   { exec {fd}<>"/dev/tcp/$1/9000"; } 2>/dev/null || return 1
+  if [[ -n $token ]]; then
+    printf 'AUTH %s\n' "$token" >&"$fd"
+    IFS= read -r -t 20 line <&"$fd"
+    [[ ${line%$'\r'} == 'OK authenticated' ]] || { exec {fd}>&-; return 1; }
+  fi
   printf '%s\nQUIT\n' "$2" >&"$fd"
   IFS= read -r -t 20 line <&"$fd"
   exec {fd}>&-
   printf '%s\n' "${line%$'\r'}"
+}
+
+# the Secret's optional keys reached the pods: a node refuses a client without AUTH, and the
+# leader's job views (asked from the host, not the pod's loopback) want the bearer
+kube_tokens_wired() {
+  local leader=$1 url
+  [[ $(kube_ask "$(kube_ip petrel-node-0)" 'STATS' '') == ERR* ]] || return 1
+  url="http://$(kube_ip "$leader"):8080/api/jobs"
+  [[ $(node -e 'fetch(process.argv[1]).then((r) => console.log(r.status))' "$url") == 401 ]] ||
+    return 1
+  node -e 'fetch(process.argv[1], { headers: { authorization: "Bearer " + process.argv[2] } })
+    .then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(2))' \
+    "$url" "$kube_dashboard_token"
 }
 
 # the proxy pod that leads with every node joined, by name
@@ -96,6 +123,8 @@ if [[ $CLI == podman ]]; then
       kube_followers_name_it "$kube_first"
     check "kube play: a job submitted to one node pod is answered by another" \
       until_ok 30 kube_job_runs
+    check "kube play: the Secret's CLIENT_TOKEN and DASHBOARD_TOKEN reach the pods" \
+      kube_tokens_wired "$kube_first"
     check "kube play: the leader's pod killed, another proxy leads and jobs run" \
       kube_takeover "$kube_first"
   fi
