@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { PetrelError } from './errors.js';
 import { LABEL_RE, NodeIdSchema, TENANT_RE } from './job.js';
 import { checkReadableFiles } from './startup.js';
+import { checkTlsFiles } from './tls-files.js';
 
 /**
  * Configuration: the environment (with `.env` read by dotenv underneath it), validated once
@@ -195,7 +196,8 @@ function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infe
   const parsed = schema.safeParse(env);
   if (parsed.success) return parsed.data;
   const lines = parsed.error.issues.map((i) => {
-    const name = i.path.join('.') || '(environment)';
+    // the variable, not the place in its parsed value (`ETCD_ENDPOINTS`, not `ETCD_ENDPOINTS.0`)
+    const name = i.path.length > 0 ? String(i.path[0]) : '(environment)';
     const value = env[name];
     const shown = name.includes('SECRET') || name.includes('TOKEN') ? '***' : JSON.stringify(value);
     return `${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
@@ -232,7 +234,9 @@ export function loadProxyConfig(env: Env, argv: readonly string[] = []): ProxyCo
   if (argv[0] !== undefined) merged.PROXY_PORT = argv[0];
   const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy');
   tlsPairProblem(cfg, 'petrel-proxy');
-  checkReadableFiles({ TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY }, 'petrel-proxy');
+  const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
+  checkReadableFiles(tls, 'petrel-proxy');
+  checkTlsFiles(tls, 'petrel-proxy');
   return Object.freeze({ ...cfg, DATA_DIR: cfg.DATA_DIR ?? './data/proxy' });
 }
 
@@ -249,10 +253,9 @@ export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConf
   }
   const cfg = validate(NodeConfigSchema, merged, 'petrel-node');
   tlsPairProblem(cfg, 'petrel-node');
-  checkReadableFiles(
-    { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA },
-    'petrel-node',
-  );
+  const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
+  checkReadableFiles(tls, 'petrel-node');
+  checkTlsFiles(tls, 'petrel-node');
   const dataDir = cfg.DATA_DIR ?? `./data/node-${cfg.NODE_ID ?? cfg.CLIENT_PORT}`;
   return Object.freeze({
     ...cfg,
