@@ -1,6 +1,6 @@
 import type http from 'node:http';
 import { WireError } from '../shared/errors.js';
-import { sendError, sendJson } from '../shared/http.js';
+import { pathSegment, sendError, sendJson, sendMethodNotAllowed } from '../shared/http.js';
 import { parseTicket } from '../shared/ids.js';
 import { viewToClient, type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
@@ -41,6 +41,7 @@ type Handler = (
   req: http.IncomingMessage,
   res: http.ServerResponse,
   param: string,
+  query: URLSearchParams,
 ) => void | Promise<void>;
 
 /**
@@ -61,8 +62,17 @@ export class DashboardApi {
     this.mayReadJobs = jobAccess(opts.token);
     this.routes = [
       { method: 'GET', path: /^\/api\/cluster$/, handle: (_q, res) => this.cluster(res) },
-      { method: 'GET', path: /^\/api\/history$/, handle: (q, res) => this.recent(q, res) },
-      { method: 'GET', path: /^\/api\/jobs$/, handle: (q, res) => this.jobs(q, res), jobs: true },
+      {
+        method: 'GET',
+        path: /^\/api\/history$/,
+        handle: (_q, res, _t, query) => this.recent(query, res),
+      },
+      {
+        method: 'GET',
+        path: /^\/api\/jobs$/,
+        handle: (_q, res, _t, query) => this.jobs(query, res),
+        jobs: true,
+      },
       {
         method: 'GET',
         path: /^\/api\/jobs\/([^/]+)$/,
@@ -72,7 +82,7 @@ export class DashboardApi {
       {
         method: 'GET',
         path: /^\/api\/jobs\/([^/]+)\/logs$/,
-        handle: (q, res, t) => this.logs(q, res, t),
+        handle: (_q, res, t, query) => this.logs(query, res, t),
         jobs: true,
       },
       {
@@ -90,19 +100,18 @@ export class DashboardApi {
   }
 
   /** Answers a request under `/api/`; returns false for any other path. */
-  handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    const url = new URL(req.url ?? '/', 'http://proxy');
+  handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
     if (!url.pathname.startsWith('/api/')) return false;
     const matching = this.routes.filter((r) => r.path.test(url.pathname));
     if (matching.length === 0) {
+      req.resume();
       sendError(res, new WireError('NOT_FOUND', `no such path: ${url.pathname.slice(0, 80)}`));
       return true;
     }
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     const route = matching.find((r) => r.method === method);
     if (!route) {
-      res.setHeader('allow', matching.map((r) => r.method).join(', '));
-      sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
+      sendMethodNotAllowed(req, res, [...new Set(matching.map((r) => r.method))]);
       return true;
     }
     const refused = route.jobs
@@ -122,7 +131,8 @@ export class DashboardApi {
       sendError(res, e, err instanceof WireError ? undefined : 500);
     };
     try {
-      const done = route.handle(req, res, decoded(route.path.exec(url.pathname)?.[1] ?? ''));
+      const param = pathSegment(route.path.exec(url.pathname)?.[1] ?? '');
+      const done = route.handle(req, res, param, url.searchParams);
       if (done) done.catch(fail);
     } catch (err) {
       fail(err);
@@ -134,8 +144,8 @@ export class DashboardApi {
     sendJson(res, 200, this.src.snapshot());
   }
 
-  private recent(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const since = new URL(req.url ?? '/', 'http://proxy').searchParams.get('since');
+  private recent(query: URLSearchParams, res: http.ServerResponse): void {
+    const since = query.get('since');
     const from = since === null ? -Infinity : Number(since);
     if (since !== null && !Number.isFinite(from)) {
       throw new WireError('BAD_REQUEST', 'since is epoch milliseconds');
@@ -143,8 +153,8 @@ export class DashboardApi {
     sendJson(res, 200, { periodMs: HISTORY_PERIOD_MS, samples: this.history.since(from) });
   }
 
-  private jobs(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const q = parseJobQuery(new URL(req.url ?? '/', 'http://proxy').searchParams);
+  private jobs(query: URLSearchParams, res: http.ServerResponse): void {
+    const q = parseJobQuery(query);
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
     sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
   }
@@ -154,9 +164,9 @@ export class DashboardApi {
   }
 
   /** The start of a job's (or a task's: `?task=i`) output, from the node that ran it. */
-  private async logs(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+  private async logs(query: URLSearchParams, res: http.ServerResponse, raw: string) {
     const view = this.known(raw);
-    const task = new URL(req.url ?? '/', 'http://proxy').searchParams.get('task');
+    const task = query.get('task');
     if (task !== null && !/^\d{1,5}$/.test(task)) {
       throw new WireError('BAD_REQUEST', 'task is the index of a task: 0, 1, ...');
     }
@@ -186,14 +196,6 @@ export class DashboardApi {
     const view = this.src.view(ticket);
     if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
     return view;
-  }
-}
-
-function decoded(part: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    throw new WireError('BAD_REQUEST', 'malformed percent-encoding in the path');
   }
 }
 

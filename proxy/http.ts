@@ -39,7 +39,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       },
     },
     cfg.TLS_CERT && cfg.TLS_KEY ? { cert: cfg.TLS_CERT, key: cfg.TLS_KEY } : undefined,
-    (req, res) => api.handle(req, res),
+    (req, res, url) => api.handle(req, res, url),
   );
   // the history fills while the proxy listens, whether or not anyone watches
   const sampler = setInterval(() => api.record(), HISTORY_PERIOD_MS);

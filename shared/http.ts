@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import { HTTP_STATUS, WIRE_CODES, type WireError } from './errors.js';
+import { HTTP_STATUS, WIRE_CODES, WireError } from './errors.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -34,32 +34,79 @@ export function sendError(res: http.ServerResponse, err: WireError, status?: num
   );
 }
 
+/** The request's target as a URL; BAD_REQUEST when it is not one (`http://[zz/`). */
+export function requestUrl(req: http.IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/', 'http://localhost');
+  } catch {
+    throw new WireError('BAD_REQUEST', 'the request target is not a valid URL');
+  }
+}
+
+/** A percent-encoded segment of a path, decoded; BAD_REQUEST when it is malformed (`%ZZ`). */
+export function pathSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new WireError('BAD_REQUEST', 'malformed percent-encoding in the path');
+  }
+}
+
 /**
- * An HTTP(S) server that answers GET routes by exact path; anything else is 404/405.
- * `first`, when given, sees every request before and answers it when it returns true (an API
- * with its own methods and path parameters).
+ * A 405 with the `Allow` header RFC 9110 asks for. The code stays BAD_REQUEST: the wire codes
+ * are fixed, and the status says the rest.
+ */
+export function sendMethodNotAllowed(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  allowed: readonly string[],
+): void {
+  const methods =
+    allowed.includes('GET') && !allowed.includes('HEAD') ? [...allowed, 'HEAD'] : allowed;
+  req.resume();
+  res.setHeader('allow', methods.join(', '));
+  const method = String(req.method).slice(0, 20);
+  sendError(
+    res,
+    new WireError('BAD_REQUEST', `${method} is not allowed here (allowed: ${methods.join(', ')})`),
+    405,
+  );
+}
+
+/** What an API mounted in front of the plain routes gets: the request, parsed once. */
+export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
+
+/**
+ * An HTTP(S) server that answers GET (and HEAD) routes by exact path; any other path is a
+ * NOT_FOUND, another method a 405, a target that is not a URL a BAD_REQUEST: always the API's
+ * error shape, and never a crash. `first`, when given, sees every request before and answers it
+ * when it returns true (an API with its own methods and path parameters); a WireError it
+ * throws is answered as one.
  */
 export function createHttpServer(
   routes: Record<string, Route>,
   tls?: { cert: string; key: string },
-  first?: (req: http.IncomingMessage, res: http.ServerResponse) => boolean,
+  first?: ApiHandler,
 ): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    if (first?.(req, res)) return;
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const route = routes[path];
-    if (!route) {
-      sendJson(res, 404, { error: 'NOT_FOUND' });
-      return;
+    try {
+      const url = requestUrl(req);
+      if (first?.(req, res, url)) return;
+      const route = routes[url.pathname];
+      if (!route) {
+        req.resume();
+        sendError(res, new WireError('NOT_FOUND', `no such path: ${url.pathname.slice(0, 100)}`));
+        return;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        sendMethodNotAllowed(req, res, ['GET']);
+        return;
+      }
+      Promise.resolve(route(req, res)).catch((err: unknown) => failed(res, err));
+    } catch (err) {
+      req.resume();
+      failed(res, err);
     }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      sendJson(res, 405, { error: 'METHOD_NOT_ALLOWED' });
-      return;
-    }
-    Promise.resolve(route(req, res)).catch(() => {
-      if (!res.headersSent) sendJson(res, 500, { error: 'INTERNAL' });
-      else res.destroy();
-    });
   };
   const server = tls
     ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler)
@@ -68,4 +115,10 @@ export function createHttpServer(
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
   return server;
+}
+
+/** Answers what a handler threw: a WireError as itself, anything else as an internal error. */
+function failed(res: http.ServerResponse, err: unknown): void {
+  if (err instanceof WireError) sendError(res, err);
+  else sendError(res, new WireError('UNAVAILABLE', 'internal error'), 500);
 }

@@ -67,9 +67,16 @@ async function streamLogs(
   const first = await ctx.api.view(ticket);
   if (!first) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
   runOf(first, task); // a task the job does not have is refused before anything streams
+  const headers = { ...textHeaders, 'x-content-type-options': 'nosniff' };
+  if (ctx.req.method === 'HEAD') {
+    // no body to follow: the headers are the whole answer, now rather than when the job ends
+    ctx.res.writeHead(200, headers);
+    ctx.res.end();
+    return;
+  }
   const output = ctx.api.follow(first, task, ctx.signal);
   // the headers go first, so a client sees the response begin before the job prints anything
-  ctx.res.writeHead(200, { ...textHeaders, 'x-content-type-options': 'nosniff' });
+  ctx.res.writeHead(200, headers);
   ctx.res.flushHeaders();
   for (let r = await output.next(); !r.done; r = await output.next()) {
     const bytes = bytesOf(r.value, only);

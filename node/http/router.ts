@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
 import { WireError } from '../../shared/errors.js';
 import type { NodeApi } from '../commands.js';
+import { pathSegment, sendMethodNotAllowed } from '../../shared/http.js';
 import { sendError, sendJsonText } from './errors.js';
 import { cancelRoute } from './jobs-cancel.js';
 import { getJobRoute } from './jobs-get.js';
@@ -56,7 +57,8 @@ const digest = (s: string) => createHash('sha256').update(s).digest();
 /**
  * The `/v1` API on a node: returns a handler that answers requests under `/v1/` (and says
  * false for any other path, which the caller serves). The same NodeApi as the line protocol
- * does the work; the same token guards it, sent as `Authorization: Bearer <token>`.
+ * does the work; the same token guards it, sent as `Authorization: Bearer <token>`. A path
+ * parameter that is not valid percent-encoding throws BAD_REQUEST, which the server answers.
  */
 export function createApiHandler(api: NodeApi, opts: ApiOptions) {
   const compiled = apiRoutes().map(compile);
@@ -68,31 +70,30 @@ export function createApiHandler(api: NodeApi, opts: ApiOptions) {
     return m !== null && timingSafeEqual(digest((m[1] as string).trim()), tokenDigest);
   };
 
-  return function handle(req: http.IncomingMessage, res: http.ServerResponse): boolean {
-    const url = new URL(req.url ?? '/', 'http://node');
+  return function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL): boolean {
     if (!url.pathname.startsWith('/v1/') && url.pathname !== '/v1') return false;
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
-    let pathMatched = false;
-    for (const c of compiled) {
-      const m = c.re.exec(path);
-      if (!m) continue;
-      pathMatched = true;
-      if (c.route.method !== req.method) continue;
-      if (!c.route.public && !authorised(req)) {
-        sendError(res, new WireError('UNAUTHORIZED', 'send Authorization: Bearer <token>'));
-        return true;
+    // HEAD is GET without the body (node:http drops it)
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const matched = compiled.filter((c) => c.re.test(path));
+    const c = matched.find((m) => m.route.method === method);
+    if (!c) {
+      if (matched.length > 0) {
+        sendMethodNotAllowed(req, res, [...new Set(matched.map((m) => m.route.method))]);
+      } else {
+        req.resume();
+        sendError(res, new WireError('NOT_FOUND', `no such endpoint: ${path.slice(0, 100)}`));
       }
-      const params = Object.fromEntries(
-        c.names.map((n, i) => [n, decodeURIComponent(m[i + 1] ?? '')]),
-      );
-      run(c.route, req, res, params, url.searchParams, api);
       return true;
     }
-    if (pathMatched) {
-      sendError(res, new WireError('BAD_REQUEST', `${req.method} is not allowed here`), 405);
-    } else {
-      sendError(res, new WireError('NOT_FOUND', `no such endpoint: ${path.slice(0, 100)}`));
+    if (!c.route.public && !authorised(req)) {
+      req.resume();
+      sendError(res, new WireError('UNAUTHORIZED', 'send Authorization: Bearer <token>'));
+      return true;
     }
+    const m = c.re.exec(path) as RegExpExecArray;
+    const params = Object.fromEntries(c.names.map((n, i) => [n, pathSegment(m[i + 1] ?? '')]));
+    run(c.route, req, res, params, url.searchParams, api);
     return true;
   };
 }
