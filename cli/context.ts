@@ -1,6 +1,10 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { connect, WireError, type Client, type OutputLine } from '../client/index.js';
+import { parseAddrs } from '../client/addr.js';
+import { connect, WireError, type Client } from '../client/index.js';
 import { exitCodeOfError } from './exit-codes.js';
+import { note } from './output.js';
+
+export { note, out, outputLine, outText } from './output.js';
 
 export interface CommonOptions {
   addr: string;
@@ -13,7 +17,8 @@ export function common(cmd: Command, json = true): Command {
   cmd.addOption(
     new Option('--addr <host:port>', 'a node of the cluster (a comma list for several)')
       .env('PETREL_ADDR')
-      .default('localhost:9000'),
+      .default('localhost:9000')
+      .argParser(address),
   );
   cmd.addOption(new Option('--token <token>', "the node's CLIENT_TOKEN").env('PETREL_TOKEN'));
   if (json) cmd.option('--json', 'machine-readable output (JSON)');
@@ -37,11 +42,15 @@ export async function withClient<T>(
   }
 }
 
-export const out = (text: string) => process.stdout.write(text + '\n');
-export const note = (text: string) => process.stderr.write(text + '\n');
-/** A line of a job's output, on the stream the job printed it on (stdout or stderr). */
-export const outputLine = (line: OutputLine) =>
-  (line.stream === 'stderr' ? process.stderr : process.stdout).write(line.text + '\n');
+/** --addr / PETREL_ADDR: a malformed address is bad usage, told before anything connects. */
+function address(text: string): string {
+  try {
+    parseAddrs(text);
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+  return text;
+}
 
 /**
  * An action's body: its exit code is returned; an error is one line on stderr (JSON with
@@ -66,18 +75,33 @@ const HINTS: Partial<Record<string, string>> = {
   UNAVAILABLE: 'start a cluster (npm start) or point --addr / PETREL_ADDR at a node',
   UNAUTHORIZED: "give the node's CLIENT_TOKEN with --token or PETREL_TOKEN",
 };
+const HTTP_HINT =
+  "that is an HTTP port: point --addr / PETREL_ADDR at a node's client port (its CLIENT_PORT)";
+
+/** Any failure as a WireError, so it has a code (and an exit code). */
+export function asWireError(err: unknown): WireError {
+  return err instanceof WireError
+    ? err
+    : new WireError('UNAVAILABLE', err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * A failure as a person reads it: the node's message and what to do next. The wire's
+ * "authenticate first with AUTH <token>" speaks to someone typing the protocol; here the token
+ * is an option.
+ */
+export function explain(e: WireError): string {
+  if (e.code === 'UNAUTHORIZED' && /\bAUTH <token>/.test(e.message)) {
+    return `the node asks for a token; ${HINTS.UNAUTHORIZED}`;
+  }
+  const hint = /^unexpected reply: HTTP\//.test(e.message) ? HTTP_HINT : HINTS[e.code];
+  return `${e.message}${hint && !e.message.includes(hint) ? `; ${hint}` : ''}`;
+}
 
 function reportError(err: unknown, opts: CommonOptions): void {
-  const e =
-    err instanceof WireError
-      ? err
-      : new WireError('UNAVAILABLE', err instanceof Error ? err.message : String(err));
-  if (opts.json) {
-    note(JSON.stringify({ error: { code: e.code, message: e.message } }));
-    return;
-  }
-  const hint = HINTS[e.code];
-  note(`petrel: ${e.message}${hint && !e.message.includes(hint) ? `; ${hint}` : ''}`);
+  const e = asWireError(err);
+  if (opts.json) note(JSON.stringify({ error: { code: e.code, message: e.message } }));
+  else note(`petrel: ${explain(e)}`);
 }
 
 /** Parses a whole number option. */

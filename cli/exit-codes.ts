@@ -16,6 +16,8 @@ export const EXIT = {
   NOT_FOUND: 66,
   /** No node answers, or the cluster cannot answer now. */
   UNAVAILABLE: 69,
+  /** The output could not be written (other than its reader going away). */
+  IO_ERROR: 74,
   /** Not finished within --timeout, or the node is busy: try again later. */
   TEMPFAIL: 75,
   /** The token is missing or wrong, or the action is not allowed. */
@@ -28,6 +30,11 @@ export const EXIT = {
   NOT_STARTED: 127,
   /** Interrupted (Ctrl-C), the job cancelled. */
   INTERRUPTED: 130,
+  /**
+   * Whoever read the output went away (`petrel ls | head -1`): what a shell reports for a
+   * program killed by SIGPIPE (128 + 13), as `seq 1 100000 | head -1` gets.
+   */
+  BROKEN_PIPE: 141,
 } as const;
 
 const BY_CODE: Record<WireCode, number> = {
@@ -46,12 +53,19 @@ export function exitCodeOfError(err: unknown): number {
   return err instanceof WireError ? BY_CODE[err.code] : EXIT.UNAVAILABLE;
 }
 
+/**
+ * A node's reasons a program could not start: `cannot run <program>: ...` (no such program,
+ * permission denied) and a working directory it cannot use (`cwd <dir> does not exist on
+ * this node`, is not a directory, is not absolute).
+ */
+const NOT_STARTED = /^(cannot run |cwd )|spawn|ENOENT|EACCES|not found/i;
+
 /** `petrel run`: the job's own exit code, or what a shell would say for how it ended. */
 export function exitCodeOfJob(r: JobResult): number {
   if (typeof r.exitCode === 'number') return r.exitCode;
   if (r.state === 'done') return EXIT.OK;
   if (r.state === 'cancelled') return EXIT.INTERRUPTED;
   if (r.error?.startsWith('TIMEOUT')) return EXIT.JOB_TIMEOUT;
-  if (r.error && /spawn|ENOENT|EACCES|not found/i.test(r.error)) return EXIT.NOT_STARTED;
+  if (r.error && NOT_STARTED.test(r.error)) return EXIT.NOT_STARTED;
   return EXIT.JOB_FAILED;
 }

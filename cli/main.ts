@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { note, watchOutput } from './output.js';
 import * as cancel from './commands/cancel.js';
 import * as logs from './commands/logs.js';
 import * as ls from './commands/ls.js';
@@ -18,11 +19,26 @@ import * as top from './commands/top.js';
 import * as wait from './commands/wait.js';
 import * as worker from './commands/worker.js';
 
+watchOutput((code) => process.exit(code));
+
 const program = new Command('petrel')
   .description('run jobs on a Petrel cluster')
   .version('0.1.0')
   .enablePositionalOptions()
   .showHelpAfterError('(petrel <command> --help for usage)')
+  .addHelpText(
+    'after',
+    `
+Every command takes:
+  --addr <host:port>  a node of the cluster, a comma list for several
+                      (env PETREL_ADDR, default localhost:9000)
+  --token <token>     the node's CLIENT_TOKEN (env PETREL_TOKEN)
+  --json              machine-readable output (JSON)
+
+Exit codes: 0 success, 1 a job failed or was cancelled, 64 bad usage, 66 no such ticket,
+69 no node answers, 75 timed out or busy, 77 token missing or wrong, or not allowed;
+petrel run exits with the job's own code. petrel <command> --help for its options.`,
+  )
   .exitOverride();
 
 for (const command of [
@@ -48,6 +64,6 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     const fine = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
     process.exit(fine.includes(err.code) ? EXIT.OK : EXIT.USAGE);
   }
-  process.stderr.write(`petrel: ${err instanceof Error ? err.message : String(err)}\n`);
+  note(`petrel: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(EXIT.UNAVAILABLE);
 });

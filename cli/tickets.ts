@@ -1,7 +1,15 @@
-import { WireError } from '../shared/errors.js';
 import type { Command } from 'commander';
 import type { Client } from '../client/index.js';
-import { action, common, note, out, withClient, type CommonOptions } from './context.js';
+import {
+  action,
+  asWireError,
+  common,
+  explain,
+  note,
+  out,
+  withClient,
+  type CommonOptions,
+} from './context.js';
 import { exitCodeOfError } from './exit-codes.js';
 
 /**
@@ -24,11 +32,10 @@ export async function eachTicket<T>(
       out(opts.json ? JSON.stringify(json(s.value, ticket)) : human(s.value, ticket));
       return;
     }
-    const err =
-      s.reason instanceof WireError ? s.reason : new WireError('UNAVAILABLE', String(s.reason));
+    const err = asWireError(s.reason);
     if (opts.json)
       note(JSON.stringify({ ticket, error: { code: err.code, message: err.message } }));
-    else note(`petrel: ${ticket}: ${err.message}`);
+    else note(`petrel: ${ticket}: ${explain(err)}`);
     code = Math.max(code, exitCodeOfError(err));
   });
   return code;

@@ -123,6 +123,14 @@ t.test('exit codes', async (t) => {
   t.equal(exitCodeOfJob({ ticket: T, state: 'cancelled' }), EXIT.INTERRUPTED);
   t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'TIMEOUT after 5 ms' }), 124);
   t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'spawn nope ENOENT' }), 127);
+  for (const error of [
+    'cannot run nope: no such program',
+    'cannot run ./x: permission denied',
+    'cwd /nonexistent does not exist on this node',
+    'cwd /etc/passwd is not a directory on this node',
+  ]) {
+    t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error }), 127, error);
+  }
   t.equal(exitCodeOfJob({ ticket: T, state: 'failed', error: 'LOST' }), 1);
   t.equal(exitCodeOfError(new WireError('NOT_FOUND')), 66);
   t.equal(exitCodeOfError(new WireError('UNAVAILABLE')), 69);

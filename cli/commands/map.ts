@@ -9,6 +9,7 @@ import {
   note,
   out,
   outputLine,
+  outText,
   withClient,
   type CommonOptions,
 } from '../context.js';
@@ -226,7 +227,7 @@ async function printTask(c: Client, ticket: string, t: Task, lines: string[]): P
       })
     : null;
   if (whole) whole.forEach(outputLine);
-  else if (t.output) process.stdout.write(asPrinted(t.output));
+  else if (t.output) outText(asPrinted(t.output));
   if (t.state !== 'done') {
     const why = typeof t.exitCode === 'number' ? `exit ${t.exitCode}` : (t.error ?? t.state);
     note(`petrel: task ${t.index} (${lines[t.index] ?? ''}) ${t.state}: ${why}`);

@@ -9,6 +9,7 @@ import {
   note,
   out,
   outputLine,
+  outText,
   withClient,
   type CommonOptions,
 } from '../context.js';
@@ -82,7 +83,7 @@ async function follow(c: Client, ticket: string, quiet: boolean): Promise<JobRes
   } catch (err) {
     if (!(err instanceof WireError && err.code === 'UNKNOWN_COMMAND')) throw err;
     const r = await c.wait(ticket);
-    if (!quiet && r.output) process.stdout.write(asPrinted(r.output));
+    if (!quiet && r.output) outText(asPrinted(r.output));
     return r;
   }
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { action, common, int, out, withClient, type CommonOptions } from '../context.js';
+import { action, common, int, out, outText, withClient, type CommonOptions } from '../context.js';
 
 interface TopOptions extends CommonOptions {
   interval: number;
@@ -42,7 +42,7 @@ export function register(program: Command): void {
           if (opts.json) out(JSON.stringify(stats));
           else {
             const text = render(stats.node as Record<string, unknown>, cluster, previous);
-            process.stdout.write(live ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
+            outText(live ? `\x1b[H\x1b[2J${text}\n` : `${text}\n`);
           }
           previous = cluster ?? undefined;
           if (live) await new Promise((r) => setTimeout(r, opts.interval));
