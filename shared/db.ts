@@ -62,7 +62,10 @@ export function openDatabase(
     } catch {
       // the file is already unusable; the error below says why
     }
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    // SQLite's integrity report spans lines; the message is one line, as every start-up error
+    const reason = (cause instanceof Error ? cause.message : String(cause))
+      .replace(/\s*\n\s*/g, '; ')
+      .trim();
     throw new PetrelError(
       'ERR_DB_UNREADABLE',
       `database file ${file} is unreadable or corrupt (${reason}). ` +
