@@ -59,6 +59,8 @@ export interface ReportError {
 }
 
 const FAILED_WITHOUT_TEXT = 'the worker reported a failure';
+/** The largest capacity of one type a node's report may carry (the frame schema's bound). */
+const MAX_REPORTED_CAPACITY = 1_000_000;
 
 /**
  * The workers attached to this node and the custom-type jobs waiting for them. Each job goes
@@ -99,13 +101,18 @@ export class WorkerPool {
     return (this.byType.get(type)?.size ?? 0) > 0;
   }
 
-  /** The types served here, with the jobs their workers may hold at once. */
+  /**
+   * The types served here, with the jobs their workers may hold at once: each has a capacity
+   * of at least 1 (a type with no worker left is not listed).
+   */
   types(): Array<{ type: string; capacity: number }> {
-    return [...this.byType].map(([type, ws]) => {
+    const out: Array<{ type: string; capacity: number }> = [];
+    for (const [type, ws] of this.byType) {
       let capacity = 0;
       for (const w of ws) capacity += w.concurrency;
-      return { type, capacity };
-    });
+      if (capacity > 0) out.push({ type, capacity: Math.min(capacity, MAX_REPORTED_CAPACITY) });
+    }
+    return out;
   }
 
   /** A connection became a worker of `type`. */
@@ -131,11 +138,14 @@ export class WorkerPool {
   detach(w: Worker): void {
     const set = this.byType.get(w.type);
     if (!set?.delete(w)) return;
+    // a type no worker serves is left out of `types()`: the proxy reads its absence as "none
+    // here", and refuses a capacity of 0
+    const last = set.size === 0;
+    if (last) this.byType.delete(w.type);
     // the proxy hears first that this node serves less, then that these jobs need a place
     this.events.typesChanged();
     for (const lease of [...w.leases.values()]) this.loseLease(lease, 'its worker disconnected');
-    if (set.size === 0) {
-      this.byType.delete(w.type);
+    if (last) {
       const heap = this.waiting.get(w.type);
       this.waiting.delete(w.type);
       for (let j = heap?.pop(); j; j = heap?.pop()) {

@@ -55,9 +55,14 @@ export function isCustomJob(spec: { type?: string }): boolean {
   return spec.type !== undefined && !isBuiltinType(spec.type);
 }
 
-/** A node's INFO/HELLO list of worker types as a map. */
+/**
+ * A node's INFO/HELLO list of worker types as a map. A type listed with capacity 0 has no
+ * worker there now: it is left out, as if not listed, so no job of it is placed there.
+ */
 export function workerMap(list: readonly WorkerType[]): Map<string, number> {
-  return new Map(list.map((w) => [w.type, w.capacity]));
+  const map = new Map<string, number>();
+  for (const w of list) if (w.capacity > 0) map.set(w.type, w.capacity);
+  return map;
 }
 
 /**

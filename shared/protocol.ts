@@ -63,9 +63,12 @@ const TypeName = z.string().regex(TYPE_NAME_RE);
 /** The most custom types one frame lists. */
 export const MAX_TYPES = 10_000;
 
-/** A custom type a node serves, and its workers' summed concurrency. */
+/**
+ * A custom type a node serves, and its workers' summed concurrency. A capacity of 0 means no
+ * worker of that type here now, the same as leaving the type out.
+ */
 export const WorkerTypeSchema = z
-  .object({ type: TypeName, capacity: z.number().int().min(1).max(1_000_000) })
+  .object({ type: TypeName, capacity: z.number().int().min(0).max(1_000_000) })
   .strict();
 export type WorkerType = z.infer<typeof WorkerTypeSchema>;
 const WorkerTypes = z.array(WorkerTypeSchema).max(1024);
