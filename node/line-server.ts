@@ -93,7 +93,10 @@ export class LineServer {
           onSocket,
         )
       : net.createServer({ allowHalfOpen: true }, onSocket);
-    this.server.on('error', (err) => opts.log.error({ err }, 'client server error'));
+    // a failed listen is listen()'s to report (one line naming CLIENT_PORT, by the caller)
+    this.server.on('error', (err) => {
+      if (this.server.listening) opts.log.error({ err }, 'client server error');
+    });
     // every TCP connection, including TLS ones still in (or stuck before) their handshake
     this.server.on('connection', (raw: net.Socket) => {
       this.raw.add(raw);
