@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Election, Etcd3, type Campaign, type Lease, type Watcher } from 'etcd3';
 import type { Logger } from '../shared/log.js';
 import type { Fence } from './etcd-group-store.js';
+import { EtcdWarnings } from './etcd-warnings.js';
 
 export interface EtcdElectionOptions {
   endpoints: readonly string[];
@@ -28,6 +29,18 @@ export interface ElectionEvents {
 }
 
 const RETRY_MS = 500;
+/** The longest wait before reconnecting to etcd, for gRPC and for the watch stream. */
+const RECONNECT_MAX_MS = 1000;
+
+interface Backoff {
+  readonly duration: number;
+  next(): Backoff;
+}
+
+/** A doubling backoff up to `maxMs` (cockatiel's IBackoff, which etcd3 takes for its watches). */
+function cappedBackoff(ms: number, maxMs: number): Backoff {
+  return { duration: ms, next: () => cappedBackoff(Math.min(ms * 2, maxMs), maxMs) };
+}
 
 /**
  * The etcd edge of leadership: one campaign at a time through etcd3's Election API (a key
@@ -53,6 +66,8 @@ export class EtcdElection {
   private closed = false;
   private generation = 0;
   private won: Fence | undefined;
+  /** Retries while etcd is away log when they start, every few seconds, and when they end. */
+  private readonly warnings: EtcdWarnings;
 
   constructor(
     private readonly opts: EtcdElectionOptions,
@@ -62,8 +77,17 @@ export class EtcdElection {
       hosts: [...opts.endpoints],
       dialTimeout: 2000,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 2000 }),
+      // etcd back must mean a leader within a lease or so: the defaults let gRPC wait up to
+      // 120 s before reconnecting and the watch stream up to 30 s, both growing through an
+      // outage, so an election could wait half a minute after etcd answered again
+      grpcOptions: {
+        'grpc.initial_reconnect_backoff_ms': 250,
+        'grpc.max_reconnect_backoff_ms': RECONNECT_MAX_MS,
+      },
+      faultHandling: { watchBackoff: cappedBackoff(250, RECONNECT_MAX_MS) },
     });
     this.election = this.etcd.election(opts.name, opts.ttlSeconds);
+    this.warnings = new EtcdWarnings(opts.log);
     this.prefix = `${Election.prefix}/${opts.name}/`;
   }
 
@@ -96,7 +120,11 @@ export class EtcdElection {
     };
     if (!old) return again();
     old.resign().then(again, (err: unknown) => {
-      this.opts.log.warn({ err }, 'could not resign from the election');
+      this.warnings.failed(
+        'campaign',
+        err,
+        'could not resign from the etcd election; trying again',
+      );
       this.later('campaign', again);
     });
   }
@@ -123,6 +151,7 @@ export class EtcdElection {
       this.fenceOf(campaign).then(
         (fence) => {
           if (!current()) return;
+          this.warnings.ok('campaign', 'etcd answers the campaign again');
           this.won = fence;
           this.events.elected(fence.epoch, grantedAt);
         },
@@ -138,7 +167,7 @@ export class EtcdElection {
     this.campaign = undefined;
     this.won = undefined;
     campaign.resign().catch(() => {});
-    this.opts.log.warn({ err }, 'the etcd campaign failed; campaigning again');
+    this.warnings.failed('campaign', err, 'the etcd campaign failed; campaigning again');
     this.events.lost(err instanceof Error ? err : new Error(String(err)));
     this.later('campaign', () => {
       if (!this.campaign) this.campaignNow();
@@ -181,11 +210,12 @@ export class EtcdElection {
       const watcher = await this.etcd.watch().prefix(this.prefix).create();
       if (this.closed) return void watcher.cancel();
       this.watcher = watcher;
+      this.warnings.ok('observe', 'watching the etcd election again');
       watcher.on('data', () => this.readLeader());
       watcher.on('connected', () => this.readLeader());
       watcher.on('error', (err) => {
         if (this.closed) return;
-        this.opts.log.warn({ err }, 'lost the etcd election watch; watching again');
+        this.warnings.failed('observe', err, 'lost the etcd election watch; watching again');
         this.watcher = undefined;
         void watcher.cancel().catch(() => {});
         this.later('observe', () => void this.observe());
@@ -194,7 +224,7 @@ export class EtcdElection {
       this.readLeader();
     } catch (err) {
       if (this.closed) return;
-      this.opts.log.warn({ err }, 'cannot watch the etcd election yet');
+      this.warnings.failed('observe', err, 'cannot watch the etcd election yet; trying again');
       this.later('observe', () => void this.observe());
     }
   }
@@ -217,6 +247,7 @@ export class EtcdElection {
         (res) => {
           this.reading = false;
           if (this.closed) return;
+          this.warnings.ok('read', 'etcd answers who leads again');
           const kv = res.kvs[0];
           this.events.observed(kv?.value.toString(), kv ? Number(kv.create_revision) : undefined);
           if (this.readAgain) this.readLeader();
@@ -224,7 +255,11 @@ export class EtcdElection {
         (err: unknown) => {
           this.reading = false;
           if (this.closed) return;
-          this.opts.log.warn({ err }, 'cannot read who leads the etcd election; reading again');
+          this.warnings.failed(
+            'read',
+            err,
+            'cannot read who leads the etcd election; reading again',
+          );
           this.later('read', () => this.readLeader());
         },
       );

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import type { Logger } from '../shared/log.js';
+import { EtcdWarnings } from './etcd-warnings.js';
 import {
   decodeSchedule,
   typeOfKey,
@@ -55,6 +56,7 @@ const RETRY_MAX_MS = 1000;
  */
 export class EtcdGroupWriter implements GroupWriter {
   private readonly chains = new Map<string, Promise<boolean>>();
+  private readonly warnings: EtcdWarnings;
 
   constructor(
     private readonly client: Etcd3,
@@ -63,8 +65,10 @@ export class EtcdGroupWriter implements GroupWriter {
     private readonly active: () => boolean,
     /** etcd refused a write: the election key is gone, this proxy no longer leads. */
     private readonly deposed: () => void,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.warnings = new EtcdWarnings(log);
+  }
 
   put(key: string, value: string): Promise<boolean> {
     return this.serial(key, () => this.fenced(this.client.put(key).value(value)));
@@ -94,11 +98,13 @@ export class EtcdGroupWriter implements GroupWriter {
     for (let wait = RETRY_FIRST_MS; ; wait = Math.min(2 * wait, RETRY_MAX_MS)) {
       if (!this.active()) return false;
       try {
-        if (await op()) return true;
+        const applied = await op();
+        this.warnings.ok(key, 'an etcd write went through again');
+        if (applied) return true;
         this.deposed();
         return false;
       } catch (err) {
-        this.log.warn({ err, key }, 'an etcd write failed; trying again');
+        this.warnings.failed(key, err, 'an etcd write failed; trying again', { key });
         await new Promise((r) => setTimeout(r, wait));
       }
     }
