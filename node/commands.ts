@@ -8,6 +8,7 @@ import {
   TYPE_NAME_RE,
   type ClientState,
   MAX_JOB_MS,
+  runAtProblem,
   type JobSpec,
 } from '../shared/job.js';
 import { viewToClientJson, type JobView } from '../shared/job-view.js';
@@ -72,7 +73,7 @@ const HELP = [
   '                            placement: "constraints":{"labels":["gpu"]}, "resources":{"cpu":2,"memMb":512},',
   '                            "tenant":"team-a" (fair share); RESULT says "waiting" when no node fits',
   '  "retry":{"attempts":4,"backoffMs":200}  failed runs run again after 200, 400, 800 ms',
-  '  "delayMs":5000 | "runAt":"2030-01-01T00:00:00Z"  scheduled until then',
+  '  "delayMs":5000 | "runAt":"2027-03-01T09:00:00+01:00"  scheduled until then (a year at most)',
   '  "key":"order-17"            one ticket per key, however often submitted, on any node',
   '  "after":["<ticket>",...]    blocked until those are done (cancelled if one is not)',
   'STATUS <ticket>             scheduled | blocked | queued | running | done | failed | cancelled',
@@ -146,6 +147,8 @@ export function validateSpec(candidate: unknown): JobSpec {
     const where = issue?.path.length ? `${issue.path.join('.')}: ` : '';
     throw new WireError('BAD_REQUEST', `${where}${issue?.message ?? 'invalid job'}`);
   }
+  const far = runAtProblem(parsed.data, Date.now());
+  if (far) throw new WireError('BAD_REQUEST', `runAt: ${far}`);
   return parsed.data;
 }
 

@@ -137,15 +137,49 @@ export const ResourcesSchema = z
   .strict();
 export type Resources = z.infer<typeof ResourcesSchema>;
 
+/**
+ * ISO-8601 as a client writes a time to run at: a date (midnight UTC), or a date and a time
+ * with its zone (`Z` or an offset), since the nodes of a cluster need not share a zone.
+ */
+const ISO_TIME_RE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2}))?$/i;
+
+/** Epoch milliseconds of an ISO-8601 time as ISO_TIME_RE takes it; null if it is not one. */
+function isoTimeMs(text: string): number | null {
+  const m = ISO_TIME_RE.exec(text);
+  if (!m) return null;
+  const [month, day] = [Number(m[2]) - 1, Number(m[3])];
+  const date = new Date(Date.UTC(2000, month, day)); // a leap year: 02-29 is a date
+  if (date.getUTCMonth() !== month || date.getUTCDate() !== day) return null;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? null : ms;
+}
+
 /** `runAt`: ISO-8601 text or epoch milliseconds; kept as epoch milliseconds. */
 const RunAtSchema = z.union([z.number(), z.string().max(64)]).transform((v, ctx) => {
-  const t = typeof v === 'number' ? v : Date.parse(v);
-  if (!Number.isSafeInteger(t) || t < 0) {
-    ctx.addIssue({ code: 'custom', message: 'runAt is an ISO-8601 time or epoch milliseconds' });
+  const t = typeof v === 'number' ? v : isoTimeMs(v);
+  if (t === null || !Number.isSafeInteger(t) || t < 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message:
+        'runAt is an ISO-8601 time with its zone (2030-01-01T09:00:00Z, ' +
+        '2030-01-01T10:00:00+01:00), a date (midnight UTC), or epoch milliseconds',
+    });
     return z.NEVER;
   }
   return t;
 });
+
+/**
+ * Why a client's spec asks for a time too far ahead (`runAt` more than MAX_DELAY_MS after
+ * `now`), or null. Checked where a client's job comes in, not on every frame: a job accepted
+ * at its edge stays valid wherever it travels, whatever the clocks there say.
+ */
+export function runAtProblem(spec: Pick<JobSpec, 'runAt'>, now: number): string | null {
+  if (spec.runAt === undefined || spec.runAt - now <= MAX_DELAY_MS) return null;
+  const latest = new Date(now + MAX_DELAY_MS).toISOString();
+  return `at most a year ahead (${MAX_DELAY_MS} ms): ${latest} at the latest`;
+}
 
 type RunFields = { type?: string; args: string[]; env?: unknown; cwd?: unknown; stdin?: unknown };
 
@@ -212,7 +246,12 @@ export const JobSpecSchema = z
     maxAttempts: z.number().int().min(1).max(MAX_ATTEMPTS).default(DEFAULT_MAX_ATTEMPTS),
     /** Runs that may fail. */
     retry: RetrySchema.optional(),
-    delayMs: z.number().int().min(0).max(MAX_DELAY_MS).optional(),
+    delayMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(MAX_DELAY_MS, `at most a year ahead (${MAX_DELAY_MS} ms)`)
+      .optional(),
     runAt: RunAtSchema.optional(),
     cron: z.string().min(1).max(200).optional(),
     tz: z.string().min(1).max(64).optional(),
