@@ -19,6 +19,18 @@ export interface ClippedOutput {
   dropped: number;
 }
 
+/**
+ * The result's `error` for output that was clipped: how many bytes were dropped and where,
+ * `null` when nothing was. The job's outcome is unchanged (a clipped job that exited 0 is
+ * `done`); the note says its `output` is not the whole of it.
+ */
+export function clipNote(limit: number, out: ClippedOutput): string | null {
+  if (out.dropped <= 0) return null;
+  // between head and tail a marker says so; a limit too small for one keeps only the start
+  const where = out.text.includes(dropMarker(out.dropped)) ? 'from the middle' : 'from the end';
+  return `output clipped to JOB_OUTPUT_LIMIT (${limit} bytes): ${out.dropped} bytes dropped ${where}; LOGS reads them`;
+}
+
 export class OutputClip {
   readonly limit: number;
   private readonly headCap: number;
