@@ -16,12 +16,19 @@ export const submitRoute: ApiRoute = {
   description: 'The ticket is answered once this node has committed the job.',
   body: JobSpecSchema,
   responses: {
-    201: { description: 'Accepted; `Location` names the job', schema: SubmittedSchema },
+    201: {
+      description: 'Accepted; `Location` names the job',
+      schema: SubmittedSchema,
+      headers: { Location: 'the path of the job: `/v1/jobs/{ticket}`' },
+    },
     200: {
       description: 'A job with this `key` is already known: its ticket, nothing new runs',
       schema: SubmittedSchema,
+      headers: { Location: 'the path of the job: `/v1/jobs/{ticket}`' },
     },
   },
+  // an exec whose program (or a task's) is not in the node's EXEC_ALLOW
+  errors: [403],
   async handle({ req, res, api }) {
     const spec = validateSpec(await readJson(req, BODY_LIMIT));
     const { ticket, created } = await api.submitJob(spec);

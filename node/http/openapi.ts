@@ -22,8 +22,8 @@ const NAMED: Array<[string, z.ZodType]> = [
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-/** Errors any route may answer, and those only some answer. */
-const COMMON_ERRORS = [400, 401, 429, 503];
+/** Errors any route may answer (405: another method), and those only some answer. */
+const COMMON_ERRORS = [400, 401, 405, 429, 503];
 const TICKET_ERRORS = [404];
 const BODY_ERRORS = [413];
 
@@ -59,18 +59,25 @@ export function buildOpenApi(routes: readonly ApiRoute[]): Json {
       version: '1.0.0',
       description:
         "A node's HTTP API: the same jobs, results and errors as its line protocol. " +
-        'When the node has a CLIENT_TOKEN, send it as `Authorization: Bearer <token>`.',
+        'When the node has a CLIENT_TOKEN, send it as `Authorization: Bearer <token>`. ' +
+        'Every GET also answers HEAD: the same status and headers, no body.',
     },
     paths,
     components: {
       schemas,
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      responses: Object.fromEntries(
-        [...new Set(Object.values(HTTP_STATUS))].map((status) => [
-          `E${status}`,
-          { description: ERROR_TEXT[status], content: json(ref('Error')) },
-        ]),
-      ),
+      responses: {
+        ...Object.fromEntries(
+          [...new Set(Object.values(HTTP_STATUS)), 405].map((status) => [
+            `E${status}`,
+            {
+              description: ERROR_TEXT[status],
+              ...(ERROR_HEADERS[status] ? { headers: headersOf(ERROR_HEADERS[status]) } : {}),
+              content: json(ref('Error')),
+            },
+          ]),
+        ),
+      },
     },
   };
 }
@@ -80,10 +87,18 @@ const ERROR_TEXT: Record<number, string> = {
   401: 'A token is required or was wrong (code UNAUTHORIZED)',
   403: 'Not allowed (code FORBIDDEN)',
   404: 'No such ticket (code NOT_FOUND)',
+  405: 'Not a method of this path (code BAD_REQUEST); `Allow` names those that are',
   408: 'Not finished in time (code TIMEOUT)',
   413: 'Body too large (code TOO_LARGE)',
   429: 'Too much work pending (code BUSY)',
   503: 'The cluster cannot answer right now; try again (code UNAVAILABLE)',
+};
+
+/** The headers an error response carries, by status. */
+const ERROR_HEADERS: Record<number, Record<string, string>> = {
+  401: { 'WWW-Authenticate': 'the scheme to authenticate with: `Bearer`' },
+  405: { Allow: 'the methods of this path' },
+  429: { 'Retry-After': 'seconds to wait before asking again' },
 };
 
 const json = (schema: Json) => ({ 'application/json': { schema } });
@@ -111,6 +126,7 @@ function operation(route: ApiRoute, schemaOf: (s: z.ZodType) => Json): Json {
   for (const [status, doc] of Object.entries(route.responses)) {
     responses[status] = {
       description: doc.description,
+      ...(doc.headers ? { headers: headersOf(doc.headers) } : {}),
       content: doc.text
         ? { 'text/plain': { schema: { type: 'string' } } }
         : doc.schema
@@ -118,12 +134,13 @@ function operation(route: ApiRoute, schemaOf: (s: z.ZodType) => Json): Json {
           : undefined,
     };
   }
-  const errors = [
+  const errors = new Set([
     ...COMMON_ERRORS,
     ...(route.path.includes('{ticket}') ? TICKET_ERRORS : []),
     ...(route.body ? BODY_ERRORS : []),
-  ];
-  for (const status of errors.sort()) {
+    ...(route.errors ?? []),
+  ]);
+  for (const status of [...errors].sort((a, b) => a - b)) {
     if (!route.public || status !== 401) {
       responses[String(status)] = { $ref: `#/components/responses/E${status}` };
     }
@@ -137,6 +154,15 @@ function operation(route: ApiRoute, schemaOf: (s: z.ZodType) => Json): Json {
     responses,
     security: route.public ? [] : [{ bearer: [] }, {}],
   };
+}
+
+function headersOf(headers: Record<string, string>): Json {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, description]) => [
+      name,
+      { description, schema: { type: 'string' } },
+    ]),
+  );
 }
 
 /** Drops the per-schema `$schema`/`$id` zod adds: the document's dialect is OpenAPI's. */

@@ -27,6 +27,8 @@ export interface ResponseDoc {
   schema?: z.ZodType;
   /** A text/plain body. */
   text?: boolean;
+  /** Response headers worth documenting: name → what it says. */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -43,6 +45,8 @@ export interface ApiRoute {
   query?: QueryParam[];
   body?: z.ZodType;
   responses: Record<number, ResponseDoc>;
+  /** Error statuses this route answers beyond those every route (or every body) may. */
+  errors?: number[];
   /** Open to anyone even when CLIENT_TOKEN is set. */
   public?: boolean;
   handle(ctx: RouteContext): Promise<void>;

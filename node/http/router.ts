@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import { z } from 'zod';
 import { WireError } from '../../shared/errors.js';
 import type { NodeApi } from '../commands.js';
 import { pathSegment, sendMethodNotAllowed } from '../../shared/http.js';
@@ -27,7 +28,12 @@ export function apiRoutes(): ApiRoute[] {
     operationId: 'openapi',
     summary: 'This document',
     public: true,
-    responses: { 200: { description: 'The OpenAPI 3.1 description of this API' } },
+    responses: {
+      200: {
+        description: 'The OpenAPI 3.1 description of this API',
+        schema: z.looseObject({ openapi: z.literal('3.1.0') }),
+      },
+    },
     async handle({ res }) {
       doc ??= JSON.stringify(buildOpenApi(all));
       sendJsonText(res, 200, doc);
