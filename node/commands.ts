@@ -17,7 +17,8 @@ import { StreamLines, streamLinesOf } from './log-lines.js';
 import { runOf } from './log-reader.js';
 import type { OutputLine, OutputPiece } from '../shared/run-log-format.js';
 import { plainSpec, plainSubmit } from './plain-submit.js';
-import { SEED, SEED_NUMBER_RE, SEED_RESULT_RE, seedValue } from './seed-dialect.js';
+import { SEED, SEED_NUMBER_RE, seedResultArg, seedValue } from './seed-dialect.js';
+import { orderOf, SessionWrites } from './session-writes.js';
 import { parseWorkerArgs } from './worker-protocol.js';
 
 /** What the command layer needs from the node: no sockets, no SQL. */
@@ -103,6 +104,13 @@ const GETALL_VALUE_CHARS = 200;
 const clip = (s: string, n: number) => (s.length > n ? `${s.slice(0, n - 3)}...` : s);
 
 const OPEN_VERBS = new Set(['AUTH', 'PING', 'HELP', 'QUIT']);
+/** Every verb of the protocol, the seed's words included. */
+const VERBS = new Set([
+  ...OPEN_VERBS,
+  ...['EXIT', 'GETALL', 'SUBMIT', 'STATUS', 'RESULT', 'WAIT', 'CANCEL', 'RETRY', 'LIST'],
+  ...['STATS', 'LOGS', 'TAIL', 'WORKER'],
+]);
+const isVerb = (word: string) => VERBS.has(word);
 const ok = (text: string): Reply => ({ text: `OK ${text}` });
 const err = (code: Parameters<typeof formatErr>[0], message?: string): Reply => ({
   text: formatErr(code, message),
@@ -199,11 +207,11 @@ async function* tailLines(
 export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
   const tokenDigest = opts.clientToken === undefined ? undefined : digest(opts.clientToken);
 
-  const ticketArg = (arg: string | undefined, verb: string): string => {
-    if (!arg) throw new WireError('BAD_REQUEST', `usage: ${verb} <ticket>`);
+  const ticketArg = (arg: string | undefined, verb: string, usage = `${verb} <ticket>`) => {
+    if (!arg || /\s/.test(arg)) throw new WireError('BAD_REQUEST', `usage: ${usage}`);
     // a ticket as this node wrote it (the usual case) needs none of parseTicket's mending
     const t = TICKET_RE.test(arg) ? arg : parseTicket(arg);
-    if (!t) throw new WireError('NOT_FOUND', `no such ticket: ${arg.slice(0, 40)}`);
+    if (!t) throw new WireError('BAD_REQUEST', `not a ticket: ${arg.slice(0, 40)}`);
     return t;
   };
   const known = async (ticket: string): Promise<JobView> => {
@@ -238,7 +246,7 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
     return { text: lines.join('\n') };
   };
 
-  return async function handle(rawLine: string, session: Session): Promise<Reply> {
+  const respond = async (rawLine: string, session: Session): Promise<Reply> => {
     const line = rawLine.trim();
     if (line === '') return err('BAD_REQUEST', 'empty line (try HELP)');
     const space = line.search(/\s/);
@@ -252,8 +260,8 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
 
     try {
       if (SEED_NUMBER_RE.test(line)) return await seedSubmit(line);
-      const seedR = space < 0 ? SEED_RESULT_RE.exec(line) : null;
-      if (seedR && seedR[1]) return await seedResult(seedR[1]);
+      const seedR = seedResultArg(line, isVerb);
+      if (seedR !== null) return await seedResult(seedR);
 
       switch (verb) {
         case 'PING':
@@ -267,6 +275,7 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         case 'GETALL':
           return seedGetAll();
         case 'AUTH': {
+          if (rest === '') return err('BAD_REQUEST', 'usage: AUTH <token>');
           if (!tokenDigest) return ok('no token required');
           if (timingSafeEqual(digest(rest), tokenDigest)) {
             session.authenticated = true;
@@ -285,8 +294,9 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         case 'RESULT':
           return ok(viewToClientJson(await known(ticketArg(rest, 'RESULT'))));
         case 'WAIT': {
-          const [arg, msArg] = rest.split(/\s+/);
-          const ticket = ticketArg(arg, 'WAIT <ticket> [timeoutMs]');
+          const usage = 'WAIT <ticket> [timeoutMs]';
+          const [arg, msArg, ...extra] = rest.split(/\s+/);
+          const ticket = ticketArg(extra.length > 0 ? undefined : arg, 'WAIT', usage);
           let ms = opts.defaultWaitMs;
           if (msArg !== undefined) {
             ms = Number(msArg);
@@ -326,10 +336,11 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
           };
         }
         case 'STATS':
+          if (rest !== '') return err('BAD_REQUEST', 'usage: STATS');
           return ok(JSON.stringify(await api.stats()));
         case 'LOGS': {
           const args = logArgs(rest, 'LOGS');
-          const ticket = ticketArg(args.ticket, 'LOGS <ticket> [task] [streams]');
+          const ticket = ticketArg(args.ticket, 'LOGS', 'LOGS <ticket> [task] [streams]');
           const output = await api.logs(ticket, args.task);
           if (output === null) return err('NOT_FOUND', `no such ticket: ${ticket}`);
           const lines = streamLinesOf(output).map(args.streams ? marked : (l) => l.text);
@@ -337,7 +348,7 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         }
         case 'TAIL': {
           const { ticket: arg, task, streams } = logArgs(rest, 'TAIL');
-          const ticket = ticketArg(arg, 'TAIL <ticket> [task] [streams]');
+          const ticket = ticketArg(arg, 'TAIL', 'TAIL <ticket> [task] [streams]');
           const first = await known(ticket);
           runOf(first, task); // a task it does not have is refused before anything streams
           const output = api.follow(first, task, session.signal);
@@ -359,5 +370,15 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
       if (e instanceof WireError) return { text: e.toLine() };
       throw e;
     }
+  };
+
+  const writes = new SessionWrites();
+  return function handle(rawLine: string, session: Session): Promise<Reply> {
+    const order = orderOf(rawLine, isVerb);
+    const earlier = order === 'read' || order === 'change' ? writes.settled(session) : null;
+    const reply = earlier
+      ? earlier.then(() => respond(rawLine, session))
+      : respond(rawLine, session);
+    return order === 'write' || order === 'change' ? writes.track(session, reply) : reply;
   };
 }

@@ -55,7 +55,8 @@ export function runOf(v: JobView, task: number | undefined): RunRef {
     };
   }
   if (task !== undefined && task !== 0) {
-    throw new WireError('NOT_FOUND', `${v.ticket} is one job without tasks: its only task is 0`);
+    // the same mistake as naming a task past the end of a job of tasks: the same code
+    throw new WireError('BAD_REQUEST', `${v.ticket} is one job without tasks: its only task is 0`);
   }
   return {
     key: { ticket: v.ticket },

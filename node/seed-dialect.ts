@@ -15,8 +15,21 @@ export const SEED = {
 
 /** A number-like line: the seed treats it as a sleep request, valid or not. */
 export const SEED_NUMBER_RE = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-/** `r` directly followed by something ticket-like. */
+/** `r` directly followed by something ticket-like: the seed's usual result request. */
 export const SEED_RESULT_RE = /^r([0-9A-Za-z]{20,32})$/;
+
+/**
+ * The text after the seed's `r` when `line` is the seed's result request: a line that starts
+ * with a lower-case `r` and whose first word is not one of the protocol's verbs (`result`,
+ * `retry` stay verbs). Whatever follows the `r` is asked for, ticket or not, as the seed did;
+ * null for any other line.
+ */
+export function seedResultArg(line: string, isVerb: (word: string) => boolean): string | null {
+  if (!line.startsWith('r')) return null;
+  const space = line.search(/\s/);
+  const word = space < 0 ? line : line.slice(0, space);
+  return isVerb(word.toUpperCase()) ? null : line.slice(1).trim();
+}
 
 /** The value the seed prints for a ticket: NULL until finished, then what happened. */
 export function seedValue(v: JobView): string {

@@ -20,37 +20,45 @@ export class TicketList {
   constructor(private readonly d: TicketListDeps) {}
 
   /**
-   * Tickets issued here, newest first; only those in `state` when given. Without a state this
-   * reads only this node's file (an open ticket shows as queued); asked for an open state
-   * (scheduled, blocked, queued, running), the open tickets' states are the proxy's, asked in
-   * one request.
+   * Tickets issued here, newest first; only those in `state` when given. A finished ticket's
+   * state is in this node's file; an open ticket's is the proxy's (all of them asked in one
+   * request), or what this node knows of it when the proxy cannot say, so a job is listed in
+   * the state STATUS gives it, with or without a state asked for.
    */
   async list(
     limit: number,
     state?: JobView['state'],
   ): Promise<Array<{ id: string; state: string }>> {
-    const { tickets, link, open } = this.d;
-    const shown = (r: { id: string; state: TicketState }) => ({
-      id: r.id,
-      state: clientState(r.state),
-    });
-    if (state === undefined) return tickets.recent(limit).map(shown);
-    if (isTerminal(state)) return tickets.recentIn([state], limit);
-    const rows = tickets.recentIn(['accepted', 'forwarded'], limit);
+    const { tickets } = this.d;
+    if (state !== undefined && isTerminal(state)) return tickets.recentIn([state], limit);
+    const rows =
+      state === undefined
+        ? tickets.recent(limit)
+        : tickets.recentIn(['accepted', 'forwarded'], limit);
+    const known = await this.openStates(rows);
+    const listed = rows.map((r) => ({ id: r.id, state: known.get(r.id) ?? clientState(r.state) }));
+    return state === undefined ? listed : listed.filter((r) => r.state === state);
+  }
+
+  /** The client states of the open tickets among `rows`: the proxy's, else this node's view. */
+  private async openStates(
+    rows: ReadonlyArray<{ id: string; state: TicketState }>,
+  ): Promise<Map<string, string>> {
+    const { link, open } = this.d;
+    const opened = rows.filter((r) => !isTerminal(r.state));
     const known = new Map<string, string>();
-    const forwarded = (id: string, s: TicketState) =>
-      s === 'forwarded' || open.get(id)?.state === 'forwarded';
-    const asked = rows.filter((r) => forwarded(r.id, r.state)).map((r) => r.id);
+    const forwarded = (r: { id: string; state: TicketState }) =>
+      r.state === 'forwarded' || open.get(r.id)?.state === 'forwarded';
+    const asked = opened.filter(forwarded).map((r) => r.id);
     if (asked.length && link.ready) {
       const views = await link.request('lookup', asked.slice(0, MAX_BATCH)).catch(() => []);
       for (const v of views) known.set(v.ticket, v.state);
     }
-    return rows
-      .map((r) => ({
-        id: r.id,
-        state: known.get(r.id) ?? this.d.localView(r.id)?.state ?? clientState(r.state),
-      }))
-      .filter((r) => r.state === state);
+    for (const r of opened) {
+      const local = known.has(r.id) ? undefined : this.d.localView(r.id)?.state;
+      if (local !== undefined) known.set(r.id, local);
+    }
+    return known;
   }
 
   /** Views of tickets issued here, newest first, in one query. */

@@ -32,7 +32,7 @@ t.test('bad input gets a clear error and disturbs nothing', async (t) => {
   t.match(await c.ask('SUBMIT {"type":"sleep","args":["5"],"maxAttempts":0}'), /^ERR BAD_REQUEST /);
   t.match(await c.ask('SUBMIT exec /bin/sh -c id'), /^ERR FORBIDDEN /, 'exec not allowed');
   t.match(await c.ask('STATUS'), /^ERR BAD_REQUEST /, 'STATUS without ticket');
-  t.match(await c.ask('STATUS nope'), /^ERR NOT_FOUND /, 'not a ticket');
+  t.match(await c.ask('STATUS nope'), /^ERR BAD_REQUEST not a ticket: nope/, 'not a ticket');
   t.match(await c.ask('RESULT 0000000000ZZZZZZZZZZZZZZZZ'), /^ERR NOT_FOUND /, 'unknown ticket');
   t.match(await c.ask('WAIT 0000000000ZZZZZZZZZZZZZZZZ abc'), /^ERR BAD_REQUEST /, 'bad timeout');
 
