@@ -47,7 +47,7 @@ function failedRow(v) {
   const row = el('tr', { 'data-ticket': v.ticket });
   const ticketCell = el('td', {});
   ticketCell.append(ticketLink(v.ticket));
-  const job = [v.type].concat(v.args || []).filter((x) => x !== undefined).join(' ');
+  const job = jobText(v);
   const why = v.error || (v.exitCode !== undefined ? 'exit code ' + v.exitCode : '–');
   row.append(ticketCell, el('td', { class: 'wrap' }, job), el('td', { class: 'wrap' }, why));
   row.append(el('td', {}, v.node || '–'), el('td', {}, when(v.finishedAt)));

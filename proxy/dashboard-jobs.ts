@@ -54,6 +54,21 @@ function say(text, isError) {
   note.className = 'note' + (isError ? ' error-text' : '');
 }
 
+/** One argument as a shell would need it typed: quoted when it has a blank or a quote in it. */
+function shellWord(w) {
+  if (w !== '' && /^[A-Za-z0-9_./:=@%+,-]+$/.test(w)) return w;
+  return '"' + w.replace(/["\\\\$\`]/g, (c) => '\\\\' + c) + '"';
+}
+
+/**
+ * A job as typed after SUBMIT: its type, then its arguments, each quoted as it needs (echo's
+ * are the text it prints, joined by spaces either way, so they stay as they are).
+ */
+function jobText(v) {
+  const args = (v.args || []).filter((x) => x !== undefined).map((x) => (v.type === 'echo' ? String(x) : shellWord(String(x))));
+  return [v.type].concat(args).join(' ');
+}
+
 function field(dl, label, value, key) {
   const dd = el('dd', { 'data-field': key }, value === undefined || value === null || value === '' ? '–' : value);
   dl.append(el('dt', {}, label), dd);
@@ -66,7 +81,7 @@ function renderJob(v) {
   $('job-state').className = 'pill ' + v.state;
   const dl = $('job-fields');
   dl.replaceChildren();
-  field(dl, 'Job', [v.type].concat(v.args || []).filter((x) => x !== undefined).join(' '), 'job');
+  field(dl, 'Job', jobText(v), 'job');
   if (v.tenant) field(dl, 'Tenant', v.tenant, 'tenant');
   field(dl, 'Node', v.node, 'node');
   field(dl, 'Attempts', v.attempts, 'attempts');

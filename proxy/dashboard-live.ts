@@ -49,9 +49,12 @@ function parse(data) {
         name: x.name, weight: num(x.weight), queued: num(x.queued), outstanding: num(x.outstanding),
       }))
     : [];
+  const g = data.group && typeof data.group === 'object' ? data.group : undefined;
   return {
     time: num(data.time) || Date.now(),
     policy: typeof data.policy === 'string' ? data.policy : '–',
+    // in a proxy group: whether this proxy leads, and who does
+    group: g ? { role: g.role === 'leader' ? 'leader' : 'follower', leader: typeof g.leader === 'string' ? g.leader : null } : undefined,
     queue: { queued: num(q.queued), assigned: num(q.assigned), running: num(q.running) },
     totals: Object.fromEntries(['submitted', 'done', 'failed', 'cancelled', 'lost', 'duplicates'].map((k) => [k, num(totals[k])])),
     nodes,
@@ -229,12 +232,33 @@ function render(c) {
   renderChart(c);
 }
 
-function setStatus(ok, message) {
-  $('status').className = 'pill ' + (ok ? 'live' : 'down');
-  $('status').textContent = ok ? 'live' : 'offline';
-  $('banner').className = ok ? '' : 'show';
-  $('banner').textContent = ok ? '' : message;
-  $('content').className = ok ? '' : 'stale';
+/** A leader's dashboard, from the URL nodes reach it at (ws://host:port/cluster). */
+function dashboardOf(url) {
+  const base = url.endsWith('/cluster') ? url.slice(0, -'cluster'.length) : url;
+  return base.replace(/^ws/, 'http');
+}
+
+/** A follower's page: it has no numbers of its own, so it says where the cluster's are. */
+function followerNote(group) {
+  if (!group || group.role !== 'follower') return undefined;
+  const note = el('span', {}, 'This proxy is a follower in a proxy group: it dispatches nothing, so its numbers are empty. ');
+  if (!group.leader) {
+    note.append('No proxy leads right now (etcd is away, or a takeover is under way); nodes keep taking jobs.');
+    return note;
+  }
+  const link = el('a', { href: dashboardOf(group.leader) }, dashboardOf(group.leader));
+  note.append('The leader is ', link, '.');
+  return note;
+}
+
+function setStatus(ok, message, group) {
+  const follower = ok ? followerNote(group) : undefined;
+  $('status').className = 'pill ' + (ok && !follower ? 'live' : 'down');
+  $('status').textContent = ok ? (follower ? (group.leader ? 'follower' : 'no leader') : 'live') : 'offline';
+  $('banner').className = ok && !follower ? '' : 'show';
+  if (follower) $('banner').replaceChildren(follower);
+  else $('banner').textContent = ok ? '' : message;
+  $('content').className = ok && !follower ? '' : 'stale';
   $('updated').textContent = lastGoodAt ? 'updated ' + new Date(lastGoodAt).toLocaleTimeString() : '';
 }
 
@@ -249,7 +273,7 @@ async function poll() {
     lastGoodAt = Date.now();
     record(c);
     render(c);
-    setStatus(true, '');
+    setStatus(true, '', c.group);
   } catch (err) {
     const why = err && err.name === 'AbortError' ? 'no answer within ' + REQUEST_TIMEOUT_MS / 1000 + ' s' : String(err && err.message ? err.message : err);
     const since = lastGoodAt ? ' Showing data from ' + new Date(lastGoodAt).toLocaleTimeString() + '.' : '';

@@ -34,7 +34,7 @@ const BODY = `
           <thead><tr>
             <th scope="col">Node</th><th scope="col">Status</th><th scope="col">Slots</th>
             <th scope="col">Queued</th><th scope="col">Running</th><th scope="col">Free</th>
-            <th scope="col">Done</th><th scope="col">Last seen</th>
+            <th scope="col" title="Runs this node finished, failed ones included">Finished</th><th scope="col">Last seen</th>
           </tr></thead>
           <tbody id="nodes"><tr><td colspan="8" class="empty">Waiting for data…</td></tr></tbody>
         </table>

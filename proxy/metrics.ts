@@ -51,6 +51,13 @@ export class ProxyMetrics {
       run: 'Seconds the run whose result counted took',
       toResult: 'Seconds from submission to the recorded final result, by final state',
     });
+    // a proxy acts on the cluster only while it leads (always, alone): alert when no proxy
+    // of a group reports 1
+    m.gauge(
+      'leader',
+      '1 while this proxy leads the cluster, 0 while it follows or takes over',
+      () => (c() ? 1 : 0),
+    );
     m.gauge('queued_jobs', 'Jobs waiting in the global queue', () => c()?.queueLength ?? 0);
     m.gauge('live_jobs', 'Jobs not finished or not yet delivered', () => c()?.liveJobs ?? 0);
     m.counter(
