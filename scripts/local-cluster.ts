@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * `npm start`: a whole cluster on this machine, one proxy and NODES nodes (default 3) with
- * client ports 9000, 9001, ..., data under ./data, every log line in one readable stream.
- * Ctrl-C stops them all gracefully (a second Ctrl-C forces).
+ * client ports 9000, 9001, ..., data under DATA_DIR (default ./data; one folder per process),
+ * every log line in one readable stream. A process that dies is started again after a short
+ * pause, as a node or the proxy killed at any moment rejoins; one that cannot start, or keeps
+ * dying, stops the cluster. Ctrl-C stops them all gracefully (a second Ctrl-C forces).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
@@ -11,6 +13,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environment } from '../shared/config.js';
 import { PROXY_NODE_FLAGS } from '../shared/node-flags.js';
+import { describeEnding, RestartPolicy } from './restart-policy.js';
 
 const env = environment();
 const here = dirname(fileURLToPath(import.meta.url));
@@ -37,7 +40,9 @@ for (const [name, value] of [
     process.exit(1);
   }
 }
-const dataRoot = env.DATA_ROOT ?? './data';
+// DATA_DIR is the root here: each process gets a folder of its own in it (DATA_ROOT: the
+// launcher's earlier name for it)
+const dataRoot = env.DATA_DIR || env.DATA_ROOT || './data';
 
 /** Whether `port` can be listened on (on every address, as the processes do). */
 function portFree(port: number): Promise<boolean> {
@@ -103,33 +108,78 @@ function pretty(name: string, color: string, line: string): string {
   return useColor ? `${color}${tag}${RESET} ${text}` : `${tag} ${text}`;
 }
 
-const children: Array<{ name: string; proc: ChildProcess }> = [];
+interface Child {
+  name: string;
+  proc: ChildProcess;
+  /** When it was started (ms), and whether it has said it is listening. */
+  startedAt: number;
+  ready: boolean;
+  restarts: RestartPolicy;
+  /** A restart waiting for its pause to end. */
+  pending?: NodeJS.Timeout;
+}
 
-/** Starts `script` with Node's options `flags`, its log lines prefixed by `name`. */
+const children: Child[] = [];
+
+/**
+ * Starts `script` with Node's options `flags`, its log lines prefixed by `name`; `readyText`
+ * is what it logs once it listens (an exit before that is a failure to start).
+ */
 function run(
   name: string,
   script: string,
   extraEnv: Record<string, string>,
   color: string,
   flags: readonly string[] = [],
+  readyText = 'listening',
 ): void {
-  const proc = spawn(process.execPath, [...flags, join(here, script)], {
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // its own process group: a terminal's Ctrl-C reaches only this launcher, which then stops
-    // the nodes before the proxy
-    detached: true,
-  });
-  children.push({ name, proc });
-  for (const stream of [proc.stdout, proc.stderr]) {
-    createInterface({ input: stream }).on('line', (l) =>
-      process.stdout.write(pretty(name, color, l) + '\n'),
-    );
-  }
-  proc.on('exit', (code, signal) => {
-    process.stdout.write(`${name} exited (${signal ?? code})\n`);
-    if (!stopping) stop(1);
-  });
+  const start = () =>
+    spawn(process.execPath, [...flags, join(here, script)], {
+      env: { ...env, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      // its own process group: a terminal's Ctrl-C reaches only this launcher, which then
+      // stops the nodes before the proxy
+      detached: true,
+    });
+  const child: Child = {
+    name,
+    proc: start(),
+    startedAt: Date.now(),
+    ready: false,
+    restarts: new RestartPolicy(name),
+  };
+  children.push(child);
+  const watch = (proc: ChildProcess) => {
+    for (const stream of [proc.stdout, proc.stderr]) {
+      createInterface({ input: stream! }).on('line', (l) => {
+        if (proc === child.proc && !child.ready && l.includes(readyText)) child.ready = true;
+        process.stdout.write(pretty(name, color, l) + '\n');
+      });
+    }
+    // 'close': its last lines (what it logged before dying) have been read by then
+    proc.on('close', (code, signal) => {
+      if (stopping) {
+        process.stdout.write(`${name} exited (${describeEnding({ code, signal })})\n`);
+        return;
+      }
+      const ranMs = Date.now() - child.startedAt;
+      const d = child.restarts.decide({ code, signal }, ranMs, child.ready, Date.now());
+      process.stdout.write(`${d.message}\n`);
+      if (!d.restart) {
+        stop(1);
+        return;
+      }
+      child.pending = setTimeout(() => {
+        child.pending = undefined;
+        if (stopping) return;
+        child.proc = start();
+        child.startedAt = Date.now();
+        child.ready = false;
+        watch(child.proc);
+      }, d.delayMs);
+    });
+  };
+  watch(child.proc);
 }
 
 let stopping = false;
@@ -141,6 +191,7 @@ function stop(code = 0): void {
     return;
   }
   stopping = true;
+  for (const c of children) clearTimeout(c.pending);
   process.stdout.write('\nstopping the cluster...\n');
   // nodes first, so they hand back their work while the proxy is still there
   for (const c of children.slice(1)) c.proc.kill('SIGTERM');
@@ -199,7 +250,8 @@ process.stdout.write(
     `  HTTP API:   curl localhost:${httpBase}/v1/jobs -d '{"type":"echo","args":["hi"]}'`,
     `              (nodes on ${httpBase}..${httpBase + nodes - 1}; GET /v1/openapi.json describes it)`,
     `  dashboard:  http://localhost:${proxyPort}/`,
-    '  stop:       Ctrl-C',
+    `  data:       ${dataRoot} (a folder per process; DATA_DIR moves it)`,
+    '  stop:       Ctrl-C (a process that dies on its own is started again)',
     '',
   ].join('\n') + '\n',
 );
