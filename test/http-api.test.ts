@@ -200,7 +200,7 @@ t.test('logs, whole and followed as the job prints, both streams or one', async 
   t.equal((await call(`${base}/v1/jobs/${ticket}/logs?stream=both`)).status, 400);
   t.equal((await call(`${base}/v1/jobs/${'0'.repeat(26)}/logs`)).status, 404);
   t.equal((await call(`${base}/v1/jobs/${ticket}/logs?follow=yes`)).status, 400);
-  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?task=3`)).status, 404);
+  t.equal((await call(`${base}/v1/jobs/${ticket}/logs?task=3`)).status, 400);
 });
 
 t.test('retry runs a failed job again under its ticket', async (t) => {

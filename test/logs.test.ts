@@ -104,7 +104,7 @@ t.test(
     t.equal(lines[0], '1');
     t.equal(lines[19999], '20000');
     t.same(await multi(far, `LOGS ${ticket} 0`), lines, 'task 0 of a plain job is the job');
-    t.match(await far.ask(`LOGS ${ticket} 1`), /^ERR NOT_FOUND .*only task is 0/);
+    t.match(await far.ask(`LOGS ${ticket} 1`), /^ERR BAD_REQUEST .*only task is 0/);
     t.match(await far.ask(`LOGS ${ticket} x`), /^ERR BAD_REQUEST/);
     t.match(await far.ask('LOGS 01M8N8GFDVEWPNKZDT70DFR54E'), /^ERR NOT_FOUND/);
     const echo = await submit(far, 'SUBMIT echo one two');
