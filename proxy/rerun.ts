@@ -7,6 +7,7 @@ import { toView, type Job, type JobTable } from './job-table.js';
 import type { Holding } from './holding.js';
 import type { JobTasks } from './job-tasks.js';
 import type { Membership, NodeEntry } from './membership.js';
+import type { Schedules } from './schedules.js';
 
 export interface RerunDeps {
   table: JobTable;
@@ -15,6 +16,8 @@ export interface RerunDeps {
   members: Membership;
   committer: Committer;
   tasks: Pick<JobTasks, 'again'>;
+  /** Schedules are no jobs of the table: RETRY refuses them by name. */
+  schedules: Pick<Schedules, 'has'>;
 }
 
 export type Refusal = { code: WireCode; message: string };
@@ -44,12 +47,24 @@ export class Rerun {
     const again: Job[] = [];
     for (const id of ids) {
       const job = this.d.table.find(id);
-      error = job ? refusal(job) : { code: 'NOT_FOUND', message: `no such ticket: ${id}` };
+      error = job ? refusal(job) : this.unknown(id);
       if (error) break;
       again.push(job as Job);
     }
     if (!error) for (const job of again) this.runAgain(job);
-    this.d.committer.afterCommit(() => answer(error ? [] : again.map((j) => toView(j)), error));
+    // the views of what RETRY did (queued), taken now: by the time the commit is on disk the
+    // job may run already, or a CANCEL that came right after may have ended it again
+    const views = error ? [] : again.map((j) => toView(j));
+    this.d.committer.afterCommit(() => answer(views, error));
+  }
+
+  /** Why RETRY refuses `id`, which names no job: a schedule, or nothing. */
+  private unknown(id: string): Refusal {
+    if (!this.d.schedules.has(id)) return { code: 'NOT_FOUND', message: `no such ticket: ${id}` };
+    return {
+      code: 'BAD_REQUEST',
+      message: `${id} is a schedule: it cannot run again; submit its job again instead`,
+    };
   }
 
   private runAgain(job: Job): void {

@@ -37,12 +37,26 @@ export interface ResultsDeps {
 }
 
 /**
+ * Failed and cancelled jobs whose last attempt is remembered: a node reports a run stopped by a
+ * cancel within moments, so only the latest ones matter.
+ */
+const SETTLED_KEPT = 10_000;
+
+/**
  * Results and their delivery: the first result of a job counts (later ones are duplicates), a
  * failed run comes back after its backoff while its `retry` budget lasts, the final result is
  * committed before anyone hears of it, and it is pushed to the job's origin until the origin
  * acknowledges it; then the job leaves memory.
  */
 export class Results {
+  /**
+   * Of jobs that ended failed or cancelled lately, the last attempt given out before they
+   * ended (memory only, the newest `SETTLED_KEPT`). Once RETRY runs such a job again, a node's
+   * late report of one of those runs (stopped by a cancel, or cancelled at its origin before
+   * the proxy heard) is of a run settled already, never the new run's result.
+   */
+  private readonly settledAttempts = new Map<string, number>();
+
   constructor(private readonly d: ResultsDeps) {}
 
   /** Results reported by the node that ran them. */
@@ -58,8 +72,8 @@ export class Results {
         continue;
       }
       const recorded = job.runs.some((x) => x.node === n.id && x.attempt === r.attempt);
-      if (recorded && !isTerminal(job.state)) {
-        outbox.ack(n, 'result', r.id); // a resend of a failed run already retried
+      if (!isTerminal(job.state) && (recorded || this.settledRun(r))) {
+        outbox.ack(n, 'result', r.id); // a resend of a failed run already retried, or rerun
         continue;
       }
       if (isTerminal(job.state)) {
@@ -113,8 +127,11 @@ export class Results {
       table.delete(job.id);
       return;
     }
-    // a run the origin started itself (LOCAL_START) ends on its own node: no copy to cancel
-    this.finish(live, r, true, origin && live.node === origin.id ? origin : undefined);
+    // a run the origin started itself (LOCAL_START) ends on its own node: no copy to cancel;
+    // one the proxy placed (on any node, the origin too) is stopped when the origin decided
+    // without it (a cancel before the proxy's ack reached it)
+    const own = origin !== undefined && live.node === origin.id && r.node === origin.id;
+    this.finish(live, r, true, own ? origin : undefined);
   }
 
   /**
@@ -144,6 +161,7 @@ export class Results {
     if (fromOrigin) job.runs = r.runs ? [...r.runs] : [];
     // every caller hands over a result of its own: it is completed in place, not copied
     if (job.runs.length) r.runs = [...job.runs];
+    if (r.state !== 'done') this.noteSettled(job.id, Math.max(job.attempt, r.attempt));
     job.state = r.state;
     job.result = r;
     job.node = r.node;
@@ -158,14 +176,31 @@ export class Results {
       (err) => {
         if (err) return;
         if (reporter) outbox.ack(reporter, 'result', job.id);
-        if (fromOrigin) table.delete(job.id);
-        else this.push(job);
+        // a RETRY may have run it again meanwhile: then it is live, and stays in memory
+        if (fromOrigin) {
+          if (table.get(job.id) === job && job.result === r) table.delete(job.id);
+        } else this.push(job);
       },
       { lazy: fromOrigin },
     );
     // a task's job may end with it, in the same commit
     if (task) this.d.taskEnded(job);
     this.d.settled(job);
+  }
+
+  /** Attempts up to `attempt` of `id` ended with the job (see `settledAttempts`). */
+  private noteSettled(id: string, attempt: number): void {
+    this.settledAttempts.delete(id); // the newest go last, the oldest are forgotten first
+    this.settledAttempts.set(id, attempt);
+    if (this.settledAttempts.size > SETTLED_KEPT) {
+      const oldest = this.settledAttempts.keys().next();
+      if (!oldest.done) this.settledAttempts.delete(oldest.value);
+    }
+  }
+
+  /** Whether `r` reports a run that ended with its job before RETRY ran it again. */
+  private settledRun(r: JobResult): boolean {
+    return r.attempt <= (this.settledAttempts.get(r.id) ?? 0);
   }
 
   /** The origin acknowledged these results: they leave memory. */

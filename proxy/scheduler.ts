@@ -168,7 +168,8 @@ export class Scheduler {
       ended: (origin, r) => this.toNode(origin, (n) => this.outbox.result(n, JSON.stringify(r))),
       log: opts.log,
     });
-    this.rerun = new Rerun({ table, store, holding, members, committer, tasks: this.tasks });
+    const { schedules, tasks } = this;
+    this.rerun = new Rerun({ table, store, holding, members, committer, tasks, schedules });
     this.undelivered = new UndeliveredResults({
       rows: store.undelivered,
       table,
@@ -176,7 +177,7 @@ export class Scheduler {
       isSchedule: (id) => this.schedules.has(id),
       log: opts.log,
     });
-    const { schedules, tasks, types, rerun, lookups, intake, log } = this;
+    const { types, rerun, lookups, intake, log } = this;
     const { askOrigins } = opts;
     const views = new TicketViews({
       table,
