@@ -11,6 +11,20 @@ export interface LocalViewSources {
   /** Results the proxy reported whose commit here has not finished. */
   reportedPending: ReadonlyMap<string, JobView>;
   tickets: Pick<TicketStore, 'get'>;
+  nodeId: string;
+}
+
+/**
+ * A job started here at once (LOCAL_START), running, or ended with a result clients may not see
+ * yet: it started as it was submitted (only into a free slot), on this node.
+ */
+function runningHere(
+  id: string,
+  t: Pick<OpenTicket, 'spec' | 'submittedAt'>,
+  node: string,
+): JobView {
+  const v = pendingView(id, t.spec, t.submittedAt, 'forwarded');
+  return { ...v, state: 'running', node, attempts: 1, startedAt: t.submittedAt };
 }
 
 /**
@@ -20,11 +34,10 @@ export interface LocalViewSources {
  */
 export function localView(id: string, s: LocalViewSources): JobView | null {
   const o = s.open.get(id);
+  if (o?.startedHere && o.local) return runningHere(id, o, s.nodeId);
   if (o) return pendingView(id, o.spec, o.submittedAt, 'accepted');
   const hidden = s.here.hidden(id);
-  if (hidden) {
-    return { ...pendingView(id, hidden.spec, hidden.submittedAt, 'forwarded'), state: 'running' };
-  }
+  if (hidden) return runningHere(id, hidden, s.nodeId);
   const pending = s.reportedPending.get(id);
   if (pending) return pending;
   const row = s.tickets.get(id);

@@ -110,7 +110,7 @@ export class Origin {
     this.forwarding = new Forwarding(shared);
     this.here = new StartHere(shared);
     const { open, here, reportedPending } = this;
-    this.viewSources = { open, here, reportedPending, tickets };
+    this.viewSources = { open, here, reportedPending, tickets, nodeId: opts.nodeId };
   }
 
   /** Running its own tickets while the proxy is away (LOCAL_FALLBACK). */

@@ -241,6 +241,9 @@ export class Assignments {
     job.state = 'running';
     job.node = n.id;
     job.attempt = 1;
+    // it started as it was submitted (an origin starts a job only into a free slot), by the
+    // origin's clock, as its result will say
+    job.startedAt = job.submittedAt;
     job.placed = true;
     if (!job.given.includes(n.id)) job.given.push(n.id);
     this.take(job, n);
