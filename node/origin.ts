@@ -77,7 +77,8 @@ export class Origin {
   private readonly claims: Claims;
   private readonly reopening: Reopen;
   private readonly fallback: LocalFallback;
-  private readonly listing: TicketList;
+  /** Listing the tickets issued here (LIST, getall, GET /v1/jobs). */
+  readonly listing: TicketList;
   private readonly forwarding: Forwarding;
   private readonly viewSources: LocalViewSources;
   /** Jobs started here at once (LOCAL_START): their placements, results and HELLO holds. */
@@ -262,18 +263,6 @@ export class Origin {
     if (local && isTerminal(local.state)) return local;
     const views = await askProxy(this.link, 'cancel', id, Date.now() + LINK_WAIT_MS);
     return views.find((v) => v.ticket === id) ?? local;
-  }
-
-  /**
-   * Tickets issued here, newest first; only those in `state` when given (see TicketList).
-   */
-  list(limit: number, state?: JobView['state']): Promise<Array<{ id: string; state: string }>> {
-    return this.listing.list(limit, state);
-  }
-
-  /** Views of tickets issued here, newest first, in one query. */
-  listViews(limit: number): JobView[] {
-    return this.listing.listViews(limit);
   }
 
   /** Records a ticket's terminal result, wakes its waiters, then calls `after`. */

@@ -61,7 +61,35 @@ export class TicketList {
     return known;
   }
 
-  /** Views of tickets issued here, newest first, in one query. */
+  /**
+   * Views of tickets issued here, newest first, each as STATUS gives it: a finished one from
+   * this node's file, an open one as the proxy tells it (all asked in one request), else as
+   * this node knows it (a run started here, or the proxy away).
+   */
+  async currentViews(limit: number): Promise<JobView[]> {
+    const { link, open } = this.d;
+    const rows = this.d.tickets.recentRows(limit);
+    const asked = rows
+      .filter(
+        (r) => !r.result && (r.state === 'forwarded' || open.get(r.id)?.state === 'forwarded'),
+      )
+      .map((r) => r.id);
+    const remote = new Map<string, JobView>();
+    if (asked.length && link.ready) {
+      const views = await link.request('lookup', asked.slice(0, MAX_BATCH)).catch(() => []);
+      for (const v of views) remote.set(v.ticket, v);
+    }
+    return rows.map((row) => {
+      if (row.result) return viewOfResult(row.id, row.spec, row.submittedAt, row.result);
+      const local =
+        this.d.localView(row.id) ?? pendingView(row.id, row.spec, row.submittedAt, row.state);
+      const r = remote.get(row.id);
+      // the proxy's view names the job as the origin's does (as STATUS shows it)
+      return r ? { ...r, type: local.type, args: local.args } : local;
+    });
+  }
+
+  /** Views of tickets issued here, newest first, in one query: the file's alone (getall). */
   listViews(limit: number): JobView[] {
     return this.d.tickets
       .recentRows(limit)

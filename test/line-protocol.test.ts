@@ -77,8 +77,9 @@ t.test('AUTH without a token is a usage error, and not a failed attempt', async 
   t.equal(await o.ask('AUTH x'), 'OK no token required');
 });
 
-t.test('LIST shows each job in the state STATUS gives it', async (t) => {
+t.test('LIST and GET /v1/jobs show each job in the state STATUS gives it', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { SLOTS: '1' } });
+  const base = await serve(t.teardown, nodes[0]!);
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const submit = async (line: string) => (await c.ask(line)).slice(3);
   const done = await submit('SUBMIT echo now');
@@ -101,6 +102,19 @@ t.test('LIST shows each job in the state STATUS gives it', async (t) => {
     c.write(`LIST ${state}\n`);
     t.ok((await many(c)).includes(`${tk} ${state}`), `LIST ${state} has it`);
   }
+  const listed = (await (await fetch(`${base}/v1/jobs`)).json()) as {
+    jobs: Array<{ ticket: string; state: string; node?: string }>;
+  };
+  const views = new Map(listed.jobs.map((j) => [j.ticket, j]));
+  for (const [state, tk] of Object.entries(want)) {
+    t.equal(views.get(tk)?.state, state, `GET /v1/jobs shows the ${state} job as ${state}`);
+    const only = (await (await fetch(`${base}/v1/jobs?state=${state}`)).json()) as typeof listed;
+    t.ok(
+      only.jobs.some((j) => j.ticket === tk),
+      `GET /v1/jobs?state=${state} has it`,
+    );
+  }
+  t.ok(views.get(running)?.node, 'the running job names its node');
   await c.ask(`CANCEL ${queued}`);
   await c.ask(`CANCEL ${running}`);
 });

@@ -27,7 +27,7 @@ export const listRoute: ApiRoute = {
     if (state !== null && !(JOB_STATES as readonly string[]).includes(state)) {
       throw new WireError('BAD_REQUEST', `state must be one of ${JOB_STATES.join(', ')}`);
     }
-    const views = ctx.api.listViews(state ? MAX_LIMIT : limit);
+    const views = await ctx.api.currentViews(state ? MAX_LIMIT : limit);
     const chosen = (state ? views.filter((v) => v.state === state) : views).slice(0, limit);
     sendJsonText(ctx.res, 200, `{"jobs":[${chosen.map(viewToClientJson).join(',')}]}`);
   },
