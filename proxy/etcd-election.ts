@@ -11,6 +11,8 @@ export interface EtcdElectionOptions {
   ttlSeconds: number;
   /** What this proxy announces while it leads: the URL nodes reach it at. */
   value: string;
+  /** A CA certificate (PEM) to trust for https:// endpoints besides the system's (TLS_CA). */
+  ca?: Buffer | undefined;
   log: Logger;
 }
 
@@ -75,6 +77,7 @@ export class EtcdElection {
   ) {
     this.etcd = new Etcd3({
       hosts: [...opts.endpoints],
+      ...(opts.ca ? { credentials: { rootCertificate: opts.ca } } : {}),
       dialTimeout: 2000,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 2000 }),
       // etcd back must mean a leader within a lease or so: the defaults let gRPC wait up to
