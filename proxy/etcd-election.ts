@@ -11,7 +11,7 @@ export interface EtcdElectionOptions {
   ttlSeconds: number;
   /** What this proxy announces while it leads: the URL nodes reach it at. */
   value: string;
-  /** A CA certificate (PEM) to trust for https:// endpoints besides the system's (TLS_CA). */
+  /** The CA certificate (PEM) to trust for https:// endpoints, instead of the system's (TLS_CA). */
   ca?: Buffer | undefined;
   log: Logger;
 }
