@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { JobSpec } from '../shared/job.js';
 import type { OutputStream } from '../shared/run-log-format.js';
-import { OutputClip } from './output-clip.js';
+import { clipNote, OutputClip } from './output-clip.js';
 
 /**
  * Runs one job on this node: `sleep`, `echo`, or `exec` of an allowed program. Slots and
@@ -133,7 +133,7 @@ function runEcho(args: readonly string[], limit: number): RunOutcome {
   const clip = new OutputClip(limit);
   clip.push(Buffer.from(text));
   const kept = clip.result();
-  return done(0, kept.text, kept.dropped > 0 ? clipNote(limit, kept.dropped) : null);
+  return done(0, kept.text, clipNote(limit, kept));
 }
 
 /** How an `exec` ended before we know its exit status, when we ended it ourselves. */
@@ -255,12 +255,13 @@ function outcomeOf(
   exit: { code: number | null; signal: NodeJS.Signals | null } | null,
   spawnError: Error | null,
 ): RunOutcome {
-  const { text: output, dropped } = clip.result();
+  const kept = clip.result();
+  const output = kept.text;
   if (spawnError !== null) return failed(null, output, spawnFailure(program, spawnError));
   if (killReason === 'cancel') return cancelled(output);
   if (killReason === 'timeout') return failed(null, output, TIMEOUT_ERROR);
   const code = exit?.code ?? null;
-  if (code === 0) return done(0, output, dropped > 0 ? clipNote(clip.limit, dropped) : null);
+  if (code === 0) return done(0, output, clipNote(clip.limit, kept));
   if (code !== null) return failed(code, output, `exit code ${code}`);
   return failed(null, output, `signal ${exit?.signal ?? 'unknown'}`);
 }
@@ -280,11 +281,6 @@ function killProcessGroup(pid: number | undefined): void {
   } catch {
     // ESRCH: the group has no members left.
   }
-}
-
-/** The `error` of a job that succeeded but printed more than its result keeps. */
-function clipNote(limit: number, dropped: number): string {
-  return `output clipped to JOB_OUTPUT_LIMIT (${limit} bytes): ${dropped} bytes dropped from the middle; LOGS reads them`;
 }
 
 function done(exitCode: number, output: string, error: string | null): RunOutcome {

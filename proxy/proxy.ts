@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -200,6 +201,8 @@ export class PetrelProxy {
         name: this.cfg.ETCD_PREFIX,
         ttlSeconds: this.cfg.ETCD_LEASE_TTL,
         value: self,
+        // a private CA for an https:// etcd (checked readable and PEM at start)
+        ca: this.cfg.TLS_CA ? readFileSync(this.cfg.TLS_CA) : undefined,
         log: this.log,
       },
       {
@@ -216,7 +219,7 @@ export class PetrelProxy {
     this.election.start();
     this.log.info(
       { etcd: this.cfg.ETCD_ENDPOINTS, election: this.cfg.ETCD_PREFIX, url: self },
-      'joined the proxy group; campaigning for leadership',
+      'campaigning for leadership in the proxy group',
     );
   }
 

@@ -87,7 +87,7 @@ t.test('echo returns its text, capped at the limit on a character boundary', asy
   const capped = await run(spec('echo', ['ééé']), { ...opts, outputLimit: 5 });
   t.equal(capped.output, 'éé');
   t.equal(capped.state, 'done');
-  t.match(capped.error, /clipped/);
+  t.match(capped.error, /clipped.* dropped from the end;/, 'too small a limit for a marker');
 });
 
 t.test('echo ends at once, as runJob ends it; the other types wait', async (t) => {
@@ -212,7 +212,13 @@ t.test('a big output keeps its head and tail while the program runs to the end',
   const kept = out.output.replace(/\n\[.*\]\n/, '').length;
   const dropped = Number(/(\d+) bytes dropped/.exec(out.output)?.[1]);
   t.equal(kept + dropped, 1_000_004, 'the marker counts exactly the bytes left out');
-  t.match(out.error, /clipped to JOB_OUTPUT_LIMIT \(1000 bytes\)/);
+  t.match(out.error, /clipped to JOB_OUTPUT_LIMIT \(1000 bytes\).* dropped from the middle;/);
+});
+
+t.test("an exec whose limit is too small for a marker says its output's end was cut", async (t) => {
+  const out = await run(spec('exec', ['printf', '%s', 'abcdefgh']), { ...opts, outputLimit: 5 });
+  t.equal(out.output, 'abcde');
+  t.match(out.error, /3 bytes dropped from the end;/);
 });
 
 t.test('a capped output never ends in half a character', async (t) => {

@@ -5,7 +5,7 @@ import t from 'tap';
 import { freePorts } from '../bench/ports.js';
 import { EtcdElection } from '../proxy/etcd-election.js';
 import { silentLogger } from '../shared/log.js';
-import { tempDir, until } from './helpers/cluster.js';
+import { startProxy, tempDir, until } from './helpers/cluster.js';
 import { etcd, NO_ETCD } from './helpers/group.js';
 
 t.test(
@@ -66,5 +66,16 @@ t.test(
     election.start();
     await until(() => epoch > 0, 30_000, 'leading through https:// etcd');
     t.ok(epoch > 0, 'elected');
+    election.close();
+
+    // a proxy given TLS_CA trusts that CA for its etcd: it leads once the lease above lapses
+    const proxy = await startProxy(t.teardown, {
+      ETCD_ENDPOINTS: endpoint,
+      ETCD_PREFIX: 'tls',
+      ETCD_LEASE_TTL: '2',
+      TLS_CA: cert,
+    });
+    await until(() => proxy.mayAct(), 30_000, 'the proxy leads through https:// etcd');
+    t.ok(proxy.mayAct(), 'the proxy leads');
   },
 );
