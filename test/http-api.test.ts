@@ -1,33 +1,17 @@
 import { writeFileSync } from 'node:fs';
-import type http from 'node:http';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import t from 'tap';
-import { createNodeHttp } from '../node/http.js';
-import type { PetrelNode } from '../node/node.js';
 import {
   freePort,
   LineClient,
+  serveNodeHttp,
   spawnNode,
   spawnProxy,
   startCluster,
   tempDir,
   until,
 } from './helpers/cluster.js';
-
-type Teardown = (fn: () => unknown) => void;
-
-/** The node's HTTP server on an ephemeral port; its base URL. */
-async function serve(teardown: Teardown, node: PetrelNode): Promise<string> {
-  const server: http.Server = createNodeHttp(node);
-  teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 async function call(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);
@@ -50,7 +34,7 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}) 
 
 t.test('submit, long-poll, cancel and list over HTTP', async (t) => {
   const { nodes } = await startCluster(t.teardown, 2);
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
 
   const sub = await post(`${base}/v1/jobs`, { type: 'echo', args: ['over http'] });
   t.equal(sub.status, 201);
@@ -95,7 +79,7 @@ t.test('submit, long-poll, cancel and list over HTTP', async (t) => {
 
 t.test('a known key answers 200 with its ticket, a new one 201', async (t) => {
   const { nodes } = await startCluster(t.teardown, 2);
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const keyed = await post(`${base}/v1/jobs`, { type: 'echo', args: ['once'], key: 'http-key' });
   t.equal(keyed.status, 201, 'a new key: created');
   const again = await post(`${base}/v1/jobs`, { type: 'echo', args: ['twice'], key: 'http-key' });
@@ -105,7 +89,7 @@ t.test('a known key answers 200 with its ticket, a new one 201', async (t) => {
 
 t.test('errors are JSON with the wire code and its status', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const expect = async (
     p: Promise<{ status: number; body: Record<string, unknown> }>,
     status: number,
@@ -131,7 +115,7 @@ t.test('errors are JSON with the wire code and its status', async (t) => {
 
 t.test('a token guards the API as it guards the line protocol', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { CLIENT_TOKEN: 'tok' } });
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const denied = await post(`${base}/v1/jobs`, { type: 'echo', args: ['x'] });
   t.equal(denied.status, 401);
   t.match(denied.headers.get('www-authenticate'), /^Bearer/);
@@ -164,7 +148,7 @@ async function readUntil(
 
 t.test('logs, whole and followed as the job prints, both streams or one', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const gate = join(tempDir(t.teardown), 'go');
   const script = `echo first; echo oops >&2; while [ ! -e ${gate} ]; do sleep 0.02; done; echo second`;
   const ticket = (await post(`${base}/v1/jobs`, { type: 'exec', args: ['sh', '-c', script] })).body
@@ -205,7 +189,7 @@ t.test('logs, whole and followed as the job prints, both streams or one', async 
 
 t.test('retry runs a failed job again under its ticket', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { EXEC_ALLOW: 'sh' } });
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const ticket = (await post(`${base}/v1/jobs`, { type: 'exec', args: ['sh', '-c', 'exit 4'] }))
     .body.ticket as string;
   t.match((await call(`${base}/v1/jobs/${ticket}?wait=10000`)).body, {
@@ -230,7 +214,7 @@ t.test('retry runs a failed job again under its ticket', async (t) => {
 
 t.test('the OpenAPI document is valid 3.1 and describes every route', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const doc = (await call(`${base}/v1/openapi.json`)).body;
   t.equal(doc.openapi, '3.1.0');
   const result = await validate(structuredClone(doc) as never);

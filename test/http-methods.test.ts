@@ -1,20 +1,5 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
-import { createNodeHttp } from '../node/http.js';
-import type { PetrelNode } from '../node/node.js';
-import { startCluster } from './helpers/cluster.js';
-
-/** The node's HTTP server on an ephemeral port; its base URL. */
-async function serve(t: Test, node: PetrelNode): Promise<string> {
-  const server: http.Server = createNodeHttp(node);
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
+import { serveNodeHttp, startCluster } from './helpers/cluster.js';
 
 async function call(url: string, init: RequestInit = {}) {
   const res = await fetch(url, init);
@@ -50,7 +35,7 @@ async function headLikeGet(t: Test, url: string) {
 
 t.test("a node's wrong methods, HEAD and unknown paths", async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
-  const base = await serve(t, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const ticket = '0'.repeat(26);
 
   await notAllowed(t, `${base}/v1/jobs/${ticket}`, 'DELETE', ['GET', 'HEAD']);

@@ -1,22 +1,7 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import t, { type Test } from 'tap';
-import { createNodeHttp } from '../node/http.js';
-import type { PetrelNode } from '../node/node.js';
-import { startCluster, until } from './helpers/cluster.js';
+import t from 'tap';
+import { serveNodeHttp, startCluster, until } from './helpers/cluster.js';
 
 type Json = Record<string, unknown>;
-
-/** The node's HTTP server on an ephemeral port; its base URL. */
-async function serve(t: Test, node: PetrelNode): Promise<string> {
-  const server: http.Server = createNodeHttp(node);
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
 
 /**
  * The JSON Schema keywords the document's schemas use, checked; the problems found (none:
@@ -95,7 +80,7 @@ t.test('every response the node gives is one its OpenAPI document describes', as
   const { nodes } = await startCluster(t.teardown, 1, {
     nodeEnv: { EXEC_ALLOW: 'sh', CLIENT_TOKEN: 'tok' },
   });
-  const base = await serve(t, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const auth = { authorization: 'Bearer tok' };
   const doc = (await (await fetch(`${base}/v1/openapi.json`)).json()) as Json;
   const statuses = new Set<string>();

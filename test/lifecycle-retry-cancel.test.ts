@@ -46,6 +46,18 @@ async function cancelledEverywhere(
   );
 }
 
+/** Three nodes and a proxy that syncs its commits; clients of the first two nodes. */
+async function threeNodes(teardown: (fn: () => unknown) => void, nodeEnv: Record<string, string>) {
+  const { proxy, nodes } = await startCluster(teardown, 3, {
+    proxyEnv: { DURABILITY: 'fsync' },
+    nodeEnv,
+  });
+  const [n1, n2] = nodes as [PetrelNode, PetrelNode];
+  const c1 = await LineClient.connect(n1.clientPort, teardown);
+  const c2 = await LineClient.connect(n2.clientPort, teardown);
+  return { proxy, nodes, c1, c2 };
+}
+
 /** Runs of a job started at its origin (LOCAL_START), and runs the proxy placed. */
 const starts = [
   { how: 'started at its origin', nodeEnv: { LOCAL_START: '1' } },
@@ -54,13 +66,7 @@ const starts = [
 
 for (const { how, nodeEnv } of starts) {
   t.test(`CANCEL right after RETRY wins: the job ends cancelled everywhere (${how})`, async (t) => {
-    const { proxy, nodes } = await startCluster(t.teardown, 3, {
-      proxyEnv: { DURABILITY: 'fsync' },
-      nodeEnv,
-    });
-    const [n1, n2] = nodes as [PetrelNode, PetrelNode];
-    const c1 = await LineClient.connect(n1.clientPort, t.teardown);
-    const c2 = await LineClient.connect(n2.clientPort, t.teardown);
+    const { proxy, nodes, c1, c2 } = await threeNodes(t.teardown, nodeEnv);
     for (let trial = 0; trial < 8; trial++) {
       const ticket = await running(c1, proxy);
       t.equal(await c1.ask(`CANCEL ${ticket}`), 'OK cancelled', `trial ${trial}: the first cancel`);
@@ -78,13 +84,7 @@ for (const { how, nodeEnv } of starts) {
   t.test(
     `RETRY and CANCEL pipelined: each reply tells its own command’s outcome (${how})`,
     async (t) => {
-      const { proxy, nodes } = await startCluster(t.teardown, 3, {
-        proxyEnv: { DURABILITY: 'fsync' },
-        nodeEnv,
-      });
-      const [n1, n2] = nodes as [PetrelNode, PetrelNode];
-      const c1 = await LineClient.connect(n1.clientPort, t.teardown);
-      const c2 = await LineClient.connect(n2.clientPort, t.teardown);
+      const { proxy, nodes, c1, c2 } = await threeNodes(t.teardown, nodeEnv);
       for (let trial = 0; trial < 6; trial++) {
         const ticket = await running(c1, proxy);
         // the cancel and the retry come from another node than the origin on odd trials

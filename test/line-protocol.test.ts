@@ -1,8 +1,12 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { createNodeHttp } from '../node/http.js';
-import { LineClient, startCluster, startNode, startProxy, until } from './helpers/cluster.js';
+import {
+  LineClient,
+  serveNodeHttp,
+  startCluster,
+  startNode,
+  startProxy,
+  until,
+} from './helpers/cluster.js';
 
 const NOT_FOUND_SEED = 'Result: This job could not be found on this node.';
 
@@ -79,7 +83,7 @@ t.test('AUTH without a token is a usage error, and not a failed attempt', async 
 
 t.test('LIST and GET /v1/jobs show each job in the state STATUS gives it', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { SLOTS: '1' } });
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const submit = async (line: string) => (await c.ask(line)).slice(3);
   const done = await submit('SUBMIT echo now');
@@ -148,23 +152,9 @@ t.test('a read pipelined after a write on one connection sees the write', async 
   t.match(await c.next(), /^OK \d+$/);
 });
 
-/** The node's HTTP server on an ephemeral port; its base URL. */
-async function serve(
-  teardown: (fn: () => unknown) => void,
-  node: Parameters<typeof createNodeHttp>[0],
-) {
-  const server: http.Server = createNodeHttp(node);
-  teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-}
-
 t.test('a task a job does not have is BAD_REQUEST, with or without tasks', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1);
-  const base = await serve(t.teardown, nodes[0]!);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const plain = (await c.ask('SUBMIT echo one')).slice(3);
   const tasks = (

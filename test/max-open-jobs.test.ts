@@ -1,11 +1,8 @@
-import type http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import t from 'tap';
-import { createNodeHttp } from '../node/http.js';
 import { OpenTickets, weightOf } from '../node/open-tickets.js';
 import type { OpenTicket } from '../node/origin.js';
 import { loadNodeConfig } from '../shared/config.js';
-import { LineClient, startCluster, until } from './helpers/cluster.js';
+import { LineClient, serveNodeHttp, startCluster, until } from './helpers/cluster.js';
 
 t.test('MAX_OPEN_JOBS: a node holds at most so many unfinished jobs, then says BUSY', async (t) => {
   const { nodes } = await startCluster(t.teardown, 1, {
@@ -25,13 +22,7 @@ t.test('MAX_OPEN_JOBS: a node holds at most so many unfinished jobs, then says B
   );
   t.match(await c.ask('500'), /BUSY/, 'the seed dialect is refused alike');
 
-  const server: http.Server = createNodeHttp(node);
-  t.teardown(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = await serveNodeHttp(t.teardown, node);
   const post = () =>
     fetch(`${base}/v1/jobs`, {
       method: 'POST',

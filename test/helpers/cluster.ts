@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import type http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { freePorts } from '../../bench/ports.js';
 import { loadNodeConfig, loadProxyConfig } from '../../shared/config.js';
 import { silentLogger } from '../../shared/log.js';
+import { createNodeHttp } from '../../node/http.js';
 import { PetrelNode } from '../../node/node.js';
 import { PetrelProxy } from '../../proxy/proxy.js';
 
@@ -271,4 +273,15 @@ export function explainOnFailure(
       t.comment(`${name}:\n${lines.slice(-40).join('\n')}`);
     }
   });
+}
+
+/** A node's HTTP server (its API) on an ephemeral loopback port; its base URL. */
+export async function serveNodeHttp(teardown: Teardown, node: PetrelNode): Promise<string> {
+  const server: http.Server = createNodeHttp(node);
+  teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
 }
