@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
+import { hoistGlobalOptions } from './global-options.js';
 import { note, watchOutput } from './output.js';
 import * as cancel from './commands/cancel.js';
 import * as logs from './commands/logs.js';
@@ -29,7 +30,7 @@ const program = new Command('petrel')
   .addHelpText(
     'after',
     `
-Every command takes:
+Every command takes (before or after its name):
   --addr <host:port>  a node of the cluster, a comma list for several
                       (env PETREL_ADDR, default localhost:9000)
   --token <token>     the node's CLIENT_TOKEN (env PETREL_TOKEN)
@@ -59,11 +60,14 @@ for (const command of [
 }
 for (const sub of program.commands) sub.exitOverride();
 
-program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) {
-    const fine = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
-    process.exit(fine.includes(err.code) ? EXIT.OK : EXIT.USAGE);
-  }
-  note(`petrel: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(EXIT.UNAVAILABLE);
-});
+const [node, script, ...args] = process.argv;
+program
+  .parseAsync([node as string, script as string, ...hoistGlobalOptions(args)])
+  .catch((err: unknown) => {
+    if (err instanceof CommanderError) {
+      const fine = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      process.exit(fine.includes(err.code) ? EXIT.OK : EXIT.USAGE);
+    }
+    note(`petrel: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(EXIT.UNAVAILABLE);
+  });

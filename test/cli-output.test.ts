@@ -97,4 +97,8 @@ t.test('petrel --help names the options every command takes', async (t) => {
   for (const word of ['--addr', 'PETREL_ADDR', '--token', 'PETREL_TOKEN', '--json']) {
     t.match(r.stdout, word);
   }
+  // they may come before the command's name too
+  const before = await petrel(['--addr', '127.0.0.1:1', 'ls']);
+  t.equal(before.code, 69, 'no node answers there');
+  t.match(before.stderr, /no node answers at 127\.0\.0\.1:1/);
 });
