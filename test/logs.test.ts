@@ -124,6 +124,8 @@ t.test('TAIL and LOGS while the job runs, from the node that did not run it', as
     return v.state === 'running' && v.node ? v : null;
   });
   const far = await client(other(running.node));
+  // a run started at its origin shows there at once; the proxy hears of it a moment later
+  await until(async () => json(await far.ask(`RESULT ${ticket}`)).state === 'running');
   const tail = await client(other(running.node));
   tail.write(`TAIL ${ticket}\n`);
   t.equal(await tail.next(), '> started', 'the first line arrives while the job still runs');
