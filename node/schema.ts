@@ -1,4 +1,5 @@
-import { ensureColumns, type Db } from '../shared/db.js';
+import type { Db } from '../shared/db.js';
+import { ensureColumns } from '../shared/schema-columns.js';
 import { ticketFloor } from '../shared/ids.js';
 
 /** The node's SQLite schema: its own tickets (origin role) and the work it runs (executor role). */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { ensureColumns, type Committer, type Db } from '../shared/db.js';
+import type { Committer, Db } from '../shared/db.js';
+import { ensureColumns } from '../shared/schema-columns.js';
 import { EXPIRE_CHUNK } from '../shared/expiry.js';
 import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';

@@ -1,5 +1,5 @@
 import type { Committer } from '../shared/db.js';
-import type { WireCode } from '../shared/errors.js';
+import { WireError, type WireCode } from '../shared/errors.js';
 import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { JobStore } from './job-store.js';
@@ -36,6 +36,17 @@ export class Rerun {
   /** RETRY from a node's client: answered once committed, with views or the refusal. */
   onRetry(n: NodeEntry, reqId: number, ids: string[]): void {
     this.retry(ids, (views, error) => n.conn?.send({ type: 'RES_REQ', reqId, views, error }));
+  }
+
+  /** RETRY from the proxy itself (the dashboard): the job's view once committed. */
+  retryOne(ticket: string): Promise<JobView> {
+    return new Promise((resolve, reject) =>
+      this.retry([ticket], (views, error) => {
+        const v = views[0];
+        if (v) resolve(v);
+        else reject(new WireError(error?.code ?? 'NOT_FOUND', error?.message));
+      }),
+    );
   }
 
   /**

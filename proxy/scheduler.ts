@@ -1,5 +1,4 @@
 import type { Committer } from '../shared/db.js';
-import { WireError } from '../shared/errors.js';
 import { type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { type Frame, type FrameOf } from '../shared/protocol.js';
@@ -300,13 +299,7 @@ export class Scheduler {
 
   /** RETRY from the proxy itself (the dashboard): the job's view once committed. */
   retry(ticket: string): Promise<JobView> {
-    return new Promise((resolve, reject) =>
-      this.rerun.retry([ticket], (views, error) => {
-        const v = views[0];
-        if (v) resolve(v);
-        else reject(new WireError(error?.code ?? 'NOT_FOUND', error?.message));
-      }),
-    );
+    return this.rerun.retryOne(ticket);
   }
 
   // ---- membership ----------------------------------------------------------------------------
