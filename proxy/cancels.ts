@@ -28,7 +28,7 @@ export class Cancels {
       if (job && !isTerminal(job.state)) this.end(job, 'cancelled by a client');
     }
     if (reqId !== undefined) {
-      const answer = () => this.d.views.answerViews(n, ids, reqId);
+      const answer = () => this.d.views.answerViews(n, ids, reqId, true);
       // a schedule's cancel is written to etcd in a group: answered once it is there too
       this.d.committer.afterCommit(() => this.d.schedules.afterCommit(answer));
     }

@@ -1,3 +1,5 @@
+import { ticketTime } from '../shared/ids.js';
+import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { Assignments } from './assignments.js';
 import { toView, type JobTable } from './job-table.js';
@@ -9,6 +11,20 @@ import type { Schedules } from './schedules.js';
 
 const NO_ANSWER = 'a node that may have issued this ticket did not answer in time, try again';
 const MAY_BE_ORIGIN = 'and may have issued this ticket, try again';
+const NOT_YET_HERE = 'the node that issued this ticket has not handed it to the proxy yet, try again';
+
+/**
+ * A ticket issued this recently may still be on its way from its origin (its forward leaves
+ * after the origin's commit): one the proxy does not know is asked of the nodes, not called
+ * unknown. The bound is wide of any forward's delay on a live link and keeps a forged or
+ * long-expired ticket from costing a question to every node.
+ */
+export const RECENT_TICKET_MS = 30_000;
+
+/** Whether `id` was issued within `RECENT_TICKET_MS` of `now` (either way: clocks differ). */
+export function recentTicket(id: string, now: number): boolean {
+  return Math.abs(now - ticketTime(id)) <= RECENT_TICKET_MS;
+}
 
 /** "node a is away", "nodes a, b are away" (a few named). */
 function awayText(ids: string[]): string {
@@ -46,14 +62,22 @@ export class TicketViews {
     return types.explain(tasks.view(id, v) ?? v, labels, assignments.nodeLabels);
   }
 
-  answerViews(n: NodeEntry, ids: string[], reqId: number | undefined): void {
+  /**
+   * Answers a node's question about `ids` (a lookup, or the state after its CANCEL). Tickets
+   * this proxy does not know are asked of the other nodes after a takeover, and always when
+   * they are recent. For a CANCEL (`cancelled`), an open ticket only its origin knows was not
+   * cancelled: that answer is "try again", which the asking node does until its deadline.
+   */
+  answerViews(n: NodeEntry, ids: string[], reqId: number | undefined, cancelled = false): void {
     const views = ids.map((id) => this.view(id)).filter((v): v is JobView => v !== null);
     const reply = (found: JobView[]) => n.conn?.send({ type: 'RES_REQ', reqId, views: found });
-    if (!this.d.askOrigins || reqId === undefined || views.length === ids.length) {
+    if (reqId === undefined || views.length === ids.length) return void reply(views);
+    const known = new Set(views.map((v) => v.ticket));
+    const now = Date.now();
+    const unknown = ids.filter((id) => !known.has(id));
+    if (!this.d.askOrigins && !unknown.some((id) => recentTicket(id, now))) {
       return void reply(views);
     }
-    const known = new Set(views.map((v) => v.ticket));
-    const unknown = ids.filter((id) => !known.has(id));
     const others = this.d.members.connected().filter((x) => x !== n);
     const away = [...this.d.members.nodes.values()].filter((x) => !x.conn).map((x) => x.id);
     this.d.lookups.ask(
@@ -62,6 +86,10 @@ export class TicketViews {
         this.d.members.get(node)?.conn?.send({ type: 'REQUEST_OF_RES', ids: unknown, reqId: id }),
       (found, complete) => {
         const all = [...views, ...found];
+        if (cancelled && found.some((v) => !isTerminal(v.state))) {
+          const error = { code: 'UNAVAILABLE', message: NOT_YET_HERE } as const;
+          return void n.conn?.send({ type: 'RES_REQ', reqId, views, error });
+        }
         if ((complete && away.length === 0) || all.length === ids.length) return void reply(all);
         // a node that did not answer, or is away, may be the origin: "no such ticket" would
         // be a guess; the asking node tries again until its client's deadline
