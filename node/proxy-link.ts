@@ -15,6 +15,7 @@ import {
   type WireJob,
 } from '../shared/protocol.js';
 import { wireJobJson, type WireJobExtras } from '../shared/wire-text.js';
+import { JoinTrouble, joinFailureText } from './join-trouble.js';
 import { LinkRequests, type LogReadRequest } from './link-requests.js';
 import { ProxyTargets } from './proxy-targets.js';
 
@@ -55,6 +56,8 @@ export interface LinkHandlers {
 const BACKOFF_BASE_MS = 50;
 const BACKOFF_CAP_MS = 1000;
 const SILENCE_LIMIT_MS = 5000;
+/** Close codes of a proxy refusing this node for something only its operator can change. */
+const REFUSALS = new Set([1008, 4001, 4003, 4009, 4029]);
 
 /**
  * The node's connection to the proxy: joins (CHALLENGE → HELLO → WELCOME), batches outgoing
@@ -85,12 +88,14 @@ export class ProxyLink {
   connects = 0;
 
   private readonly targets: ProxyTargets;
+  private readonly trouble: JoinTrouble;
 
   constructor(
     private readonly opts: LinkOptions,
     private readonly handlers: LinkHandlers,
   ) {
     this.targets = new ProxyTargets(opts.urls, opts.epoch);
+    this.trouble = new JoinTrouble(opts.log);
   }
 
   /** The proxy this node talks to (or tries next). */
@@ -141,6 +146,8 @@ export class ProxyLink {
       ca: this.opts.ca,
     });
     this.ws = ws;
+    const url = this.targets.url;
+    let failure: string | undefined;
     ws.on('open', () => {
       this.lastHeard = Date.now();
       this.opts.log.debug({ url: this.targets.url }, 'connected to proxy, waiting for challenge');
@@ -157,6 +164,7 @@ export class ProxyLink {
       this.lastHeard = Date.now();
     });
     ws.on('error', (err) => {
+      failure = joinFailureText(err.message);
       this.opts.log.debug({ err: err.message }, 'proxy connection error');
     });
     ws.on('close', (code, reason) => {
@@ -174,13 +182,15 @@ export class ProxyLink {
           'lost the proxy; reconnecting',
         );
         this.handlers.down();
-      } else if (code === 1008 || code === 4001 || code === 4003) {
-        this.opts.log.error({ code, reason: why }, 'the proxy refused this node');
-      } else if (code >= 4000) {
-        this.opts.log.debug(
-          { code, reason: why, next: this.targets.url },
-          'a proxy refused this node',
-        );
+      } else {
+        const refused = REFUSALS.has(code);
+        this.trouble.failed(url, why || failure || `connection closed (${code})`, refused);
+        if (code >= 4000 && !refused) {
+          this.opts.log.debug(
+            { code, reason: why, next: this.targets.url },
+            'a proxy refused this node',
+          );
+        }
       }
       this.scheduleReconnect(when === 'now');
     });
@@ -215,6 +225,7 @@ export class ProxyLink {
         this.welcomed = true;
         this.attempt = 0;
         this.connects++;
+        this.trouble.joined(this.targets.url);
         this.opts.log.info({ url: this.targets.url, epoch: frame.epoch }, 'joined the proxy');
         this.handlers.welcomed(frame, seen === 'new');
         for (const w of [...this.readyWaiters]) w();

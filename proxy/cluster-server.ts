@@ -209,12 +209,19 @@ export class ClusterServer {
           log.warn({ node: frame.nodeId }, 'a node sent a secret proof but the proxy has none');
         }
         const known = scheduler.nodes.get(frame.nodeId);
+        if (known?.conn && Date.now() - known.lastSeen < term.nodeTimeout) {
+          // a live node holds this id: replacing it would requeue its jobs on every rejoin
+          const other = known.conn.peer ? ` from ${known.conn.peer}` : '';
+          const why = `NODE_ID ${frame.nodeId} is in use by a node connected${other}: give each node its own NODE_ID`;
+          return this.refuse(ws, 4009, why, peer);
+        }
         const connected = scheduler.connectedCount;
         if (!known?.conn && connected >= this.opts.maxNodes) {
           return this.refuse(ws, 4029, `MAX_NUM_NODES (${this.opts.maxNodes}) reached`, peer);
         }
         nodeId = frame.nodeId;
         const c: NodeConn = {
+          peer,
           out: new FrameBatcher(send, corked, sendText),
           send,
           close: (code, reason, graceMs = 0) => {

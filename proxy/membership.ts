@@ -14,6 +14,8 @@ import {
 
 /** What the proxy needs of a node's connection. */
 export interface NodeConn {
+  /** The node's address, as the proxy sees it. */
+  readonly peer?: string;
   readonly out: FrameBatcher;
   send(frame: FrameIn): void;
   /** Closes; a peer that does not answer within `graceMs` (at least 1 s) is cut off. */

@@ -85,6 +85,11 @@ export class LeaderTerm {
     );
   }
 
+  /** NODE_TIMEOUT: a node silent this long is dead, whatever its connection looks like. */
+  get nodeTimeout(): number {
+    return this.cfg.NODE_TIMEOUT;
+  }
+
   /** Whether this term still holds: not abandoned nor closed. */
   get active(): boolean {
     return !this.ended;
