@@ -5,6 +5,7 @@ import { requestedRunAt } from '../shared/job.js';
 import type { Logger } from '../shared/log.js';
 import type { JobResult } from '../shared/job-view.js';
 import type { FrameOf, WireJob } from '../shared/protocol.js';
+import { AFTER_GRACE_MS, ClaimWaits } from './claim-waits.js';
 import type { Counters } from './counters.js';
 import type { Holding } from './holding.js';
 import type { JobRecord, JobStore } from './job-store.js';
@@ -53,6 +54,8 @@ export class Intake {
   private readonly startedAt = Date.now();
   /** Keys of jobs accepted but not yet committed (committed ones are read from the store). */
   private readonly freshKeys = new Map<string, string>();
+  /** Claims waiting for a ticket of their `after` to arrive (its forward is on its way). */
+  private readonly waits = new ClaimWaits();
 
   constructor(private readonly d: IntakeDeps) {}
 
@@ -84,8 +87,10 @@ export class Intake {
   /**
    * A job with a key or dependencies: answered, once committed, with the ticket the client is
    * to get: the key's existing ticket, or this job's; or refused (an unknown ticket in after).
+   * A recent ticket of `after` not known yet is waited for until `deadline`: the node that
+   * issued it may not have forwarded it yet.
    */
-  onClaim(n: NodeEntry, reqId: number, j: WireJob): void {
+  onClaim(n: NodeEntry, reqId: number, j: WireJob, deadline = Date.now() + AFTER_GRACE_MS): void {
     const answer = (ticket: string | null, error?: { code: WireCode; message: string }) =>
       this.d.committer.afterCommit(() => {
         const job = ticket === null ? undefined : this.d.table.find(ticket);
@@ -105,9 +110,11 @@ export class Intake {
     const key = j.spec.key;
     const keyed = key === undefined ? undefined : this.ticketOfKey(key);
     if (keyed) return answer(keyed);
-    const unknown = (j.spec.after ?? []).find((t) => !this.d.table.find(t));
-    if (unknown) {
-      return answer(null, { code: 'BAD_REQUEST', message: `after: unknown ticket ${unknown}` });
+    const unknown = (j.spec.after ?? []).filter((t) => !this.d.table.find(t));
+    if (unknown.length) {
+      const retry = () => this.onClaim(n, reqId, j, deadline);
+      if (this.waits.park(unknown, deadline, retry)) return;
+      return answer(null, { code: 'BAD_REQUEST', message: `after: unknown ticket ${unknown[0]}` });
     }
     if (key !== undefined) this.freshKeys.set(key, j.id);
     this.accept(j, () => {
@@ -179,6 +186,7 @@ export class Intake {
     table.add(job);
     if (j.startedHere && from) this.d.startedHere(job, from);
     else holding.admit(job);
+    this.waits.arrived(id);
   }
 
   /**
@@ -203,6 +211,7 @@ export class Intake {
     };
     counters.willCount();
     store.insertDecided(job, settle, (err) => {
+      if (!err) this.waits.arrived(job.id);
       if (err || !ours) return;
       if (committed) committed();
       else if (from) this.d.outbox.ack(from, 'decided', job.id);
@@ -246,6 +255,12 @@ export class Intake {
     table.noteAdopted(job.id);
     n.jobs.add(job);
     store.insert(job);
+    this.waits.arrived(job.id);
     return job;
+  }
+
+  /** This proxy stops leading: claims still waiting are dropped (their nodes ask again). */
+  close(): void {
+    this.waits.close();
   }
 }

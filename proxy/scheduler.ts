@@ -379,6 +379,7 @@ export class Scheduler {
   /** Its term is over: the timers that would act for it (firings, due jobs, a pause) go. */
   halt(): void {
     this.schedules.close();
+    this.intake.close();
     this.holding.close();
     this.assignments.close();
   }
