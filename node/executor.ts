@@ -56,12 +56,13 @@ export class Executor {
   ) {
     this.pool = new WorkerPool(runner.outputLimit, {
       started: (id, at) => events.started(id, at),
-      finished: (id, o, s, f) => {
-        if (o.output !== '') {
-          // what a worker sent is the run's whole output, for LOGS as for any run; a worker
-          // answers on one line, so it has no stderr
+      finished: (id, o, s, f, whole) => {
+        const text = whole ?? o.output;
+        if (o.state === 'done' && text !== '') {
+          // what a worker sent is the run's whole output, for LOGS as for any run, though the
+          // result keeps only its head and tail; a worker answers on one line, so no stderr
           const log = events.log?.(id);
-          log?.write(Buffer.from(o.output), 'stdout');
+          log?.write(Buffer.from(text), 'stdout');
           log?.end();
         }
         events.finished(id, o, s, f);

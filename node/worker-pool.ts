@@ -1,7 +1,7 @@
 import { Heap, type HeapItem } from '../shared/heap.js';
 import type { JobSpec } from '../shared/job.js';
 import type { RunOutcome } from './job-runner.js';
-import { OutputClip } from './output-clip.js';
+import { clipNote, OutputClip, type ClippedOutput } from './output-clip.js';
 import { jobLine, type JobReport } from './worker-protocol.js';
 
 /** The connection a worker came on: the pool writes lines to it and nothing else. */
@@ -12,8 +12,17 @@ export interface WorkerLink {
 export interface PoolEvents {
   /** A worker took the job. */
   started(id: string, at: number): void;
-  /** The worker answered DONE or FAIL, or the job was cancelled while a worker had it. */
-  finished(id: string, outcome: RunOutcome, startedAt: number, finishedAt: number): void;
+  /**
+   * The worker answered DONE or FAIL, or the job was cancelled while a worker had it. `whole`
+   * is the output as the worker sent it, before the result clipped it (for the run's log).
+   */
+  finished(
+    id: string,
+    outcome: RunOutcome,
+    startedAt: number,
+    finishedAt: number,
+    whole?: string,
+  ): void;
   /**
    * The pool let go of a job without a result: its worker left or went silent (`ran`), or no
    * worker of its type is left to take it. Whoever gave it must place it again.
@@ -228,16 +237,17 @@ export class WorkerPool {
       return null;
     }
     this.endLease(lease);
-    const outcome: RunOutcome =
-      line.verb === 'DONE'
-        ? { state: 'done', exitCode: 0, output: this.clip(line.text), error: null }
-        : {
-            state: 'failed',
-            exitCode: null,
-            output: '',
-            error: this.clip(line.text) || FAILED_WITHOUT_TEXT,
-          };
-    this.events.finished(line.ticket, outcome, lease.startedAt, now);
+    let outcome: RunOutcome;
+    if (line.verb === 'DONE') {
+      // the result keeps head and tail, and says so, as for a program's output
+      const kept = this.clip(line.text);
+      const note = clipNote(this.outputLimit, kept);
+      outcome = { state: 'done', exitCode: 0, output: kept.text, error: note };
+    } else {
+      const error = this.clip(line.text).text || FAILED_WITHOUT_TEXT;
+      outcome = { state: 'failed', exitCode: null, output: '', error };
+    }
+    this.events.finished(line.ticket, outcome, lease.startedAt, now, line.text);
     this.pump(w.type, now);
     return null;
   }
@@ -255,10 +265,10 @@ export class WorkerPool {
   }
 
   /** Output as results keep it: past the limit, its head and tail around a marker. */
-  private clip(text: string): string {
+  private clip(text: string): ClippedOutput {
     const c = new OutputClip(this.outputLimit);
     c.push(Buffer.from(text));
-    return c.result().text;
+    return c.result();
   }
 
   private endLease(lease: Lease): void {
