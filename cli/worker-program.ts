@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
 import type { WorkerJob } from '../client/index.js';
+import { OutputClip } from '../shared/output-clip.js';
 
-/** stdout kept as a job's output; a worker's result line holds at most about 60 KiB anyway. */
-const MAX_STDOUT = 1024 * 1024;
+/**
+ * stdout kept as a job's output: its head and tail past this (a worker's result line holds
+ * at most about 60 KiB anyway, and is clipped again to fit).
+ */
+const MAX_STDOUT = 128 * 1024;
 /** The end of stderr kept to say why a run failed. */
 const STDERR_TAIL = 2000;
 
@@ -36,15 +40,11 @@ export function runProgram(argv: readonly string[], job: WorkerJob): Promise<str
         PETREL_ATTEMPT: String(job.attempt),
       },
     });
-    const out: Buffer[] = [];
-    let outSize = 0;
+    const out = new OutputClip(MAX_STDOUT);
     let errTail = '';
     const onAbort = () => child.kill('SIGKILL');
     job.signal.addEventListener('abort', onAbort, { once: true });
-    child.stdout.on('data', (chunk: Buffer) => {
-      if (outSize < MAX_STDOUT) out.push(chunk);
-      outSize += chunk.length;
-    });
+    child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => {
       process.stderr.write(chunk);
       errTail = (errTail + chunk.toString('utf8')).slice(-STDERR_TAIL);
@@ -57,7 +57,7 @@ export function runProgram(argv: readonly string[], job: WorkerJob): Promise<str
     });
     child.on('close', (code, signal) => {
       job.signal.removeEventListener('abort', onAbort);
-      if (code === 0) return resolve(Buffer.concat(out).toString('utf8').slice(0, MAX_STDOUT));
+      if (code === 0) return resolve(out.result().text);
       const how = code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
       const last = errTail.trim().split('\n').pop()?.trim();
       reject(new Error(last ? `${how}: ${last}` : how));

@@ -1,9 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { WIRE_CODES, WireError, type WireCode } from '../shared/errors.js';
-import { encodeText } from '../shared/worker-text.js';
 import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
+import { resultLine } from './result-line.js';
+
+export { resultLine } from './result-line.js';
 
 /** A job as a worker's handler receives it. */
 export interface WorkerJob {
@@ -45,8 +47,6 @@ export interface WorkerConnectionOptions {
   backoffCapMs: number;
 }
 
-/** Lines are limited to 64 KiB on the node; a result is cut to fit well within. */
-const MAX_RESULT_LINE = 60 * 1024;
 const JOB_RE = /^JOB (\S+) (\{.*\})$/;
 
 /**
@@ -287,16 +287,6 @@ function outputOf(value: unknown): string {
   if (typeof value === 'string') return value;
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return JSON.stringify(value) ?? '';
-}
-
-/** `DONE`/`FAIL` with the text encoded, cut short to fit the node's line limit. */
-export function resultLine(verb: 'DONE' | 'FAIL', ticket: string, text: string): string {
-  let t = text;
-  for (;;) {
-    const line = `${verb} ${ticket} ${encodeText(t)}`.trimEnd();
-    if (Buffer.byteLength(line) <= MAX_RESULT_LINE) return line;
-    t = t.slice(0, Math.floor(t.length * 0.9));
-  }
 }
 
 function describe(err: unknown): string {

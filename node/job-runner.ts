@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { JobSpec } from '../shared/job.js';
 import type { OutputStream } from '../shared/run-log-format.js';
-import { clipNote, OutputClip } from './output-clip.js';
+import { clipNote, OutputClip } from '../shared/output-clip.js';
 
 /**
  * Runs one job on this node: `sleep`, `echo`, or `exec` of an allowed program. Slots and

@@ -1,7 +1,7 @@
 import { Heap, type HeapItem } from '../shared/heap.js';
 import type { JobSpec } from '../shared/job.js';
 import type { RunOutcome } from './job-runner.js';
-import { clipNote, OutputClip, type ClippedOutput } from './output-clip.js';
+import { clipNote, OutputClip, type ClippedOutput } from '../shared/output-clip.js';
 import { jobLine, type JobReport } from './worker-protocol.js';
 
 /** The connection a worker came on: the pool writes lines to it and nothing else. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { clipNote, OutputClip } from '../node/output-clip.js';
+import { clipNote, OutputClip } from '../shared/output-clip.js';
 
 const numbers = Buffer.from(Array.from({ length: 2000 }, (_, i) => String(i + 1)).join('\n'));
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { dropMarker, OutputClip } from '../node/output-clip.js';
+import { dropMarker, OutputClip } from '../shared/output-clip.js';
 
 function clip(limit: number, ...chunks: Array<string | Buffer>) {
   const c = new OutputClip(limit);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { commandOf } from '../cli/worker-program.js';
+import { commandOf, runProgram } from '../cli/worker-program.js';
 import { resultLine } from '../client/worker.js';
 
 t.test('petrel worker: where the job args go', async (t) => {
@@ -16,5 +16,56 @@ t.test('result lines fit the node line limit and keep the text rule', async (t) 
   t.equal(resultLine('FAIL', T, 'a\nb'), `FAIL ${T} "a\\nb"`);
   const big = resultLine('DONE', T, 'x'.repeat(200_000));
   t.ok(Buffer.byteLength(big) <= 60 * 1024, 'cut to fit');
-  t.ok(big.startsWith(`DONE ${T} xxx`));
+  t.ok(big.startsWith(`DONE ${T} "xxx`), 'the head, JSON-encoded (the marker has newlines)');
 });
+
+t.test('a result too long for one line keeps its head and tail around a marker', async (t) => {
+  const T = '01JAAAAAAAAAAAAAAAAAAAAAA1';
+  const lines = Array.from({ length: 30_000 }, (_, i) => `line ${i + 1}`);
+  const text = lines.join('\n');
+  const line = resultLine('DONE', T, text);
+  t.ok(Buffer.byteLength(line) <= 60 * 1024, 'it fits the line limit');
+  const sent = JSON.parse(line.slice(`DONE ${T} `.length)) as string;
+  t.ok(sent.startsWith('line 1\nline 2\n'), 'the head is kept');
+  t.ok(sent.endsWith('line 29999\nline 30000'), 'the tail is kept');
+  const m = /\n\[\.\.\. (\d+) bytes dropped \.\.\.\]\n/.exec(sent);
+  t.ok(m, 'a marker says where bytes were dropped');
+  const kept = Buffer.byteLength(sent) - Buffer.byteLength(m?.[0] ?? '');
+  t.equal(Number(m?.[1]), Buffer.byteLength(text) - kept, 'and how many');
+
+  // a marker already in the dropped part (a program's output clipped before) is counted in
+  const y = 'y'.repeat(100_000);
+  const before = `${y}\n[... 1000000 bytes dropped ...]\n${y}`;
+  const again = JSON.parse(resultLine('DONE', T, before).slice(`DONE ${T} `.length)) as string;
+  const n = Number(/\[\.\.\. (\d+) bytes dropped/.exec(again)?.[1]);
+  t.ok(n > 1_000_000 && n < 1_200_000, `the earlier drop is counted (${n})`);
+
+  const emoji = resultLine('FAIL', T, '😀'.repeat(40_000));
+  const err = JSON.parse(emoji.slice(`FAIL ${T} `.length)) as string;
+  t.notMatch(
+    err,
+    /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/,
+    'no surrogate pair is split',
+  );
+});
+
+t.test(
+  'petrel worker: a program printing more than a line holds keeps its head and tail',
+  async (t) => {
+    const job = {
+      ticket: '01JAAAAAAAAAAAAAAAAAAAAAA1',
+      type: 't',
+      args: [],
+      env: {},
+      stdin: undefined,
+      attempt: 1,
+      timeoutMs: undefined,
+      signal: new AbortController().signal,
+      progress: () => {},
+    };
+    const out = await runProgram(['seq', '1', '200000'], job);
+    t.ok(out.startsWith('1\n2\n3\n'), 'the head');
+    t.ok(out.endsWith('199999\n200000\n'), 'the tail');
+    t.match(out, /\[\.\.\. \d+ bytes dropped \.\.\.\]/);
+  },
+);
