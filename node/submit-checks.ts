@@ -1,18 +1,21 @@
 import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import type { JobSpec } from '../shared/job.js';
+import { cronNeverFires, type JobSpec } from '../shared/job.js';
 import { execRefusal } from './job-runner.js';
 
 /**
- * Why this node refuses `spec` before issuing a ticket: a type nobody serves, or a program
- * `exec` may not run here (EXEC_ALLOW). Undefined when the job may be accepted.
+ * Why this node refuses `spec` before issuing a ticket: a type nobody serves, a program
+ * `exec` may not run here (EXEC_ALLOW), or a schedule that would never fire. Undefined when
+ * the job may be accepted.
  */
 export function submitRefusal(
   spec: JobSpec,
   typeKnown: (type: string) => boolean,
   execAllow: readonly string[],
 ): WireError | undefined {
+  const never = spec.cron === undefined ? null : cronNeverFires(spec.cron, spec.tz);
+  if (never) return new WireError('BAD_REQUEST', `cron: ${never}`);
   if (spec.tasks === undefined) return runRefusal(spec, typeKnown, execAllow);
   for (const run of spec.tasks) {
     const refusal = runRefusal(run, typeKnown, execAllow);

@@ -27,6 +27,8 @@ export interface IntakeDeps {
   finished: (job: Job) => void;
   /** The origin `n` started `job` itself (LOCAL_START): it runs there. */
   startedHere: (job: Job, n: NodeEntry) => void;
+  /** Whether a ticket is a schedule's (never a job's own: a job waits for one of its runs). */
+  isSchedule: (id: string) => boolean;
   log: Logger;
 }
 
@@ -111,6 +113,11 @@ export class Intake {
     const keyed = key === undefined ? undefined : this.ticketOfKey(key);
     if (keyed) return answer(keyed);
     const unknown = (j.spec.after ?? []).filter((t) => !this.d.table.find(t));
+    const schedule = unknown.find((t) => this.d.isSchedule(t));
+    if (schedule) {
+      const message = `after: ${schedule} is a schedule, which never ends: name one of its runs`;
+      return answer(null, { code: 'BAD_REQUEST', message });
+    }
     if (unknown.length) {
       const retry = () => this.onClaim(n, reqId, j, deadline);
       if (this.waits.park(unknown, deadline, retry)) return;

@@ -45,6 +45,8 @@ export interface SchedulerOptions {
   settleMs?: number;
   /** Tickets unknown here are asked of the nodes (a proxy that took over a group). */
   askOrigins?: boolean;
+  /** RESULT_TTL: a ticket younger than it cannot have expired here (see `TicketViews`). */
+  resultTtl?: number;
   log: Logger;
   /** Told when a job reaches its final state (the proxy's latency metrics). */
   onFinished?: (job: JobRecord) => void;
@@ -156,6 +158,7 @@ export class Scheduler {
       counters,
       committer,
       startedHere: (job, n) => assignments.startedHere(job, n),
+      isSchedule: (id) => this.schedules.has(id),
       finished: (job) => opts.onFinished?.(job),
       log: opts.log,
     });
@@ -177,7 +180,7 @@ export class Scheduler {
       log: opts.log,
     });
     const { types, rerun, lookups, intake, log } = this;
-    const { askOrigins } = opts;
+    const { askOrigins, resultTtl } = opts;
     const views = new TicketViews({
       table,
       assignments,
@@ -187,6 +190,7 @@ export class Scheduler {
       members,
       lookups,
       askOrigins,
+      resultTtl,
     });
     this.views = views;
     const count = counters;

@@ -233,6 +233,20 @@ export function cronProblem(expr: string, tz?: string): string | null {
 }
 
 /**
+ * Why a valid cron expression is refused for a new schedule, or null: one that names no date
+ * that exists (`0 0 30 2 *`, February 30th) would never fire. Checked where a client's job
+ * comes in, not on every frame, as `runAtProblem` is.
+ */
+export function cronNeverFires(expr: string, tz?: string): string | null {
+  try {
+    if (new Cron(expr, { paused: true, timezone: tz }).nextRun() !== null) return null;
+  } catch {
+    return null; // a bad expression is cronProblem's to word
+  }
+  return `${expr} never fires: no date matches it`;
+}
+
+/**
  * What a client asks to run: one spec for the line protocol, HTTP, the library and every
  * cluster frame. Validated once at the edge and again on every frame, so a bad job never
  * reaches an executor. Either `type` (one run) or `tasks` (a job of many tasks).
