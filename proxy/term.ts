@@ -77,6 +77,7 @@ export class LeaderTerm {
         },
         settleMs: epoch > 0 ? TAKEOVER_SETTLE_MS : 0,
         askOrigins: epoch > 0,
+        resultTtl: cfg.RESULT_TTL,
         phiThreshold: cfg.PHI_THRESHOLD,
         schedules,
         log,

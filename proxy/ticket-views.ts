@@ -21,9 +21,12 @@ const NOT_YET_HERE = 'the node that issued this ticket has not handed it to the 
  */
 export const RECENT_TICKET_MS = 30_000;
 
-/** Whether `id` was issued within `RECENT_TICKET_MS` of `now` (either way: clocks differ). */
-export function recentTicket(id: string, now: number): boolean {
-  return Math.abs(now - ticketTime(id)) <= RECENT_TICKET_MS;
+/**
+ * Whether `id` was issued within `windowMs` of `now` (either way: clocks differ). The window
+ * is at most RESULT_TTL: an older ticket may have been known here and expired.
+ */
+export function recentTicket(id: string, now: number, windowMs = RECENT_TICKET_MS): boolean {
+  return Math.abs(now - ticketTime(id)) < windowMs;
 }
 
 /** "node a is away", "nodes a, b are away" (a few named). */
@@ -42,6 +45,8 @@ export interface TicketViewsDeps {
   lookups: OriginLookups;
   /** Tickets unknown here are asked of the nodes (a proxy that took over a group). */
   askOrigins?: boolean;
+  /** RESULT_TTL (default: no bound beyond `RECENT_TICKET_MS`). */
+  resultTtl?: number;
 }
 
 /** What a client sees of a ticket, and the answers to nodes that ask for views. */
@@ -75,7 +80,8 @@ export class TicketViews {
     const known = new Set(views.map((v) => v.ticket));
     const now = Date.now();
     const unknown = ids.filter((id) => !known.has(id));
-    if (!this.d.askOrigins && !unknown.some((id) => recentTicket(id, now))) {
+    const recentMs = Math.min(RECENT_TICKET_MS, this.d.resultTtl ?? Infinity);
+    if (!this.d.askOrigins && !unknown.some((id) => recentTicket(id, now, recentMs))) {
       return void reply(views);
     }
     const others = this.d.members.connected().filter((x) => x !== n);

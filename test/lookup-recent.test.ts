@@ -46,6 +46,7 @@ t.test('recentTicket reads the time a ticket was issued', async (t) => {
   const now = Date.now();
   t.ok(recentTicket(newTicket(now), now));
   t.ok(recentTicket(newTicket(now - RECENT_TICKET_MS + 1000), now), 'a little old');
+  t.notOk(recentTicket(newTicket(now - 2000), now, 1000), 'older than a shorter window');
   t.ok(recentTicket(newTicket(now + 5000), now), 'from a node whose clock is ahead');
   t.notOk(recentTicket(newTicket(now - RECENT_TICKET_MS - 1000), now), 'old');
   t.notOk(recentTicket(newTicket(now + RECENT_TICKET_MS + 1000), now), 'far ahead');
