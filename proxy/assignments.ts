@@ -306,6 +306,8 @@ export class Assignments {
     if (job.copy && from && this.dropCopy(job, from)) return;
     const n = job.node ? this.d.members.get(job.node) : undefined;
     if (n) this.letGo(job, n);
+    // a placement that never started is no attempt: the next one takes its number
+    if (job.state === 'assigned' && !wasRunning && job.attempt > 0) job.attempt--;
     if (wasRunning) {
       job.lostRuns++;
       const { node, attempt, startedAt } = job;

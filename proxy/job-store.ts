@@ -139,7 +139,7 @@ export class JobStore {
          WHERE id = ?`,
       ),
       requeue: db.prepare(
-        "UPDATE jobs SET state = 'queued', node = NULL, lost_runs = ? WHERE id = ?",
+        "UPDATE jobs SET state = 'queued', node = NULL, lost_runs = ?, attempt = ? WHERE id = ?",
       ),
       finish: db.prepare<FinishValues>(
         `UPDATE jobs SET state = ?, result = ?, finished_at = ?, node = ?, delivered = ?, runs = ?
@@ -271,8 +271,8 @@ export class JobStore {
   }
 
   requeue(j: JobRecord): void {
-    const { lostRuns, id } = j;
-    this.committer.write(() => this.sql.requeue.run(lostRuns, id));
+    const { lostRuns, attempt, id } = j;
+    this.committer.write(() => this.sql.requeue.run(lostRuns, attempt, id));
   }
 
   /** Writes a job's result; `lazy`: `after` promises no client anything (a lazy write). */
