@@ -25,13 +25,17 @@ export function commandOf(argv: readonly string[], args: readonly string[]): str
  * PETREL_TICKET, PETREL_TYPE and PETREL_ATTEMPT set. Exit 0: resolves with stdout (the job's
  * output). Anything else: rejects with the exit code or signal and the last line of stderr.
  * stderr also goes to this process's stderr, for whoever runs the worker. Aborting the job's
- * signal (the node took it back) kills the program.
+ * signal (the node took it back, the worker stops) kills the program and whatever it started:
+ * it runs in a process group of its own, which goes when it exits, as on a node. Being its
+ * own group also keeps a Ctrl-C at the terminal from failing the job before the worker has
+ * given it back.
  */
 export function runProgram(argv: readonly string[], job: WorkerJob): Promise<string> {
   const [program, ...rest] = commandOf(argv, job.args);
   return new Promise((resolve, reject) => {
     const child = spawn(program as string, rest, {
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
       env: {
         ...process.env,
         ...job.env,
@@ -42,7 +46,8 @@ export function runProgram(argv: readonly string[], job: WorkerJob): Promise<str
     });
     const out = new OutputClip(MAX_STDOUT);
     let errTail = '';
-    const onAbort = () => child.kill('SIGKILL');
+    let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    const onAbort = () => killGroup(child.pid);
     job.signal.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => {
@@ -55,12 +60,28 @@ export function runProgram(argv: readonly string[], job: WorkerJob): Promise<str
       job.signal.removeEventListener('abort', onAbort);
       reject(new Error(`cannot run ${program}: ${err.message}`));
     });
-    child.on('close', (code, signal) => {
+    child.on('exit', (code, signal) => {
+      exit = { code, signal };
+      // what it left running (`cmd &`) would hold its pipes open, and the job, for ever
+      killGroup(child.pid);
+    });
+    child.on('close', (closeCode, closeSignal) => {
       job.signal.removeEventListener('abort', onAbort);
+      const { code, signal } = exit ?? { code: closeCode, signal: closeSignal };
       if (code === 0) return resolve(out.result().text);
       const how = code !== null ? `exit code ${code}` : `signal ${signal ?? 'unknown'}`;
       const last = errTail.trim().split('\n').pop()?.trim();
       reject(new Error(last ? `${how}: ${last}` : how));
     });
   });
+}
+
+/** SIGKILL to the program's whole group; one already gone is fine. */
+function killGroup(pid: number | undefined): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left in the group
+  }
 }

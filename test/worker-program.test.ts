@@ -1,6 +1,10 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { commandOf, runProgram } from '../cli/worker-program.js';
 import { resultLine } from '../client/worker.js';
+import { until } from './helpers/cluster.js';
 
 t.test('petrel worker: where the job args go', async (t) => {
   t.same(commandOf(['gzip', '-9'], ['a b', 'c']), ['gzip', '-9', 'a b', 'c'], 'appended');
@@ -69,3 +73,54 @@ t.test(
     t.match(out, /\[\.\.\. \d+ bytes dropped \.\.\.\]/);
   },
 );
+
+t.test('petrel worker: a program and what it started end with its job', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'petrel-worker-program-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const jobWith = (signal: AbortSignal) => ({
+    ticket: '01JAAAAAAAAAAAAAAAAAAAAAA1',
+    type: 't',
+    args: [],
+    env: {},
+    stdin: undefined,
+    attempt: 1,
+    timeoutMs: undefined,
+    signal,
+    progress: () => {},
+  });
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const pidIn = async (file: string) =>
+    Number(await until(() => existsSync(file) && readFileSync(file, 'utf8').trim(), 10_000));
+
+  // taken back: the program's own child goes too, and the run ends at once
+  const taken = new AbortController();
+  const pidFile = join(dir, 'taken.pid');
+  const run = runProgram(
+    ['sh', '-c', `sleep 30 & echo $! > ${pidFile}; wait`],
+    jobWith(taken.signal),
+  );
+  const pid = await pidIn(pidFile);
+  const started = Date.now();
+  taken.abort();
+  await t.rejects(run, /signal SIGKILL/);
+  t.ok(Date.now() - started < 5_000, 'the run ended at once');
+  await until(() => !alive(pid), 5_000, 'the sleep it started to be gone');
+
+  // done, with something left running in the background that holds its stdout
+  const leftFile = join(dir, 'left.pid');
+  const before = Date.now();
+  const out = await runProgram(
+    ['sh', '-c', `sleep 30 & echo $! > ${leftFile}; echo out`],
+    jobWith(new AbortController().signal),
+  );
+  t.equal(out, 'out\n');
+  t.ok(Date.now() - before < 10_000, 'done without waiting for what it left running');
+  await until(() => !alive(Number(readFileSync(leftFile, 'utf8'))), 5_000, 'the leftover to go');
+});
