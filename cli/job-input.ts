@@ -1,5 +1,20 @@
+import { InvalidArgumentError } from 'commander';
 import { WireError } from '../shared/errors.js';
-import { MAX_STDIN_BYTES } from '../shared/job.js';
+import { MAX_RETRY_ATTEMPTS, MAX_STDIN_BYTES } from '../shared/job.js';
+
+/**
+ * `--retries n`: runs after the first that fails (the spec's `retry.attempts` counts them all,
+ * so its limit is one more than this one's, and a refusal names this flag's bound).
+ */
+export function retriesArg(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > MAX_RETRY_ATTEMPTS - 1) {
+    throw new InvalidArgumentError(
+      `--retries takes a whole number from 0 to ${MAX_RETRY_ATTEMPTS - 1} (runs after the first)`,
+    );
+  }
+  return n;
+}
 
 /** `NAME=value` pairs as an environment object. */
 export function envOf(pairs: string[]): Record<string, string> {

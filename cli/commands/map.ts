@@ -16,7 +16,7 @@ import {
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
-import { readLines } from '../job-input.js';
+import { readLines, retriesArg } from '../job-input.js';
 import { MapProgress } from '../map-progress.js';
 import { isClipped, TaskPrinter, type Task } from '../task-printer.js';
 
@@ -49,7 +49,7 @@ export function register(program: Command): void {
       .argument('[args...]')
       .option('-k, --keep-order', 'print outputs in input order (default: as tasks finish)')
       .option('--timeout <ms>', 'kill a task after this long', int('--timeout', 1))
-      .option('--retries <n>', 'run a failed task again, up to n times', int('--retries'))
+      .option('--retries <n>', 'run a failed task again, up to n times', retriesArg)
       .passThroughOptions(),
   ).action(
     action(async (program: string, args: string[], opts: MapOptions) => {

@@ -16,7 +16,7 @@ import {
 import { exitCodeOfJob } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
-import { envOf, readStdin } from '../job-input.js';
+import { envOf, readStdin, retriesArg } from '../job-input.js';
 
 interface RunOptions extends CommonOptions {
   timeout?: number;
@@ -40,7 +40,7 @@ export function register(program: Command): void {
       .option('--cwd <dir>', 'working directory on the node (default: this directory)')
       .option('--no-cwd', "run in the node's own default directory")
       .option('-i, --stdin', 'send standard input (up to 64 KiB) to the program')
-      .option('--retries <n>', 'run again after a failure, up to n times', int('--retries'))
+      .option('--retries <n>', 'run again after a failure, up to n times', retriesArg)
       .passThroughOptions(),
   ).action(
     action(async (program: string, args: string[], opts: RunOptions) => {

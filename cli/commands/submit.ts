@@ -11,6 +11,7 @@ import {
   withClient,
   type CommonOptions,
 } from '../context.js';
+import { retriesArg } from '../job-input.js';
 
 interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   json?: boolean | string;
@@ -46,7 +47,7 @@ export function register(program: Command): void {
         'runs that may be lost with their node (1-10)',
         int('--max-attempts', 1),
       )
-      .option('--retries <n>', 'runs again after a failure, up to n times', int('--retries'))
+      .option('--retries <n>', 'runs again after a failure, up to n times', retriesArg)
       .option('--key <key>', 'idempotency key: the same key answers the same ticket')
       .option('--delay <ms>', 'scheduled this long from now', int('--delay'))
       // one value per flag: a variadic option would take the type and its args as tickets
