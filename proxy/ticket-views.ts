@@ -11,7 +11,8 @@ import type { Schedules } from './schedules.js';
 
 const NO_ANSWER = 'a node that may have issued this ticket did not answer in time, try again';
 const MAY_BE_ORIGIN = 'and may have issued this ticket, try again';
-const NOT_YET_HERE = 'the node that issued this ticket has not handed it to the proxy yet, try again';
+const NOT_YET_HERE =
+  'the node that issued this ticket has not handed it to the proxy yet, try again';
 
 /**
  * A ticket issued this recently may still be on its way from its origin (its forward leaves
