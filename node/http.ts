@@ -9,9 +9,12 @@ export function createNodeHttp(node: PetrelNode): http.Server {
   return createHttpServer(
     {
       '/healthz': (_req, res) => sendJson(res, 200, { status: 'ok', ...snap() }),
+      // ready while it takes new jobs, joined or not (with no proxy leading it still issues
+      // tickets and forwards them later): its disk full or stopping, clients go elsewhere
       '/readyz': (_req, res) => {
         const s = snap();
-        sendJson(res, s.proxyConnected ? 200 : 503, { ready: s.proxyConnected, ...s });
+        const reason = s.draining ? 'stopping' : s.diskFull ? 'the disk is full' : undefined;
+        sendJson(res, reason ? 503 : 200, { ready: !reason, ...(reason && { reason }), ...s });
       },
       '/metrics': async (_req, res) => {
         const { body, contentType } = await node.metrics.metrics.render();

@@ -8,6 +8,7 @@ export interface NodeNumbers {
   openTickets: number;
   clients: number;
   proxyConnected: boolean;
+  diskFull: boolean;
   submitted: number;
   executed: number;
   localRuns: number;
@@ -47,6 +48,9 @@ export class NodeMetrics {
     m.gauge('client_connections', 'Open client connections', () => snap().clients);
     m.gauge('proxy_connected', '1 while joined to the proxy', () =>
       snap().proxyConnected ? 1 : 0,
+    );
+    m.gauge('disk_full', '1 while new jobs are refused because the disk is full', () =>
+      snap().diskFull ? 1 : 0,
     );
   }
 

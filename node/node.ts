@@ -316,6 +316,9 @@ export class PetrelNode {
     return {
       nodeId: this.nodeId,
       proxyConnected: this.link.ready,
+      /** New jobs are refused: its disk is full, or it is stopping. */
+      diskFull: this.tickets.diskFull,
+      draining: this.draining,
       /** Times this node joined the proxy since it started. */
       proxyJoins: this.link.connects,
       localFallback: this.origin.fallbackActive,

@@ -3,7 +3,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
-import { LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
+import { freePort, LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
 
 /**
  * A full disk for real: DATA_DIR on a small tmpfs, filled by another file. Needs root (mount).
@@ -55,10 +55,14 @@ t.test(
     const dataDir = join(disk, 'node');
     mkdirSync(dataDir);
     const proxy = await spawnProxy(t.teardown, tempDir(t.teardown));
+    const httpPort = await freePort();
     const a = await spawnNode(t.teardown, proxy.port, dataDir, {
       NODE_ID: 'a',
       DURABILITY: 'fsync',
+      HTTP_PORT: String(httpPort),
     });
+    const readyz = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status;
+    t.equal(await readyz(), 200, 'ready for clients');
     await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'b' });
     const c = await LineClient.connect(a.port, t.teardown);
     const acked: string[] = [];
@@ -76,6 +80,7 @@ t.test(
       /^ERR UNAVAILABLE the disk/,
       'and keeps saying so',
     );
+    t.equal(await readyz(), 503, 'not ready for clients while full: they go to other nodes');
     for (const tk of acked.slice(0, 20)) {
       t.match(await c.ask(`WAIT ${tk} 20000`), /"state":"done"/, 'an issued ticket answers');
     }
@@ -93,6 +98,7 @@ t.test(
       `disk full (node): SUBMIT taken again ${Date.now() - freedAt} ms after space returned`,
     );
     acked.push(again);
+    t.equal(await readyz(), 200, 'ready again');
     let done = 0;
     for (const tk of acked)
       if ((await c.ask(`WAIT ${tk} 30000`)).includes('"state":"done"')) done++;
