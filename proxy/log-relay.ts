@@ -71,6 +71,23 @@ export class LogRelay {
     if (!r || r.target !== from) return;
     this.relayed.delete(f.reqId);
     clearTimeout(r.timer);
+    this.answer(r, f);
+  }
+
+  /**
+   * `node` left: the reads waiting for it are answered `unavailable` now, so a follower moves
+   * on (to the job's next run, elsewhere) instead of waiting out its read.
+   */
+  gone(node: string): void {
+    for (const [reqId, r] of this.relayed) {
+      if (r.target !== node) continue;
+      this.relayed.delete(reqId);
+      clearTimeout(r.timer);
+      this.answer(r, unavailable(r.askerReqId, 0));
+    }
+  }
+
+  private answer(r: Relayed, f: LogData): void {
     if (typeof r.asker === 'function') r.asker(f);
     else this.peer(r.asker)?.send({ ...f, reqId: r.askerReqId });
   }

@@ -1,6 +1,7 @@
 import type { Logger } from '../shared/log.js';
 import type { FrameOf } from '../shared/protocol.js';
 import type { JobTypes } from './job-types.js';
+import type { LogRelay } from './log-relay.js';
 import type { Membership, NodeConn, NodeEntry } from './membership.js';
 import type { OriginLookups } from './origin-lookups.js';
 import { OPEN_CAPS, type NodeCaps } from './placement.js';
@@ -14,6 +15,7 @@ export interface NodeSessionsDeps extends ReconcileDeps {
   rerun: Rerun;
   types: JobTypes;
   lookups: OriginLookups;
+  logs: LogRelay;
   log: Logger;
 }
 
@@ -63,6 +65,7 @@ export class NodeSessions {
     const n = this.d.members.detach(nodeId, conn);
     if (!n) return;
     this.d.lookups.gone(nodeId);
+    this.d.logs.gone(nodeId);
     this.d.assignments.refresh(n);
     const requeued = this.d.assignments.requeueAll(n);
     this.d.log.warn({ node: nodeId, why, requeued }, 'node left');

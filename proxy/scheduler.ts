@@ -205,6 +205,7 @@ export class Scheduler {
       rerun,
       types,
       lookups,
+      logs: this.logs,
       log,
     });
     this.reports = new NodeReports({ table, assignments, results, schedules, members, outbox });
