@@ -58,7 +58,7 @@ export class Rerun {
     const again: Job[] = [];
     for (const id of ids) {
       const job = this.d.table.find(id);
-      error = job ? refusal(job) : this.unknown(id);
+      error = job ? (refusal(job) ?? this.blockedForGood(job, ids)) : this.unknown(id);
       if (error) break;
       again.push(job as Job);
     }
@@ -67,6 +67,24 @@ export class Rerun {
     // job may run already, or a CANCEL that came right after may have ended it again
     const views = error ? [] : again.map((j) => toView(j));
     this.d.committer.afterCommit(() => answer(views, error));
+  }
+
+  /**
+   * Why RETRY refuses a job that would only be cancelled again at once: a job it waits for
+   * (`after`) failed or was cancelled and is not run again with it. It names that job.
+   */
+  private blockedForGood(job: Job, ids: readonly string[]): Refusal | undefined {
+    for (const t of job.spec.after ?? []) {
+      const dep = this.d.table.find(t);
+      if (!dep || ids.includes(t) || (dep.state !== 'failed' && dep.state !== 'cancelled')) {
+        continue;
+      }
+      return {
+        code: 'BAD_REQUEST',
+        message: `${job.id} waits for ${t}, which is ${dep.state}: RETRY ${t} first`,
+      };
+    }
+    return undefined;
   }
 
   /** Why RETRY refuses `id`, which names no job: a schedule, or nothing. */
