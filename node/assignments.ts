@@ -29,6 +29,12 @@ interface Work {
 export class Assignments {
   private readonly work = new Map<string, Work>();
   private started: Array<{ id: string; at: number }> = [];
+  /**
+   * Later runs given while this node still stops an earlier one (a cancel, then a RETRY):
+   * taken, committed and acked once that run ends, so the rerun starts then, not at the
+   * proxy's next sweep.
+   */
+  private readonly parked = new Map<string, WireJob>();
   /** Hands every new dispatch straight back (the node is stopping). */
   refusing = false;
 
@@ -90,7 +96,12 @@ export class Assignments {
       const had = this.work.get(j.id);
       // A later run of a job whose last result waits for its ACK: the proxy recorded that
       // result before giving the job again (a retry), so the new run replaces it.
-      const rerun = had?.result && (j.attempt ?? 1) > had.attempt;
+      const later = had !== undefined && (j.attempt ?? 1) > had.attempt;
+      if (later && !had.result) {
+        this.parked.set(j.id, j); // unacked: after a crash here the proxy sends it again
+        continue;
+      }
+      const rerun = later && had.result;
       if (had && !rerun) {
         acks.push(j.id); // a resent dispatch
         continue;
@@ -162,6 +173,17 @@ export class Assignments {
     this.link.result(r);
     if (w.stored) this.store.finished(r);
     // else: the insert still queued writes the result too
+    this.takeParked(id);
+  }
+
+  /** Takes the later run parked behind `id`'s run, which just ended; false if none. */
+  private takeParked(id: string): boolean {
+    const next = this.parked.get(id);
+    if (!next) return false;
+    this.parked.delete(id);
+    // outside the executor's callback, which has not yet freed the slot
+    queueMicrotask(() => this.dispatched([next]));
+    return true;
   }
 
   /** Takes `id` out of the starts the next INFO would report (usually the last one). */
@@ -189,6 +211,7 @@ export class Assignments {
 
   /** Forgets a copy the proxy gave to another node. */
   drop(id: string): void {
+    this.parked.delete(id);
     this.executor.cancel(id, true);
     if (this.work.delete(id)) this.store.remove([id]);
   }
@@ -213,7 +236,10 @@ export class Assignments {
   handBack(ids: string[]): void {
     const mine = ids.filter((id) => this.work.has(id));
     if (mine.length === 0) return;
-    for (const id of mine) this.work.delete(id);
+    for (const id of mine) {
+      this.work.delete(id);
+      this.parked.delete(id);
+    }
     this.store.remove(mine);
     this.link.send({ type: 'RES_REQ', missing: mine });
   }
@@ -228,6 +254,7 @@ export class Assignments {
     if (!w || w.result) return;
     this.work.delete(id);
     this.store.remove([id]);
+    if (this.takeParked(id)) return; // the proxy moved on already: its later run takes over
     this.link.send({ type: 'RES_REQ', missing: ran ? [] : [id], lost: ran ? [id] : [] });
   }
 
