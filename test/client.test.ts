@@ -202,11 +202,12 @@ t.test('a wait that runs out names the time the caller gave, not its last reques
   });
   const petrel = await connect({ addr: `127.0.0.1:${port}` });
   t.teardown(() => petrel.close());
-  await t.rejects(petrel.wait(T, { timeoutMs: 60 }), {
+  // long enough that a loaded machine still fits a second question in before the deadline
+  await t.rejects(petrel.wait(T, { timeoutMs: 1500 }), {
     code: 'TIMEOUT',
-    message: 'not finished after 60 ms',
+    message: 'not finished after 1500 ms',
   });
-  t.ok(asked.length > 1, `asked again until the time ran out (${asked.join(', ')} ms)`);
+  t.ok(asked.length > 1, `asked again until the time ran out (${asked.length} times)`);
 });
 
 t.test('a node from before streams: the output comes as stdout', async (t) => {
