@@ -1,6 +1,6 @@
 import type { Committer } from '../shared/db.js';
 import { WireError, type WireCode } from '../shared/errors.js';
-import { isTerminal } from '../shared/job.js';
+import { isTerminal, requestedRunAt } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { JobStore } from './job-store.js';
 import { toView, type Job, type JobTable } from './job-table.js';
@@ -24,7 +24,8 @@ export type Refusal = { code: WireCode; message: string };
 
 /**
  * RETRY: a failed or cancelled job runs again under its ticket with a fresh budget (its runs
- * so far stay listed); of a job of tasks, the tasks that failed or were cancelled do. Its origin, which holds the ticket as final, is told to open it again
+ * so far stay listed); of a job of tasks, the tasks that failed or were cancelled do. It waits
+ * as a new job would: for its `runAt` or `delayMs` when that is still ahead, and for `after`. Its origin, which holds the ticket as final, is told to open it again
  * (REOPEN) until it confirms, so its clients see the job queued and then its new result.
  */
 export class Rerun {
@@ -106,7 +107,9 @@ export class Rerun {
     job.node = null;
     job.placed = false;
     job.startedAt = null;
-    job.dueAt = null;
+    // the time its spec asks for still holds: a job cancelled while it waited for it waits
+    // for it again (scheduled, as its view's runAt says), never runs early
+    job.dueAt = requestedRunAt(job.spec, job.submittedAt) ?? null;
     if (!job.spec.tasks || !this.d.tasks.again(job)) holding.admit(job);
     store.save(job);
     this.reopening.add(job.id);
