@@ -235,6 +235,7 @@ export class ClusterServer {
         const caps = capsOf({ labels: frame.labels, cpus: frame.cpus, memMb: frame.memMb });
         const { slots, holds, workers } = frame;
         const drop = scheduler.join(frame.nodeId, slots, holds, c, workers, caps);
+        term.nodeJoined(frame.nodeId);
         send({
           type: 'WELCOME',
           drop,

@@ -3,6 +3,7 @@ import type { Logger } from '../shared/log.js';
 import { EtcdWarnings } from './etcd-warnings.js';
 import {
   decodeSchedule,
+  nodeOfKey,
   typeOfKey,
   type GroupKeys,
   type GroupSchedule,
@@ -18,6 +19,8 @@ export interface Fence {
 export interface LoadedGroupState {
   schedules: GroupSchedule[];
   types: string[];
+  /** The nodes that joined earlier leaders and were not forgotten. */
+  nodes?: string[];
 }
 
 /**
@@ -30,9 +33,10 @@ export async function loadGroupState(
   keys: GroupKeys,
   log: Logger,
 ): Promise<LoadedGroupState> {
-  const [stored, typeKeys] = await Promise.all([
+  const [stored, typeKeys, nodeKeys] = await Promise.all([
     client.getAll().prefix(keys.schedules).strings(),
     client.getAll().prefix(keys.types).keys(),
+    client.getAll().prefix(keys.nodes).keys(),
   ]);
   const schedules: GroupSchedule[] = [];
   for (const [key, text] of Object.entries(stored)) {
@@ -41,7 +45,8 @@ export async function loadGroupState(
     else schedules.push(g);
   }
   const types = typeKeys.map((k) => typeOfKey(k, keys.types)).filter((t) => t !== undefined);
-  return { schedules, types };
+  const nodes = nodeKeys.map((k) => nodeOfKey(k, keys.nodes)).filter((n) => n !== undefined);
+  return { schedules, types, nodes };
 }
 
 const RETRY_FIRST_MS = 100;

@@ -15,10 +15,16 @@ import { runSpec } from './schedules.js';
 export interface GroupKeys {
   schedules: string;
   types: string;
+  /** One key per node that joined a leader: a new leader knows whom to wait for. */
+  nodes: string;
 }
 
 export function groupKeys(cluster: string): GroupKeys {
-  return { schedules: `/petrel/${cluster}/schedules/`, types: `/petrel/${cluster}/types/` };
+  return {
+    schedules: `/petrel/${cluster}/schedules/`,
+    types: `/petrel/${cluster}/types/`,
+    nodes: `/petrel/${cluster}/nodes/`,
+  };
 }
 
 /** A run a schedule fired that has not finished yet (a new leader issues it again). */
@@ -74,6 +80,13 @@ export function typeOfKey(key: string, prefix: string): string | undefined {
   if (!key.startsWith(prefix)) return undefined;
   const name = key.slice(prefix.length);
   return TYPE_NAME_RE.test(name) ? name : undefined;
+}
+
+/** The node id a key under `prefix` names, if it is one. */
+export function nodeOfKey(key: string, prefix: string): string | undefined {
+  if (!key.startsWith(prefix)) return undefined;
+  const id = key.slice(prefix.length);
+  return NodeIdSchema.safeParse(id).success ? id : undefined;
 }
 
 /** A pending run as the job it is: what the schedule fires, under the run's own ticket. */

@@ -121,3 +121,39 @@ export class GroupTypeStore implements TypeStorage {
     );
   }
 }
+
+/**
+ * The nodes of a proxy group, one etcd key each: written when a node first joins a leader,
+ * removed once a leader forgot it (away long, holding nothing). A leader that takes over counts
+ * them as away until they join it, so a ticket that none of the nodes joined so far knows is
+ * not declared unknown while its origin may simply not have joined yet.
+ */
+export class GroupNodeStore {
+  private readonly known: Set<string>;
+
+  constructor(
+    private readonly writer: GroupWriter,
+    private readonly keys: GroupKeys,
+    loaded: readonly string[],
+  ) {
+    this.known = new Set(loaded);
+  }
+
+  all(): string[] {
+    return [...this.known];
+  }
+
+  /** `id` joined this leader: recorded once (a leader that cannot write any more records nothing). */
+  joined(id: string): void {
+    if (this.known.has(id)) return;
+    this.known.add(id);
+    const value = JSON.stringify({ joinedAt: Date.now() });
+    this.writer.put(this.keys.nodes + id, value).catch(() => this.known.delete(id));
+  }
+
+  /** `id` was forgotten: later leaders need not wait for it. */
+  forgotten(id: string): void {
+    if (!this.known.delete(id)) return;
+    this.writer.remove(this.keys.nodes + id).catch(() => {});
+  }
+}

@@ -152,6 +152,17 @@ export class Membership {
     return this.connectedSize;
   }
 
+  /**
+   * Nodes known to exist that have not joined (yet): away, as if they had just left, until they
+   * join or are forgotten.
+   */
+  expect(ids: readonly string[], now = Date.now()): void {
+    for (const id of ids) {
+      const n = this.entry(id);
+      if (!n.conn) n.lastSeen = now;
+    }
+  }
+
   /** After a restart, every recovered node's grace period for its return starts now. */
   restartGrace(now = Date.now()): void {
     for (const n of this.nodes.values()) {

@@ -12,7 +12,7 @@ import { carryOver } from './carry-over.js';
 import type { EtcdElection } from './etcd-election.js';
 import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
 import { groupKeys } from './group-state.js';
-import { GroupScheduleStore, GroupTypeStore } from './group-stores.js';
+import { GroupNodeStore, GroupScheduleStore, GroupTypeStore } from './group-stores.js';
 import { createProxyHttp } from './http.js';
 import { PROXY_SCHEMA } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
@@ -285,6 +285,7 @@ export class PetrelProxy {
     return {
       schedules: new GroupScheduleStore(writer, keys, state.schedules),
       types: new GroupTypeStore(writer, keys, state.types),
+      nodes: new GroupNodeStore(writer, keys, loaded.nodes ?? []),
     };
   }
 

@@ -248,6 +248,8 @@ export class Scheduler {
   get nodes(): ReadonlyMap<string, NodeEntry> {
     return this.members.nodes;
   }
+  /** Nodes known to exist (a group's, at takeover): away until they join. */
+  expectNodes = (ids: readonly string[]): void => this.members.expect(ids);
   get counters(): Record<CounterName, number> {
     return this.count.values;
   }

@@ -6,6 +6,7 @@ import { Reclaim } from '../shared/reclaim.js';
 import { JobStore, type JobRecord } from './job-store.js';
 import { CHECK_EVERY_MS } from './membership.js';
 import { createPolicy } from './policies.js';
+import type { GroupNodeStore } from './group-stores.js';
 import { ScheduleStore, type ScheduleStorage } from './schedule-store.js';
 import { TypeStore, type TypeStorage } from './type-store.js';
 import { Scheduler } from './scheduler.js';
@@ -23,7 +24,12 @@ const TAKEOVER_SETTLE_MS = 750;
 export interface TermStores {
   schedules: ScheduleStorage;
   types: TypeStorage;
+  /** The group's nodes, known to every leader (see `GroupNodeStore`). */
+  nodes?: GroupNodeStore;
 }
+
+/** How often nodes a term forgot are removed from the group's record of its nodes. */
+const PRUNE_NODES_MS = 10_000;
 
 /**
  * One term of this proxy as the cluster's scheduler: the scheduler rebuilt from the file, its
@@ -36,6 +42,7 @@ export class LeaderTerm {
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly sweeps: Array<{ stop(): void }> = [];
   private ended = false;
+  private readonly roster: GroupNodeStore | undefined;
 
   constructor(
     readonly epoch: number,
@@ -84,6 +91,14 @@ export class LeaderTerm {
       },
       group?.types ?? new TypeStore(db, this.committer),
     );
+    this.roster = group?.nodes;
+    // nodes of earlier leaders are away until they join this one (as after a proxy restart)
+    if (this.roster) this.scheduler.expectNodes(this.roster.all());
+  }
+
+  /** A node joined this term: the group remembers it for the leaders after this one. */
+  nodeJoined(id: string): void {
+    this.roster?.joined(id);
   }
 
   /** NODE_TIMEOUT: a node silent this long is dead, whatever its connection looks like. */
@@ -126,6 +141,12 @@ export class LeaderTerm {
       }),
     );
     if (cfg.DISPATCH_PERIOD > 0) every(cfg.DISPATCH_PERIOD, () => scheduler.periodicDispatch());
+    const roster = this.roster;
+    if (roster) {
+      every(PRUNE_NODES_MS, () => {
+        for (const id of roster.all()) if (!scheduler.nodes.has(id)) roster.forgotten(id);
+      });
+    }
   }
 
   private stopTimers(): void {
