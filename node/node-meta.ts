@@ -1,13 +1,28 @@
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../shared/db.js';
+import { PetrelError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 
-/** NODE_ID if set, else the id generated on first start and kept in the database. */
+/**
+ * NODE_ID if set, else the id generated on first start and kept in the database. A NODE_ID
+ * other than the stored one is refused while the file holds unfinished work of the stored id:
+ * the proxy knows those tickets and jobs by that id, and would never deliver their results to
+ * the new one.
+ */
 export function nodeIdentity(db: Db, configured: string | undefined, log: Logger): string {
   const row = db.prepare("SELECT value FROM meta WHERE key = 'node_id'").get() as
     { value: string } | undefined;
   if (configured) {
     if (row && row.value !== configured) {
+      const open = unfinished(db);
+      if (open.tickets + open.jobs > 0) {
+        throw new PetrelError(
+          'ERR_DATA_DIR',
+          `DATA_DIR holds node ${row.value}, with ${open.tickets} unfinished tickets and ` +
+            `${open.jobs} jobs given it (to run or to report), which the proxy knows by that id: start it ` +
+            `with NODE_ID=${row.value} (or unset), or give NODE_ID=${configured} a DATA_DIR of its own`,
+        );
+      }
       log.warn({ was: row.value, now: configured }, 'NODE_ID differs from the stored id');
     }
     db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('node_id', ?)").run(configured);
@@ -17,6 +32,15 @@ export function nodeIdentity(db: Db, configured: string | undefined, log: Logger
   const id = `node-${randomBytes(4).toString('hex')}`;
   db.prepare("INSERT INTO meta (key, value) VALUES ('node_id', ?)").run(id);
   return id;
+}
+
+/** What the file holds that is not finished: tickets it issued, jobs it was given. */
+function unfinished(db: Db): { tickets: number; jobs: number } {
+  const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  return {
+    tickets: count("SELECT count(*) AS n FROM tickets WHERE state IN ('accepted', 'forwarded')"),
+    jobs: count('SELECT count(*) AS n FROM work'),
+  };
 }
 
 /** The newest proxy-group epoch this node saw: a deposed leader's is older. */
