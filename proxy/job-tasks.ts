@@ -225,7 +225,8 @@ export class JobTasks {
     if (r?.state === 'done' && r.startedAt !== null) p.durations.push(r.finishedAt - r.startedAt);
     if (p.open > 0 || isTerminal(p.job.state)) return;
     this.speculative.delete(p);
-    this.d.finish(p.job, jobResult(p.job.id, p.tasks, p.cancelled, Date.now()));
+    const result = jobResult(p.job.id, p.tasks, p.cancelled, Date.now());
+    this.d.finish(p.job, { ...result, attempt: mostRuns(p.tasks) });
   }
 
   /** The job's result reached its origin: its tasks leave memory. */
@@ -277,6 +278,7 @@ export class JobTasks {
     const view: JobView = {
       ...base,
       state: stateOf(p.tasks, false),
+      attempts: mostRuns(p.tasks),
       progress: progressOf(p.tasks),
       tasks: taskViews(p.tasks),
     };
@@ -318,6 +320,16 @@ export class JobTasks {
   get speculating(): boolean {
     return this.speculative.size > 0;
   }
+}
+
+/**
+ * A job of tasks' `attempts`: the most runs one of its tasks took (a retry, a RETRY, a copy, a
+ * run lost with its node each count), as a job's own `attempts` counts its runs.
+ */
+function mostRuns(tasks: readonly Job[]): number {
+  let most = 0;
+  for (const t of tasks) most = Math.max(most, t.attempt, t.result?.attempt ?? 0);
+  return most;
 }
 
 /** A task about to run again under RETRY: a fresh budget, its runs so far still listed. */
