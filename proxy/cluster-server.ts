@@ -34,6 +34,8 @@ export interface ClusterServerOptions {
 
 const HELLO_DEADLINE_MS = 5000;
 const PARK_MS = 5000;
+/** How often the same refusal of the same peer is logged again. */
+const REPEAT_REFUSAL_MS = 10_000;
 
 /** A node connection waiting for the group to have a leader. */
 interface Parked {
@@ -83,6 +85,8 @@ export class ClusterServer {
   refusedConnections = 0;
   private readonly sockets = new Set<WebSocket>();
   private readonly parked = new Set<Parked>();
+  /** Refusals said lately (peer and reason), with how many followed unsaid. */
+  private readonly refusals = new Map<string, { at: number; repeats: number }>();
 
   constructor(
     server: http.Server,
@@ -105,7 +109,17 @@ export class ClusterServer {
 
   private refuse(ws: WebSocket, code: number, reason: string, peer: string | undefined): void {
     this.refusedConnections++;
-    this.opts.log.warn({ peer, reason }, 'refused a node connection');
+    // a refused node tries again about every second: the same refusal is said seldom, counted
+    const key = `${peer} ${reason}`;
+    const now = Date.now();
+    const said = this.refusals.get(key);
+    if (said && now - said.at < REPEAT_REFUSAL_MS) said.repeats++;
+    else {
+      if (this.refusals.size > 1000) this.refusals.clear();
+      this.refusals.set(key, { at: now, repeats: 0 });
+      const repeats = said ? { repeats: said.repeats } : {};
+      this.opts.log.warn({ peer, reason, ...repeats }, 'refused a node connection');
+    }
     safeClose(ws, code, reason);
   }
 
