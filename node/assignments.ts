@@ -1,7 +1,7 @@
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
-import { MAX_BATCH, type FrameOf, type WireJob } from '../shared/protocol.js';
+import { MAX_BATCH, MAX_LOST_WHY, type FrameOf, type WireJob } from '../shared/protocol.js';
 import type { Executor } from './executor.js';
 import type { RunOutcome } from './job-runner.js';
 import type { ProxyLink } from './proxy-link.js';
@@ -247,15 +247,18 @@ export class Assignments {
   /**
    * A job's run here ended without a result (its worker left or went silent), or it could not
    * start (no worker of its type is left): it goes back to the proxy to be placed again, a run
-   * that started counting as lost. Without the link, the proxy learns it from the next HELLO.
+   * that started counting as lost, with `why` for its run's error. Without the link, the proxy
+   * learns it from the next HELLO.
    */
-  lost(id: string, ran: boolean): void {
+  lost(id: string, ran: boolean, why: string): void {
     const w = this.work.get(id);
     if (!w || w.result) return;
     this.work.delete(id);
     this.store.remove([id]);
     if (this.takeParked(id)) return; // the proxy moved on already: its later run takes over
-    this.link.send({ type: 'RES_REQ', missing: ran ? [] : [id], lost: ran ? [id] : [] });
+    if (!ran) return void this.link.send({ type: 'RES_REQ', missing: [id] });
+    const lost = [{ id, why: why.slice(0, MAX_LOST_WHY) }];
+    this.link.send({ type: 'RES_REQ', lost });
   }
 
   /** Sends again the unacknowledged results that finished before `cutoff` (all: Infinity). */

@@ -307,7 +307,7 @@ export class PetrelNode {
     this.log.info({ job: id, why }, 'a job left its worker; placing it again');
     if (this.origin.runsLocally(id)) this.origin.lostLocally(id);
     // a stopping node closed the worker connections itself: that run is not counted as lost
-    else this.assignments.lost(id, ran && !this.draining);
+    else this.assignments.lost(id, ran && !this.draining, why);
     this.info.scheduleInfo();
   }
 

@@ -300,18 +300,20 @@ export class Assignments {
 
   /**
    * Puts a job back in the queue, or fails it as LOST when its runs are used up. A task with a
-   * speculative copy loses only the copy that `from` held: the other runs on.
+   * speculative copy loses only the copy that `from` held: the other runs on. A lost run's
+   * error, and the job's when it fails, is `LOST: <why>` (`LOST` when the node said no reason).
    */
-  requeue(job: Job, wasRunning: boolean, from?: NodeEntry): void {
+  requeue(job: Job, wasRunning: boolean, from?: NodeEntry, why?: string): void {
     if (job.copy && from && this.dropCopy(job, from)) return;
     const n = job.node ? this.d.members.get(job.node) : undefined;
     if (n) this.letGo(job, n);
     // a placement that never started is no attempt: the next one takes its number
     if (job.state === 'assigned' && !wasRunning && job.attempt > 0) job.attempt--;
+    const error = why ? `LOST: ${why}` : 'LOST';
     if (wasRunning) {
       job.lostRuns++;
       const { node, attempt, startedAt } = job;
-      job.runs.push({ node, attempt, error: 'LOST', startedAt, finishedAt: Date.now() });
+      job.runs.push({ node, attempt, error, startedAt, finishedAt: Date.now() });
     }
     if (job.lostRuns >= job.spec.maxAttempts) {
       this.d.counters.bump('lost');
@@ -320,7 +322,7 @@ export class Assignments {
         state: 'failed',
         exitCode: null,
         output: '',
-        error: 'LOST',
+        error,
         node: job.node,
         attempt: job.attempt,
         startedAt: job.startedAt,
@@ -341,7 +343,8 @@ export class Assignments {
   /** Every job `n` holds goes back to the queue (its node died or left). */
   requeueAll(n: NodeEntry): number {
     const jobs = [...n.jobs];
-    for (const job of jobs) this.requeue(job, job.state === 'running', n);
+    const why = `its node ${n.id} left`;
+    for (const job of jobs) this.requeue(job, job.state === 'running', n, why);
     return jobs.length;
   }
 

@@ -1,5 +1,5 @@
 import { isTerminal } from '../shared/job.js';
-import { MAX_BATCH, type FrameOf } from '../shared/protocol.js';
+import { lostRun, MAX_BATCH, type FrameOf } from '../shared/protocol.js';
 import type { Assignments } from './assignments.js';
 import type { JobTable } from './job-table.js';
 import type { Membership, NodeEntry } from './membership.js';
@@ -52,9 +52,11 @@ export class NodeReports {
       if (job && job.node === n.id && !isTerminal(job.state)) assignments.requeue(job, false);
     }
     // runs lost on the node (a worker left or went silent) count against maxAttempts
-    for (const id of f.lost) {
+    for (const { id, why } of f.lost.map(lostRun)) {
       const job = table.get(id);
-      if (job && job.node === n.id && !isTerminal(job.state)) assignments.requeue(job, true);
+      if (job && job.node === n.id && !isTerminal(job.state)) {
+        assignments.requeue(job, true, undefined, why);
+      }
     }
     results.onRequested(n, f.requests);
     this.d.schedules.requested(n.id, f.requests);

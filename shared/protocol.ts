@@ -169,6 +169,16 @@ export const RequestOfResSchema = z
     epoch,
   })
   .strict();
+/** The longest reason a node gives for a lost run. */
+export const MAX_LOST_WHY = 300;
+/** A run lost on a node, and why (`its worker disconnected`...). */
+export const LostRunSchema = z
+  .object({ id: TicketSchema, why: z.string().max(MAX_LOST_WHY) })
+  .strict();
+/** A lost run of a RES_REQ, as either release sends it: its id and reason (if said). */
+export function lostRun(l: string | { id: string; why: string }): { id: string; why?: string } {
+  return typeof l === 'string' ? { id: l } : l;
+}
 /**
  * The answer to REQUEST_OF_RES: finished results (acked like RESULT), ids the sender in turn
  * asks for, ids it has never heard of, and, for a lookup, client views.
@@ -181,8 +191,15 @@ export const ResReqSchema = z
     requests: Ids.default([]),
     /** From a node: ids it never heard of, or hands back; from the proxy: results expired. */
     missing: Ids.default([]),
-    /** Jobs whose run was lost here (a worker left or went silent): counted as lost runs. */
-    lost: Ids.default([]),
+    /**
+     * Jobs whose run was lost here (a worker left or went silent), each with why: counted as
+     * lost runs, the reason shown in the run's `error` (`LOST: <why>`). A bare id is a node of
+     * the previous release, which said no reason.
+     */
+    lost: z
+      .array(z.union([TicketSchema, LostRunSchema]))
+      .max(MAX_BATCH)
+      .default([]),
     views: z.array(JobViewSchema).max(MAX_BATCH).default([]),
     /** A request refused: the code and message the client is to see. */
     error: z

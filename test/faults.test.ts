@@ -226,7 +226,7 @@ t.test('a job whose nodes keep dying fails as LOST after maxAttempts', async (t)
   }
   const v = JSON.parse((await c.ask(`WAIT ${victim} 10000`)).slice(3)) as View;
   t.equal(v.state, 'failed');
-  t.equal(v.error, 'LOST');
+  t.equal(v.error, 'LOST: its node y left', 'the error says which node left');
   t.equal(v.attempts, 2);
   t.equal((await cluster(proxy.port)).totals.lost, 1);
   t.equal(await c.ask(`CANCEL ${blocker}`), 'OK cancelled');

@@ -93,7 +93,7 @@ t.test('a stopping run lost (its worker left) gives way to the rerun, unreported
   a.onStarted(id, 10);
   a.cancel(id);
   a.dispatched([wire(id, 2)]);
-  a.lost(id, true);
+  a.lost(id, true, 'its worker disconnected');
   t.same(sent, [], 'no "lost" report: the proxy would take it for the rerun');
   await Promise.resolve();
   t.same(

@@ -65,7 +65,7 @@ t.test('a worker leaving costs its job one attempt and its node nothing', async 
   t.equal(queued.attempts, 1, 'one run so far');
   t.same(
     queued.runs?.map((r) => [r.attempt, r.error]),
-    [[1, 'LOST']],
+    [[1, 'LOST: its worker disconnected']],
     'the lost run is listed once',
   );
 
@@ -80,7 +80,7 @@ t.test('a worker leaving costs its job one attempt and its node nothing', async 
   t.same(
     done.runs?.map((r) => [r.attempt, r.error ?? null]),
     [
-      [1, 'LOST'],
+      [1, 'LOST: its worker disconnected'],
       [2, null],
     ],
     'one entry per run',
