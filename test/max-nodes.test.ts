@@ -3,7 +3,7 @@ import { startProxy, until } from './helpers/cluster.js';
 import { RawNode } from './helpers/fuzz.js';
 
 // MAX_NUM_NODES counts the nodes joined now: a node that leaves frees its place, and a node
-// already joined may always come back on a new connection.
+// already joined may come back on a new connection once its old one closed.
 
 t.test('MAX_NUM_NODES refuses one node too many, and counts a node that left out', async (t) => {
   const proxy = await startProxy(t.teardown, { MAX_NUM_NODES: '2' });
@@ -27,9 +27,13 @@ t.test('MAX_NUM_NODES refuses one node too many, and counts a node that left out
   t.match(refused.reason, /MAX_NUM_NODES \(2\) reached/);
   t.equal(proxy.scheduler.connectedCount, 2, 'the refused node was never counted');
 
+  // while b's connection is alive, another with its id is a second process: refused
+  const twin = await join('b');
+  t.equal((await twin.closedWith()).code, 4009, 'a NODE_ID in use by a live node is refused');
+  b.terminate();
+  await until(() => proxy.scheduler.connectedCount === 1, 10_000, 'b to be counted out');
   const again = await join('b');
   await again.frame('WELCOME');
-  t.equal((await b.closedWith()).code, 4000, 'the older connection of b is replaced');
   t.equal(proxy.scheduler.connectedCount, 2, 'a node back on a new connection counts once');
 
   a.terminate();
