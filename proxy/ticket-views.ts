@@ -71,10 +71,10 @@ export class TicketViews {
   /**
    * Answers a node's question about `ids` (a lookup, or the state after its CANCEL). Tickets
    * this proxy does not know are asked of the other nodes after a takeover, and always when
-   * they are recent. For a CANCEL (`cancelled`), an open ticket only its origin knows was not
+   * they are recent. For a CANCEL (`forCancel`), an open ticket only its origin knows was not
    * cancelled: that answer is "try again", which the asking node does until its deadline.
    */
-  answerViews(n: NodeEntry, ids: string[], reqId: number | undefined, cancelled = false): void {
+  answerViews(n: NodeEntry, ids: string[], reqId: number | undefined, forCancel = false): void {
     const views = ids.map((id) => this.view(id)).filter((v): v is JobView => v !== null);
     const reply = (found: JobView[]) => n.conn?.send({ type: 'RES_REQ', reqId, views: found });
     if (reqId === undefined || views.length === ids.length) return void reply(views);
@@ -93,7 +93,7 @@ export class TicketViews {
         this.d.members.get(node)?.conn?.send({ type: 'REQUEST_OF_RES', ids: unknown, reqId: id }),
       (found, complete) => {
         const all = [...views, ...found];
-        if (cancelled && found.some((v) => !isTerminal(v.state))) {
+        if (forCancel && found.some((v) => !isTerminal(v.state))) {
           const error = { code: 'UNAVAILABLE', message: NOT_YET_HERE } as const;
           return void n.conn?.send({ type: 'RES_REQ', reqId, views, error });
         }
