@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     });
     log.info(
       { port: cfg.HTTP_PORT },
-      `HTTP API on http://${cfg.CLIENT_HOST}:${cfg.HTTP_PORT}/v1 (and /healthz, /metrics)`,
+      `HTTP API on http://${cfg.CLIENT_HOST}:${cfg.HTTP_PORT}/v1 (and /healthz, /readyz, /metrics)`,
     );
   }
   onStopSignals(
