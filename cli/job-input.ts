@@ -16,6 +16,18 @@ export function retriesArg(text: string): number {
   return n;
 }
 
+/**
+ * `petrel run --json '{...}'` (or map): their `--json` is only the output's, so the spec would
+ * be taken for the program's name; refused with where a spec goes instead.
+ */
+export function programNotSpec(command: string, program: string): void {
+  if (!program.trimStart().startsWith('{')) return;
+  throw new WireError(
+    'BAD_REQUEST',
+    `${command} takes a program, not a job spec: a spec goes to petrel submit --json '{...}'`,
+  );
+}
+
 /** `NAME=value` pairs as an environment object. */
 export function envOf(pairs: string[]): Record<string, string> {
   const env: Record<string, string> = {};

@@ -44,10 +44,9 @@ t.test('submit, wait, status, result, cancel, ls, top: text and --json', async (
   t.match(result.stdout, /done.*\nhello cli\n$/);
 
   const spec = JSON.stringify({ type: 'sleep', args: [60000], priority: 5 });
-  const slow = JSON.parse((await petrel(['submit', '--json', spec], { env })).stdout) as {
-    ticket: string;
-  };
-  t.match(slow.ticket, TICKET, '--json {spec} answers JSON');
+  // --json '{...}' gives the spec: the bare ticket, as t=$(petrel submit --json '{...}') wants
+  const slow = { ticket: (await petrel(['submit', '--json', spec], { env })).stdout.trim() };
+  t.match(slow.ticket, TICKET, '--json {spec} answers the bare ticket');
   const cancelled = await petrel(['cancel', slow.ticket, '--json'], { env });
   t.same(JSON.parse(cancelled.stdout), { ticket: slow.ticket, state: 'cancelled' });
   const failedWait = await petrel(['wait', slow.ticket, ticket], { env });

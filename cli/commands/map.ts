@@ -16,7 +16,7 @@ import {
 import { EXIT } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
-import { readLines, retriesArg } from '../job-input.js';
+import { programNotSpec, readLines, retriesArg } from '../job-input.js';
 import { MapProgress } from '../map-progress.js';
 import { isClipped, TaskPrinter, type Task } from '../task-printer.js';
 
@@ -53,6 +53,7 @@ export function register(program: Command): void {
       .passThroughOptions(),
   ).action(
     action(async (program: string, args: string[], opts: MapOptions) => {
+      programNotSpec('map', program);
       const lines = await readLines();
       if (lines.length === 0) return EXIT.OK;
       return withClient(opts, (c) => mapLines(c, program, args, lines, opts));

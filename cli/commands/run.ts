@@ -16,7 +16,7 @@ import {
 import { exitCodeOfJob } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
-import { envOf, readStdin, retriesArg } from '../job-input.js';
+import { envOf, programNotSpec, readStdin, retriesArg } from '../job-input.js';
 
 interface RunOptions extends CommonOptions {
   timeout?: number;
@@ -44,6 +44,7 @@ export function register(program: Command): void {
       .passThroughOptions(),
   ).action(
     action(async (program: string, args: string[], opts: RunOptions) => {
+      programNotSpec('run', program);
       const spec = {
         type: 'exec',
         args: [program, ...args],

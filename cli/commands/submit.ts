@@ -15,6 +15,10 @@ import { retriesArg } from '../job-input.js';
 
 interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   json?: boolean | string;
+  /** The spec `--json '{...}'` gave, whichever `--json` came last. */
+  jsonSpec?: string;
+  /** `--json` given as the flag (machine-readable output), not only for a spec. */
+  jsonOutput?: boolean;
   priority?: number;
   timeout?: number;
   maxAttempts?: number;
@@ -31,8 +35,10 @@ const signedInt = (text: string): number => {
   return Number(text);
 };
 
+const isSpec = (text: string) => text.trimStart().startsWith('{');
+
 export function register(program: Command): void {
-  common(
+  const cmd = common(
     program
       .command('submit')
       .description(
@@ -67,16 +73,23 @@ export function register(program: Command): void {
       action(async (type: string | undefined, args: string[], opts: SubmitOptions) => {
         const spec = specOf(type, args, opts);
         const ticket = await withClient(opts as CommonOptions, (c) => c.submit(spec));
-        out(opts.json ? JSON.stringify({ ticket }) : ticket);
+        // `--json '{...}'` only gives the spec: the bare ticket, for t=$(petrel submit ...)
+        out(opts.jsonOutput ? JSON.stringify({ ticket }) : ticket);
       }),
     );
+  // one name, two meanings: each `--json` is told apart here, in whatever order they come
+  // (`petrel --json submit --json '{...}'` wants both the spec and JSON output)
+  cmd.on('option:json', (value: string | null) => {
+    if (value !== null && isSpec(value)) cmd.setOptionValue('jsonSpec', value);
+    else cmd.setOptionValue('jsonOutput', true);
+  });
 }
 
 function specOf(type: string | undefined, args: string[], o: SubmitOptions): SubmitSpec {
   let base: Record<string, unknown>;
-  if (typeof o.json === 'string' && o.json.trimStart().startsWith('{')) {
+  if (o.jsonSpec !== undefined) {
     try {
-      base = JSON.parse(o.json) as Record<string, unknown>;
+      base = JSON.parse(o.jsonSpec) as Record<string, unknown>;
     } catch {
       throw new WireError('BAD_REQUEST', '--json: the spec is not valid JSON');
     }
@@ -85,7 +98,9 @@ function specOf(type: string | undefined, args: string[], o: SubmitOptions): Sub
   } else {
     // `--json echo hi`: the flag took the type as its value
     const words =
-      typeof o.json === 'string' ? [o.json, ...(type ? [type] : []), ...args] : [type, ...args];
+      typeof o.json === 'string' && !isSpec(o.json)
+        ? [o.json, ...(type ? [type] : []), ...args]
+        : [type, ...args];
     const [t, ...afterType] = words;
     // `petrel submit exec -- ls -l`: the `--` only ends petrel's own options
     const rest = afterType[0] === '--' ? afterType.slice(1) : afterType;
