@@ -41,6 +41,8 @@ export class Cancels {
 
   /** Ends a job that has not finished as cancelled, with `error` saying why. */
   private end(job: Job, error: string): void {
+    // a running job's result keeps what it printed: it waits for its node's report of the stop
+    this.d.results.awaitStop(job);
     this.d.results.finish(
       job,
       {

@@ -43,6 +43,13 @@ export interface ResultsDeps {
 const SETTLED_KEPT = 10_000;
 
 /**
+ * How long the result of a job cancelled while it ran waits for its node's report of the
+ * stopped run (which has the output printed so far) before it goes to the origin without it:
+ * a node stops a run within moments, a program whose descendants hold its pipes within 2 s.
+ */
+export const STOP_REPORT_MS = 2_500;
+
+/**
  * Results and their delivery: the first result of a job counts (later ones are duplicates), a
  * failed run comes back after its backoff while its `retry` budget lasts, the final result is
  * committed before anyone hears of it, and it is pushed to the job's origin until the origin
@@ -56,6 +63,11 @@ export class Results {
    * the proxy heard) is of a run settled already, never the new run's result.
    */
   private readonly settledAttempts = new Map<string, number>();
+  /**
+   * Jobs cancelled while running on a connected node: the run it stops, and until when their
+   * result waits for that node's report of it (memory only: after a restart it goes without).
+   */
+  private readonly stopping = new Map<string, { node: string; attempt: number; until: number }>();
 
   constructor(private readonly d: ResultsDeps) {}
 
@@ -83,6 +95,7 @@ export class Results {
         if (!resent && r.state !== 'cancelled') {
           counters.bump('duplicates');
         }
+        this.stopped(job, n, r);
         outbox.ack(n, 'result', r.id);
         continue;
       }
@@ -117,9 +130,58 @@ export class Results {
     });
   }
 
+  /**
+   * `job` is being cancelled (its result comes next): if it runs on a connected node, its
+   * result waits for that node's report of the stopped run, to keep what it printed.
+   */
+  awaitStop(job: Job, now = Date.now()): void {
+    const n = job.node ? this.d.members.get(job.node) : undefined;
+    if (!n?.conn || job.parent !== null) return;
+    if (job.state !== 'running' && job.state !== 'assigned') return;
+    this.stopping.set(job.id, { node: n.id, attempt: job.attempt, until: now + STOP_REPORT_MS });
+  }
+
+  /**
+   * `n` reported the run of `job` it stopped for a cancel: the cancelled result takes its
+   * output and lists the run, then goes to the origin (it waited for this, see `awaitStop`).
+   */
+  private stopped(job: Job, n: NodeEntry, r: JobResult): void {
+    const s = this.stopping.get(job.id);
+    const cur = job.result;
+    if (!s || s.node !== n.id || s.attempt !== r.attempt || cur?.state !== 'cancelled') return;
+    s.until = Infinity; // held until the push below
+    const release = () => {
+      this.stopping.delete(job.id);
+      this.push(job);
+    };
+    // stopped before it started: nothing printed, no run to list
+    if (!r.startedAt) return this.d.committer.afterCommit(release);
+    const error = r.state === 'cancelled' ? cur.error : r.error;
+    job.runs.push(runOfResult({ ...r, node: n.id, error }));
+    // a new object: the job's stored text is made again from it
+    job.result = {
+      ...cur,
+      output: r.output,
+      startedAt: cur.startedAt ?? r.startedAt,
+      runs: [...job.runs],
+    };
+    this.d.store.finish(job, release);
+  }
+
+  /** Whether the result of `job` still waits for the report of its stopped run. */
+  private held(job: Job, now = Date.now()): boolean {
+    const s = this.stopping.get(job.id);
+    if (!s) return false;
+    // a RETRY since runs it again: its next result goes as any other
+    if (now < s.until && job.state === 'cancelled' && job.attempt === s.attempt) return true;
+    this.stopping.delete(job.id);
+    return false;
+  }
+
   /** The origin ran (or cancelled) a job itself while the proxy was away. */
   originDecided(job: Job, r: JobResult, origin?: NodeEntry): void {
     const { table, store } = this.d;
+    this.stopping.delete(job.id); // the origin's result, with its output, is the one
     const live = table.get(job.id);
     if (!live || isTerminal(live.state)) {
       const rec = live ?? job;
@@ -239,7 +301,7 @@ export class Results {
   push(job: Job): void {
     const origin = this.d.members.get(job.origin);
     // a task's result goes no further: its job's result, when it ends, carries it
-    if (!origin || !job.result || job.parent !== null) return;
+    if (!origin || !job.result || job.parent !== null || this.held(job)) return;
     if (this.d.outbox.result(origin, resultJson(job))) job.sentAt = Date.now();
     // its text was made for its row and this push; a resend makes it again
     job.resultJson = undefined;
@@ -254,6 +316,8 @@ export class Results {
 
   /** Resends results unacknowledged for `periodMs` (a lost frame). */
   resendDue(periodMs: number, now = Date.now()): void {
+    // a stopped run never reported (its node left): its job's result goes without its output
+    for (const [id, s] of this.stopping) if (now >= s.until) this.stopping.delete(id);
     for (const job of this.d.table.values()) {
       if (isTerminal(job.state) && !job.delivered && now - job.sentAt >= periodMs) this.push(job);
     }
