@@ -216,7 +216,10 @@ export class ClusterServer {
           return this.refuse(ws, 1008, `expected HELLO, got ${frame.type}`, peer);
         }
         clearTimeout(deadline);
-        if (secret && (!frame.proof || !proofMatches(secret, nonce, frame.nodeId, frame.proof))) {
+        if (secret && !frame.proof) {
+          return this.refuse(ws, 4001, 'no CLUSTER_SECRET proof: the node has no secret', peer);
+        }
+        if (secret && !proofMatches(secret, nonce, frame.nodeId, frame.proof ?? '')) {
           return this.refuse(ws, 4001, 'wrong CLUSTER_SECRET proof', peer);
         }
         if (!secret && frame.proof) {
