@@ -43,6 +43,10 @@ export class Schedules {
   private reissue: WireJob[];
   /** Runs fired whose firing is not yet durable: not shown until they are issued. */
   private readonly issuing = new Set<string>();
+  /** Firings skipped per schedule since this proxy started (see `fireDue`). */
+  private readonly skips = new Map<string, number>();
+  /** Schedules whose latest firing was skipped: logged once, when that began. */
+  private readonly skipping = new Set<string>();
 
   constructor(private readonly d: ScheduleDeps) {
     this.now = d.now ?? Date.now;
@@ -114,9 +118,11 @@ export class Schedules {
   view(id: string): JobView | null {
     const s = this.all.get(id);
     if (!s) return null;
+    const skipped = this.skips.get(s.id);
     return {
       ticket: s.id,
       state: s.state === 'active' ? 'scheduled' : 'cancelled',
+      ...(skipped === undefined ? {} : { skipped }),
       cron: s.spec.cron,
       tz: s.tz,
       next: s.nextDue,
@@ -188,12 +194,23 @@ export class Schedules {
     for (const s of this.all.values()) {
       if (s.state === 'cancelled' && (s.cancelledAt ?? 0) < before) gone.push(s.id);
     }
-    for (const id of gone) this.all.delete(id);
+    for (const id of gone) {
+      this.all.delete(id);
+      this.skips.delete(id);
+      this.skipping.delete(id);
+    }
     this.d.store.expire(before, gone);
     return gone.length;
   }
 
-  /** Fires every schedule that is due now, then arms the timer for the next due time. */
+  /**
+   * Fires every schedule that is due now, then arms the timer for the next due time. A firing
+   * is skipped while the schedule's previous run still waits to run (queued: no node can take
+   * it, or none is free; scheduled: a retry's backoff; blocked), so runs that cannot be placed
+   * do not pile up one per due time; a running one does not hold the next back. A skip is
+   * counted (`skipped` in the view) and logged once per streak, and moves the due time in
+   * memory only: after a restart the stored one fires, or is skipped, once, as a missed one.
+   */
   fireDue(): void {
     const now = this.now();
     this.issueAgain();
@@ -201,6 +218,13 @@ export class Schedules {
       if (s.state !== 'active') continue;
       const f = firingAt(s.spec.cron as string, s.tz, s.nextDue, now);
       if (!f) continue;
+      const previous = s.runs[0];
+      if (previous !== undefined && this.waitsToRun(previous)) {
+        s.nextDue = f.next;
+        this.skip(s, previous, f.dueAt);
+        continue;
+      }
+      this.skipping.delete(s.id);
       const ticket = newTicket(now);
       const run = { id: ticket, spec: runSpec(s.spec), origin: s.origin, submittedAt: now };
       s.nextDue = f.next;
@@ -217,6 +241,23 @@ export class Schedules {
       );
     }
     this.arm();
+  }
+
+  /** Whether a run waits to run, not started or between retries (one expired ended long ago). */
+  private waitsToRun(ticket: string): boolean {
+    if (this.issuing.has(ticket)) return true;
+    const state = this.d.stateOf(ticket);
+    return state === 'queued' || state === 'scheduled' || state === 'blocked';
+  }
+
+  private skip(s: ScheduleRecord, previous: string, dueAt: number): void {
+    this.skips.set(s.id, (this.skips.get(s.id) ?? 0) + 1);
+    if (this.skipping.has(s.id)) return;
+    this.skipping.add(s.id);
+    this.d.log.warn(
+      { schedule: s.id, run: previous, due: new Date(dueAt).toISOString() },
+      'schedule firing skipped: its previous run still waits to run (skipped again until it runs)',
+    );
   }
 
   /** Issues again the runs an earlier leader fired that it may not have finished. */

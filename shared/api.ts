@@ -67,6 +67,11 @@ export const JobResultSchema = z
     cron: z.string().optional(),
     tz: z.string().optional(),
     next: Time.nullable().optional().describe("a schedule's next firing"),
+    skipped: z
+      .number()
+      .int()
+      .optional()
+      .describe("a schedule's firings skipped while its previous run had not started"),
   })
   .loose()
   .meta({ id: 'JobResult', description: 'A job as far as it is known (fields known so far)' });

@@ -113,6 +113,8 @@ export const JobViewSchema = z
     tz: z.string().optional(),
     /** A schedule's next firing. */
     next: z.number().int().nullable().optional(),
+    /** A schedule's firings skipped while its previous run had not started. */
+    skipped: z.number().int().min(0).optional(),
   })
   .strict();
 
@@ -150,6 +152,7 @@ export function viewToClient(v: JobView): Record<string, unknown> {
   if (v.cron !== undefined) out.cron = v.cron;
   if (v.tz !== undefined) out.tz = v.tz;
   if (v.next !== undefined) out.next = v.next === null ? null : iso(v.next);
+  if (v.skipped !== undefined) out.skipped = v.skipped;
   if (v.exitCode !== undefined && v.exitCode !== null) out.exitCode = v.exitCode;
   if (v.output !== undefined && isTerminal(v.state)) out.output = v.output;
   if (v.error) out.error = v.error;
@@ -179,6 +182,7 @@ export function viewToClientJson(v: JobView): string {
   if (v.cron !== undefined) s = add(s, 'cron', v.cron);
   if (v.tz !== undefined) s = add(s, 'tz', v.tz);
   if (v.next !== undefined) s = v.next === null ? add(s, 'next', null) : time(s, 'next', v.next);
+  if (v.skipped !== undefined) s = add(s, 'skipped', v.skipped);
   if (v.exitCode !== undefined && v.exitCode !== null) s = add(s, 'exitCode', v.exitCode);
   if (v.output !== undefined && isTerminal(v.state)) s = add(s, 'output', v.output);
   if (v.error) s = add(s, 'error', v.error);

@@ -21,7 +21,7 @@ function open(dir: string, clock: { now: number }) {
   const schedules = new Schedules({
     store: new ScheduleStore(db, committer),
     issue: (j) => issued.push(j),
-    stateOf: () => 'queued',
+    stateOf: () => 'done', // each run ended before the next firing (see schedule-skips.test.ts)
     ack: (_origin, id) => acks.push(id),
     ended: (_origin, r) => ended.push(r),
     log: silentLogger(),
