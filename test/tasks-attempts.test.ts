@@ -1,5 +1,6 @@
 import t from 'tap';
 import { LineClient, startCluster, until } from './helpers/cluster.js';
+import { jobView, submitSpec } from './helpers/line-jobs.js';
 
 interface View {
   state: string;
@@ -8,17 +9,9 @@ interface View {
   progress?: { done: number; failed: number };
 }
 
-async function submit(c: LineClient, spec: unknown): Promise<string> {
-  const r = await c.ask(`SUBMIT ${JSON.stringify(spec)}`, 20_000);
-  if (!r.startsWith('OK ')) throw new Error(r);
-  return r.slice(3);
-}
-
-async function view(c: LineClient, verb: 'RESULT' | 'WAIT', ticket: string): Promise<View> {
-  const r = await c.ask(verb === 'WAIT' ? `WAIT ${ticket} 30000` : `RESULT ${ticket}`, 35_000);
-  if (!r.startsWith('OK ')) throw new Error(r);
-  return JSON.parse(r.slice(3)) as View;
-}
+const submit = submitSpec;
+const view = (c: LineClient, verb: 'RESULT' | 'WAIT', ticket: string) =>
+  jobView<View>(c, verb, ticket);
 
 // a task that always fails: it outlives its timeout
 const failing = { type: 'sleep', args: [5000], timeoutMs: 50 };
