@@ -53,21 +53,23 @@ t.test('a result too long for one line keeps its head and tail around a marker',
   );
 });
 
+/** A job for `runProgram` that `signal` takes back. */
+const jobWith = (signal: AbortSignal) => ({
+  ticket: '01JAAAAAAAAAAAAAAAAAAAAAA1',
+  type: 't',
+  args: [],
+  env: {},
+  stdin: undefined,
+  attempt: 1,
+  timeoutMs: undefined,
+  signal,
+  progress: () => {},
+});
+
 t.test(
   'petrel worker: a program printing more than a line holds keeps its head and tail',
   async (t) => {
-    const job = {
-      ticket: '01JAAAAAAAAAAAAAAAAAAAAAA1',
-      type: 't',
-      args: [],
-      env: {},
-      stdin: undefined,
-      attempt: 1,
-      timeoutMs: undefined,
-      signal: new AbortController().signal,
-      progress: () => {},
-    };
-    const out = await runProgram(['seq', '1', '200000'], job);
+    const out = await runProgram(['seq', '1', '200000'], jobWith(new AbortController().signal));
     t.ok(out.startsWith('1\n2\n3\n'), 'the head');
     t.ok(out.endsWith('199999\n200000\n'), 'the tail');
     t.match(out, /\[\.\.\. \d+ bytes dropped \.\.\.\]/);
@@ -77,17 +79,6 @@ t.test(
 t.test('petrel worker: a program and what it started end with its job', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'petrel-worker-program-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const jobWith = (signal: AbortSignal) => ({
-    ticket: '01JAAAAAAAAAAAAAAAAAAAAAA1',
-    type: 't',
-    args: [],
-    env: {},
-    stdin: undefined,
-    attempt: 1,
-    timeoutMs: undefined,
-    signal,
-    progress: () => {},
-  });
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
