@@ -322,7 +322,9 @@ export function createCommandHandler(api: NodeApi, opts: CommandOptions) {
         case 'RETRY': {
           const v = await api.retry(ticketArg(rest, 'RETRY'));
           if (!v) return err('NOT_FOUND', `no such ticket: ${rest}`);
-          return ok(v.state);
+          // DESIGN fixes the reply: the job is back in line; STATUS tells whether it first waits
+          // for its time (scheduled) or a dependency (blocked)
+          return ok('queued');
         }
         case 'LIST': {
           if (rest !== '' && !(CLIENT_STATES as readonly string[]).includes(rest.toLowerCase())) {

@@ -21,7 +21,7 @@ t.test('RETRY of a job cancelled before its time waits for that time again', asy
   const far = await submit(c, { type: 'echo', args: ['d'], delayMs: 60_000 });
   const runAt = (await view(c, 'RESULT', far)).runAt;
   t.equal(await c.ask(`CANCEL ${far}`), 'OK cancelled');
-  t.equal(await c.ask(`RETRY ${far}`), 'OK scheduled', 'RETRY says it waits for its time');
+  t.equal(await c.ask(`RETRY ${far}`), 'OK queued', 'RETRY answers as DESIGN fixes');
   const v = await view(c, 'RESULT', far);
   t.equal(v.state, 'scheduled', 'not run at once');
   t.equal(v.runAt, runAt, 'its runAt is the time it waits for');
@@ -31,7 +31,8 @@ t.test('RETRY of a job cancelled before its time waits for that time again', asy
   // a nearer time: RETRY puts it back to wait, and it runs then, not before
   const near = await submit(c, { type: 'echo', args: ['n'], delayMs: 1500 });
   t.equal(await c.ask(`CANCEL ${near}`), 'OK cancelled');
-  t.equal(await c.ask(`RETRY ${near}`), 'OK scheduled');
+  t.equal(await c.ask(`RETRY ${near}`), 'OK queued');
+  t.equal(await c.ask(`STATUS ${near}`), 'OK scheduled', 'it waits for its time');
   const done = await view(c, 'WAIT', near);
   t.equal(done.state, 'done');
   t.ok(Date.parse(done.startedAt!) >= Date.parse(done.runAt!), 'started at its time, not before');
