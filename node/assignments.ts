@@ -1,4 +1,4 @@
-import type { JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, type JobSpec } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { MAX_BATCH, MAX_LOST_WHY, type FrameOf, type WireJob } from '../shared/protocol.js';
@@ -203,7 +203,7 @@ export class Assignments {
         state: 'cancelled',
         exitCode: null,
         output: '',
-        error: 'cancelled',
+        error: CANCELLED_BY_CLIENT,
       };
       this.onFinished(id, cancelled, 0, Date.now());
     }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { posix } from 'node:path';
-import type { JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, type JobSpec } from '../shared/job.js';
 import type { OutputStream } from '../shared/run-log-format.js';
 import { clipNote, OutputClip } from '../shared/output-clip.js';
 
@@ -292,7 +292,7 @@ function failed(exitCode: number | null, output: string, error: string): RunOutc
 }
 
 function cancelled(output: string): RunOutcome {
-  return { state: 'cancelled', exitCode: null, output, error: null };
+  return { state: 'cancelled', exitCode: null, output, error: CANCELLED_BY_CLIENT };
 }
 
 function describe(err: unknown): string {

@@ -1,6 +1,6 @@
 import { WireError } from '../shared/errors.js';
 import { newTicket } from '../shared/ids.js';
-import { isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, isBuiltinType, isTerminal, type JobSpec } from '../shared/job.js';
 import { runOfResult, type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import { specJson as specJsonText } from '../shared/wire-text.js';
@@ -310,7 +310,12 @@ export class Origin {
   cancelHere(id: string): boolean {
     if (!this.runsLocally(id)) return false;
     const now = Date.now();
-    const out = { state: 'cancelled', exitCode: null, output: '', error: 'cancelled' } as const;
+    const out = {
+      state: 'cancelled',
+      exitCode: null,
+      output: '',
+      error: CANCELLED_BY_CLIENT,
+    } as const;
     if (this.here.cancel(id)) this.finishedLocally(id, out, now, now);
     return true;
   }

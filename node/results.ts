@@ -1,4 +1,4 @@
-import { isTerminal, type JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, isTerminal, type JobSpec } from '../shared/job.js';
 import { specViewFields, type JobResult, type JobView } from '../shared/job-view.js';
 import type { RunOutcome } from './job-runner.js';
 import type { TicketState } from './ticket-store.js';
@@ -87,13 +87,12 @@ export function resultOf(
 
 /** The result of a job a client cancelled before any run of it started. */
 export function cancelledBeforeRun(id: string, at: number): JobResult {
-  const error = 'cancelled by a client';
   return {
     id,
     state: 'cancelled',
     exitCode: null,
     output: '',
-    error,
+    error: CANCELLED_BY_CLIENT,
     node: null,
     attempt: 0,
     startedAt: null,

@@ -1,5 +1,5 @@
 import { Heap, type HeapItem } from '../shared/heap.js';
-import type { JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, type JobSpec } from '../shared/job.js';
 import type { RunOutcome } from './job-runner.js';
 import { clipNote, OutputClip, type ClippedOutput } from '../shared/output-clip.js';
 import { jobLine, type JobReport } from './worker-protocol.js';
@@ -201,7 +201,12 @@ export class WorkerPool {
     this.endLease(lease);
     lease.worker.link.send(`CANCEL ${id}`);
     if (!drop) {
-      const outcome: RunOutcome = { state: 'cancelled', exitCode: null, output: '', error: null };
+      const outcome: RunOutcome = {
+        state: 'cancelled',
+        exitCode: null,
+        output: '',
+        error: CANCELLED_BY_CLIENT,
+      };
       this.events.finished(id, outcome, lease.startedAt, Date.now());
     }
     this.pump(lease.job.type, Date.now());

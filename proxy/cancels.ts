@@ -1,5 +1,5 @@
 import type { Committer } from '../shared/db.js';
-import { isTerminal } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, isTerminal } from '../shared/job.js';
 import type { Job, JobTable } from './job-table.js';
 import type { JobTasks } from './job-tasks.js';
 import type { NodeEntry } from './membership.js';
@@ -25,7 +25,7 @@ export class Cancels {
       if (this.d.schedules.cancel(id)) continue;
       if (this.d.tasks.cancel(id)) continue;
       const job = this.d.table.get(id);
-      if (job && !isTerminal(job.state)) this.end(job, 'cancelled by a client');
+      if (job && !isTerminal(job.state)) this.end(job, CANCELLED_BY_CLIENT);
     }
     if (reqId !== undefined) {
       const answer = () => this.d.views.answerViews(n, ids, reqId, true);

@@ -1,5 +1,5 @@
 import { taskTicket } from '../shared/ids.js';
-import { isTerminal } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, isTerminal } from '../shared/job.js';
 import { type JobResult, type JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { Assignments } from './assignments.js';
@@ -252,7 +252,7 @@ export class JobTasks {
         state: 'cancelled',
         exitCode: null,
         output: '',
-        error: 'cancelled by a client',
+        error: CANCELLED_BY_CLIENT,
         node: t.node,
         attempt: t.attempt,
         startedAt: t.startedAt,

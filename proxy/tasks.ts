@@ -1,4 +1,4 @@
-import type { JobSpec } from '../shared/job.js';
+import { CANCELLED_BY_CLIENT, type JobSpec } from '../shared/job.js';
 import type { JobResult, Progress, TaskView } from '../shared/job-view.js';
 
 /**
@@ -134,7 +134,7 @@ export function jobResult(
   }
   let error: string | null = null;
   if (state === 'failed') error = `${progress.failed} of ${progress.total} tasks failed`;
-  if (state === 'cancelled') error = 'cancelled by a client';
+  if (state === 'cancelled') error = CANCELLED_BY_CLIENT;
   return {
     id,
     state,

@@ -15,6 +15,8 @@ export const DEFAULT_MAX_BACKOFF_MS = 60_000;
 /** How far ahead `delayMs` / `runAt` may reach: one year. */
 export const MAX_DELAY_MS = 366 * 24 * 60 * 60 * 1000;
 export const MAX_TASKS = 10_000;
+/** A cancelled job's `error`, wherever it was stopped (origin, another node, a worker, queued). */
+export const CANCELLED_BY_CLIENT = 'cancelled by a client';
 export const MAX_AFTER = 1000;
 export const MAX_STDIN_BYTES = 64 * 1024;
 export const MAX_ENV_VARS = 256;

@@ -52,5 +52,27 @@ t.test('a running job cancelled on another node keeps the output it printed', as
   t.ok(waited.runs?.[0]?.startedAt, 'with its start');
   const elsewhere = await view(c2, `RESULT ${ticket}`);
   t.equal(elsewhere.output, 'a\n', 'every node gives the same result');
-  for (const s of sleepers) t.equal(await c1.ask(`CANCEL ${s}`), 'OK cancelled');
+  // a run stopped at its origin says the same as one stopped elsewhere
+  for (const s of sleepers) {
+    t.equal(await c1.ask(`CANCEL ${s}`), 'OK cancelled');
+    const ended = await view(c2, `WAIT ${s} 10000`, 15_000);
+    t.same(
+      [ended.state, ended.node, ended.error],
+      ['cancelled', 'n1', 'cancelled by a client'],
+      'a run at its origin, cancelled',
+    );
+  }
+});
+
+t.test('a job cancelled before it ran says why as one that was running does', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1, { nodeEnv: { SLOTS: '1', PREFETCH: '1' } });
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const busy = await submit(c, 'SUBMIT sleep 60000');
+  const waiting = [await submit(c, 'SUBMIT sleep 10'), await submit(c, 'SUBMIT sleep 10')];
+  await until(async () => (await view(c, `RESULT ${busy}`)).state === 'running', 10_000, 'sleep');
+  for (const id of [...waiting, busy]) {
+    t.equal(await c.ask(`CANCEL ${id}`), 'OK cancelled');
+    const ended = await view(c, `WAIT ${id} 10000`, 15_000);
+    t.same([ended.state, ended.error], ['cancelled', 'cancelled by a client'], id);
+  }
 });
