@@ -94,6 +94,7 @@ function renderJob(v) {
   if (v.waiting) field(dl, 'Waiting', v.waiting, 'waiting');
   if (v.cron) field(dl, 'Schedule', v.cron + (v.tz ? ' (' + v.tz + ')' : ''), 'cron');
   if (v.next !== undefined) field(dl, 'Next run', when(v.next), 'next');
+  if (v.skipped) field(dl, 'Skipped', v.skipped + ' firings (the previous run had not started)', 'skipped');
   if (v.runAt) field(dl, 'Runs at', when(v.runAt), 'runAt');
   if (v.key) field(dl, 'Key', v.key, 'key');
   if (v.after) field(dl, 'After', v.after.join(' '), 'after');
@@ -104,7 +105,7 @@ function renderJob(v) {
   renderDetail(v);
   const done = TERMINAL.includes(v.state);
   if (!logShown) {
-    $('job-output').textContent = done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
+    $('job-output').textContent = v.cron ? '(a schedule prints nothing: each of its runs is a job, listed above)' : done ? (v.output === undefined || v.output === '' ? '(no output)' : v.output) : '(not finished yet)';
   }
   for (const hook of jobShown) hook(v);
 }
@@ -115,7 +116,7 @@ function size(bytes) {
 
 /** Replaces the result's output (its head and tail) with the log the node that ran it keeps. */
 async function loadLog(v) {
-  if (v.tasks) return; // each task's output is in the task table
+  if (v.tasks || v.cron) return; // each task's output is in the task table; a schedule's runs have their own
   try {
     const log = await getJson('api/jobs/' + v.ticket + '/logs');
     if (shownTicket !== v.ticket) return;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { LineClient, startCluster, tempDir } from './helpers/cluster.js';
-import { fake, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
+import { fake, SKIPPING_SCHEDULE, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
@@ -93,6 +93,16 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
     '–',
   ]);
   await page.screenshot({ path: join(shots, 'job-tasks.png'), fullPage: true });
+
+  // a schedule whose firings were skipped says how many
+  await page.getByLabel('Ticket').fill(SKIPPING_SCHEDULE.ticket);
+  await page.getByLabel('Ticket').press('Enter');
+  await page.waitForSelector('[data-field="skipped"]', { timeout: DEADLINE });
+  t.equal(
+    await page.textContent('[data-field="skipped"]'),
+    '2 firings (the previous run had not started)',
+  );
+  t.match(await page.textContent('#job-output'), /a schedule prints nothing/);
 
   fake.animate = false;
   fake.queued = 17;

@@ -78,6 +78,18 @@ export const TASKS_JOB = {
   ],
 };
 
+/** A schedule two of whose firings were skipped, as `/api/jobs/{ticket}` serves it. */
+export const SKIPPING_SCHEDULE = {
+  ticket: '01M8N9FWE35RCC0TX6RB836C66',
+  state: 'scheduled',
+  type: 'echo',
+  args: ['tick'],
+  cron: '* * * * *',
+  next: '2026-11-30T04:00:00.000Z',
+  skipped: 2,
+  runs: [{ ticket: '01M8N9FWE35RCC0TX6RB836C67', state: 'queued' }],
+};
+
 /** Two minutes of the past, one sample a second, ending where the fake clock starts. */
 function historyJson(): string {
   const samples = [];
@@ -97,6 +109,9 @@ export function startServer(teardown: (fn: () => unknown) => void): Promise<stri
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html);
     } else if (req.url === `/api/jobs/${TASKS_JOB.ticket}`) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(TASKS_JOB));
+    } else if (req.url === `/api/jobs/${SKIPPING_SCHEDULE.ticket}`) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(SKIPPING_SCHEDULE));
     } else if (req.url?.startsWith('/api/jobs?')) {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"jobs":[]}');
     } else if (req.url === '/api/cluster' && fake.failing) {
