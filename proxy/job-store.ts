@@ -149,6 +149,11 @@ export class JobStore {
         'UPDATE jobs SET parent = ?, task_index = ?, delivered = 0 WHERE id = ?',
       ),
       get: db.prepare<[string], Raw>('SELECT * FROM jobs WHERE id = ?'),
+      stored: db
+        .prepare<[string], string>(
+          'SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))',
+        )
+        .pluck(),
       live: db.prepare<[], Raw>('SELECT * FROM jobs WHERE delivered = 0 ORDER BY seq'),
       maxSeq: db.prepare<[], { m: number | null }>('SELECT max(seq) AS m FROM jobs'),
       expire: db.prepare(
@@ -315,6 +320,19 @@ export class JobStore {
   get(id: string): JobRecord | undefined {
     const raw = this.sql.get.get(id);
     return raw && fromRaw(raw);
+  }
+
+  /**
+   * Which of `ids` have a row: one statement per 10,000 instead of a read each (a node's HELLO
+   * may name hundreds of thousands of copies the proxy has forgotten; a read each took seconds).
+   */
+  storedAmong(ids: readonly string[]): Set<string> {
+    const found = new Set<string>();
+    for (let i = 0; i < ids.length; i += 10_000) {
+      const chunk = JSON.stringify(ids.slice(i, i + 10_000));
+      for (const id of this.sql.stored.all(chunk)) found.add(id);
+    }
+    return found;
   }
 
   /**

@@ -140,6 +140,11 @@ export class JobTable {
     return this.live.get(id);
   }
 
+  /** Of `ids`, those of jobs not live here but stored (read in a few statements). */
+  storedAmong(ids: readonly string[]): Set<string> {
+    return this.store.storedAmong(ids.filter((id) => !this.live.has(id)));
+  }
+
   /** A live job, or else the stored one (one read). */
   find(id: string): Job | undefined {
     const live = this.live.get(id);

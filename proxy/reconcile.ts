@@ -23,6 +23,9 @@ export function reconcile(
 ): string[] {
   const drop: string[] = [];
   const held = new Set<string>();
+  // a copy the proxy has no live job for is looked up in its table in a few statements
+  const stored = d.table.storedAmong(holds.map((h) => h.id));
+  const find = (id: string) => (stored.has(id) ? d.table.find(id) : undefined);
   for (const h of holds) {
     held.add(h.id);
     const job = d.table.get(h.id);
@@ -44,11 +47,11 @@ export function reconcile(
       if (!job.given.includes(n.id)) job.given.push(n.id);
       continue;
     }
-    if (!job && !d.table.find(h.id) && d.intake.adopt(n, h)) continue;
+    if (!job && !find(h.id) && d.intake.adopt(n, h)) continue;
     if (h.state === 'finished') {
       // A finished copy of a job already decided is a second run, unless the recorded result
       // is this very copy (the node died before it heard the proxy's ACK).
-      const rec = job ?? d.table.find(h.id);
+      const rec = job ?? find(h.id);
       const same = rec?.result?.node === n.id && rec.result.attempt === h.attempt;
       if (rec && !same && rec.state !== 'cancelled') d.count.bump('duplicates');
     }

@@ -40,3 +40,24 @@ t.test('acknowledged results leave the live rows, in batches of any size', (t) =
   t.equal(store.get(ids[140] as string)?.delivered, false);
   t.end();
 });
+
+t.test('which of many tickets have a row, found in a few statements', (t) => {
+  const dir = tempDir(t.teardown);
+  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA);
+  t.teardown(() => db.close());
+  const committer = new Committer(db);
+  const store = new JobStore(db, committer);
+  const jobs = Array.from({ length: 5 }, (_, i) => finished(i + 1));
+  for (const j of jobs) store.insert(j);
+  committer.flush();
+  // 25,000 unknown tickets around the stored ones: more than one statement's worth
+  const asked = Array.from({ length: 25_000 }, () => newTicket());
+  jobs.forEach((j, i) => asked.splice(i * 6_000, 0, j.id));
+  t.same(
+    [...store.storedAmong(asked)].sort(),
+    jobs.map((j) => j.id).sort(),
+    'exactly the stored ones, wherever they sit in the list',
+  );
+  t.same([...store.storedAmong([])], [], 'none asked, none found');
+  t.end();
+});

@@ -192,8 +192,11 @@ export class Proc {
     return p;
   }
 
-  /** Waits for a log line containing `text`; returns it. */
-  waitFor(text: string, ms = 10_000): Promise<string> {
+  /**
+   * Waits for a log line containing `text`; returns it. The default deadline is for a process
+   * starting: on a loaded CI machine a start has taken more than 10 s.
+   */
+  waitFor(text: string, ms = 30_000): Promise<string> {
     return until(() => this.output.find((l) => l.includes(text)), ms, `log line "${text}"`);
   }
 
