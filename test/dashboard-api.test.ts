@@ -14,9 +14,11 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
   t.equal((cluster.body.nodes as unknown[]).length, 1);
 
   type Sample = { t: number; nodes: Record<string, number> };
+  // a sample taken before the node joined rightly names nobody: wait for one taken after
+  const joinedBy = Date.now();
   const samples: Sample[] = await until(async () => {
     const list = (await get('/api/history')).body.samples as Sample[];
-    return list.length >= 2 ? list : null;
+    return list.length >= 2 && list.at(-1)!.t >= joinedBy ? list : null;
   });
   t.ok(
     samples.every((s, i) => i === 0 || s.t > samples[i - 1]!.t),

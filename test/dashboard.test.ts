@@ -205,7 +205,8 @@ t.test('a person finds a job by its ticket and reads its result', { skip }, asyn
   await page.screenshot({ path: join(shots, 'job-log.png'), fullPage: true });
 
   // a job still running is followed until it ends
-  const slow = (await c.ask('SUBMIT sleep 1500')).replace(/^OK /, '');
+  // (long enough to be caught running on a loaded machine: 1.5 s once ended first)
+  const slow = (await c.ask('SUBMIT sleep 5000')).replace(/^OK /, '');
   await page.getByLabel('Ticket').fill(slow);
   await page.getByRole('button', { name: 'Show' }).click();
   await eventually('the running job', async () =>
