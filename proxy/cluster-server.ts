@@ -267,12 +267,12 @@ export class ClusterServer {
         safeClose(ws, 1008, 'HELLO was already received');
         return;
       }
-      scheduler.handle(nodeId as string, frame);
+      scheduler.handle(nodeId as string, frame, conn);
     });
     ws.on('error', (err) => log.debug({ err: err.message, node: nodeId }, 'node socket error'));
     // pings are the node's heartbeat: failure detection learns its rhythm from them
     ws.on('ping', () => {
-      if (nodeId && conn) scheduler.heartbeat(nodeId);
+      if (nodeId && conn) scheduler.heartbeat(nodeId, conn);
     });
     ws.on('close', (code) => {
       clearTimeout(deadline);

@@ -89,9 +89,10 @@ export class NodeSessions {
   }
 
   /** A node's heartbeat (its periodic ping) arrived. */
-  heartbeat(nodeId: string): void {
+  heartbeat(nodeId: string, conn?: NodeConn): void {
     const n = this.d.members.get(nodeId);
-    if (n?.conn) this.d.members.heartbeat(n);
+    // a replaced connection's ping says nothing of the node's current one
+    if (n?.conn && (conn === undefined || n.conn === conn)) this.d.members.heartbeat(n);
   }
 
   /** The connection of a node declared dead closed; `answered`: the node took part in the close. */

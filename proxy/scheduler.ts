@@ -150,8 +150,8 @@ export class Scheduler {
   }
 
   /** A node's heartbeat (its periodic ping) arrived. */
-  heartbeat(nodeId: string): void {
-    this.p.sessions.heartbeat(nodeId);
+  heartbeat(nodeId: string, conn?: NodeConn): void {
+    this.p.sessions.heartbeat(nodeId, conn);
   }
 
   /** The connection of a node declared dead closed; `answered`: the node took part in the close. */
@@ -167,9 +167,14 @@ export class Scheduler {
   // ---- frames --------------------------------------------------------------------------------
 
   /** Handles one validated frame from a joined node. */
-  handle(nodeId: string, frame: Frame): void {
+  /**
+   * A frame from `nodeId`'s connection `conn`. A connection the node has since replaced (it was
+   * declared dead and came back while the old one still closed) speaks for nobody: what it
+   * still carries belongs to the session that ended.
+   */
+  handle(nodeId: string, frame: Frame, conn?: NodeConn): void {
     const n = this.p.members.get(nodeId);
-    if (!n || !n.conn) return;
+    if (!n || !n.conn || (conn !== undefined && n.conn !== conn)) return;
     this.p.members.heard(n);
     routeFrame(this.p.routes, n, frame);
   }
