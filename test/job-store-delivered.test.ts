@@ -13,12 +13,16 @@ function finished(seq: number): JobRecord {
   return finishedRecord({ spec, submittedAt: Date.now(), seq, delivered: false, output: 'x' });
 }
 
-t.test('acknowledged results leave the live rows, in batches of any size', (t) => {
-  const dir = tempDir(t.teardown);
-  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA);
-  t.teardown(() => db.close());
+/** A proxy's job table in a fresh directory, closed at teardown. */
+function openStore(teardown: (fn: () => void) => void): { store: JobStore; committer: Committer } {
+  const db = openDatabase(tempDir(teardown), 'proxy.db', 'relaxed', PROXY_SCHEMA);
+  teardown(() => db.close());
   const committer = new Committer(db);
-  const store = new JobStore(db, committer);
+  return { store: new JobStore(db, committer), committer };
+}
+
+t.test('acknowledged results leave the live rows, in batches of any size', (t) => {
+  const { store, committer } = openStore(t.teardown);
   const jobs = Array.from({ length: 150 }, (_, i) => finished(i + 1));
   for (const j of jobs) store.insert(j);
   committer.flush();
@@ -42,11 +46,7 @@ t.test('acknowledged results leave the live rows, in batches of any size', (t) =
 });
 
 t.test('which of many tickets have a row, found in a few statements', (t) => {
-  const dir = tempDir(t.teardown);
-  const db = openDatabase(dir, 'proxy.db', 'relaxed', PROXY_SCHEMA);
-  t.teardown(() => db.close());
-  const committer = new Committer(db);
-  const store = new JobStore(db, committer);
+  const { store, committer } = openStore(t.teardown);
   const jobs = Array.from({ length: 5 }, (_, i) => finished(i + 1));
   for (const j of jobs) store.insert(j);
   committer.flush();
