@@ -13,12 +13,21 @@ import { checkTlsFiles } from './tls-files.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
+/**
+ * Only a decimal number's text (`1500`, `-1`, `0.5`, spaces around it allowed) is coerced:
+ * `0x10`, `1e3`, `Infinity` and a value of only spaces (which `Number` reads as 0) are refused.
+ */
+const decimal = (v: unknown) =>
+  typeof v === 'string' ? (/^\s*[+-]?\d+(\.\d+)?\s*$/.test(v) ? v.trim() : 'NaN') : v;
+const number = <T extends z.ZodType>(inner: T) => z.preprocess(decimal, inner);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce
-    .number({ message: 'must be a number' })
-    .int('must be a whole number')
-    .min(min, `must be at least ${min}`)
-    .max(max, `must be at most ${max}`);
+  number(
+    z.coerce
+      .number({ message: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`),
+  );
 const port = int(0, 65535);
 /** A comma list's items, trimmed, empty ones left out. */
 export function splitList(s: string): string[] {
@@ -95,11 +104,12 @@ export const ProxyConfigSchema = z.object({
   MAX_NUM_NODES: int(1, 100_000).default(64),
   NODE_TIMEOUT: int(50).default(1500),
   /** Failure detection from heartbeat history: phi above this is death; 0: NODE_TIMEOUT only. */
-  PHI_THRESHOLD: z.coerce
-    .number({ message: 'must be a number' })
-    .min(0, 'must be at least 0')
-    .max(50, 'must be at most 50')
-    .default(8),
+  PHI_THRESHOLD: number(
+    z.coerce
+      .number({ message: 'must be a number' })
+      .min(0, 'must be at least 0')
+      .max(50, 'must be at most 50'),
+  ).default(8),
   POLICY: z
     .enum(['least-loaded', 'power-of-two', 'batch-sampling', 'round-robin', 'random'])
     .default('least-loaded'),
@@ -145,11 +155,12 @@ export const NodeConfigSchema = z.object({
   HTTP_PORT: port.default(0),
   SLOTS: int(1, 4096).default(Math.max(1, availableParallelism())),
   NODE_LABELS: Labels,
-  NODE_CPUS: z.coerce
-    .number({ message: 'must be a number' })
-    .positive('must be above 0')
-    .max(4096, 'must be at most 4096')
-    .default(Math.max(1, availableParallelism())),
+  NODE_CPUS: number(
+    z.coerce
+      .number({ message: 'must be a number' })
+      .positive('must be above 0')
+      .max(4096, 'must be at most 4096'),
+  ).default(Math.max(1, availableParallelism())),
   NODE_MEM_MB: int(1, 16 * 1024 * 1024).default(Math.max(1, Math.floor(totalmem() / 2 ** 20))),
   INFO_PERIOD: int(10).default(250),
   LOCAL_FALLBACK: int(0).default(5000),

@@ -1,0 +1,55 @@
+import t from 'tap';
+import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
+
+/** The one-line message a bad configuration is refused with. */
+function refusal(load: () => unknown): string {
+  try {
+    load();
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return 'accepted';
+}
+
+t.test('a number variable of only spaces is refused, not read as 0 (a random port)', async (t) => {
+  t.match(
+    refusal(() => loadProxyConfig({ PROXY_PORT: ' ' })),
+    /PROXY_PORT=" ": must be a number/,
+  );
+  t.match(
+    refusal(() => loadNodeConfig({ CLIENT_PORT: '  ' })),
+    /CLIENT_PORT=" {2}": must be a number/,
+  );
+});
+
+t.test('hex, exponents and Infinity are not numbers an operator meant', async (t) => {
+  const msg = refusal(() =>
+    loadProxyConfig({ PROXY_PORT: '0x10', NODE_TIMEOUT: '1e3', PHI_THRESHOLD: 'Infinity' }),
+  );
+  t.match(msg, /3 problems/);
+  t.match(msg, /PROXY_PORT="0x10": must be a number/);
+  t.match(msg, /NODE_TIMEOUT="1e3": must be a number/);
+  t.match(msg, /PHI_THRESHOLD="Infinity": must be a number/);
+  t.match(
+    refusal(() => loadNodeConfig({ NODE_CPUS: '0x2' })),
+    /NODE_CPUS="0x2": must be a number/,
+  );
+});
+
+t.test('plain decimals still work, spaces around them too', async (t) => {
+  const p = loadProxyConfig({ PROXY_PORT: ' 8081 ', PHI_THRESHOLD: '2.5', NODE_TIMEOUT: '+900' });
+  t.equal(p.PROXY_PORT, 8081);
+  t.equal(p.PHI_THRESHOLD, 2.5);
+  t.equal(p.NODE_TIMEOUT, 900);
+  const n = loadNodeConfig({ SLOTS: '4', NODE_CPUS: '0.5' });
+  t.equal(n.SLOTS, 4);
+  t.equal(n.NODE_CPUS, 0.5);
+  t.match(
+    refusal(() => loadNodeConfig({ SLOTS: '-3' })),
+    /SLOTS="-3": must be at least 1/,
+  );
+  t.match(
+    refusal(() => loadNodeConfig({ SLOTS: '2.5' })),
+    /SLOTS="2.5": must be a whole number/,
+  );
+});
