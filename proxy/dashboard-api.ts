@@ -154,7 +154,9 @@ export class DashboardApi {
   }
 
   private jobs(query: URLSearchParams, res: http.ServerResponse): void {
-    const q = parseJobQuery(query);
+    // an empty parameter (`?state=&tenant=&limit=`, as the docs write the query) means none
+    const given = new URLSearchParams([...query].filter(([, value]) => value !== ''));
+    const q = parseJobQuery(given);
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
     sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
   }
