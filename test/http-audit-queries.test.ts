@@ -30,3 +30,22 @@ t.test('an empty query parameter, as the docs write the query, means none', asyn
   t.match(JSON.parse(all.text), { jobs: [{ ticket }] });
   t.equal((await get(`${api}?state=bogus`)).status, 400, 'a state that is given is checked');
 });
+
+t.test('the OpenAPI bounds of `task` are those the server keeps', async (t) => {
+  const { nodes } = await startCluster(t.teardown, 1);
+  const base = await serveNodeHttp(t.teardown, nodes[0]!);
+  const doc = JSON.parse((await get(`${base}/v1/openapi.json`)).text) as {
+    paths: Record<
+      string,
+      { get: { parameters: Array<{ name: string; schema: { maximum?: number } }> } }
+    >;
+  };
+  const task = doc.paths['/v1/jobs/{ticket}/logs']!.get.parameters.find((p) => p.name === 'task');
+  const max = task?.schema.maximum;
+  t.type(max, 'number', 'the document bounds task');
+  const ticket = '0'.repeat(26);
+  const at = await get(`${base}/v1/jobs/${ticket}/logs?task=${max}`);
+  t.equal(at.status, 404, 'the documented maximum is taken (the ticket is unknown)');
+  const past = await get(`${base}/v1/jobs/${ticket}/logs?task=${(max ?? 0) + 1}`);
+  t.equal(past.status, 400, 'one past it is refused');
+});

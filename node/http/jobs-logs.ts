@@ -4,6 +4,9 @@ import type { OutputPiece, OutputStream } from '../../shared/run-log-format.js';
 import { runOf } from '../log-reader.js';
 import { intQuery, ticketParam, type ApiRoute, type RouteContext } from './route.js';
 
+/** The highest task index `task` takes (a job has at most 10,000 tasks). */
+const MAX_TASK = 99_999;
+
 /** The `stream` query parameter: which one of the job's output streams to give. */
 const StreamQuerySchema = z.enum(['stdout', 'stderr']);
 
@@ -19,7 +22,11 @@ export const logsRoute: ApiRoute = {
     'the job does.',
   query: [
     { name: 'follow', description: '1: stream until the job ends', schema: z.enum(['0', '1']) },
-    { name: 'task', description: 'a task of a job of many tasks', schema: z.number().int().min(0) },
+    {
+      name: 'task',
+      description: 'a task of a job of many tasks',
+      schema: z.number().int().min(0).max(MAX_TASK),
+    },
     {
       name: 'stream',
       description: "only what the job printed on this stream (a worker's output is stdout)",
@@ -29,7 +36,7 @@ export const logsRoute: ApiRoute = {
   responses: { 200: { description: 'The output', text: true } },
   async handle(ctx) {
     const ticket = ticketParam(ctx);
-    const task = intQuery(ctx, 'task', 0, 99_999);
+    const task = intQuery(ctx, 'task', 0, MAX_TASK);
     const follow = ctx.query.get('follow') || null;
     if (follow !== null && follow !== '0' && follow !== '1') {
       throw new WireError('BAD_REQUEST', 'follow is 0 or 1');
