@@ -1,4 +1,5 @@
 import { WireError } from '../shared/errors.js';
+import { taskTicket } from '../shared/ids.js';
 import { isTerminal } from '../shared/job.js';
 import { type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
@@ -31,12 +32,18 @@ function runOf(v: JobView, task: number | undefined) {
     const t = task === undefined ? undefined : v.tasks.find((x) => x.index === task);
     if (!t)
       throw new WireError('BAD_REQUEST', `${v.ticket} has tasks 0-${v.tasks.length - 1}: name one`);
-    return { node: t.node ?? null, state: t.state, output: t.output ?? '' };
+    // a task runs as a job of its own ticket, and its node keeps its log under that ticket
+    return {
+      ticket: taskTicket(v.ticket, t.index),
+      node: t.node ?? null,
+      state: t.state,
+      output: t.output ?? '',
+    };
   }
   if (task !== undefined && task !== 0) {
     throw new WireError('BAD_REQUEST', `${v.ticket} is one job without tasks: its only task is 0`);
   }
-  return { node: v.node ?? null, state: v.state, output: v.output ?? '' };
+  return { ticket: v.ticket, node: v.node ?? null, state: v.state, output: v.output ?? '' };
 }
 
 /**
@@ -56,8 +63,7 @@ export async function readRunLog(
   };
   if (!run.node || NOT_STARTED.has(run.state)) return fromResult();
   const f = await ask({
-    ticket: v.ticket,
-    task: v.tasks ? task : undefined,
+    ticket: run.ticket,
     node: run.node,
     offset: 0,
     max: DASHBOARD_LOG_BYTES,
