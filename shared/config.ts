@@ -36,6 +36,10 @@ export function splitList(s: string): string[] {
     .map((p) => p.trim())
     .filter(Boolean);
 }
+/** Whether `u` is a URL of one of these schemes that parses (a port above 65535 does not). */
+function urlOf(u: string, schemes: RegExp): boolean {
+  return schemes.test(u) && !/\s/.test(u) && URL.canParse(u) && new URL(u).hostname !== '';
+}
 const optionalText = z
   .string()
   .optional()
@@ -122,7 +126,16 @@ export const ProxyConfigSchema = z.object({
     .string()
     .optional()
     .transform((s) => splitList(s ?? ''))
-    .pipe(z.array(z.string().regex(/^https?:\/\/[^\s,]+$/, 'must be http:// or https:// URLs'))),
+    .pipe(
+      z.array(
+        z
+          .string()
+          .refine(
+            (u) => urlOf(u, /^https?:\/\//),
+            'must be http:// or https:// URLs (host[:port])',
+          ),
+      ),
+    ),
   /** Seconds of the leader's etcd lease: how long a dead leader holds the group. */
   ETCD_LEASE_TTL: int(1, 60).default(2),
   /** The election's name in etcd: groups sharing one etcd use different names. */
@@ -133,7 +146,7 @@ export const ProxyConfigSchema = z.object({
   /** The URL nodes reach this proxy at, announced while it leads. */
   PROXY_ADVERTISE_URL: z
     .string()
-    .regex(/^wss?:\/\/[^\s,]+$/, 'must be a ws:// or wss:// URL')
+    .refine((u) => !u.includes(',') && urlOf(u, /^wss?:\/\//), 'must be a ws:// or wss:// URL')
     .optional()
     .or(z.literal('').transform(() => undefined)),
 });
@@ -145,7 +158,7 @@ export const NodeConfigSchema = z.object({
   PROXY_URL: z
     .string()
     .refine(
-      (s) => splitList(s).length > 0 && splitList(s).every((u) => /^wss?:\/\/[^\s]+$/.test(u)),
+      (s) => splitList(s).length > 0 && splitList(s).every((u) => urlOf(u, /^wss?:\/\//)),
       'must be a ws:// or wss:// URL (or a comma list of them)',
     )
     .refine((s) => splitList(s).length <= 16, 'must name at most 16 proxies')
