@@ -1,9 +1,11 @@
 import { z } from 'zod';
 import { JobListSchema, JobStateSchema, JOB_STATES } from '../../shared/api.js';
 import { WireError } from '../../shared/errors.js';
-import { viewToClientJson } from '../../shared/job-view.js';
+import { viewToClientJson, type JobView } from '../../shared/job-view.js';
 import { sendJsonText } from './errors.js';
 import { intQuery, type ApiRoute } from './route.js';
+import type { NodeApi } from '../commands.js';
+import { isTerminal, type ClientState } from '../../shared/job.js';
 
 const MAX_LIMIT = 1000;
 
@@ -28,8 +30,22 @@ export const listRoute: ApiRoute = {
     if (state !== null && !(JOB_STATES as readonly string[]).includes(state)) {
       throw new WireError('BAD_REQUEST', `state must be one of ${JOB_STATES.join(', ')}`);
     }
-    const views = await ctx.api.currentViews(state ? MAX_LIMIT : limit);
-    const chosen = (state ? views.filter((v) => v.state === state) : views).slice(0, limit);
+    const chosen = state ? await inState(ctx.api, state, limit) : await ctx.api.currentViews(limit);
     sendJsonText(ctx.res, 200, `{"jobs":[${chosen.map(viewToClientJson).join(',')}]}`);
   },
 };
+
+/**
+ * This node's newest jobs in `state`. An ended state is looked up as `LIST <state>` does, in
+ * every ticket issued here (a failed job stays listed however many jobs came after it); an
+ * open one among the newest tickets, whose state the proxy tells.
+ */
+async function inState(api: NodeApi, state: string, limit: number): Promise<JobView[]> {
+  if (!isTerminal(state)) {
+    const views = await api.currentViews(MAX_LIMIT);
+    return views.filter((v) => v.state === state).slice(0, limit);
+  }
+  const rows = await api.list(limit, state as ClientState);
+  const views = await Promise.all(rows.map((r) => api.view(r.id)));
+  return views.filter((v): v is JobView => v !== null && v.state === state);
+}
