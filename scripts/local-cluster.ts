@@ -13,33 +13,17 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { environment } from '../shared/config.js';
 import { PROXY_NODE_FLAGS } from '../shared/node-flags.js';
+import { launcherPorts } from './launcher-config.js';
 import { describeEnding, RestartPolicy } from './restart-policy.js';
 
 const env = environment();
 const here = dirname(fileURLToPath(import.meta.url));
-const nodes = Number(env.NODES ?? 3);
-if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
-  process.stderr.write('NODES must be a whole number from 1 to 64\n');
+const settings = launcherPorts(env);
+if ('problems' in settings) {
+  for (const p of settings.problems) process.stderr.write(`npm start: ${p}\n`);
   process.exit(1);
 }
-const proxyPort = Number(env.PROXY_PORT ?? 8080);
-const basePort = Number(env.CLIENT_PORT ?? 9000);
-// each node's HTTP API: 9100, 9101, ... unless HTTP_PORT names another first port
-const httpBase = Number(env.HTTP_PORT || 9100);
-for (const [name, value] of [
-  ['PROXY_PORT', proxyPort],
-  ['CLIENT_PORT', basePort],
-  ['HTTP_PORT', httpBase],
-] as const) {
-  if (
-    !Number.isInteger(value) ||
-    value < 1 ||
-    value + (name === 'PROXY_PORT' ? 0 : nodes) > 65535
-  ) {
-    process.stderr.write(`npm start: ${name} must be a port number from 1 to 65535\n`);
-    process.exit(1);
-  }
-}
+const { nodes, proxyPort, clientBase: basePort, httpBase } = settings;
 // DATA_DIR is the root here: each process gets a folder of its own in it (DATA_ROOT: the
 // launcher's earlier name for it)
 const dataRoot = env.DATA_DIR || env.DATA_ROOT || './data';
