@@ -37,7 +37,11 @@ export function sendError(res: http.ServerResponse, err: WireError, status?: num
 /** The request's target as a URL; BAD_REQUEST when it is not one (`http://[zz/`). */
 export function requestUrl(req: http.IncomingMessage): URL {
   try {
-    return new URL(req.url ?? '/', 'http://localhost');
+    const target = req.url ?? '/';
+    // a path is a path even when it starts `//` (which a base URL would take for a host)
+    return target.startsWith('/')
+      ? new URL(`http://localhost${target}`)
+      : new URL(target, 'http://localhost');
   } catch {
     throw new WireError('BAD_REQUEST', 'the request target is not a valid URL');
   }
