@@ -2,12 +2,26 @@
 import { environment, loadNodeConfig } from '../shared/config.js';
 import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/log.js';
-import { listenError } from '../shared/startup.js';
+import { argumentsProblem, listenError } from '../shared/startup.js';
 import { createNodeHttp } from './http.js';
 import { PetrelNode } from './node.js';
 
+const USAGE =
+  'usage: petrel-node [proxyHost] [proxyPort]\n' +
+  'Settings are environment variables (or a .env file in the working directory):\n' +
+  '  PROXY_URL (ws://127.0.0.1:8080/cluster), CLIENT_PORT (9000), HTTP_PORT (0: off),\n' +
+  "  DATA_DIR (./data/node-<id>), SLOTS, EXEC_ALLOW, LOG_LEVEL, ...: the README's\n" +
+  '  Configuration lists them all.\n';
+
 /** `petrel-node [proxyHost] [proxyPort]` */
 async function main(): Promise<void> {
+  const args = argumentsProblem(process.argv.slice(2), USAGE);
+  if (args) {
+    (args.code === 0 ? process.stdout : process.stderr).write(
+      args.code === 0 ? args.text : `petrel-node: ${args.text}\n`,
+    );
+    process.exit(args.code);
+  }
   const cfg = loadNodeConfig(environment(), process.argv.slice(2));
   const log = createLogger('node', cfg.LOG_LEVEL);
   const node = new PetrelNode(cfg, log);

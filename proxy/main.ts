@@ -2,10 +2,24 @@
 import { environment, loadProxyConfig } from '../shared/config.js';
 import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/log.js';
+import { argumentsProblem } from '../shared/startup.js';
 import { PetrelProxy } from './proxy.js';
+
+const USAGE =
+  'usage: petrel-proxy [port]\n' +
+  'Settings are environment variables (or a .env file in the working directory):\n' +
+  '  PROXY_PORT (8080), PROXY_HOST (0.0.0.0), DATA_DIR (./data/proxy), CLUSTER_SECRET,\n' +
+  "  POLICY, NODE_TIMEOUT, LOG_LEVEL, ...: the README's Configuration lists them all.\n";
 
 /** `petrel-proxy [port]` */
 async function main(): Promise<void> {
+  const args = argumentsProblem(process.argv.slice(2), USAGE);
+  if (args) {
+    (args.code === 0 ? process.stdout : process.stderr).write(
+      args.code === 0 ? args.text : `petrel-proxy: ${args.text}\n`,
+    );
+    process.exit(args.code);
+  }
   const cfg = loadProxyConfig(environment(), process.argv.slice(2));
   const log = createLogger('proxy', cfg.LOG_LEVEL);
   const proxy = new PetrelProxy(cfg, log);

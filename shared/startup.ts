@@ -86,3 +86,21 @@ export function reasonOf(err: unknown): string {
       return err instanceof Error ? err.message : String(err);
   }
 }
+
+/**
+ * The program's positional arguments checked before they become a port or a URL:
+ * `--help` / `-h` asks for the usage; any other word starting with `-` is an option
+ * these programs do not have (their settings are variables). Undefined: go on.
+ */
+export function argumentsProblem(
+  argv: readonly string[],
+  usage: string,
+): { code: number; text: string } | undefined {
+  if (argv.some((a) => a === '--help' || a === '-h')) return { code: 0, text: usage };
+  const option = argv.find((a) => a.startsWith('-') && !/^-\d/.test(a));
+  if (option === undefined) return undefined;
+  return {
+    code: 2,
+    text: `unknown option ${option}: settings are environment variables (see --help)`,
+  };
+}

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { tempDir } from './helpers/cluster.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Runs a program of dist/ with `args` in a scratch directory; what it printed and its code. */
+async function run(program: string, args: string[], dir: string) {
+  const child = spawn(process.execPath, [join(root, 'dist', program), ...args], {
+    // a port of its own, so a program that wrongly starts fails fast instead of taking 9000
+    env: { PATH: process.env.PATH ?? '', CLIENT_PORT: '0', PROXY_URL: 'ws://127.0.0.1:1/cluster' },
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+for (const [program, name] of [
+  ['proxy/main.js', 'petrel-proxy'],
+  ['node/main.js', 'petrel-node'],
+] as const) {
+  t.test(`${name} --help prints its usage and starts nothing`, async (t) => {
+    const dir = tempDir(t.teardown);
+    for (const flag of ['--help', '-h']) {
+      const r = await run(program, [flag], dir);
+      t.equal(r.code, 0, flag);
+      t.match(r.stdout, new RegExp(`^usage: ${name} `));
+      t.match(r.stdout, /environment variables/);
+      t.equal(r.stderr, '');
+    }
+    t.notOk(existsSync(join(dir, 'data')), 'no data directory made');
+  });
+
+  t.test(`${name} with an option it does not have says so in one line`, async (t) => {
+    const dir = tempDir(t.teardown);
+    const r = await run(program, ['--port', '8081'], dir);
+    t.equal(r.code, 2);
+    t.equal(r.stdout, '');
+    t.equal(
+      r.stderr,
+      `${name}: unknown option --port: settings are environment variables (see --help)\n`,
+    );
+    t.notOk(existsSync(join(dir, 'data')), 'no data directory made');
+  });
+}
+
+t.test('a negative port argument is still told as a bad port', async (t) => {
+  const r = await run('proxy/main.js', ['-1'], tempDir(t.teardown));
+  t.equal(r.code, 1);
+  t.match(r.stderr, /PROXY_PORT="-1": must be at least 0/);
+});
