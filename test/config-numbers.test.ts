@@ -1,15 +1,6 @@
 import t from 'tap';
 import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
-
-/** The one-line message a bad configuration is refused with. */
-function refusal(load: () => unknown): string {
-  try {
-    load();
-  } catch (err) {
-    return (err as Error).message;
-  }
-  return 'accepted';
-}
+import { refusal } from './helpers/config-refusal.js';
 
 t.test('a number variable of only spaces is refused, not read as 0 (a random port)', async (t) => {
   t.match(
