@@ -87,9 +87,15 @@ t.test('a node survives malformed request targets, before and after the token ch
     t.equal(r.status, 400, `${target}: 400`);
     t.match(JSON.parse(r.body), { error: { code: 'BAD_REQUEST', message: /percent-encoding/ } });
   }
-  for (const target of ['http://[zz/v1/jobs', '//[zz/v1/jobs', 'http://[zz/healthz']) {
+  for (const target of ['http://[zz/v1/jobs', 'http://[zz/healthz']) {
     await refusedAndAlive(t, proc, httpPort, target);
   }
+  // a target starting `//` is a path (a base URL ending in `/`), not a host: no such path
+  const doubled = await rawRequest(httpPort, 'GET', '//[zz/v1/jobs', bearer);
+  t.equal(doubled.status, 404, '//[zz/v1/jobs: a path, not found');
+  t.match(JSON.parse(doubled.body), {
+    error: { code: 'NOT_FOUND', message: /\/\/\[zz\/v1\/jobs/ },
+  });
   await refusedAndAlive(t, proc, httpPort, 'http://[zz/v1/jobs', bearer);
   const absolute = await rawRequest(httpPort, 'GET', 'http://localhost/v1/openapi.json');
   t.equal(absolute.status, 200, 'a valid absolute-form target is served');
@@ -99,9 +105,11 @@ t.test('a proxy survives malformed request targets', async (t) => {
   const { proc, port } = await spawnProxy(t.teardown, tempDir(t.teardown), {
     DASHBOARD_TOKEN: 'dash',
   });
-  for (const target of ['http://[zz/api/cluster', '//[zz/api/jobs', 'http://[zz/healthz']) {
+  for (const target of ['http://[zz/api/cluster', 'http://[zz/healthz']) {
     await refusedAndAlive(t, proc, port, target);
   }
+  const doubled = await rawRequest(port, 'GET', '//[zz/api/jobs', { Authorization: 'Bearer dash' });
+  t.equal(doubled.status, 404, '//[zz/api/jobs: a path, not found');
   const bad = await rawRequest(port, 'GET', '/api/jobs/%ZZ', { Authorization: 'Bearer dash' });
   t.equal(bad.status, 400);
   t.match(JSON.parse(bad.body), { error: { code: 'BAD_REQUEST', message: /percent-encoding/ } });
