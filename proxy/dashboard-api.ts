@@ -1,6 +1,12 @@
 import type http from 'node:http';
 import { WireError } from '../shared/errors.js';
-import { pathSegment, sendError, sendJson, sendMethodNotAllowed } from '../shared/http.js';
+import {
+  givenParams,
+  pathSegment,
+  sendError,
+  sendJson,
+  sendMethodNotAllowed,
+} from '../shared/http.js';
 import { parseTicket } from '../shared/ids.js';
 import { viewToClient, type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
@@ -154,9 +160,7 @@ export class DashboardApi {
   }
 
   private jobs(query: URLSearchParams, res: http.ServerResponse): void {
-    // an empty parameter (`?state=&tenant=&limit=`, as the docs write the query) means none
-    const given = new URLSearchParams([...query].filter(([, value]) => value !== ''));
-    const q = parseJobQuery(given);
+    const q = parseJobQuery(givenParams(query));
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
     sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
   }

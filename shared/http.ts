@@ -34,6 +34,14 @@ export function sendError(res: http.ServerResponse, err: WireError, status?: num
   );
 }
 
+/**
+ * The query's parameters that have a value: an empty one (`?state=&limit=`, as the docs write
+ * a query) means the parameter was not given.
+ */
+export function givenParams(query: URLSearchParams): URLSearchParams {
+  return new URLSearchParams([...query].filter(([, value]) => value !== ''));
+}
+
 /** The request's target as a URL; BAD_REQUEST when it is not one (`http://[zz/`). */
 export function requestUrl(req: http.IncomingMessage): URL {
   try {

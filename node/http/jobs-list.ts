@@ -25,8 +25,7 @@ export const listRoute: ApiRoute = {
   responses: { 200: { description: 'The jobs', schema: JobListSchema } },
   async handle(ctx) {
     const limit = intQuery(ctx, 'limit', 1, MAX_LIMIT, 100) as number;
-    // an empty `state=` (the form the docs write the query in) means no filter, as for limit
-    const state = ctx.query.get('state') || null;
+    const state = ctx.query.get('state');
     if (state !== null && !(JOB_STATES as readonly string[]).includes(state)) {
       throw new WireError('BAD_REQUEST', `state must be one of ${JOB_STATES.join(', ')}`);
     }

@@ -37,7 +37,7 @@ export const logsRoute: ApiRoute = {
   async handle(ctx) {
     const ticket = ticketParam(ctx);
     const task = intQuery(ctx, 'task', 0, MAX_TASK);
-    const follow = ctx.query.get('follow') || null;
+    const follow = ctx.query.get('follow');
     if (follow !== null && follow !== '0' && follow !== '1') {
       throw new WireError('BAD_REQUEST', 'follow is 0 or 1');
     }

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { z } from 'zod';
 import { WireError } from '../../shared/errors.js';
 import type { NodeApi } from '../commands.js';
-import { pathSegment, sendMethodNotAllowed } from '../../shared/http.js';
+import { givenParams, pathSegment, sendMethodNotAllowed } from '../../shared/http.js';
 import { sendError, sendJsonText } from './errors.js';
 import { cancelRoute } from './jobs-cancel.js';
 import { getJobRoute } from './jobs-get.js';
@@ -99,7 +99,7 @@ export function createApiHandler(api: NodeApi, opts: ApiOptions) {
     }
     const m = c.re.exec(path) as RegExpExecArray;
     const params = Object.fromEntries(c.names.map((n, i) => [n, pathSegment(m[i + 1] ?? '')]));
-    run(c.route, req, res, params, url.searchParams, api);
+    run(c.route, req, res, params, givenParams(url.searchParams), api);
     return true;
   };
 }
