@@ -1,7 +1,7 @@
 import { isDiskFull } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
-import { cronNeverFires, type JobSpec } from '../shared/job.js';
+import { BUILTIN_TYPES, cronNeverFires, type JobSpec } from '../shared/job.js';
 import { execRefusal } from './job-runner.js';
 
 /**
@@ -31,13 +31,24 @@ function runRefusal(
   execAllow: readonly string[],
 ): WireError | undefined {
   if (run.type !== undefined && !typeKnown(run.type)) {
-    return new WireError('BAD_REQUEST', `unknown job type ${run.type}`);
+    return new WireError('BAD_REQUEST', unknownTypeMessage(run.type));
   }
   if (run.type === 'exec') {
     const why = execRefusal(run.args[0] ?? '', execAllow);
     if (why) return new WireError('FORBIDDEN', why);
   }
   return undefined;
+}
+
+/**
+ * Names the built-in types and, since `SUBMIT ls -l` is the newcomer's usual slip, how a
+ * program runs. Starts `unknown job type <type>`, which scripts and workers' clients match.
+ */
+export function unknownTypeMessage(type: string): string {
+  return (
+    `unknown job type ${type} (built in: ${BUILTIN_TYPES.join(', ')}, and the types of ` +
+    `connected workers; to run the program ${type}: exec ${type} ...)`
+  );
 }
 
 /** The refusal a client hears while this node's disk is full. */

@@ -22,7 +22,12 @@ t.test('bad input gets a clear error and disturbs nothing', async (t) => {
   );
   t.match(await c.ask('SUBMIT sleep'), /^ERR BAD_REQUEST /, 'sleep without ms');
   t.match(await c.ask('SUBMIT'), /^ERR BAD_REQUEST /, 'SUBMIT alone');
-  t.match(await c.ask('SUBMIT teleport 5'), /^ERR BAD_REQUEST /, 'unknown job type');
+  t.equal(
+    await c.ask('SUBMIT teleport 5'),
+    'ERR BAD_REQUEST unknown job type teleport (built in: sleep, echo, exec, and the types of ' +
+      'connected workers; to run the program teleport: exec teleport ...)',
+    'unknown job type, with the types and how a program runs',
+  );
   t.match(await c.ask('SUBMIT {"type":"sleep"'), /^ERR BAD_REQUEST /, 'broken JSON');
   t.match(
     await c.ask('SUBMIT {"type":"sleep","args":["5"],"evil":1}'),
