@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { NodeConfig } from '../shared/config.js';
+import { DataDirLock } from '../shared/data-dir-lock.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
 import { WireError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
@@ -41,6 +42,8 @@ const TYPE_CONFIRM_MS = 2000;
 export class PetrelNode {
   readonly nodeId: string;
   private readonly db: Db;
+  /** This process's hold on DATA_DIR, taken before the database is opened. */
+  private readonly lock: DataDirLock;
   private readonly committer: Committer;
   private readonly tickets: TicketStore;
   private readonly executor: Executor;
@@ -70,120 +73,129 @@ export class PetrelNode {
     readonly cfg: NodeConfig,
     private readonly log: Logger,
   ) {
-    this.db = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA);
-    this.committer = new Committer(this.db, { syncOnLoopWhenIdle: true });
-    this.committer.onFailure = (err) => {
-      this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
-      this.onFatal(err);
-    };
-    this.committer.onDiskFull = (full, err) => {
-      if (full) {
-        this.log.error(
-          { err, dataDir: cfg.DATA_DIR },
-          'the disk is full: refusing new jobs, keeping every promise until space returns',
-        );
-      } else {
-        this.log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: taking new jobs again');
-      }
-      this.info.sendInfo(); // the proxy gives this node nothing new while its disk is full
-    };
-    this.nodeId = nodeIdentity(this.db, cfg.NODE_ID, log);
-    this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
-    this.tickets = new TicketStore(this.db, this.committer);
-    this.runLogs = new RunLogs(join(cfg.DATA_DIR, 'logs'), cfg.JOB_LOG_LIMIT);
-    this.knownTypes = new KnownTypes(this.db, this.committer);
-    this.executor = new Executor(
-      cfg.SLOTS,
-      { execAllow: cfg.EXEC_ALLOW, outputLimit: cfg.JOB_OUTPUT_LIMIT },
-      {
-        started: (id, at) => this.onStarted(id, at),
-        // a run's log is named by the ticket it runs under (a task's own ticket, for a task)
-        log: (id) => this.runLogs.start({ ticket: id }),
-        finished: (id, o, s, f) => this.onFinished(id, o, s, f),
-        lost: (id, ran, why) => this.onLost(id, ran, why),
-        typesChanged: () => this.info.sendInfo(),
-      },
-    );
-    this.link = new ProxyLink(
-      {
-        urls: cfg.PROXY_URLS,
-        epoch: storedEpoch(this.db),
+    this.lock = DataDirLock.take(cfg.DATA_DIR, 'petrel-node');
+    let opened: Db | undefined;
+    try {
+      this.db = opened = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA);
+      this.committer = new Committer(this.db, { syncOnLoopWhenIdle: true });
+      this.committer.onFailure = (err) => {
+        this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');
+        this.onFatal(err);
+      };
+      this.committer.onDiskFull = (full, err) => {
+        if (full) {
+          this.log.error(
+            { err, dataDir: cfg.DATA_DIR },
+            'the disk is full: refusing new jobs, keeping every promise until space returns',
+          );
+        } else {
+          this.log.info({ dataDir: cfg.DATA_DIR }, 'disk space is back: taking new jobs again');
+        }
+        this.info.sendInfo(); // the proxy gives this node nothing new while its disk is full
+      };
+      this.nodeId = nodeIdentity(this.db, cfg.NODE_ID, log);
+      this.metrics = new NodeMetrics(this.nodeId, () => this.snapshot());
+      this.tickets = new TicketStore(this.db, this.committer);
+      this.runLogs = new RunLogs(join(cfg.DATA_DIR, 'logs'), cfg.JOB_LOG_LIMIT);
+      this.knownTypes = new KnownTypes(this.db, this.committer);
+      this.executor = new Executor(
+        cfg.SLOTS,
+        { execAllow: cfg.EXEC_ALLOW, outputLimit: cfg.JOB_OUTPUT_LIMIT },
+        {
+          started: (id, at) => this.onStarted(id, at),
+          // a run's log is named by the ticket it runs under (a task's own ticket, for a task)
+          log: (id) => this.runLogs.start({ ticket: id }),
+          finished: (id, o, s, f) => this.onFinished(id, o, s, f),
+          lost: (id, ran, why) => this.onLost(id, ran, why),
+          typesChanged: () => this.info.sendInfo(),
+        },
+      );
+      this.link = new ProxyLink(
+        {
+          urls: cfg.PROXY_URLS,
+          epoch: storedEpoch(this.db),
+          nodeId: this.nodeId,
+          slots: cfg.SLOTS,
+          heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
+          labels: cfg.NODE_LABELS,
+          cpus: cfg.NODE_CPUS,
+          memMb: cfg.NODE_MEM_MB,
+          secret: cfg.CLUSTER_SECRET,
+          ca: cfg.TLS_CA ? readFileSync(cfg.TLS_CA) : undefined,
+          log,
+        },
+        {
+          holds: () => [...this.assignments.holds(), ...this.origin.here.holds()],
+          workers: () => this.executor.workerTypes(),
+          welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
+          epochSeen: (e) => storeEpoch(this.db, e),
+          frame: (f) => this.onFrame(f),
+          down: () => this.origin.armFallback(),
+        },
+      );
+      this.origin = new Origin(this.tickets, this.link, this.executor, {
         nodeId: this.nodeId,
-        slots: cfg.SLOTS,
-        heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
-        labels: cfg.NODE_LABELS,
-        cpus: cfg.NODE_CPUS,
-        memMb: cfg.NODE_MEM_MB,
-        secret: cfg.CLUSTER_SECRET,
-        ca: cfg.TLS_CA ? readFileSync(cfg.TLS_CA) : undefined,
+        execAllow: cfg.EXEC_ALLOW,
+        localFallbackMs: cfg.LOCAL_FALLBACK,
+        dataDir: resolve(cfg.DATA_DIR),
+        customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
+        startHere: (spec) =>
+          cfg.LOCAL_START && !this.draining && mayStartHere(spec) && roomHere(this.executor),
+        maxOpen: cfg.MAX_OPEN_JOBS,
         log,
-      },
-      {
-        holds: () => [...this.assignments.holds(), ...this.origin.here.holds()],
-        workers: () => this.executor.workerTypes(),
-        welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
-        epochSeen: (e) => storeEpoch(this.db, e),
-        frame: (f) => this.onFrame(f),
-        down: () => this.origin.armFallback(),
-      },
-    );
-    this.origin = new Origin(this.tickets, this.link, this.executor, {
-      nodeId: this.nodeId,
-      execAllow: cfg.EXEC_ALLOW,
-      localFallbackMs: cfg.LOCAL_FALLBACK,
-      dataDir: resolve(cfg.DATA_DIR),
-      customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
-      startHere: (spec) =>
-        cfg.LOCAL_START && !this.draining && mayStartHere(spec) && roomHere(this.executor),
-      maxOpen: cfg.MAX_OPEN_JOBS,
-      log,
-    });
-    this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);
-    this.assignments = new Assignments(
-      new WorkStore(this.db, this.committer),
-      this.link,
-      this.executor,
-      this.nodeId,
-      log,
-    );
-    this.logReader = new LogReader({
-      nodeId: this.nodeId,
-      view: (t) => this.origin.view(t),
-      local: this.runLogs,
-      remote: (req) => this.link.readLog(req),
-    });
-    this.api = {
-      submit: (spec) => this.origin.submitJob(spec).then((s) => s.ticket),
-      submitJob: (spec) => this.origin.submitJob(spec),
-      view: (t) => this.origin.view(t),
-      wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
-      cancel: (t) => this.origin.cancel(t),
-      list: (limit, state) => this.origin.listing.list(limit, state),
-      retry: (t) => this.origin.retry(t),
-      listViews: (limit) => this.origin.listing.listViews(limit),
-      currentViews: (limit) => this.origin.listing.currentViews(limit),
-      stats: () => this.stats(),
-      logs: (t, task) => this.logReader.logs(t, task),
-      follow: (v, task, signal) => this.logReader.follow(v, task, signal),
-      attachWorker: (type, n, session) => this.attachWorker(type, n, session),
-    };
-    this.server = createClientServer(cfg, this.api, log);
-    const { link, executor, committer, assignments, origin, tickets, runLogs } = this;
-    const draining = () => this.draining;
-    this.info = new InfoReports({ link, executor, committer, assignments, draining });
-    const sendInfo = () => this.info.sendInfo();
-    this.upkeep = new Upkeep({
-      cfg,
-      link,
-      origin,
-      assignments,
-      executor,
-      tickets,
-      runLogs,
-      db: this.db,
-      log,
-      sendInfo,
-    });
+      });
+      this.origin.onTicketFinished = (at, r) => this.metrics.ticketFinished(at, r);
+      this.assignments = new Assignments(
+        new WorkStore(this.db, this.committer),
+        this.link,
+        this.executor,
+        this.nodeId,
+        log,
+      );
+      this.logReader = new LogReader({
+        nodeId: this.nodeId,
+        view: (t) => this.origin.view(t),
+        local: this.runLogs,
+        remote: (req) => this.link.readLog(req),
+      });
+      this.api = {
+        submit: (spec) => this.origin.submitJob(spec).then((s) => s.ticket),
+        submitJob: (spec) => this.origin.submitJob(spec),
+        view: (t) => this.origin.view(t),
+        wait: (t, ms, signal) => this.origin.wait(t, ms, signal),
+        cancel: (t) => this.origin.cancel(t),
+        list: (limit, state) => this.origin.listing.list(limit, state),
+        retry: (t) => this.origin.retry(t),
+        listViews: (limit) => this.origin.listing.listViews(limit),
+        currentViews: (limit) => this.origin.listing.currentViews(limit),
+        stats: () => this.stats(),
+        logs: (t, task) => this.logReader.logs(t, task),
+        follow: (v, task, signal) => this.logReader.follow(v, task, signal),
+        attachWorker: (type, n, session) => this.attachWorker(type, n, session),
+      };
+      this.server = createClientServer(cfg, this.api, log);
+      const { link, executor, committer, assignments, origin, tickets, runLogs } = this;
+      const draining = () => this.draining;
+      this.info = new InfoReports({ link, executor, committer, assignments, draining });
+      const sendInfo = () => this.info.sendInfo();
+      this.upkeep = new Upkeep({
+        cfg,
+        link,
+        origin,
+        assignments,
+        executor,
+        tickets,
+        runLogs,
+        db: this.db,
+        log,
+        sendInfo,
+      });
+    } catch (err) {
+      // a node that cannot start lets its directory go (a test may start another in it)
+      opened?.close();
+      this.lock.release();
+      throw err;
+    }
   }
 
   /** Rebuilds in-memory state from SQLite, then opens the client port and joins the proxy. */
@@ -383,6 +395,7 @@ export class PetrelNode {
     this.committer.flush();
     this.committer.stop();
     this.db.close();
+    this.lock.release();
     this.log.info('stopped');
   }
 

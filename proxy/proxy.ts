@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { ProxyConfig } from '../shared/config.js';
+import { DataDirLock } from '../shared/data-dir-lock.js';
 import { openDatabase, type Committer, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
@@ -30,6 +31,8 @@ const PROXY_PAGE_SIZE = 16_384;
  */
 export class PetrelProxy {
   readonly db: Db;
+  /** This process's hold on DATA_DIR, taken before the database is opened. */
+  private readonly lock: DataDirLock;
   readonly leadership: Leadership;
   readonly metrics: ProxyMetrics;
   private term: LeaderTerm | undefined;
@@ -46,38 +49,47 @@ export class PetrelProxy {
     readonly cfg: ProxyConfig,
     private readonly log: Logger,
   ) {
-    // rows of 300-500 bytes, written in batches of hundreds: large pages mean fewer of them to
-    // split and to write to the WAL per commit. A statement that changes several rows (an
-    // origin's delivered flags) keeps a journal of its pages to undo itself alone; past 64 KiB
-    // a file-backed one is written out page by page, in memory it is only a copy.
-    this.db = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA, {
-      pageSize: PROXY_PAGE_SIZE,
-      tempStore: 'memory',
-    });
-    const group = cfg.ETCD_ENDPOINTS.length > 0;
-    this.leadership = new Leadership(
-      cfg.PROXY_ADVERTISE_URL ?? '',
-      group ? { ttlMs: cfg.ETCD_LEASE_TTL * 1000, marginMs: 100 } : undefined,
-    );
-    this.metrics = new ProxyMetrics({
-      cluster: () => this.activeTerm()?.scheduler,
-      commits: () => this.committer?.commits ?? 0,
-      diskFull: () => this.committer?.full ?? false,
-      rejectedFrames: () => this.cluster.rejectedFrames,
-      refusedConnections: () => this.cluster.refusedConnections,
-    });
-    if (!group) this.term = this.newTerm(0);
-    this.http = createProxyHttp(this);
-    this.cluster = new ClusterServer(this.http, () => this.activeTerm(), {
-      secret: cfg.CLUSTER_SECRET,
-      maxNodes: cfg.MAX_NUM_NODES,
-      requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
-      refusal: () => this.refusal(),
-      otherLeader: () => this.otherLeader(),
-      // a dead leader's lease runs out within its time to live, and the election follows
-      parkMs: cfg.ETCD_LEASE_TTL * 1000 + 1000,
-      log,
-    });
+    this.lock = DataDirLock.take(cfg.DATA_DIR, 'petrel-proxy');
+    let opened: Db | undefined;
+    try {
+      // rows of 300-500 bytes, written in batches of hundreds: large pages mean fewer of them to
+      // split and to write to the WAL per commit. A statement that changes several rows (an
+      // origin's delivered flags) keeps a journal of its pages to undo itself alone; past 64 KiB
+      // a file-backed one is written out page by page, in memory it is only a copy.
+      this.db = opened = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA, {
+        pageSize: PROXY_PAGE_SIZE,
+        tempStore: 'memory',
+      });
+      const group = cfg.ETCD_ENDPOINTS.length > 0;
+      this.leadership = new Leadership(
+        cfg.PROXY_ADVERTISE_URL ?? '',
+        group ? { ttlMs: cfg.ETCD_LEASE_TTL * 1000, marginMs: 100 } : undefined,
+      );
+      this.metrics = new ProxyMetrics({
+        cluster: () => this.activeTerm()?.scheduler,
+        commits: () => this.committer?.commits ?? 0,
+        diskFull: () => this.committer?.full ?? false,
+        rejectedFrames: () => this.cluster.rejectedFrames,
+        refusedConnections: () => this.cluster.refusedConnections,
+      });
+      if (!group) this.term = this.newTerm(0);
+      this.http = createProxyHttp(this);
+      this.cluster = new ClusterServer(this.http, () => this.activeTerm(), {
+        secret: cfg.CLUSTER_SECRET,
+        maxNodes: cfg.MAX_NUM_NODES,
+        requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
+        refusal: () => this.refusal(),
+        otherLeader: () => this.otherLeader(),
+        // a dead leader's lease runs out within its time to live, and the election follows
+        parkMs: cfg.ETCD_LEASE_TTL * 1000 + 1000,
+        log,
+      });
+    } catch (err) {
+      // a proxy that cannot start lets its directory go (a test may start another in it)
+      opened?.close();
+      this.lock.release();
+      throw err;
+    }
   }
 
   /** A new term of this proxy (protected: a test makes one fail to start). */
@@ -327,6 +339,7 @@ export class PetrelProxy {
         this.http.closeAllConnections();
       });
       this.db.close();
+      this.lock.release();
       this.log.info('proxy stopped');
     })();
     return this.closing;

@@ -1,6 +1,7 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { dataDirError, makeDataDir } from './data-dir.js';
 import { PetrelError } from './errors.js';
 import { convertOldFormat, makeReclaimable } from './reclaim.js';
 import { reasonOf } from './startup.js';
@@ -88,29 +89,12 @@ export function walWorkingSize(db: Db): number {
 
 /** Makes sure DATA_DIR exists and this user may write it and its file; throws naming what to fix. */
 function usableDataDir(dataDir: string, file: string): void {
-  const dir = resolve(dataDir);
-  const fail = (what: string, cause: unknown) =>
-    new PetrelError(
-      'ERR_DATA_DIR',
-      `${what} (${reasonOf(cause)}): set DATA_DIR to a directory this user can write, ` +
-        'or fix its permissions',
-      { cause },
-    );
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (cause) {
-    throw fail(`cannot create the data directory ${dir}`, cause);
-  }
-  try {
-    accessSync(dir, constants.W_OK | constants.X_OK);
-  } catch (cause) {
-    throw fail(`cannot write in the data directory ${dir}`, cause);
-  }
+  makeDataDir(dataDir);
   if (!existsSync(file)) return;
   try {
     accessSync(file, constants.R_OK | constants.W_OK);
   } catch (cause) {
-    throw fail(`cannot read and write the database file ${file}`, cause);
+    throw dataDirError(`cannot read and write the database file ${file}`, reasonOf(cause), cause);
   }
 }
 
