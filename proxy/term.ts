@@ -190,10 +190,13 @@ export class LeaderTerm {
  * is really still open comes back. Recorded results stay (they are pushed to origins that
  * still wait, and the origin keeps the first it recorded).
  */
-function forgetUnconfirmed(db: Db, log: Logger): void {
-  const n = db
-    .prepare("DELETE FROM jobs WHERE state IN ('queued', 'assigned', 'running')")
-    .run().changes;
+export function forgetUnconfirmed(db: Db, log: Logger): void {
+  const unconfirmed = "FROM jobs WHERE state IN ('queued', 'assigned', 'running')";
+  // their keys too (an origin that sends such a job again gives its key again)
+  db.prepare(
+    `DELETE FROM keys WHERE (key, ticket) IN (SELECT json_extract(spec, '$.key'), id ${unconfirmed})`,
+  ).run();
+  const n = db.prepare(`DELETE ${unconfirmed}`).run().changes;
   if (n > 0)
     log.info({ jobs: n }, 'taking over: unfinished jobs wait for their origins to confirm them');
 }
