@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { HTTP_STATUS, WIRE_CODES, WireError } from './errors.js';
+import { answerClientError } from './http-client-error.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -90,8 +91,9 @@ export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, u
 
 /**
  * An HTTP(S) server that answers GET (and HEAD) routes by exact path; any other path is a
- * NOT_FOUND, another method a 405, a target that is not a URL a BAD_REQUEST: always the API's
- * error shape, and never a crash. `first`, when given, sees every request before and answers it
+ * NOT_FOUND, another method a 405, a target that is not a URL, an HTTP/1.1 request without
+ * `Host` or one node:http cannot parse a BAD_REQUEST (headers past its limit a 431): always the
+ * API's error shape, and never a crash. `first`, when given, sees every request before and answers it
  * when it returns true (an API with its own methods and path parameters); a WireError it
  * throws is answered as one.
  */
@@ -102,6 +104,11 @@ export function createHttpServer(
 ): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     try {
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+        // as node:http answers it: the connection cannot be trusted to frame another request
+        res.setHeader('connection', 'close');
+        throw new WireError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
+      }
       const url = requestUrl(req);
       if (first?.(req, res, url)) return;
       const route = routes[url.pathname];
@@ -120,9 +127,15 @@ export function createHttpServer(
       failed(res, err);
     }
   };
+  // the missing Host is answered above, in the API's shape, not with node:http's empty 400
+  const options = { requireHostHeader: false };
   const server = tls
-    ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, handler)
-    : http.createServer(handler);
+    ? https.createServer(
+        { ...options, cert: readFileSync(tls.cert), key: readFileSync(tls.key) },
+        handler,
+      )
+    : http.createServer(options, handler);
+  server.on('clientError', answerClientError);
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;

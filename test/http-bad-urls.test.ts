@@ -1,61 +1,6 @@
-import net from 'node:net';
 import t, { type Test } from 'tap';
 import { freePort, spawnNode, spawnProxy, tempDir, type Proc } from './helpers/cluster.js';
-
-/** One parsed HTTP/1.1 response. */
-export interface RawResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/**
- * Sends `METHOD target HTTP/1.1` as written, over a plain socket: fetch refuses targets that
- * are not valid URLs, and those are what a server must survive.
- */
-export function rawRequest(
-  port: number,
-  method: string,
-  target: string,
-  headers: Record<string, string> = {},
-): Promise<RawResponse> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const chunks: Buffer[] = [];
-    socket.setTimeout(10_000, () => socket.destroy(new Error(`no answer to ${target}`)));
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      const split = text.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.1 (\d{3})/.exec(text);
-      if (split < 0 || !status) return reject(new Error(`no HTTP response to ${target}: ${text}`));
-      const head = text.slice(0, split).split('\r\n').slice(1);
-      const parsed: Record<string, string> = {};
-      for (const line of head) {
-        const colon = line.indexOf(':');
-        parsed[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      let body = text.slice(split + 4);
-      if (parsed['transfer-encoding'] === 'chunked') body = unchunk(body);
-      resolve({ status: Number(status[1]), headers: parsed, body });
-    });
-    const lines = [`${method} ${target} HTTP/1.1`, 'Host: 127.0.0.1', 'Connection: close'];
-    for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
-  });
-}
-
-function unchunk(body: string): string {
-  let out = '';
-  for (let rest = body; ;) {
-    const eol = rest.indexOf('\r\n');
-    const size = parseInt(rest.slice(0, eol), 16);
-    if (!(size > 0)) return out;
-    out += rest.slice(eol + 2, eol + 2 + size);
-    rest = rest.slice(eol + 2 + size + 2);
-  }
-}
+import { rawRequest } from './helpers/raw-http.js';
 
 /** Asserts a 400 with the API's error shape, and that the process lives on and is healthy. */
 async function refusedAndAlive(

@@ -22,8 +22,11 @@ const NAMED: Array<[string, z.ZodType]> = [
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
-/** Errors any route may answer (405: another method), and those only some answer. */
-const COMMON_ERRORS = [400, 401, 405, 429, 503];
+/**
+ * Errors any route may answer (405: another method; 431: a request line and headers past
+ * node:http's limit), and those only some answer.
+ */
+const COMMON_ERRORS = [400, 401, 405, 429, 431, 503];
 const TICKET_ERRORS = [404];
 const BODY_ERRORS = [413];
 
@@ -68,7 +71,7 @@ export function buildOpenApi(routes: readonly ApiRoute[]): Json {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
       responses: {
         ...Object.fromEntries(
-          [...new Set(Object.values(HTTP_STATUS)), 405].map((status) => [
+          [...new Set(Object.values(HTTP_STATUS)), 405, 431].map((status) => [
             `E${status}`,
             {
               description: ERROR_TEXT[status],
@@ -91,6 +94,7 @@ const ERROR_TEXT: Record<number, string> = {
   408: 'Not finished in time (code TIMEOUT)',
   413: 'Body too large (code TOO_LARGE)',
   429: 'Too much work pending (code BUSY)',
+  431: 'The request line and headers are too large (code TOO_LARGE)',
   503: 'The cluster cannot answer right now; try again (code UNAVAILABLE)',
 };
 
