@@ -52,8 +52,16 @@ export function newTicket(now: number = Date.now()): string {
   return timeChars(now) + randomChars();
 }
 
+/**
+ * Every text parseTicket takes: 26 letters and digits of either case but U (I and L are read
+ * as 1, O as 0), blanks around them. ASCII only, so no other script's case mapping (`ſ` → S)
+ * makes a ticket; the OpenAPI document gives this as the pattern of `{ticket}`.
+ */
+export const TICKET_INPUT_RE = /^\s*[0-9A-TV-Za-tv-z]{26}\s*$/;
+
 /** Normalises what a person typed (lower case, I/L/O confusions) to a canonical ticket, or null. */
 export function parseTicket(text: string): string | null {
+  if (!TICKET_INPUT_RE.test(text)) return null;
   const up = text.trim().toUpperCase().replace(/[IL]/g, '1').replace(/O/g, '0');
   return TICKET_RE.test(up) ? up : null;
 }

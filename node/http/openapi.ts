@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import * as api from '../../shared/api.js';
+import { TICKET_INPUT_RE } from '../../shared/ids.js';
 import { JobSpecSchema } from '../../shared/job.js';
 import { HTTP_STATUS } from './errors.js';
 import type { ApiRoute } from './route.js';
@@ -114,8 +115,8 @@ function operation(route: ApiRoute, schemaOf: (s: z.ZodType) => Json): Json {
       name: m[1],
       in: 'path',
       required: true,
-      schema: { type: 'string', pattern: '^[0-9A-HJKMNP-TV-Z]{26}$' },
-      description: 'the ticket SUBMIT answered',
+      schema: { type: 'string', pattern: TICKET_INPUT_RE.source },
+      description: 'the ticket SUBMIT answered, in any case (I and L are read as 1, O as 0)',
     });
   }
   for (const q of route.query ?? []) {
