@@ -37,8 +37,11 @@ export interface NodeApi {
   retry(ticket: string): Promise<JobView | null>;
   /** Views of tickets issued by this node, newest first. */
   listViews(limit: number): JobView[];
-  /** The same, each open ticket in its current state (as STATUS gives it). */
-  currentViews(limit: number): Promise<JobView[]>;
+  /**
+   * The same, each open ticket in its current state (as STATUS gives it); with an open
+   * `state`, the newest in it among all open tickets.
+   */
+  currentViews(limit: number, state?: ClientState): Promise<JobView[]>;
   stats(): Promise<unknown>;
   /** A run's whole output so far (up to JOB_LOG_LIMIT); null for an unknown ticket. */
   logs(ticket: string, task: number | undefined): Promise<OutputPiece[] | null>;

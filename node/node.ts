@@ -167,7 +167,7 @@ export class PetrelNode {
         list: (limit, state) => this.origin.listing.list(limit, state),
         retry: (t) => this.origin.retry(t),
         listViews: (limit) => this.origin.listing.listViews(limit),
-        currentViews: (limit) => this.origin.listing.currentViews(limit),
+        currentViews: (limit, state) => this.origin.listing.currentViews(limit, state),
         stats: () => this.stats(),
         logs: (t, task) => this.logReader.logs(t, task),
         follow: (v, task, signal) => this.logReader.follow(v, task, signal),

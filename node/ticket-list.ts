@@ -4,7 +4,7 @@ import { MAX_BATCH } from '../shared/protocol.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
 import { clientState, pendingView, viewOfResult } from './results.js';
-import type { TicketState, TicketStore } from './ticket-store.js';
+import type { TicketRow, TicketState, TicketStore } from './ticket-store.js';
 
 export interface TicketListDeps {
   tickets: TicketStore;
@@ -31,13 +31,13 @@ export class TicketList {
   ): Promise<Array<{ id: string; state: string }>> {
     const { tickets } = this.d;
     if (state !== undefined && isTerminal(state)) return tickets.recentIn([state], limit);
-    const rows =
-      state === undefined
-        ? tickets.recent(limit)
-        : tickets.recentIn(['accepted', 'forwarded'], limit);
+    if (state !== undefined) {
+      const views = await this.currentViews(limit, state);
+      return views.map((v) => ({ id: v.ticket, state: v.state }));
+    }
+    const rows = tickets.recent(limit);
     const known = await this.openStates(rows);
-    const listed = rows.map((r) => ({ id: r.id, state: known.get(r.id) ?? clientState(r.state) }));
-    return state === undefined ? listed : listed.filter((r) => r.state === state);
+    return rows.map((r) => ({ id: r.id, state: known.get(r.id) ?? clientState(r.state) }));
   }
 
   /** The client states of the open tickets among `rows`: the proxy's, else this node's view. */
@@ -64,11 +64,26 @@ export class TicketList {
   /**
    * Views of tickets issued here, newest first, each as STATUS gives it: a finished one from
    * this node's file, an open one as the proxy tells it (all asked in one request), else as
-   * this node knows it (a run started here, or the proxy away).
+   * this node knows it (a run started here, or the proxy away). With an open `state`, the
+   * newest `limit` in it among every open ticket, not only among the newest tickets.
    */
-  async currentViews(limit: number): Promise<JobView[]> {
+  async currentViews(limit: number, state?: JobView['state']): Promise<JobView[]> {
+    if (state === undefined) return this.viewsOf(this.d.tickets.recentRows(limit));
+    const found: JobView[] = [];
+    // a page is one lookup at the proxy; open tickets are at most MAX_OPEN_JOBS
+    for (let below = '~'; ;) {
+      const rows = this.d.tickets.openRowsBelow(below, MAX_BATCH);
+      for (const v of await this.viewsOf(rows)) {
+        if (v.state === state && found.push(v) === limit) return found;
+      }
+      if (rows.length < MAX_BATCH) return found;
+      below = (rows.at(-1) as TicketRow).id;
+    }
+  }
+
+  /** The views of `rows`, in their order, as `currentViews` gives them. */
+  private async viewsOf(rows: readonly TicketRow[]): Promise<JobView[]> {
     const { link, open } = this.d;
-    const rows = this.d.tickets.recentRows(limit);
     const asked = rows
       .filter(
         (r) => !r.result && (r.state === 'forwarded' || open.get(r.id)?.state === 'forwarded'),

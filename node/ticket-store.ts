@@ -100,6 +100,10 @@ export class TicketStore {
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
+      openBelow: db.prepare<[string, number], RawTicket>(
+        `SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') AND id < ?
+         ORDER BY id DESC LIMIT ?`,
+      ),
       expire: db.prepare(
         `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
            WHERE id < ? AND finished_at < ?
@@ -286,6 +290,11 @@ export class TicketStore {
   /** The newest tickets with everything known of them, in one query. */
   recentRows(limit: number): TicketRow[] {
     return this.sql.recentRows.all(limit).map(fromRaw);
+  }
+
+  /** The newest open tickets issued before `below` (a ticket, or any text above them all). */
+  openRowsBelow(below: string, limit: number): TicketRow[] {
+    return this.sql.openBelow.all(below, limit).map(fromRaw);
   }
 
   /**

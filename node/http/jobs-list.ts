@@ -35,15 +35,13 @@ export const listRoute: ApiRoute = {
 };
 
 /**
- * This node's newest jobs in `state`. An ended state is looked up as `LIST <state>` does, in
- * every ticket issued here (a failed job stays listed however many jobs came after it); an
- * open one among the newest tickets, whose state the proxy tells.
+ * This node's newest jobs in `state`, looked up as `LIST <state>` does, in every ticket issued
+ * here: an ended one in this node's file (a failed job stays listed however many jobs came
+ * after it), an open one among all open tickets, whose state the proxy tells (a long-running
+ * job stays listed however many jobs ended after it).
  */
 async function inState(api: NodeApi, state: string, limit: number): Promise<JobView[]> {
-  if (!isTerminal(state)) {
-    const views = await api.currentViews(MAX_LIMIT);
-    return views.filter((v) => v.state === state).slice(0, limit);
-  }
+  if (!isTerminal(state)) return api.currentViews(limit, state as ClientState);
   const rows = await api.list(limit, state as ClientState);
   const views = await Promise.all(rows.map((r) => api.view(r.id)));
   return views.filter((v): v is JobView => v !== null && v.state === state);
