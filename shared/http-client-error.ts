@@ -43,11 +43,22 @@ export function clientErrorReply(err: ClientError): { status: number; error: Wir
 /** The whole HTTP/1.1 response to `clientErrorReply`, as bytes for the socket. */
 export function clientErrorResponse(err: ClientError): string {
   const { status, error } = clientErrorReply(err);
+  return rawErrorResponse(status, error);
+}
+
+/** An error response in the API's shape, written out whole, that closes the connection. */
+export function rawErrorResponse(
+  status: number,
+  error: WireError,
+  headers: Record<string, string> = {},
+): string {
   const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  const extra = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   return (
     `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Error'}\r\n` +
     'Content-Type: application/json; charset=utf-8\r\n' +
     'Cache-Control: no-store\r\n' +
+    extra.join('') +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     'Connection: close\r\n\r\n' +
     body
@@ -70,9 +81,27 @@ export function answerClientError(err: Error & ClientError, socket: Duplex): voi
     socket.destroy();
     return;
   }
+  closeWith(socket, clientErrorResponse(err));
+}
+
+/**
+ * A server's `connect` listener: these servers are not proxies, so CONNECT is a wrong method,
+ * answered as one (without a listener, node:http closes the connection without a word).
+ */
+export function refuseConnect(_req: http.IncomingMessage, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const error = new WireError('BAD_REQUEST', 'CONNECT is not served: this server is not a proxy');
+  closeWith(socket, rawErrorResponse(405, error, { Allow: 'GET, HEAD, POST' }));
+}
+
+/** Writes `response` and ends the socket, destroyed if the peer has not closed it in time. */
+function closeWith(socket: Duplex, response: string): void {
   answered.add(socket);
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);
   linger.unref();
   socket.once('close', () => clearTimeout(linger));
-  socket.end(clientErrorResponse(err));
+  socket.end(response);
 }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { HTTP_STATUS, WIRE_CODES, WireError } from './errors.js';
-import { answerClientError } from './http-client-error.js';
+import { answerClientError, refuseConnect } from './http-client-error.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -136,6 +136,7 @@ export function createHttpServer(
       )
     : http.createServer(options, handler);
   server.on('clientError', answerClientError);
+  server.on('connect', refuseConnect);
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;

@@ -36,6 +36,12 @@ const UNREADABLE: Array<{ what: string; text: string; status: number; code: stri
     status: 431,
     code: 'TOO_LARGE',
   },
+  {
+    what: 'CONNECT (no proxy here)',
+    text: 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    status: 405,
+    code: 'BAD_REQUEST',
+  },
 ];
 
 /** The body as JSON, or what it was when it is not JSON (so every case reports). */
