@@ -29,6 +29,21 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
       .max(max, `must be at most ${max}`),
   );
 const port = int(0, 65535);
+/**
+ * One of `values`, in any letter case (`LOG_LEVEL=INFO`), read as its documented spelling;
+ * anything else is refused with the list of what is allowed.
+ */
+function oneOf<const T extends readonly [string, ...string[]]>(
+  values: T,
+  message = `must be one of ${values.join(', ')} (any letter case)`,
+) {
+  const canonical = (v: unknown) => {
+    if (typeof v !== 'string') return v;
+    const lower = v.trim().toLowerCase();
+    return values.find((x) => x.toLowerCase() === lower) ?? v;
+  };
+  return z.preprocess(canonical, z.enum(values, { message }));
+}
 /** A comma list's items, trimmed, empty ones left out. */
 export function splitList(s: string): string[] {
   return s
@@ -47,9 +62,9 @@ const optionalText = z
 
 const common = {
   DATA_DIR: optionalText,
-  DURABILITY: z.enum(['fsync', 'relaxed']).default('fsync'),
+  DURABILITY: oneOf(['fsync', 'relaxed']).default('fsync'),
   CLUSTER_SECRET: optionalText,
-  LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+  LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   RESULT_TTL: int(1).default(604_800_000),
   TLS_CERT: optionalText,
   TLS_KEY: optionalText,
@@ -114,9 +129,13 @@ export const ProxyConfigSchema = z.object({
       .min(0, 'must be at least 0')
       .max(50, 'must be at most 50'),
   ).default(8),
-  POLICY: z
-    .enum(['least-loaded', 'power-of-two', 'batch-sampling', 'round-robin', 'random'])
-    .default('least-loaded'),
+  POLICY: oneOf([
+    'least-loaded',
+    'power-of-two',
+    'batch-sampling',
+    'round-robin',
+    'random',
+  ]).default('least-loaded'),
   PREFETCH: int(0, 10_000).default(1),
   TENANT_WEIGHTS: TenantWeights,
   /** Unset: the dashboard shows jobs on the proxy's machine only; set: to whoever sends it. */
@@ -165,7 +184,10 @@ export const NodeConfigSchema = z.object({
     .default('ws://127.0.0.1:8080/cluster'),
   CLIENT_HOST: z.string().min(1).default('0.0.0.0'),
   CLIENT_PORT: port.default(9000),
-  HTTP_PORT: port.default(0),
+  /** The node's HTTP API; `0` (or `off`, as `npm start` also reads it) is off. */
+  HTTP_PORT: z
+    .preprocess((v) => (typeof v === 'string' && v.trim().toLowerCase() === 'off' ? '0' : v), port)
+    .default(0),
   SLOTS: int(1, 4096).default(Math.max(1, availableParallelism())),
   NODE_LABELS: Labels,
   NODE_CPUS: number(
@@ -178,8 +200,10 @@ export const NodeConfigSchema = z.object({
   INFO_PERIOD: int(10).default(250),
   LOCAL_FALLBACK: int(0).default(5000),
   /** Whether a plain job starts on the node it was submitted to when a slot is free there. */
-  LOCAL_START: z
-    .enum(['0', '1', 'true', 'false', 'on', 'off'], { message: 'must be 1 or 0' })
+  LOCAL_START: oneOf(
+    ['0', '1', 'true', 'false', 'on', 'off'],
+    'must be 1 or 0 (or true/false, on/off)',
+  )
     .default('1')
     .transform((v) => v === '1' || v === 'true' || v === 'on'),
   EXEC_ALLOW: z
@@ -218,14 +242,17 @@ function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infe
   // `SLOTS=` in a .env file means "not set", as it does for most tools
   const env = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ''));
   const parsed = schema.safeParse(env);
-  if (parsed.success) return parsed.data;
-  const lines = parsed.error.issues.map((i) => {
+  const pair = tlsPairProblem(env);
+  if (parsed.success && pair === undefined) return parsed.data;
+  const issues = parsed.success ? [] : parsed.error.issues;
+  const lines = issues.map((i) => {
     // the variable, not the place in its parsed value (`ETCD_ENDPOINTS`, not `ETCD_ENDPOINTS.0`)
     const name = i.path.length > 0 ? String(i.path[0]) : '(environment)';
     const value = env[name];
     const shown = name.includes('SECRET') || name.includes('TOKEN') ? '***' : JSON.stringify(value);
     return `${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
   });
+  if (pair !== undefined) lines.push(pair);
   // one line, so it reads whole in a container's log
   throw new PetrelError(
     'ERR_CONFIG_INVALID',
@@ -233,13 +260,11 @@ function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infe
   );
 }
 
-function tlsPairProblem(cfg: { TLS_CERT?: string; TLS_KEY?: string }, who: string): void {
-  if (Boolean(cfg.TLS_CERT) !== Boolean(cfg.TLS_KEY)) {
-    throw new PetrelError(
-      'ERR_CONFIG_INVALID',
-      `${who}: invalid configuration: TLS_CERT and TLS_KEY must be set together`,
-    );
-  }
+/** TLS_CERT without TLS_KEY (or the other way): told with the other problems, naming the unset one. */
+function tlsPairProblem(env: Env): string | undefined {
+  if ((env.TLS_CERT === undefined) === (env.TLS_KEY === undefined)) return undefined;
+  const unset = env.TLS_CERT === undefined ? 'TLS_CERT' : 'TLS_KEY';
+  return `${unset}=(unset): TLS_CERT and TLS_KEY must be set together`;
 }
 
 /** Reads `.env` (never overriding the real environment) into a copy of the environment. */
@@ -257,7 +282,6 @@ export function loadProxyConfig(env: Env, argv: readonly string[] = []): ProxyCo
   const merged = { ...env };
   if (argv[0] !== undefined) merged.PROXY_PORT = argv[0];
   const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy');
-  tlsPairProblem(cfg, 'petrel-proxy');
   const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
   checkReadableFiles(tls, 'petrel-proxy');
   checkTlsFiles(tls, 'petrel-proxy');
@@ -276,7 +300,6 @@ export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConf
     merged.PROXY_URL = `ws://${host.includes(':') ? `[${host}]` : host}:${p}/cluster`;
   }
   const cfg = validate(NodeConfigSchema, merged, 'petrel-node');
-  tlsPairProblem(cfg, 'petrel-node');
   const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
   checkReadableFiles(tls, 'petrel-node');
   checkTlsFiles(tls, 'petrel-node');

@@ -2,6 +2,7 @@ import t from 'tap';
 import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
 import { PetrelError } from '../shared/errors.js';
 import { newTicket, parseTicket, ticketTime } from '../shared/ids.js';
+import { refusal } from './helpers/config-refusal.js';
 
 t.test('defaults follow the design', async (t) => {
   const p = loadProxyConfig({});
@@ -64,6 +65,42 @@ t.test('every problem is reported together', async (t) => {
   }
   t.throws(() => loadProxyConfig({ POLICY: 'fastest' }), /POLICY/);
   t.throws(() => loadProxyConfig({ TLS_CERT: '/x.pem' }), /TLS_CERT and TLS_KEY/);
+});
+
+t.test('enum values are read in any letter case, as their documented spelling', async (t) => {
+  const p = loadProxyConfig({ LOG_LEVEL: 'INFO', DURABILITY: 'Relaxed', POLICY: 'Power-Of-Two' });
+  t.match(p, { LOG_LEVEL: 'info', DURABILITY: 'relaxed', POLICY: 'power-of-two' });
+  const n = loadNodeConfig({ LOG_LEVEL: ' Debug ', DURABILITY: 'FSYNC', LOCAL_START: 'OFF' });
+  t.match(n, { LOG_LEVEL: 'debug', DURABILITY: 'fsync', LOCAL_START: false });
+  t.equal(loadNodeConfig({ LOCAL_START: 'True' }).LOCAL_START, true);
+  // an unknown value is still refused, with what is allowed
+  t.throws(
+    () => loadProxyConfig({ LOG_LEVEL: 'VERBOSE' }),
+    /LOG_LEVEL="VERBOSE": must be one of fatal, error, warn, info, debug, trace, silent/,
+  );
+  t.throws(
+    () => loadProxyConfig({ DURABILITY: 'sync' }),
+    /DURABILITY="sync": must be one of fsync, relaxed/,
+  );
+  t.throws(() => loadNodeConfig({ LOCAL_START: 'yes' }), /LOCAL_START="yes": must be 1 or 0/);
+});
+
+t.test('HTTP_PORT=off is a node without its HTTP API, as HTTP_PORT=0', async (t) => {
+  t.equal(loadNodeConfig({ HTTP_PORT: 'off' }).HTTP_PORT, 0);
+  t.equal(loadNodeConfig({ HTTP_PORT: 'OFF' }).HTTP_PORT, 0);
+  t.equal(loadNodeConfig({ HTTP_PORT: '9100' }).HTTP_PORT, 9100);
+  t.throws(() => loadNodeConfig({ HTTP_PORT: 'no' }), /HTTP_PORT="no"/);
+});
+
+t.test('a TLS_CERT without TLS_KEY is told with the other problems', async (t) => {
+  const msg = refusal(() => loadNodeConfig({ TLS_CERT: '/x.pem', SLOTS: 'many' }));
+  t.match(msg, /2 problems/);
+  t.match(msg, /SLOTS="many"/);
+  t.match(msg, /TLS_KEY=\(unset\): TLS_CERT and TLS_KEY must be set together/);
+  t.match(
+    refusal(() => loadProxyConfig({ TLS_KEY: '/k.pem' })),
+    /1 problem\): TLS_CERT=\(unset\)/,
+  );
 });
 
 t.test('tickets: 26 characters, time-ordered, unguessable', async (t) => {
