@@ -49,6 +49,7 @@ async function checkPorts(): Promise<void> {
     ['CLIENT_PORT', basePort, 'client port'],
     ['HTTP_PORT', httpBase, 'HTTP API port'],
   ] as const) {
+    if (base === 0) continue; // HTTP_PORT=0: no HTTP API
     const taken: number[] = [];
     for (let i = 0; i < nodes; i++) if (!(await portFree(base + i))) taken.push(base + i);
     if (taken.length === 0) continue;
@@ -217,11 +218,23 @@ for (let i = 0; i < nodes; i++) {
       NODE_ID: `node-${port}`,
       DATA_DIR: join(dataRoot, `node-${port}`),
       CLIENT_PORT: String(port),
-      HTTP_PORT: String(httpBase + i),
+      HTTP_PORT: httpBase === 0 ? '0' : String(httpBase + i),
       PROXY_URL: `ws://127.0.0.1:${proxyPort}/cluster`,
     },
     COLORS[(i + 1) % COLORS.length] as string,
   );
+}
+
+/** Where the nodes' HTTP API is, or that it is off and how to turn it on. */
+function httpSummary(): string[] {
+  if (httpBase === 0) {
+    return ['  HTTP API:   off (HTTP_PORT=0; leave HTTP_PORT unset for 9100, 9101, ...)'];
+  }
+  return [
+    `  HTTP API:   curl localhost:${httpBase}/v1/jobs -d '{"type":"echo","args":["hi"]}'`,
+    `              (nodes on ${httpBase}..${httpBase + nodes - 1}; GET /v1/openapi.json ` +
+      'describes it; HTTP_PORT=off turns it off)',
+  ];
 }
 
 process.stdout.write(
@@ -231,8 +244,7 @@ process.stdout.write(
     `  connect:    nc localhost ${basePort}`,
     '  try:        SUBMIT echo hello      then   WAIT <ticket>',
     '              500                    (the seed dialect: a 500 ms sleep job)',
-    `  HTTP API:   curl localhost:${httpBase}/v1/jobs -d '{"type":"echo","args":["hi"]}'`,
-    `              (nodes on ${httpBase}..${httpBase + nodes - 1}; GET /v1/openapi.json describes it)`,
+    ...httpSummary(),
     `  dashboard:  http://localhost:${proxyPort}/`,
     `  data:       ${dataRoot} (a folder per process; DATA_DIR moves it)`,
     '  stop:       Ctrl-C (a process that dies on its own is started again)',

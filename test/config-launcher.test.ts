@@ -45,6 +45,22 @@ t.test('npm start: port ranges that overlap are refused before anything starts',
   );
 });
 
+t.test('npm start: HTTP_PORT=0 or off runs the nodes without their HTTP API', async (t) => {
+  for (const off of ['0', 'off', 'OFF', ' Off ', '00']) {
+    t.same(
+      launcherPorts({ HTTP_PORT: off }),
+      { nodes: 3, proxyPort: 8080, clientBase: 9000, httpBase: 0 },
+      `HTTP_PORT=${JSON.stringify(off)}`,
+    );
+  }
+  // no HTTP ports, so nothing for the client ports or the proxy's to overlap
+  t.match(launcherPorts({ HTTP_PORT: 'off', CLIENT_PORT: '9099' }), { clientBase: 9099 });
+  t.match(launcherPorts({ HTTP_PORT: '0', PROXY_PORT: '9100' }), { proxyPort: 9100, httpBase: 0 });
+  t.match(launcherPorts({ HTTP_PORT: 'no' }), {
+    problems: [/^HTTP_PORT="no": must be 0 or off \(no HTTP API\), or a port number from 1 to/],
+  });
+});
+
 const launcher = join(
   fileURLToPath(new URL('..', import.meta.url)),
   'dist',

@@ -189,3 +189,25 @@ t.test('npm start: DATA_ROOT still names the root when DATA_DIR is not set', asy
   proc.child.kill('SIGINT');
   t.equal(await proc.exited, 0);
 });
+
+t.test('npm start: HTTP_PORT=off runs the nodes without their HTTP API, and says so', async (t) => {
+  const { proc, clientPort } = await startLauncher(t, {
+    DATA_DIR: tempDir(t.teardown),
+    HTTP_PORT: 'off',
+  });
+  t.teardown(() => {
+    if (!t.passing()) t.comment(proc.output.slice(-40).join('\n'));
+  });
+  await until(
+    () => proc.output.filter((l) => l.includes('joined the proxy')).length >= 2,
+    60_000,
+    'both nodes to join',
+  );
+  t.ok(await pong(clientPort), 'the nodes take clients');
+  const all = proc.output.join('\n');
+  t.match(all, /HTTP API: {3}off \(HTTP_PORT=0;/, 'the summary says the HTTP API is off');
+  t.notMatch(all, /curl localhost/, 'and shows no address for it');
+  t.notMatch(all, /HTTP API on http/, 'no node serves it');
+  proc.child.kill('SIGINT');
+  t.equal(await proc.exited, 0);
+});
