@@ -47,8 +47,12 @@ export function listenError(
   }
 }
 
-/** Checks that the files named by these variables can be read; throws naming the first that cannot. */
+/**
+ * Checks that the files named by these variables can be read; throws one line naming every
+ * one that cannot (TLS_CERT and TLS_KEY both wrong are told at once, not one per restart).
+ */
 export function checkReadableFiles(files: Record<string, string | undefined>, who: string): void {
+  const problems: string[] = [];
   for (const [variable, path] of Object.entries(files)) {
     if (path === undefined) continue;
     let problem: string | undefined;
@@ -59,12 +63,14 @@ export function checkReadableFiles(files: Record<string, string | undefined>, wh
       problem = reasonOf(err);
     }
     if (problem) {
-      throw new PetrelError(
-        'ERR_FILE_UNREADABLE',
-        `${who}: cannot read ${variable}=${resolve(path)} (${problem}): fix the path in ` +
+      problems.push(
+        `cannot read ${variable}=${resolve(path)} (${problem}): fix the path in ` +
           `${variable} or the file's permissions`,
       );
     }
+  }
+  if (problems.length > 0) {
+    throw new PetrelError('ERR_FILE_UNREADABLE', `${who}: ${problems.join('; ')}`);
   }
 }
 

@@ -1,7 +1,9 @@
+import { join } from 'node:path';
 import t from 'tap';
 import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
 import { PetrelError } from '../shared/errors.js';
 import { newTicket, parseTicket, ticketTime } from '../shared/ids.js';
+import { tempDir } from './helpers/cluster.js';
 import { refusal } from './helpers/config-refusal.js';
 
 t.test('defaults follow the design', async (t) => {
@@ -101,6 +103,15 @@ t.test('a TLS_CERT without TLS_KEY is told with the other problems', async (t) =
     refusal(() => loadProxyConfig({ TLS_KEY: '/k.pem' })),
     /1 problem\): TLS_CERT=\(unset\)/,
   );
+});
+
+t.test('every unreadable file is named at once', async (t) => {
+  const dir = tempDir(t.teardown);
+  const [cert, key] = [join(dir, 'cert.pem'), join(dir, 'key.pem')];
+  const msg = refusal(() => loadNodeConfig({ TLS_CERT: cert, TLS_KEY: key }));
+  t.match(msg, `petrel-node: cannot read TLS_CERT=${cert} (no such file or directory)`);
+  t.match(msg, `; cannot read TLS_KEY=${key} (no such file or directory)`);
+  t.notMatch(msg, /\n/, 'one line');
 });
 
 t.test('tickets: 26 characters, time-ordered, unguessable', async (t) => {
