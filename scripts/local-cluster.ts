@@ -230,10 +230,11 @@ function httpSummary(): string[] {
   if (httpBase === 0) {
     return ['  HTTP API:   off (HTTP_PORT=0; leave HTTP_PORT unset for 9100, 9101, ...)'];
   }
+  const where = nodes === 1 ? '' : `nodes on ${httpBase}..${httpBase + nodes - 1}; `;
   return [
     `  HTTP API:   curl localhost:${httpBase}/v1/jobs -d '{"type":"echo","args":["hi"]}'`,
-    `              (nodes on ${httpBase}..${httpBase + nodes - 1}; GET /v1/openapi.json ` +
-      'describes it; HTTP_PORT=off turns it off)',
+    `              (${where}GET /v1/openapi.json describes it)`,
+    '              (HTTP_PORT=off npm start runs the nodes without it)',
   ];
 }
 
