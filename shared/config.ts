@@ -29,6 +29,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
       .max(max, `must be at most ${max}`),
   );
 const port = int(0, 65535);
+/** A timer's period or timeout: Node runs one longer than 2^31-1 ms after 1 ms instead. */
+const duration = (min: number) => int(min, 2_147_483_647);
 /**
  * One of `values`, in any letter case (`LOG_LEVEL=INFO`), read as its documented spelling;
  * anything else is refused with the list of what is allowed.
@@ -117,11 +119,11 @@ export const ProxyConfigSchema = z.object({
   ...common,
   PROXY_HOST: z.string().min(1).default('0.0.0.0'),
   PROXY_PORT: port.default(8080),
-  DISPATCH_PERIOD: int(0).default(0),
+  DISPATCH_PERIOD: duration(0).default(0),
   MAX_NUM_JOBS_DISPATCH: int(1).default(30),
-  REQUEST_RESULT_PERIOD: int(10).default(3000),
+  REQUEST_RESULT_PERIOD: duration(10).default(3000),
   MAX_NUM_NODES: int(1, 100_000).default(64),
-  NODE_TIMEOUT: int(50).default(1500),
+  NODE_TIMEOUT: duration(50).default(1500),
   /** Failure detection from heartbeat history: phi above this is death; 0: NODE_TIMEOUT only. */
   PHI_THRESHOLD: number(
     z.coerce
@@ -197,8 +199,8 @@ export const NodeConfigSchema = z.object({
       .max(4096, 'must be at most 4096'),
   ).default(Math.max(1, availableParallelism())),
   NODE_MEM_MB: int(1, 16 * 1024 * 1024).default(Math.max(1, Math.floor(totalmem() / 2 ** 20))),
-  INFO_PERIOD: int(10).default(250),
-  LOCAL_FALLBACK: int(0).default(5000),
+  INFO_PERIOD: duration(10).default(250),
+  LOCAL_FALLBACK: duration(0).default(5000),
   /** Whether a plain job starts on the node it was submitted to when a slot is free there. */
   LOCAL_START: oneOf(
     ['0', '1', 'true', 'false', 'on', 'off'],
@@ -222,9 +224,9 @@ export const NodeConfigSchema = z.object({
   MAX_CLIENTS: int(1, 1_000_000).default(1024),
   /** Unfinished jobs submitted through this node that it holds (each in memory): more are BUSY. */
   MAX_OPEN_JOBS: int(1, 100_000_000).default(250_000),
-  CLIENT_IDLE_TIMEOUT: int(0).default(600_000),
+  CLIENT_IDLE_TIMEOUT: duration(0).default(600_000),
   /** How long a stopping node lets running jobs finish before handing them back. */
-  DRAIN_TIMEOUT: int(0).default(8000),
+  DRAIN_TIMEOUT: duration(0).default(8000),
 });
 
 export type ProxyConfig = Readonly<z.infer<typeof ProxyConfigSchema> & { DATA_DIR: string }>;

@@ -44,3 +44,27 @@ t.test('plain decimals still work, spaces around them too', async (t) => {
     /SLOTS="2.5": must be a whole number/,
   );
 });
+
+t.test('a period or timeout a timer cannot hold (2^31 ms and more) is refused', async (t) => {
+  // Node runs such a timer after 1 ms: INFO_PERIOD=3000000000 was a heartbeat every 1 ms,
+  // LOCAL_FALLBACK=3000000000 a fallback at once
+  const big = '3000000000';
+  const node = refusal(() =>
+    loadNodeConfig({
+      INFO_PERIOD: big,
+      LOCAL_FALLBACK: big,
+      CLIENT_IDLE_TIMEOUT: big,
+      DRAIN_TIMEOUT: big,
+    }),
+  );
+  t.match(node, /4 problems/);
+  for (const name of ['INFO_PERIOD', 'LOCAL_FALLBACK', 'CLIENT_IDLE_TIMEOUT', 'DRAIN_TIMEOUT']) {
+    t.match(node, `${name}="${big}": must be at most 2147483647`);
+  }
+  const proxy = refusal(() =>
+    loadProxyConfig({ DISPATCH_PERIOD: big, REQUEST_RESULT_PERIOD: big, NODE_TIMEOUT: big }),
+  );
+  t.match(proxy, /3 problems/);
+  t.equal(loadNodeConfig({ LOCAL_FALLBACK: '2147483647' }).LOCAL_FALLBACK, 2147483647);
+  t.equal(loadProxyConfig({ RESULT_TTL: '7776000000' }).RESULT_TTL, 7776000000, '90 days');
+});
