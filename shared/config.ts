@@ -240,7 +240,16 @@ export type NodeConfig = Readonly<
 
 type Env = Record<string, string | undefined>;
 
-function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infer<S> {
+/**
+ * `fromArgs`: the variable the program's arguments set and what they were, so a problem with
+ * it says where it came from (an operator who typed `petrel-node host 80x` set no PROXY_URL).
+ */
+function validate<S extends z.ZodType>(
+  schema: S,
+  raw: Env,
+  who: string,
+  fromArgs?: { name: string; args: readonly string[] },
+): z.infer<S> {
   // `SLOTS=` in a .env file means "not set", as it does for most tools
   const env = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== ''));
   const parsed = schema.safeParse(env);
@@ -252,7 +261,9 @@ function validate<S extends z.ZodType>(schema: S, raw: Env, who: string): z.infe
     const name = i.path.length > 0 ? String(i.path[0]) : '(environment)';
     const value = env[name];
     const shown = name.includes('SECRET') || name.includes('TOKEN') ? '***' : JSON.stringify(value);
-    return `${name}=${value === undefined ? '(unset)' : shown}: ${i.message}`;
+    const source =
+      fromArgs?.name === name ? ` (from the arguments ${fromArgs.args.join(' ')})` : '';
+    return `${name}=${value === undefined ? '(unset)' : shown}${source}: ${i.message}`;
   });
   if (pair !== undefined) lines.push(pair);
   // one line, so it reads whole in a container's log
@@ -283,7 +294,8 @@ export function environment(base: Env = process.env, dotenvPath?: string): Env {
 export function loadProxyConfig(env: Env, argv: readonly string[] = []): ProxyConfig {
   const merged = { ...env };
   if (argv[0] !== undefined) merged.PROXY_PORT = argv[0];
-  const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy');
+  const fromArgs = argv[0] === undefined ? undefined : { name: 'PROXY_PORT', args: argv };
+  const cfg = validate(ProxyConfigSchema, merged, 'petrel-proxy', fromArgs);
   const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
   checkReadableFiles(tls, 'petrel-proxy');
   checkTlsFiles(tls, 'petrel-proxy');
@@ -301,7 +313,8 @@ export function loadNodeConfig(env: Env, argv: readonly string[] = []): NodeConf
     const p = argv[1] ?? '8080';
     merged.PROXY_URL = `ws://${host.includes(':') ? `[${host}]` : host}:${p}/cluster`;
   }
-  const cfg = validate(NodeConfigSchema, merged, 'petrel-node');
+  const fromArgs = argv[0] === undefined ? undefined : { name: 'PROXY_URL', args: argv };
+  const cfg = validate(NodeConfigSchema, merged, 'petrel-node', fromArgs);
   const tls = { TLS_CERT: cfg.TLS_CERT, TLS_KEY: cfg.TLS_KEY, TLS_CA: cfg.TLS_CA };
   checkReadableFiles(tls, 'petrel-node');
   checkTlsFiles(tls, 'petrel-node');

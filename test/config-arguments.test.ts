@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
 import { tempDir } from './helpers/cluster.js';
+import { refusal } from './helpers/config-refusal.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -57,5 +59,21 @@ for (const [program, name] of [
 t.test('a negative port argument is still told as a bad port', async (t) => {
   const r = await run('proxy/main.js', ['-1'], tempDir(t.teardown));
   t.equal(r.code, 1);
-  t.match(r.stderr, /PROXY_PORT="-1": must be at least 0/);
+  t.match(r.stderr, /PROXY_PORT="-1" \(from the arguments -1\): must be at least 0/);
+});
+
+t.test('a bad argument is told as coming from the arguments, not the environment', async (t) => {
+  t.match(
+    refusal(() => loadNodeConfig({}, ['localhost', 'notaport'])),
+    'PROXY_URL="ws://localhost:notaport/cluster" (from the arguments localhost notaport): must be',
+  );
+  t.match(
+    refusal(() => loadProxyConfig({}, ['99999'])),
+    'PROXY_PORT="99999" (from the arguments 99999): must be at most 65535',
+  );
+  // set in the environment, it is told as before
+  t.match(
+    refusal(() => loadProxyConfig({ PROXY_PORT: '99999' })),
+    'PROXY_PORT="99999": must be',
+  );
 });

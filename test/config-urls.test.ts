@@ -16,7 +16,7 @@ t.test('a PROXY_URL that does not parse is refused naming the variable', async (
   }
   t.match(
     refusal(() => loadNodeConfig({}, ['127.0.0.1', '70000'])),
-    /PROXY_URL="ws:\/\/127\.0\.0\.1:70000\/cluster": must be a ws/,
+    /PROXY_URL="ws:\/\/127\.0\.0\.1:70000\/cluster" \(from the arguments 127\.0\.0\.1 70000\): must be a ws/,
     "the seed's arguments",
   );
 });
