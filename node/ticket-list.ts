@@ -70,15 +70,17 @@ export class TicketList {
   async currentViews(limit: number, state?: JobView['state']): Promise<JobView[]> {
     if (state === undefined) return this.viewsOf(this.d.tickets.recentRows(limit));
     const found: JobView[] = [];
-    // a page is one lookup at the proxy; open tickets are at most MAX_OPEN_JOBS
-    for (let below = '~'; ;) {
-      const rows = this.d.tickets.openRowsBelow(below, MAX_BATCH);
-      for (const v of await this.viewsOf(rows)) {
+    // Every open ticket is in memory (at most MAX_OPEN_JOBS), in the order they were issued,
+    // so the sort finds them sorted; the file has no index of them (it would cost every job two
+    // writes). A page is one lookup at the proxy.
+    const ids = [...this.d.open.keys()].sort().reverse();
+    for (let at = 0; at < ids.length; at += MAX_BATCH) {
+      const rows = ids.slice(at, at + MAX_BATCH).map((id) => this.d.tickets.get(id));
+      for (const v of await this.viewsOf(rows.filter((r): r is TicketRow => r !== undefined))) {
         if (v.state === state && found.push(v) === limit) return found;
       }
-      if (rows.length < MAX_BATCH) return found;
-      below = (rows.at(-1) as TicketRow).id;
     }
+    return found;
   }
 
   /** The views of `rows`, in their order, as `currentViews` gives them. */

@@ -40,6 +40,11 @@ interface UnwrittenRow {
   finished?: { result: JobResult; json: string; reported: boolean };
 }
 
+/** The newest tickets in `state`, a literal so that SQLite reads the state's partial index. */
+export function recentInStateSql(state: 'failed' | 'cancelled'): string {
+  return `SELECT id, state FROM tickets WHERE state = '${state}' ORDER BY id DESC LIMIT ?`;
+}
+
 /**
  * The tickets this node issued. Reads are immediate; writes go through the group commit.
  * Results decided here that the proxy has not recorded yet are told by the report mark (see
@@ -100,9 +105,11 @@ export class TicketStore {
         'SELECT id, state FROM tickets ORDER BY id DESC LIMIT ?',
       ),
       recentRows: db.prepare<[number], RawTicket>('SELECT * FROM tickets ORDER BY id DESC LIMIT ?'),
-      openBelow: db.prepare<[string, number], RawTicket>(
-        `SELECT * FROM tickets WHERE state IN ('accepted', 'forwarded') AND id < ?
-         ORDER BY id DESC LIMIT ?`,
+      failedRecent: db.prepare<[number], { id: string; state: TicketState }>(
+        recentInStateSql('failed'),
+      ),
+      cancelledRecent: db.prepare<[number], { id: string; state: TicketState }>(
+        recentInStateSql('cancelled'),
       ),
       expire: db.prepare(
         `DELETE FROM tickets WHERE id IN (SELECT id FROM tickets
@@ -199,11 +206,15 @@ export class TicketStore {
     this.committer.write(() => this.sql.reopen.run(id), after);
   }
 
-  /** The newest tickets in one of `states`. */
+  /** The newest tickets in one of `states` (failed or cancelled alone: from its index). */
   recentIn(
     states: readonly TicketState[],
     limit: number,
   ): Array<{ id: string; state: TicketState }> {
+    if (states.length === 1 && states[0] === 'failed') return this.sql.failedRecent.all(limit);
+    if (states.length === 1 && states[0] === 'cancelled') {
+      return this.sql.cancelledRecent.all(limit);
+    }
     return this.sql.recentIn.all(JSON.stringify(states), limit);
   }
 
@@ -290,11 +301,6 @@ export class TicketStore {
   /** The newest tickets with everything known of them, in one query. */
   recentRows(limit: number): TicketRow[] {
     return this.sql.recentRows.all(limit).map(fromRaw);
-  }
-
-  /** The newest open tickets issued before `below` (a ticket, or any text above them all). */
-  openRowsBelow(below: string, limit: number): TicketRow[] {
-    return this.sql.openBelow.all(below, limit).map(fromRaw);
   }
 
   /**
