@@ -54,10 +54,12 @@ export class Client {
     this.maxExtra = connOpts.maxWaitConnections;
   }
 
-  /** Opens the main connection; rejects with UNAVAILABLE when no node answers. */
+  /**
+   * Opens the main connection (a node answered PING); rejects with UNAVAILABLE when no node
+   * answers within connectTimeoutMs.
+   */
   async open(): Promise<this> {
     await this.main.open();
-    await this.ping();
     return this;
   }
 

@@ -110,14 +110,61 @@ export class LineConnection {
     for (let i = 0; i < this.opts.addrs.length; i++) {
       try {
         const socket = await this.dialOnce();
+        await this.greet(socket);
         this.opened(socket);
         return;
       } catch (err) {
+        // the node's refusal (a wrong token) or a stranger's reply is the answer
+        if (err instanceof WireError) throw err;
         this.lastError = describe(err);
         this.addrIndex = (this.addrIndex + 1) % this.opts.addrs.length;
       }
     }
     throw this.unavailable();
+  }
+
+  /**
+   * `AUTH` (with a token) and `PING` on a new connection, answered within connectTimeoutMs:
+   * something that accepts connections and says nothing (a hung node, another program) counts
+   * as no node answering, instead of holding every call for ever.
+   */
+  private greet(socket: net.Socket): Promise<void> {
+    const lines = [...(this.opts.token === undefined ? [] : [`AUTH ${this.opts.token}`]), 'PING'];
+    return new Promise((resolve, reject) => {
+      let text = '';
+      let answered = 0;
+      const end = (err?: Error) => {
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.off('error', onEnd);
+        socket.off('close', onClose);
+        if (!err) return resolve();
+        socket.destroy();
+        reject(err);
+      };
+      const onEnd = (err?: unknown) =>
+        end(err instanceof Error ? err : new Error('closed before answering PING'));
+      const onClose = () => onEnd();
+      const onData = (chunk: string) => {
+        text += chunk;
+        let nl: number;
+        while ((nl = text.indexOf('\n')) >= 0) {
+          const line = text.slice(0, nl).replace(/\r$/, '');
+          text = text.slice(nl + 1);
+          if (!line.startsWith('OK')) return end(replyError(line));
+          if (++answered === lines.length) return end();
+        }
+      };
+      const timer = setTimeout(
+        () => end(new Error(`no answer to PING within ${this.opts.connectTimeoutMs} ms`)),
+        this.opts.connectTimeoutMs,
+      );
+      socket.setEncoding('utf8');
+      socket.on('data', onData);
+      socket.on('error', onEnd);
+      socket.on('close', onClose);
+      socket.write(lines.map((l) => l + '\n').join(''));
+    });
   }
 
   private unavailable(): WireError {
@@ -150,12 +197,24 @@ export class LineConnection {
 
   private dial(): void {
     this.state = 'connecting';
-    this.dialOnce().then(
+    const greeted = async () => {
+      const socket = await this.dialOnce();
+      await this.greet(socket);
+      return socket;
+    };
+    greeted().then(
       (socket) => {
         if (this.state === 'closed') socket.destroy();
         else this.opened(socket);
       },
       (err: unknown) => {
+        if (this.state === 'closed') return;
+        if (err instanceof WireError) {
+          // the token refused, or not a node: everything waiting fails with that answer
+          this.state = 'idle';
+          this.failAll(err);
+          return;
+        }
         this.lastError = describe(err);
         this.addrIndex = (this.addrIndex + 1) % this.opts.addrs.length;
         this.retryLater();
@@ -194,26 +253,7 @@ export class LineConnection {
     socket.on('data', (chunk: string) => this.received(chunk));
     socket.on('error', (err) => (this.lastError = describe(err)));
     socket.on('close', () => this.dropped(socket));
-    if (this.opts.token !== undefined) this.authenticate();
     this.flush();
-  }
-
-  /** AUTH goes first on every connection; a refusal fails everything waiting. */
-  private authenticate(): void {
-    const token = this.opts.token as string;
-    this.queue.unshift({
-      line: () => `AUTH ${token}`,
-      shape: 'line',
-      resend: false,
-      resolve: ([line = '']) => {
-        if (line.startsWith('OK')) return;
-        this.failAll(replyError(line));
-        this.socket?.destroy();
-      },
-      reject: () => {},
-      got: [],
-      expect: 0,
-    });
   }
 
   private flush(): void {

@@ -113,17 +113,32 @@ export class PetrelWorker {
     socket.on('data', (chunk: string) => this.received(chunk));
     socket.on('error', () => {});
     socket.on('close', () => this.dropped(socket));
-    const reply = (line: string) =>
-      new Promise<string>((resolve) => {
+    // something that accepts connections and never answers is no node: give up on it
+    let silent = false;
+    const timer = setTimeout(() => {
+      silent = true;
+      socket.destroy();
+    }, this.conn.connectTimeoutMs);
+    const reply = async (line: string) => {
+      const answer = await new Promise<string>((resolve) => {
         this.handshake.push(resolve);
         socket.write(line + '\n');
       });
-    if (this.conn.token !== undefined) {
-      const auth = await reply(`AUTH ${this.conn.token}`);
-      if (!auth.startsWith('OK')) throw this.refused(socket, auth);
+      if (!silent) return answer;
+      const where = formatAddr(this.conn.addrs[this.addrIndex] as Address);
+      const ms = this.conn.connectTimeoutMs;
+      throw new WireError('UNAVAILABLE', `no node answers at ${where} (no answer within ${ms} ms)`);
+    };
+    try {
+      if (this.conn.token !== undefined) {
+        const auth = await reply(`AUTH ${this.conn.token}`);
+        if (!auth.startsWith('OK')) throw this.refused(socket, auth);
+      }
+      const ok = await reply(`WORKER ${this.type} ${this.concurrency}`);
+      if (ok !== 'OK worker') throw this.refused(socket, ok);
+    } finally {
+      clearTimeout(timer);
     }
-    const ok = await reply(`WORKER ${this.type} ${this.concurrency}`);
-    if (ok !== 'OK worker') throw this.refused(socket, ok);
     this.attempt = 0;
     this.registered = true;
   }
