@@ -1,5 +1,5 @@
 import type { Client } from '../client/index.js';
-import { note } from './context.js';
+import { asWireError, explain, note } from './context.js';
 import { onOutputClosed } from './output.js';
 
 /**
@@ -14,12 +14,19 @@ export function onInterrupt(c: Client) {
   let gone: ((t: string) => void) | undefined;
   const cancel = (t: string) => {
     note(`\npetrel: cancelling ${t} (Ctrl-C again to stop waiting)`);
-    c.cancel(t).catch((err: unknown) => note(`petrel: could not cancel ${t}: ${String(err)}`));
+    c.cancel(t).catch((err: unknown) => {
+      // a second Ctrl-C closed the client: the cancel may well have arrived, nothing to add
+      if (count < 2) note(`petrel: could not cancel ${t}: ${explain(asWireError(err))}`);
+    });
   };
   const handler = () => {
     count++;
     if (count === 1 && ticket) cancel(ticket);
-    else if (count > 1) void c.close();
+    else if (count === 2) {
+      const what = ticket ? `; see where ${ticket} is with petrel status ${ticket}` : '';
+      note(`petrel: stopped waiting${what}`);
+      void c.close();
+    }
   };
   process.on('SIGINT', handler);
   const offOutput = onOutputClosed(async () => {
@@ -31,6 +38,10 @@ export function onInterrupt(c: Client) {
     /** Whether Ctrl-C was pressed (or the output went away). */
     get pressed() {
       return count > 0;
+    },
+    /** Whether a second Ctrl-C stopped the waiting (the client is closed). */
+    get abandoned() {
+      return count > 1;
     },
     /** The job running now: the one a Ctrl-C cancels. */
     started(t: string) {

@@ -13,7 +13,7 @@ import {
   withClient,
   type CommonOptions,
 } from '../context.js';
-import { exitCodeOfJob } from '../exit-codes.js';
+import { EXIT, exitCodeOfJob } from '../exit-codes.js';
 import { asPrinted } from '../format.js';
 import { onInterrupt } from '../interrupt.js';
 import { envOf, programNotSpec, readStdin, retriesArg } from '../job-input.js';
@@ -66,6 +66,10 @@ export function register(program: Command): void {
             note(`petrel: ${r.ticket} ${r.state}: ${r.error}`);
           }
           return exitCodeOfJob(r);
+        } catch (err) {
+          // a second Ctrl-C closed the client: what failed is only the waiting
+          if (interrupt.abandoned) return EXIT.INTERRUPTED;
+          throw err;
         } finally {
           interrupt.off();
         }
