@@ -143,13 +143,27 @@ export class Client {
     opts: { task?: number } = {},
   ): Promise<JobResult> {
     const line = `TAIL ${ticketArg(ticket)}${taskArg(opts.task)}`;
+    // a TAIL sent again on a new connection starts the output anew: the lines already given
+    // are skipped, so a lost connection neither repeats nor loses a line
+    let given = 0;
+    let skip = 0;
     const follow = (streams: boolean) =>
       this.hold(async (conn) => {
-        const reply = await conn.request(streams ? `${line} streams` : line, {
-          shape: 'stream',
-          onLine: (text, stream) => onLine({ stream, text }),
-          resend: false,
-        });
+        const text = streams ? `${line} streams` : line;
+        const reply = await conn.request(
+          () => {
+            skip = given;
+            return text;
+          },
+          {
+            shape: 'stream',
+            onLine: (text, stream) => {
+              if (skip > 0) return void skip--;
+              given++;
+              onLine({ stream, text });
+            },
+          },
+        );
         return JSON.parse(ok(reply)) as JobResult;
       });
     return follow(true).catch((err: unknown) => {
