@@ -80,8 +80,11 @@ export function register(program: Command): void {
   // one name, two meanings: each `--json` is told apart here, in whatever order they come
   // (`petrel --json submit --json '{...}'` wants both the spec and JSON output)
   cmd.on('option:json', (value: string | null) => {
-    if (value !== null && isSpec(value)) cmd.setOptionValue('jsonSpec', value);
-    else cmd.setOptionValue('jsonOutput', true);
+    if (value !== null && isSpec(value)) {
+      cmd.setOptionValue('jsonSpec', value);
+      // a spec alone asks for no JSON output: errors too are a plain line then
+      cmd.setOptionValue('json', cmd.getOptionValue('jsonOutput') === true ? true : undefined);
+    } else cmd.setOptionValue('jsonOutput', true);
   });
 }
 
