@@ -37,8 +37,10 @@ Every command takes (before or after its name):
   --json              machine-readable output (JSON)
 
 Exit codes: 0 success, 1 a job failed or was cancelled, 64 bad usage, 66 no such ticket,
-69 no node answers, 75 timed out or busy, 77 token missing or wrong, or not allowed;
-petrel run exits with the job's own code. petrel <command> --help for its options.`,
+69 no node answers, 74 the output could not be written, 75 timed out or busy, 77 token
+missing or wrong, or not allowed, 123 a task of petrel map failed, 130 Ctrl-C cancelled the
+job, 141 the reader of the output went away; petrel run exits with the job's own code (124
+it timed out, 127 it could not start). petrel <command> --help for its options.`,
   )
   .exitOverride();
 
