@@ -17,7 +17,7 @@ export function common(cmd: Command, json = true): Command {
   cmd.addOption(
     new Option('--addr <host:port>', 'a node of the cluster (a comma list for several)')
       .env('PETREL_ADDR')
-      .default('localhost:9000')
+      .default(DEFAULT_ADDR)
       .argParser(address),
   );
   cmd.addOption(new Option('--token <token>', "the node's CLIENT_TOKEN").env('PETREL_TOKEN'));
@@ -32,7 +32,7 @@ export async function withClient<T>(
 ): Promise<T> {
   const client = await connect({
     addr: opts.addr,
-    token: opts.token,
+    token: opts.token || undefined, // an empty PETREL_TOKEN means none
     maxWaitConnections: opts.maxWaitConnections,
   });
   try {
@@ -42,8 +42,12 @@ export async function withClient<T>(
   }
 }
 
+/** The default node, also for an empty PETREL_ADDR (an empty variable means unset, as for the servers). */
+const DEFAULT_ADDR = 'localhost:9000';
+
 /** --addr / PETREL_ADDR: a malformed address is bad usage, told before anything connects. */
 function address(text: string): string {
+  if (text.trim() === '') return DEFAULT_ADDR;
   try {
     parseAddrs(text);
   } catch (err) {

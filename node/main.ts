@@ -56,6 +56,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  reportFatal(err, (text) => process.stderr.write(`petrel-node: ${text}\n`));
+  reportFatal(err, 'petrel-node', (text) => process.stderr.write(text + '\n'));
   process.exit(1);
 });

@@ -33,6 +33,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  reportFatal(err, (text) => process.stderr.write(`petrel-proxy: ${text}\n`));
+  reportFatal(err, 'petrel-proxy', (text) => process.stderr.write(text + '\n'));
   process.exit(1);
 });

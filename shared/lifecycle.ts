@@ -36,8 +36,13 @@ export function onStopSignals(
   process.on('SIGINT', handle);
 }
 
-/** Prints a start-up failure the way an operator needs it: one line, no stack. */
-export function reportFatal(err: unknown, print: (text: string) => void): void {
-  if (err instanceof PetrelError) print(`${err.code}: ${err.message}`);
-  else print(err instanceof Error ? err.message : String(err));
+/**
+ * Prints a start-up failure the way an operator needs it: one line, no stack, named once by
+ * the program `who` (messages that already start with its name, as configuration refusals do
+ * for callers in the same process, are not named twice).
+ */
+export function reportFatal(err: unknown, who: string, print: (text: string) => void): void {
+  const message = err instanceof Error ? err.message : String(err);
+  const own = message.startsWith(`${who}: `) ? message.slice(who.length + 2) : message;
+  print(`${who}: ${err instanceof PetrelError ? `${err.code}: ` : ''}${own}`);
 }
