@@ -3,7 +3,6 @@ import { join, resolve } from 'node:path';
 import type { NodeConfig } from '../shared/config.js';
 import { DataDirLock } from '../shared/data-dir-lock.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';
-import { WireError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
 import type { Frame, FrameOf } from '../shared/protocol.js';
@@ -15,7 +14,7 @@ import { Executor } from './executor.js';
 import { KnownTypes } from './known-types.js';
 import type { RunOutcome } from './job-runner.js';
 import { InfoReports } from './info-reports.js';
-import type { LineServer, Session } from './line-server.js';
+import type { LineServer } from './line-server.js';
 import { serveLog } from './log-serving.js';
 import { NodeMetrics } from './metrics.js';
 import { LogReader } from './log-reader.js';
@@ -28,10 +27,7 @@ import { NODE_SCHEMA } from './schema.js';
 import { TicketStore } from './ticket-store.js';
 import { Upkeep } from './upkeep.js';
 import { WorkStore } from './work-store.js';
-import { becomeWorker } from './worker-session.js';
-
-/** How long `WORKER` waits for the proxy to confirm the type before answering anyway. */
-const TYPE_CONFIRM_MS = 2000;
+import { attachWorker, type WorkerDeps } from './worker-session.js';
 
 /**
  * A cluster node: issues tickets to its clients (the origin role, `Origin`), runs what the
@@ -171,7 +167,7 @@ export class PetrelNode {
         stats: () => this.stats(),
         logs: (t, task) => this.logReader.logs(t, task),
         follow: (v, task, signal) => this.logReader.follow(v, task, signal),
-        attachWorker: (type, n, session) => this.attachWorker(type, n, session),
+        attachWorker: (type, n, session) => attachWorker(this.workerDeps(), type, n, session),
       };
       this.server = createClientServer(cfg, this.api, log);
       const { link, executor, committer, assignments, origin, tickets, runLogs } = this;
@@ -220,6 +216,12 @@ export class PetrelNode {
     );
   }
 
+  /** What a client becoming a worker reads of this node now. */
+  private workerDeps(): WorkerDeps {
+    const { knownTypes, log, draining } = this;
+    return { pool: this.executor.workers, knownTypes, linkReady: this.link.ready, log, draining };
+  }
+
   private async stats(): Promise<unknown> {
     const self = {
       id: this.nodeId,
@@ -231,21 +233,6 @@ export class PetrelNode {
       localFallback: this.origin.fallbackActive,
     };
     return { node: self, cluster: await readClusterNumbers(this.link.url) };
-  }
-
-  /** A client connection becomes a worker; answered once the cluster knows its type. */
-  private async attachWorker(type: string, concurrency: number, session: Session): Promise<void> {
-    if (this.draining) throw new WireError('UNAVAILABLE', 'this node is shutting down');
-    becomeWorker(this.executor.workers, session, type, concurrency);
-    this.log.info({ type, concurrency, session: session.id }, 'a worker attached');
-    session.signal.addEventListener(
-      'abort',
-      () => this.log.info({ type, session: session.id }, 'a worker left'),
-      { once: true },
-    );
-    // Until the proxy lists the type, other nodes refuse SUBMIT of it: the reply waits for
-    // that (without a proxy, this node alone knows the type, and says so only by accepting it).
-    if (this.link.ready) await this.knownTypes.waitFor(type, TYPE_CONFIRM_MS);
   }
 
   // ---- proxy link --------------------------------------------------------------------------

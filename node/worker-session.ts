@@ -1,4 +1,6 @@
-import { formatErr } from '../shared/errors.js';
+import { formatErr, WireError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { KnownTypes } from './known-types.js';
 import { NO_REPLY, type LineHandler, type Session } from './line-server.js';
 import type { WorkerPool } from './worker-pool.js';
 import { parseWorkerLine } from './worker-protocol.js';
@@ -27,4 +29,36 @@ export function becomeWorker(
   session.role = role;
   if (session.signal.aborted) pool.detach(worker);
   else session.signal.addEventListener('abort', () => pool.detach(worker), { once: true });
+}
+
+/** How long `WORKER` waits for the proxy to confirm the type before answering anyway. */
+const TYPE_CONFIRM_MS = 2000;
+
+/** What `attachWorker` reads of its node, at the moment a client asks. */
+export interface WorkerDeps {
+  pool: WorkerPool;
+  knownTypes: KnownTypes;
+  linkReady: boolean;
+  log: Logger;
+  draining: boolean;
+}
+
+/** A client connection becomes a worker (`WORKER`); answered once the cluster knows its type. */
+export async function attachWorker(
+  d: WorkerDeps,
+  type: string,
+  concurrency: number,
+  session: Session,
+): Promise<void> {
+  if (d.draining) throw new WireError('UNAVAILABLE', 'this node is shutting down');
+  becomeWorker(d.pool, session, type, concurrency);
+  d.log.info({ type, concurrency, session: session.id }, 'a worker attached');
+  session.signal.addEventListener(
+    'abort',
+    () => d.log.info({ type, session: session.id }, 'a worker left'),
+    { once: true },
+  );
+  // Until the proxy lists the type, other nodes refuse SUBMIT of it: the reply waits for
+  // that (without a proxy, this node alone knows the type, and says so only by accepting it).
+  if (d.linkReady) await d.knownTypes.waitFor(type, TYPE_CONFIRM_MS);
 }

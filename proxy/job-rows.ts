@@ -73,3 +73,19 @@ export function finishValues(j: JobRecord & JobTexts): FinishValues {
   const delivered = j.delivered ? 1 : 0;
   return [j.state, resultJson(j), r.finishedAt, j.node, delivered, runsColumn(j), j.id];
 }
+
+export type ListArgs = [{ tenant: string | null; limit: number }];
+
+/**
+ * The newest jobs, of a tenant (`@tenant`, or any) and in `state`: a literal (failed, cancelled),
+ * so SQLite takes that state's partial index, or else any of `@states` (a JSON list, or null).
+ */
+export function listSql(state?: 'failed' | 'cancelled'): string {
+  const inState =
+    state === undefined
+      ? '(@states IS NULL OR state IN (SELECT value FROM json_each(@states)))'
+      : `state = '${state}'`;
+  return `SELECT * FROM jobs WHERE ${inState}
+    AND (@tenant IS NULL OR coalesce(json_extract(spec, '$.tenant'), 'default') = @tenant)
+    ORDER BY id DESC LIMIT @limit`;
+}

@@ -6,7 +6,15 @@ import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
 import { resultJson, specJson, type JobTexts } from './job-text.js';
-import { finishValues, fromRaw, runsColumn, type FinishValues, type Raw } from './job-rows.js';
+import {
+  finishValues,
+  fromRaw,
+  listSql,
+  runsColumn,
+  type FinishValues,
+  type ListArgs,
+  type Raw,
+} from './job-rows.js';
 import { UndeliveredRows } from './undelivered-store.js';
 
 export const PROXY_SCHEMA = `
@@ -96,15 +104,6 @@ export interface JobRecord {
 const DELIVERED_CHUNK = 64;
 
 /** What `list` may filter on. */
-type ListArgs = [{ tenant: string | null; limit: number }];
-
-/** The newest jobs in `state` (a literal, so SQLite takes its partial index), by tenant. */
-export function listSql(state: 'failed' | 'cancelled'): string {
-  return `SELECT * FROM jobs WHERE state = '${state}'
-    AND (@tenant IS NULL OR coalesce(json_extract(spec, '$.tenant'), 'default') = @tenant)
-    ORDER BY id DESC LIMIT @limit`;
-}
-
 export interface ListFilter {
   /** Stored states to include (none: all). */
   states?: readonly ProxyState[];
@@ -141,10 +140,7 @@ export class JobStore {
       insertKey: db.prepare('INSERT OR REPLACE INTO keys (key, ticket) VALUES (?, ?)'),
       getKey: db.prepare<[string], { ticket: string }>('SELECT ticket FROM keys WHERE key = ?'),
       list: db.prepare<[{ states: string | null; tenant: string | null; limit: number }], Raw>(
-        `SELECT * FROM jobs
-         WHERE (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
-           AND (@tenant IS NULL OR coalesce(json_extract(spec, '$.tenant'), 'default') = @tenant)
-         ORDER BY id DESC LIMIT @limit`,
+        listSql(),
       ),
       listEnded: {
         failed: db.prepare<ListArgs, Raw>(listSql('failed')),

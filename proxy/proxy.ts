@@ -8,6 +8,7 @@ import { DataDirLock } from '../shared/data-dir-lock.js';
 import { openDatabase, type Committer, type Db } from '../shared/db.js';
 import type { Logger } from '../shared/log.js';
 import { listenError } from '../shared/startup.js';
+import { nodeRows } from './cluster-view.js';
 import { ClusterServer } from './cluster-server.js';
 import { carryOver } from './carry-over.js';
 import type { EtcdElection } from './etcd-election.js';
@@ -359,29 +360,7 @@ export class PetrelProxy {
         nodes: [],
       };
     }
-    let assigned = 0;
-    let running = 0;
-    const nodes = [...s.nodes.values()]
-      .sort((a, b) => a.id.localeCompare(b.id))
-      .map((n) => {
-        for (const j of n.jobs) {
-          if (j.state === 'running') running++;
-          else assigned++;
-        }
-        return {
-          id: n.id,
-          connected: Boolean(n.conn),
-          slots: n.slots,
-          queued: n.queued,
-          running: n.running,
-          free: n.free,
-          outstanding: n.outstanding,
-          done: n.done,
-          lastSeen: n.lastSeen,
-          /** Custom type → its workers' capacity on this node. */
-          workers: Object.fromEntries(n.workers),
-        };
-      });
+    const { nodes, assigned, running } = nodeRows(s.nodes.values());
     return {
       time: Date.now(),
       policy: this.cfg.POLICY,

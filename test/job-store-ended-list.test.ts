@@ -1,5 +1,6 @@
 import t from 'tap';
-import { JobStore, PROXY_SCHEMA, listSql, type JobRecord } from '../proxy/job-store.js';
+import { listSql } from '../proxy/job-rows.js';
+import { JobStore, PROXY_SCHEMA, type JobRecord } from '../proxy/job-store.js';
 import { Committer, openDatabase } from '../shared/db.js';
 import { JobSpecSchema } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';
