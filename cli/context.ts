@@ -1,5 +1,6 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseAddrs } from '../client/addr.js';
+import { DEFAULT_REPLY_TIMEOUT_MS } from '../client/reply-deadline.js';
 import { connect, WireError, type Client } from '../client/index.js';
 import { exitCodeOfError } from './exit-codes.js';
 import { note } from './output.js';
@@ -9,10 +10,11 @@ export { note, out, outputLine, outText } from './output.js';
 export interface CommonOptions {
   addr: string;
   token?: string;
+  replyTimeout?: number;
   json?: boolean;
 }
 
-/** Adds the options every subcommand takes: --addr, --token, --json. */
+/** Adds the options every subcommand takes: --addr, --token, --reply-timeout, --json. */
 export function common(cmd: Command, json = true): Command {
   cmd.addOption(
     new Option('--addr <host:port>', 'a node of the cluster (a comma list for several)')
@@ -21,6 +23,11 @@ export function common(cmd: Command, json = true): Command {
       .argParser(address),
   );
   cmd.addOption(new Option('--token <token>', "the node's CLIENT_TOKEN").env('PETREL_TOKEN'));
+  cmd.addOption(
+    new Option('--reply-timeout <ms>', 'a node silent this long on a call counts as hung; 0 never')
+      .env('PETREL_REPLY_TIMEOUT')
+      .argParser(replyTimeout),
+  );
   if (json) cmd.option('--json', 'machine-readable output (JSON)');
   return cmd;
 }
@@ -33,6 +40,7 @@ export async function withClient<T>(
   const client = await connect({
     addr: opts.addr,
     token: opts.token || undefined, // an empty PETREL_TOKEN means none
+    replyTimeoutMs: opts.replyTimeout,
     maxWaitConnections: opts.maxWaitConnections,
   });
   try {
@@ -44,6 +52,11 @@ export async function withClient<T>(
 
 /** The default node, also for an empty PETREL_ADDR (an empty variable means unset, as for the servers). */
 const DEFAULT_ADDR = 'localhost:9000';
+
+/** --reply-timeout / PETREL_REPLY_TIMEOUT in ms; empty means the library's default. */
+function replyTimeout(text: string): number {
+  return text.trim() === '' ? DEFAULT_REPLY_TIMEOUT_MS : int('--reply-timeout')(text.trim());
+}
 
 /** --addr / PETREL_ADDR: a malformed address is bad usage, told before anything connects. */
 function address(text: string): string {

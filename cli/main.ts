@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * `petrel`: the command line of a Petrel cluster, built on `petrel/client`. One file per
- * subcommand in commands/; every one takes --addr, --token and --json.
+ * subcommand in commands/; every one takes --addr, --token, --reply-timeout and --json.
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
@@ -34,6 +34,11 @@ Every command takes (before or after its name):
   --addr <host:port>  a node of the cluster, a comma list for several
                       (env PETREL_ADDR, default localhost:9000)
   --token <token>     the node's CLIENT_TOKEN (env PETREL_TOKEN)
+  --reply-timeout <ms>
+                      a node that leaves a call without a byte of reply this long
+                      (beyond what a wait asks) counts as hung: the call goes to the
+                      next node or fails, exit 69; output being followed is exempt
+                      (env PETREL_REPLY_TIMEOUT, default 15000, 0 never)
   --json              machine-readable output (JSON)
 
 Exit codes: 0 success, 1 a job failed or was cancelled, 64 bad usage, 66 no such ticket,

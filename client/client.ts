@@ -6,6 +6,7 @@ import type { OutputLine } from '../shared/run-log-format.js';
 import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
+import { DEFAULT_REPLY_TIMEOUT_MS } from './reply-deadline.js';
 import { PetrelWorker, type WorkerHandler, type WorkerOptions } from './worker.js';
 
 export interface ConnectOptions {
@@ -19,6 +20,12 @@ export interface ConnectOptions {
   reconnectTimeoutMs?: number;
   /** How long one connection attempt may take (ms). */
   connectTimeoutMs?: number;
+  /**
+   * How long the oldest call on a connection may go without a byte of its reply, beyond what
+   * it asks the node to hold it (`wait`), before the connection counts as hung (ms; default
+   * 15000, 0 never). `tail` is exempt: a job may print nothing for long.
+   */
+  replyTimeoutMs?: number;
   /** Connections for calls that hold one open (`wait`, `tail`), beyond the main one. */
   maxWaitConnections?: number;
 }
@@ -94,7 +101,11 @@ export class Client {
     return this.hold(async (conn) => {
       for (;;) {
         const chunk = () => Math.max(0, Math.min(WAIT_CHUNK_MS, deadline - Date.now()));
-        const [line = ''] = await conn.request(() => `WAIT ${t} ${Math.round(chunk())}`);
+        // the node may hold the reply that long: the reply deadline starts after it
+        let ms = 0;
+        const [line = ''] = await conn.request(() => `WAIT ${t} ${(ms = Math.round(chunk()))}`, {
+          holdMs: () => ms,
+        });
         if (line.startsWith('OK ')) return JSON.parse(line.slice(3)) as JobResult;
         const err = replyError(line);
         if (err.code !== 'TIMEOUT') throw err;
@@ -156,6 +167,8 @@ export class Client {
             return text;
           },
           {
+            // no reply deadline (a stream's holdMs is Infinity): a job may print nothing for
+            // hours, and the node sends nothing meanwhile
             shape: 'stream',
             onLine: (text, stream) => {
               if (skip > 0) return void skip--;
@@ -253,12 +266,18 @@ export class Client {
  * code UNAVAILABLE when no node answers, UNAUTHORIZED when the token is refused.
  */
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
+  const replyTimeoutMs = opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+  if (!Number.isFinite(replyTimeoutMs) || replyTimeoutMs < 0) {
+    const text = String(opts.replyTimeoutMs).slice(0, 40);
+    throw new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
+  }
   const client = new Client({
     addrs: parseAddrs(opts.addr ?? 'localhost:9000'),
     token: opts.token,
     tls: opts.tls === true ? {} : opts.tls || undefined,
     reconnectTimeoutMs: opts.reconnectTimeoutMs ?? 30_000,
     connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+    replyTimeoutMs,
     backoffBaseMs: 50,
     backoffCapMs: 2_000,
     maxWaitConnections: opts.maxWaitConnections ?? 8,

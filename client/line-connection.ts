@@ -1,9 +1,11 @@
 import net from 'node:net';
-import tls from 'node:tls';
-import { WIRE_CODES, WireError, type WireCode } from '../shared/errors.js';
+import type tls from 'node:tls';
+import { WireError } from '../shared/errors.js';
 import type { OutputStream } from '../shared/run-log-format.js';
 import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
+import { dialGreeted } from './dial.js';
+import { DEFAULT_REPLY_TIMEOUT_MS, ReplyDeadline } from './reply-deadline.js';
 
 /**
  * How a reply is framed: one line; `OK <n>` then n lines (LIST, LOGS, HELP); or output lines
@@ -20,6 +22,12 @@ export interface RequestOptions {
   resend?: boolean;
   /** For `stream`: each output line, without its `> ` (stdout) or `2> ` (stderr) marker. */
   onLine?: (text: string, stream: OutputStream) => void;
+  /**
+   * How long the request asks the node to hold its reply (WAIT's ms), read when it is written:
+   * the reply deadline is this plus replyTimeoutMs. Default 0; for `stream`, Infinity (TAIL
+   * follows a job, whose output may pause for as long as the job likes).
+   */
+  holdMs?: number | (() => number);
 }
 
 export interface ConnectionOptions {
@@ -29,6 +37,8 @@ export interface ConnectionOptions {
   /** Give up on pending requests when no node answered for this long. */
   reconnectTimeoutMs: number;
   connectTimeoutMs: number;
+  /** The oldest request with no byte of reply this long (plus its holdMs): hung. 0: never. */
+  replyTimeoutMs?: number;
   backoffBaseMs: number;
   backoffCapMs: number;
 }
@@ -38,11 +48,16 @@ interface Request {
   shape: ReplyShape;
   resend: boolean;
   onLine?: (text: string, stream: OutputStream) => void;
+  holdOf: () => number;
+  /** holdOf() as of the last write. */
+  hold: number;
   resolve: (lines: string[]) => void;
   reject: (err: Error) => void;
   got: string[];
   expect: number;
 }
+
+export { replyError } from './dial.js';
 
 /** Replies are under 1 MiB by design; anything far larger means the stream is not ours. */
 const MAX_BUFFER = 16 * 1024 * 1024;
@@ -65,11 +80,25 @@ export class LineConnection {
   private downSince: number | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private lastError = '';
+  /** When a reply was first left hung; until one comes, reconnecting keeps the window open. */
+  private hungSince: number | undefined;
+  private readonly deadline: ReplyDeadline;
   private closing: Promise<void> | undefined;
   /** Lines that answer no request (a node's notice before it closes, a worker's jobs). */
   onUnsolicited: (line: string) => void = () => {};
 
-  constructor(private readonly opts: ConnectionOptions) {}
+  constructor(private readonly opts: ConnectionOptions) {
+    this.deadline = new ReplyDeadline(
+      opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
+      () => this.inflight[0]?.hold,
+      (ms) => {
+        // a hung connection is a lost one: what may be resent goes to the next address
+        this.lastError = `no reply within ${ms} ms`;
+        this.hungSince ??= Date.now();
+        this.socket?.destroy();
+      },
+    );
+  }
 
   /** Requests written or waiting to be written. */
   get pending(): number {
@@ -85,12 +114,16 @@ export class LineConnection {
     if (this.state === 'closed') {
       return Promise.reject(new WireError('UNAVAILABLE', 'the client is closed'));
     }
+    const shape = options.shape ?? 'line';
+    const hold = options.holdMs ?? (shape === 'stream' ? Infinity : 0);
     return new Promise((resolve, reject) => {
       this.queue.push({
         line: typeof line === 'string' ? () => line : line,
-        shape: options.shape ?? 'line',
+        shape,
         resend: options.resend ?? true,
         onLine: options.onLine,
+        holdOf: typeof hold === 'number' ? () => hold : hold,
+        hold: 0,
         resolve,
         reject,
         got: [],
@@ -109,9 +142,7 @@ export class LineConnection {
     if (this.state === 'open') return;
     for (let i = 0; i < this.opts.addrs.length; i++) {
       try {
-        const socket = await this.dialOnce();
-        await this.greet(socket);
-        this.opened(socket);
+        this.opened(await this.dialGreeted());
         return;
       } catch (err) {
         // the node's refusal (a wrong token) or a stranger's reply is the answer
@@ -123,86 +154,19 @@ export class LineConnection {
     throw this.unavailable();
   }
 
-  /**
-   * `AUTH` (with a token) and `PING` on a new connection, answered within connectTimeoutMs:
-   * something that accepts connections and says nothing (a hung node, another program) counts
-   * as no node answering, instead of holding every call for ever.
-   */
-  private greet(socket: net.Socket): Promise<void> {
-    const lines = [...(this.opts.token === undefined ? [] : [`AUTH ${this.opts.token}`]), 'PING'];
-    return new Promise((resolve, reject) => {
-      let text = '';
-      let answered = 0;
-      const end = (err?: Error) => {
-        clearTimeout(timer);
-        socket.off('data', onData);
-        socket.off('error', onEnd);
-        socket.off('close', onClose);
-        if (!err) return resolve();
-        socket.destroy();
-        reject(err);
-      };
-      const onEnd = (err?: unknown) =>
-        end(err instanceof Error ? err : new Error('closed before answering PING'));
-      const onClose = () => onEnd();
-      const onData = (chunk: string) => {
-        text += chunk;
-        let nl: number;
-        while ((nl = text.indexOf('\n')) >= 0) {
-          const line = text.slice(0, nl).replace(/\r$/, '');
-          text = text.slice(nl + 1);
-          if (!line.startsWith('OK')) return end(replyError(line));
-          if (++answered === lines.length) return end();
-        }
-      };
-      const timer = setTimeout(
-        () => end(new Error(`no answer to PING within ${this.opts.connectTimeoutMs} ms`)),
-        this.opts.connectTimeoutMs,
-      );
-      socket.setEncoding('utf8');
-      socket.on('data', onData);
-      socket.on('error', onEnd);
-      socket.on('close', onClose);
-      socket.write(lines.map((l) => l + '\n').join(''));
-    });
-  }
-
   private unavailable(): WireError {
     const where = this.opts.addrs.map(formatAddr).join(', ');
     return new WireError('UNAVAILABLE', `no node answers at ${where} (${this.lastError})`);
   }
 
-  private dialOnce(): Promise<net.Socket> {
+  private dialGreeted(): Promise<net.Socket> {
     const addr = this.opts.addrs[this.addrIndex] as Address;
-    return new Promise((resolve, reject) => {
-      const socket = this.opts.tls
-        ? tls.connect({ ...this.opts.tls, host: addr.host, port: addr.port })
-        : net.connect({ host: addr.host, port: addr.port });
-      const timer = setTimeout(() => {
-        socket.destroy(new Error(`no answer within ${this.opts.connectTimeoutMs} ms`));
-      }, this.opts.connectTimeoutMs);
-      const fail = (err: Error) => {
-        clearTimeout(timer);
-        socket.destroy();
-        reject(err);
-      };
-      socket.once('error', fail);
-      socket.once(this.opts.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        socket.off('error', fail);
-        resolve(socket);
-      });
-    });
+    return dialGreeted(addr, this.opts);
   }
 
   private dial(): void {
     this.state = 'connecting';
-    const greeted = async () => {
-      const socket = await this.dialOnce();
-      await this.greet(socket);
-      return socket;
-    };
-    greeted().then(
+    this.dialGreeted().then(
       (socket) => {
         if (this.state === 'closed') socket.destroy();
         else this.opened(socket);
@@ -230,6 +194,7 @@ export class LineConnection {
     if (now - this.downSince >= this.opts.reconnectTimeoutMs || this.pending === 0) {
       const err = this.unavailable();
       this.downSince = undefined;
+      this.hungSince = undefined;
       this.attempt = 0;
       this.failAll(err);
       return;
@@ -246,6 +211,7 @@ export class LineConnection {
     this.state = 'open';
     this.attempt = 0;
     this.downSince = undefined;
+    this.lastError = ''; // an earlier connection's failure is not this one's
     this.buffer = '';
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
@@ -258,15 +224,20 @@ export class LineConnection {
 
   private flush(): void {
     if (!this.socket || this.queue.length === 0) return;
+    // a request that becomes the oldest in flight starts the reply clock
+    if (this.inflight.length === 0) this.deadline.touch();
     let text = '';
     for (const r of this.queue.splice(0)) {
       this.inflight.push(r);
       text += r.line() + '\n';
+      r.hold = r.holdOf();
     }
     this.socket.write(text);
+    this.deadline.arm();
   }
 
   private received(chunk: string): void {
+    this.deadline.touch();
     this.buffer += chunk;
     if (this.buffer.length > MAX_BUFFER) {
       this.lastError = 'a reply line exceeded 16 MiB';
@@ -300,6 +271,8 @@ export class LineConnection {
     }
     if (r.got.length > r.expect) {
       this.inflight.shift();
+      this.hungSince = undefined; // a node answers again
+      if (this.inflight.length > 0) this.deadline.arm();
       r.resolve(r.got);
     }
   }
@@ -308,6 +281,7 @@ export class LineConnection {
     if (this.socket !== socket) return;
     this.socket = undefined;
     this.buffer = '';
+    this.deadline.stop();
     if (this.state === 'closed') return;
     const lost = new WireError(
       'UNAVAILABLE',
@@ -323,7 +297,8 @@ export class LineConnection {
     this.addrIndex = (this.addrIndex + 1) % this.opts.addrs.length;
     this.state = 'idle';
     if (this.pending > 0) {
-      this.downSince = Date.now();
+      // a node that greets, then leaves every request hung, counts as down since it first did
+      this.downSince = this.hungSince ?? Date.now();
       this.retryLater();
     }
   }
@@ -337,6 +312,7 @@ export class LineConnection {
     this.closing ??= new Promise((resolve) => {
       this.state = 'closed';
       clearTimeout(this.retryTimer);
+      this.deadline.stop();
       this.failAll(new WireError('UNAVAILABLE', 'the client was closed'));
       const socket = this.socket;
       if (!socket || socket.destroyed) return resolve();
@@ -347,16 +323,6 @@ export class LineConnection {
     return this.closing;
   }
 }
-
-/** A node's `ERR <CODE> <message>` line as a typed error. */
-export function replyError(line: string): WireError {
-  const m = /^ERR ([A-Z_]+)(?: (.*))?$/.exec(line);
-  const code = m?.[1] ?? '';
-  if (m && isWireCode(code)) return new WireError(code, m[2] ?? '');
-  return new WireError('UNAVAILABLE', `unexpected reply: ${line.slice(0, 200)}`);
-}
-
-const isWireCode = (s: string): s is WireCode => Object.hasOwn(WIRE_CODES, s);
 
 function describe(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') {
