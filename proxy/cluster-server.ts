@@ -1,7 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { FrameBatcher, withCork } from '../shared/batcher.js';
+import { WireError } from '../shared/errors.js';
+import { closeWith, rawErrorResponse } from '../shared/http-client-error.js';
 import type { Logger } from '../shared/log.js';
 import {
   closeReason,
@@ -75,8 +78,9 @@ function proofMatches(secret: string, nonce: string, nodeId: string, proof: stri
 }
 
 /**
- * The WebSocket endpoint nodes join at `/cluster`: challenge, proof of CLUSTER_SECRET, HELLO,
- * then validated frames to the scheduler. An invalid frame closes only its own connection.
+ * The WebSocket endpoint nodes join at `/cluster` (the proxy's HTTP server hands it the
+ * upgrades there: `upgrade`): challenge, proof of CLUSTER_SECRET, HELLO, then validated frames
+ * to the scheduler. An invalid frame closes only its own connection.
  */
 export class ClusterServer {
   readonly wss: WebSocketServer;
@@ -89,22 +93,36 @@ export class ClusterServer {
   private readonly refusals = new Map<string, { at: number; repeats: number }>();
 
   constructor(
-    server: http.Server,
     /** The term nodes join now; undefined when this proxy does not lead. */
     private readonly currentTerm: () => LeaderTerm | undefined,
     private readonly opts: ClusterServerOptions,
   ) {
     this.wss = new WebSocketServer({
-      server,
-      path: '/cluster',
+      noServer: true,
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    this.wss.on('connection', (ws, req) =>
+    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) =>
       this.accept(ws, req.socket.remoteAddress, lostLeaderOf(req.url)),
     );
-    // the HTTP server's own errors (a port in use) are reported by whoever started it
-    this.wss.on('error', () => {});
+    // a WebSocket handshake that is not valid (no key, an unknown version), in the API's shape
+    this.wss.on('wsClientError', (err: Error, socket: Duplex) => {
+      const headers: Record<string, string> = err.message.includes('Version')
+        ? { 'Sec-WebSocket-Version': '13' }
+        : {};
+      const error = new WireError('BAD_REQUEST', `not a WebSocket handshake: ${err.message}`);
+      closeWith(socket, rawErrorResponse(400, error, headers));
+    });
+  }
+
+  /**
+   * Takes a WebSocket upgrade at `/cluster`; false for any other request there (another
+   * protocol, another method), which the HTTP server answers as an ordinary one.
+   */
+  upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') return false;
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
+    return true;
   }
 
   private refuse(ws: WebSocket, code: number, reason: string, peer: string | undefined): void {

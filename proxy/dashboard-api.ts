@@ -138,7 +138,8 @@ export class DashboardApi {
     };
     try {
       const param = pathSegment(route.path.exec(url.pathname)?.[1] ?? '');
-      const done = route.handle(req, res, param, url.searchParams);
+      // an empty parameter is not given; one given twice is refused
+      const done = route.handle(req, res, param, givenParams(url.searchParams));
       if (done) done.catch(fail);
     } catch (err) {
       fail(err);
@@ -160,7 +161,7 @@ export class DashboardApi {
   }
 
   private jobs(query: URLSearchParams, res: http.ServerResponse): void {
-    const q = parseJobQuery(givenParams(query));
+    const q = parseJobQuery(query);
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
     sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
   }

@@ -4,7 +4,10 @@ import { DashboardApi, HISTORY_PERIOD_MS } from './dashboard-api.js';
 import { dashboardHtml } from './dashboard.js';
 import type { PetrelProxy } from './proxy.js';
 
-/** `/healthz`, `/readyz`, `/metrics`, the dashboard at `/` and its JSON under `/api/`. */
+/**
+ * `/healthz`, `/readyz`, `/metrics`, the dashboard at `/` and its JSON under `/api/`; the
+ * WebSocket nodes join at `/cluster`.
+ */
 export function createProxyHttp(proxy: PetrelProxy): http.Server {
   const html = dashboardHtml();
   const cfg = proxy.cfg;
@@ -40,6 +43,8 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
     },
     cfg.TLS_CERT && cfg.TLS_KEY ? { cert: cfg.TLS_CERT, key: cfg.TLS_KEY } : undefined,
     (req, res, url) => api.handle(req, res, url),
+    // nodes join over a WebSocket; any other upgrade is answered as an ordinary request
+    { '/cluster': (req, socket, head) => proxy.clusterServer.upgrade(req, socket, head) },
   );
   // the history fills while the proxy listens, whether or not anyone watches
   const sampler = setInterval(() => api.record(), HISTORY_PERIOD_MS);

@@ -75,7 +75,7 @@ export class PetrelProxy {
       });
       if (!group) this.term = this.newTerm(0);
       this.http = createProxyHttp(this);
-      this.cluster = new ClusterServer(this.http, () => this.activeTerm(), {
+      this.cluster = new ClusterServer(() => this.activeTerm(), {
         secret: cfg.CLUSTER_SECRET,
         maxNodes: cfg.MAX_NUM_NODES,
         requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,

@@ -98,7 +98,7 @@ export function refuseConnect(_req: http.IncomingMessage, socket: Duplex): void 
 }
 
 /** Writes `response` and ends the socket, destroyed if the peer has not closed it in time. */
-function closeWith(socket: Duplex, response: string): void {
+export function closeWith(socket: Duplex, response: string): void {
   answered.add(socket);
   const linger = setTimeout(() => socket.destroy(), LINGER_MS);
   linger.unref();

@@ -3,6 +3,7 @@ import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { HTTP_STATUS, WIRE_CODES, WireError } from './errors.js';
 import { answerClientError, refuseConnect } from './http-client-error.js';
+import { routeUpgrades, type UpgradeRoute } from './http-upgrade.js';
 
 export type Route = (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>;
 
@@ -37,10 +38,19 @@ export function sendError(res: http.ServerResponse, err: WireError, status?: num
 
 /**
  * The query's parameters that have a value: an empty one (`?state=&limit=`, as the docs write
- * a query) means the parameter was not given.
+ * a query) means the parameter was not given, so `?state=&state=failed` is `?state=failed`. A
+ * parameter given twice (`?state=failed&state=done`) is a BAD_REQUEST: which one was meant?
  */
 export function givenParams(query: URLSearchParams): URLSearchParams {
-  return new URLSearchParams([...query].filter(([, value]) => value !== ''));
+  const given = new URLSearchParams();
+  for (const [name, value] of query) {
+    if (value === '') continue;
+    if (given.has(name)) {
+      throw new WireError('BAD_REQUEST', `parameter '${name.slice(0, 40)}' given twice`);
+    }
+    given.append(name, value);
+  }
+  return given;
 }
 
 /** The request's target as a URL; BAD_REQUEST when it is not one (`http://[zz/`). */
@@ -86,6 +96,34 @@ export function sendMethodNotAllowed(
   );
 }
 
+/** Whether a request asks to switch protocols (`Upgrade`, named in `Connection`). */
+export function asksUpgrade(req: http.IncomingMessage): boolean {
+  const connection = req.headers.connection ?? '';
+  return req.headers.upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(connection);
+}
+
+/** The methods these servers serve, as `OPTIONS *` tells them. */
+export const SERVER_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'] as const;
+
+/**
+ * A request whose target is `*` (the asterisk form, RFC 9110 §7.1): `OPTIONS *` asks about the
+ * server as a whole and is told its methods in `Allow`; any other method needs a path.
+ */
+function answerAsterisk(req: http.IncomingMessage, res: http.ServerResponse): void {
+  req.resume();
+  if (req.method !== 'OPTIONS') {
+    const method = String(req.method).slice(0, 20);
+    throw new WireError('BAD_REQUEST', `the target * is for OPTIONS only: ${method} needs a path`);
+  }
+  // 200 with no content rather than 204, which may not carry the Content-Length: 0 RFC 9110 asks
+  res.writeHead(200, {
+    allow: SERVER_METHODS.join(', '),
+    'content-length': '0',
+    'cache-control': 'no-store',
+  });
+  res.end();
+}
+
 /** What an API mounted in front of the plain routes gets: the request, parsed once. */
 export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean;
 
@@ -95,12 +133,15 @@ export type ApiHandler = (req: http.IncomingMessage, res: http.ServerResponse, u
  * `Host` or one node:http cannot parse a BAD_REQUEST (headers past its limit a 431): always the
  * API's error shape, and never a crash. `first`, when given, sees every request before and answers it
  * when it returns true (an API with its own methods and path parameters); a WireError it
- * throws is answered as one.
+ * throws is answered as one. `OPTIONS *` is told the server's methods. A request asking for
+ * an Upgrade is answered as an ordinary one and its connection closed, unless `upgrades` has
+ * a route for its path that takes it.
  */
 export function createHttpServer(
   routes: Record<string, Route>,
   tls?: { cert: string; key: string },
   first?: ApiHandler,
+  upgrades?: Record<string, UpgradeRoute>,
 ): http.Server {
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
     try {
@@ -109,6 +150,9 @@ export function createHttpServer(
         res.setHeader('connection', 'close');
         throw new WireError('BAD_REQUEST', 'an HTTP/1.1 request needs a Host header');
       }
+      // node:http reads nothing more on a connection whose request asked for an upgrade
+      if (asksUpgrade(req)) res.setHeader('connection', 'close');
+      if (req.url === '*') return answerAsterisk(req, res);
       const url = requestUrl(req);
       if (first?.(req, res, url)) return;
       const route = routes[url.pathname];
@@ -137,6 +181,7 @@ export function createHttpServer(
     : http.createServer(options, handler);
   server.on('clientError', answerClientError);
   server.on('connect', refuseConnect);
+  if (upgrades) routeUpgrades(server, handler, upgrades);
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   server.keepAliveTimeout = 5_000;
