@@ -62,16 +62,32 @@ const optionalText = z
   .optional()
   .transform((s) => (s === undefined || s === '' ? undefined : s));
 
+/**
+ * A path (DATA_DIR, the TLS files): whitespace at either end is refused, not trimmed, as a
+ * number's is: `DATA_DIR=" "` or `"data "` is nearly always a slip in a .env file, and would
+ * make a directory of that name. Empty is unset, as for every variable.
+ */
+const optionalPath = optionalText.superRefine((s, ctx) => {
+  if (s === undefined || s.trim() === s) return;
+  ctx.addIssue({
+    code: 'custom',
+    message:
+      s.trim() === ''
+        ? 'is only whitespace: leave it empty to unset it'
+        : 'a path must not begin or end with whitespace',
+  });
+});
+
 const common = {
-  DATA_DIR: optionalText,
+  DATA_DIR: optionalPath,
   DURABILITY: oneOf(['fsync', 'relaxed']).default('fsync'),
   CLUSTER_SECRET: optionalText,
   LOG_LEVEL: oneOf(LOG_LEVELS).default('info'),
   RESULT_TTL: int(1).default(604_800_000),
-  TLS_CERT: optionalText,
-  TLS_KEY: optionalText,
+  TLS_CERT: optionalPath,
+  TLS_KEY: optionalPath,
   /** Extra CA certificate (PEM file) to trust for the other side's TLS certificate. */
-  TLS_CA: optionalText,
+  TLS_CA: optionalPath,
 };
 
 /** `TENANT_WEIGHTS`: `name=weight,...`, each weight above 0. */
