@@ -24,7 +24,10 @@ export function common(cmd: Command, json = true): Command {
   );
   cmd.addOption(new Option('--token <token>', "the node's CLIENT_TOKEN").env('PETREL_TOKEN'));
   cmd.addOption(
-    new Option('--reply-timeout <ms>', 'a node silent this long on a call counts as hung; 0 never')
+    new Option(
+      '--reply-timeout <ms>',
+      "a node silent this long on a call (or a worker's PING) counts as hung; 0 never",
+    )
       .env('PETREL_REPLY_TIMEOUT')
       .argParser(replyTimeout),
   );

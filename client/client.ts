@@ -23,7 +23,8 @@ export interface ConnectOptions {
   /**
    * How long the oldest call on a connection may go without a byte of its reply, beyond what
    * it asks the node to hold it (`wait`), before the connection counts as hung (ms; default
-   * 15000, 0 never). `tail` is exempt: a job may print nothing for long.
+   * 15000, 0 never). `tail` is exempt: a job may print nothing for long. A `worker` takes it
+   * for its node's answer to the PING it sends when idle.
    */
   replyTimeoutMs?: number;
   /** Connections for calls that hold one open (`wait`, `tail`), beyond the main one. */

@@ -3,6 +3,8 @@ import tls from 'node:tls';
 import { WIRE_CODES, WireError, type WireCode } from '../shared/errors.js';
 import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
+import { DEFAULT_REPLY_TIMEOUT_MS } from './reply-deadline.js';
+import { WorkerLiveness } from './worker-liveness.js';
 import { resultLine } from './result-line.js';
 
 export { resultLine } from './result-line.js';
@@ -35,6 +37,12 @@ export interface WorkerOptions {
   concurrency?: number;
   /** Told of what goes wrong without stopping the worker (a lost connection, a refused line). */
   onError?: (err: Error) => void;
+  /**
+   * A connection quiet for half of this gets a `PING`; no byte within this of the PING, and
+   * it counts as hung: closed and opened again (ms; default the client's `replyTimeoutMs`,
+   * 15000; 0 never).
+   */
+  replyTimeoutMs?: number;
 }
 
 /** How the worker reaches a node: the client's addresses and credentials. */
@@ -43,6 +51,8 @@ export interface WorkerConnectionOptions {
   token?: string;
   tls?: tls.ConnectionOptions;
   connectTimeoutMs: number;
+  /** The client's reply timeout: the worker's unless its options say otherwise. */
+  replyTimeoutMs?: number;
   backoffBaseMs: number;
   backoffCapMs: number;
 }
@@ -54,6 +64,7 @@ const JOB_RE = /^JOB (\S+) (\{.*\})$/;
  * <concurrency>`, runs the handler for each `JOB` line and answers `DONE` or `FAIL`. When the
  * connection drops it reconnects (with backoff, trying the next address) and registers again;
  * the jobs it held are given to other workers by the node, so their handlers are aborted.
+ * A connection that stays silent (see WorkerLiveness) is dropped the same way.
  */
 export class PetrelWorker {
   readonly concurrency: number;
@@ -66,6 +77,10 @@ export class PetrelWorker {
   /** The current connection said OK worker (a drop before that is the dialler's to retry). */
   private registered = false;
   private retryTimer: NodeJS.Timeout | undefined;
+  private liveness: WorkerLiveness | undefined;
+  /** Why the current connection was closed from this side (it stayed silent), for the report. */
+  private hungReason: string | undefined;
+  private readonly replyTimeoutMs: number;
   /** Replies owed before the connection is a worker (AUTH, WORKER). */
   private handshake: Array<(line: string) => void> = [];
   /** Jobs handled so far, for callers and tests. */
@@ -78,6 +93,7 @@ export class PetrelWorker {
     private readonly opts: WorkerOptions = {},
   ) {
     this.concurrency = opts.concurrency ?? 1;
+    this.replyTimeoutMs = opts.replyTimeoutMs ?? conn.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
   }
 
   /** Jobs being handled now. */
@@ -87,6 +103,12 @@ export class PetrelWorker {
 
   /** Connects and registers; rejects when no address answers or the node refuses the worker. */
   async start(): Promise<this> {
+    const ms = this.replyTimeoutMs;
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      this.closed = true;
+      const text = String(this.opts.replyTimeoutMs).slice(0, 40);
+      throw new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
+    }
     let last: unknown;
     for (let i = 0; i < this.conn.addrs.length; i++) {
       try {
@@ -141,6 +163,30 @@ export class PetrelWorker {
     }
     this.attempt = 0;
     this.registered = true;
+    this.liveness = new WorkerLiveness(
+      this.replyTimeoutMs,
+      () => this.send('PING'),
+      (ms) => this.hung(socket, ms),
+    );
+  }
+
+  /**
+   * The node sent nothing within `ms` of a PING: the connection is dropped as a lost one. The
+   * jobs running here are aborted, as on any lost connection: the node gives them to another
+   * worker once it sees the connection closed (or the cluster, once it finds the node dead).
+   */
+  private hung(socket: net.Socket, ms: number): void {
+    if (this.socket !== socket) return;
+    const where = formatAddr(this.conn.addrs[this.addrIndex] as Address);
+    const n = this.jobs.size;
+    const given =
+      n === 0
+        ? ''
+        : ` (${n} running job${n === 1 ? '' : 's'} given up: the node runs ${n === 1 ? 'it' : 'them'} again)`;
+    this.hungReason = `the node at ${where} sent nothing for ${ms} ms after PING: the connection counts as hung; reconnecting${given}`;
+    // a node still frozen would accept a connection and say nothing: the next address first
+    this.addrIndex = (this.addrIndex + 1) % this.conn.addrs.length;
+    socket.destroy();
   }
 
   private refused(socket: net.Socket, line: string): WireError {
@@ -171,6 +217,7 @@ export class PetrelWorker {
   }
 
   private received(chunk: string): void {
+    this.liveness?.heard();
     this.buffer += chunk;
     let nl: number;
     while ((nl = this.buffer.indexOf('\n')) >= 0) {
@@ -184,6 +231,8 @@ export class PetrelWorker {
   }
 
   private onLine(line: string): void {
+    // the answer to the worker's PING: no job, and no word on any result
+    if (line === 'OK PONG') return this.liveness?.ponged();
     const job = JOB_RE.exec(line);
     if (job) return this.run(job[1] as string, job[2] as string);
     if (line.startsWith('CANCEL ')) {
@@ -242,6 +291,10 @@ export class PetrelWorker {
   private dropped(socket: net.Socket): void {
     if (this.socket !== socket) return;
     this.socket = undefined;
+    this.liveness?.stop();
+    this.liveness = undefined;
+    const reason = this.hungReason ?? 'lost the connection to the node; reconnecting';
+    this.hungReason = undefined;
     for (const owed of this.handshake.splice(0)) owed('');
     // the node gives these jobs to other workers: their results here would be ignored
     for (const c of this.jobs.values()) c.abort();
@@ -249,9 +302,7 @@ export class PetrelWorker {
     const wasRegistered = this.registered;
     this.registered = false;
     if (this.closed || !wasRegistered) return;
-    this.opts.onError?.(
-      new WireError('UNAVAILABLE', 'lost the connection to the node; reconnecting'),
-    );
+    this.opts.onError?.(new WireError('UNAVAILABLE', reason));
     this.reconnect();
   }
 
@@ -276,6 +327,7 @@ export class PetrelWorker {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.retryTimer);
+    this.liveness?.stop();
     const socket = this.socket;
     if (!socket || socket.destroyed) return;
     await new Promise<void>((resolve) => {
