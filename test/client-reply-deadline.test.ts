@@ -5,6 +5,7 @@ import { replyTimeLeft } from '../client/reply-deadline.js';
 import { hoistGlobalOptions } from '../cli/global-options.js';
 import { until } from './helpers/cluster.js';
 import { petrel, spawnPetrel, type CliRun } from './helpers/petrel-cli.js';
+import { onLines } from './helpers/line-server.js';
 
 const TICKET = '01M8N8GPXM6C8T3FQY2ECZ0VBG';
 const RESULT = JSON.stringify({ ticket: TICKET, state: 'done', output: 'hi' });
@@ -27,17 +28,10 @@ async function fakeNode(
     sockets.add(s);
     s.on('error', () => {});
     const write = (text: string) => void (s.destroyed || s.write(text));
-    let text = '';
-    s.setEncoding('utf8').on('data', (chunk: string) => {
-      text += chunk;
-      let nl: number;
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const line = text.slice(0, nl);
-        text = text.slice(nl + 1);
-        if (line.startsWith('AUTH ')) write('OK authenticated\n');
-        else if (line === 'PING') write('OK PONG\n');
-        else answer(line, write);
-      }
+    onLines(s, (line) => {
+      if (line.startsWith('AUTH ')) write('OK authenticated\n');
+      else if (line === 'PING') write('OK PONG\n');
+      else answer(line, write);
     });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));

@@ -3,6 +3,7 @@ import t from 'tap';
 import { connect, WireError } from '../client/index.js';
 import { idlePingMs } from '../client/worker-liveness.js';
 import { startCluster, until } from './helpers/cluster.js';
+import { onLines } from './helpers/line-server.js';
 import { spawnPetrel } from './helpers/petrel-cli.js';
 
 type Teardown = (fn: () => unknown) => void;
@@ -38,24 +39,17 @@ async function fakeNode(teardown: Teardown, answer: Answer = () => {}) {
     };
     conns.push(conn);
     let worker = false;
-    let text = '';
-    s.setEncoding('utf8').on('data', (chunk: string) => {
-      text += chunk;
-      let nl: number;
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const line = text.slice(0, nl);
-        text = text.slice(nl + 1);
-        conn.lines.push(line);
-        if (worker) {
-          conn.workerLines.push(line);
-          answer(line, conn);
-        } else if (line.startsWith('AUTH ')) conn.write('OK authenticated\n');
-        else if (line === 'PING') conn.write('OK PONG\n');
-        else if (line.startsWith('WORKER ')) {
-          worker = true;
-          conn.write('OK worker\n');
-        } else conn.write('ERR BAD_REQUEST unexpected here\n');
-      }
+    onLines(s, (line) => {
+      conn.lines.push(line);
+      if (worker) {
+        conn.workerLines.push(line);
+        answer(line, conn);
+      } else if (line.startsWith('AUTH ')) conn.write('OK authenticated\n');
+      else if (line === 'PING') conn.write('OK PONG\n');
+      else if (line.startsWith('WORKER ')) {
+        worker = true;
+        conn.write('OK worker\n');
+      } else conn.write('ERR BAD_REQUEST unexpected here\n');
     });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));

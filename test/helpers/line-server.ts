@@ -12,15 +12,9 @@ export async function lineServer(
   const srv = net.createServer((s) => {
     sockets.add(s);
     s.on('error', () => {});
-    let text = '';
-    s.setEncoding('utf8').on('data', (chunk: string) => {
-      text += chunk;
-      let nl: number;
-      while ((nl = text.indexOf('\n')) >= 0) {
-        const reply = answer(text.slice(0, nl));
-        text = text.slice(nl + 1);
-        if (reply !== undefined) s.write(reply + '\n');
-      }
+    onLines(s, (line) => {
+      const reply = answer(line);
+      if (reply !== undefined) s.write(reply + '\n');
     });
   });
   await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
@@ -29,4 +23,18 @@ export async function lineServer(
     srv.close();
   });
   return (srv.address() as net.AddressInfo).port;
+}
+
+/** Calls `fn` with each line `socket` receives, without its newline. */
+export function onLines(socket: net.Socket, fn: (line: string) => void): void {
+  let text = '';
+  socket.setEncoding('utf8').on('data', (chunk: string) => {
+    text += chunk;
+    let nl: number;
+    while ((nl = text.indexOf('\n')) >= 0) {
+      const line = text.slice(0, nl);
+      text = text.slice(nl + 1);
+      fn(line);
+    }
+  });
 }
