@@ -6,7 +6,7 @@ import type { OutputLine } from '../shared/run-log-format.js';
 import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
-import { DEFAULT_REPLY_TIMEOUT_MS } from './reply-deadline.js';
+import { DEFAULT_REPLY_TIMEOUT_MS, replyTimeoutError } from './reply-deadline.js';
 import { PetrelWorker, type WorkerHandler, type WorkerOptions } from './worker.js';
 
 export interface ConnectOptions {
@@ -268,10 +268,8 @@ export class Client {
  */
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
   const replyTimeoutMs = opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
-  if (!Number.isFinite(replyTimeoutMs) || replyTimeoutMs < 0) {
-    const text = String(opts.replyTimeoutMs).slice(0, 40);
-    throw new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
-  }
+  const bad = replyTimeoutError(replyTimeoutMs, opts.replyTimeoutMs);
+  if (bad) throw bad;
   const client = new Client({
     addrs: parseAddrs(opts.addr ?? 'localhost:9000'),
     token: opts.token,

@@ -22,7 +22,8 @@ export async function dialGreeted(addr: Address, opts: DialOptions): Promise<net
   return socket;
 }
 
-function dialOnce(addr: Address, opts: DialOptions): Promise<net.Socket> {
+/** A connection to `addr` within connectTimeoutMs (no greeting); rejects with why not. */
+export function dialOnce(addr: Address, opts: DialOptions): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = opts.tls
       ? tls.connect({ ...opts.tls, host: addr.host, port: addr.port })

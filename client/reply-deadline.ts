@@ -1,3 +1,5 @@
+import { WireError } from '../shared/errors.js';
+
 /**
  * How long a node may leave the oldest request on a connection without a byte of its reply
  * (beyond what the request itself asks the node to hold it, as `WAIT <ticket> <ms>` does)
@@ -8,6 +10,13 @@
  * its kernel still ACKs, so TCP keepalive never fires) costs a call seconds, not for ever.
  */
 export const DEFAULT_REPLY_TIMEOUT_MS = 15_000;
+
+/** Why `ms` is not a reply timeout (`given` as the caller wrote it), or undefined when it is. */
+export function replyTimeoutError(ms: unknown, given: unknown): WireError | undefined {
+  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return undefined;
+  const text = String(given).slice(0, 40);
+  return new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
+}
 
 /** The longest a Node.js timer holds; a longer delay would fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;

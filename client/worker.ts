@@ -1,9 +1,10 @@
-import net from 'node:net';
-import tls from 'node:tls';
-import { WIRE_CODES, WireError, type WireCode } from '../shared/errors.js';
+import type net from 'node:net';
+import type tls from 'node:tls';
+import { WireError } from '../shared/errors.js';
 import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
-import { DEFAULT_REPLY_TIMEOUT_MS } from './reply-deadline.js';
+import { dialOnce, replyError } from './dial.js';
+import { DEFAULT_REPLY_TIMEOUT_MS, replyTimeoutError } from './reply-deadline.js';
 import { WorkerLiveness } from './worker-liveness.js';
 import { resultLine } from './result-line.js';
 
@@ -103,11 +104,10 @@ export class PetrelWorker {
 
   /** Connects and registers; rejects when no address answers or the node refuses the worker. */
   async start(): Promise<this> {
-    const ms = this.replyTimeoutMs;
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+    const bad = replyTimeoutError(this.replyTimeoutMs, this.opts.replyTimeoutMs);
+    if (bad) {
       this.closed = true;
-      const text = String(this.opts.replyTimeoutMs).slice(0, 40);
-      throw new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
+      throw bad;
     }
     let last: unknown;
     for (let i = 0; i < this.conn.addrs.length; i++) {
@@ -194,26 +194,16 @@ export class PetrelWorker {
     return errorOf(line);
   }
 
-  private dial(): Promise<net.Socket> {
+  private async dial(): Promise<net.Socket> {
     const addr = this.conn.addrs[this.addrIndex] as Address;
-    return new Promise((resolve, reject) => {
-      const socket = this.conn.tls
-        ? tls.connect({ ...this.conn.tls, host: addr.host, port: addr.port })
-        : net.connect({ host: addr.host, port: addr.port });
-      const timer = setTimeout(() => {
-        socket.destroy(new Error(`no answer within ${this.conn.connectTimeoutMs} ms`));
-      }, this.conn.connectTimeoutMs);
-      socket.once('error', (err) => {
-        clearTimeout(timer);
-        reject(
-          new WireError('UNAVAILABLE', `no node answers at ${formatAddr(addr)} (${describe(err)})`),
-        );
-      });
-      socket.once(this.conn.tls ? 'secureConnect' : 'connect', () => {
-        clearTimeout(timer);
-        resolve(socket);
-      });
-    });
+    try {
+      return await dialOnce(addr, this.conn);
+    } catch (err) {
+      throw new WireError(
+        'UNAVAILABLE',
+        `no node answers at ${formatAddr(addr)} (${describe(err)})`,
+      );
+    }
   }
 
   private received(chunk: string): void {
@@ -341,11 +331,7 @@ export class PetrelWorker {
 /** A node's `ERR <CODE> <message>` line (or a closed connection, '') as a typed error. */
 function errorOf(line: string): WireError {
   if (line === '') return new WireError('UNAVAILABLE', 'the node closed the connection');
-  const m = /^ERR ([A-Z_]+) ?(.*)$/.exec(line);
-  const code = m && Object.hasOwn(WIRE_CODES, m[1] as string) ? (m[1] as WireCode) : null;
-  return code
-    ? new WireError(code, m?.[2] ?? '')
-    : new WireError('UNAVAILABLE', `unexpected reply: ${line.slice(0, 200)}`);
+  return replyError(line);
 }
 
 /** The output of a handler's value. */

@@ -97,13 +97,13 @@ export function sendMethodNotAllowed(
 }
 
 /** Whether a request asks to switch protocols (`Upgrade`, named in `Connection`). */
-export function asksUpgrade(req: http.IncomingMessage): boolean {
+function asksUpgrade(req: http.IncomingMessage): boolean {
   const connection = req.headers.connection ?? '';
   return req.headers.upgrade !== undefined && /(^|,)\s*upgrade\s*(,|$)/i.test(connection);
 }
 
 /** The methods these servers serve, as `OPTIONS *` tells them. */
-export const SERVER_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'] as const;
+const SERVER_METHODS = ['GET', 'HEAD', 'POST', 'OPTIONS'] as const;
 
 /**
  * A request whose target is `*` (the asterisk form, RFC 9110 §7.1): `OPTIONS *` asks about the
