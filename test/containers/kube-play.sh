@@ -16,6 +16,14 @@ kube_client_token=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 kube_dashboard_token=$(od -An -tx1 -N8 /dev/urandom | tr -d ' \n')
 
 kube_cleanup() {
+  local p
+  if ((failed > 0)); then
+    for p in "${kube_pods[@]}"; do
+      [[ $p == petrel-proxy-* ]] && podman pod exists "$p" || continue
+      echo "--- last log lines of $p"
+      podman logs --tail 15 "$p-proxy" 2>/dev/null
+    done
+  fi
   [[ -f $kube_file ]] && podman kube down "$kube_file" >/dev/null 2>&1
   for p in "${kube_pods[@]}"; do podman pod rm -f "$p" >/dev/null 2>&1; done
   podman volume ls -q | grep -E -- "-petrel-(proxy|node|etcd)-[0-9]+$" |
@@ -87,14 +95,21 @@ kube_leader() {
   return 1
 }
 
+# every follower answers /readyz 503 naming the leader's URL; what each said last is kept in
+# kube_followers_said for the log (a follower still starting, or whose etcd watch has not
+# caught up yet, names no leader for a moment, so the check is retried)
+kube_followers_said=''
 kube_followers_name_it() {
-  local leader=$1 p r
+  local leader=$1 p r ok=0
+  kube_followers_said=''
   for p in petrel-proxy-0 petrel-proxy-1 petrel-proxy-2; do
     [[ $p == "$leader" ]] && continue
     r=$(node -e 'fetch(process.argv[1]).then(async (r) => console.log(r.status, (await r.json()).leader))' \
-      "http://$(kube_ip "$p"):8080/readyz") || return 1
-    [[ $r == "503 ws://$leader.petrel-proxy:8080/cluster" ]] || return 1
+      "http://$(kube_ip "$p"):8080/readyz" 2>/dev/null) || r='no answer'
+    kube_followers_said+="  $p: $r"$'\n'
+    [[ $r == "503 ws://$leader.petrel-proxy:8080/cluster" ]] || ok=1
   done
+  return "$ok"
 }
 
 kube_job_runs() {
@@ -120,7 +135,8 @@ if [[ $CLI == podman ]]; then
     check "kube play: one proxy leads with all three nodes joined" until_ok 90 quiet kube_leader
     kube_first=$(kube_leader)
     check "kube play: the followers are not ready and name the leader" \
-      kube_followers_name_it "$kube_first"
+      until_ok 30 kube_followers_name_it "$kube_first"
+    printf '%s' "$kube_followers_said"
     check "kube play: a job submitted to one node pod is answered by another" \
       until_ok 30 kube_job_runs
     check "kube play: the Secret's CLIENT_TOKEN and DASHBOARD_TOKEN reach the pods" \
