@@ -37,6 +37,7 @@ export interface ClusterServerOptions {
 
 const HELLO_DEADLINE_MS = 5000;
 const PARK_MS = 5000;
+const STOPPING = new WireError('UNAVAILABLE', 'the proxy is stopping');
 /** How often the same refusal of the same peer is logged again. */
 const REPEAT_REFUSAL_MS = 10_000;
 
@@ -88,6 +89,8 @@ export class ClusterServer {
   rejectedFrames = 0;
   refusedConnections = 0;
   private readonly sockets = new Set<WebSocket>();
+  /** Set by `close`: the WebSocket server takes no more connections. */
+  private stopping = false;
   private readonly parked = new Set<Parked>();
   /** Refusals said lately (peer and reason), with how many followed unsaid. */
   private readonly refusals = new Map<string, { at: number; repeats: number }>();
@@ -121,6 +124,13 @@ export class ClusterServer {
    */
   upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): boolean {
     if (req.method !== 'GET' || req.headers.upgrade?.toLowerCase() !== 'websocket') return false;
+    if (this.stopping) {
+      // in the API's shape, where the ws library would answer its own plain-text 503
+      socket.on('error', () => socket.destroy());
+      if (!socket.writable) socket.destroy();
+      else closeWith(socket, rawErrorResponse(503, STOPPING));
+      return true;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.wss.emit('connection', ws, req));
     return true;
   }
@@ -312,6 +322,7 @@ export class ClusterServer {
   }
 
   close(): Promise<void> {
+    this.stopping = true;
     for (const p of this.parked) clearTimeout(p.timer);
     this.parked.clear();
     for (const ws of this.wss.clients) ws.close(1001, 'proxy shutting down');
