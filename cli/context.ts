@@ -1,6 +1,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { parseAddrs } from '../client/addr.js';
 import { DEFAULT_REPLY_TIMEOUT_MS } from '../client/reply-deadline.js';
+import { DEFAULT_RECONNECT_TIMEOUT_MS } from '../client/client.js';
 import { connect, WireError, type Client } from '../client/index.js';
 import { exitCodeOfError } from './exit-codes.js';
 import { note } from './output.js';
@@ -11,10 +12,14 @@ export interface CommonOptions {
   addr: string;
   token?: string;
   replyTimeout?: number;
+  reconnectTimeout?: number;
   json?: boolean;
 }
 
-/** Adds the options every subcommand takes: --addr, --token, --reply-timeout, --json. */
+/**
+ * Adds the options every subcommand takes: --addr, --token, --reply-timeout,
+ * --reconnect-timeout, --json.
+ */
 export function common(cmd: Command, json = true): Command {
   cmd.addOption(
     new Option('--addr <host:port>', 'a node of the cluster (a comma list for several)')
@@ -31,6 +36,14 @@ export function common(cmd: Command, json = true): Command {
       .env('PETREL_REPLY_TIMEOUT')
       .argParser(replyTimeout),
   );
+  cmd.addOption(
+    new Option(
+      '--reconnect-timeout <ms>',
+      'how long a call whose connection was lost keeps trying nodes; 0 fails at once',
+    )
+      .env('PETREL_RECONNECT_TIMEOUT')
+      .argParser(reconnectTimeout),
+  );
   if (json) cmd.option('--json', 'machine-readable output (JSON)');
   return cmd;
 }
@@ -44,6 +57,7 @@ export async function withClient<T>(
     addr: opts.addr,
     token: opts.token || undefined, // an empty PETREL_TOKEN means none
     replyTimeoutMs: opts.replyTimeout,
+    reconnectTimeoutMs: opts.reconnectTimeout,
     maxWaitConnections: opts.maxWaitConnections,
   });
   try {
@@ -59,6 +73,12 @@ const DEFAULT_ADDR = 'localhost:9000';
 /** --reply-timeout / PETREL_REPLY_TIMEOUT in ms; empty means the library's default. */
 function replyTimeout(text: string): number {
   return text.trim() === '' ? DEFAULT_REPLY_TIMEOUT_MS : int('--reply-timeout')(text.trim());
+}
+
+/** --reconnect-timeout / PETREL_RECONNECT_TIMEOUT in ms; empty means the library's default. */
+function reconnectTimeout(text: string): number {
+  const ms = text.trim();
+  return ms === '' ? DEFAULT_RECONNECT_TIMEOUT_MS : int('--reconnect-timeout')(ms);
 }
 
 /** --addr / PETREL_ADDR: a malformed address is bad usage, told before anything connects. */

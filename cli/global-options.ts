@@ -1,10 +1,11 @@
 /**
- * The options every command takes (--addr, --token, --reply-timeout, --json) may also come
- * before the command, as with most command lines (`petrel --addr node-2:9000 ls`): they are
- * moved to just after the command's name, where each command reads them. Anything else before the command (help,
- * version, an unknown option) is left where it is, for the parser to answer.
+ * The options every command takes (--addr, --token, --reply-timeout, --reconnect-timeout,
+ * --json) may also come before the command, as with most command lines
+ * (`petrel --addr node-2:9000 ls`): they are moved to just after the command's name, where
+ * each command reads them. Anything else before the command (help, version, an unknown
+ * option) is left where it is, for the parser to answer.
  */
-const WITH_VALUE = new Set(['--addr', '--token', '--reply-timeout']);
+const WITH_VALUE = new Set(['--addr', '--token', '--reply-timeout', '--reconnect-timeout']);
 const FLAGS = new Set(['--json']);
 
 /** `args` without the program and script (process.argv.slice(2)), global options moved. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `petrel`: the command line of a Petrel cluster, built on `petrel/client`. One file per
- * subcommand in commands/; every one takes --addr, --token, --reply-timeout and --json.
+ * subcommand in commands/; every one takes --addr, --token, --reply-timeout,
+ * --reconnect-timeout and --json.
  */
 import { Command, CommanderError } from 'commander';
 import { EXIT } from './exit-codes.js';
@@ -41,6 +42,11 @@ Every command takes (before or after its name):
                       petrel worker pings an idle node and reconnects when the PING
                       gets no byte back this long
                       (env PETREL_REPLY_TIMEOUT, default 15000, 0 never)
+  --reconnect-timeout <ms>
+                      how long a call whose connection to a node was lost (or
+                      counted as hung) keeps trying the nodes before it fails,
+                      exit 69 (env PETREL_RECONNECT_TIMEOUT, default 30000; 0: it
+                      fails at once, no node is dialed again)
   --json              machine-readable output (JSON)
 
 Exit codes: 0 success, 1 a job failed or was cancelled, 64 bad usage, 66 no such ticket,

@@ -9,6 +9,9 @@ import { LineConnection, replyError, type ConnectionOptions } from './line-conne
 import { DEFAULT_REPLY_TIMEOUT_MS, replyTimeoutError } from './reply-deadline.js';
 import { PetrelWorker, type WorkerHandler, type WorkerOptions } from './worker.js';
 
+/** How long calls wait for a node to answer again after a connection is lost, by default (ms). */
+export const DEFAULT_RECONNECT_TIMEOUT_MS = 30_000;
+
 export interface ConnectOptions {
   /** `host:port` of a node, or several (a comma list or an array): any node answers. */
   addr?: string | readonly string[];
@@ -16,7 +19,10 @@ export interface ConnectOptions {
   token?: string;
   /** Connect with TLS (a node with TLS_CERT); an object passes options such as `ca`. */
   tls?: boolean | tls.ConnectionOptions;
-  /** How long calls wait for a node to answer again after a connection is lost (ms). */
+  /**
+   * How long calls that may be sent again wait for a node to answer after their connection is
+   * lost (ms; default 30000). 0: they fail at once, without dialing any node again.
+   */
   reconnectTimeoutMs?: number;
   /** How long one connection attempt may take (ms). */
   connectTimeoutMs?: number;
@@ -274,7 +280,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Client> {
     addrs: parseAddrs(opts.addr ?? 'localhost:9000'),
     token: opts.token,
     tls: opts.tls === true ? {} : opts.tls || undefined,
-    reconnectTimeoutMs: opts.reconnectTimeoutMs ?? 30_000,
+    reconnectTimeoutMs: opts.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS,
     connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
     replyTimeoutMs,
     backoffBaseMs: 50,

@@ -156,7 +156,9 @@ export class LineConnection {
 
   private unavailable(): WireError {
     const where = this.opts.addrs.map(formatAddr).join(', ');
-    return new WireError('UNAVAILABLE', `no node answers at ${where} (${this.lastError})`);
+    // a connection that closed without an error, with no dial since (reconnectTimeoutMs 0)
+    const why = this.lastError || 'the connection closed';
+    return new WireError('UNAVAILABLE', `no node answers at ${where} (${why})`);
   }
 
   private dialGreeted(): Promise<net.Socket> {
