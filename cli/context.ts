@@ -31,7 +31,7 @@ export function common(cmd: Command, json = true): Command {
   cmd.addOption(
     new Option(
       '--reply-timeout <ms>',
-      "a node silent this long on a call (or a worker's PING) counts as hung; 0 never",
+      'a node silent this long on a call (or a PING while quiet) counts as hung; 0 never',
     )
       .env('PETREL_REPLY_TIMEOUT')
       .argParser(replyTimeout),

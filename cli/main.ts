@@ -38,9 +38,9 @@ Every command takes (before or after its name):
   --reply-timeout <ms>
                       a node that leaves a call without a byte of reply this long
                       (beyond what a wait asks) counts as hung: the call goes to the
-                      next node or fails, exit 69; output being followed is exempt;
-                      petrel worker pings an idle node and reconnects when the PING
-                      gets no byte back this long
+                      next node or fails, exit 69; when a node is quiet while output
+                      is followed (logs -f, run) or petrel worker is idle, it is sent
+                      PING, and counts as hung if no answer comes this long
                       (env PETREL_REPLY_TIMEOUT, default 15000, 0 never)
   --reconnect-timeout <ms>
                       how long a call whose connection to a node was lost (or

@@ -29,8 +29,10 @@ export interface ConnectOptions {
   /**
    * How long the oldest call on a connection may go without a byte of its reply, beyond what
    * it asks the node to hold it (`wait`), before the connection counts as hung (ms; default
-   * 15000, 0 never). `tail` is exempt: a job may print nothing for long. A `worker` takes it
-   * for its node's answer to the PING it sends when idle.
+   * 15000, 0 never). A `tail` has no such deadline (a job may print nothing for long): when
+   * its connection has been quiet for half of it, the node must answer a PING on a second
+   * connection within it. A `worker` takes it for its node's answer to the PING it sends when
+   * idle.
    */
   replyTimeoutMs?: number;
   /** Connections for calls that hold one open (`wait`, `tail`), beyond the main one. */
@@ -175,7 +177,10 @@ export class Client {
           },
           {
             // no reply deadline (a stream's holdMs is Infinity): a job may print nothing for
-            // hours, and the node sends nothing meanwhile
+            // hours, and the node sends nothing meanwhile; instead, when the connection has
+            // been quiet for half of replyTimeoutMs, a node that answers no PING on a second
+            // connection within replyTimeoutMs counts as frozen, and the TAIL goes again to
+            // the next address (see StreamLiveness)
             shape: 'stream',
             onLine: (text, stream) => {
               if (skip > 0) return void skip--;

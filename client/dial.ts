@@ -8,13 +8,18 @@ export interface DialOptions {
   token?: string;
   tls?: tls.ConnectionOptions;
   connectTimeoutMs: number;
+  /** Gives up when aborted: the connection is destroyed, the promise rejects. */
+  signal?: AbortSignal;
 }
+
+/** Nobody accepted the connection, or answered its `PING`, within connectTimeoutMs. */
+export class NoAnswerError extends Error {}
 
 /**
  * A connection to `addr` that a node has greeted: it accepted within connectTimeoutMs and
  * answered `AUTH` (with a token) and `PING` within connectTimeoutMs more. Rejects with a
- * WireError when the node refused (a wrong token) or something else answered, with a plain
- * Error when nobody answered in time.
+ * WireError when the node refused (a wrong token) or something else answered, with a
+ * NoAnswerError when nobody answered in time, with a plain Error when the connection failed.
  */
 export async function dialGreeted(addr: Address, opts: DialOptions): Promise<net.Socket> {
   const socket = await dialOnce(addr, opts);
@@ -29,8 +34,15 @@ export function dialOnce(addr: Address, opts: DialOptions): Promise<net.Socket> 
       ? tls.connect({ ...opts.tls, host: addr.host, port: addr.port })
       : net.connect({ host: addr.host, port: addr.port });
     const timer = setTimeout(() => {
-      socket.destroy(new Error(`no answer within ${opts.connectTimeoutMs} ms`));
+      socket.destroy(new NoAnswerError(`no answer within ${opts.connectTimeoutMs} ms`));
     }, opts.connectTimeoutMs);
+    const signal = opts.signal;
+    if (signal) {
+      const abort = () => socket.destroy(new Error('given up'));
+      if (signal.aborted) abort();
+      signal.addEventListener('abort', abort, { once: true });
+      socket.once('close', () => signal.removeEventListener('abort', abort));
+    }
     const fail = (err: Error) => {
       clearTimeout(timer);
       socket.destroy();
@@ -78,7 +90,7 @@ function greet(socket: net.Socket, opts: DialOptions): Promise<void> {
       }
     };
     const timer = setTimeout(
-      () => end(new Error(`no answer to PING within ${opts.connectTimeoutMs} ms`)),
+      () => end(new NoAnswerError(`no answer to PING within ${opts.connectTimeoutMs} ms`)),
       opts.connectTimeoutMs,
     );
     socket.setEncoding('utf8');

@@ -6,6 +6,7 @@ import { formatAddr, type Address } from './addr.js';
 import { backoffDelay } from './backoff.js';
 import { dialGreeted } from './dial.js';
 import { DEFAULT_REPLY_TIMEOUT_MS, ReplyDeadline } from './reply-deadline.js';
+import { StreamLiveness } from './stream-liveness.js';
 
 /**
  * How a reply is framed: one line; `OK <n>` then n lines (LIST, LOGS, HELP); or output lines
@@ -25,7 +26,8 @@ export interface RequestOptions {
   /**
    * How long the request asks the node to hold its reply (WAIT's ms), read when it is written:
    * the reply deadline is this plus replyTimeoutMs. Default 0; for `stream`, Infinity (TAIL
-   * follows a job, whose output may pause for as long as the job likes).
+   * follows a job, whose output may pause for as long as the job likes: StreamLiveness asks
+   * the node PING on a second connection instead).
    */
   holdMs?: number | (() => number);
 }
@@ -83,20 +85,33 @@ export class LineConnection {
   /** When a reply was first left hung; until one comes, reconnecting keeps the window open. */
   private hungSince: number | undefined;
   private readonly deadline: ReplyDeadline;
+  /** While a followed job leads: a PING on a second connection when this one is quiet. */
+  private readonly liveness: StreamLiveness;
   private closing: Promise<void> | undefined;
   /** Lines that answer no request (a node's notice before it closes, a worker's jobs). */
   onUnsolicited: (line: string) => void = () => {};
 
   constructor(private readonly opts: ConnectionOptions) {
+    const timeoutMs = opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
+    // a hung connection is a lost one: what may be resent goes to the next address
+    const hung = (why: string) => {
+      this.lastError = why;
+      this.hungSince ??= Date.now();
+      this.socket?.destroy();
+    };
     this.deadline = new ReplyDeadline(
-      opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS,
+      timeoutMs,
       () => this.inflight[0]?.hold,
-      (ms) => {
-        // a hung connection is a lost one: what may be resent goes to the next address
-        this.lastError = `no reply within ${ms} ms`;
-        this.hungSince ??= Date.now();
-        this.socket?.destroy();
-      },
+      (ms) => hung(`no reply within ${ms} ms`),
+    );
+    this.liveness = new StreamLiveness(
+      timeoutMs,
+      () => this.inflight[0]?.shape === 'stream',
+      (signal) => this.probe(timeoutMs, signal),
+      () =>
+        hung(
+          `no answer to PING on a second connection within ${timeoutMs} ms while following a job`,
+        ),
     );
   }
 
@@ -166,6 +181,13 @@ export class LineConnection {
     return dialGreeted(addr, this.opts);
   }
 
+  /** A node answers `PING` at this connection's address on a connection of its own. */
+  private async probe(timeoutMs: number, signal: AbortSignal): Promise<void> {
+    const addr = this.opts.addrs[this.addrIndex] as Address;
+    const { token, tls } = this.opts;
+    (await dialGreeted(addr, { token, tls, connectTimeoutMs: timeoutMs, signal })).destroy();
+  }
+
   private dial(): void {
     this.state = 'connecting';
     this.dialGreeted().then(
@@ -215,6 +237,7 @@ export class LineConnection {
     this.downSince = undefined;
     this.lastError = ''; // an earlier connection's failure is not this one's
     this.buffer = '';
+    this.liveness.heard(); // it answered the greeting just now
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 15_000);
     socket.setEncoding('utf8');
@@ -236,10 +259,12 @@ export class LineConnection {
     }
     this.socket.write(text);
     this.deadline.arm();
+    this.liveness.arm();
   }
 
   private received(chunk: string): void {
     this.deadline.touch();
+    this.liveness.heard();
     this.buffer += chunk;
     if (this.buffer.length > MAX_BUFFER) {
       this.lastError = 'a reply line exceeded 16 MiB';
@@ -259,10 +284,12 @@ export class LineConnection {
     const r = this.inflight[0];
     if (!r) return this.onUnsolicited(line);
     if (r.shape === 'stream' && (line.startsWith('> ') || line === '>')) {
+      this.hungSince = undefined; // a node answers again
       r.onLine?.(line.slice(2), 'stdout');
       return;
     }
     if (r.shape === 'stream' && (line.startsWith('2> ') || line === '2>')) {
+      this.hungSince = undefined;
       r.onLine?.(line.slice(3), 'stderr');
       return;
     }
@@ -275,6 +302,8 @@ export class LineConnection {
       this.inflight.shift();
       this.hungSince = undefined; // a node answers again
       if (this.inflight.length > 0) this.deadline.arm();
+      if (r.shape === 'stream') this.liveness.stop(); // its probe speaks for it no more
+      this.liveness.arm();
       r.resolve(r.got);
     }
   }
@@ -284,6 +313,7 @@ export class LineConnection {
     this.socket = undefined;
     this.buffer = '';
     this.deadline.stop();
+    this.liveness.stop();
     if (this.state === 'closed') return;
     const lost = new WireError(
       'UNAVAILABLE',
@@ -315,6 +345,7 @@ export class LineConnection {
       this.state = 'closed';
       clearTimeout(this.retryTimer);
       this.deadline.stop();
+      this.liveness.stop();
       this.failAll(new WireError('UNAVAILABLE', 'the client was closed'));
       const socket = this.socket;
       if (!socket || socket.destroyed) return resolve();
