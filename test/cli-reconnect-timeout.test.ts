@@ -7,6 +7,7 @@ import { DEFAULT_RECONNECT_TIMEOUT_MS } from '../client/client.js';
 import { until } from './helpers/cluster.js';
 import { onLines } from './helpers/line-server.js';
 import { petrel, spawnPetrel, type CliRun } from './helpers/petrel-cli.js';
+import { within } from './helpers/settle.js';
 
 const TICKET = '01M8N8GPXM6C8T3FQY2ECZ0VBG';
 
@@ -48,15 +49,6 @@ function spawnBounded(
   const run = spawnPetrel(args, { env });
   teardown(() => void run.child.kill('SIGKILL'));
   return run;
-}
-
-/** Rejects when `p` has not settled within `ms`. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still running after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 /** The one line of a refusal for lack of a node. */

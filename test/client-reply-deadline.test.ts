@@ -6,6 +6,7 @@ import { hoistGlobalOptions } from '../cli/global-options.js';
 import { until } from './helpers/cluster.js';
 import { petrel, spawnPetrel, type CliRun } from './helpers/petrel-cli.js';
 import { onLines } from './helpers/line-server.js';
+import { failure, within } from './helpers/settle.js';
 
 const TICKET = '01M8N8GPXM6C8T3FQY2ECZ0VBG';
 const RESULT = JSON.stringify({ ticket: TICKET, state: 'done', output: 'hi' });
@@ -44,21 +45,6 @@ async function fakeNode(
     connections: () => connections,
   };
 }
-
-/** Rejects when `p` has not settled within `ms`: a hang fails the test instead of holding it. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-const failure = (p: Promise<unknown>) =>
-  p.then(
-    () => null,
-    (e: unknown) => e,
-  );
 
 t.test('the time left counts from the last byte, plus what the request holds', async (t) => {
   t.equal(replyTimeLeft(1000, 1000, 0, 300), 300);

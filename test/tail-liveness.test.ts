@@ -1,10 +1,11 @@
 import net from 'node:net';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { connect, WireError } from '../client/index.js';
 import { NoAnswerError } from '../client/dial.js';
 import { probeVerdict } from '../client/stream-liveness.js';
 import { spawnNode, startProxy, tempDir, until } from './helpers/cluster.js';
 import { onLines } from './helpers/line-server.js';
+import { failure, within } from './helpers/settle.js';
 import { spawnPetrel, type CliRun } from './helpers/petrel-cli.js';
 
 type Teardown = (fn: () => unknown) => void;
@@ -81,21 +82,6 @@ async function fakeNode(teardown: Teardown, onTail: OnTail): Promise<FakeNode> {
   return node;
 }
 
-/** Rejects when `p` has not settled within `ms`: a hang fails the test instead of holding it. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-const failure = (p: Promise<unknown>) =>
-  p.then(
-    () => null,
-    (e: unknown) => e,
-  );
-
 /** A node that prints two lines of the job, then freezes. */
 const freezesAfterTwo: OnTail = (write, node) => {
   write('> one\n> two\n');
@@ -155,22 +141,29 @@ t.test('a tail on the one node, frozen, fails with UNAVAILABLE in the window', a
   t.same(lines, ['one', 'two']);
 });
 
-t.test('a healthy node silent for several timeouts keeps the tail', async (t) => {
-  // silent 1.5 s, five reply timeouts, while it answers PING on new connections at once
-  const node = await fakeNode(t.teardown, (write) => {
-    write('> one\n');
-    setTimeout(() => write(`> two\nOK ${RESULT}\n`), 1500);
-  });
-  const c = await connect({ addr: node.addr, replyTimeoutMs: 300, reconnectTimeoutMs: 2000 });
+/**
+ * Follows TICKET on `node` with a reply timeout of 600 ms (a probe after 300 ms of quiet):
+ * long enough that a test process stalled on a loaded machine does not miss the fake's PONG.
+ */
+async function followAlive(t: Test, node: FakeNode) {
+  const c = await connect({ addr: node.addr, replyTimeoutMs: 600, reconnectTimeoutMs: 2000 });
   t.teardown(() => c.close());
   const lines: string[] = [];
   const r = await within(
     c.tail(TICKET, (l) => lines.push(l.text)),
-    10_000,
+    20_000,
     'tail',
   );
-  t.equal(r.state, 'done');
-  t.same(lines, ['one', 'two']);
+  return { state: r.state, lines };
+}
+
+t.test('a healthy node silent for several timeouts keeps the tail', async (t) => {
+  // silent 3 s, five reply timeouts, while it answers PING on new connections at once
+  const node = await fakeNode(t.teardown, (write) => {
+    write('> one\n');
+    setTimeout(() => write(`> two\nOK ${RESULT}\n`), 3000);
+  });
+  t.same(await followAlive(t, node), { state: 'done', lines: ['one', 'two'] });
   t.equal(node.tails, 1, 'the TAIL was not cut and sent again');
   t.ok(node.pingsWhileTailing >= 3, `it asked on second connections (${node.pingsWhileTailing})`);
   t.ok(node.maxOpen <= 3, 'the client, its tail and one probe at a time at most');
@@ -182,18 +175,10 @@ t.test('a probe refused, not left silent, keeps the tail', async (t) => {
       write('> one\n');
       if (refusal === 'closed port') n.stopListening();
       else n.refusePing(refusal);
-      setTimeout(() => write(`> two\nOK ${RESULT}\n`), 1000);
+      setTimeout(() => write(`> two\nOK ${RESULT}\n`), 2000);
     });
-    const c = await connect({ addr: node.addr, replyTimeoutMs: 300, reconnectTimeoutMs: 2000 });
-    t.teardown(() => c.close());
-    const lines: string[] = [];
-    const r = await within(
-      c.tail(TICKET, (l) => lines.push(l.text)),
-      10_000,
-      'tail',
-    );
-    t.equal(r.state, 'done', refusal);
-    t.same(lines, ['one', 'two']);
+    const r = await followAlive(t, node);
+    t.same(r, { state: 'done', lines: ['one', 'two'] }, refusal);
     t.equal(node.tails, 1, `${refusal}: the TAIL was not cut`);
   }
 });
