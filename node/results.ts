@@ -1,5 +1,6 @@
 import { CANCELLED_BY_CLIENT, isTerminal, type JobSpec } from '../shared/job.js';
 import { specViewFields, type JobResult, type JobView } from '../shared/job-view.js';
+import { nextDue } from '../shared/schedule-clock.js';
 import type { RunOutcome } from './job-runner.js';
 import type { TicketState } from './ticket-store.js';
 
@@ -24,7 +25,7 @@ export function viewOfResult(
     type: spec.type,
     args: spec.args,
     ...specViewFields(spec, submittedAt),
-    ...scheduleFields(spec),
+    ...scheduleFields(spec, submittedAt, isTerminal(r.state)),
     tenant: spec.tenant,
     progress: r.progress,
     tasks: r.tasks,
@@ -33,9 +34,21 @@ export function viewOfResult(
   return view;
 }
 
-/** What a view says of a schedule (a job with cron) before the proxy says more. */
-function scheduleFields(spec: JobSpec): Pick<JobView, 'cron' | 'tz'> {
-  return spec.cron === undefined ? {} : { cron: spec.cron, tz: spec.tz ?? 'UTC' };
+/**
+ * What a view says of a schedule (a job with cron) before the proxy says more: no runs yet, and
+ * the next firing as the proxy computes it for a schedule it hears of (the first due time after
+ * its acceptance here; one already past fires once, late, when the proxy has it), none once
+ * it `ended` (cancelled).
+ */
+function scheduleFields(
+  spec: JobSpec,
+  submittedAt: number,
+  ended: boolean,
+): Pick<JobView, 'cron' | 'tz' | 'next' | 'runs'> {
+  if (spec.cron === undefined) return {};
+  const tz = spec.tz ?? 'UTC';
+  const next = ended ? null : nextDue(spec.cron, tz, submittedAt);
+  return { cron: spec.cron, tz, next, runs: [] };
 }
 
 /** A client's view of a job not finished yet. */
@@ -59,7 +72,7 @@ export function pendingView(
     type: spec.type,
     args: spec.args,
     ...fields,
-    ...scheduleFields(spec),
+    ...scheduleFields(spec, submittedAt, isTerminal(state)),
   };
 }
 

@@ -3,7 +3,7 @@ import type { ClientState, JobSpec } from '../shared/job.js';
 import type { JobResult, JobView } from '../shared/job-view.js';
 import type { Logger } from '../shared/log.js';
 import type { WireJob } from '../shared/protocol.js';
-import { firingAt, nextDue } from './schedule-clock.js';
+import { firingAt, nextDue } from '../shared/schedule-clock.js';
 import type { ScheduleRecord, ScheduleStorage } from './schedule-store.js';
 
 /** Runs a schedule's view lists. */

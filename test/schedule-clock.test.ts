@@ -1,5 +1,5 @@
 import t from 'tap';
-import { firingAt, nextDue } from '../proxy/schedule-clock.js';
+import { firingAt, nextDue } from '../shared/schedule-clock.js';
 
 const at = (iso: string) => Date.parse(iso);
 
