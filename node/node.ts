@@ -23,7 +23,7 @@ import { mayStartHere, roomHere } from './local-start.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
 import { RunLogs } from './run-logs.js';
-import { NODE_SCHEMA } from './schema.js';
+import { NODE_SCHEMA, NODE_SCHEMA_VERSION } from './schema.js';
 import { TicketStore } from './ticket-store.js';
 import { Upkeep } from './upkeep.js';
 import { WorkStore } from './work-store.js';
@@ -72,7 +72,9 @@ export class PetrelNode {
     this.lock = DataDirLock.take(cfg.DATA_DIR, 'petrel-node');
     let opened: Db | undefined;
     try {
-      this.db = opened = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA);
+      this.db = opened = openDatabase(cfg.DATA_DIR, 'node.db', cfg.DURABILITY, NODE_SCHEMA, {
+        schemaVersion: NODE_SCHEMA_VERSION,
+      });
       this.committer = new Committer(this.db, { syncOnLoopWhenIdle: true });
       this.committer.onFailure = (err) => {
         this.log.fatal({ err, file: this.db.name }, 'a database write failed; stopping');

@@ -17,6 +17,12 @@ import {
 } from './job-rows.js';
 import { UndeliveredRows } from './undelivered-store.js';
 
+/**
+ * proxy.db's schema version (shared/schema-version.ts). Bump it when a release changes the file
+ * in a way an older release would not read correctly: older releases then refuse the file.
+ */
+export const PROXY_SCHEMA_VERSION = 1;
+
 export const PROXY_SCHEMA = `
 -- Every job the proxy acknowledged. state: scheduled (waiting for due_at: a delay or a retry's
 -- backoff), blocked (waiting for its after tickets), queued, assigned (given to node), done,

@@ -16,7 +16,7 @@ import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
 import { groupKeys } from './group-state.js';
 import { GroupNodeStore, GroupScheduleStore, GroupTypeStore } from './group-stores.js';
 import { createProxyHttp } from './http.js';
-import { PROXY_SCHEMA } from './job-store.js';
+import { PROXY_SCHEMA, PROXY_SCHEMA_VERSION } from './job-store.js';
 import { ProxyMetrics } from './metrics.js';
 import { Leadership, type LeaderAction } from './leadership.js';
 import type { Scheduler } from './scheduler.js';
@@ -60,6 +60,7 @@ export class PetrelProxy {
       this.db = opened = openDatabase(cfg.DATA_DIR, 'proxy.db', cfg.DURABILITY, PROXY_SCHEMA, {
         pageSize: PROXY_PAGE_SIZE,
         tempStore: 'memory',
+        schemaVersion: PROXY_SCHEMA_VERSION,
       });
       const group = cfg.ETCD_ENDPOINTS.length > 0;
       this.leadership = new Leadership(

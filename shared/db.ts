@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { dataDirError, makeDataDir } from './data-dir.js';
 import { PetrelError } from './errors.js';
 import { convertOldFormat, makeReclaimable } from './reclaim.js';
+import { newerFileMessage, schemaAction, type SchemaAction } from './schema-version.js';
 import { reasonOf } from './startup.js';
 import { presizeWal, WalSync } from './wal-sync.js';
 
@@ -26,13 +27,16 @@ export type Durability = 'fsync' | 'relaxed';
  * SQLite refuses to change it inside a transaction once temporary storage is in use.
  * A file is made with incremental auto-vacuum, so `Reclaim` can give freed pages back; one an
  * earlier release made without is converted here if small enough (`convertOldFormat`).
+ * `schemaVersion` (node.db and proxy.db have one): the file's `user_version` is read before
+ * anything writes to it; a file a newer release wrote is refused untouched (`ERR_DB_NEWER`),
+ * an older one (0: from before versions, or new) gets this version once `schema` is applied.
  */
 export function openDatabase(
   dataDir: string,
   fileName: string,
   durability: Durability,
   schema: string,
-  opts: { pageSize?: number; tempStore?: 'memory' } = {},
+  opts: { pageSize?: number; tempStore?: 'memory'; schemaVersion?: number } = {},
 ): Db {
   const file = resolve(join(dataDir, fileName));
   usableDataDir(dataDir, file);
@@ -40,6 +44,8 @@ export function openDatabase(
   let db: Db | undefined;
   try {
     db = new Database(file, { fileMustExist: existed });
+    const ours = opts.schemaVersion;
+    const action = ours === undefined ? undefined : versionAction(db, file, existed, ours);
     // a page size is chosen once, by the file's first write; a file made earlier keeps its own
     if (!existed && opts.pageSize) db.pragma(`page_size = ${opts.pageSize}`);
     // so is the ability to give deleted rows' pages back to the disk (`Reclaim`)
@@ -55,6 +61,9 @@ export function openDatabase(
     if (check !== 'ok') throw new Error(String(check));
     if (existed) convertOldFormat(db);
     db.exec(schema);
+    // the callers' migrations (`ensureColumns`...) run after this at every start, so a crash
+    // between the two leaves nothing undone
+    if (action === 'create' || action === 'upgrade') db.pragma(`user_version = ${ours}`);
     if (durability === 'fsync') presizeWal(`${file}-wal`, walWorkingSize(db));
     return db;
   } catch (cause) {
@@ -63,6 +72,8 @@ export function openDatabase(
     } catch {
       // the file is already unusable; the error below says why
     }
+    // a file of a newer release is readable, and moving it aside would lose its data
+    if (cause instanceof PetrelError) throw cause;
     // SQLite's integrity report spans lines; the message is one line, as every start-up error
     const reason = (cause instanceof Error ? cause.message : String(cause))
       .replace(/\s*\n\s*/g, '; ')
@@ -75,6 +86,17 @@ export function openDatabase(
       { cause },
     );
   }
+}
+
+/** Reads the file's schema version and says what to do; throws for a file not to be opened. */
+function versionAction(db: Db, file: string, existed: boolean, ours: number): SchemaAction {
+  const found = db.pragma('user_version', { simple: true }) as number;
+  const action = schemaAction(found, ours, existed);
+  if (action === 'newer') {
+    throw new PetrelError('ERR_DB_NEWER', newerFileMessage(file, found, ours));
+  }
+  if (action === 'invalid') throw new Error(`schema version ${found} is not one Petrel writes`);
+  return action;
 }
 
 /**

@@ -32,6 +32,7 @@ export const HTTP_STATUS: Record<WireCode, number> = {
 export const PROCESS_CODES = {
   ERR_CONFIG_INVALID: 'configuration is invalid',
   ERR_DB_UNREADABLE: 'database file is unreadable or corrupt',
+  ERR_DB_NEWER: 'database file was written by a newer release',
   ERR_DATA_DIR: 'the data directory cannot be used',
   ERR_PORT_UNAVAILABLE: 'a port cannot be listened on',
   ERR_FILE_UNREADABLE: 'a file named in the configuration cannot be read',
