@@ -2,10 +2,7 @@ import type { Db } from '../shared/db.js';
 import { ensureColumns } from '../shared/schema-columns.js';
 import { ticketFloor } from '../shared/ids.js';
 
-/**
- * node.db's schema version (shared/schema-version.ts). Bump it when a release changes the file
- * in a way an older release would not read correctly: older releases then refuse the file.
- */
+/** node.db's schema version: shared/schema-version.ts says when a release bumps it. */
 export const NODE_SCHEMA_VERSION = 1;
 
 /** The node's SQLite schema: its own tickets (origin role) and the work it runs (executor role). */

@@ -17,10 +17,7 @@ import {
 } from './job-rows.js';
 import { UndeliveredRows } from './undelivered-store.js';
 
-/**
- * proxy.db's schema version (shared/schema-version.ts). Bump it when a release changes the file
- * in a way an older release would not read correctly: older releases then refuse the file.
- */
+/** proxy.db's schema version: shared/schema-version.ts says when a release bumps it. */
 export const PROXY_SCHEMA_VERSION = 1;
 
 export const PROXY_SCHEMA = `
