@@ -73,6 +73,24 @@ export function pendingView(
     args: spec.args,
     ...fields,
     ...scheduleFields(spec, submittedAt, isTerminal(state)),
+    ...taskFields(spec, shown, isTerminal(state)),
+  };
+}
+
+/**
+ * What a view says of a job of many tasks before the proxy says more: none started yet (such a
+ * job never runs without the proxy, which spreads its tasks), each task waiting as the job does.
+ */
+function taskFields(
+  spec: JobSpec,
+  shown: JobView['state'],
+  ended: boolean,
+): Pick<JobView, 'progress' | 'tasks'> {
+  if (spec.tasks === undefined || ended) return {};
+  const state = shown === 'scheduled' || shown === 'blocked' ? shown : 'queued';
+  return {
+    progress: { total: spec.tasks.length, done: 0, failed: 0, running: 0 },
+    tasks: spec.tasks.map((_, index) => ({ index, state })),
   };
 }
 
