@@ -9,9 +9,19 @@ export function summary(r: JobResult): string {
     parts.push(duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)));
   }
   if (r.progress) parts.push(`tasks ${r.progress.done}/${r.progress.total} done`);
+  if (r.cron !== undefined) parts.push(...scheduleParts(r));
   if (r.waiting) parts.push(`(${r.waiting})`);
   if (r.error) parts.push(`error: ${r.error}`);
   return parts.join('  ');
+}
+
+/** A schedule's cron and time zone, its next firing and how many runs it shows. */
+function scheduleParts(r: JobResult): string[] {
+  const parts = [`cron "${r.cron}" ${r.tz ?? 'UTC'}`];
+  if (r.next) parts.push(`next ${r.next}`);
+  if (r.skipped) parts.push(`${r.skipped} skipped`);
+  if (r.runs) parts.push(r.runs.length === 1 ? '1 run' : `${r.runs.length} runs`);
+  return parts;
 }
 
 export function duration(ms: number): string {

@@ -153,6 +153,22 @@ t.test('env pairs and the summary line', async (t) => {
     }),
     `${T}  done  exit 0  on n1  1.5 s`,
   );
+  const schedule = {
+    ticket: T,
+    state: 'scheduled' as const,
+    cron: '*/5 * * * *',
+    tz: 'Europe/Paris',
+    next: '2026-01-01T00:05:00.000Z',
+  };
+  t.equal(
+    summary({ ...schedule, runs: [{ ticket: T, state: 'done' }], skipped: 2 }),
+    `${T}  scheduled  cron "*/5 * * * *" Europe/Paris  next 2026-01-01T00:05:00.000Z  2 skipped  1 run`,
+    "a schedule's cron, next firing, skips and runs",
+  );
+  t.equal(
+    summary({ ...schedule, state: 'cancelled', next: null, runs: [] }),
+    `${T}  cancelled  cron "*/5 * * * *" Europe/Paris  0 runs`,
+  );
 });
 
 t.test('top: one row per node, rates between two views', async (t) => {
