@@ -6,7 +6,7 @@ import type { OutputLine } from '../shared/run-log-format.js';
 import type { JobSpecInput } from '../shared/job.js';
 import { parseAddrs } from './addr.js';
 import { LineConnection, replyError, type ConnectionOptions } from './line-connection.js';
-import { DEFAULT_REPLY_TIMEOUT_MS, replyTimeoutError } from './reply-deadline.js';
+import { DEFAULT_REPLY_TIMEOUT_MS, msError, replyTimeoutError } from './reply-deadline.js';
 import { PetrelWorker, type WorkerHandler, type WorkerOptions } from './worker.js';
 
 /** How long calls wait for a node to answer again after a connection is lost, by default (ms). */
@@ -279,14 +279,23 @@ export class Client {
  */
 export async function connect(opts: ConnectOptions = {}): Promise<Client> {
   const replyTimeoutMs = opts.replyTimeoutMs ?? DEFAULT_REPLY_TIMEOUT_MS;
-  const bad = replyTimeoutError(replyTimeoutMs, opts.replyTimeoutMs);
+  const reconnectTimeoutMs = opts.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 5_000;
+  const bad =
+    replyTimeoutError(replyTimeoutMs) ??
+    msError('reconnectTimeoutMs', reconnectTimeoutMs, {
+      min: 0,
+      infinite: true,
+      note: '0: fail at once, Infinity: never',
+    }) ??
+    msError('connectTimeoutMs', connectTimeoutMs, { min: 1 });
   if (bad) throw bad;
   const client = new Client({
     addrs: parseAddrs(opts.addr ?? 'localhost:9000'),
     token: opts.token,
     tls: opts.tls === true ? {} : opts.tls || undefined,
-    reconnectTimeoutMs: opts.reconnectTimeoutMs ?? DEFAULT_RECONNECT_TIMEOUT_MS,
-    connectTimeoutMs: opts.connectTimeoutMs ?? 5_000,
+    reconnectTimeoutMs,
+    connectTimeoutMs,
     replyTimeoutMs,
     backoffBaseMs: 50,
     backoffCapMs: 2_000,

@@ -11,11 +11,25 @@ import { WireError } from '../shared/errors.js';
  */
 export const DEFAULT_REPLY_TIMEOUT_MS = 15_000;
 
-/** Why `ms` is not a reply timeout (`given` as the caller wrote it), or undefined when it is. */
-export function replyTimeoutError(ms: unknown, given: unknown): WireError | undefined {
-  if (typeof ms === 'number' && Number.isFinite(ms) && ms >= 0) return undefined;
-  const text = String(given).slice(0, 40);
-  return new WireError('BAD_REQUEST', `replyTimeoutMs is ms from 0 (0: never): ${text}`);
+/** Why `ms` is not a reply timeout, or undefined when it is. */
+export function replyTimeoutError(ms: unknown): WireError | undefined {
+  return msError('replyTimeoutMs', ms, { min: 0, note: '0: never' });
+}
+
+/**
+ * Why the option `name` is not a number of ms from `min` (or Infinity, when `infinite`), or
+ * undefined when it is: a string or NaN would otherwise turn a deadline into never.
+ */
+export function msError(
+  name: string,
+  ms: unknown,
+  opts: { min: number; infinite?: boolean; note?: string },
+): WireError | undefined {
+  const finite = Number.isFinite(ms) || (opts.infinite === true && ms === Infinity);
+  if (typeof ms === 'number' && finite && ms >= opts.min) return undefined;
+  const note = opts.note ? ` (${opts.note})` : '';
+  const text = String(ms).slice(0, 40);
+  return new WireError('BAD_REQUEST', `${name} is ms from ${opts.min}${note}: ${text}`);
 }
 
 /** The longest a Node.js timer holds; a longer delay would fire at once. */

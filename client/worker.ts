@@ -104,7 +104,7 @@ export class PetrelWorker {
 
   /** Connects and registers; rejects when no address answers or the node refuses the worker. */
   async start(): Promise<this> {
-    const bad = replyTimeoutError(this.replyTimeoutMs, this.opts.replyTimeoutMs);
+    const bad = replyTimeoutError(this.replyTimeoutMs);
     if (bad) {
       this.closed = true;
       throw bad;

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import t from 'tap';
-import { connect, WireError } from '../client/index.js';
+import { connect, WireError, type ConnectOptions } from '../client/index.js';
 import { replyTimeLeft } from '../client/reply-deadline.js';
 import { hoistGlobalOptions } from '../cli/global-options.js';
 import { until } from './helpers/cluster.js';
@@ -170,6 +170,34 @@ t.test('a worker waiting for jobs longer than replyTimeoutMs keeps its connectio
 t.test('replyTimeoutMs must be ms from 0', async (t) => {
   const err = await failure(connect({ addr: '127.0.0.1:1', replyTimeoutMs: -1 }));
   t.match(err, { code: 'BAD_REQUEST', message: /replyTimeoutMs is ms from 0/ });
+});
+
+t.test('reconnectTimeoutMs and connectTimeoutMs are checked before dialing', async (t) => {
+  const refused: Array<[ConnectOptions, string]> = [
+    [
+      { reconnectTimeoutMs: -1 },
+      'reconnectTimeoutMs is ms from 0 (0: fail at once, Infinity: never): -1',
+    ],
+    [
+      { reconnectTimeoutMs: NaN },
+      'reconnectTimeoutMs is ms from 0 (0: fail at once, Infinity: never): NaN',
+    ],
+    // from an environment variable unparsed: a string compared to a number never fails
+    [
+      { reconnectTimeoutMs: '5000' as unknown as number },
+      'reconnectTimeoutMs is ms from 0 (0: fail at once, Infinity: never): 5000',
+    ],
+    [{ connectTimeoutMs: 0 }, 'connectTimeoutMs is ms from 1: 0'],
+    [{ connectTimeoutMs: Infinity }, 'connectTimeoutMs is ms from 1: Infinity'],
+  ];
+  for (const [opts, message] of refused) {
+    const err = await failure(connect({ addr: '127.0.0.1:1', ...opts }));
+    t.match(err, { code: 'BAD_REQUEST', message }, message);
+  }
+  const node = await fakeNode(t.teardown);
+  const c = await connect({ addr: node.addr, reconnectTimeoutMs: Infinity });
+  t.ok(c, 'Infinity: reconnect for as long as it takes');
+  await c.close();
 });
 
 t.test('--reply-timeout comes before the command as the other global options', async (t) => {
