@@ -5,7 +5,7 @@ import {
   startCluster,
   freePort,
   LineClient,
-  Proc,
+  startOnDataDir,
   spawnNode,
   spawnProxy,
   tempDir,
@@ -303,17 +303,7 @@ t.test('a corrupt database stops the process with a message naming the file', as
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${which}.db`);
     writeFileSync(file, 'this is not a database, but it was one once'.repeat(200));
-    const p = Proc.start(
-      which,
-      {
-        DATA_DIR: dir,
-        PROXY_PORT: '0',
-        CLIENT_PORT: '0',
-        CLIENT_HOST: '127.0.0.1',
-        PROXY_HOST: '127.0.0.1',
-      },
-      t.teardown,
-    );
+    const p = startOnDataDir(which, dir, t.teardown);
     t.equal(await p.exited, 1, `${which} exits non-zero`);
     const msg = p.output.join('\n');
     t.match(msg, /ERR_DB_UNREADABLE/);

@@ -7,7 +7,7 @@ import { PROXY_SCHEMA_VERSION } from '../proxy/job-store.js';
 import { openDatabase } from '../shared/db.js';
 import { PetrelError } from '../shared/errors.js';
 import { newerFileMessage, schemaAction } from '../shared/schema-version.js';
-import { Proc, tempDir } from './helpers/cluster.js';
+import { startOnDataDir, tempDir } from './helpers/cluster.js';
 import { within } from './helpers/settle.js';
 
 const SCHEMA = 'CREATE TABLE IF NOT EXISTS t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);';
@@ -141,18 +141,7 @@ t.test('a node or proxy on a newer release file exits with one line saying so', 
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `${which}.db`);
     writeFile(file, 99);
-    const p = Proc.start(
-      which,
-      {
-        DATA_DIR: dir,
-        PROXY_PORT: '0',
-        CLIENT_PORT: '0',
-        CLIENT_HOST: '127.0.0.1',
-        PROXY_HOST: '127.0.0.1',
-        PROXY_URL: 'ws://127.0.0.1:1/cluster',
-      },
-      t.teardown,
-    );
+    const p = startOnDataDir(which, dir, t.teardown);
     // a start takes seconds on a loaded machine; a process that starts on the file runs on
     const code = await within(p.exited, 20_000, `${which} to exit`);
     t.equal(code, 1, `${which} exits with code 1`);

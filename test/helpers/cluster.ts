@@ -219,6 +219,22 @@ export async function loggedPort(p: Proc, text: string): Promise<number> {
   return port;
 }
 
+/**
+ * A real proxy or node process on `dataDir`, on loopback ports chosen by the system (a node
+ * with `PROXY_URL` where nothing listens), not waited for: for a start that must fail.
+ */
+export function startOnDataDir(which: 'proxy' | 'node', dataDir: string, teardown: Teardown): Proc {
+  const env = {
+    DATA_DIR: dataDir,
+    PROXY_PORT: '0',
+    CLIENT_PORT: '0',
+    CLIENT_HOST: '127.0.0.1',
+    PROXY_HOST: '127.0.0.1',
+    PROXY_URL: 'ws://127.0.0.1:1/cluster',
+  };
+  return Proc.start(which, env, teardown);
+}
+
 /** A real proxy process on a free port, with its data in `dataDir`. */
 export async function spawnProxy(
   teardown: Teardown,
