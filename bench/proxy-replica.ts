@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JobStore, PROXY_SCHEMA } from '../proxy/job-store.js';
+import { JobStore } from '../proxy/job-store.js';
+import { PROXY_SCHEMA } from '../proxy/schema.js';
 import type { NodeConn } from '../proxy/membership.js';
 import { createPolicy } from '../proxy/policies.js';
 import { ScheduleStore } from '../proxy/schedule-store.js';

@@ -16,7 +16,7 @@ import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
 import { groupKeys } from './group-state.js';
 import { GroupNodeStore, GroupScheduleStore, GroupTypeStore } from './group-stores.js';
 import { createProxyHttp } from './http.js';
-import { PROXY_SCHEMA, PROXY_SCHEMA_VERSION } from './job-store.js';
+import { PROXY_SCHEMA, PROXY_SCHEMA_VERSION } from './schema.js';
 import { ProxyMetrics } from './metrics.js';
 import { Leadership, type LeaderAction } from './leadership.js';
 import type { Scheduler } from './scheduler.js';

@@ -40,17 +40,6 @@ async function vanishingNode(
   return { addr, gone: () => gone };
 }
 
-/** Runs `petrel`, killed at teardown if still running. */
-function spawnBounded(
-  teardown: (fn: () => unknown) => void,
-  args: string[],
-  env: Record<string, string> = {},
-) {
-  const run = spawnPetrel(args, { env });
-  teardown(() => void run.child.kill('SIGKILL'));
-  return run;
-}
-
 /** The one line of a refusal for lack of a node. */
 function assertUnavailable(t: Test, r: CliRun) {
   t.equal(r.code, 69, r.stderr);
@@ -64,11 +53,11 @@ function assertUnavailable(t: Test, r: CliRun) {
 t.test('--reconnect-timeout: a call whose node went away fails after it, exit 69', async (t) => {
   // by default the call keeps trying for 30 s: this one is still running when the other ends
   const slow = await vanishingNode(t.teardown);
-  const waiting = spawnBounded(t.teardown, ['status', TICKET, '--addr', slow.addr]);
+  const waiting = spawnPetrel(['status', TICKET, '--addr', slow.addr], { teardown: t.teardown });
   await until(slow.gone, 10_000, 'the default run to lose its node');
   const quick = await vanishingNode(t.teardown);
   const args = ['--reconnect-timeout', '300', 'status', TICKET, '--addr', quick.addr];
-  const r = await within(spawnBounded(t.teardown, args).done, 20_000, 'petrel status');
+  const r = await within(spawnPetrel(args, { teardown: t.teardown }).done, 20_000, 'petrel status');
   t.ok(quick.gone(), 'the node went away during the call');
   assertUnavailable(t, r);
   t.equal(waiting.child.exitCode, null, 'without the option, the call still tries');
@@ -77,8 +66,9 @@ t.test('--reconnect-timeout: a call whose node went away fails after it, exit 69
 t.test('PETREL_RECONNECT_TIMEOUT sets it too; 0 fails at once', async (t) => {
   for (const ms of ['300', '0']) {
     const node = await vanishingNode(t.teardown);
-    const run = spawnBounded(t.teardown, ['status', TICKET, '--addr', node.addr], {
-      PETREL_RECONNECT_TIMEOUT: ms,
+    const run = spawnPetrel(['status', TICKET, '--addr', node.addr], {
+      env: { PETREL_RECONNECT_TIMEOUT: ms },
+      teardown: t.teardown,
     });
     const r = await within(run.done, 20_000, `PETREL_RECONNECT_TIMEOUT=${ms}`);
     t.ok(node.gone(), `${ms}: the node went away during the call`);

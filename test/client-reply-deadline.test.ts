@@ -210,8 +210,7 @@ function petrelBounded(
   args: string[],
   env: Record<string, string> = {},
 ) {
-  const { child, done } = spawnPetrel(args, { env });
-  teardown(() => void child.kill('SIGKILL'));
+  const { done } = spawnPetrel(args, { env, teardown });
   return within<CliRun>(done, 20_000, `petrel ${args.join(' ')}`);
 }
 

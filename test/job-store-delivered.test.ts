@@ -1,5 +1,6 @@
 import t from 'tap';
-import { JobStore, PROXY_SCHEMA, type JobRecord } from '../proxy/job-store.js';
+import { JobStore, type JobRecord } from '../proxy/job-store.js';
+import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { Committer, openDatabase } from '../shared/db.js';
 import { newTicket } from '../shared/ids.js';
 import { JobSpecSchema } from '../shared/job.js';

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { listSql } from '../proxy/job-rows.js';
-import { JobStore, PROXY_SCHEMA, type JobRecord } from '../proxy/job-store.js';
+import { JobStore, type JobRecord } from '../proxy/job-store.js';
+import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { Committer, openDatabase } from '../shared/db.js';
 import { JobSpecSchema } from '../shared/job.js';
 import type { JobResult } from '../shared/job-view.js';

@@ -11,6 +11,21 @@ import { freePort, LineClient, startNode } from './helpers/cluster.js';
 
 const TICKET = '01M8N8GPXM6C8T3FQY2ECZ0VBG';
 const at = (iso: string) => Date.parse(iso);
+/** A job of two tasks, and its view while neither has started. */
+const TWO_TASKS = {
+  tasks: [
+    { type: 'echo', args: ['a'] },
+    { type: 'echo', args: ['b'] },
+  ],
+};
+const TWO_WAITING = {
+  state: 'queued',
+  progress: { total: 2, done: 0, failed: 0, running: 0 },
+  tasks: [
+    { index: 0, state: 'queued' },
+    { index: 1, state: 'queued' },
+  ],
+};
 const spec = (cron: string, tz?: string): JobSpec =>
   ({ type: 'echo', args: ['tick'], cron, ...(tz ? { tz } : {}) }) as JobSpec;
 
@@ -42,28 +57,15 @@ t.test('a schedule cancelled at its origin has no next due time', (t) => {
 });
 
 t.test("the origin's view of a job of many tasks: each task waiting, none started", (t) => {
-  const tasks = {
-    tasks: [
-      { type: 'echo', args: ['a'] },
-      { type: 'echo', args: ['b'] },
-    ],
-  };
+  const tasks = TWO_TASKS as JobSpec;
   const submittedAt = at('2026-11-30T04:00:10Z');
-  const queued = pendingView(TICKET, tasks as JobSpec, submittedAt, 'accepted');
-  t.match(queued, {
-    state: 'queued',
-    progress: { total: 2, done: 0, failed: 0, running: 0 },
-    tasks: [
-      { index: 0, state: 'queued' },
-      { index: 1, state: 'queued' },
-    ],
-  });
+  t.match(pendingView(TICKET, tasks, submittedAt, 'accepted'), TWO_WAITING);
   const after = { ...tasks, after: ['01M8N8GPXM6C8T3FQY2ECZ0VBH'] } as JobSpec;
   const blocked = pendingView(TICKET, after, submittedAt, 'forwarded');
   t.match(blocked, { state: 'blocked', tasks: [{ state: 'blocked' }, { state: 'blocked' }] });
   const ended = viewOfResult(
     TICKET,
-    tasks as JobSpec,
+    tasks,
     submittedAt,
     cancelledBeforeRun(TICKET, submittedAt + 5),
   );
@@ -88,18 +90,9 @@ t.test(
     t.equal(next % 300_000, 0, 'next is on a five-minute mark');
     t.ok(next > before - 300_000 && next <= before + 300_000, 'the coming one');
 
-    const job = await c.ask(
-      'SUBMIT {"tasks":[{"type":"echo","args":["a"]},{"type":"echo","args":["b"]}]}',
-    );
+    const job = await c.ask(`SUBMIT ${JSON.stringify(TWO_TASKS)}`);
     t.match(job, /^OK [0-9A-Z]{26}$/);
     const viewed = JSON.parse((await c.ask(`RESULT ${job.slice(3)}`)).slice(3)) as unknown;
-    t.match(viewed, {
-      state: 'queued',
-      progress: { total: 2, done: 0, failed: 0, running: 0 },
-      tasks: [
-        { index: 0, state: 'queued' },
-        { index: 1, state: 'queued' },
-      ],
-    });
+    t.match(viewed, TWO_WAITING);
   },
 );

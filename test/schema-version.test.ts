@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { NODE_SCHEMA_VERSION } from '../node/schema.js';
-import { PROXY_SCHEMA_VERSION } from '../proxy/job-store.js';
+import { PROXY_SCHEMA_VERSION } from '../proxy/schema.js';
 import { openDatabase } from '../shared/db.js';
 import { PetrelError } from '../shared/errors.js';
 import { newerFileMessage, schemaAction } from '../shared/schema-version.js';

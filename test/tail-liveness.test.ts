@@ -202,8 +202,7 @@ t.test('petrel logs -f on a node that froze: exit 69 and one line, not a hang', 
   const frozen = await fakeNode(t.teardown, freezesAfterTwo);
   const args = ['logs', '-f', TICKET, '--addr', frozen.addr, '--reply-timeout', '300'];
   args.push('--reconnect-timeout', '1000');
-  const { child, done } = spawnPetrel(args);
-  t.teardown(() => void child.kill('SIGKILL'));
+  const { done } = spawnPetrel(args, { teardown: t.teardown });
   // found within a second; then no node answers for the reconnect window
   const r = await within<CliRun>(done, 60_000, `petrel ${args.join(' ')}`);
   t.equal(r.code, 69, r.stderr);

@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap';
-import { JobStore, PROXY_SCHEMA, type JobRecord } from '../proxy/job-store.js';
+import { JobStore, type JobRecord } from '../proxy/job-store.js';
+import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { JobTable } from '../proxy/job-table.js';
 import { UndeliveredResults } from '../proxy/undelivered.js';
 import { Committer, openDatabase, type Db } from '../shared/db.js';

@@ -10,10 +10,18 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Starts the real `petrel` command (dist/cli/main.js) as a subprocess. */
+/**
+ * Starts the real `petrel` command (dist/cli/main.js) as a subprocess; with `teardown`, one
+ * still running at the test's end is killed then.
+ */
 export function spawnPetrel(
   args: string[],
-  opts: { env?: Record<string, string>; input?: string; cwd?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    input?: string;
+    cwd?: string;
+    teardown?: (fn: () => unknown) => void;
+  } = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
   const child = spawn(process.execPath, [bin, ...args], {
     // the coverage of the command is counted too when the tests run under coverage
@@ -29,6 +37,8 @@ export function spawnPetrel(
   const done = new Promise<CliRun>((resolve) =>
     child.once('close', (code) => resolve({ code, stdout, stderr })),
   );
+  const { teardown } = opts; // called bare, as tap's t.teardown is when passed around
+  teardown?.(() => void child.kill('SIGKILL'));
   return { child, done };
 }
 
