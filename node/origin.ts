@@ -248,7 +248,7 @@ export class Origin {
     const o = this.open.get(id);
     if (o && o.state === 'accepted' && !o.local) {
       // not yet acknowledged by the proxy: decide here and tell the proxy when it acks
-      const r = cancelledBeforeRun(id, Date.now());
+      const r = cancelledBeforeRun(id, Date.now(), o.spec);
       await new Promise<void>((resolve) => this.finishTicket(r, false, resolve));
       return this.localView(id);
     }

@@ -117,8 +117,8 @@ export function resultOf(
 }
 
 /** The result of a job a client cancelled before any run of it started. */
-export function cancelledBeforeRun(id: string, at: number): JobResult {
-  return {
+export function cancelledBeforeRun(id: string, at: number, spec?: JobSpec): JobResult {
+  const r: JobResult = {
     id,
     state: 'cancelled',
     exitCode: null,
@@ -129,6 +129,13 @@ export function cancelledBeforeRun(id: string, at: number): JobResult {
     startedAt: null,
     finishedAt: at,
   };
+  if (spec?.tasks) {
+    // as the proxy ends a job of many tasks cancelled: every task cancelled, counted as failed
+    const n = spec.tasks.length;
+    r.tasks = spec.tasks.map((_, index) => ({ index, state: 'cancelled' }));
+    r.progress = { total: n, done: 0, failed: n, running: 0 };
+  }
+  return r;
 }
 
 /**

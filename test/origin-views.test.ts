@@ -70,6 +70,16 @@ t.test("the origin's view of a job of many tasks: each task waiting, none starte
     cancelledBeforeRun(TICKET, submittedAt + 5),
   );
   t.equal(ended.progress, undefined, 'a cancelled one says what its result says');
+  // cancelled at its origin before the proxy acknowledged it: as the proxy would end it
+  const cancelled = cancelledBeforeRun(TICKET, submittedAt + 5, tasks);
+  t.match(viewOfResult(TICKET, tasks, submittedAt, cancelled), {
+    state: 'cancelled',
+    progress: { total: 2, done: 0, failed: 2, running: 0 },
+    tasks: [
+      { index: 0, state: 'cancelled' },
+      { index: 1, state: 'cancelled' },
+    ],
+  });
   t.end();
 });
 
