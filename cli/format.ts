@@ -10,6 +10,7 @@ export function summary(r: JobResult): string {
   }
   if (r.progress) parts.push(`tasks ${r.progress.done}/${r.progress.total} done`);
   if (r.cron !== undefined) parts.push(...scheduleParts(r));
+  else if (r.runs && r.runs.length > 1) parts.push(`${r.runs.length} runs`);
   if (r.waiting) parts.push(`(${r.waiting})`);
   if (r.error) parts.push(`error: ${r.error}`);
   return parts.join('  ');
@@ -22,6 +23,24 @@ function scheduleParts(r: JobResult): string[] {
   if (r.skipped) parts.push(`${r.skipped} skipped`);
   if (r.runs) parts.push(r.runs.length === 1 ? '1 run' : `${r.runs.length} runs`);
   return parts;
+}
+
+/**
+ * One line per run of a job that ran more than once (retried after a failure, or run again
+ * after its node was lost), oldest first: attempt, node, exit code, time, error.
+ */
+export function runLines(r: JobResult): string[] {
+  if (r.cron !== undefined || !r.runs || r.runs.length < 2) return [];
+  return r.runs.map((run) => {
+    const parts = [`run ${run.attempt ?? '?'}`];
+    if (run.node) parts.push(`on ${run.node}`);
+    if (typeof run.exitCode === 'number') parts.push(`exit ${run.exitCode}`);
+    if (run.startedAt && run.finishedAt) {
+      parts.push(duration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)));
+    }
+    if (run.error) parts.push(`error: ${run.error}`);
+    return parts.join('  ');
+  });
 }
 
 export function duration(ms: number): string {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { batchesOf, mapJobs, mapSpec, TASKS_BYTES, withLine } from '../cli/commands/map.js';
 import { render } from '../cli/commands/top.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
-import { summary } from '../cli/format.js';
+import { runLines, summary } from '../cli/format.js';
 import { envOf } from '../cli/job-input.js';
 import { isClipped, TaskPrinter } from '../cli/task-printer.js';
 import { WireError } from '../shared/errors.js';
@@ -169,6 +169,58 @@ t.test('env pairs and the summary line', async (t) => {
     summary({ ...schedule, state: 'cancelled', next: null, runs: [] }),
     `${T}  cancelled  cron "*/5 * * * *" Europe/Paris  0 runs`,
   );
+  t.same(runLines({ ...schedule, runs: [{ ticket: T, state: 'done' }] }), [], 'not a schedule');
+});
+
+t.test('a job that ran more than once: the count, then a line per run', async (t) => {
+  const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  const retried = {
+    ticket: T,
+    state: 'failed' as const,
+    exitCode: 2,
+    error: 'exit code 2',
+    node: 'n2',
+    startedAt: at(1000),
+    finishedAt: at(1040),
+    runs: [
+      {
+        node: 'n1',
+        attempt: 1,
+        exitCode: 2,
+        error: 'exit code 2',
+        startedAt: at(0),
+        finishedAt: at(30),
+      },
+      {
+        node: null,
+        attempt: 2,
+        error: 'LOST node n3 left',
+        startedAt: at(500),
+        finishedAt: at(900),
+      },
+      {
+        node: 'n2',
+        attempt: 3,
+        exitCode: 2,
+        error: 'exit code 2',
+        startedAt: at(1000),
+        finishedAt: at(1040),
+      },
+    ],
+  };
+  t.equal(summary(retried), `${T}  failed  exit 2  on n2  40 ms  3 runs  error: exit code 2`);
+  t.same(runLines(retried), [
+    'run 1  on n1  exit 2  30 ms  error: exit code 2',
+    'run 2  400 ms  error: LOST node n3 left',
+    'run 3  on n2  exit 2  40 ms  error: exit code 2',
+  ]);
+  const once = { ...retried, runs: retried.runs.slice(2) };
+  t.equal(
+    summary(once),
+    `${T}  failed  exit 2  on n2  40 ms  error: exit code 2`,
+    'one run: no count',
+  );
+  t.same(runLines(once), []);
 });
 
 t.test('top: one row per node, rates between two views', async (t) => {
