@@ -7,13 +7,6 @@ import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
 import type { TicketStore } from './ticket-store.js';
 
-/**
- * How long a SUBMIT with a `key` or `after` waits for the proxy (which alone decides them)
- * before ERR UNAVAILABLE. A claim lost with the link is sent again under the same ticket,
- * which the proxy answers the same way, so a proxy restart within this time is invisible.
- */
-export const CLAIM_WAIT_MS = 10_000;
-
 /** Whether a spec must be claimed from the proxy rather than accepted here. */
 export function needsClaim(spec: JobSpec): boolean {
   return spec.key !== undefined || spec.after !== undefined;
@@ -57,6 +50,13 @@ export interface ClaimsDeps {
   /** The origin's open tickets: a claimed ticket joins them once the proxy committed it. */
   open: Map<string, OpenTicket>;
   nodeId: string;
+  /**
+   * CLAIM_WAIT: how long a SUBMIT with a `key` or `after` waits for the proxy (which alone
+   * decides them) before ERR UNAVAILABLE. A claim lost with the link is sent again under the
+   * same ticket, which the proxy answers the same way, so a proxy restart within this time is
+   * invisible.
+   */
+  claimWaitMs: number;
   log: Logger;
   counters: { submitted: number };
   /** Records results for tickets issued here (one that came before its claim's answer). */
@@ -79,7 +79,7 @@ export class Claims {
     this.claiming.set(id, null);
     let ticket: string;
     try {
-      ticket = await claimTicket(this.d.link, job, Date.now() + CLAIM_WAIT_MS);
+      ticket = await claimTicket(this.d.link, job, Date.now() + this.d.claimWaitMs);
       if (ticket !== id) return ticket;
       this.d.open.set(id, { id, spec, submittedAt, state: 'forwarded', local: false });
       await new Promise<void>((resolve, reject) =>

@@ -135,6 +135,7 @@ export class PetrelNode {
         nodeId: this.nodeId,
         execAllow: cfg.EXEC_ALLOW,
         localFallbackMs: cfg.LOCAL_FALLBACK,
+        claimWaitMs: cfg.CLAIM_WAIT,
         dataDir: resolve(cfg.DATA_DIR),
         customTypeKnown: (t) => this.knownTypes.has(t) || this.executor.workers.serves(t),
         startHere: (spec) =>

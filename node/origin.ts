@@ -45,6 +45,8 @@ export interface OriginOptions {
   execAllow: readonly string[];
   /** LOCAL_FALLBACK: how long without the proxy before this node runs its own jobs. */
   localFallbackMs: number;
+  /** CLAIM_WAIT: how long a SUBMIT with a key or `after` waits for the proxy. */
+  claimWaitMs: number;
   /** The data directory, named when its disk is full. */
   dataDir?: string;
   /** Whether a custom type is known: the cluster's list, or a worker attached here. */
@@ -100,6 +102,7 @@ export class Origin {
       log: opts.log,
       nodeId: opts.nodeId,
       localFallbackMs: opts.localFallbackMs,
+      claimWaitMs: opts.claimWaitMs,
       closed: () => this.closed,
       results: (rs: JobResult[]) => this.results(rs),
       localView: (id: string) => this.localView(id),

@@ -217,6 +217,8 @@ export const NodeConfigSchema = z.object({
   NODE_MEM_MB: int(1, 16 * 1024 * 1024).default(Math.max(1, Math.floor(totalmem() / 2 ** 20))),
   INFO_PERIOD: duration(10).default(250),
   LOCAL_FALLBACK: duration(0).default(5000),
+  /** How long a SUBMIT with a key or `after` waits for the proxy before ERR UNAVAILABLE. */
+  CLAIM_WAIT: duration(100).default(10_000),
   /** Whether a plain job starts on the node it was submitted to when a slot is free there. */
   LOCAL_START: oneOf(
     ['0', '1', 'true', 'false', 'on', 'off'],

@@ -30,6 +30,7 @@ t.test('defaults follow the design', async (t) => {
     HTTP_PORT: 0,
     INFO_PERIOD: 250,
     LOCAL_FALLBACK: 5000,
+    CLAIM_WAIT: 10_000,
     EXEC_ALLOW: [],
     JOB_OUTPUT_LIMIT: 65536,
     JOB_LOG_LIMIT: 16 * 1024 * 1024,

@@ -169,12 +169,15 @@ t.test(
   'a keyed or dependent SUBMIT without a proxy waits a bounded time, then UNAVAILABLE',
   async (t) => {
     const nowhere = await freePort(); // no proxy listens there
-    const node = await startNode(t.teardown, nowhere, { NODE_ID: 'alone' });
+    // CLAIM_WAIT shortened from its 10 s so the test does not wait that out
+    const node = await startNode(t.teardown, nowhere, { NODE_ID: 'alone', CLAIM_WAIT: '1500' });
     const c = await LineClient.connect(node.clientPort, t.teardown);
     const asked = Date.now();
     const r = await c.ask('SUBMIT {"type":"echo","args":["x"],"key":"k-1"}', 30_000);
     t.match(r, /^ERR UNAVAILABLE .*key or after/);
-    t.ok(Date.now() - asked >= 9000, 'it waited for the proxy first');
+    const waited = Date.now() - asked;
+    t.ok(waited >= 1400, `it waited CLAIM_WAIT for the proxy first (${waited} ms)`);
+    t.ok(waited < 9000, 'and no longer than CLAIM_WAIT says');
     t.match(await c.ask('SUBMIT echo plain'), /^OK /, 'a plain SUBMIT is still taken');
   },
 );
