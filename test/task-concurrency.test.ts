@@ -44,6 +44,13 @@ async function cluster(teardown: Teardown, proxyPort = 0, proxyDir = tempDir(tea
 }
 type Teardown = (fn: () => unknown) => void;
 
+/**
+ * The cluster the subtests that kill nothing share (started once, for the file): each of them
+ * submits its own job and waits for it to end, so one leaves nothing behind for the next.
+ */
+let shared: ReturnType<typeof cluster> | undefined;
+const sharedCluster = () => (shared ??= cluster(t.teardown));
+
 /** What a watcher polling RESULT saw until the job ended. */
 interface Watch {
   mostRunning: number;
@@ -91,7 +98,7 @@ const sleeps = (n: number, seconds: number) =>
   Array.from({ length: n }, () => ({ type: 'exec', args: ['sleep', String(seconds)] }));
 
 t.test('concurrency 2: 12 tasks on 12 free slots never run more than 2 at once', async (t) => {
-  const { c } = await cluster(t.teardown);
+  const { c } = await sharedCluster();
   const spec = { tasks: sleeps(12, 0.2), concurrency: 2 };
   const ticket = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
   const { w, v } = await watch(c, ticket);
@@ -104,8 +111,8 @@ t.test('concurrency 2: 12 tasks on 12 free slots never run more than 2 at once',
   t.ok(new Set(v.tasks?.map((x) => x.node)).size >= 2, 'still spread over the nodes');
 });
 
-t.test('a speculative copy takes a permit of its own', async (t) => {
-  const { proxy, c } = await cluster(t.teardown);
+t.test('a speculative copy takes a permit of its own', async () => {
+  const { proxy, c } = await sharedCluster();
   // two slow tasks last: once they run, no permit is left for a copy of either
   const tasks = [...sleeps(4, 0), ...sleeps(2, 1.5)];
   const spec = { tasks, concurrency: 2, speculate: true };
@@ -124,7 +131,7 @@ t.test('a speculative copy takes a permit of its own', async (t) => {
 });
 
 t.test('a task waiting for a permit says so in its own RESULT', async (t) => {
-  const { c } = await cluster(t.teardown);
+  const { c } = await sharedCluster();
   const spec = { tasks: sleeps(3, 30), concurrency: 1 };
   const ticket = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
   const task = await until(async () => {
@@ -172,7 +179,7 @@ t.test('concurrency holds through a node crash and a proxy restart', async (t) =
 });
 
 t.test('RETRY of a failed job of tasks runs only its failed tasks, same ticket', async (t) => {
-  const { c } = await cluster(t.teardown);
+  const { c } = await sharedCluster();
   const dir = tempDir(t.teardown);
   const ok = join(dir, 'ok');
   // even tasks always succeed; odd ones only once the file `ok` exists; each counts its runs
