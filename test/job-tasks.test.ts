@@ -1,4 +1,5 @@
 import t from 'tap';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   freePort,
@@ -45,13 +46,21 @@ t.test('a job of many tasks: one ticket, spread, running until the last, one WAI
   const ports: number[] = [];
   for (const id of ['a', 'b', 'c']) {
     ports.push(
-      (await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: id })).port,
+      (
+        await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), {
+          NODE_ID: id,
+          EXEC_ALLOW: 'sh',
+        })
+      ).port,
     );
   }
   const c = await LineClient.connect(ports[0] as number, t.teardown);
+  // the last task runs until the test opens its gate: still running however loaded the CI is
+  const gate = join(tempDir(t.teardown), 'go');
+  const held = `while [ ! -e ${gate} ]; do sleep 0.02; done`;
   const tasks = [
     ...Array.from({ length: 5 }, (_, i) => ({ type: 'echo', args: [`hello ${i}`] })),
-    { type: 'sleep', args: [3000] }, // long enough to be still running under a loaded CI
+    { type: 'exec', args: ['sh', '-c', held] },
   ];
   const reply = await c.ask(`SUBMIT ${JSON.stringify({ tasks })}`);
   t.match(reply, /^OK [0-9A-Z]{26}$/, 'one ticket');
@@ -63,6 +72,7 @@ t.test('a job of many tasks: one ticket, spread, running until the last, one WAI
   });
   t.equal(await c.ask(`STATUS ${ticket}`), 'OK running', 'running until the last task ends');
   t.equal(mid.progress?.total, 6);
+  writeFileSync(gate, '');
   const done = parse(await c.ask(`WAIT ${ticket} 20000`));
   t.equal(done.state, 'done');
   t.same(done.progress, { total: 6, done: 6, failed: 0, running: 0 });
