@@ -1,5 +1,6 @@
 import t from 'tap';
 import { batchesOf, mapJobs, mapSpec, TASKS_BYTES, withLine } from '../cli/commands/map.js';
+import { longTable } from '../cli/commands/ls.js';
 import { render } from '../cli/commands/top.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
 import { runLines, summary } from '../cli/format.js';
@@ -237,4 +238,30 @@ t.test('top: one row per node, rates between two views', async (t) => {
   t.match(text, /queue\s+1 queued\s+0 assigned\s+2 running/);
   t.match(text, /\nnode-with-a-long-name\s+yes\s+4\s+2\s+1\s+30\s+20\.0$/);
   t.match(render({ id: 'n1', localFallback: true }, null, undefined), /proxy does not answer/);
+});
+
+t.test('ls -l: aligned columns, the error or what the job waits for last', async (t) => {
+  const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms).toISOString();
+  const table = longTable([
+    { ticket: T, state: 'queued', submittedAt: at(0), waiting: 'no node has labels gpu' },
+    {
+      ticket: T,
+      state: 'failed',
+      exitCode: 2,
+      node: 'node-9001',
+      submittedAt: at(0),
+      startedAt: at(10),
+      finishedAt: at(1510),
+      error: 'exit code 2',
+      runs: [{ attempt: 1 }, { attempt: 2 }],
+    },
+  ]);
+  t.equal(
+    table,
+    [
+      `TICKET${' '.repeat(22)}STATE   EXIT  NODE       SUBMITTED                 RAN    RUNS  ERROR`,
+      `${T}  queued  -     -          2026-01-01T00:00:00.000Z  -      0     (no node has labels gpu)`,
+      `${T}  failed  2     node-9001  2026-01-01T00:00:00.000Z  1.5 s  2     exit code 2`,
+    ].join('\n'),
+  );
 });

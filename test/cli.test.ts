@@ -60,6 +60,19 @@ t.test('submit, wait, status, result, cancel, ls, top: text and --json', async (
   );
   const lsDone = await petrel(['ls', '--state', 'done'], { env });
   t.equal(lsDone.stdout, `${ticket}  done\n`);
+  const long = (await petrel(['ls', '-l'], { env })).stdout.split('\n');
+  t.match(long[0], /^TICKET +STATE +EXIT +NODE +SUBMITTED +RAN +RUNS +ERROR$/, 'ls -l: a header');
+  t.match(long[1], new RegExp(`^${slow.ticket}  cancelled +- +`), 'then the newest job');
+  t.match(
+    long[2],
+    new RegExp(`^${ticket}  done +0 +n1 +\\d{4}-.*Z +\\d+ ms +1$`),
+    'exit, node, time',
+  );
+  const longJson = JSON.parse((await petrel(['ls', '-l', '--json'], { env })).stdout) as unknown[];
+  t.match(longJson, [
+    { ticket: slow.ticket, state: 'cancelled' },
+    { ticket, output: 'hello cli' },
+  ]);
 
   // --after takes one value (a comma list) per flag, so the type and its args stay the job's
   const later = await petrel(['submit', '--after', ticket, 'echo', 'after', 'it'], { env });
