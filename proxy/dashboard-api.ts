@@ -11,10 +11,11 @@ import { parseTicket } from '../shared/ids.js';
 import { viewToClient, type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
+import { LIST_SCAN_BUDGET } from './job-pages.js';
 import { parseJobQuery } from './job-query.js';
 import { readRunLog } from './job-logs.js';
 import { jobAccess, type JobAccessRequest } from './job-access.js';
-import type { JobFilter } from './job-table.js';
+import type { JobFilter, JobPage } from './job-table.js';
 import type { LogAsk } from './log-relay.js';
 
 /** How often the history ring takes a sample, and how many it keeps (15 minutes). */
@@ -27,8 +28,8 @@ export interface DashboardSource {
   snapshot(): ClusterNumbers;
   /** Any job the proxy knows, or null. */
   view(ticket: string): JobView | null;
-  /** The cluster's newest jobs, filtered. */
-  list(filter: JobFilter): JobView[];
+  /** The cluster's newest jobs, filtered: a page. */
+  list(filter: JobFilter): JobPage;
   /** Reads a run's output from the node that ran it. */
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
   /** Runs a failed or cancelled job again; its view once committed, or a WireError. */
@@ -52,9 +53,10 @@ type Handler = (
 
 /**
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
- * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=` (the cluster's newest
- * jobs: dead letters with `state=failed`) and `/api/jobs/{ticket}` (one job's result). The job
- * paths answer only whom `jobAccess` lets in (`DASHBOARD_TOKEN`, or this machine without it).
+ * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=&before=` (a page of the
+ * cluster's newest jobs, and `next` to read on: dead letters with `state=failed`) and
+ * `/api/jobs/{ticket}` (one job's result). The job paths answer only whom `jobAccess` lets in
+ * (`DASHBOARD_TOKEN`, or this machine without it).
  */
 export class DashboardApi {
   readonly history = new History(HISTORY_SAMPLES);
@@ -163,7 +165,14 @@ export class DashboardApi {
   private jobs(query: URLSearchParams, res: http.ServerResponse): void {
     const q = parseJobQuery(query);
     if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
-    sendJson(res, 200, { jobs: this.src.list(q.filter).map(operatorView) });
+    const { jobs, next, partial } = this.src.list(q.filter);
+    const reply: Record<string, unknown> = { jobs: jobs.map(operatorView) };
+    if (next !== undefined) reply.next = next;
+    if (partial) {
+      reply.partial = true;
+      reply.note = `a request reads at most ${LIST_SCAN_BUDGET} jobs: pass next as before to read on`;
+    }
+    sendJson(res, 200, reply);
   }
 
   private job(res: http.ServerResponse, raw: string): void {

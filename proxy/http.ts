@@ -16,7 +16,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       snapshot: () => proxy.snapshot(),
       // a follower knows no jobs: its dashboard finds none
       view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
-      list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? [],
+      list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? { jobs: [] },
       readLog: (req) => proxy.scheduler.readLog(req),
       retry: (ticket) => proxy.scheduler.retry(ticket),
     },

@@ -1,10 +1,11 @@
+import { parseTicket } from '../shared/ids.js';
 import { CLIENT_STATES, TENANT_RE, type ClientState } from '../shared/job.js';
 import type { JobFilter } from './job-table.js';
 
 export const DEFAULT_JOB_LIST = 100;
 export const MAX_JOB_LIST = 1000;
 
-/** GET /api/jobs?state=&tenant=&limit=: the filter, or what is wrong with the query. */
+/** GET /api/jobs?state=&tenant=&limit=&before=: the filter, or what is wrong with the query. */
 export function parseJobQuery(
   q: URLSearchParams,
 ): { ok: true; filter: JobFilter } | { ok: false; message: string } {
@@ -28,6 +29,14 @@ export function parseJobQuery(
       return { ok: false, message: `limit is a whole number from 1 to ${MAX_JOB_LIST}` };
     }
     filter.limit = n;
+  }
+  const before = q.get('before');
+  if (before !== null) {
+    const ticket = parseTicket(before);
+    if (!ticket) {
+      return { ok: false, message: `before is a ticket (a reply's next): ${before.slice(0, 40)}` };
+    }
+    filter.before = ticket;
   }
   return { ok: true, filter };
 }

@@ -74,18 +74,36 @@ export function finishValues(j: JobRecord & JobTexts): FinishValues {
   return [j.state, resultJson(j), r.finishedAt, j.node, delivered, runsColumn(j), j.id];
 }
 
-export type ListArgs = [{ tenant: string | null; limit: number }];
+/** A list's window: its filter (`@states`: a JSON list, or null; `@tenant`, or null) and bounds. */
+export interface WindowArgs {
+  states: string | null;
+  tenant: string | null;
+  before: string;
+  window: number;
+  need: number;
+}
 
 /**
- * The newest jobs, of a tenant (`@tenant`, or any) and in `state`: a literal (failed, cancelled),
- * so SQLite takes that state's partial index, or else any of `@states` (a JSON list, or null).
+ * The rows a list reads: the newest `@window` below `@before` of the primary key, or of a
+ * state's partial index (`only`: failed, cancelled), so a statement never reads more.
  */
-export function listSql(state?: 'failed' | 'cancelled'): string {
-  const inState =
-    state === undefined
-      ? '(@states IS NULL OR state IN (SELECT value FROM json_each(@states)))'
-      : `state = '${state}'`;
-  return `SELECT * FROM jobs WHERE ${inState}
+function windowOf(columns: string, only?: 'failed' | 'cancelled'): string {
+  const inIndex = only === undefined ? '' : ` AND state = '${only}'`;
+  return `SELECT ${columns} FROM jobs WHERE id < @before${inIndex} ORDER BY id DESC LIMIT @window`;
+}
+
+/**
+ * Of a list's window, at most `@need` rows in any of `@states` and of `@tenant` (absent in
+ * the spec: the default tenant), newest first; SQLite stops reading once it has them.
+ */
+export function listSql(only?: 'failed' | 'cancelled'): string {
+  return `SELECT * FROM (${windowOf('*', only)})
+    WHERE (@states IS NULL OR state IN (SELECT value FROM json_each(@states)))
     AND (@tenant IS NULL OR coalesce(json_extract(spec, '$.tenant'), 'default') = @tenant)
-    ORDER BY id DESC LIMIT @limit`;
+    ORDER BY id DESC LIMIT @need`;
+}
+
+/** How many rows a list's window holds (fewer than `@window`: the file's end) and its oldest. */
+export function extentSql(only?: 'failed' | 'cancelled'): string {
+  return `SELECT count(*) AS n, min(id) AS oldest FROM (${windowOf('id', only)})`;
 }

@@ -5,14 +5,16 @@ import { ticketFloor } from '../shared/ids.js';
 import type { JobSpec } from '../shared/job.js';
 import type { JobResult, RunView } from '../shared/job-view.js';
 import { resultJson, specJson, type JobTexts } from './job-text.js';
+import { LIST_BOUNDS, readPage, type Page, type PageBounds } from './job-pages.js';
 import {
+  extentSql,
   finishValues,
   fromRaw,
   listSql,
   runsColumn,
   type FinishValues,
-  type ListArgs,
   type Raw,
+  type WindowArgs,
 } from './job-rows.js';
 import { upgradeJobs } from './schema.js';
 import { UndeliveredRows } from './undelivered-store.js';
@@ -57,7 +59,12 @@ export interface ListFilter {
   states?: readonly ProxyState[];
   tenant?: string;
   limit: number;
+  /** Only jobs older than this ticket (the `next` of the page before). */
+  before?: string;
 }
+
+type Extent = { n: number; oldest: string | null };
+type ExtentArgs = [{ before: string; window: number }];
 
 /** The proxy's durable job table. Writes go through the group commit; reads are direct. */
 export class JobStore {
@@ -87,12 +94,16 @@ export class JobStore {
       ),
       insertKey: db.prepare('INSERT OR REPLACE INTO keys (key, ticket) VALUES (?, ?)'),
       getKey: db.prepare<[string], { ticket: string }>('SELECT ticket FROM keys WHERE key = ?'),
-      list: db.prepare<[{ states: string | null; tenant: string | null; limit: number }], Raw>(
-        listSql(),
-      ),
-      listEnded: {
-        failed: db.prepare<ListArgs, Raw>(listSql('failed')),
-        cancelled: db.prepare<ListArgs, Raw>(listSql('cancelled')),
+      // the list's windows: of the primary key, or of a state's partial index
+      list: {
+        all: db.prepare<[WindowArgs], Raw>(listSql()),
+        failed: db.prepare<[WindowArgs], Raw>(listSql('failed')),
+        cancelled: db.prepare<[WindowArgs], Raw>(listSql('cancelled')),
+      },
+      extent: {
+        all: db.prepare<ExtentArgs, Extent>(extentSql()),
+        failed: db.prepare<ExtentArgs, Extent>(extentSql('failed')),
+        cancelled: db.prepare<ExtentArgs, Extent>(extentSql('cancelled')),
       },
       assign: db.prepare(
         `UPDATE jobs SET state = 'assigned', node = ?, attempt = ?, given = ?
@@ -225,15 +236,27 @@ export class JobStore {
     return this.sql.getKey.get(key)?.ticket;
   }
 
-  /** The newest jobs, filtered; `tenant` compares the spec's tenant. */
-  list(f: ListFilter): JobRecord[] {
+  /**
+   * The newest jobs, filtered (`tenant` compares the spec's tenant), older than `before`: a
+   * page read in windows within `bounds`, so a filter few jobs match costs a bounded read.
+   */
+  list(f: ListFilter, bounds: PageBounds = LIST_BOUNDS): Page<JobRecord> {
     const tenant = f.tenant ?? null;
     const only = f.states?.length === 1 ? f.states[0] : undefined;
-    if (only === 'failed' || only === 'cancelled') {
-      return this.sql.listEnded[only].all({ tenant, limit: f.limit }).map(fromRaw);
-    }
-    const states = f.states ? JSON.stringify(f.states) : null;
-    return this.sql.list.all({ states, tenant, limit: f.limit }).map(fromRaw);
+    // failed, cancelled: read from that state's partial index
+    const from = only === 'failed' || only === 'cancelled' ? only : 'all';
+    const states = from === 'all' && f.states ? JSON.stringify(f.states) : null;
+    const page = readPage<Raw>(
+      {
+        matching: (before, window, need) =>
+          this.sql.list[from].all({ states, tenant, before, window, need }),
+        extent: (before, window) => this.sql.extent[from].get({ before, window }) as Extent,
+      },
+      f.limit,
+      f.before,
+      bounds,
+    );
+    return { ...page, rows: page.rows.map(fromRaw) };
   }
 
   assign(j: JobRecord, after?: (err?: Error) => void): void {

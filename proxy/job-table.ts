@@ -76,6 +76,15 @@ export interface JobFilter {
   state?: ClientState;
   tenant?: string;
   limit: number;
+  /** Only jobs older than this ticket. */
+  before?: string;
+}
+
+/** A page of GET /api/jobs: `next` (pass as `before`) when more may exist; see job-pages.ts. */
+export interface JobPage {
+  jobs: JobView[];
+  next?: string;
+  partial?: true;
 }
 
 /** A client's view of a job. */
@@ -181,20 +190,29 @@ export class JobTable {
    * The cluster's newest jobs, filtered. Unfinished jobs are all in memory (where `running`
    * is known); finished ones are read from the table.
    */
-  list(f: JobFilter): JobView[] {
+  list(f: JobFilter): JobPage {
     const tenantOk = (j: JobRecord) =>
       f.tenant === undefined || (j.spec.tenant ?? DEFAULT_TENANT) === f.tenant;
     if (f.state !== undefined && !isTerminal(f.state)) {
+      const before = f.before;
       const matching = [...this.live.values()].filter(
-        (j) => clientStateOf(j.state) === f.state && tenantOk(j),
+        (j) =>
+          clientStateOf(j.state) === f.state &&
+          tenantOk(j) &&
+          (before === undefined || j.id < before),
       );
       matching.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
-      return matching.slice(0, f.limit).map(toView);
+      const jobs = matching.slice(0, f.limit).map(toView);
+      return matching.length > f.limit ? { jobs, next: jobs.at(-1)?.ticket } : { jobs };
     }
     const states = f.state === undefined ? undefined : [f.state];
-    return this.store
-      .list({ states, tenant: f.tenant, limit: f.limit })
-      .map((rec) => toView(this.live.get(rec.id) ?? rec));
+    const { rows, ...more } = this.store.list({
+      states,
+      tenant: f.tenant,
+      limit: f.limit,
+      ...(f.before === undefined ? {} : { before: f.before }),
+    });
+    return { jobs: rows.map((rec) => toView(this.live.get(rec.id) ?? rec)), ...more };
   }
 
   /** A client's view of any ticket the proxy knows. */

@@ -5,7 +5,7 @@ import { type Frame, type FrameOf } from '../shared/protocol.js';
 import { type TenantLoad } from './assignments.js';
 import { type CounterName } from './counters.js';
 import type { JobStore } from './job-store.js';
-import { type JobFilter } from './job-table.js';
+import { type JobFilter, type JobPage } from './job-table.js';
 import { type LogAsk } from './log-relay.js';
 import { routeFrame } from './frame-router.js';
 import { type NodeConn, type NodeEntry } from './membership.js';
@@ -113,7 +113,7 @@ export class Scheduler {
   }
 
   /** The cluster's newest jobs, filtered (GET /api/jobs). */
-  listJobs(f: JobFilter): JobView[] {
+  listJobs(f: JobFilter): JobPage {
     return this.p.table.list(f);
   }
 

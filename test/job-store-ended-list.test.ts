@@ -1,5 +1,5 @@
 import t from 'tap';
-import { listSql } from '../proxy/job-rows.js';
+import { listSql, type WindowArgs } from '../proxy/job-rows.js';
 import { JobStore, type JobRecord } from '../proxy/job-store.js';
 import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { Committer, openDatabase } from '../shared/db.js';
@@ -35,7 +35,7 @@ t.test('the failed and cancelled jobs are listed from their partial indexes', (t
   committer.flush();
 
   const ids = (states: JobRecord['state'][], tenant?: string, limit = 100) =>
-    store.list({ states, limit, ...(tenant ? { tenant } : {}) }).map((j) => j.id);
+    store.list({ states, limit, ...(tenant ? { tenant } : {}) }).rows.map((j) => j.id);
   const expect = (state: string, tenant?: string) =>
     jobs
       .filter((j) => j.state === state && (tenant === undefined || j.spec.tenant === tenant))
@@ -50,10 +50,8 @@ t.test('the failed and cancelled jobs are listed from their partial indexes', (t
   // a list of the few failed jobs reads its index, not every job kept for RESULT_TTL
   for (const state of ['failed', 'cancelled'] as const) {
     const plan = db
-      .prepare<[{ tenant: null; limit: number }], { detail: string }>(
-        'EXPLAIN QUERY PLAN ' + listSql(state),
-      )
-      .all({ tenant: null, limit: 50 })
+      .prepare<[WindowArgs], { detail: string }>('EXPLAIN QUERY PLAN ' + listSql(state))
+      .all({ states: null, tenant: null, before: '~', window: 100, need: 50 })
       .map((r) => r.detail)
       .join('; ');
     t.match(plan, new RegExp(`USING INDEX jobs_${state}`), `${state}: ${plan}`);
