@@ -11,12 +11,16 @@ export const FAILED_SECTION = `
         <tbody id="failed"><tr><td colspan="6" class="empty">Loading…</td></tr></tbody>
       </table>
     </div>
+    <p class="pager">
+      <button type="button" class="secondary" id="failed-newest" hidden>Newest</button>
+      <button type="button" class="secondary" id="failed-older" hidden>Older…</button>
+    </p>
   </section>
 `;
 
 /**
  * The dashboard's failed jobs and retries (browser script): lists the cluster's newest failed
- * jobs, and retries one from the list or from the job view (a failed or cancelled job runs
+ * jobs (Older… follows the reply's `next`, Newest goes back), and retries one from the list or from the job view (a failed or cancelled job runs
  * again under its ticket). Runs after `JOBS_SCRIPT`, whose `showJob`, `ticketLink`, `getJson`,
  * `say`, `when` and `jobShown` it uses.
  */
@@ -24,6 +28,9 @@ export const FAILED_SCRIPT = `
 const FAILED_POLL_MS = 3000;
 const FAILED_LIMIT = 50;
 let failedTimer = 0;
+/** The page shown: '' the newest, else the failed jobs older than this ticket. */
+let failedBefore = '';
+let failedNext = '';
 
 async function retry(ticket, button) {
   button.disabled = true;
@@ -62,10 +69,17 @@ function failedRow(v) {
 async function loadFailed() {
   clearTimeout(failedTimer);
   try {
-    const data = await getJson('api/jobs?state=failed&limit=' + FAILED_LIMIT);
+    const before = failedBefore ? '&before=' + failedBefore : '';
+    const data = await getJson('api/jobs?state=failed&limit=' + FAILED_LIMIT + before);
     const jobs = Array.isArray(data.jobs) ? data.jobs : [];
-    $('failed-count').textContent = jobs.length === FAILED_LIMIT ? 'newest ' + FAILED_LIMIT : String(jobs.length);
-    if (jobs.length === 0) emptyRow($('failed'), 6, 'No failed jobs.');
+    failedNext = typeof data.next === 'string' ? data.next : '';
+    $('failed-older').hidden = !failedNext;
+    $('failed-newest').hidden = !failedBefore;
+    const full = jobs.length === FAILED_LIMIT;
+    $('failed-count').textContent = failedBefore
+      ? jobs.length + ' older'
+      : full ? 'newest ' + FAILED_LIMIT : String(jobs.length);
+    if (jobs.length === 0) emptyRow($('failed'), 6, failedBefore ? 'No older failed jobs here.' : 'No failed jobs.');
     else $('failed').replaceChildren(...jobs.map(failedRow));
   } catch (err) {
     $('failed-count').textContent = '–';
@@ -82,6 +96,8 @@ jobShown.push((v) => {
   retryButton.hidden = !(v.state === 'failed' || v.state === 'cancelled');
   retryButton.disabled = false;
 });
+$('failed-older').addEventListener('click', () => { failedBefore = failedNext; loadFailed(); });
+$('failed-newest').addEventListener('click', () => { failedBefore = ''; loadFailed(); });
 tokenSeen.push(loadFailed);
 loadFailed();
 `;

@@ -21,6 +21,8 @@ export const fake = {
   failing: false,
   animate: true,
   requests: 0,
+  /** What `/api/jobs?…` serves, by its `before` ('': none); unset: no jobs. */
+  jobPages: undefined as Record<string, unknown> | undefined,
   /** The clock the API reports; it runs 5 s per poll so the chart fills quickly. */
   time: 1_700_000_000_000,
   queued: 5,
@@ -113,7 +115,9 @@ export function startServer(teardown: (fn: () => unknown) => void): Promise<stri
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(SKIPPING_SCHEDULE));
     } else if (req.url?.startsWith('/api/jobs?')) {
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{"jobs":[]}');
+      const before = new URL(req.url, 'http://x').searchParams.get('before') ?? '';
+      const page = fake.jobPages?.[before] ?? { jobs: [] };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page));
     } else if (req.url === '/api/cluster' && fake.failing) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
     } else if (req.url === '/api/cluster') {
