@@ -4,10 +4,8 @@ import { parseJobQuery } from '../proxy/job-query.js';
 import { JobStore, type JobRecord } from '../proxy/job-store.js';
 import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { Committer, openDatabase } from '../shared/db.js';
-import { JobSpecSchema } from '../shared/job.js';
-import type { JobResult } from '../shared/job-view.js';
 import { LineClient, startCluster, tempDir } from './helpers/cluster.js';
-import { finishedRecord } from './helpers/job-records.js';
+import { endedRecord } from './helpers/job-records.js';
 import { jobView, submitSpec } from './helpers/line-jobs.js';
 
 type Row = { id: string; tenant: string };
@@ -94,19 +92,6 @@ t.test('GET /api/jobs: before is a ticket', (t) => {
   t.end();
 });
 
-/** A finished job in `state`, of `tenant` (none: the default tenant). */
-function ended(seq: number, state: 'done' | 'failed', tenant?: string): JobRecord {
-  const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'], ...(tenant ? { tenant } : {}) });
-  const j = finishedRecord({
-    spec,
-    submittedAt: 1_700_000_000_000 + seq,
-    seq,
-    delivered: true,
-    output: 'x',
-  });
-  return { ...j, state, result: { ...j.result, state } as JobResult };
-}
-
 t.test('the jobs table is paged in windows of its key or of a partial index', (t) => {
   const db = openDatabase(tempDir(t.teardown), 'proxy.db', 'relaxed', PROXY_SCHEMA);
   t.teardown(() => db.close());
@@ -114,7 +99,9 @@ t.test('the jobs table is paged in windows of its key or of a partial index', (t
   const store = new JobStore(db, committer);
   const jobs: JobRecord[] = [];
   for (let i = 1; i <= 300; i++) {
-    jobs.push(ended(i, i % 10 === 0 ? 'failed' : 'done', i === 5 || i === 20 ? 'rare' : undefined));
+    jobs.push(
+      endedRecord(i, i % 10 === 0 ? 'failed' : 'done', i === 5 || i === 20 ? 'rare' : undefined),
+    );
   }
   for (const j of jobs) store.insert(j);
   committer.flush();

@@ -3,23 +3,8 @@ import { listSql, type WindowArgs } from '../proxy/job-rows.js';
 import { JobStore, type JobRecord } from '../proxy/job-store.js';
 import { PROXY_SCHEMA } from '../proxy/schema.js';
 import { Committer, openDatabase } from '../shared/db.js';
-import { JobSpecSchema } from '../shared/job.js';
-import type { JobResult } from '../shared/job-view.js';
 import { tempDir } from './helpers/cluster.js';
-import { finishedRecord } from './helpers/job-records.js';
-
-/** A finished job in `state`, of `tenant` (none: the default tenant). */
-function ended(seq: number, state: 'done' | 'failed' | 'cancelled', tenant?: string): JobRecord {
-  const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'], ...(tenant ? { tenant } : {}) });
-  const j = finishedRecord({
-    spec,
-    submittedAt: 1_700_000_000_000 + seq,
-    seq,
-    delivered: true,
-    output: 'x',
-  });
-  return { ...j, state, result: { ...j.result, state } as JobResult };
-}
+import { endedRecord } from './helpers/job-records.js';
 
 t.test('the failed and cancelled jobs are listed from their partial indexes', (t) => {
   const db = openDatabase(tempDir(t.teardown), 'proxy.db', 'relaxed', PROXY_SCHEMA);
@@ -29,7 +14,7 @@ t.test('the failed and cancelled jobs are listed from their partial indexes', (t
   const jobs: JobRecord[] = [];
   for (let i = 1; i <= 3000; i++) {
     const state = i % 500 === 0 ? 'failed' : i % 700 === 0 ? 'cancelled' : 'done';
-    jobs.push(ended(i, state, i % 1000 === 0 ? 'team-a' : undefined));
+    jobs.push(endedRecord(i, state, i % 1000 === 0 ? 'team-a' : undefined));
   }
   for (const j of jobs) store.insert(j);
   committer.flush();

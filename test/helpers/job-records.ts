@@ -1,6 +1,6 @@
 import type { JobRecord } from '../../proxy/job-store.js';
 import { newTicket } from '../../shared/ids.js';
-import type { JobSpec } from '../../shared/job.js';
+import { JobSpecSchema, type JobSpec } from '../../shared/job.js';
 import type { JobResult } from '../../shared/job-view.js';
 
 /**
@@ -53,4 +53,21 @@ export function echoResult(id: string, at: number): JobResult {
     startedAt: at,
     finishedAt: at,
   };
+}
+
+/** A finished `echo` job in `state`, of `tenant` (none: the default tenant), the seq-th of its kind. */
+export function endedRecord(
+  seq: number,
+  state: 'done' | 'failed' | 'cancelled',
+  tenant?: string,
+): JobRecord {
+  const spec = JobSpecSchema.parse({ type: 'echo', args: ['x'], ...(tenant ? { tenant } : {}) });
+  const j = finishedRecord({
+    spec,
+    submittedAt: 1_700_000_000_000 + seq,
+    seq,
+    delivered: true,
+    output: 'x',
+  });
+  return { ...j, state, result: { ...j.result, state } as JobResult };
 }
