@@ -20,9 +20,9 @@ export const FAILED_SECTION = `
 
 /**
  * The dashboard's failed jobs and retries (browser script): lists the cluster's newest failed
- * jobs (Older… follows the reply's `next`, Newest goes back), and retries one from the list or from the job view (a failed or cancelled job runs
- * again under its ticket). Runs after `JOBS_SCRIPT`, whose `showJob`, `ticketLink`, `getJson`,
- * `say`, `when` and `jobShown` it uses.
+ * jobs (Older… follows the reply's `next`, Newest goes back), and retries one from the list or
+ * from the job view (a failed or cancelled job runs again under its ticket). Runs after
+ * `JOBS_SCRIPT`, whose `showJob`, `ticketLink`, `getJson`, `say`, `when` and `jobShown` it uses.
  */
 export const FAILED_SCRIPT = `
 const FAILED_POLL_MS = 3000;
