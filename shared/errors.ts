@@ -36,6 +36,7 @@ export const PROCESS_CODES = {
   ERR_DATA_DIR: 'the data directory cannot be used',
   ERR_PORT_UNAVAILABLE: 'a port cannot be listened on',
   ERR_FILE_UNREADABLE: 'a file named in the configuration cannot be read',
+  ERR_BACKUP: 'a backup cannot be written where it was asked for',
 } as const;
 
 export type ProcessCode = keyof typeof PROCESS_CODES;
