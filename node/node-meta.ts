@@ -43,16 +43,27 @@ function unfinished(db: Db): { tickets: number; jobs: number } {
   };
 }
 
-/** The newest proxy-group epoch this node saw: a deposed leader's is older. */
-export function storedEpoch(db: Db): number {
-  const row = db.prepare("SELECT value FROM meta WHERE key = 'proxy_epoch'").get() as
-    { value: string } | undefined;
-  return row ? Number(row.value) : 0;
+/**
+ * What this node last saw of its proxy, kept across restarts: the newest proxy-group epoch (0:
+ * none; a deposed leader's is older) and the incarnation of the proxy's file (undefined: none
+ * seen yet, or a node upgraded from a release before incarnations).
+ */
+export function proxySeen(db: Db): { epoch: number; incarnation: number | undefined } {
+  const value = (key: string) =>
+    (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)
+      ?.value;
+  const epoch = value('proxy_epoch');
+  const incarnation = value('proxy_incarnation');
+  return {
+    epoch: epoch === undefined ? 0 : Number(epoch),
+    incarnation: incarnation === undefined ? undefined : Number(incarnation),
+  };
 }
 
-export function storeEpoch(db: Db, epoch: number): void {
-  // rare (once per leader change) and promises nothing: written on its own
-  db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('proxy_epoch', ?)").run(
-    String(epoch),
-  );
+/** Keeps a newer epoch or another incarnation seen (see `proxySeen`). */
+export function storeProxySeen(db: Db, seen: { epoch?: number; incarnation?: number }): void {
+  // rare (once per leader change or restored proxy file) and promises nothing: written on its own
+  const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+  if (seen.epoch !== undefined) put.run('proxy_epoch', String(seen.epoch));
+  if (seen.incarnation !== undefined) put.run('proxy_incarnation', String(seen.incarnation));
 }

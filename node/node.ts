@@ -18,7 +18,7 @@ import type { LineServer } from './line-server.js';
 import { serveLog } from './log-serving.js';
 import { NodeMetrics } from './metrics.js';
 import { LogReader } from './log-reader.js';
-import { nodeIdentity, storedEpoch, storeEpoch } from './node-meta.js';
+import { nodeIdentity, proxySeen, storeProxySeen } from './node-meta.js';
 import { mayStartHere, roomHere } from './local-start.js';
 import { Origin } from './origin.js';
 import { ProxyLink } from './proxy-link.js';
@@ -111,7 +111,7 @@ export class PetrelNode {
       this.link = new ProxyLink(
         {
           urls: cfg.PROXY_URLS,
-          epoch: storedEpoch(this.db),
+          ...proxySeen(this.db),
           nodeId: this.nodeId,
           slots: cfg.SLOTS,
           heartbeatMs: Math.min(cfg.INFO_PERIOD, 1000),
@@ -126,7 +126,7 @@ export class PetrelNode {
           holds: () => [...this.assignments.holds(), ...this.origin.here.holds()],
           workers: () => this.executor.workerTypes(),
           welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
-          epochSeen: (e) => storeEpoch(this.db, e),
+          seen: (what) => storeProxySeen(this.db, what),
           frame: (f) => this.onFrame(f),
           down: () => this.origin.armFallback(),
         },
@@ -246,7 +246,7 @@ export class PetrelNode {
     this.knownTypes.learn(f.types);
     this.info.forgetWorkers();
     // everything not yet acknowledged goes again; handlers on the proxy are idempotent
-    // a new leader knows nothing of what the last one acknowledged: every open ticket goes
+    // a new leader, or a proxy on a restored or new file, lacks acks: every open ticket goes
     this.origin.rejoined(newLeader);
     this.assignments.resendResults(Infinity);
     this.info.sendInfo();

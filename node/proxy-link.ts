@@ -8,6 +8,7 @@ import {
   MAX_FRAME_BYTES,
   STALE_EPOCH_CODE,
   PROTOCOL_VERSION,
+  READS_HEADER,
   parseFrame,
   type Frame,
   type FrameIn,
@@ -26,6 +27,8 @@ export interface LinkOptions {
   urls: readonly string[];
   /** The newest group epoch this node saw before it restarted (0: none). */
   epoch: number;
+  /** The incarnation of the proxy's file it was last welcomed with (undefined: none yet). */
+  incarnation?: number;
   nodeId: string;
   slots: number;
   labels: string[];
@@ -45,10 +48,13 @@ export interface LinkHandlers {
   holds(): FrameOf<'HELLO'>['holds'];
   /** The custom types this node's workers serve, for HELLO. */
   workers(): FrameOf<'HELLO'>['workers'];
-  /** Joined; `newLeader` when the proxy leads a newer epoch than any seen (tell it all). */
+  /**
+   * Joined; `newLeader` when the proxy leads a newer epoch than any seen, or its file is another
+   * than the one last welcomed with (restored or new): tell it all.
+   */
   welcomed(frame: FrameOf<'WELCOME'>, newLeader: boolean): void;
-  /** A newer group epoch was seen: worth keeping across restarts. */
-  epochSeen(epoch: number): void;
+  /** A newer group epoch, or another incarnation of the proxy's file: kept across restarts. */
+  seen(what: { epoch?: number; incarnation?: number }): void;
   frame(frame: Frame): void;
   down(): void;
 }
@@ -94,7 +100,7 @@ export class ProxyLink {
     private readonly opts: LinkOptions,
     private readonly handlers: LinkHandlers,
   ) {
-    this.targets = new ProxyTargets(opts.urls, opts.epoch);
+    this.targets = new ProxyTargets(opts.urls, opts.epoch, opts.incarnation);
     this.trouble = new JoinTrouble(opts.log);
   }
 
@@ -136,6 +142,7 @@ export class ProxyLink {
   private connect(): void {
     if (this.closed) return;
     const ws = new WebSocket(this.targets.connectUrl, {
+      headers: { [READS_HEADER]: 'incarnation' },
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       // Masking guards HTTP intermediaries against bytes a browser script chose; every frame
@@ -221,13 +228,22 @@ export class ProxyLink {
       case 'WELCOME': {
         const seen = this.targets.welcomed(frame.epoch);
         if (seen === 'stale') return this.staleEpoch(ws, frame.epoch);
-        if (seen === 'new') this.handlers.epochSeen(this.targets.epoch);
+        if (seen === 'new') this.handlers.seen({ epoch: this.targets.epoch });
+        const file = this.targets.fileWelcomed(frame.incarnation);
+        if (file !== 'same') this.handlers.seen({ incarnation: frame.incarnation });
         this.welcomed = true;
         this.attempt = 0;
         this.connects++;
         this.trouble.joined(this.targets.url);
-        this.opts.log.info({ url: this.targets.url, epoch: frame.epoch }, 'joined the proxy');
-        this.handlers.welcomed(frame, seen === 'new');
+        const { url } = this.targets;
+        const { epoch, incarnation } = frame;
+        this.opts.log.info({ url, epoch, incarnation }, 'joined the proxy');
+        if (file === 'other') {
+          const why =
+            "the proxy's file is not the one last joined (restored from a backup, or new)";
+          this.opts.log.warn({ url, incarnation }, `${why}: every open ticket goes to it again`);
+        }
+        this.handlers.welcomed(frame, seen === 'new' || file === 'other');
         for (const w of [...this.readyWaiters]) w();
         return;
       }

@@ -12,15 +12,19 @@ export class ProxyTargets {
   private newest: number;
   /** The leader this node was joined to and lost, until it joins again. */
   private lost: string | undefined;
+  private file: number | undefined;
 
   constructor(
     private readonly urls: readonly string[],
     /** The newest epoch this node saw before (kept across restarts). */
     epoch = 0,
+    /** The incarnation of the proxy's file this node was last welcomed with (kept likewise). */
+    incarnation?: number,
   ) {
     if (urls.length === 0) throw new Error('no proxy URL');
     this.current = urls[0] as string;
     this.newest = epoch;
+    this.file = incarnation;
   }
 
   /** The proxy to connect to now. */
@@ -93,6 +97,25 @@ export class ProxyTargets {
     if (epoch === this.newest) return 'same';
     this.newest = epoch;
     return 'new';
+  }
+
+  /**
+   * The incarnation of the proxy's file a WELCOME named (undefined: a proxy of an earlier
+   * release, nothing changes). 'other' when it differs from the one this node was last welcomed
+   * with: that file is not the one that acknowledged what this node sent (restored from a
+   * backup, or new on an empty DATA_DIR), so tell it everything, as a new leader. 'first' when
+   * none was seen yet (a first join, or a node of an earlier release): only remembered.
+   */
+  fileWelcomed(incarnation: number | undefined): 'same' | 'first' | 'other' {
+    if (incarnation === undefined || incarnation === this.file) return 'same';
+    const was = this.file;
+    this.file = incarnation;
+    return was === undefined ? 'first' : 'other';
+  }
+
+  /** The incarnation of the proxy's file last welcomed with. */
+  get incarnation(): number | undefined {
+    return this.file;
   }
 
   /** Whether a frame of `epoch` may be acted on. */

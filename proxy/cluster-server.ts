@@ -11,6 +11,7 @@ import {
   MAX_FRAME_BYTES,
   NOT_LEADER_CODE,
   parseFrame,
+  READS_HEADER,
   type FrameIn,
 } from '../shared/protocol.js';
 import { helloProof } from '../shared/proof.js';
@@ -22,6 +23,8 @@ export interface ClusterServerOptions {
   secret: string | undefined;
   maxNodes: number;
   requestResultPeriod: number;
+  /** The incarnation of this proxy's file, for WELCOME (incarnation.ts). */
+  incarnation?: number;
   /** Why a node may not join now (this proxy is not its group's leader). */
   refusal: () => string;
   /**
@@ -92,6 +95,8 @@ export class ClusterServer {
   /** Set by `close`: the WebSocket server takes no more connections. */
   private stopping = false;
   private readonly parked = new Set<Parked>();
+  /** Connections of nodes that read WELCOME's `incarnation` (READS_HEADER). */
+  private readonly readsIncarnation = new WeakSet<WebSocket>();
   /** Refusals said lately (peer and reason), with how many followed unsaid. */
   private readonly refusals = new Map<string, { at: number; repeats: number }>();
 
@@ -105,9 +110,12 @@ export class ClusterServer {
       maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
     });
-    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) =>
-      this.accept(ws, req.socket.remoteAddress, lostLeaderOf(req.url)),
-    );
+    this.wss.on('connection', (ws: WebSocket, req: http.IncomingMessage) => {
+      if (String(req.headers[READS_HEADER]).split(',').includes('incarnation')) {
+        this.readsIncarnation.add(ws);
+      }
+      this.accept(ws, req.socket.remoteAddress, lostLeaderOf(req.url));
+    });
     // a WebSocket handshake that is not valid (no key, an unknown version), in the API's shape
     this.wss.on('wsClientError', (err: Error, socket: Duplex) => {
       const headers: Record<string, string> = err.message.includes('Version')
@@ -286,6 +294,8 @@ export class ClusterServer {
           drop,
           requestResultPeriod: this.opts.requestResultPeriod,
           types: scheduler.knownTypes(),
+          // a node of an earlier release would refuse the field (its WELCOME is strict)
+          incarnation: this.readsIncarnation.has(ws) ? this.opts.incarnation : undefined,
         });
         c.out.flush();
         return;

@@ -5,6 +5,7 @@ import { environment, loadProxyConfig } from '../shared/config.js';
 import { onStopSignals, reportFatal } from '../shared/lifecycle.js';
 import { createLogger } from '../shared/log.js';
 import { argumentsProblem } from '../shared/startup.js';
+import { stampIncarnation } from './incarnation.js';
 import { PetrelProxy } from './proxy.js';
 import { PROXY_SCHEMA_VERSION } from './schema.js';
 
@@ -23,6 +24,9 @@ async function main(): Promise<void> {
       dataDir: loadProxyConfig(environment()).DATA_DIR,
       fileName: 'proxy.db',
       schemaVersion: PROXY_SCHEMA_VERSION,
+      // a proxy restored from the copy must differ from the one that went on: nodes then
+      // tell it every open ticket, including those it acknowledged after the copy
+      stamp: stampIncarnation,
     });
     process.exitCode = backupCommand('petrel-proxy', backup, target);
     return;

@@ -16,6 +16,7 @@ import { EtcdGroupWriter, loadGroupState } from './etcd-group-store.js';
 import { groupKeys } from './group-state.js';
 import { GroupNodeStore, GroupScheduleStore, GroupTypeStore } from './group-stores.js';
 import { createProxyHttp } from './http.js';
+import { proxyIncarnation } from './incarnation.js';
 import { PROXY_SCHEMA, PROXY_SCHEMA_VERSION } from './schema.js';
 import { ProxyMetrics } from './metrics.js';
 import { Leadership, type LeaderAction } from './leadership.js';
@@ -62,6 +63,7 @@ export class PetrelProxy {
         tempStore: 'memory',
         schemaVersion: PROXY_SCHEMA_VERSION,
       });
+      const incarnation = proxyIncarnation(this.db);
       const group = cfg.ETCD_ENDPOINTS.length > 0;
       this.leadership = new Leadership(
         cfg.PROXY_ADVERTISE_URL ?? '',
@@ -80,6 +82,7 @@ export class PetrelProxy {
         secret: cfg.CLUSTER_SECRET,
         maxNodes: cfg.MAX_NUM_NODES,
         requestResultPeriod: cfg.REQUEST_RESULT_PERIOD,
+        incarnation,
         refusal: () => this.refusal(),
         otherLeader: () => this.otherLeader(),
         // a dead leader's lease runs out within its time to live, and the election follows

@@ -48,6 +48,8 @@ export interface BackupTarget {
   fileName: string;
   /** The schema version this release writes (a newer file is refused). */
   schemaVersion: number;
+  /** Marks the copy as a file of its own (proxy.db: a fresh incarnation), before its checks. */
+  stamp?: (copy: Database.Database) => void;
 }
 
 const realFacts: PathFacts = {
@@ -88,6 +90,7 @@ export function writeBackup(who: string, target: BackupTarget, dest: string): st
     const partial = join(dirname(out), `.${basename(out)}.${process.pid}.partial`);
     try {
       source.prepare('VACUUM INTO ?').run(partial);
+      if (target.stamp) stampCopy(partial, target.stamp);
       checkCopy(partial, schema);
       syncPath(partial);
       renameSync(partial, out); // over the empty file `claim` made, and only that one
@@ -173,6 +176,16 @@ function claim(out: string): void {
       (exists && destinationProblem(out, realFacts)) ||
       new PetrelError('ERR_BACKUP', `cannot create ${out} (${reasonOf(cause)})`, { cause })
     );
+  }
+}
+
+/** Writes the copy's stamp, in a connection of its own closed before the checks. */
+function stampCopy(file: string, stamp: (copy: Database.Database) => void): void {
+  const copy = new Database(file, { fileMustExist: true });
+  try {
+    stamp(copy);
+  } finally {
+    copy.close();
   }
 }
 

@@ -15,6 +15,14 @@ export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 export const MAX_BATCH = 10_000;
 
 const Ids = z.array(TicketSchema).max(MAX_BATCH);
+/** The largest incarnation of a proxy's file (WELCOME). */
+export const INCARNATION_MAX = 2 ** 48;
+/**
+ * The request header of a node's connection that lists the optional WELCOME fields it reads
+ * (`incarnation`): the schemas are strict, so a node of an earlier release, which sends none,
+ * must not be sent them. A proxy of an earlier release ignores the header.
+ */
+export const READS_HEADER = 'petrel-reads';
 
 /**
  * The leader's epoch (its etcd lease revision) on every frame a proxy of a group sends; a
@@ -113,6 +121,11 @@ export const WelcomeSchema = z
     requestResultPeriod: z.number().int().min(1),
     /** Every custom type ever registered in the cluster (SUBMIT of another is refused). */
     types: z.array(TypeName).max(MAX_TYPES).default([]),
+    /**
+     * The incarnation of the proxy's file (proxy.db), new with a new file and in every backup
+     * copy: a node welcomed with another than last time tells this proxy every open ticket.
+     */
+    incarnation: z.number().int().min(1).max(INCARNATION_MAX).optional(),
     epoch,
   })
   .strict();

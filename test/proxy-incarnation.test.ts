@@ -1,0 +1,117 @@
+import { spawn } from 'node:child_process';
+import { renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import WebSocket from 'ws';
+import { ProxyTargets } from '../node/proxy-targets.js';
+import { PROTOCOL_VERSION, READS_HEADER } from '../shared/protocol.js';
+import {
+  LineClient,
+  spawnNode,
+  spawnProxy,
+  startProxy,
+  tempDir,
+  until,
+} from './helpers/cluster.js';
+import { submitSpec } from './helpers/line-jobs.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+t.test('another incarnation of the proxy file than last welcomed with: tell it all', async (t) => {
+  const fresh = new ProxyTargets(['ws://x/cluster']);
+  t.equal(fresh.fileWelcomed(7), 'first', 'a first join only remembers it');
+  t.equal(fresh.incarnation, 7);
+  t.equal(fresh.fileWelcomed(7), 'same', 'the same file again');
+  t.equal(fresh.fileWelcomed(undefined), 'same', 'a proxy of an earlier release: as before');
+  t.equal(fresh.incarnation, 7, 'and it is still remembered');
+  t.equal(fresh.fileWelcomed(9), 'other', 'a restored or new file');
+  t.equal(fresh.incarnation, 9);
+  t.equal(fresh.fileWelcomed(9), 'same');
+
+  const restarted = new ProxyTargets(['ws://x/cluster'], 0, 9);
+  t.equal(restarted.fileWelcomed(9), 'same', 'remembered across a restart');
+  t.equal(restarted.fileWelcomed(4), 'other');
+  const upgraded = new ProxyTargets(['ws://x/cluster'], 3);
+  t.equal(upgraded.fileWelcomed(4), 'first', 'a node of an earlier release has none');
+});
+
+/** Joins `port` as a bare node (with or without READS_HEADER); the WELCOME it gets. */
+async function welcome(t: Test, port: number, nodeId: string, reads?: string) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/cluster`, {
+    headers: reads ? { [READS_HEADER]: reads } : {},
+  });
+  t.teardown(() => ws.terminate());
+  return new Promise<Record<string, unknown>>((resolve, reject) => {
+    ws.on('error', reject);
+    ws.on('message', (data: Buffer) => {
+      const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+      if (frame.type === 'WELCOME') return resolve(frame);
+      const hello = { type: 'HELLO', version: PROTOCOL_VERSION, nodeId, slots: 1, proof: null };
+      ws.send(JSON.stringify({ ...hello, holds: [] }));
+    });
+  });
+}
+
+t.test('WELCOME names the incarnation only to a node that reads it', async (t) => {
+  const dir = tempDir(t.teardown);
+  const proxy = await startProxy(t.teardown, {}, dir);
+  const older = await welcome(t, proxy.port, 'older');
+  t.notOk('incarnation' in older, 'a node of an earlier release (strict WELCOME) is not sent it');
+  const newer = await welcome(t, proxy.port, 'newer', 'incarnation');
+  t.type(newer.incarnation, 'number');
+  t.ok(
+    (newer.incarnation as number) >= 1 && (newer.incarnation as number) < 2 ** 48,
+    '1 to 2^48 - 1',
+  );
+  await proxy.close();
+  const again = await startProxy(t.teardown, {}, dir);
+  const same = await welcome(t, again.port, 'newer', 'incarnation');
+  t.equal(same.incarnation, newer.incarnation, 'kept in the file across a restart');
+});
+
+/** `petrel-proxy --backup <dest>` of the proxy on `dataDir`. */
+async function backup(dataDir: string, dest: string): Promise<string> {
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist', 'proxy', 'main.js'), '--backup', dest],
+    { env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+  const code = await new Promise<number | null>((r) => child.on('close', r));
+  if (code !== 0) throw new Error(`backup failed (${code}): ${out}`);
+  return out;
+}
+
+/** One proxy, one node, a client, and a delayed job the proxy acknowledged. */
+async function delayedJob(t: Test, before?: (proxyDir: string) => Promise<void>) {
+  const proxyDir = tempDir(t.teardown);
+  const proxy = await spawnProxy(t.teardown, proxyDir);
+  const node = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'origin' });
+  const c = await LineClient.connect(node.port, t.teardown);
+  t.match(await c.ask(`WAIT ${await submitSpec(c, { type: 'echo', args: ['a'] })} 20000`), /done/);
+  await before?.(proxyDir);
+  const ticket = await submitSpec(c, { type: 'echo', args: ['later'], delayMs: 3000 });
+  await until(async () => (await c.ask(`STATUS ${ticket}`)) === 'OK scheduled', 10_000);
+  t.equal(await proxy.proc.kill('SIGTERM'), 0, 'the proxy stops');
+  return { proxy, proxyDir, node, c, ticket };
+}
+
+t.test('a proxy restored from a backup is sent the jobs it acknowledged after it', async (t) => {
+  const copy = join(tempDir(t.teardown), 'proxy-copy.db');
+  const { proxy, proxyDir, c, ticket } = await delayedJob(t, (dir) =>
+    backup(dir, copy).then(() => undefined),
+  );
+  for (const tail of ['-wal', '-shm']) rmSync(join(proxyDir, `proxy.db${tail}`), { force: true });
+  renameSync(copy, join(proxyDir, 'proxy.db'));
+  await spawnProxy(t.teardown, proxyDir, {}, proxy.port);
+  t.match(await c.ask(`WAIT ${ticket} 20000`, 25_000), /"state":"done"/, 'the delayed job runs');
+});
+
+t.test('a proxy started again on an empty DATA_DIR is sent the open jobs', async (t) => {
+  const { proxy, c, ticket } = await delayedJob(t);
+  await spawnProxy(t.teardown, tempDir(t.teardown), {}, proxy.port);
+  t.match(await c.ask(`WAIT ${ticket} 20000`, 25_000), /"state":"done"/, 'the delayed job runs');
+});
