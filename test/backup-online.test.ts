@@ -1,29 +1,14 @@
-import { spawn } from 'node:child_process';
 import { readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import t from 'tap';
 import { NODE_SCHEMA_VERSION } from '../node/schema.js';
 import { LineClient, spawnNode, spawnProxy, tempDir } from './helpers/cluster.js';
+import { runDist } from './helpers/petrel-cli.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** Runs `dist/<which>/main.js` with `args` and `env` (PATH added); its output and exit code. */
-async function run(which: 'proxy' | 'node', args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, [join(root, 'dist', which, 'main.js'), ...args], {
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
+/** Runs `dist/<which>/main.js` with `args` and `env`: its output and exit code. */
+const run = (which: 'proxy' | 'node', args: string[], env: Record<string, string> = {}) =>
+  runDist(`${which}/main.js`, args, { env });
 
 /** What a database file holds, read without writing it. */
 function inspect(file: string, table: string) {

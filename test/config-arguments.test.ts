@@ -1,31 +1,19 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runDist } from './helpers/petrel-cli.js';
 import t from 'tap';
 import { loadNodeConfig, loadProxyConfig } from '../shared/config.js';
 import { tempDir } from './helpers/cluster.js';
 import { refusal } from './helpers/config-refusal.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-
 /** Runs a program of dist/ with `args` in a scratch directory; what it printed and its code. */
-async function run(program: string, args: string[], dir: string) {
-  const child = spawn(process.execPath, [join(root, 'dist', program), ...args], {
+const run = (program: string, args: string[], dir: string) =>
+  runDist(program, args, {
     // a port of its own, so a program that wrongly starts fails fast instead of taking 9000
-    env: { PATH: process.env.PATH ?? '', CLIENT_PORT: '0', PROXY_URL: 'ws://127.0.0.1:1/cluster' },
+    env: { CLIENT_PORT: '0', PROXY_URL: 'ws://127.0.0.1:1/cluster' },
     cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    timeoutMs: 10_000,
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  clearTimeout(timer);
-  return { code, stdout, stderr };
-}
 
 for (const [program, name] of [
   ['proxy/main.js', 'petrel-proxy'],

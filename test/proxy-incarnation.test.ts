@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
 import { renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { runDist } from './helpers/petrel-cli.js';
 import t, { type Test } from 'tap';
 import WebSocket from 'ws';
 import { ProxyTargets } from '../node/proxy-targets.js';
@@ -15,8 +14,6 @@ import {
   until,
 } from './helpers/cluster.js';
 import { submitSpec } from './helpers/line-jobs.js';
-
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 t.test('another incarnation of the proxy file than last welcomed with: tell it all', async (t) => {
   const fresh = new ProxyTargets(['ws://x/cluster']);
@@ -72,16 +69,9 @@ t.test('WELCOME names the incarnation only to a node that reads it', async (t) =
 
 /** `petrel-proxy --backup <dest>` of the proxy on `dataDir`. */
 async function backup(dataDir: string, dest: string): Promise<string> {
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist', 'proxy', 'main.js'), '--backup', dest],
-    { env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-  const code = await new Promise<number | null>((r) => child.on('close', r));
-  if (code !== 0) throw new Error(`backup failed (${code}): ${out}`);
+  const r = await runDist('proxy/main.js', ['--backup', dest], { env: { DATA_DIR: dataDir } });
+  const out = r.stdout + r.stderr;
+  if (r.code !== 0) throw new Error(`backup failed (${r.code}): ${out}`);
   return out;
 }
 

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const bin = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist', 'cli', 'main.js');
+const dist = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist');
+const bin = join(dist, 'cli', 'main.js');
 
 export interface CliRun {
   code: number | null;
@@ -16,14 +17,42 @@ export interface CliRun {
  */
 export function spawnPetrel(
   args: string[],
-  opts: {
-    env?: Record<string, string>;
-    input?: string;
-    cwd?: string;
-    teardown?: (fn: () => unknown) => void;
-  } = {},
+  opts: SpawnOptions = {},
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [bin, ...args], {
+  return spawnProgram(bin, args, opts);
+}
+
+interface SpawnOptions {
+  env?: Record<string, string>;
+  input?: string;
+  cwd?: string;
+  teardown?: (fn: () => unknown) => void;
+}
+
+/**
+ * Runs a program of dist/ (`proxy/main.js`, `node/main.js`, ...) to its end with `args`, its
+ * environment only PATH and `opts.env`; killed after `timeoutMs`.
+ */
+export async function runDist(
+  program: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const { child, done } = spawnProgram(join(dist, program), args, opts);
+  const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+  try {
+    return await done;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function spawnProgram(
+  file: string,
+  args: string[],
+  opts: SpawnOptions,
+): { child: ChildProcess; done: Promise<CliRun> } {
+  const child = spawn(process.execPath, [file, ...args], {
     // the coverage of the command is counted too when the tests run under coverage
     env: { PATH: process.env.PATH ?? '', ...coverageEnv(), ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
