@@ -91,9 +91,11 @@ export class Forwarding {
 
   /**
    * Sends again everything the proxy has not acknowledged, or, to a new leader of a proxy
-   * group (`all`), every open ticket.
+   * group or a proxy on a restored or new file (`all`), every open ticket.
    */
   rejoined(all: boolean): void {
+    const waiting = this.waiting(Infinity);
+    if (all) this.unacknowledge();
     // handlers on the proxy are idempotent, so a copy it already has is harmless
     for (const t of this.d.open.values()) {
       if ((all || t.state === 'accepted') && !t.local) this.forward(t);
@@ -115,10 +117,27 @@ export class Forwarding {
     // holding it as delivered, and only this question brings it back. The forwards go first:
     // a new leader must know a ticket before it is asked, or it takes the ticket for expired.
     this.d.link.flush();
-    const waiting = this.waiting(Infinity);
     for (let i = 0; i < waiting.length; i += MAX_BATCH) {
       this.d.link.send({ type: 'RES_REQ', requests: waiting.slice(i, i + MAX_BATCH) });
     }
+  }
+
+  /**
+   * A proxy that may lack what it acknowledged: the tickets it was told of wait for its
+   * acknowledgement again, resent until it comes, and so on disk, in the commit that keeps the
+   * proxy's epoch or incarnation (`storeProxySeen`). A crash before this proxy records them
+   * then sends them again at the next start, instead of asking it for results it never had
+   * (which ends them as expired). A ticket run here keeps its own path (`StartHere`).
+   */
+  private unacknowledge(): void {
+    const ids: string[] = [];
+    for (const t of this.d.open.values()) {
+      if (t.state === 'forwarded' && !t.local && !t.startedHere) {
+        t.state = 'accepted';
+        ids.push(t.id);
+      }
+    }
+    if (ids.length) this.d.tickets.markAccepted(ids);
   }
 
   /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */

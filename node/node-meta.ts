@@ -60,9 +60,13 @@ export function proxySeen(db: Db): { epoch: number; incarnation: number | undefi
   };
 }
 
-/** Keeps a newer epoch or another incarnation seen (see `proxySeen`). */
+/**
+ * Keeps a newer epoch or another incarnation seen (see `proxySeen`). Rare (once per leader
+ * change or restored proxy file); the node writes it through its group commit, in the same
+ * transaction as its tickets' return to waiting for that proxy's acknowledgement
+ * (`Forwarding.rejoined`), so that a crash never keeps the one without the other.
+ */
 export function storeProxySeen(db: Db, seen: { epoch?: number; incarnation?: number }): void {
-  // rare (once per leader change or restored proxy file) and promises nothing: written on its own
   const put = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
   if (seen.epoch !== undefined) put.run('proxy_epoch', String(seen.epoch));
   if (seen.incarnation !== undefined) put.run('proxy_incarnation', String(seen.incarnation));

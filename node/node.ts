@@ -126,7 +126,7 @@ export class PetrelNode {
           holds: () => [...this.assignments.holds(), ...this.origin.here.holds()],
           workers: () => this.executor.workerTypes(),
           welcomed: (f, newLeader) => this.onWelcome(f, newLeader),
-          seen: (what) => storeProxySeen(this.db, what),
+          seen: (what) => this.committer.write(() => storeProxySeen(this.db, what)),
           frame: (f) => this.onFrame(f),
           down: () => this.origin.armFallback(),
         },

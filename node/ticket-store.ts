@@ -89,6 +89,9 @@ export class TicketStore {
       forwarded: db.prepare(
         "UPDATE tickets SET state = 'forwarded' WHERE id = ? AND state = 'accepted'",
       ),
+      accepted: db.prepare(
+        "UPDATE tickets SET state = 'accepted' WHERE id = ? AND state = 'forwarded'",
+      ),
       finish: db.prepare(
         `UPDATE tickets SET state = ?, result = ?, finished_at = ?, here = ?
          WHERE id = ? AND state IN ('accepted', 'forwarded')`,
@@ -229,6 +232,16 @@ export class TicketStore {
   markForwarded(ids: readonly string[]): void {
     this.committer.defer(() => {
       for (const id of ids) this.sql.forwarded.run(id);
+    });
+  }
+
+  /**
+   * The proxy acknowledged these once but may no longer hold them (a new leader, a restored or
+   * new file): they wait for its acknowledgement again, in this tick's commit.
+   */
+  markAccepted(ids: readonly string[]): void {
+    this.committer.write(() => {
+      for (const id of ids) this.sql.accepted.run(id);
     });
   }
 

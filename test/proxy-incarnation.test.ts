@@ -1,11 +1,14 @@
 import { renameSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { runDist } from './helpers/petrel-cli.js';
 import t, { type Test } from 'tap';
-import WebSocket from 'ws';
+import Database from 'better-sqlite3';
+import WebSocket, { WebSocketServer } from 'ws';
 import { ProxyTargets } from '../node/proxy-targets.js';
 import { PROTOCOL_VERSION, READS_HEADER } from '../shared/protocol.js';
 import {
+  freePort,
   LineClient,
   spawnNode,
   spawnProxy,
@@ -104,4 +107,77 @@ t.test('a proxy started again on an empty DATA_DIR is sent the open jobs', async
   const { proxy, c, ticket } = await delayedJob(t);
   await spawnProxy(t.teardown, tempDir(t.teardown), {}, proxy.port);
   t.match(await c.ask(`WAIT ${ticket} 20000`, 25_000), /"state":"done"/, 'the delayed job runs');
+});
+
+/**
+ * A relay between a node and the proxy on `proxyPort` that, while `swallow` is set, drops the
+ * node's JOB frames (its forwards): the proxy never hears of them, as when the node crashes
+ * before they arrive. Each connection of the node gets a connection of its own to the proxy.
+ */
+async function forwardSwallower(teardown: (fn: () => unknown) => void, proxyPort: number) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  teardown(() => new Promise((r) => wss.close(r)));
+  const relay = { port: (wss.address() as AddressInfo).port, swallow: false, swallowed: 0 };
+  wss.on('connection', (inbound, req) => {
+    const headers = { [READS_HEADER]: String(req.headers[READS_HEADER.toLowerCase()] ?? '') };
+    const outbound = new WebSocket(`ws://127.0.0.1:${proxyPort}/cluster`, { headers });
+    const pending: string[] = [];
+    inbound.on('message', (d) => {
+      const text = d.toString();
+      if (relay.swallow && (JSON.parse(text) as { type: string }).type === 'JOB') {
+        relay.swallowed++;
+        return;
+      }
+      if (outbound.readyState === WebSocket.OPEN) outbound.send(text);
+      else pending.push(text);
+    });
+    outbound.on('open', () => pending.splice(0).forEach((p) => outbound.send(p)));
+    outbound.on('message', (d) => inbound.send(d.toString()));
+    const closeBoth = () => (inbound.terminate(), outbound.terminate());
+    inbound.on('close', closeBoth);
+    outbound.on('close', closeBoth);
+    inbound.on('error', () => {});
+    outbound.on('error', () => {});
+  });
+  return relay;
+}
+
+/** The proxy incarnation a node's file keeps (read beside the running node, as WAL allows). */
+function keptIncarnation(nodeDir: string): string | undefined {
+  const db = new Database(join(nodeDir, 'node.db'), { readonly: true, fileMustExist: true });
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'proxy_incarnation'").get();
+    return (row as { value: string } | undefined)?.value;
+  } finally {
+    db.close();
+  }
+}
+
+t.test('a node that crashes before a new proxy file has its jobs sends them again', async (t) => {
+  const proxyPort = await freePort();
+  const proxy = await spawnProxy(t.teardown, tempDir(t.teardown), {}, proxyPort);
+  const relay = await forwardSwallower(t.teardown, proxyPort);
+  const nodeDir = tempDir(t.teardown);
+  const env = { NODE_ID: 'origin', LOCAL_FALLBACK: '0' };
+  const node = await spawnNode(t.teardown, relay.port, nodeDir, env);
+  const c = await LineClient.connect(node.port, t.teardown);
+  const ticket = await submitSpec(c, { type: 'echo', args: ['later'], delayMs: 4000 });
+  await until(async () => (await c.ask(`STATUS ${ticket}`)) === 'OK scheduled', 10_000);
+  const first = await until(() => keptIncarnation(nodeDir), 10_000);
+  t.equal(await proxy.proc.kill('SIGTERM'), 0, 'the proxy stops');
+
+  // a proxy on a new file: the node keeps its incarnation, then dies before it hears the job
+  relay.swallow = true;
+  const second = await spawnProxy(t.teardown, tempDir(t.teardown), {}, proxyPort);
+  await until(() => keptIncarnation(nodeDir) !== first && relay.swallowed > 0, 20_000);
+  await node.proc.kill('SIGKILL');
+  relay.swallow = false;
+
+  const again = await spawnNode(t.teardown, relay.port, nodeDir, env);
+  const c2 = await LineClient.connect(again.port, t.teardown);
+  const ended = await c2.ask(`WAIT ${ticket} 20000`, 25_000);
+  t.match(ended, /"state":"done"/, 'the delayed job runs on the new proxy file');
+  t.match(ended, /later/);
+  await second.proc.kill('SIGTERM');
 });
