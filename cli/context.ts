@@ -144,6 +144,27 @@ function reportError(err: unknown, opts: CommonOptions): void {
   else note(`petrel: ${explain(e)}`);
 }
 
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/**
+ * Parses a duration option into milliseconds: a whole number is milliseconds (`1500`, as the
+ * spec's fields and the variables take them); a number with a unit is read in it (`500ms`,
+ * `2s`, `1.5m`, `2h`, `1d`), rounded to the millisecond.
+ */
+export function duration(name: string, min = 0) {
+  return (text: string): number => {
+    const m = /^(\d+)(?:(\.\d+)?(ms|s|m|h|d))?$/.exec(text);
+    const ms = m ? Math.round(Number((m[1] ?? '') + (m[2] ?? '')) * UNIT_MS[m[3] ?? 'ms']!) : NaN;
+    if (!Number.isSafeInteger(ms) || ms < min) {
+      const least = min > 0 ? `, at least ${min} ms` : '';
+      throw new InvalidArgumentError(
+        `${name} takes milliseconds (1500) or a number with a unit (500ms, 2s, 1.5m, 2h, 1d)${least}`,
+      );
+    }
+    return ms;
+  };
+}
+
 /** Parses a whole number option. */
 export function int(name: string, min = 0) {
   return (text: string): number => {

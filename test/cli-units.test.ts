@@ -1,7 +1,9 @@
 import t from 'tap';
 import { batchesOf, mapJobs, mapSpec, TASKS_BYTES, withLine } from '../cli/commands/map.js';
 import { longTable } from '../cli/commands/ls.js';
+import { specOf } from '../cli/commands/submit.js';
 import { render } from '../cli/commands/top.js';
+import { duration } from '../cli/context.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
 import { runLines, summary } from '../cli/format.js';
 import { envOf } from '../cli/job-input.js';
@@ -264,4 +266,78 @@ t.test('ls -l: aligned columns, the error or what the job waits for last', async
       `${T}  failed  2     node-9001  2026-01-01T00:00:00.000Z  1.5 s  2     exit code 2`,
     ].join('\n'),
   );
+});
+
+t.test('durations: milliseconds, or a number with a unit', async (t) => {
+  const delay = duration('--delay');
+  t.equal(delay('1500'), 1500, 'a whole number is milliseconds');
+  t.equal(delay('0'), 0);
+  t.equal(delay('500ms'), 500);
+  t.equal(delay('2s'), 2000);
+  t.equal(delay('1.5m'), 90_000);
+  t.equal(delay('2h'), 7_200_000);
+  t.equal(delay('1d'), 86_400_000);
+  t.equal(delay('0.0015s'), 2, 'rounded to the millisecond');
+  for (const bad of ['', '2x', '1.5', '-1s', ' 2s', '2 s', 's', '1e3', '0x10', '2S'])
+    t.throws(() => delay(bad), /--delay takes milliseconds \(1500\) or a number with a unit/, bad);
+  t.throws(() => duration('--timeout', 1)('0s'), /--timeout .* at least 1 ms$/);
+  t.throws(() => delay('9'.repeat(20)), /--delay takes/, 'beyond what a number holds exactly');
+});
+
+t.test('submit: each option is its field of the spec', async (t) => {
+  const none = { after: [], label: [], env: [] };
+  t.same(specOf('echo', ['hi'], none), { type: 'echo', args: ['hi'] }, 'no option, no field');
+  const all = specOf(
+    'exec',
+    ['--', 'sh', '-c', 'cat'],
+    {
+      ...none,
+      priority: 5,
+      timeout: 30_000,
+      delay: 2000,
+      cron: '*/5 * * * *',
+      tz: 'Europe/Paris',
+      env: ['A=1', 'B=x=y'],
+      cwd: '/srv',
+      cpu: 0.5,
+      mem: 256,
+      key: 'k',
+      after: [T],
+      tenant: 'team',
+      label: ['gpu'],
+      retries: 2,
+    },
+    'input\n',
+  );
+  t.same(all, {
+    type: 'exec',
+    args: ['sh', '-c', 'cat'],
+    priority: 5,
+    timeoutMs: 30_000,
+    retry: { attempts: 3 },
+    key: 'k',
+    delayMs: 2000,
+    cron: '*/5 * * * *',
+    tz: 'Europe/Paris',
+    env: { A: '1', B: 'x=y' },
+    cwd: '/srv',
+    stdin: 'input\n',
+    after: [T],
+    tenant: 'team',
+    constraints: { labels: ['gpu'] },
+    resources: { cpu: 0.5, memMb: 256 },
+  });
+  t.equal(specOf('echo', [], { ...none, runAt: '1893456000000' }).runAt, 1893456000000, 'epoch ms');
+  t.equal(
+    specOf('echo', [], { ...none, runAt: '2030-01-01T00:00:00Z' }).runAt,
+    '2030-01-01T00:00:00Z',
+    'a time as written, for the node to read',
+  );
+  t.same(specOf('echo', [], { ...none, mem: 64 }).resources, { memMb: 64 }, 'one resource alone');
+  const spec = specOf(undefined, [], {
+    ...none,
+    jsonSpec: '{"type":"echo","tz":"UTC"}',
+    tz: 'Asia/Tokyo',
+  });
+  t.equal(spec.tz, 'Asia/Tokyo', 'an option overrides the same field of --json');
 });

@@ -195,7 +195,7 @@ t.test('wait draws a progress bar on a terminal', { skip: noScript }, async (t) 
   for (const ticket of tickets) t.match(r.text, new RegExp(`${ticket}  done`));
 });
 
-t.test('petrel run streams as the job prints, in this directory, with stdin and env', async (t) => {
+t.test('petrel run (and submit) in this directory, with stdin and env; run streams', async (t) => {
   const { nodes } = await startCluster(t.teardown, 2, { nodeEnv: { EXEC_ALLOW: 'sh,pwd,cat' } });
   const env = { PETREL_ADDR: `127.0.0.1:${nodes[0]!.clientPort}` };
   const dir = tempDir(t.teardown);
@@ -222,6 +222,19 @@ t.test('petrel run streams as the job prints, in this directory, with stdin and 
   t.equal((await here.done).stdout, `${dir}\n`, 'the current directory by default');
   const cat = await petrel(['run', '-i', '--', 'cat'], { env, input: 'from stdin\n' });
   t.equal(cat.stdout, 'from stdin\n', '-i sends standard input');
+
+  // submit takes the same as run, and a schedule's fields, with units on its durations
+  const script2 = 'echo "$X in $(pwd)"; cat';
+  const args = ['submit', '-e', 'X=7', '--cwd', dir, '-i', '--delay', '0.2s', '--timeout', '1m'];
+  const sub = await petrel([...args, 'exec', '--', 'sh', '-c', script2], { env, input: 'in\n' });
+  t.equal(sub.code, 0, sub.stderr);
+  const viaSubmit = await petrel(['wait', '--json', sub.stdout.trim()], { env });
+  t.match(JSON.parse(viaSubmit.stdout), { state: 'done', output: `7 in ${dir}\nin` });
+  const cron = ['submit', '--cron', '0 9 * * 1', '--tz', 'Europe/Paris', 'echo', 'weekly'];
+  const schedule = (await petrel(cron, { env })).stdout.trim();
+  const shown = await petrel(['result', schedule], { env });
+  t.match(shown.stdout, `${schedule}  scheduled  cron "0 9 * * 1" Europe/Paris  next `);
+  t.match((await petrel(['cancel', schedule], { env })).stdout, 'cancelled');
 
   const ticket = (
     await petrel(['submit', 'exec', '--', 'sh', '-c', 'echo a; echo oops >&2; echo b'], { env })

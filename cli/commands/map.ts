@@ -5,6 +5,7 @@ import { MAX_TASKS } from '../../shared/job.js';
 import {
   action,
   common,
+  duration,
   int,
   note,
   out,
@@ -48,7 +49,11 @@ export function register(program: Command): void {
       .argument('<program>')
       .argument('[args...]')
       .option('-k, --keep-order', 'print outputs in input order (default: as tasks finish)')
-      .option('--timeout <ms>', 'kill a task after this long', int('--timeout', 1))
+      .option(
+        '--timeout <duration>',
+        'kill a task after this long (ms, or 30s, 5m, ...)',
+        duration('--timeout', 1),
+      )
       .option('--retries <n>', 'run a failed task again, up to n times', retriesArg)
       .passThroughOptions(),
   ).action(

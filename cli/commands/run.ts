@@ -5,7 +5,7 @@ import {
   action,
   collect,
   common,
-  int,
+  duration,
   note,
   out,
   outputLine,
@@ -35,7 +35,11 @@ export function register(program: Command): void {
       )
       .argument('<program>', 'a program the nodes allow (EXEC_ALLOW)')
       .argument('[args...]')
-      .option('--timeout <ms>', 'kill it after this long', int('--timeout', 1))
+      .option(
+        '--timeout <duration>',
+        'kill it after this long (ms, or 30s, 5m, ...)',
+        duration('--timeout', 1),
+      )
       .option('-e, --env <NAME=value>', 'extra environment (repeatable)', collect, [])
       .option('--cwd <dir>', 'working directory on the node (default: this directory)')
       .option('--no-cwd', "run in the node's own default directory")

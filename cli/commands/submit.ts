@@ -6,12 +6,13 @@ import {
   collect,
   collectList,
   common,
+  duration,
   int,
   out,
   withClient,
   type CommonOptions,
 } from '../context.js';
-import { retriesArg } from '../job-input.js';
+import { envOf, readStdin, retriesArg } from '../job-input.js';
 
 interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   json?: boolean | string;
@@ -25,6 +26,14 @@ interface SubmitOptions extends Omit<CommonOptions, 'json'> {
   retries?: number;
   key?: string;
   delay?: number;
+  runAt?: string;
+  cron?: string;
+  tz?: string;
+  env: string[];
+  cwd?: string;
+  stdin?: boolean;
+  cpu?: number;
+  mem?: number;
   after: string[];
   tenant?: string;
   label: string[];
@@ -34,6 +43,20 @@ const signedInt = (text: string): number => {
   if (!/^-?\d+$/.test(text)) throw new InvalidArgumentError(`not a whole number: ${text}`);
   return Number(text);
 };
+
+/** What `specOf` reads: the job's options, not the connection's. */
+export type SpecOptions = Omit<SubmitOptions, Exclude<keyof CommonOptions, 'json'>>;
+
+const cpus = (text: string): number => {
+  const n = Number(text);
+  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0)) {
+    throw new InvalidArgumentError(`--cpu takes a number above 0 (0.5, 2): not ${text}`);
+  }
+  return n;
+};
+
+/** `--run-at`: epoch milliseconds as a number, any other text as the time the node parses. */
+const runAtOf = (text: string): string | number => (/^\d+$/.test(text) ? Number(text) : text);
 
 const isSpec = (text: string) => text.trimStart().startsWith('{');
 
@@ -47,7 +70,11 @@ export function register(program: Command): void {
       .argument('[type]', 'sleep, echo, exec, or a type a worker serves')
       .argument('[args...]')
       .option('--priority <n>', 'higher runs first (-1000 to 1000)', signedInt)
-      .option('--timeout <ms>', 'longest the job may run', int('--timeout', 1))
+      .option(
+        '--timeout <duration>',
+        'longest the job may run (ms, or 30s, 5m, ...)',
+        duration('--timeout', 1),
+      )
       .option(
         '--max-attempts <n>',
         'runs that may be lost with their node (1-10)',
@@ -55,7 +82,14 @@ export function register(program: Command): void {
       )
       .option('--retries <n>', 'runs again after a failure, up to n times', retriesArg)
       .option('--key <key>', 'idempotency key: the same key answers the same ticket')
-      .option('--delay <ms>', 'scheduled this long from now', int('--delay'))
+      .option(
+        '--delay <duration>',
+        'scheduled this long from now (ms, or 30s, 5m, ...)',
+        duration('--delay'),
+      )
+      .option('--run-at <time>', 'scheduled until then (ISO-8601 with its zone, or epoch ms)')
+      .option('--cron <expr>', 'a schedule: five cron fields, each firing runs the job')
+      .option('--tz <zone>', "the schedule's IANA time zone (default UTC)")
       // one value per flag: a variadic option would take the type and its args as tickets
       .option(
         '--after <tickets>',
@@ -65,13 +99,27 @@ export function register(program: Command): void {
       )
       .option('--tenant <name>', 'whose share of the cluster the job uses')
       .option('--label <label>', 'runs only on nodes with this label (repeatable)', collect, [])
+      .option('--cpu <n>', 'CPUs one run needs (resources)', cpus)
+      .option('--mem <MiB>', 'memory one run needs, in MiB (resources)', int('--mem'))
+      .option(
+        '-e, --env <NAME=value>',
+        'extra environment, for exec and worker types (repeatable)',
+        collect,
+        [],
+      )
+      .option('--cwd <dir>', 'working directory on the node, for exec')
+      .option(
+        '-i, --stdin',
+        "standard input (up to 64 KiB) as the job's, for exec and worker types",
+      )
       .passThroughOptions(),
     false,
   )
     .option('--json [spec]', "machine-readable output; with '{...}', the job spec itself")
     .action(
       action(async (type: string | undefined, args: string[], opts: SubmitOptions) => {
-        const spec = specOf(type, args, opts);
+        const stdin = opts.stdin ? await readStdin() : undefined;
+        const spec = specOf(type, args, opts, stdin);
         const ticket = await withClient(opts as CommonOptions, (c) => c.submit(spec));
         // `--json '{...}'` only gives the spec: the bare ticket, for t=$(petrel submit ...)
         out(opts.jsonOutput ? JSON.stringify({ ticket }) : ticket);
@@ -88,7 +136,13 @@ export function register(program: Command): void {
   });
 }
 
-function specOf(type: string | undefined, args: string[], o: SubmitOptions): SubmitSpec {
+/** The spec `petrel submit` sends: the type and args or `--json`'s, with each option's field. */
+export function specOf(
+  type: string | undefined,
+  args: string[],
+  o: SpecOptions,
+  stdin?: string,
+): SubmitSpec {
   let base: Record<string, unknown>;
   if (o.jsonSpec !== undefined) {
     try {
@@ -117,9 +171,17 @@ function specOf(type: string | undefined, args: string[], o: SubmitOptions): Sub
     retry: o.retries === undefined ? undefined : { attempts: o.retries + 1 },
     key: o.key,
     delayMs: o.delay,
+    runAt: o.runAt === undefined ? undefined : runAtOf(o.runAt),
+    cron: o.cron,
+    tz: o.tz,
+    env: o.env.length ? envOf(o.env) : undefined,
+    cwd: o.cwd,
+    stdin,
     after: o.after.length ? o.after : undefined,
     tenant: o.tenant,
     constraints: o.label.length ? { labels: o.label } : undefined,
+    resources:
+      o.cpu === undefined && o.mem === undefined ? undefined : { cpu: o.cpu, memMb: o.mem },
   };
   for (const [k, v] of Object.entries(extra)) if (v !== undefined) base[k] = v;
   return base as SubmitSpec;

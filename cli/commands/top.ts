@@ -1,5 +1,13 @@
 import type { Command } from 'commander';
-import { action, common, int, out, outText, withClient, type CommonOptions } from '../context.js';
+import {
+  action,
+  common,
+  duration,
+  out,
+  outText,
+  withClient,
+  type CommonOptions,
+} from '../context.js';
 
 interface TopOptions extends CommonOptions {
   interval: number;
@@ -27,7 +35,12 @@ export function register(program: Command): void {
     program
       .command('top')
       .description('a live view of the nodes, their queues and the rate jobs finish')
-      .option('--interval <ms>', 'refresh period', int('--interval', 100), 1000)
+      .option(
+        '--interval <duration>',
+        'refresh period (ms, or 2s, ...)',
+        duration('--interval', 100),
+        1000,
+      )
       .option('--once', 'print one view and exit (the default when not on a terminal)'),
   ).action(
     action(async (opts: TopOptions) =>

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { JobResult } from '../../client/index.js';
-import { action, common, int, withClient, type CommonOptions } from '../context.js';
+import { action, common, duration, withClient, type CommonOptions } from '../context.js';
 import { EXIT } from '../exit-codes.js';
 import { summary } from '../format.js';
 import { WaitProgress } from '../progress.js';
@@ -20,7 +20,11 @@ export function register(program: Command): void {
           `${EXIT.JOB_FAILED} when one failed or was cancelled, ${EXIT.TEMPFAIL} on --timeout`,
       )
       .argument('<ticket...>')
-      .option('--timeout <ms>', 'give up after this long', int('--timeout'))
+      .option(
+        '--timeout <duration>',
+        'give up after this long (ms, or 30s, 5m, ...)',
+        duration('--timeout'),
+      )
       .option('--no-progress', 'no progress bar, even on a terminal'),
   ).action(
     action(async (tickets: string[], opts: WaitOptions) =>
