@@ -22,6 +22,12 @@ import type { LogAsk } from './log-relay.js';
 export const HISTORY_PERIOD_MS = 1000;
 export const HISTORY_SAMPLES = 900;
 
+/** Schedules `/api/schedules` lists by default, and at most; and runs shown with each. */
+export const SCHEDULES_LIMIT = 100;
+export const MAX_SCHEDULES_LIMIT = 1000;
+const SCHEDULE_RUNS = 5;
+const MAX_SCHEDULE_RUNS = 20;
+
 /** What the dashboard's API reads from the proxy. */
 export interface DashboardSource {
   /** The cluster now, as `/api/cluster` serves it. */
@@ -30,6 +36,8 @@ export interface DashboardSource {
   view(ticket: string): JobView | null;
   /** The cluster's newest jobs, filtered: a page. */
   list(filter: JobFilter): JobPage;
+  /** The active schedules, the soonest to fire first: `limit` of them, `runs` runs each. */
+  schedules(limit: number, runs: number): { schedules: JobView[]; total: number };
   /** Reads a run's output from the node that ran it. */
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
   /** Runs a failed or cancelled job again; its view once committed, or a WireError. */
@@ -55,7 +63,8 @@ type Handler = (
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
  * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=&before=` (a page of the
  * cluster's newest jobs, and `next` to read on: dead letters with `state=failed`) and
- * `/api/jobs/{ticket}` (one job's result). The job paths answer only whom `jobAccess` lets in
+ * `/api/jobs/{ticket}` (one job's result), `/api/schedules?limit=&runs=` (the active
+ * schedules, the soonest to fire first, with their newest runs). The job paths answer only whom `jobAccess` lets in
  * (`DASHBOARD_TOKEN`, or this machine without it).
  */
 export class DashboardApi {
@@ -79,6 +88,12 @@ export class DashboardApi {
         method: 'GET',
         path: /^\/api\/jobs$/,
         handle: (_q, res, _t, query) => this.jobs(query, res),
+        jobs: true,
+      },
+      {
+        method: 'GET',
+        path: /^\/api\/schedules$/,
+        handle: (_q, res, _t, query) => this.schedules(query, res),
         jobs: true,
       },
       {
@@ -175,6 +190,13 @@ export class DashboardApi {
     sendJson(res, 200, reply);
   }
 
+  private schedules(query: URLSearchParams, res: http.ServerResponse): void {
+    const limit = boundedInt(query.get('limit'), 'limit', SCHEDULES_LIMIT, MAX_SCHEDULES_LIMIT);
+    const runs = boundedInt(query.get('runs'), 'runs', SCHEDULE_RUNS, MAX_SCHEDULE_RUNS, 0);
+    const { schedules, total } = this.src.schedules(limit, runs);
+    sendJson(res, 200, { schedules: schedules.map(operatorView), total });
+  }
+
   private job(res: http.ServerResponse, raw: string): void {
     sendJson(res, 200, operatorView(this.known(raw)));
   }
@@ -213,6 +235,16 @@ export class DashboardApi {
     if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
     return view;
   }
+}
+
+/** A whole-number query parameter: from `min` to `max`; `fallback` when not given. */
+function boundedInt(text: string | null, name: string, fallback: number, max: number, min = 1) {
+  if (text === null) return fallback;
+  const n = Number(text);
+  if (!/^\d{1,6}$/.test(text) || n < min || n > max) {
+    throw new WireError('BAD_REQUEST', `${name} is a whole number from ${min} to ${max}`);
+  }
+  return n;
 }
 
 /** A job as a client sees it, plus what it runs (an operator reads both). */

@@ -80,6 +80,7 @@ button {
 button.secondary { background: transparent; color: var(--accent); }
 button.link { border: 0; background: none; color: var(--accent); padding: 0; font-weight: 400; text-decoration: underline; }
 button:disabled { opacity: .55; cursor: default; }
+td.runs button.pill { border: 0; padding: 1px 8px; margin: 0 4px 2px 0; font-size: 12px; }
 :focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
 .job { margin-top: 12px; }
 .job[hidden], form.search[hidden] { display: none; }

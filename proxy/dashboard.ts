@@ -1,6 +1,7 @@
 import { FAILED_SCRIPT, FAILED_SECTION } from './dashboard-failed.js';
 import { JOBS_SCRIPT } from './dashboard-jobs.js';
 import { LIVE_SCRIPT } from './dashboard-live.js';
+import { SCHEDULES_SCRIPT, SCHEDULES_SECTION } from './dashboard-schedules.js';
 import { STYLE } from './dashboard-style.js';
 import { TOKEN_SCRIPT, TOKEN_SECTION } from './dashboard-token.js';
 
@@ -74,7 +75,7 @@ ${TOKEN_SECTION}  <section aria-labelledby="find-title">
       <p class="note" id="job-output-note"></p>
     </div>
   </section>
-${FAILED_SECTION}</main>
+${SCHEDULES_SECTION}${FAILED_SECTION}</main>
 `;
 
 const PAGE = `<!doctype html>
@@ -93,6 +94,7 @@ ${BODY}
 ${LIVE_SCRIPT}
 ${TOKEN_SCRIPT}
 ${JOBS_SCRIPT}
+${SCHEDULES_SCRIPT}
 ${FAILED_SCRIPT}
 </script>
 </body>
@@ -103,7 +105,8 @@ ${FAILED_SCRIPT}
  * The dashboard served at `/` on the proxy port: one self-contained page (no external assets,
  * so it works on an air-gapped cluster). It loads the proxy's recent history, polls
  * `api/cluster` every 500 ms (nodes, totals, each node's queue over time, tenants), finds a
- * job by ticket and shows its result, lists the failed jobs and retries one.
+ * job by ticket and shows its result, lists the active schedules, lists the failed jobs and
+ * retries one.
  */
 export function dashboardHtml(): string {
   return PAGE;

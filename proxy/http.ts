@@ -17,6 +17,8 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
       // a follower knows no jobs: its dashboard finds none
       view: (ticket) => proxy.activeTerm()?.scheduler.view(ticket) ?? null,
       list: (filter) => proxy.activeTerm()?.scheduler.listJobs(filter) ?? { jobs: [] },
+      schedules: (limit, runs) =>
+        proxy.activeTerm()?.scheduler.listSchedules(limit, runs) ?? { schedules: [], total: 0 },
       readLog: (req) => proxy.scheduler.readLog(req),
       retry: (ticket) => proxy.scheduler.retry(ticket),
     },

@@ -117,6 +117,11 @@ export class Scheduler {
     return this.p.table.list(f);
   }
 
+  /** The active schedules, the soonest to fire first (GET /api/schedules). */
+  listSchedules(limit: number, runs?: number): { schedules: JobView[]; total: number } {
+    return this.p.schedules.list(limit, runs);
+  }
+
   /** RETRY from the proxy itself (the dashboard): the job's view once committed. */
   retry(ticket: string): Promise<JobView> {
     return this.p.rerun.retryOne(ticket);

@@ -114,10 +114,25 @@ export class Schedules {
     this.arm();
   }
 
+  /**
+   * The active schedules, the soonest to fire first (GET /api/schedules): at most `limit` of
+   * them, each with its newest `runs` runs, and how many there are in all.
+   */
+  list(limit: number, runs = VIEW_RUNS): { schedules: JobView[]; total: number } {
+    const active = [...this.all.values()].filter((s) => s.state === 'active');
+    const due = (s: ScheduleRecord) => s.nextDue ?? Infinity;
+    active.sort((a, b) => due(a) - due(b) || (a.id < b.id ? -1 : 1));
+    const schedules = active.slice(0, limit).map((s) => this.viewOf(s, runs));
+    return { schedules, total: active.length };
+  }
+
   /** A client's view of a schedule; null when `id` is no schedule. */
   view(id: string): JobView | null {
     const s = this.all.get(id);
-    if (!s) return null;
+    return s ? this.viewOf(s, VIEW_RUNS) : null;
+  }
+
+  private viewOf(s: ScheduleRecord, runs: number): JobView {
     const skipped = this.skips.get(s.id);
     return {
       ticket: s.id,
@@ -128,7 +143,7 @@ export class Schedules {
       next: s.nextDue,
       runs: s.runs
         .filter((ticket) => !this.issuing.has(ticket))
-        .slice(0, VIEW_RUNS)
+        .slice(0, runs)
         .map((ticket) => ({
           ticket,
           state: this.d.stateOf(ticket) ?? 'done',

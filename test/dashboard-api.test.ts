@@ -56,6 +56,31 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
   const failed = await get('/api/jobs?state=failed');
   t.same(failed.body, { jobs: [] });
 
+  // the active schedules, the soonest to fire first, each as RESULT shows it with its job
+  const weekly = { type: 'echo', args: ['weekly'], cron: '0 9 * * 1', tz: 'Europe/Paris' };
+  const minutely = { type: 'echo', args: ['minutely'], cron: '* * * * *' };
+  const w = (await c.ask(`SUBMIT ${JSON.stringify(weekly)}`)).slice(3);
+  const m = (await c.ask(`SUBMIT ${JSON.stringify(minutely)}`)).slice(3);
+  const listed = await until(async () => {
+    const r = await get('/api/schedules');
+    return (r.body.total as number) === 2 ? r : null;
+  });
+  t.equal(listed.status, 200);
+  t.match(listed.body.schedules, [
+    { ticket: m, state: 'scheduled', cron: '* * * * *', tz: 'UTC', type: 'echo' },
+    { ticket: w, cron: '0 9 * * 1', tz: 'Europe/Paris', args: ['weekly'], runs: [] },
+  ]);
+  const one = await get('/api/schedules?limit=1&runs=0');
+  t.match(one.body, { schedules: [{ ticket: m }], total: 2 });
+  t.equal((one.body.schedules as unknown[]).length, 1);
+  for (const bad of ['limit=0', 'limit=1001', 'limit=x', 'runs=21', 'runs=-1', 'limit=1&limit=2']) {
+    const r = await get(`/api/schedules?${bad}`);
+    t.equal(r.status, 400, bad);
+    t.match(r.body, { error: { code: 'BAD_REQUEST' } });
+  }
+  t.match(await c.ask(`CANCEL ${w}`), /^OK /);
+  t.match((await get('/api/schedules')).body, { schedules: [{ ticket: m }], total: 1 });
+
   const notTicket = await get('/api/jobs/nope');
   t.equal(notTicket.status, 400);
   t.match(notTicket.body, { error: { code: 'BAD_REQUEST', message: /not a ticket/ } });

@@ -129,6 +129,10 @@ t.test('DASHBOARD_TOKEN lets its bearer in from anywhere, and no one else', asyn
     body: '{}',
   });
   t.match(retry, { status: 400, body: { error: { message: /done/ } } }, 'the retry is heard');
+  // a schedule's spec is a job's: the list of them is guarded alike
+  t.equal((await request(`${local}/api/schedules`)).status, 401, 'schedules: the token too');
+  const schedules = await request(`${local}/api/schedules`, { headers: bearer });
+  t.match(schedules, { status: 200, body: { schedules: [], total: 0 } });
 
   const outside = outsideAddress();
   if (outside === undefined) return;

@@ -126,3 +126,55 @@ t.test(
     p.close();
   },
 );
+
+t.test('the list: active schedules, the soonest to fire first, a few runs each', async (t) => {
+  const dir = tempDir(t.teardown);
+  const clock = { now: at('2026-11-30T04:00:30Z') };
+  const p = open(dir, clock);
+  t.teardown(() => p.close());
+  const cron = (expr: string) => JobSpecSchema.parse({ type: 'echo', args: ['x'], cron: expr });
+  const hourly = newTicket(clock.now);
+  const minutely = newTicket(clock.now);
+  const daily = newTicket(clock.now);
+  const gone = newTicket(clock.now);
+  p.schedules.take(
+    'a',
+    [
+      [hourly, '0 * * * *'],
+      [minutely, '* * * * *'],
+      [daily, '0 0 * * *'],
+      [gone, '* * * * *'],
+    ].map(([id, expr]) => ({ id: id!, spec: cron(expr!), origin: 'a', submittedAt: clock.now })),
+  );
+  p.committer.flush();
+  t.ok(p.schedules.cancel(gone));
+  const all = p.schedules.list(10);
+  t.same(
+    all.schedules.map((v) => v.ticket),
+    [minutely, hourly, daily],
+    'soonest first; a cancelled one is not listed',
+  );
+  t.equal(all.total, 3);
+  const first = p.schedules.list(2);
+  t.same(
+    first.schedules.map((v) => v.ticket),
+    [minutely, hourly],
+  );
+  t.equal(first.total, 3, 'the total counts those beyond the limit');
+
+  for (let i = 1; i <= 3; i++) {
+    clock.now = at(`2026-11-30T04:0${i}:00Z`);
+    p.schedules.fireDue();
+  }
+  const runs = (n?: number) => p.schedules.list(1, n).schedules[0]?.runs ?? [];
+  t.equal(runs().length, 3, 'every run kept by default');
+  t.same(
+    runs(2).map((r) => r.ticket),
+    p.issued
+      .slice(-2)
+      .reverse()
+      .map((j) => j.id),
+    'the newest runs, newest first',
+  );
+  t.same(runs(0), [], 'none asked for');
+});

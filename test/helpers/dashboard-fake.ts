@@ -21,6 +21,8 @@ export const fake = {
   failing: false,
   animate: true,
   requests: 0,
+  /** What `/api/schedules?…` serves; unset: none. */
+  schedules: undefined as Record<string, unknown> | undefined,
   /** What `/api/jobs?…` serves, by its `before` ('': none); unset: no jobs. */
   jobPages: undefined as Record<string, unknown> | undefined,
   /** The clock the API reports; it runs 5 s per poll so the chart fills quickly. */
@@ -114,6 +116,9 @@ export function startServer(teardown: (fn: () => unknown) => void): Promise<stri
     } else if (req.url === `/api/jobs/${SKIPPING_SCHEDULE.ticket}`) {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(SKIPPING_SCHEDULE));
+    } else if (req.url?.startsWith('/api/schedules?')) {
+      const list = fake.schedules ?? { schedules: [], total: 0 };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(list));
     } else if (req.url?.startsWith('/api/jobs?')) {
       const before = new URL(req.url, 'http://x').searchParams.get('before') ?? '';
       const page = fake.jobPages?.[before] ?? { jobs: [] };

@@ -1,0 +1,87 @@
+import { existsSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+import t from 'tap';
+import { fake, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const DEADLINE = 15_000;
+const skip =
+  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
+
+const SOON = '01M8NB0C2AB8S0V4TMHJH3FWS2';
+const LATER = '01M8NA0C2AB8S0V4TMHJH3FWS3';
+
+t.test(
+  'the schedules list: soonest first, cron and zone, newest runs lead to them',
+  { skip },
+  async (t) => {
+    fake.schedules = {
+      schedules: [
+        {
+          ticket: SOON,
+          state: 'scheduled',
+          type: 'echo',
+          args: ['tick'],
+          cron: '* * * * *',
+          tz: 'UTC',
+          next: '2026-11-30T04:01:00.000Z',
+          runs: [{ ticket: TASKS_JOB.ticket, state: 'failed' }],
+        },
+        {
+          ticket: LATER,
+          state: 'scheduled',
+          type: 'exec',
+          args: ['sh', '-c', 'echo nightly'],
+          cron: '0 3 * * *',
+          tz: 'Europe/Paris',
+          next: '2026-12-01T02:00:00.000Z',
+          skipped: 2,
+          runs: [],
+        },
+      ],
+      total: 7,
+    };
+    t.teardown(() => {
+      fake.schedules = undefined;
+    });
+    const url = await startServer(t.teardown);
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    t.teardown(() => browser.close());
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(url);
+
+    await page.locator(`#schedules tr[data-ticket="${LATER}"]`).waitFor({ timeout: DEADLINE });
+    t.same(
+      await page.locator('#schedules tr').evaluateAll((rows) => rows.map((r) => r.dataset.ticket)),
+      [SOON, LATER],
+      'in the order the proxy gives: the soonest to fire first',
+    );
+    t.equal(await page.textContent('#schedules-count'), 'soonest 2 of 7', 'more than listed');
+    const cells = async (ticket: string) =>
+      page.locator(`#schedules tr[data-ticket="${ticket}"] td`).allTextContents();
+    const later = await cells(LATER);
+    t.equal(later[1], 'exec sh -c "echo nightly"');
+    t.equal(later[2], '0 3 * * * (Europe/Paris)', 'a zone other than UTC is named');
+    t.equal(later[4], 'none yet');
+    t.equal(later[5], '2', 'skipped firings');
+    const soon = await cells(SOON);
+    t.equal(soon[2], '* * * * *');
+    t.equal(soon[5], '0');
+
+    // a run's state is a button that shows that run
+    await page.getByRole('button', { name: `Show run ${TASKS_JOB.ticket} (failed)` }).click();
+    await page.waitForSelector('#job:not([hidden])', { timeout: DEADLINE });
+    t.equal(await page.textContent('#job-ticket'), TASKS_JOB.ticket);
+
+    fake.schedules = { schedules: [], total: 0 };
+    await page.waitForSelector('#schedules td.empty', { timeout: DEADLINE });
+    t.match(await page.textContent('#schedules td.empty'), /^No schedules\./);
+    t.equal(await page.textContent('#schedules-count'), '0');
+    t.same(pageErrors, [], 'no script errors');
+  },
+);
