@@ -42,6 +42,8 @@ export interface DashboardSource {
   readLog(req: LogAsk): Promise<FrameOf<'LOG_DATA'>>;
   /** Runs a failed or cancelled job again; its view once committed, or a WireError. */
   retry(ticket: string): Promise<JobView>;
+  /** Cancels a job or a schedule (one that ended is left as it is); its view once committed. */
+  cancel(ticket: string): Promise<JobView | null>;
 }
 
 /** A route of the API; `jobs`: it shows or changes jobs, so `jobAccess` guards it. */
@@ -63,7 +65,7 @@ type Handler = (
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
  * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=&before=` (a page of the
  * cluster's newest jobs, and `next` to read on: dead letters with `state=failed`) and
- * `/api/jobs/{ticket}` (one job's result), `/api/schedules?limit=&runs=` (the active
+ * `/api/jobs/{ticket}` (one job's result; POST `…/retry` and `…/cancel` change it), `/api/schedules?limit=&runs=` (the active
  * schedules, the soonest to fire first, with their newest runs). The job paths answer only whom `jobAccess` lets in
  * (`DASHBOARD_TOKEN`, or this machine without it).
  */
@@ -112,6 +114,12 @@ export class DashboardApi {
         method: 'POST',
         path: /^\/api\/jobs\/([^/]+)\/retry$/,
         handle: (q, res, t) => this.retry(q, res, t),
+        jobs: true,
+      },
+      {
+        method: 'POST',
+        path: /^\/api\/jobs\/([^/]+)\/cancel$/,
+        handle: (q, res, t) => this.cancel(q, res, t),
         jobs: true,
       },
     ];
@@ -219,12 +227,25 @@ export class DashboardApi {
    * which a cross-site form cannot set without the proxy's consent) changes anything.
    */
   private async retry(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+    const ticket = this.changing(req, raw);
+    sendJson(res, 200, operatorView(await this.src.retry(ticket)));
+  }
+
+  /** CANCEL from the dashboard, guarded as `retry`; a job that ended is answered unchanged. */
+  private async cancel(req: http.IncomingMessage, res: http.ServerResponse, raw: string) {
+    const ticket = this.changing(req, raw);
+    const view = await this.src.cancel(ticket);
+    if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
+    sendJson(res, 200, operatorView(view));
+  }
+
+  /** The ticket a change names, once the request is one only a page's script may send. */
+  private changing(req: http.IncomingMessage, raw: string): string {
     if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
       throw new WireError('BAD_REQUEST', 'send Content-Type: application/json');
     }
     req.resume();
-    const ticket = this.known(raw).ticket;
-    sendJson(res, 200, operatorView(await this.src.retry(ticket)));
+    return this.known(raw).ticket;
   }
 
   /** The view of the ticket in the path; BAD_REQUEST or NOT_FOUND otherwise. */

@@ -16,9 +16,11 @@ export const SCHEDULES_SECTION = `
 `;
 
 /**
- * The dashboard's schedules (browser script): the cluster's active schedules, the soonest to
- * fire first, each with its cron and zone, next firing and newest runs (a run's state links
- * to it). Runs after `JOBS_SCRIPT`, whose `ticketLink`, `getJson`, `jobText` and `when` it uses.
+ * The dashboard's schedules and cancels (browser script): the cluster's active schedules, the
+ * soonest to fire first, each with its cron and zone, next firing and newest runs (a run's
+ * state links to it); and Cancel on a job or schedule shown that has not ended, asked first.
+ * Runs after `JOBS_SCRIPT`, whose `ticketLink`, `getJson`, `jobText`, `when`, `showJob`, `say`,
+ * `shownTicket`, `TERMINAL` and `jobShown` it uses.
  */
 export const SCHEDULES_SCRIPT = `
 const SCHEDULES_POLL_MS = 5000;
@@ -61,6 +63,31 @@ async function loadSchedules() {
   }
 }
 
+async function cancelShown(button) {
+  const ticket = shownTicket;
+  if (!ticket) return;
+  if (!confirm('Cancel ' + ticket + '? A schedule stops firing; a running job is stopped.')) return;
+  button.disabled = true;
+  try {
+    const v = await getJson('api/jobs/' + ticket + '/cancel', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    await showJob(ticket, true);
+    say(v.state === 'cancelled' ? 'Cancelled: ' + ticket + '.' : 'Cancel sent: ' + ticket + ' stops on its node.', false);
+    loadSchedules();
+  } catch (err) {
+    say('Could not cancel ' + ticket + ': ' + err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+const cancelButton = el('button', { type: 'button', class: 'secondary', id: 'job-cancel', hidden: '' }, 'Cancel');
+cancelButton.addEventListener('click', () => cancelShown(cancelButton));
+document.querySelector('.job-head').append(cancelButton);
+jobShown.push((v) => { cancelButton.hidden = TERMINAL.includes(v.state); });
 tokenSeen.push(loadSchedules);
 loadSchedules();
 `;

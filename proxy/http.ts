@@ -21,6 +21,7 @@ export function createProxyHttp(proxy: PetrelProxy): http.Server {
         proxy.activeTerm()?.scheduler.listSchedules(limit, runs) ?? { schedules: [], total: 0 },
       readLog: (req) => proxy.scheduler.readLog(req),
       retry: (ticket) => proxy.scheduler.retry(ticket),
+      cancel: (ticket) => proxy.scheduler.cancel(ticket),
     },
     { token: cfg.DASHBOARD_TOKEN },
   );

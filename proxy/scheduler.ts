@@ -127,6 +127,11 @@ export class Scheduler {
     return this.p.rerun.retryOne(ticket);
   }
 
+  /** CANCEL from the proxy itself (the dashboard): the job's view once committed, or null. */
+  cancel(ticket: string): Promise<JobView | null> {
+    return this.p.cancels.cancelOne(ticket);
+  }
+
   // ---- membership ----------------------------------------------------------------------------
 
   /**

@@ -78,8 +78,18 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
     t.equal(r.status, 400, bad);
     t.match(r.body, { error: { code: 'BAD_REQUEST' } });
   }
-  t.match(await c.ask(`CANCEL ${w}`), /^OK /);
+  // Cancel from the dashboard: a schedule stops, and its node hears it
+  const cancel = (ticket: string, init: RequestInit = json) => get(`/api/jobs/${ticket}/cancel`, init);
+  t.equal((await cancel(w, { method: 'POST', body: 'x' })).status, 400, 'no cross-site form');
+  t.match(await cancel(w), { status: 200, body: { ticket: w, state: 'cancelled' } });
   t.match((await get('/api/schedules')).body, { schedules: [{ ticket: m }], total: 1 });
+  await until(async () => (await c.ask(`STATUS ${w}`)) === 'OK cancelled');
+  t.match(await cancel(ticket), { status: 200, body: { state: 'done' } }, 'an ended job: as it is');
+  t.equal((await cancel('0'.repeat(26))).status, 404);
+  const sleeper = (await c.ask('SUBMIT sleep 60000')).slice(3);
+  await until(async () => (await get(`/api/jobs/${sleeper}`)).body.state === 'running');
+  await cancel(sleeper);
+  t.match(await c.ask(`WAIT ${sleeper} 20000`), /"state":"cancelled"/, 'a running job stops');
 
   const notTicket = await get('/api/jobs/nope');
   t.equal(notTicket.status, 400);

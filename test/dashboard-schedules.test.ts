@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 import t from 'tap';
+import { LineClient, startCluster, until } from './helpers/cluster.js';
 import { fake, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -85,3 +86,43 @@ t.test(
     t.same(pageErrors, [], 'no script errors');
   },
 );
+
+t.test('Cancel on a schedule shown: asked first, then it stops firing', { skip }, async (t) => {
+  const { proxy, nodes } = await startCluster(t.teardown, 1);
+  const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
+  const spec = { type: 'echo', args: ['nightly'], cron: '0 3 * * *' };
+  const schedule = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`http://127.0.0.1:${proxy.port}/`);
+  const row = page.locator(`#schedules tr[data-ticket="${schedule}"]`);
+  await row.waitFor({ timeout: DEADLINE });
+  await row.getByRole('button', { name: `Show job ${schedule}` }).click();
+  await page.waitForSelector('#job:not([hidden])', { timeout: DEADLINE });
+  t.equal(await page.textContent('#job-state'), 'scheduled');
+
+  // a person who says no to the question changes nothing
+  const asked: string[] = [];
+  page.once('dialog', (d) => {
+    asked.push(d.message());
+    void d.dismiss();
+  });
+  await page.getByRole('button', { name: 'Cancel', exact: true }).click({ timeout: DEADLINE });
+  t.match(asked, [`Cancel ${schedule}?`]);
+  t.equal(await c.ask(`STATUS ${schedule}`), 'OK scheduled', 'still scheduled');
+
+  page.once('dialog', (d) => void d.accept());
+  await page.getByRole('button', { name: 'Cancel', exact: true }).click({ timeout: DEADLINE });
+  await page.locator('#job-state:text-is("cancelled")').waitFor({ timeout: DEADLINE });
+  t.match(await page.textContent('#job-message'), `Cancelled: ${schedule}.`);
+  t.ok(await page.isHidden('#job-cancel'), 'no Cancel on a job that ended');
+  await page.waitForSelector('#schedules td.empty', { timeout: DEADLINE });
+  await until(async () => (await c.ask(`STATUS ${schedule}`)) === 'OK cancelled');
+  t.same(pageErrors, [], 'no script errors');
+});
