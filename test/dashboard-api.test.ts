@@ -79,7 +79,8 @@ t.test("the dashboard's JSON: cluster, history, a job by ticket, clear errors", 
     t.match(r.body, { error: { code: 'BAD_REQUEST' } });
   }
   // Cancel from the dashboard: a schedule stops, and its node hears it
-  const cancel = (ticket: string, init: RequestInit = json) => get(`/api/jobs/${ticket}/cancel`, init);
+  const cancel = (ticket: string, init: RequestInit = json) =>
+    get(`/api/jobs/${ticket}/cancel`, init);
   t.equal((await cancel(w, { method: 'POST', body: 'x' })).status, 400, 'no cross-site form');
   t.match(await cancel(w), { status: 200, body: { ticket: w, state: 'cancelled' } });
   t.match((await get('/api/schedules')).body, { schedules: [{ ticket: m }], total: 1 });
