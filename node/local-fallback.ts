@@ -74,7 +74,11 @@ export class LocalFallback {
   }
 }
 
-/** Whether LOCAL_FALLBACK may run a job here: not one that waits for a time. */
+/**
+ * Whether LOCAL_FALLBACK may run a job here: not one that waits for a time, nor one that waits
+ * for other jobs (`after`: only the proxy knows when they are done; such a job is claimed, so
+ * it is here only once the proxy took it, or sent again to a proxy that may lack it).
+ */
 export function runsWithoutProxy(spec: JobSpec): boolean {
-  return spec.delayMs === undefined && spec.runAt === undefined;
+  return spec.delayMs === undefined && spec.runAt === undefined && spec.after === undefined;
 }

@@ -5,7 +5,9 @@ import { runDist } from './helpers/petrel-cli.js';
 import t, { type Test } from 'tap';
 import Database from 'better-sqlite3';
 import WebSocket, { WebSocketServer } from 'ws';
+import { runsWithoutProxy } from '../node/local-fallback.js';
 import { ProxyTargets } from '../node/proxy-targets.js';
+import { JobSpecSchema } from '../shared/job.js';
 import { PROTOCOL_VERSION, READS_HEADER } from '../shared/protocol.js';
 import {
   freePort,
@@ -180,4 +182,13 @@ t.test('a node that crashes before a new proxy file has its jobs sends them agai
   t.match(ended, /"state":"done"/, 'the delayed job runs on the new proxy file');
   t.match(ended, /later/);
   await second.proc.kill('SIGTERM');
+});
+
+t.test('LOCAL_FALLBACK never runs a job that waits for a time or for other jobs', async (t) => {
+  const spec = (extra: object) => JobSpecSchema.parse({ type: 'echo', args: ['x'], ...extra });
+  t.ok(runsWithoutProxy(spec({})));
+  t.notOk(runsWithoutProxy(spec({ delayMs: 1000 })));
+  t.notOk(runsWithoutProxy(spec({ runAt: Date.now() + 1000 })));
+  // a claimed job sent again to a proxy that may lack it waits for one that knows its after
+  t.notOk(runsWithoutProxy(spec({ after: ['01M8N95DJSFCSS7R4A8TAF97G2'] })));
 });
