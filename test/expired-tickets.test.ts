@@ -20,8 +20,11 @@ function forwarding(tickets: Array<Partial<OpenTicket> & Pick<OpenTicket, 'state
     flush: () => wire.push('flush'),
     send: (f: { type: string }) => wire.push(`sent ${f.type}`),
   };
-  const deps = { tickets: { unreported: () => [] }, link, open, nodeId: 'o' };
-  return { f: new Forwarding(deps as unknown as ForwardingDeps), ids: [...open.keys()], wire };
+  const accepted: string[] = [];
+  const store = { unreported: () => [], markAccepted: (ids: string[]) => accepted.push(...ids) };
+  const deps = { tickets: store, link, open, nodeId: 'o' };
+  const f = new Forwarding(deps as unknown as ForwardingDeps);
+  return { f, ids: [...open.keys()], wire, open, accepted };
 }
 
 t.test('only a ticket waiting for the proxy’s result ends EXPIRED when it expired there', (t) => {
@@ -51,5 +54,24 @@ t.test('a node joining a new leader forwards its tickets before it asks for them
   const { f, ids, wire } = forwarding([{ state: 'forwarded' }]);
   f.rejoined(true);
   t.same(wire, [`queued ${ids[0]}`, 'flush', 'sent RES_REQ'], 'else it would be told expired');
+  t.end();
+});
+
+t.test('a proxy that may lack what it acknowledged: those tickets wait for it again', (t) => {
+  const { f, ids, open, accepted } = forwarding([
+    { state: 'forwarded' },
+    { state: 'accepted' },
+    { state: 'forwarded', local: true }, // runs here under LOCAL_FALLBACK
+    { state: 'forwarded', startedHere: true }, // placed from here (LOCAL_START): its own path
+  ]);
+  f.rejoined(false);
+  t.same(accepted, [], 'the same proxy: nothing changes');
+  f.rejoined(true);
+  t.same(accepted, [ids[0]], 'marked on disk');
+  t.same(
+    ids.map((id) => open.get(id)!.state),
+    ['accepted', 'accepted', 'forwarded', 'forwarded'],
+  );
+  t.same(f.expired(ids), [], 'and no longer taken for expired if this proxy lacks them');
   t.end();
 });
