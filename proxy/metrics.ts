@@ -23,6 +23,8 @@ export interface ClusterNumbers {
   readonly counters: Readonly<Record<string, number>>;
   readonly nodes: ReadonlyMap<string, NodeEntry>;
   readonly suspicions: { readonly suspicions: number; readonly falseSuspicions: number };
+  /** Active schedules, and firings made and skipped since this proxy began to lead. */
+  readonly scheduleCounts: { active: number; fired: number; skipped: number };
   /** Jobs a node may hold beyond its slots now. */
   holdOf(n: NodeEntry): number;
   tenants(): TenantLoad[];
@@ -66,6 +68,21 @@ export class ProxyMetrics {
       () => c()?.undeliveredExpired ?? 0,
     );
     m.gauge('connected_nodes', 'Nodes joined now', () => connected(c()).length);
+    m.gauge(
+      'schedules',
+      'Active schedules (jobs with cron)',
+      () => c()?.scheduleCounts.active ?? 0,
+    );
+    m.counter(
+      'schedule_firings_total',
+      'Runs schedules fired since this proxy began to lead',
+      () => c()?.scheduleCounts.fired ?? 0,
+    );
+    m.counter(
+      'schedule_skipped_firings_total',
+      "Firings skipped while the schedule's previous run still waited to run, since this proxy began to lead",
+      () => c()?.scheduleCounts.skipped ?? 0,
+    );
     const perNode = (name: string, help: string, read: (n: NodeEntry) => number) =>
       m.labelledGauge(name, help, 'node', () => connected(c()).map((n) => [n.id, read(n)]));
     perNode('node_slots', 'Jobs a joined node runs at once', (n) => n.slots);

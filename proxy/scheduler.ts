@@ -117,6 +117,11 @@ export class Scheduler {
     return this.p.table.list(f);
   }
 
+  /** Active schedules, and firings made and skipped since this proxy began to lead. */
+  get scheduleCounts(): { active: number; fired: number; skipped: number } {
+    return this.p.schedules.counts;
+  }
+
   /** The active schedules, the soonest to fire first (GET /api/schedules). */
   listSchedules(limit: number, runs?: number): { schedules: JobView[]; total: number } {
     return this.p.schedules.list(limit, runs);

@@ -47,6 +47,8 @@ export class Schedules {
   private readonly skips = new Map<string, number>();
   /** Schedules whose latest firing was skipped: logged once, when that began. */
   private readonly skipping = new Set<string>();
+  /** Firings made and skipped since this proxy began to lead (for `/metrics`). */
+  private readonly counted = { fired: 0, skipped: 0 };
 
   constructor(private readonly d: ScheduleDeps) {
     this.now = d.now ?? Date.now;
@@ -59,6 +61,11 @@ export class Schedules {
     let n = 0;
     for (const s of this.all.values()) if (s.state === 'active') n++;
     return n;
+  }
+
+  /** Active schedules, and firings made and skipped since this proxy began to lead. */
+  get counts(): { active: number; fired: number; skipped: number } {
+    return { active: this.active, ...this.counted };
   }
 
   has(id: string): boolean {
@@ -240,6 +247,7 @@ export class Schedules {
         continue;
       }
       this.skipping.delete(s.id);
+      this.counted.fired++;
       const ticket = newTicket(now);
       const run = { id: ticket, spec: runSpec(s.spec), origin: s.origin, submittedAt: now };
       s.nextDue = f.next;
@@ -267,6 +275,7 @@ export class Schedules {
 
   private skip(s: ScheduleRecord, previous: string, dueAt: number): void {
     this.skips.set(s.id, (this.skips.get(s.id) ?? 0) + 1);
+    this.counted.skipped++;
     if (this.skipping.has(s.id)) return;
     this.skipping.add(s.id);
     this.d.log.warn(

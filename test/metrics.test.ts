@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import t, { type Test } from 'tap';
 import { createNodeHttp } from '../node/http.js';
 import { LATENCY_BUCKETS } from '../shared/metrics.js';
-import { LineClient, startCluster } from './helpers/cluster.js';
+import { LineClient, startCluster, until } from './helpers/cluster.js';
 import { findProgram } from './helpers/programs.js';
 
 interface Sample {
@@ -63,6 +63,9 @@ async function scrapeBusyCluster(t: Test): Promise<{ proxy: string; node: string
     tickets.push((await c.ask(line)).replace(/^OK /, ''));
   }
   for (const ticket of tickets) t.match(await c.ask(`WAIT ${ticket} 20000`), /^OK \{/);
+  const schedule = { type: 'echo', args: ['x'], cron: '0 3 * * *' };
+  const sched = (await c.ask(`SUBMIT ${JSON.stringify(schedule)}`)).slice(3);
+  await until(() => proxy.scheduler.view(sched) !== null, 10_000, 'the proxy has the schedule');
   const get = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   return { proxy: await get(proxy.port), node: await get((http.address() as AddressInfo).port) };
 }
@@ -83,6 +86,10 @@ t.test('the proxy and nodes write counters, histograms and per-node gauges', asy
   t.equal(value(p, 'petrel_proxy_jobs_total', { outcome: 'submitted' }), 4);
   t.equal(value(p, 'petrel_proxy_jobs_total', { outcome: 'done' }), 3);
   t.equal(value(p, 'petrel_proxy_jobs_total', { outcome: 'failed' }), 1);
+  t.equal(typeOf.get('petrel_proxy_schedules'), 'gauge');
+  t.equal(value(p, 'petrel_proxy_schedules'), 1, 'the schedule, active');
+  t.equal(value(p, 'petrel_proxy_schedule_firings_total'), 0, 'not due yet');
+  t.equal(value(p, 'petrel_proxy_schedule_skipped_firings_total'), 0);
 
   for (const h of ['queue_wait', 'run']) {
     t.equal(typeOf.get(`petrel_proxy_${h}_seconds`), 'histogram');
@@ -120,7 +127,7 @@ t.test('the proxy and nodes write counters, histograms and per-node gauges', asy
     [],
     'every _total series of the node is a counter',
   );
-  t.equal(value(n, 'petrel_node_submitted_total'), 4);
+  t.equal(value(n, 'petrel_node_submitted_total'), 5, 'four jobs and a schedule');
   t.equal(value(n, 'petrel_node_submit_to_result_seconds_count', { state: 'done' }), 3);
   t.equal(value(n, 'petrel_node_submit_to_result_seconds_count', { state: 'failed' }), 1);
   t.equal(value(n, 'petrel_node_queue_wait_seconds_count'), 4);

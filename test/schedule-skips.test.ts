@@ -86,6 +86,9 @@ t.test('a firing is skipped while the previous run still waits to run', async (t
   states.set(issued[2]!.id, 'done');
   await minute(9);
   t.equal(issued.length, 4, 'nor does a run that ended');
+  t.same(schedules.counts, { active: 1, fired: 4, skipped: 5 }, 'for /metrics');
+  schedules.cancel(id);
+  t.same(schedules.counts, { active: 0, fired: 4, skipped: 5 });
 });
 
 function cronSpec(extra: Record<string, unknown>) {
