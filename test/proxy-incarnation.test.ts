@@ -81,13 +81,16 @@ async function backup(dataDir: string, dest: string): Promise<string> {
 }
 
 /** One proxy, one node, a client, and a delayed job the proxy acknowledged. */
-async function delayedJob(t: Test, before?: (proxyDir: string) => Promise<void>) {
+async function delayedJob(
+  t: Test,
+  before?: (proxyDir: string, c: LineClient, port: number) => Promise<void>,
+) {
   const proxyDir = tempDir(t.teardown);
   const proxy = await spawnProxy(t.teardown, proxyDir);
   const node = await spawnNode(t.teardown, proxy.port, tempDir(t.teardown), { NODE_ID: 'origin' });
   const c = await LineClient.connect(node.port, t.teardown);
   t.match(await c.ask(`WAIT ${await submitSpec(c, { type: 'echo', args: ['a'] })} 20000`), /done/);
-  await before?.(proxyDir);
+  await before?.(proxyDir, c, proxy.port);
   const ticket = await submitSpec(c, { type: 'echo', args: ['later'], delayMs: 3000 });
   await until(async () => (await c.ask(`STATUS ${ticket}`)) === 'OK scheduled', 10_000);
   t.equal(await proxy.proc.kill('SIGTERM'), 0, 'the proxy stops');
@@ -96,13 +99,26 @@ async function delayedJob(t: Test, before?: (proxyDir: string) => Promise<void>)
 
 t.test('a proxy restored from a backup is sent the jobs it acknowledged after it', async (t) => {
   const copy = join(tempDir(t.teardown), 'proxy-copy.db');
-  const { proxy, proxyDir, c, ticket } = await delayedJob(t, (dir) =>
-    backup(dir, copy).then(() => undefined),
-  );
+  let schedule = '';
+  let port = 0;
+  const listed = async () => {
+    const r = await fetch(`http://127.0.0.1:${port}/api/schedules`);
+    return ((await r.json()) as { schedules: Array<{ ticket: string }> }).schedules;
+  };
+  const { proxy, proxyDir, c, ticket } = await delayedJob(t, async (dir, c, proxyPort) => {
+    port = proxyPort;
+    await backup(dir, copy);
+    const spec = { type: 'echo', args: ['nightly'], cron: '0 3 * * *' };
+    schedule = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
+    await until(async () => (await listed()).some((v) => v.ticket === schedule), 10_000);
+  });
   for (const tail of ['-wal', '-shm']) rmSync(join(proxyDir, `proxy.db${tail}`), { force: true });
   renameSync(copy, join(proxyDir, 'proxy.db'));
   await spawnProxy(t.teardown, proxyDir, {}, proxy.port);
   t.match(await c.ask(`WAIT ${ticket} 20000`, 25_000), /"state":"done"/, 'the delayed job runs');
+  // a schedule made after the copy is an open ticket of its node too: it comes back
+  await until(async () => (await listed()).some((v) => v.ticket === schedule), 20_000);
+  t.pass('a schedule made after the copy is back on the restored proxy');
 });
 
 t.test('a proxy started again on an empty DATA_DIR is sent the open jobs', async (t) => {
