@@ -1,0 +1,53 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import t from 'tap';
+import { LineClient, startCluster, until } from './helpers/cluster.js';
+import { findProgram } from './helpers/programs.js';
+
+const python = findProgram('python3');
+const skip = !python && 'python3 is missing: install it with "apt-get install -y python3"';
+const script = fileURLToPath(new URL('../examples/python/petrel_worker.py', import.meta.url));
+
+t.test(
+  'the Python example worker serves its type, and moves to the next node',
+  { skip },
+  async (t) => {
+    const { nodes } = await startCluster(t.teardown, 2);
+    const [first, second] = nodes.map((n) => `127.0.0.1:${n.clientPort}`);
+    const worker = spawn(python!, [script, 'upper', first!, second!], {
+      env: { PATH: process.env.PATH ?? '', PETREL_CONCURRENCY: '2' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    t.teardown(() => worker.kill('SIGKILL'));
+    let said = '';
+    worker.stderr!.setEncoding('utf8').on('data', (d: string) => (said += d));
+    await until(() => said.includes(`serving upper on ${first}`), 10_000, 'the worker to register');
+
+    const c = await LineClient.connect(nodes[1]!.clientPort, t.teardown);
+    const run = async (spec: object) => {
+      const ticket = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
+      return JSON.parse((await c.ask(`WAIT ${ticket} 20000`)).slice(3)) as Record<string, unknown>;
+    };
+    t.match(await run({ type: 'upper', args: ['hello', 'python'] }), {
+      state: 'done',
+      output: 'HELLO PYTHON',
+      node: 'n1',
+    });
+    t.match(
+      await run({ type: 'upper', args: ['two\nlines', 3] }),
+      { state: 'done', output: 'TWO\nLINES 3' },
+      'an output with a line break goes as a JSON string',
+    );
+    t.match(
+      await run({ type: 'upper', args: [] }),
+      { state: 'failed', error: 'upper needs words' },
+      'what the handler raises fails the job',
+    );
+
+    // its node goes away: the worker serves on the next one
+    await nodes[0]!.close();
+    await until(() => said.includes(`serving upper on ${second}`), 20_000, 'the next node');
+    t.match(await run({ type: 'upper', args: ['again'] }), { state: 'done', output: 'AGAIN' });
+    t.notOk(/Traceback/.test(said), 'no Python stack trace');
+  },
+);
