@@ -1,12 +1,8 @@
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium, noChromium as skip, watchedPage } from './helpers/browser.js';
 import { fake, startServer } from './helpers/dashboard-fake.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
-const skip =
-  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
 
 const failed = (ticket: string) => ({ ticket, state: 'failed', exitCode: 3, type: 'echo' });
 const NEWEST = '01M8NB0C2AB8S0V4TMHJH3FWS2';
@@ -24,14 +20,7 @@ t.test(
       fake.jobPages = undefined;
     });
     const url = await startServer(t.teardown);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const { page, pageErrors } = await watchedPage(await launchChromium(t.teardown));
     await page.goto(url);
 
     await page.locator(`#failed tr[data-ticket="${NEWEST}"]`).waitFor({ timeout: DEADLINE });

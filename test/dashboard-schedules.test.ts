@@ -1,13 +1,9 @@
-import { existsSync } from 'node:fs';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium, noChromium as skip, watchedPage } from './helpers/browser.js';
 import { LineClient, startCluster, until } from './helpers/cluster.js';
 import { fake, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
-const skip =
-  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
 
 const SOON = '01M8NB0C2AB8S0V4TMHJH3FWS2';
 const LATER = '01M8NA0C2AB8S0V4TMHJH3FWS3';
@@ -46,14 +42,7 @@ t.test(
       fake.schedules = undefined;
     });
     const url = await startServer(t.teardown);
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const { page, pageErrors } = await watchedPage(await launchChromium(t.teardown));
     await page.goto(url);
 
     await page.locator(`#schedules tr[data-ticket="${LATER}"]`).waitFor({ timeout: DEADLINE });
@@ -92,14 +81,7 @@ t.test('Cancel on a schedule shown: asked first, then it stops firing', { skip }
   const c = await LineClient.connect(nodes[0]!.clientPort, t.teardown);
   const spec = { type: 'echo', args: ['nightly'], cron: '0 3 * * *' };
   const schedule = (await c.ask(`SUBMIT ${JSON.stringify(spec)}`)).slice(3);
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  t.teardown(() => browser.close());
-  const page = await browser.newPage();
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const { page, pageErrors } = await watchedPage(await launchChromium(t.teardown));
   await page.goto(`http://127.0.0.1:${proxy.port}/`);
   const row = page.locator(`#schedules tr[data-ticket="${schedule}"]`);
   await row.waitFor({ timeout: DEADLINE });

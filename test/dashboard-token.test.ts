@@ -1,20 +1,13 @@
-import { existsSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
+import { launchChromium, noChromium as skip } from './helpers/browser.js';
 import { LineClient, startCluster } from './helpers/cluster.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
-const skip =
-  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
 
 async function open(teardown: (fn: () => unknown) => void, url: string): Promise<Page> {
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  teardown(() => browser.close());
+  const browser = await launchChromium(teardown);
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   await page.goto(url);
   return page;

@@ -1,26 +1,15 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import t from 'tap';
+import { launchChromium, noChromium as skip, watchedPage } from './helpers/browser.js';
 import { LineClient, startCluster, tempDir } from './helpers/cluster.js';
 import { fake, SKIPPING_SCHEDULE, startServer, TASKS_JOB } from './helpers/dashboard-fake.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const DEADLINE = 15_000;
-const skip =
-  !existsSync(CHROMIUM) && `${CHROMIUM} is missing: install it with "apt-get install -y chromium"`;
 /** Screenshots stay after the run, for a person to look at (the path is printed). */
 const shots = skip ? '' : mkdtempSync(join(tmpdir(), 'petrel-dashboard-'));
-
-async function launch(teardown: (fn: () => unknown) => void): Promise<Browser> {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
-  teardown(() => browser.close());
-  return browser;
-}
 
 /** The text of each cell of a node's row; empty while the row is absent. */
 function rowCells(page: Page, id: string): Promise<string[]> {
@@ -45,9 +34,10 @@ async function eventually(what: string, check: () => Promise<boolean>): Promise<
 
 t.test('the dashboard shows the cluster live and survives API failures', { skip }, async (t) => {
   const url = await startServer(t.teardown);
-  const browser = await launch(t.teardown);
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  const pageErrors: string[] = [];
+  const browser = await launchChromium(t.teardown);
+  const { page, pageErrors } = await watchedPage(browser, {
+    viewport: { width: 1100, height: 900 },
+  });
   const foreign: string[] = [];
   // resources the page (or the browser, for it) failed to load, by address
   const failedLoads: string[] = [];
@@ -57,7 +47,6 @@ t.test('the dashboard shows the cluster live and survives API failures', { skip 
       failedLoads.push(where ? new URL(where).pathname : m.text());
     }
   });
-  page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('request', (req) => {
     if (!req.url().startsWith(url)) foreign.push(req.url());
   });
@@ -165,10 +154,10 @@ t.test('a person finds a job by its ticket and reads its result', { skip }, asyn
   const ticket = (await c.ask('SUBMIT echo hello from the dashboard')).replace(/^OK /, '');
   t.match(await c.ask(`WAIT ${ticket} 20000`), /"state":"done"/);
 
-  const browser = await launch(t.teardown);
-  const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
+  const browser = await launchChromium(t.teardown);
+  const { page, pageErrors } = await watchedPage(browser, {
+    viewport: { width: 1100, height: 900 },
+  });
   // the proxy's history was filling before the page opened: the chart starts with it
   await eventually('two history samples', async () => proxy.port > 0 && (await history()) >= 2);
   await page.goto(`http://127.0.0.1:${proxy.port}/`);
@@ -292,10 +281,8 @@ t.test(
   { skip },
   async (t) => {
     const { proxy, nodes } = await startCluster(t.teardown, 2);
-    const browser = await launch(t.teardown);
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
+    const browser = await launchChromium(t.teardown);
+    const { page, pageErrors } = await watchedPage(browser);
     await page.goto(`http://127.0.0.1:${proxy.port}/`);
     await page.waitForSelector('tr[data-node="n1"]', { timeout: DEADLINE });
     await page.waitForSelector('tr[data-node="n2"]', { timeout: DEADLINE });

@@ -1,13 +1,9 @@
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium } from 'playwright-core';
 import t from 'tap';
+import { launchChromium, noChromium as skip } from './helpers/browser.js';
 import { dashboardHtml } from '../proxy/dashboard.js';
 import { ProxyMetrics } from '../proxy/metrics.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const skip = !existsSync(CHROMIUM) && `${CHROMIUM} is missing: apt-get install -y chromium`;
 
 /** A proxy's page and API as a follower of a group serves them, with one failed job. */
 function serve(teardown: (fn: () => unknown) => void, cluster: () => unknown): Promise<string> {
@@ -58,11 +54,7 @@ t.test(
       totals: {},
       nodes: [],
     }));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu'],
-    });
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t.teardown);
     const page = await browser.newPage();
     await page.goto(url);
     const status = page.locator('#status');
@@ -96,6 +88,7 @@ t.test('petrel_proxy_leader says whether this proxy leads', async (t) => {
             liveJobs: 0,
             undeliveredExpired: 0,
             suspicions: { suspicions: 0, falseSuspicions: 0 },
+            scheduleCounts: { active: 0, fired: 0, skipped: 0 },
             holdOf: () => 0,
             tenants: () => [],
           } as never)
