@@ -64,10 +64,11 @@ type Handler = (
 /**
  * The JSON the dashboard reads: `/api/cluster` (now), `/api/history` (the recent past, so the
  * page's chart does not start empty), `/api/jobs?state=&tenant=&limit=&before=` (a page of the
- * cluster's newest jobs, and `next` to read on: dead letters with `state=failed`) and
- * `/api/jobs/{ticket}` (one job's result; POST `…/retry` and `…/cancel` change it), `/api/schedules?limit=&runs=` (the active
- * schedules, the soonest to fire first, with their newest runs). The job paths answer only whom `jobAccess` lets in
- * (`DASHBOARD_TOKEN`, or this machine without it).
+ * cluster's newest jobs, and `next` to read on: dead letters with `state=failed`),
+ * `/api/jobs/{ticket}` (one job's result; POST `…/retry` and `…/cancel` change it) and
+ * `/api/schedules?limit=&runs=` (the active schedules, the soonest to fire first, with their
+ * newest runs). The job paths answer only whom `jobAccess` lets in (`DASHBOARD_TOKEN`, or this
+ * machine without it).
  */
 export class DashboardApi {
   readonly history = new History(HISTORY_SAMPLES);
