@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import net, { type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { LineClient, startCluster, until } from './helpers/cluster.js';
@@ -49,5 +50,44 @@ t.test(
     await until(() => said.includes(`serving upper on ${second}`), 20_000, 'the next node');
     t.match(await run({ type: 'upper', args: ['again'] }), { state: 'done', output: 'AGAIN' });
     t.notOk(/Traceback/.test(said), 'no Python stack trace');
+  },
+);
+
+t.test(
+  'the Python example worker pings a silent node and leaves one that stays silent',
+  { skip },
+  async (t) => {
+    // a node that took the worker, then froze: it reads every line and answers none
+    const heard: string[] = [];
+    const sockets = new Set<net.Socket>();
+    const frozen = net.createServer((s) => {
+      sockets.add(s);
+      s.setEncoding('utf8').on('data', (d: string) => {
+        heard.push(...d.split('\n').filter(Boolean));
+        if (d.startsWith('WORKER ')) s.write('OK worker\n');
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => frozen.listen(0, '127.0.0.1', r));
+    t.teardown(() => {
+      for (const s of sockets) s.destroy();
+      frozen.close();
+    });
+    const addr = `127.0.0.1:${(frozen.address() as AddressInfo).port}`;
+    const worker = spawn(python!, [script, 'upper', addr], {
+      env: { PATH: process.env.PATH ?? '', PETREL_REPLY_TIMEOUT: '600' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    t.teardown(() => worker.kill('SIGKILL'));
+    let said = '';
+    worker.stderr!.setEncoding('utf8').on('data', (d: string) => (said += d));
+    await until(
+      () => said.includes('counted as hung; reconnecting'),
+      10_000,
+      'the worker to leave',
+    );
+    t.same(heard.slice(0, 2), ['WORKER upper 4', 'PING'], 'registered, then asked after 300 ms');
+    await until(() => heard.filter((l) => l.startsWith('WORKER')).length >= 2, 10_000, 'again');
+    t.pass('and it registered again');
   },
 );
