@@ -65,7 +65,6 @@ class Connection:
         self.buffer = b""
         self.lock = threading.Lock()
         self.jobs = {}  # ticket -> the job's cancelled event
-        self.slots = threading.BoundedSemaphore(CONCURRENCY)
         token = os.environ.get("PETREL_TOKEN")
         if token:
             self.expect_ok(f"AUTH {token}")
@@ -106,8 +105,13 @@ class Connection:
                 continue
             pinged = False
             if line.startswith("JOB "):
-                _, ticket, spec = line.split(" ", 2)
-                self.start(ticket, json.loads(spec))
+                try:
+                    _, ticket, spec = line.split(" ", 2)
+                    spec = json.loads(spec)
+                except ValueError:
+                    log(f"not a job: {line[:80]}")
+                    continue
+                self.start(ticket, spec)
             elif line.startswith("CANCEL "):
                 cancelled = self.jobs.get(line.split(" ", 1)[1])
                 if cancelled is not None:
@@ -126,7 +130,7 @@ class Connection:
             "cancelled": cancelled,
         }
         args = [str(a) for a in spec.get("args", [])]
-        self.slots.acquire()
+        # the node sends at most CONCURRENCY jobs at once (one taken back frees its place)
         threading.Thread(target=self.run, args=(ticket, args, job), daemon=True).start()
 
     def run(self, ticket, args, job):
@@ -141,7 +145,6 @@ class Connection:
             pass  # the connection went: the node gives the job to another worker
         finally:
             self.jobs.pop(ticket, None)
-            self.slots.release()
 
     def close(self):
         for cancelled in self.jobs.values():
