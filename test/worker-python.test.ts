@@ -1,5 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import net, { type AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { LineClient, startCluster, until } from './helpers/cluster.js';
@@ -89,5 +90,32 @@ t.test(
     t.same(heard.slice(0, 2), ['WORKER upper 4', 'PING'], 'registered, then asked after 300 ms');
     await until(() => heard.filter((l) => l.startsWith('WORKER')).length >= 2, 10_000, 'again');
     t.pass('and it registered again');
+  },
+);
+
+t.test(
+  "the Python example worker's output: a JSON string for line breaks, always one line",
+  { skip },
+  async (t) => {
+    const code = [
+      'import json, sys',
+      `sys.path.insert(0, ${JSON.stringify(dirname(script))})`,
+      'import petrel_worker as w',
+      "values = ['plain', 'a\\nb', '\"quoted', 'é' * 100000, {'a': 1}]",
+      'print(json.dumps([w.output_text(v) for v in values]))',
+    ].join('\n');
+    const r = spawnSync(python!, ['-B', '-c', code], { encoding: 'utf8' });
+    t.equal(r.status, 0, r.stderr);
+    const [plain, lines, quoted, long, object] = JSON.parse(r.stdout) as string[];
+    t.equal(plain, 'plain', 'as it is');
+    t.equal(JSON.parse(lines!), 'a\nb', 'a line break: one JSON string');
+    t.equal(JSON.parse(quoted!), '"quoted', 'a leading quote too');
+    t.ok(Buffer.byteLength(long!) <= 64 * 1024 - 200, 'a long output fits a line, in bytes');
+    t.match(
+      JSON.parse(long!),
+      /^é+\n\[\.\.\. \d+ characters dropped \.\.\.\]\né+$/,
+      'head and tail',
+    );
+    t.equal(object, '{"a": 1}', 'anything else as JSON');
   },
 );

@@ -29,7 +29,7 @@ import time
 CONCURRENCY = int(os.environ.get("PETREL_CONCURRENCY", "4"))
 REPLY_TIMEOUT = int(os.environ.get("PETREL_REPLY_TIMEOUT", "15000")) / 1000
 MAX_LINE = 64 * 1024  # a node refuses a longer line and closes the connection
-KEEP = 24 * 1024  # characters of output kept at each end when it does not fit a line
+KEEP = 24 * 1024  # characters kept at each end of an output too long for a line (or fewer)
 
 
 def handle(args, job):
@@ -46,14 +46,18 @@ def log(text):
 
 def output_text(value):
     """The rest of a DONE or FAIL line: as it is, or as one JSON string when it has a line
-    break or starts with a quote, its head and tail when it would not fit a line."""
+    break or starts with a quote; only its head and tail when it would not fit a line."""
     text = value if isinstance(value, str) else json.dumps(value)
-    if len(text.encode()) > MAX_LINE - 200:
-        dropped = len(text) - 2 * KEEP
-        text = f"{text[:KEEP]}\n[... {dropped} characters dropped ...]\n{text[-KEEP:]}"
-    if "\n" in text or "\r" in text or text.startswith('"'):
-        return json.dumps(text)
-    return text
+    keep = len(text)
+    while True:
+        part = text
+        if keep < len(text):
+            part = f"{text[:keep]}\n[... {len(text) - 2 * keep} characters dropped ...]\n{text[-keep:]}"
+        if "\n" in part or "\r" in part or part.startswith('"'):
+            part = json.dumps(part, ensure_ascii=False)
+        if len(part.encode()) <= MAX_LINE - 200:
+            return part
+        keep = min(keep, KEEP) if keep > KEEP else keep // 2
 
 
 class Connection:
