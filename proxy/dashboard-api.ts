@@ -12,7 +12,7 @@ import { viewToClient, type JobView } from '../shared/job-view.js';
 import type { FrameOf } from '../shared/protocol.js';
 import { History, sampleOf, type ClusterNumbers } from './history.js';
 import { LIST_SCAN_BUDGET } from './job-pages.js';
-import { parseJobQuery } from './job-query.js';
+import { parseJobQuery, parseScheduleQuery } from './job-query.js';
 import { readRunLog } from './job-logs.js';
 import { jobAccess, type JobAccessRequest } from './job-access.js';
 import type { JobFilter, JobPage } from './job-table.js';
@@ -21,12 +21,6 @@ import type { LogAsk } from './log-relay.js';
 /** How often the history ring takes a sample, and how many it keeps (15 minutes). */
 export const HISTORY_PERIOD_MS = 1000;
 export const HISTORY_SAMPLES = 900;
-
-/** Schedules `/api/schedules` lists by default, and at most; and runs shown with each. */
-export const SCHEDULES_LIMIT = 100;
-export const MAX_SCHEDULES_LIMIT = 1000;
-const SCHEDULE_RUNS = 5;
-const MAX_SCHEDULE_RUNS = 20;
 
 /** What the dashboard's API reads from the proxy. */
 export interface DashboardSource {
@@ -200,9 +194,9 @@ export class DashboardApi {
   }
 
   private schedules(query: URLSearchParams, res: http.ServerResponse): void {
-    const limit = boundedInt(query.get('limit'), 'limit', SCHEDULES_LIMIT, MAX_SCHEDULES_LIMIT);
-    const runs = boundedInt(query.get('runs'), 'runs', SCHEDULE_RUNS, MAX_SCHEDULE_RUNS, 0);
-    const { schedules, total } = this.src.schedules(limit, runs);
+    const q = parseScheduleQuery(query);
+    if (!q.ok) throw new WireError('BAD_REQUEST', q.message);
+    const { schedules, total } = this.src.schedules(q.limit, q.runs);
     sendJson(res, 200, { schedules: schedules.map(operatorView), total });
   }
 
@@ -257,16 +251,6 @@ export class DashboardApi {
     if (!view) throw new WireError('NOT_FOUND', `no such ticket: ${ticket}`);
     return view;
   }
-}
-
-/** A whole-number query parameter: from `min` to `max`; `fallback` when not given. */
-function boundedInt(text: string | null, name: string, fallback: number, max: number, min = 1) {
-  if (text === null) return fallback;
-  const n = Number(text);
-  if (!/^\d{1,6}$/.test(text) || n < min || n > max) {
-    throw new WireError('BAD_REQUEST', `${name} is a whole number from ${min} to ${max}`);
-  }
-  return n;
 }
 
 /** A job as a client sees it, plus what it runs (an operator reads both). */

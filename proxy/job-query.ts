@@ -22,14 +22,9 @@ export function parseJobQuery(
     if (!TENANT_RE.test(tenant)) return { ok: false, message: 'tenant: 1-64 of A-Z a-z 0-9 . _ -' };
     filter.tenant = tenant;
   }
-  const limit = q.get('limit');
-  if (limit !== null) {
-    const n = Number(limit);
-    if (!/^\d+$/.test(limit) || n < 1 || n > MAX_JOB_LIST) {
-      return { ok: false, message: `limit is a whole number from 1 to ${MAX_JOB_LIST}` };
-    }
-    filter.limit = n;
-  }
+  const limit = wholeParam(q, 'limit', DEFAULT_JOB_LIST, 1, MAX_JOB_LIST);
+  if (typeof limit === 'string') return { ok: false, message: limit };
+  filter.limit = limit;
   const before = q.get('before');
   if (before !== null) {
     const ticket = parseTicket(before);
@@ -39,4 +34,33 @@ export function parseJobQuery(
     filter.before = ticket;
   }
   return { ok: true, filter };
+}
+
+/** Runs `/api/schedules` gives with each schedule by default, and at most. */
+export const DEFAULT_SCHEDULE_RUNS = 5;
+export const MAX_SCHEDULE_RUNS = 20;
+
+/**
+ * GET /api/schedules?limit=&runs=: how many schedules (as many as a job list) and how many of
+ * each one's newest runs, or what is wrong with the query.
+ */
+export function parseScheduleQuery(
+  q: URLSearchParams,
+): { ok: true; limit: number; runs: number } | { ok: false; message: string } {
+  const limit = wholeParam(q, 'limit', DEFAULT_JOB_LIST, 1, MAX_JOB_LIST);
+  if (typeof limit === 'string') return { ok: false, message: limit };
+  const runs = wholeParam(q, 'runs', DEFAULT_SCHEDULE_RUNS, 0, MAX_SCHEDULE_RUNS);
+  if (typeof runs === 'string') return { ok: false, message: runs };
+  return { ok: true, limit, runs };
+}
+
+/** A whole-number parameter from `min` to `max`, `fallback` when absent; else why not. */
+function wholeParam(q: URLSearchParams, name: string, fallback: number, min: number, max: number) {
+  const text = q.get(name);
+  if (text === null) return fallback;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) {
+    return `${name} is a whole number from ${min} to ${max}`;
+  }
+  return n;
 }

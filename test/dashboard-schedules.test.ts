@@ -90,6 +90,10 @@ t.test('Cancel on a schedule shown: asked first, then it stops firing', { skip }
   t.equal(await page.textContent('#job-state'), 'scheduled');
 
   // a person who says no to the question changes nothing
+  const cancels: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().endsWith(`/api/jobs/${schedule}/cancel`)) cancels.push(r.method());
+  });
   const asked: string[] = [];
   page.once('dialog', (d) => {
     asked.push(d.message());
@@ -106,5 +110,6 @@ t.test('Cancel on a schedule shown: asked first, then it stops firing', { skip }
   t.ok(await page.isHidden('#job-cancel'), 'no Cancel on a job that ended');
   await page.waitForSelector('#schedules td.empty', { timeout: DEADLINE });
   await until(async () => (await c.ask(`STATUS ${schedule}`)) === 'OK cancelled');
+  t.same(cancels, ['POST'], 'one cancel sent: none for the question declined');
   t.same(pageErrors, [], 'no script errors');
 });

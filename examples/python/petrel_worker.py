@@ -29,6 +29,7 @@ import time
 CONCURRENCY = int(os.environ.get("PETREL_CONCURRENCY", "4"))
 REPLY_TIMEOUT = int(os.environ.get("PETREL_REPLY_TIMEOUT", "15000")) / 1000
 MAX_LINE = 64 * 1024  # a node refuses a longer line and closes the connection
+MAX_READ = 16 * 1024 * 1024  # a longer line from the node is not one: the worker reconnects
 KEEP = 24 * 1024  # characters kept at each end of an output too long for a line (or fewer)
 
 
@@ -81,6 +82,8 @@ class Connection:
     def read_line(self):
         """The node's next line; socket.timeout when it says nothing for the timeout."""
         while b"\n" not in self.buffer:
+            if len(self.buffer) > MAX_READ:
+                raise ConnectionError(f"a line from the node longer than {MAX_READ} bytes")
             chunk = self.sock.recv(65536)
             if not chunk:
                 raise ConnectionError("the node closed the connection")
