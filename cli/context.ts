@@ -30,16 +30,16 @@ export function common(cmd: Command, json = true): Command {
   cmd.addOption(new Option('--token <token>', "the node's CLIENT_TOKEN").env('PETREL_TOKEN'));
   cmd.addOption(
     new Option(
-      '--reply-timeout <ms>',
-      'a node silent this long on a call (or a PING while quiet) counts as hung; 0 never',
+      '--reply-timeout <duration>',
+      'a node silent this long on a call (or a PING while quiet) counts as hung (ms, or 15s, 1m, ...); 0 never',
     )
       .env('PETREL_REPLY_TIMEOUT')
       .argParser(replyTimeout),
   );
   cmd.addOption(
     new Option(
-      '--reconnect-timeout <ms>',
-      'how long a call whose connection was lost keeps trying nodes; 0 fails at once',
+      '--reconnect-timeout <duration>',
+      'how long a call whose connection was lost keeps trying nodes (ms, or 30s, 2m, ...); 0 fails at once',
     )
       .env('PETREL_RECONNECT_TIMEOUT')
       .argParser(reconnectTimeout),
@@ -70,15 +70,15 @@ export async function withClient<T>(
 /** The default node, also for an empty PETREL_ADDR (an empty variable means unset, as for the servers). */
 const DEFAULT_ADDR = 'localhost:9000';
 
-/** --reply-timeout / PETREL_REPLY_TIMEOUT in ms; empty means the library's default. */
+/** --reply-timeout / PETREL_REPLY_TIMEOUT, a duration; empty means the library's default. */
 function replyTimeout(text: string): number {
-  return text.trim() === '' ? DEFAULT_REPLY_TIMEOUT_MS : int('--reply-timeout')(text.trim());
+  return text.trim() === '' ? DEFAULT_REPLY_TIMEOUT_MS : duration('--reply-timeout')(text.trim());
 }
 
-/** --reconnect-timeout / PETREL_RECONNECT_TIMEOUT in ms; empty means the library's default. */
+/** --reconnect-timeout / PETREL_RECONNECT_TIMEOUT, a duration; empty means the library's default. */
 function reconnectTimeout(text: string): number {
-  const ms = text.trim();
-  return ms === '' ? DEFAULT_RECONNECT_TIMEOUT_MS : int('--reconnect-timeout')(ms);
+  const value = text.trim();
+  return value === '' ? DEFAULT_RECONNECT_TIMEOUT_MS : duration('--reconnect-timeout')(value);
 }
 
 /** --addr / PETREL_ADDR: a malformed address is bad usage, told before anything connects. */

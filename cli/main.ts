@@ -35,17 +35,17 @@ Every command takes (before or after its name):
   --addr <host:port>  a node of the cluster, a comma list for several
                       (env PETREL_ADDR, default localhost:9000)
   --token <token>     the node's CLIENT_TOKEN (env PETREL_TOKEN)
-  --reply-timeout <ms>
+  --reply-timeout <duration>
                       a node that leaves a call without a byte of reply this long
                       (beyond what a wait asks) counts as hung: the call goes to the
                       next node or fails, exit 69; when a node is quiet while output
                       is followed (logs -f, run) or petrel worker is idle, it is sent
                       PING, and counts as hung if no answer comes this long
-                      (env PETREL_REPLY_TIMEOUT, default 15000, 0 never)
-  --reconnect-timeout <ms>
+                      (env PETREL_REPLY_TIMEOUT, default 15s, 0 never)
+  --reconnect-timeout <duration>
                       how long a call whose connection to a node was lost (or
                       counted as hung) keeps trying the nodes before it fails,
-                      exit 69 (env PETREL_RECONNECT_TIMEOUT, default 30000; 0: it
+                      exit 69 (env PETREL_RECONNECT_TIMEOUT, default 30s; 0: it
                       fails at once, no node is dialed again)
   --json              machine-readable output (JSON)
 

@@ -3,7 +3,8 @@ import { batchesOf, mapJobs, mapSpec, TASKS_BYTES, withLine } from '../cli/comma
 import { longTable } from '../cli/commands/ls.js';
 import { specOf } from '../cli/commands/submit.js';
 import { render } from '../cli/commands/top.js';
-import { duration } from '../cli/context.js';
+import { Command } from 'commander';
+import { common, duration, type CommonOptions } from '../cli/context.js';
 import { exitCodeOfError, exitCodeOfJob, EXIT } from '../cli/exit-codes.js';
 import { runLines, summary } from '../cli/format.js';
 import { envOf } from '../cli/job-input.js';
@@ -283,6 +284,33 @@ t.test('durations: milliseconds, or a number with a unit', async (t) => {
   t.throws(() => duration('--timeout', 1)('0s'), /--timeout .* at least 1 ms$/);
   t.throws(() => delay('9'.repeat(20)), /--delay takes/, 'beyond what a number holds exactly');
 });
+
+t.test(
+  '--reply-timeout and --reconnect-timeout take durations; empty is the default',
+  async (t) => {
+    const parse = (args: string[], env: Record<string, string> = {}): CommonOptions => {
+      const saved = { ...process.env };
+      Object.assign(process.env, env);
+      try {
+        const cmd = common(new Command('x').exitOverride().configureOutput({ writeErr: () => {} }));
+        return cmd.parse(args, { from: 'user' }).opts<CommonOptions>();
+      } finally {
+        for (const name of Object.keys(env)) delete process.env[name];
+        Object.assign(process.env, saved);
+      }
+    };
+    t.equal(parse(['--reply-timeout', '2s']).replyTimeout, 2000);
+    t.equal(parse(['--reply-timeout', '0']).replyTimeout, 0, '0: never');
+    t.equal(parse(['--reconnect-timeout', '1.5m']).reconnectTimeout, 90_000);
+    t.equal(
+      parse([], { PETREL_RECONNECT_TIMEOUT: '500ms' }).reconnectTimeout,
+      500,
+      'from its variable',
+    );
+    t.equal(parse([], { PETREL_REPLY_TIMEOUT: '' }).replyTimeout, 15_000, 'empty: the default');
+    t.throws(() => parse(['--reply-timeout', '2x']), /--reply-timeout takes milliseconds/);
+  },
+);
 
 t.test('submit: each option is its field of the spec', async (t) => {
   const none = { after: [], label: [], env: [] };
