@@ -76,7 +76,7 @@ t.test(
     });
     const addr = `127.0.0.1:${(frozen.address() as AddressInfo).port}`;
     const worker = spawn(python!, [script, 'upper', addr], {
-      env: { PATH: process.env.PATH ?? '', PETREL_REPLY_TIMEOUT: '600' },
+      env: { PATH: process.env.PATH ?? '', PETREL_REPLY_TIMEOUT: '0.6s' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     t.teardown(() => worker.kill('SIGKILL'));
@@ -117,5 +117,28 @@ t.test(
       'head and tail',
     );
     t.equal(object, '{"a": 1}', 'anything else as JSON');
+  },
+);
+
+t.test(
+  'the Python example worker reads PETREL_REPLY_TIMEOUT as petrel does',
+  { skip },
+  async (t) => {
+    const timeout = (value: string) => {
+      const code = [
+        `import sys; sys.path.insert(0, ${JSON.stringify(dirname(script))})`,
+        'import petrel_worker as w',
+        'print(w.REPLY_TIMEOUT)',
+      ].join('\n');
+      const env = { PATH: process.env.PATH ?? '', PETREL_REPLY_TIMEOUT: value };
+      return spawnSync(python!, ['-B', '-c', code], { encoding: 'utf8', env });
+    };
+    t.equal(timeout('1500').stdout.trim(), '1.5', 'milliseconds');
+    t.equal(timeout('2m').stdout.trim(), '120.0', 'a unit');
+    t.equal(timeout('').stdout.trim(), '15.0', 'empty: the default');
+    t.equal(timeout('0').stdout.trim(), 'None', '0: never');
+    const bad = timeout('2x');
+    t.equal(bad.status, 64, 'bad usage');
+    t.match(bad.stderr, /^petrel worker: PETREL_REPLY_TIMEOUT takes milliseconds/);
   },
 );

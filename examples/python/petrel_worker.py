@@ -13,21 +13,38 @@ and its result is not sent.
 Usage:   petrel_worker.py <type> [host:port ...]     (default localhost:9000)
          PETREL_TOKEN: the node's CLIENT_TOKEN, when it has one
          PETREL_CONCURRENCY: jobs at once (default 4)
-         PETREL_REPLY_TIMEOUT: ms of silence after a PING before the connection counts as hung
-                               (default 15000)
+         PETREL_REPLY_TIMEOUT: silence after a PING before the connection counts as hung, in
+                               ms or with a unit as petrel takes it (default 15s; 0 never)
 
 The example's `handle` answers with the arguments in capitals: replace it with your own.
 """
 
 import json
 import os
+import re
 import socket
 import sys
 import threading
 import time
 
+UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def duration_ms(name, text):
+    """A duration as petrel reads one: whole milliseconds (1500), or a number with a unit
+    (500ms, 2s, 1.5m, 2h, 1d)."""
+    m = re.fullmatch(r"(\d+)(?:(\.\d+)?(ms|s|m|h|d))?", text)
+    if not m:
+        print(f"petrel worker: {name} takes milliseconds (1500) or a number with a unit "
+              "(500ms, 2s, 1.5m, 2h, 1d)", file=sys.stderr)
+        sys.exit(64)
+    return round(float(m[1] + (m[2] or "")) * UNIT_MS[m[3] or "ms"])
+
+
 CONCURRENCY = int(os.environ.get("PETREL_CONCURRENCY", "4"))
-REPLY_TIMEOUT = int(os.environ.get("PETREL_REPLY_TIMEOUT", "15000")) / 1000
+# seconds, or None: 0 waits for ever and never pings
+REPLY_TIMEOUT = duration_ms("PETREL_REPLY_TIMEOUT", os.environ.get("PETREL_REPLY_TIMEOUT") or "15s")
+REPLY_TIMEOUT = REPLY_TIMEOUT / 1000 or None
 MAX_LINE = 64 * 1024  # a node refuses a longer line and closes the connection
 MAX_READ = 16 * 1024 * 1024  # a longer line from the node is not one: the worker reconnects
 KEEP = 24 * 1024  # characters kept at each end of an output too long for a line (or fewer)
@@ -99,7 +116,7 @@ class Connection:
 
     def serve(self):
         """Reads the node's lines until it goes away or stays silent after a PING."""
-        self.sock.settimeout(REPLY_TIMEOUT / 2)
+        self.sock.settimeout(REPLY_TIMEOUT and REPLY_TIMEOUT / 2)
         pinged = False
         while True:
             try:
