@@ -3,13 +3,15 @@ import { runChaos, formatReport, type Durability } from './chaos-run.js';
 import { installCleanupHandlers } from './cleanup.js';
 
 /**
- * `npm run chaos -- [--jobs N] [--durability fsync|relaxed] [--kill-every ms] [--rate n]
+ * `npm run chaos -- [--jobs N] [--mix plain|system] [--durability fsync|relaxed] [--kill-every ms] [--rate n]
  * [--slots n] [--seed n] [--keep]`: kills nodes and the proxy under load and counts what was
  * lost. Exits 1 when anything was lost or answered differently by two nodes.
  */
 
 const USAGE = `usage: npm run chaos -- [options]
   --jobs N             jobs to submit (default 20000)
+  --mix M              plain (sleep and echo jobs) | system (also delays, keys, retries,
+                       dependencies and jobs of tasks, each held to its promise) (default plain)
   --durability D       fsync | relaxed (default fsync)
   --kill-every MS      mean time between kills (default 1000)
   --rate N             submissions per second, 0 for as fast as possible (default 0)
@@ -28,6 +30,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       jobs: { type: 'string' },
+      mix: { type: 'string' },
       durability: { type: 'string' },
       'kill-every': { type: 'string' },
       rate: { type: 'string' },
@@ -45,10 +48,13 @@ async function main(): Promise<number> {
   if (durability !== 'fsync' && durability !== 'relaxed') {
     throw new Error('--durability must be fsync or relaxed');
   }
+  const mix = values.mix ?? 'plain';
+  if (mix !== 'plain' && mix !== 'system') throw new Error('--mix must be plain or system');
   const controller = new AbortController();
   installCleanupHandlers(async () => controller.abort());
   const report = await runChaos({
     jobs: positive('jobs', values.jobs, 20_000),
+    mix,
     durability: durability as Durability,
     killEveryMs: positive('kill-every', values['kill-every'], 1000, 50),
     rate: positive('rate', values.rate, 0, 0),
@@ -59,7 +65,7 @@ async function main(): Promise<number> {
     signal: controller.signal,
   });
   for (const line of formatReport(report)) process.stdout.write(`${line}\n`);
-  return report.lost > 0 || report.inconsistent > 0 || report.wrongOutput > 0 ? 1 : 0;
+  return report.lost > 0 || report.inconsistent > 0 || report.wrong > 0 ? 1 : 0;
 }
 
 main().then(

@@ -88,6 +88,14 @@ export class Results {
         outbox.ack(n, 'result', r.id); // a resend of a failed run already retried, or rerun
         continue;
       }
+      if (!isTerminal(job.state) && r.state === 'cancelled') {
+        // A node ends a run cancelled only when this proxy sent it CANCEL. A client's cancel
+        // ends the job here first; so this is a copy stopped while the job went on (another
+        // copy's failure began a retry), or a run cancelled before RETRY that a restart of
+        // this proxy forgot: not the job's outcome.
+        outbox.ack(n, 'result', r.id);
+        continue;
+      }
       if (isTerminal(job.state)) {
         const resent = job.result?.node === n.id && job.result.attempt === r.attempt;
         // a resend of the recorded result (its ACK was lost) is not a second run; neither is

@@ -21,7 +21,7 @@ t.test('chaos: kill -9 of nodes and the proxy under load loses nothing', async (
   t.equal(report.lost, 0, 'no ticket lost, failed or unfinished');
   t.equal(report.done, report.tickets, 'every ticket has a done result');
   t.equal(report.inconsistent, 0, 'its origin and another node give the identical result');
-  t.equal(report.wrongOutput, 0, 'each result belongs to its job');
+  t.equal(report.wrong, 0, 'each result belongs to its job');
   t.equal(report.totals.lost ?? 0, 0, 'the proxy failed no job as LOST');
   t.ok(report.nodeKills >= 5, `nodes were killed (${report.nodeKills})`);
   t.equal(report.proxyKills, 1, 'the proxy was killed once');

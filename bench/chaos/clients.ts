@@ -2,30 +2,30 @@ import { TICKET_RE } from '../../shared/ids.js';
 import { CLOSED_REPLY } from '../line-client.js';
 import { sleep, type Job, type RunContext, type Ticket } from './context.js';
 import { Conn } from './connection.js';
+import { checkAcross, checkResult, makeJob, type View } from './job-kinds.js';
 import type { Cluster } from './processes.js';
 
 /**
  * The clients of a chaos run: submitters that retry each job until it has a ticket, then
- * checkers that wait for every ticket at its origin and compare it with another node's answer.
+ * checkers that wait for every ticket at its origin, hold it to what its job promises (see
+ * job-kinds.ts) and compare it with another node's answer.
  */
 export class Clients {
-  readonly jobs: Job[];
+  readonly jobs: Job[] = [];
+  /** Each job's ticket, once a node returned one. */
+  private readonly ticketOf: Array<string | undefined> = [];
+  /** Every final result, by ticket. */
+  private readonly views = new Map<string, View>();
   private nextJob = 0;
 
   constructor(
     private readonly ctx: RunContext,
     private readonly cluster: Cluster,
   ) {
-    this.jobs = Array.from({ length: ctx.o.jobs }, (_, i) => this.makeJob(i));
-  }
-
-  private makeJob(i: number): Job {
-    if (this.ctx.rand() < 0.5) {
-      const ms = Math.floor(this.ctx.rand() * (this.ctx.o.maxSleepMs + 1));
-      return { line: `SUBMIT {"type":"sleep","args":["${ms}"],"maxAttempts":10}`, echo: null };
+    const { mix, jobs, maxSleepMs } = ctx.o;
+    for (let i = 0; i < jobs; i++) {
+      this.jobs.push(makeJob(mix, i, jobs, ctx.rand, this.jobs, maxSleepMs));
     }
-    const text = `chaos ${i}`;
-    return { line: `SUBMIT {"type":"echo","args":["${text}"],"maxAttempts":10}`, echo: text };
   }
 
   // ---- submissions --------------------------------------------------------------------------
@@ -65,12 +65,14 @@ export class Clients {
         }
       }
       const job = this.jobs[index] as Job;
+      const line = job.after === undefined ? job.line : await this.withAfter(job.line, job.after);
       for (;;) {
         this.ctx.live();
-        const reply = await conn.request(job.line, 20_000);
+        const reply = await conn.request(line, 20_000);
         const ticket = reply.startsWith('OK ') ? reply.slice(3) : '';
         if (TICKET_RE.test(ticket)) {
           this.ctx.tickets.push({ id: ticket, job: index, origin: conn.node });
+          this.ticketOf[index] = ticket;
           break;
         }
         // a ticket never returned was never promised: ask again
@@ -81,6 +83,12 @@ export class Clients {
         throw new Error(`SUBMIT refused: ${reply}`);
       }
     }
+  }
+
+  /** `line` naming the ticket of job `after`, once another lane has it. */
+  private async withAfter(line: string, after: number): Promise<string> {
+    await this.ctx.poll(() => this.ticketOf[after] !== undefined, this.ctx.o.deadlineMs);
+    return line.replace('{after}', this.ticketOf[after] as string);
   }
 
   // ---- verification -------------------------------------------------------------------------
@@ -110,32 +118,30 @@ export class Clients {
     } finally {
       for (const c of [...waitConns, ...resultConns]) c.close();
     }
+    for (const why of checkAcross(this.jobs, this.ticketOf, this.views)) {
+      this.ctx.counts.wrong++;
+      this.ctx.example(why);
+    }
   }
 
   private async verifyLane(q: Ticket[], wc: Conn, rc: Conn, until: number): Promise<void> {
     for (let t = q.pop(); t; t = q.pop()) {
       const final = await this.waitTerminal(t, wc, until);
       if (final === null) continue;
-      const view = JSON.parse(final) as {
-        ticket?: string;
-        state?: string;
-        output?: string;
-        error?: string;
-        submittedAt?: string;
-        finishedAt?: string;
-      };
+      const view = JSON.parse(final) as View;
       this.timing(t, view.submittedAt, view.finishedAt, final);
       const job = this.jobs[t.job] as Job;
-      if (view.ticket !== t.id || view.state !== 'done') {
-        this.lose(t, `${view.state ?? '?'} ${view.error ?? ''}: ${final}`);
+      if (view.ticket !== t.id || view.state !== job.expect.state) {
+        this.lose(t, `${view.state ?? '?'} ${view.error ?? ''}, not ${job.expect.state}: ${final}`);
         continue;
       }
-      this.ctx.counts.done++;
-      if (job.echo !== null && view.output !== job.echo) {
-        this.ctx.counts.wrongOutput++;
-        this.ctx.example(
-          `${t.id}: echo ${JSON.stringify(job.echo)} gave ${JSON.stringify(view.output)}`,
-        );
+      // jobs of one key share a ticket: it is counted once
+      if (view.state === 'done' && !this.views.has(t.id)) this.ctx.counts.done++;
+      this.views.set(t.id, view);
+      const why = checkResult(job, t.id, view);
+      if (why !== null) {
+        this.ctx.counts.wrong++;
+        this.ctx.example(`${t.id} (${job.kind}): ${why}`);
       }
       const other = await this.ask(rc, `RESULT ${t.id}`, until);
       if (other !== `OK ${final}`) {

@@ -10,11 +10,7 @@ export const MAX_EXAMPLES = 10;
 export const POLL_MS = 10;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export interface Job {
-  readonly line: string;
-  /** The expected output of an echo job. */
-  readonly echo: string | null;
-}
+export type { Job } from './job-kinds.js';
 
 export interface Ticket {
   readonly id: string;
@@ -49,7 +45,7 @@ export class RunContext {
   /** When the first submission went out, and how long submitting took. */
   t0 = 0;
   submitMs = 0;
-  counts = { done: 0, lost: 0, inconsistent: 0, wrongOutput: 0 };
+  counts = { done: 0, lost: 0, inconsistent: 0, wrong: 0 };
 
   constructor(readonly o: Resolved) {
     this.rand = seededRandom(o.seed);

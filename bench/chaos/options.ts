@@ -1,10 +1,15 @@
+import type { Mix } from './job-kinds.js';
+
 /** What a chaos run can be asked to do, and what it does when not asked. */
 
 export type Durability = 'fsync' | 'relaxed';
+export type { Mix };
 
 export interface ChaosOptions {
   /** Jobs to submit; each is retried until a ticket comes back. */
   readonly jobs: number;
+  /** `plain`: sleep and echo jobs; `system`: also delays, keys, retries, dependencies, tasks. */
+  readonly mix?: Mix;
   readonly durability?: Durability;
   /** Mean time between two kills (each is this ±25 %). */
   readonly killEveryMs?: number;
@@ -36,6 +41,7 @@ export type Resolved = Required<Omit<ChaosOptions, 'progress' | 'signal'>> &
   Pick<ChaosOptions, 'progress' | 'signal'>;
 
 export const DEFAULTS: Omit<Resolved, 'jobs' | 'progress' | 'signal'> = {
+  mix: 'plain',
   durability: 'fsync',
   killEveryMs: 1000,
   rate: 0,

@@ -134,6 +134,8 @@ export class Cluster {
       CLIENT_PORT: String(this.clientPorts[i]),
       SLOTS: String(this.ctx.o.slots),
       INFO_PERIOD: '100',
+      // the system mix's retried job runs sh
+      ...(this.ctx.o.mix === 'system' ? { EXEC_ALLOW: 'sh' } : {}),
     });
     this.nodes[i] = p;
     const joined = await this.ctx.poll(() => !p.alive || p.logged('joined the proxy'), 30_000);

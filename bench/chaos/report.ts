@@ -18,12 +18,19 @@ export interface ChaosReport {
   /** Submissions sent again because their node died (or its link did) before replying. */
   readonly resubmits: number;
   readonly done: number;
-  /** Tickets without exactly one `done` result: unfinished, failed, cancelled or unknown. */
+  /**
+   * Tickets without exactly one result in the state their job must end in (`done`, or for the
+   * `system` mix `failed` or `cancelled` where the job promises that): unfinished or unknown.
+   */
   readonly lost: number;
   /** Tickets whose result JSON differs between their origin node and another node. */
   readonly inconsistent: number;
-  /** `done` echo jobs whose output is not their text. */
-  readonly wrongOutput: number;
+  /**
+   * Results in their state but not as their job promises: an echo's output, the failed runs of
+   * a retried job, a delayed job's start, a job's tasks, one ticket per key, a job started
+   * before the one it waits for.
+   */
+  readonly wrong: number;
   /** A few of the tickets above, with what was wrong. */
   readonly examples: string[];
   /** The proxy's `/api/cluster` totals at the end. */
@@ -68,9 +75,9 @@ const ms = (v: number | null): string => (v === null ? '-' : `${Math.round(v)} m
 export function formatReport(r: ChaosReport): string[] {
   const t = (k: string): number => r.totals[k] ?? 0;
   const lines = [
-    `jobs ${r.jobs} (DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
+    `jobs ${r.jobs} (${r.options.mix} mix, DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
     `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
-    `lost ${r.lost} (tickets without exactly one "done" result); inconsistent between nodes ${r.inconsistent}; wrong output ${r.wrongOutput}`,
+    `lost ${r.lost} (tickets without exactly one result in their job's end state); inconsistent between nodes ${r.inconsistent}; wrong results ${r.wrong}`,
     `duplicate runs ${t('duplicates')}; requeued ${t('requeued')}; proxy submitted ${t('submitted')} done ${t('done')} failed ${t('failed')} LOST ${t('lost')}`,
     `kills: ${r.nodeKills} nodes (kill -9 every ~${r.options.killEveryMs} ms, restarted at once), ${r.proxyKills} proxy`,
     `node recovery (kill -> proxy released its jobs or it rejoined): median ${ms(r.nodeRecovery.medianMs)}, max ${ms(r.nodeRecovery.maxMs)} over ${r.nodeRecovery.count}`,

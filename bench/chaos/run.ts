@@ -73,8 +73,7 @@ export class ChaosRun {
   }
 
   private report(totals: Record<string, number>, submitMs: number, runMs: number): ChaosReport {
-    const failed =
-      this.ctx.counts.lost + this.ctx.counts.inconsistent + this.ctx.counts.wrongOutput > 0;
+    const failed = this.ctx.counts.lost + this.ctx.counts.inconsistent + this.ctx.counts.wrong > 0;
     const keep =
       this.o.keep === 'always' ||
       (this.o.keep === 'on-failure' && (failed || this.ctx.problems.length > 0));
@@ -87,7 +86,7 @@ export class ChaosRun {
       done: this.ctx.counts.done,
       lost: this.ctx.counts.lost + this.o.jobs - this.ctx.tickets.length,
       inconsistent: this.ctx.counts.inconsistent,
-      wrongOutput: this.ctx.counts.wrongOutput,
+      wrong: this.ctx.counts.wrong,
       examples: [...this.ctx.examples],
       totals,
       nodeKills: this.ctx.nodeKills,
