@@ -73,6 +73,7 @@ export class Clients {
         if (TICKET_RE.test(ticket)) {
           this.ctx.tickets.push({ id: ticket, job: index, origin: conn.node });
           this.ticketOf[index] = ticket;
+          if (job.cancel) await this.cancel(conn, ticket);
           break;
         }
         // a ticket never returned was never promised: ask again
@@ -82,6 +83,17 @@ export class Clients {
         }
         throw new Error(`SUBMIT refused: ${reply}`);
       }
+    }
+  }
+
+  /** CANCEL of `ticket`, sent again until a node answers it. */
+  private async cancel(conn: Conn, ticket: string): Promise<void> {
+    for (;;) {
+      this.ctx.live();
+      const reply = await conn.request(`CANCEL ${ticket}`, 20_000);
+      if (reply.startsWith('OK ')) return;
+      if (reply === CLOSED_REPLY || /^ERR (UNAVAILABLE|BUSY|TIMEOUT) /.test(reply)) continue;
+      throw new Error(`CANCEL refused: ${reply}`);
     }
   }
 

@@ -8,11 +8,13 @@
  * - `retry`: a command that always fails, with `retry.attempts` 2: it ends `failed` after exactly
  *   two failed runs (a failure reported twice by a node that died is not a second run);
  * - `after`: an `echo` that waits for an earlier job of the run: it starts only once that one is
- *   done, or ends `cancelled` with `DEPENDENCY_FAILED <ticket>` when that one failed;
+ *   done, or ends `cancelled` with `DEPENDENCY_FAILED <ticket>` when that one did not;
+ * - `cancel`: a long `sleep` its client cancels once it has the ticket: it ends `cancelled`;
  * - `tasks`: a job of three `echo` tasks, each with its output.
  *
- * Pure: the run submits `line` (with `{after}` replaced by the ticket of job `after`) and hands
- * each final result to `checkResult`, then every result to `checkAcross`.
+ * Pure: the run submits `line` (with `{after}` replaced by the ticket of job `after`), sends
+ * `CANCEL <ticket>` when `cancel` says so, and hands each final result to `checkResult`, then
+ * every result to `checkAcross`.
  */
 
 export type Mix = 'plain' | 'system';
@@ -31,12 +33,14 @@ export interface Expect {
 }
 
 export interface Job {
-  readonly kind: 'sleep' | 'echo' | 'delay' | 'key' | 'retry' | 'after' | 'tasks';
+  readonly kind: 'sleep' | 'echo' | 'delay' | 'key' | 'retry' | 'after' | 'cancel' | 'tasks';
   /** The SUBMIT line; `{after}` stands for the ticket of job `after`. */
   readonly line: string;
   readonly expect: Expect;
   /** The index of the job this one waits for. */
   readonly after?: number;
+  /** Its client cancels it once it has the ticket. */
+  readonly cancel?: true;
 }
 
 /** The fields of a result the checks read. */
@@ -107,13 +111,17 @@ export function makeJob(
       expect: { state: 'failed', failedRuns: RETRY_ATTEMPTS },
     };
   }
-  if (r < 0.9 && i > 0) {
+  if (r < 0.85 && i > 0) {
     const after = Math.max(0, i - 1 - Math.floor(rand() * 4));
     const text = `after ${i}`;
     const spec = { type: 'echo', args: [text], after: ['{after}'], maxAttempts: LOST_RUNS };
     const done = earlier[after]?.expect.state === 'done';
     const expect: Expect = done ? { state: 'done', output: text } : { state: 'cancelled' };
     return { kind: 'after', line: submit(spec), expect, after };
+  }
+  if (r < 0.9) {
+    const line = submit({ type: 'sleep', args: ['10000'], maxAttempts: LOST_RUNS });
+    return { kind: 'cancel', line, expect: { state: 'cancelled' }, cancel: true };
   }
   const tasks = [0, 1, 2].map((k) => `task ${i}.${k}`);
   const spec = {

@@ -1,0 +1,29 @@
+import t from 'tap';
+import { formatReport, runChaos } from '../bench/chaos-run.js';
+
+// Real processes (dist/): as test/chaos, with the system mix (bench/chaos/job-kinds.ts): delayed
+// jobs, jobs sharing keys, retried failures, dependencies, cancels and jobs of tasks, each result held to
+// what its job promises while nodes and the proxy are killed with kill -9.
+t.setTimeout(180_000);
+
+t.test('chaos, system mix: every job ends as it promises through kill -9', async (t) => {
+  const report = await runChaos({
+    jobs: 1500,
+    mix: 'system',
+    durability: 'relaxed',
+    rate: 150,
+    killEveryMs: 1000,
+    settleMs: 30_000,
+    deadlineMs: 150_000,
+    seed: Date.now() % 1_000_000,
+  });
+  for (const line of formatReport(report)) t.comment(line);
+
+  t.equal(report.tickets, 1500, 'every job got a ticket');
+  t.equal(report.lost, 0, 'every ticket ended in the state its job must end in');
+  t.equal(report.wrong, 0, 'each result as its job promises');
+  t.equal(report.inconsistent, 0, 'its origin and another node give the identical result');
+  t.ok(report.nodeKills >= 4, `nodes were killed (${report.nodeKills})`);
+  t.equal(report.proxyKills, 1, 'the proxy was killed once');
+  t.same(report.problems, [], 'no process died by itself, no request hung');
+});
