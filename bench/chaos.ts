@@ -11,8 +11,8 @@ import { installCleanupHandlers } from './cleanup.js';
 const USAGE = `usage: npm run chaos -- [options]
   --jobs N             jobs to submit (default 20000)
   --mix M              plain (sleep and echo jobs) | system (also delays, keys, retries,
-                       dependencies, cancels and jobs of tasks, each held to its promise)
-                       (default plain)
+                       dependencies, cancels, jobs of tasks and workers, each held to its
+                       promise) (default plain)
   --durability D       fsync | relaxed (default fsync)
   --kill-every MS      mean time between kills (default 1000)
   --rate N             submissions per second, 0 for as fast as possible (default 0)

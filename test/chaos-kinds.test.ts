@@ -25,7 +25,10 @@ t.test('plain submits sleep and echo jobs; system every kind, each a valid line'
   t.same(new Set(mix('plain').map((j) => j.kind)), new Set(['sleep', 'echo']));
   const jobs = mix('system');
   const kinds = new Set(jobs.map((j) => j.kind));
-  t.same(kinds, new Set(['sleep', 'echo', 'delay', 'key', 'retry', 'after', 'cancel', 'tasks']));
+  t.same(
+    kinds,
+    new Set(['sleep', 'echo', 'delay', 'key', 'retry', 'after', 'cancel', 'worker', 'tasks']),
+  );
   const parses = (line: string) => {
     try {
       return line.startsWith('SUBMIT {') && typeof JSON.parse(line.slice(7)) === 'object';

@@ -2,8 +2,9 @@ import t from 'tap';
 import { formatReport, runChaos } from '../bench/chaos-run.js';
 
 // Real processes (dist/): as test/chaos, with the system mix (bench/chaos/job-kinds.ts): delayed
-// jobs, jobs sharing keys, retried failures, dependencies, cancels and jobs of tasks, each result held to
-// what its job promises while nodes and the proxy are killed with kill -9.
+// jobs, jobs sharing keys, retried failures, dependencies, cancels, jobs of tasks and a custom
+// type served by `petrel worker` processes, each result held to what its job promises while
+// nodes and the proxy are killed with kill -9.
 t.setTimeout(180_000);
 
 t.test('chaos, system mix: every job ends as it promises through kill -9', async (t) => {
@@ -23,6 +24,8 @@ t.test('chaos, system mix: every job ends as it promises through kill -9', async
   t.equal(report.lost, 0, 'every ticket ended in the state its job must end in');
   t.equal(report.wrong, 0, 'each result as its job promises');
   t.equal(report.inconsistent, 0, 'its origin and another node give the identical result');
+  const kinds = ['after', 'cancel', 'delay', 'echo', 'key', 'retry', 'sleep', 'tasks', 'worker'];
+  t.same(Object.keys(report.ended).sort(), kinds, 'every kind of job was held to its promise');
   t.ok(report.nodeKills >= 4, `nodes were killed (${report.nodeKills})`);
   t.equal(report.proxyKills, 1, 'the proxy was killed once');
   t.same(report.problems, [], 'no process died by itself, no request hung');

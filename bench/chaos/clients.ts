@@ -147,6 +147,7 @@ export class Clients {
         this.lose(t, `${view.state ?? '?'} ${view.error ?? ''}, not ${job.expect.state}: ${final}`);
         continue;
       }
+      this.ctx.ended[job.kind] = (this.ctx.ended[job.kind] ?? 0) + 1;
       // jobs of one key share a ticket: it is counted once
       if (view.state === 'done' && !this.views.has(t.id)) this.ctx.counts.done++;
       this.views.set(t.id, view);

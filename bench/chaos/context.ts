@@ -46,6 +46,8 @@ export class RunContext {
   t0 = 0;
   submitMs = 0;
   counts = { done: 0, lost: 0, inconsistent: 0, wrong: 0 };
+  /** Tickets found in their job's end state, by the job's kind. */
+  readonly ended: Record<string, number> = {};
 
   constructor(readonly o: Resolved) {
     this.rand = seededRandom(o.seed);

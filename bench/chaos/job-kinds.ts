@@ -10,6 +10,8 @@
  * - `after`: an `echo` that waits for an earlier job of the run: it starts only once that one is
  *   done, or ends `cancelled` with `DEPENDENCY_FAILED <ticket>` when that one did not;
  * - `cancel`: a long `sleep` its client cancels once it has the ticket: it ends `cancelled`;
+ * - `worker`: a job of a custom type, served by `petrel worker` processes that lose their node
+ *   whenever it is killed: its output is its argument in capitals;
  * - `tasks`: a job of three `echo` tasks, each with its output.
  *
  * Pure: the run submits `line` (with `{after}` replaced by the ticket of job `after`), sends
@@ -33,7 +35,8 @@ export interface Expect {
 }
 
 export interface Job {
-  readonly kind: 'sleep' | 'echo' | 'delay' | 'key' | 'retry' | 'after' | 'cancel' | 'tasks';
+  readonly kind:
+    'sleep' | 'echo' | 'delay' | 'key' | 'retry' | 'after' | 'cancel' | 'worker' | 'tasks';
   /** The SUBMIT line; `{after}` stands for the ticket of job `after`. */
   readonly line: string;
   readonly expect: Expect;
@@ -55,6 +58,10 @@ export interface View {
   readonly runs?: ReadonlyArray<{ readonly exitCode?: number | null }>;
   readonly tasks?: ReadonlyArray<{ readonly index?: number; readonly output?: string }>;
 }
+
+/** The custom type the system mix's workers serve, and the command they run per job. */
+export const WORKER_TYPE = 'chaos-upper';
+export const WORKER_COMMAND = ['sh', '-c', 'printf %s "$1" | tr a-z A-Z', 'upper', '{}'];
 
 /** Every failed run of a `retry` job: a command that always exits 3. */
 export const RETRY_ATTEMPTS = 2;
@@ -122,6 +129,11 @@ export function makeJob(
   if (r < 0.9) {
     const line = submit({ type: 'sleep', args: ['10000'], maxAttempts: LOST_RUNS });
     return { kind: 'cancel', line, expect: { state: 'cancelled' }, cancel: true };
+  }
+  if (r < 0.95) {
+    const text = `w ${i}`;
+    const line = submit({ type: WORKER_TYPE, args: [text], maxAttempts: LOST_RUNS });
+    return { kind: 'worker', line, expect: { state: 'done', output: text.toUpperCase() } };
   }
   const tasks = [0, 1, 2].map((k) => `task ${i}.${k}`);
   const spec = {

@@ -3,9 +3,10 @@ import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePorts } from '../ports.js';
 import type { RunContext } from './context.js';
+import { WORKER_COMMAND, WORKER_TYPE } from './job-kinds.js';
 import { getCluster } from './monitor.js';
 
-/** The real proxy and nodes of a chaos run: started, watched, restarted when they die. */
+/** The real proxy and nodes of a chaos run (and the system mix's workers): started, watched, restarted when they die. */
 
 /** The `bench` folder this file sits in (under `chaos/`). */
 const bench = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -80,8 +81,13 @@ export class Cluster {
     this.up = Array.from({ length: ctx.o.nodes }, () => false);
   }
 
-  private spawn(name: string, program: 'proxy' | 'node', env: Record<string, string>): Proc {
-    const child = spawn(process.execPath, [join(DIST, program, 'main.js')], {
+  private spawn(
+    name: string,
+    program: 'proxy' | 'node' | 'cli',
+    env: Record<string, string>,
+    args: string[] = [],
+  ): Proc {
+    const child = spawn(process.execPath, [join(DIST, program, 'main.js'), ...args], {
       env: {
         PATH: process.env.PATH ?? '',
         LOG_LEVEL: 'info',
@@ -105,6 +111,7 @@ export class Cluster {
     const tail = p.lines.slice(-3).join(' | ');
     this.ctx.problem(`${p.name} exited by itself (${p.exit}): ${tail}`);
     if (name === 'proxy' && this.proxy === p) this.proxy = this.spawnProxy();
+    if (name.startsWith('worker-')) return; // reported above; the other workers serve on
     const i = this.nodes.indexOf(p);
     if (i >= 0) {
       this.up[i] = false;
@@ -158,6 +165,27 @@ export class Cluster {
       30_000,
     );
     if (!all) throw new Error('the nodes did not all join the proxy');
+  }
+
+  /**
+   * The system mix's workers (`petrel worker`): one per node, each given every node with its
+   * own first, so it serves on another while its node is down. Resolves once each serves.
+   */
+  async startWorkers(): Promise<void> {
+    const ports = this.clientPorts;
+    const workers = ports.map((_, i) => {
+      const addrs = [...ports.slice(i), ...ports.slice(0, i)].map((p) => `127.0.0.1:${p}`);
+      const args = ['worker', WORKER_TYPE, '-c', '2', '--addr', addrs.join(','), '--'];
+      return this.spawn(`worker-${i + 1}`, 'cli', {}, [...args, ...WORKER_COMMAND]);
+    });
+    for (const w of workers) {
+      if (
+        !(await this.ctx.poll(() => !w.alive || w.logged(`serving ${WORKER_TYPE}`), 30_000)) ||
+        !w.alive
+      ) {
+        throw new Error(`${w.name} did not start serving: ${w.lines.slice(-3).join(' | ')}`);
+      }
+    }
   }
 
   async connected(): Promise<number> {

@@ -31,6 +31,8 @@ export interface ChaosReport {
    * before the one it waits for.
    */
   readonly wrong: number;
+  /** Tickets found in their job's end state, by the job's kind (`echo`, `retry`, ...). */
+  readonly ended: Record<string, number>;
   /** A few of the tickets above, with what was wrong. */
   readonly examples: string[];
   /** The proxy's `/api/cluster` totals at the end. */
@@ -78,6 +80,9 @@ export function formatReport(r: ChaosReport): string[] {
     `jobs ${r.jobs} (${r.options.mix} mix, DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
     `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
     `lost ${r.lost} (tickets without exactly one result in their job's end state); inconsistent between nodes ${r.inconsistent}; wrong results ${r.wrong}`,
+    `in their end state, by kind: ${Object.entries(r.ended)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
     `duplicate runs ${t('duplicates')}; requeued ${t('requeued')}; proxy submitted ${t('submitted')} done ${t('done')} failed ${t('failed')} LOST ${t('lost')}`,
     `kills: ${r.nodeKills} nodes (kill -9 every ~${r.options.killEveryMs} ms, restarted at once), ${r.proxyKills} proxy`,
     `node recovery (kill -> proxy released its jobs or it rejoined): median ${ms(r.nodeRecovery.medianMs)}, max ${ms(r.nodeRecovery.maxMs)} over ${r.nodeRecovery.count}`,

@@ -36,6 +36,7 @@ export class ChaosRun {
       `cluster: proxy + ${this.o.nodes} nodes, DURABILITY=${this.o.durability}, data in ${this.root}`,
     );
     await this.cluster.startCluster();
+    if (this.o.mix === 'system') await this.cluster.startWorkers();
     const progress = setInterval(() => {
       this.ctx.say(
         `submitted ${this.ctx.tickets.length}/${this.o.jobs}, node kills ${this.ctx.nodeKills}, proxy kills ${this.ctx.proxyKills}`,
@@ -87,6 +88,7 @@ export class ChaosRun {
       lost: this.ctx.counts.lost + this.o.jobs - this.ctx.tickets.length,
       inconsistent: this.ctx.counts.inconsistent,
       wrong: this.ctx.counts.wrong,
+      ended: { ...this.ctx.ended },
       examples: [...this.ctx.examples],
       totals,
       nodeKills: this.ctx.nodeKills,
