@@ -3,7 +3,7 @@ import { runChaos, formatReport, type Durability } from './chaos-run.js';
 import { installCleanupHandlers } from './cleanup.js';
 
 /**
- * `npm run chaos -- [--jobs N] [--mix plain|system] [--durability fsync|relaxed] [--kill-every ms] [--rate n]
+ * `npm run chaos -- [--jobs N] [--mix plain|system] [--group] [--durability fsync|relaxed] [--kill-every ms] [--rate n]
  * [--slots n] [--seed n] [--keep]`: kills nodes and the proxy under load and counts what was
  * lost. Exits 1 when anything was lost or answered differently by two nodes.
  */
@@ -13,6 +13,7 @@ const USAGE = `usage: npm run chaos -- [options]
   --mix M              plain (sleep and echo jobs) | system (also delays, keys, retries,
                        dependencies, cancels, jobs of tasks and workers, each held to its
                        promise) (default plain)
+  --group              three proxies in a group over etcd; the leader is the proxy killed
   --durability D       fsync | relaxed (default fsync)
   --kill-every MS      mean time between kills (default 1000)
   --rate N             submissions per second, 0 for as fast as possible (default 0)
@@ -32,6 +33,7 @@ async function main(): Promise<number> {
     options: {
       jobs: { type: 'string' },
       mix: { type: 'string' },
+      group: { type: 'boolean' },
       durability: { type: 'string' },
       'kill-every': { type: 'string' },
       rate: { type: 'string' },
@@ -56,6 +58,7 @@ async function main(): Promise<number> {
   const report = await runChaos({
     jobs: positive('jobs', values.jobs, 20_000),
     mix,
+    group: values.group ?? false,
     durability: durability as Durability,
     killEveryMs: positive('kill-every', values['kill-every'], 1000, 50),
     rate: positive('rate', values.rate, 0, 0),

@@ -2,6 +2,7 @@ import { type JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
+import { RecentResults } from './recent-results.js';
 import { expiredUnread } from './results.js';
 import type { TicketStore } from './ticket-store.js';
 
@@ -25,6 +26,8 @@ export function specJsonOf(t: OpenTicket): string {
 export class Forwarding {
   /** Results decided here and sent, until the proxy records them (`ACK.results`). */
   private readonly sentResults = new Set<string>();
+  /** Results the proxy pushed lately, told to a new leader (see `RecentResults`). */
+  private readonly delivered = new RecentResults();
 
   constructor(private readonly d: ForwardingDeps) {}
 
@@ -36,6 +39,11 @@ export class Forwarding {
 
   wireJob(t: OpenTicket, result?: JobResult): WireJob {
     return { id: t.id, spec: t.spec, origin: this.d.nodeId, submittedAt: t.submittedAt, result };
+  }
+
+  /** A result the proxy pushed ended `t` here. */
+  noteDelivered(t: OpenTicket, r: JobResult, now = Date.now()): void {
+    this.delivered.add({ id: t.id, spec: t.spec, submittedAt: t.submittedAt, result: r, at: now });
   }
 
   /** Sends a ticket to the proxy, its spec's JSON made once (`specJsonOf`). */
@@ -99,6 +107,13 @@ export class Forwarding {
     // handlers on the proxy are idempotent, so a copy it already has is harmless
     for (const t of this.d.open.values()) {
       if ((all || t.state === 'accepted') && !t.local) this.forward(t);
+    }
+    // results the proxy before it pushed lately: its clients may have seen them already
+    if (all) {
+      for (const e of this.delivered.since(Date.now())) {
+        const { id, spec, submittedAt, result } = e;
+        this.d.link.forward({ id, spec, origin: this.d.nodeId, submittedAt, result });
+      }
     }
     for (const row of this.d.tickets.unreported()) {
       if (row.result) {

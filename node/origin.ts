@@ -284,6 +284,7 @@ export class Origin {
     // and its commit here only lets this node ack it (lazily); one decided here waits for it.
     if (reported) {
       this.reportedPending.set(r.id, v());
+      this.forwarding.noteDelivered(o, r);
       wake();
     }
     if (o.startedHere && !reported) return this.here.finish(o, r, wake, after);

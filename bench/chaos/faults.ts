@@ -94,41 +94,48 @@ export class Faults {
     if (m.detected !== undefined) this.ctx.recovery.detect.push(m.detected);
   }
 
-  /** kill -9 of the proxy, restarted at once on the same port and DATA_DIR. */
+  /**
+   * kill -9 of the proxy (a group's leader), restarted at once on the same port and DATA_DIR
+   * (a group's member comes back a follower, another having taken over).
+   */
   private async killProxy(): Promise<void> {
     if (!(await this.ctx.poll(() => this.cluster.up.every(Boolean), 30_000))) {
       this.ctx.problem('not every node was up before the proxy kill');
     }
     const before = await getCluster(this.cluster.proxyPort).catch(() => undefined);
     const killedAt = Date.now();
+    const member = Math.max(0, this.cluster.proxies.indexOf(this.cluster.proxy));
     await this.cluster.proxy?.kill();
     this.ctx.proxyKills++;
     const done = before?.totals.done ?? 0;
     this.ctx.say(
       `kill -9 proxy (${this.ctx.tickets.length} of ${this.ctx.o.jobs} submitted, ${done} done)`,
     );
-    let p = this.cluster.spawnProxy();
+    let p = this.cluster.spawnProxy(member);
     for (let attempt = 1; ; attempt++) {
       const q = p;
       await this.ctx.poll(() => !q.alive || q.logged('proxy listening'), 30_000);
       if (q.alive) break;
       if (attempt >= 5)
         throw new Error(`the proxy did not restart: ${q.lines.slice(-3).join(' | ')}`);
-      p = this.cluster.spawnProxy();
+      p = this.cluster.spawnProxy(member);
     }
     this.cluster.proxy = p;
     this.ctx.recovery.proxyStart.push(Date.now() - killedAt);
     this.ctx.event(`${p.name} listening ${Date.now() - killedAt} ms after the kill`);
-    const ok = await this.ctx.poll(
-      async () => (await this.cluster.connected()) === this.ctx.o.nodes,
-      30_000,
-    );
+    const ok = this.ctx.o.group
+      ? await this.cluster.findLeader(30_000)
+      : await this.ctx.poll(
+          async () => (await this.cluster.connected()) === this.ctx.o.nodes,
+          30_000,
+        );
     if (!ok) {
       this.ctx.problem('the nodes were not all connected within 30 s of the proxy restart');
       return;
     }
     this.ctx.recovery.proxy.push(Date.now() - killedAt);
     this.ctx.event(`every node connected ${Date.now() - killedAt} ms after the proxy kill`);
+    if (this.ctx.o.group) return; // each member counts in its own file: another leads now
     const after = await getCluster(this.cluster.proxyPort).catch(() => undefined);
     for (const [k, v] of Object.entries(before?.totals ?? {})) {
       const now = after?.totals[k] ?? 0;

@@ -8,6 +8,8 @@ export interface ApiCluster {
   nodes: Array<{ id: string; connected: boolean; outstanding: number }>;
   queue: { queued: number; assigned: number; running: number };
   totals: Record<string, number>;
+  /** A proxy of a group: whether it leads. */
+  group?: { role: 'leader' | 'follower' };
 }
 
 /** The proxy's `/api/cluster`, on a fresh connection (the proxy is killed now and then). */

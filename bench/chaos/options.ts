@@ -10,6 +10,11 @@ export interface ChaosOptions {
   readonly jobs: number;
   /** `plain`: sleep and echo jobs; `system`: also delays, keys, retries, dependencies, tasks. */
   readonly mix?: Mix;
+  /**
+   * Three proxies in a group over etcd (Debian's etcd-server) instead of one: the proxy killed
+   * is the leader, restarted at once as a follower while another takes over.
+   */
+  readonly group?: boolean;
   readonly durability?: Durability;
   /** Mean time between two kills (each is this ±25 %). */
   readonly killEveryMs?: number;
@@ -42,6 +47,7 @@ export type Resolved = Required<Omit<ChaosOptions, 'progress' | 'signal'>> &
 
 export const DEFAULTS: Omit<Resolved, 'jobs' | 'progress' | 'signal'> = {
   mix: 'plain',
+  group: false,
   durability: 'fsync',
   killEveryMs: 1000,
   rate: 0,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { etcdBinary, startEtcd, type EtcdServer } from '../etcd.js';
 import { freePorts } from '../ports.js';
 import type { RunContext } from './context.js';
 import { WORKER_COMMAND, WORKER_TYPE } from './job-kinds.js';
@@ -66,9 +67,15 @@ export class Proc {
 /** The proxy and the nodes, on ports chosen once and kept over every restart. */
 export class Cluster {
   readonly procs: Proc[] = [];
+  /** The proxy's port; with `group`, the leader's (see `findLeader`). */
   proxyPort = 0;
   clientPorts: number[] = [];
+  /** The proxy's process; with `group`, the leader's. */
   proxy: Proc | undefined;
+  /** Every proxy's port and process: one, or the three of a group. */
+  proxyPorts: number[] = [];
+  readonly proxies: Array<Proc | undefined> = [];
+  private etcd: EtcdServer | undefined;
   readonly nodes: Array<Proc | undefined>;
   readonly up: boolean[];
   closing = false;
@@ -110,7 +117,11 @@ export class Cluster {
     if (p.killedByUs || this.closing) return;
     const tail = p.lines.slice(-3).join(' | ');
     this.ctx.problem(`${p.name} exited by itself (${p.exit}): ${tail}`);
-    if (name === 'proxy' && this.proxy === p) this.proxy = this.spawnProxy();
+    const k = this.proxies.indexOf(p);
+    if (k >= 0) {
+      const again = this.spawnProxy(k);
+      if (this.proxy === p) this.proxy = again; // a group's next leader is found by findLeader
+    }
     if (name.startsWith('worker-')) return; // reported above; the other workers serve on
     const i = this.nodes.indexOf(p);
     if (i >= 0) {
@@ -121,14 +132,44 @@ export class Cluster {
     }
   }
 
-  spawnProxy(): Proc {
-    return this.spawn('proxy', 'proxy', {
+  /** Starts (or restarts) proxy `i` on its own port and DATA_DIR. */
+  spawnProxy(i = 0): Proc {
+    const port = this.proxyPorts[i] as number;
+    const name = this.etcd ? `proxy-${i + 1}` : 'proxy';
+    const p = this.spawn(name, 'proxy', {
       PROXY_HOST: '127.0.0.1',
-      PROXY_PORT: String(this.proxyPort),
-      DATA_DIR: join(this.root, 'proxy'),
+      PROXY_PORT: String(port),
+      DATA_DIR: join(this.root, name),
       NODE_TIMEOUT: String(this.ctx.o.nodeTimeoutMs),
       REQUEST_RESULT_PERIOD: String(this.ctx.o.requestResultPeriodMs),
+      ...(this.etcd
+        ? { ETCD_ENDPOINTS: this.etcd.endpoint, PROXY_ADVERTISE_URL: proxyUrl(port) }
+        : {}),
     });
+    this.proxies[i] = p;
+    return p;
+  }
+
+  /**
+   * The group's leader once it has every node joined: `proxy` and `proxyPort` then point at
+   * it. False when none has within `ms`.
+   */
+  async findLeader(ms: number): Promise<boolean> {
+    return this.ctx.poll(async () => {
+      for (const [i, port] of this.proxyPorts.entries()) {
+        const api = await getCluster(port).catch(() => undefined);
+        if (api?.group?.role !== 'leader') continue;
+        if (api.nodes.filter((n) => n.connected).length < this.ctx.o.nodes) return false;
+        this.proxyPort = port;
+        this.proxy = this.proxies[i];
+        return true;
+      }
+      return false;
+    }, ms);
+  }
+
+  async stopEtcd(): Promise<void> {
+    await this.etcd?.stop();
   }
 
   /** Starts (or restarts) node `i` on its own port and DATA_DIR; resolves once it joined. */
@@ -136,7 +177,7 @@ export class Cluster {
     const p = this.spawn(this.ctx.nodeId(i), 'node', {
       NODE_ID: this.ctx.nodeId(i),
       DATA_DIR: join(this.root, this.ctx.nodeId(i)),
-      PROXY_URL: `ws://127.0.0.1:${this.proxyPort}/cluster`,
+      PROXY_URL: this.proxyPorts.map(proxyUrl).join(','),
       CLIENT_HOST: '127.0.0.1',
       CLIENT_PORT: String(this.clientPorts[i]),
       SLOTS: String(this.ctx.o.slots),
@@ -153,13 +194,27 @@ export class Cluster {
   }
 
   async startCluster(): Promise<void> {
-    [this.proxyPort = 0, ...this.clientPorts] = await freePorts(1 + this.ctx.o.nodes);
-    this.proxy = this.spawnProxy();
-    const p = this.proxy;
-    if (!(await this.ctx.poll(() => p.logged('proxy listening'), 30_000))) {
-      throw new Error(`the proxy did not start: ${p.lines.slice(-5).join(' | ')}`);
+    const proxies = this.ctx.o.group ? 3 : 1;
+    const ports = await freePorts(proxies + this.ctx.o.nodes);
+    this.proxyPorts = ports.slice(0, proxies);
+    this.clientPorts = ports.slice(proxies);
+    this.proxyPort = this.proxyPorts[0] as number;
+    if (this.ctx.o.group) {
+      const bin = etcdBinary();
+      if (!bin) throw new Error('etcd is not installed (apt-get install -y etcd-server)');
+      this.etcd = await startEtcd(bin);
     }
+    for (let i = 0; i < proxies; i++) {
+      const p = this.spawnProxy(i);
+      if (!(await this.ctx.poll(() => p.logged('proxy listening'), 30_000))) {
+        throw new Error(`the proxy did not start: ${p.lines.slice(-5).join(' | ')}`);
+      }
+    }
+    this.proxy = this.proxies[0];
     for (let i = 0; i < this.ctx.o.nodes; i++) await this.startNode(i);
+    if (this.etcd && !(await this.findLeader(30_000))) {
+      throw new Error('no proxy of the group led with every node joined within 30 s');
+    }
     const all = await this.ctx.poll(
       async () => (await this.connected()) === this.ctx.o.nodes,
       30_000,
@@ -193,3 +248,5 @@ export class Cluster {
     return api.nodes.filter((n) => n.connected).length;
   }
 }
+
+const proxyUrl = (port: number): string => `ws://127.0.0.1:${port}/cluster`;

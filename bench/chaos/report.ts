@@ -77,7 +77,7 @@ const ms = (v: number | null): string => (v === null ? '-' : `${Math.round(v)} m
 export function formatReport(r: ChaosReport): string[] {
   const t = (k: string): number => r.totals[k] ?? 0;
   const lines = [
-    `jobs ${r.jobs} (${r.options.mix} mix, DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
+    `jobs ${r.jobs} (${r.options.mix} mix${r.options.group ? ', a group of 3 proxies' : ''}, DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
     `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
     `lost ${r.lost} (tickets without exactly one result in their job's end state); inconsistent between nodes ${r.inconsistent}; wrong results ${r.wrong}`,
     `in their end state, by kind: ${Object.entries(r.ended)
