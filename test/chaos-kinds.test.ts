@@ -115,7 +115,9 @@ t.test('checkAcross: one ticket per key, and no start before the job waited for'
   ]);
   t.same(checkAcross([first, after], [T1, T2], views), []);
   views.set(T2, { state: 'done', startedAt: at(99) });
-  t.match(checkAcross([first, after], [T1, T2], views), [/started at .* before/]);
+  t.match(checkAcross([first, after], [T1, T2], views), [
+    { kind: 'after', why: /started at .* before/ },
+  ]);
   views.set(T2, { state: 'cancelled', error: `DEPENDENCY_FAILED ${T1}` });
   t.same(
     checkAcross([first, after], [T1, T2], views),
@@ -123,7 +125,11 @@ t.test('checkAcross: one ticket per key, and no start before the job waited for'
     'cancelled naming the job it waited for',
   );
   views.set(T2, { state: 'cancelled', error: 'cancelled by a client' });
-  t.match(checkAcross([first, after], [T1, T2], views), [/not DEPENDENCY_FAILED/]);
+  t.match(checkAcross([first, after], [T1, T2], views), [
+    { kind: 'after', why: /not DEPENDENCY_FAILED/ },
+  ]);
   t.same(checkAcross([keyed, keyed], [T3, T3], new Map()), [], 'one ticket for the key');
-  t.match(checkAcross([keyed, keyed], [T3, T1], new Map()), [/^key k answered 2 tickets/]);
+  t.match(checkAcross([keyed, keyed], [T3, T1], new Map()), [
+    { kind: 'key', why: /^key k answered 2 tickets/ },
+  ]);
 });

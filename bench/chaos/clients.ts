@@ -12,8 +12,8 @@ import type { Cluster } from './processes.js';
  */
 export class Clients {
   readonly jobs: Job[] = [];
-  /** Each job's ticket, once a node returned one. */
-  private readonly ticketOf: Array<string | undefined> = [];
+  /** Each job's ticket, once a node returned one; null for a job refused (see `lane`). */
+  private readonly ticketOf: Array<string | null | undefined> = [];
   /** Every final result, by ticket. */
   private readonly views = new Map<string, View>();
   private nextJob = 0;
@@ -66,6 +66,12 @@ export class Clients {
       }
       const job = this.jobs[index] as Job;
       const line = job.after === undefined ? job.line : await this.withAfter(job.line, job.after);
+      if (line === null) {
+        // it waits for a job that was refused: never submitted
+        this.ticketOf[index] = null;
+        this.ctx.refused++;
+        continue;
+      }
       for (;;) {
         this.ctx.live();
         const reply = await conn.request(line, 20_000);
@@ -80,6 +86,14 @@ export class Clients {
         if (reply === CLOSED_REPLY || /^ERR (UNAVAILABLE|BUSY) /.test(reply)) {
           this.ctx.resubmits++;
           continue;
+        }
+        // a job that names a ticket the cluster gave out is never refused for it
+        if (job.after !== undefined && reply.startsWith('ERR BAD_REQUEST after: unknown ticket')) {
+          this.ticketOf[index] = null;
+          this.ctx.refused++;
+          this.ctx.wrongOf(job.kind);
+          this.ctx.example(`job ${index} (${job.kind}): refused: ${reply}`);
+          break;
         }
         throw new Error(`SUBMIT refused: ${reply}`);
       }
@@ -97,10 +111,11 @@ export class Clients {
     }
   }
 
-  /** `line` naming the ticket of job `after`, once another lane has it. */
-  private async withAfter(line: string, after: number): Promise<string> {
+  /** `line` naming the ticket of job `after`, once another lane has it; null if it was refused. */
+  private async withAfter(line: string, after: number): Promise<string | null> {
     await this.ctx.poll(() => this.ticketOf[after] !== undefined, this.ctx.o.deadlineMs);
-    return line.replace('{after}', this.ticketOf[after] as string);
+    const ticket = this.ticketOf[after];
+    return ticket ? line.replace('{after}', ticket) : null;
   }
 
   // ---- verification -------------------------------------------------------------------------
@@ -130,8 +145,8 @@ export class Clients {
     } finally {
       for (const c of [...waitConns, ...resultConns]) c.close();
     }
-    for (const why of checkAcross(this.jobs, this.ticketOf, this.views)) {
-      this.ctx.counts.wrong++;
+    for (const { kind, why } of checkAcross(this.jobs, this.ticketOf, this.views)) {
+      this.ctx.wrongOf(kind);
       this.ctx.example(why);
     }
   }
@@ -153,7 +168,7 @@ export class Clients {
       this.views.set(t.id, view);
       const why = checkResult(job, t.id, view);
       if (why !== null) {
-        this.ctx.counts.wrong++;
+        this.ctx.wrongOf(job.kind);
         this.ctx.example(`${t.id} (${job.kind}): ${why}`);
       }
       const other = await this.ask(rc, `RESULT ${t.id}`, until);

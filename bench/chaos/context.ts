@@ -36,6 +36,8 @@ export class RunContext {
   /** What the chaos did and when, written to `logs/events.log` when the directory is kept. */
   readonly events: string[] = [];
   resubmits = 0;
+  /** Jobs a node refused (counted wrong), and those waiting for one (never submitted). */
+  refused = 0;
   submitDone = false;
   nodeKills = 0;
   proxyKills = 0;
@@ -48,6 +50,8 @@ export class RunContext {
   counts = { done: 0, lost: 0, inconsistent: 0, wrong: 0 };
   /** Tickets found in their job's end state, by the job's kind. */
   readonly ended: Record<string, number> = {};
+  /** Results not as their job promises, by the job's kind. */
+  readonly wrong: Record<string, number> = {};
 
   constructor(readonly o: Resolved) {
     this.rand = seededRandom(o.seed);
@@ -84,6 +88,11 @@ export class RunContext {
 
   problem(text: string): void {
     if (this.problems.length < 50) this.problems.push(text);
+  }
+
+  wrongOf(kind: string): void {
+    this.counts.wrong++;
+    this.wrong[kind] = (this.wrong[kind] ?? 0) + 1;
   }
 
   example(text: string): void {

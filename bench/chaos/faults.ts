@@ -82,9 +82,12 @@ export class Faults {
     this.ctx.event(`kill -9 ${old.name} (pid ${old.child.pid})`);
     await old.kill();
     this.ctx.nodeKills++;
-    const restart = this.cluster.startNode(i);
+    // handled at once: a restart that fails while the kill is measured is a problem, not a crash
+    const restart = this.cluster
+      .startNode(i)
+      .catch((err: unknown) => this.ctx.problem(`restart of ${id}: ${String(err)}`));
     const m = await measureNode(this.ctx, this.cluster, i, killedAt, logFrom);
-    await restart.catch((err: unknown) => this.ctx.problem(`restart of ${id}: ${String(err)}`));
+    await restart;
     if (m.rejoined === undefined) {
       this.ctx.problem(`${id} was not seen connected again within 30 s of its kill`);
       return;

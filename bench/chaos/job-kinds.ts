@@ -178,14 +178,15 @@ export function checkResult(job: Job, ticket: string, v: View): string | null {
  */
 export function checkAcross(
   jobs: readonly Job[],
-  ticketOf: ReadonlyArray<string | undefined>,
+  ticketOf: ReadonlyArray<string | null | undefined>,
   views: ReadonlyMap<string, View>,
-): string[] {
-  const wrong: string[] = [];
+): Array<{ kind: Job['kind']; why: string }> {
+  const wrong: Array<{ kind: Job['kind']; why: string }> = [];
+  const after = (why: string) => wrong.push({ kind: 'after', why });
   const byKey = new Map<string, Set<string>>();
   jobs.forEach((job, i) => {
     const ticket = ticketOf[i];
-    if (ticket === undefined) return;
+    if (!ticket) return; // never given one
     if (job.expect.key !== undefined) {
       const tickets = byKey.get(job.expect.key) ?? new Set();
       byKey.set(job.expect.key, tickets.add(ticket));
@@ -193,25 +194,28 @@ export function checkAcross(
     if (job.after === undefined) return;
     const before = ticketOf[job.after];
     const mine = views.get(ticket);
-    const theirs = before === undefined ? undefined : views.get(before);
+    const theirs = before ? views.get(before) : undefined;
     if (!mine || !theirs) return; // counted where its result went missing
     if (
       mine.state === 'done' &&
       !(Date.parse(mine.startedAt ?? '') >= Date.parse(theirs.finishedAt ?? ''))
     ) {
-      wrong.push(
+      after(
         `${ticket} started at ${mine.startedAt}, before ${before} it waits for ended at ${theirs.finishedAt}`,
       );
     }
     if (mine.state === 'cancelled' && mine.error !== `DEPENDENCY_FAILED ${before}`) {
-      wrong.push(
+      after(
         `${ticket} cancelled with ${JSON.stringify(mine.error)}, not DEPENDENCY_FAILED ${before}`,
       );
     }
   });
   for (const [key, tickets] of byKey) {
     if (tickets.size > 1)
-      wrong.push(`key ${key} answered ${tickets.size} tickets: ${[...tickets].join(' ')}`);
+      wrong.push({
+        kind: 'key',
+        why: `key ${key} answered ${tickets.size} tickets: ${[...tickets].join(' ')}`,
+      });
   }
   return wrong;
 }

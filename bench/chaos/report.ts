@@ -15,6 +15,8 @@ export interface ChaosReport {
   readonly jobs: number;
   /** Tickets returned to the clients (one per job). */
   readonly tickets: number;
+  /** Jobs refused (a wrong result each) and jobs waiting for one, never submitted. */
+  readonly refused: number;
   /** Submissions sent again because their node died (or its link did) before replying. */
   readonly resubmits: number;
   readonly done: number;
@@ -33,6 +35,8 @@ export interface ChaosReport {
   readonly wrong: number;
   /** Tickets found in their job's end state, by the job's kind (`echo`, `retry`, ...). */
   readonly ended: Record<string, number>;
+  /** The wrong results above, by the job's kind. */
+  readonly wrongByKind: Record<string, number>;
   /** A few of the tickets above, with what was wrong. */
   readonly examples: string[];
   /** The proxy's `/api/cluster` totals at the end. */
@@ -78,8 +82,13 @@ export function formatReport(r: ChaosReport): string[] {
   const t = (k: string): number => r.totals[k] ?? 0;
   const lines = [
     `jobs ${r.jobs} (${r.options.mix} mix${r.options.group ? ', a group of 3 proxies' : ''}, DURABILITY=${r.options.durability}, ${r.options.nodes} nodes x ${r.options.slots} slots, seed ${r.options.seed})`,
-    `tickets returned ${r.tickets}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
+    `tickets returned ${r.tickets}${r.refused ? ` (${r.refused} jobs refused, or waiting for one)` : ''}; submissions retried after their node died ${r.resubmits}, of which ${Math.max(0, t('submitted') - r.tickets)} had been committed (orphan tickets: run, never promised)`,
     `lost ${r.lost} (tickets without exactly one result in their job's end state); inconsistent between nodes ${r.inconsistent}; wrong results ${r.wrong}`,
+    `wrong results by kind: ${
+      Object.entries(r.wrongByKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ') || 'none'
+    }`,
     `in their end state, by kind: ${Object.entries(r.ended)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
