@@ -2,7 +2,7 @@ import { type JobResult } from '../shared/job-view.js';
 import { MAX_BATCH, type WireJob } from '../shared/protocol.js';
 import type { OpenTicket } from './origin.js';
 import type { ProxyLink } from './proxy-link.js';
-import { RecentResults } from './recent-results.js';
+import { RECENT_RESULTS_MAX, RECENT_RESULTS_MS, RecentResults } from './recent-results.js';
 import { expiredUnread } from './results.js';
 import type { TicketStore } from './ticket-store.js';
 
@@ -29,7 +29,17 @@ export class Forwarding {
   /** Results the proxy pushed lately, told to a new leader (see `RecentResults`). */
   private readonly delivered = new RecentResults();
 
-  constructor(private readonly d: ForwardingDeps) {}
+  constructor(private readonly d: ForwardingDeps) {
+    // a restart keeps them too: the newest tickets of the file that ended within the window
+    const since = Date.now() - RECENT_RESULTS_MS;
+    const rows = d.tickets.recentRows(RECENT_RESULTS_MAX); // newest first
+    for (let i = rows.length - 1; i >= 0; i--) {
+      const { id, spec, submittedAt, result } = rows[i] as (typeof rows)[number];
+      if (result && result.finishedAt >= since) {
+        this.delivered.add({ id, spec, submittedAt, result, at: result.finishedAt });
+      }
+    }
+  }
 
   /** Sends a result decided here (a run here, a cancel before the proxy heard of the job). */
   sendResult(t: OpenTicket, r: JobResult): void {

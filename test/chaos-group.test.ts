@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatReport, runChaos } from '../bench/chaos-run.js';
+import { suiteChaos } from './helpers/chaos.js';
 import { etcdBinary } from '../bench/etcd.js';
 
 // Real processes (dist/) and Debian's etcd: test/chaos-system's mix on three proxies in a
@@ -13,18 +13,12 @@ if (!etcdBinary()) {
   t.test(
     'chaos, system mix, a proxy group: the leader killed, every job as promised',
     async (t) => {
-      const report = await runChaos({
+      const report = await suiteChaos(t, {
         jobs: 1500,
         mix: 'system',
         group: true,
-        durability: 'relaxed',
-        rate: 150,
-        killEveryMs: 1000,
-        settleMs: 30_000,
         deadlineMs: 200_000,
-        seed: Date.now() % 1_000_000,
       });
-      for (const line of formatReport(report)) t.comment(line);
 
       t.equal(report.tickets, 1500, 'every job got a ticket');
       t.equal(report.lost, 0, 'every ticket ended in the state its job must end in');

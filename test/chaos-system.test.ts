@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatReport, runChaos } from '../bench/chaos-run.js';
+import { suiteChaos } from './helpers/chaos.js';
 
 // Real processes (dist/): as test/chaos, with the system mix (bench/chaos/job-kinds.ts): delayed
 // jobs, jobs sharing keys, retried failures, dependencies, cancels, jobs of tasks and a custom
@@ -8,17 +8,7 @@ import { formatReport, runChaos } from '../bench/chaos-run.js';
 t.setTimeout(180_000);
 
 t.test('chaos, system mix: every job ends as it promises through kill -9', async (t) => {
-  const report = await runChaos({
-    jobs: 1500,
-    mix: 'system',
-    durability: 'relaxed',
-    rate: 150,
-    killEveryMs: 1000,
-    settleMs: 30_000,
-    deadlineMs: 150_000,
-    seed: Date.now() % 1_000_000,
-  });
-  for (const line of formatReport(report)) t.comment(line);
+  const report = await suiteChaos(t, { jobs: 1500, mix: 'system' });
 
   t.equal(report.tickets, 1500, 'every job got a ticket');
   t.equal(report.lost, 0, 'every ticket ended in the state its job must end in');

@@ -1,21 +1,12 @@
 import t from 'tap';
-import { formatReport, runChaos } from '../bench/chaos-run.js';
+import { suiteChaos } from './helpers/chaos.js';
 
 // Real processes (dist/): a proxy and three nodes, a random node kill -9'd and restarted about
 // every second, the proxy once, while 2,000 jobs go in through six client connections.
 t.setTimeout(180_000);
 
 t.test('chaos: kill -9 of nodes and the proxy under load loses nothing', async (t) => {
-  const report = await runChaos({
-    jobs: 2000,
-    durability: 'relaxed',
-    rate: 150,
-    killEveryMs: 1000,
-    settleMs: 30_000,
-    deadlineMs: 150_000,
-    seed: Date.now() % 1_000_000,
-  });
-  for (const line of formatReport(report)) t.comment(line);
+  const report = await suiteChaos(t, { jobs: 2000 });
 
   t.equal(report.tickets, 2000, 'every job got a ticket');
   t.equal(report.lost, 0, 'no ticket lost, failed or unfinished');

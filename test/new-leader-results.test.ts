@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { LineClient, spawnNode, spawnProxy, tempDir, until } from './helpers/cluster.js';
 import { fakeResult, RawNode, type Json } from './helpers/fuzz.js';
 
@@ -29,11 +29,19 @@ async function executor(teardown: (fn: () => unknown) => void, port: number, ext
   return e;
 }
 
-t.test('a new proxy takes the result the origin saw over an executor’s unacked one', async (t) => {
+for (const restarted of [false, true]) {
+  const name = restarted
+    ? 'likewise when the origin restarted in between (it reads them from its file)'
+    : 'a new proxy takes the result the origin saw over an executor’s unacked one';
+  t.test(name, async (t) => scenario(t, restarted));
+}
+
+async function scenario(t: Test, restarted: boolean): Promise<void> {
   const first = await spawnProxy(t.teardown, tempDir(t.teardown));
   const e = await executor(t.teardown, first.port);
-  const node = await spawnNode(t.teardown, first.port, tempDir(t.teardown));
-  const c = await LineClient.connect(node.port, t.teardown);
+  const nodeDir = tempDir(t.teardown);
+  const node = await spawnNode(t.teardown, first.port, nodeDir);
+  let c = await LineClient.connect(node.port, t.teardown);
   const spec = {
     type: 'echo',
     args: ['x'],
@@ -53,7 +61,12 @@ t.test('a new proxy takes the result the origin saw over an executor’s unacked
   // the proxy is replaced by one on a new file; the origin rejoins it first
   await first.proc.kill('SIGKILL');
   e.terminate();
+  if (restarted) await node.proc.kill('SIGKILL');
   const second = await spawnProxy(t.teardown, tempDir(t.teardown), {}, first.port);
+  if (restarted) {
+    const again = await spawnNode(t.teardown, first.port, nodeDir);
+    c = await LineClient.connect(again.port, t.teardown);
+  }
   const api = async (path: string) =>
     (await (await fetch(`http://127.0.0.1:${second.port}${path}`)).json()) as Json;
   const origin = await until(
@@ -85,4 +98,4 @@ t.test('a new proxy takes the result the origin saw over an executor’s unacked
   t.same(dispatches(back, ticket), [], 'not run again');
   const other = JSON.parse((await c.ask(`RESULT ${ticket}`)).slice(3)) as Json;
   t.same(other, seen, 'its origin still says the same');
-});
+}
