@@ -7,7 +7,10 @@ import type { RunContext } from './context.js';
 import { WORKER_COMMAND, WORKER_TYPE } from './job-kinds.js';
 import { getCluster } from './monitor.js';
 
-/** The real proxy and nodes of a chaos run (and the system mix's workers): started, watched, restarted when they die. */
+/**
+ * The real proxy (or a group's three) and nodes of a chaos run, and the system mix's workers:
+ * started, watched, restarted when they die.
+ */
 
 /** The `bench` folder this file sits in (under `chaos/`). */
 const bench = dirname(dirname(fileURLToPath(import.meta.url)));
