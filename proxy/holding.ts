@@ -1,4 +1,5 @@
 import type { Logger } from '../shared/log.js';
+import { AFTER_GRACE_MS } from './claim-waits.js';
 import { Dependencies } from './dependencies.js';
 import { DueQueue } from './due-queue.js';
 import type { Job, JobTable } from './job-table.js';
@@ -9,6 +10,11 @@ export interface HoldingDeps {
   ready(job: Job): void;
   /** Ends a job that can never run: one of its dependencies failed or was cancelled. */
   doom(job: Job, error: string): void;
+  /**
+   * Waits until one of `unknown` arrives (then `retry`), or `deadline`; false when it will not
+   * wait (the deadline passed, or a ticket is too old to be on its way).
+   */
+  waitFor?(unknown: string[], deadline: number, retry: () => void): boolean;
   log: Logger;
 }
 
@@ -24,6 +30,8 @@ export const dependencyFailed = (ticket: string) => `DEPENDENCY_FAILED ${ticket}
 export class Holding {
   private readonly due = new DueQueue<Job>();
   private readonly deps = new Dependencies<Job>();
+  /** Since when each job has waited for a dependency this proxy had not heard of. */
+  private readonly unheard = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
   private closed = false;
@@ -43,17 +51,18 @@ export class Holding {
    */
   admit(job: Job, now = Date.now()): void {
     const waitFor: string[] = [];
+    const unknown: string[] = [];
     for (const t of job.spec.after ?? []) {
-      // a dependency no longer known expired long after it ended, and a job waiting for it
-      // would have been doomed then: it ended done
       const dep = this.d.table.find(t);
-      if (!dep || dep.state === 'done') continue;
-      if (dep.state === 'failed' || dep.state === 'cancelled') {
+      if (!dep) unknown.push(t);
+      else if (dep.state === 'failed' || dep.state === 'cancelled') {
+        this.unheard.delete(job.id);
         this.d.doom(job, dependencyFailed(t));
         return;
-      }
-      waitFor.push(t);
+      } else if (dep.state !== 'done') waitFor.push(t);
     }
+    if (unknown.length && this.awaitUnheard(job, unknown, now)) return;
+    this.unheard.delete(job.id);
     if (waitFor.length) {
       job.state = 'blocked';
       this.deps.block(job, waitFor);
@@ -69,6 +78,26 @@ export class Holding {
     this.d.ready(job);
   }
 
+  /**
+   * Dependencies this proxy has not heard of: ones that expired long after they ended (a job
+   * waiting for one would have been doomed then: it ended done), or, on a new leader of a group
+   * or a proxy on a new file, ones whose origin has not sent them again yet. A recent one is
+   * waited for as a claim waits (AFTER_GRACE_MS), the job blocked meanwhile; after that it is
+   * taken as expired. True while the job waits.
+   */
+  private awaitUnheard(job: Job, unknown: string[], now: number): boolean {
+    if (!this.d.waitFor) return false;
+    const since = this.unheard.get(job.id) ?? now;
+    const waits = this.d.waitFor(unknown, since + AFTER_GRACE_MS, () => {
+      // not if it was cancelled meanwhile
+      if (job.state === 'blocked' && this.unheard.has(job.id)) this.admit(job);
+    });
+    if (!waits) return false;
+    this.unheard.set(job.id, since);
+    job.state = 'blocked';
+    return true;
+  }
+
   /** A job ended: the jobs waiting for it run now, or never. */
   settled(job: Job): void {
     if (job.state !== 'done' && job.state !== 'failed' && job.state !== 'cancelled') return;
@@ -79,6 +108,7 @@ export class Holding {
 
   /** Takes a job out of waiting (it was cancelled). */
   remove(job: Job): void {
+    this.unheard.delete(job.id);
     if (this.due.remove(job)) this.arm();
     this.deps.forget(job);
   }

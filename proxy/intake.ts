@@ -130,6 +130,11 @@ export class Intake {
     answer(j.id);
   }
 
+  /** Waits, as a claim does, until one of `unknown` arrives (see `ClaimWaits.park`). */
+  waitFor(unknown: readonly string[], deadline: number, retry: () => void): boolean {
+    return this.waits.park(unknown, deadline, retry);
+  }
+
   /** The ticket a key names while its job is known, if any. */
   private ticketOfKey(key: string): string | undefined {
     const fresh = this.freshKeys.get(key);

@@ -117,6 +117,7 @@ export function assembleParts(
       assignments.want();
     },
     doom: (job, error) => cancels.doom(job, error),
+    waitFor: (unknown, deadline, retry) => intake.waitFor(unknown, deadline, retry),
     log: opts.log,
   });
   const results: Results = new Results({
