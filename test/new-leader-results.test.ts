@@ -20,14 +20,9 @@ const dispatches = (n: RawNode, id: string): Json[] =>
     .flatMap((f) => f.jobs as Json[])
     .filter((j) => j.id === id);
 
-async function executor(teardown: (fn: () => unknown) => void, port: number, extra: Json = {}) {
-  const e = await RawNode.connect(`ws://127.0.0.1:${port}/cluster`);
-  teardown(() => e.terminate());
-  await e.nonce();
-  e.hello('e', { labels: ['x'], ...extra });
-  await e.frame('WELCOME');
-  return e;
-}
+/** The raw executor `e`, with the label the job needs. */
+const executor = (teardown: (fn: () => unknown) => void, port: number, extra: Json = {}) =>
+  RawNode.joined(teardown, port, 'e', { labels: ['x'], ...extra });
 
 for (const restarted of [false, true]) {
   const name = restarted

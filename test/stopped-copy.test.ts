@@ -11,17 +11,6 @@ import { fakeResult, RawNode, type Json } from './helpers/fuzz.js';
  * the proxy before any node hears of it. Found by `npm run chaos -- --mix system`.
  */
 
-type Teardown = (fn: () => unknown) => void;
-
-async function join(teardown: Teardown, port: number, id: string, extra: Json = {}) {
-  const n = await RawNode.connect(`ws://127.0.0.1:${port}/cluster`);
-  teardown(() => n.terminate());
-  await n.nonce();
-  n.hello(id, extra);
-  await n.frame('WELCOME');
-  return n;
-}
-
 /** The dispatches `n` received of `id`, in order. */
 const dispatches = (n: RawNode, id: string): Json[] =>
   n.frames
@@ -37,8 +26,8 @@ t.test('the report of a copy the proxy stopped for a retry does not end the job'
   const view = async (id: string): Promise<Json> =>
     (await (await fetch(`http://127.0.0.1:${proxy.port}/api/jobs/${id}`)).json()) as Json;
   const labels = { labels: ['x'] };
-  const origin = await join(t.teardown, proxy.port, 'o');
-  const first = await join(t.teardown, proxy.port, 'n1', labels);
+  const origin = await RawNode.joined(t.teardown, proxy.port, 'o');
+  const first = await RawNode.joined(t.teardown, proxy.port, 'n1', labels);
 
   const id = newTicket();
   const spec = {
@@ -55,7 +44,7 @@ t.test('the report of a copy the proxy stopped for a retry does not end the job'
 
   // n1 crashes with the job; the proxy gives it to n2
   first.terminate();
-  const second = await join(t.teardown, proxy.port, 'n2', labels);
+  const second = await RawNode.joined(t.teardown, proxy.port, 'n2', labels);
   await second.wait(() => dispatches(second, id)[0], 10_000, 'the dispatch to n2');
   const secondAttempt = dispatches(second, id)[0]!.attempt as number;
   second.send({ type: 'ACK', jobs: [id], results: [] });
@@ -69,7 +58,7 @@ t.test('the report of a copy the proxy stopped for a retry does not end the job'
     error: 'exit code 3',
     attempt: firstAttempt,
   });
-  const back = await join(t.teardown, proxy.port, 'n1', {
+  const back = await RawNode.joined(t.teardown, proxy.port, 'n1', {
     ...labels,
     holds: [{ id, state: 'finished', attempt: firstAttempt, job }],
   });

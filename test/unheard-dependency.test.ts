@@ -13,20 +13,6 @@ import { fakeResult, RawNode, type Json } from './helpers/fuzz.js';
 /** Raw nodes send no heartbeats: the proxy must not take them for dead within the test. */
 const QUIET_NODES_LIVE = { NODE_TIMEOUT: '60000', PHI_THRESHOLD: '0' };
 
-async function join(
-  teardown: (fn: () => unknown) => void,
-  port: number,
-  id: string,
-  extra: Json = {},
-) {
-  const n = await RawNode.connect(`ws://127.0.0.1:${port}/cluster`);
-  teardown(() => n.terminate());
-  await n.nonce();
-  n.hello(id, extra);
-  await n.frame('WELCOME');
-  return n;
-}
-
 const dispatched = (n: RawNode): string[] =>
   n.frames
     .filter((f) => f.type === 'JOB')
@@ -34,8 +20,8 @@ const dispatched = (n: RawNode): string[] =>
 
 t.test('a job sent before the job it waits for waits for it', async (t) => {
   const proxy = await startProxy(t.teardown, QUIET_NODES_LIVE);
-  const origin = await join(t.teardown, proxy.port, 'a');
-  const e = await join(t.teardown, proxy.port, 'e', { labels: ['x'] });
+  const origin = await RawNode.joined(t.teardown, proxy.port, 'a');
+  const e = await RawNode.joined(t.teardown, proxy.port, 'e', { labels: ['x'] });
   const constraints = { labels: ['x'] };
   const first = newTicket();
   const second = newTicket();
@@ -59,8 +45,8 @@ t.test('a job sent before the job it waits for waits for it', async (t) => {
 
 t.test('a dependency never heard of is taken as expired after the grace', async (t) => {
   const proxy = await startProxy(t.teardown, QUIET_NODES_LIVE);
-  const origin = await join(t.teardown, proxy.port, 'a');
-  const e = await join(t.teardown, proxy.port, 'e', { labels: ['x'] });
+  const origin = await RawNode.joined(t.teardown, proxy.port, 'a');
+  const e = await RawNode.joined(t.teardown, proxy.port, 'e', { labels: ['x'] });
   const id = newTicket();
   const spec = { type: 'echo', args: ['x'], after: [newTicket()], constraints: { labels: ['x'] } };
   origin.send({ type: 'JOB', jobs: [{ id, spec, origin: 'a', submittedAt: Date.now() }] });

@@ -484,6 +484,21 @@ export class RawNode {
     w?.();
   }
 
+  /** A raw node `id` joined to the proxy on `port` (its WELCOME received), closed at teardown. */
+  static async joined(
+    teardown: (fn: () => unknown) => void,
+    port: number,
+    id: string,
+    extra: Json = {},
+  ): Promise<RawNode> {
+    const n = await RawNode.connect(`ws://127.0.0.1:${port}/cluster`);
+    teardown(() => n.terminate());
+    await n.nonce();
+    n.hello(id, extra);
+    await n.frame('WELCOME');
+    return n;
+  }
+
   static connect(url: string, ms = 10_000): Promise<RawNode> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: ms });
