@@ -167,6 +167,7 @@ export class Forwarding {
 
   /** Sends again forwards not acknowledged for `periodMs` (a lost frame). */
   resendStale(now: number, periodMs: number): void {
+    this.delivered.forget(now); // past their window, whether more come or not
     for (const t of this.d.open.values()) {
       if (t.state === 'accepted' && !t.local && now - t.submittedAt > periodMs) {
         this.forward(t);

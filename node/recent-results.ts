@@ -14,8 +14,8 @@ export interface DeliveredResult {
 /** How long a pushed result is kept for a new leader: beyond a lease, and a takeover's wait. */
 export const RECENT_RESULTS_MS = 10_000;
 /** At most this many are kept, and at most this much output text (characters) among them. */
-export const RECENT_RESULTS_MAX = 4096;
-export const RECENT_RESULTS_TEXT = 8 * 1024 * 1024;
+export const RECENT_RESULTS_MAX = 2048;
+export const RECENT_RESULTS_TEXT = 1024 * 1024;
 
 /**
  * The results the proxy pushed to this origin lately. A proxy that took over a group learns
@@ -49,6 +49,11 @@ export class RecentResults {
   since(now: number): DeliveredResult[] {
     this.trim(now);
     return this.entries.slice(this.head);
+  }
+
+  /** Drops those older than the window before `now` (also done by `add` and `since`). */
+  forget(now: number): void {
+    this.trim(now);
   }
 
   get size(): number {

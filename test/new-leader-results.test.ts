@@ -20,6 +20,9 @@ const dispatches = (n: RawNode, id: string): Json[] =>
     .flatMap((f) => f.jobs as Json[])
     .filter((j) => j.id === id);
 
+/** The raw executor sends no heartbeats: the proxy must not take it for dead within the test. */
+const QUIET_NODES_LIVE = { NODE_TIMEOUT: '60000', PHI_THRESHOLD: '0' };
+
 /** The raw executor `e`, with the label the job needs. */
 const executor = (teardown: (fn: () => unknown) => void, port: number, extra: Json = {}) =>
   RawNode.joined(teardown, port, 'e', { labels: ['x'], ...extra });
@@ -32,7 +35,7 @@ for (const restarted of [false, true]) {
 }
 
 async function scenario(t: Test, restarted: boolean): Promise<void> {
-  const first = await spawnProxy(t.teardown, tempDir(t.teardown));
+  const first = await spawnProxy(t.teardown, tempDir(t.teardown), QUIET_NODES_LIVE);
   const e = await executor(t.teardown, first.port);
   const nodeDir = tempDir(t.teardown);
   const node = await spawnNode(t.teardown, first.port, nodeDir);
@@ -57,7 +60,7 @@ async function scenario(t: Test, restarted: boolean): Promise<void> {
   await first.proc.kill('SIGKILL');
   e.terminate();
   if (restarted) await node.proc.kill('SIGKILL');
-  const second = await spawnProxy(t.teardown, tempDir(t.teardown), {}, first.port);
+  const second = await spawnProxy(t.teardown, tempDir(t.teardown), QUIET_NODES_LIVE, first.port);
   if (restarted) {
     const again = await spawnNode(t.teardown, first.port, nodeDir);
     c = await LineClient.connect(again.port, t.teardown);

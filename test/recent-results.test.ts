@@ -17,6 +17,8 @@ t.test('kept for the window, oldest first', async (t) => {
   const r = new RecentResults(1000, 100, 1000);
   for (let i = 0; i < 5; i++) r.add(entry(i, i * 300));
   t.same(ids(r, 1200), ['T1', 'T2', 'T3', 'T4'], 'older than the window: gone');
+  r.forget(1650);
+  t.equal(r.size, 2, 'forgotten without a newer one');
   t.same(ids(r, 5000), [], 'all gone a window later');
   t.equal(r.size, 0);
 });
